@@ -1,0 +1,58 @@
+// swift-tools-version:6.1
+// Sluice: a distributed data-processing cluster. One executable, `sluice`,
+// plays coordinator, worker and client. See README.md and docs/.
+import PackageDescription
+
+let package = Package(
+    name: "sluice",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "sluice", targets: ["sluice"]),
+        .library(name: "SluiceClient", targets: ["Client", "Wire"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+    ],
+    targets: [
+        // C libraries, each wrapped by exactly one Swift module.
+        .systemLibrary(name: "CNNG", path: "Sources/CNNG"),
+        .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c"),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3"),
+        .target(name: "CSluiceProto", dependencies: ["CProtobufC"], path: "Sources/CSluiceProto"),
+        .target(name: "CSpawn", path: "Sources/CSpawn"),
+
+        // nng sockets: REQ clients and a REP server driven by aio callbacks.
+        .target(name: "Transport", dependencies: ["CNNG"]),
+        // The wire contract: message mirrors, envelopes, HMAC sealing, replay guard.
+        .target(name: "Wire", dependencies: [
+            "CSluiceProto", "CProtobufC", "Transport",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+        // A thin SQLite wrapper for the journal (and later the catalog).
+        .target(name: "SQLite", dependencies: ["CSQLite"]),
+        // The pure scheduling state machine: events in, actions out, no I/O.
+        .target(name: "Scheduler"),
+        .target(name: "Coordinator", dependencies: [
+            "Scheduler", "Wire", "Transport", "SQLite",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Worker", dependencies: [
+            "Wire", "Transport", "CSpawn",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "Client", dependencies: ["Wire", "Transport"]),
+        .executableTarget(name: "sluice", dependencies: [
+            "Coordinator", "Worker", "Client", "Wire",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
+        .testTarget(name: "WireTests", dependencies: ["Wire", "Transport"]),
+        .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,61 @@
+/// What the coordinator tells the scheduler happened.
+public enum Event: Sendable {
+    case submitted(JobID, JobPlan)
+    /// A worker registered. `running` and `queued` are attempts it still holds
+    /// (re-registration after a coordinator restart or a partition); `finished`
+    /// are results it never had acknowledged.
+    case workerJoined(WorkerInfo, running: [AttemptID], queued: [AttemptID], finished: [Report])
+    case heartbeat(WorkerKey, draining: Bool)
+    /// A worker reports and asks for up to `want` tasks. `token` names this
+    /// request; the scheduler answers it with exactly one `.answerSync`, at once
+    /// or (a parked long poll) by `deadline`.
+    case sync(WorkerKey, token: UInt64, want: Int, deadline: Millis, started: [AttemptID], finished: [Report], released: [AttemptID])
+    case workerLeft(WorkerKey)
+    case cancel(JobID, reason: String)
+    /// Time passes: heartbeats go missing, backoffs end, parked polls expire.
+    case tick
+}
+
+/// An attempt's end as reported by a worker.
+public struct Report: Hashable, Sendable {
+    public var attempt: AttemptID
+    public var outcome: Outcome
+    public init(attempt: AttemptID, outcome: Outcome) {
+        self.attempt = attempt
+        self.outcome = outcome
+    }
+}
+
+/// What the scheduler asks the coordinator to do.
+public enum Action: Hashable, Sendable {
+    /// Answer the sync request `token` of `worker` with these tasks (maybe none).
+    case answerSync(WorkerKey, token: UInt64, [Assignment])
+    /// Tell the worker to stop these attempts.
+    case cancel(WorkerKey, [AttemptID])
+    /// An attempt ended (or a lost one was re-adopted): journal it.
+    case attemptEnded(AttemptID, AttemptState, reason: String)
+    case jobEnded(JobID, JobState, reason: String)
+    case workerChanged(WorkerKey, WorkerState, reason: String)
+}
+
+/// The scheduler's tunables. Defaults are the documented ones.
+public struct SchedulerConfig: Sendable {
+    public var heartbeatInterval: Millis = 1000
+    /// Missed heartbeats after which a worker is suspect (gets no new tasks).
+    public var suspectAfterMissed = 2
+    /// Silence after which a worker is dead and its tasks are retried elsewhere.
+    public var deadAfter: Millis = 5000
+    /// Tasks a worker may hold beyond its free slots, so dispatch overlaps execution.
+    public var leaseAhead = 64
+    /// Attempts lost with dead workers before a task is declared poison.
+    public var poisonAfterLost = 3
+    public var backoffBase: Millis = 200
+    public var backoffMax: Millis = 10_000
+
+    public init() {}
+
+    public func backoff(afterFailures n: Int) -> Millis {
+        let shift = min(max(n - 1, 0), 20)
+        return min(backoffBase << Millis(shift), backoffMax)
+    }
+}

@@ -1,0 +1,164 @@
+/// Identity and plan types the scheduler works with. Times are wall-clock
+/// milliseconds supplied by the caller: the scheduler never reads a clock.
+
+public typealias AttemptID = UInt64
+public typealias Millis = Int64
+
+/// A job's identity, assigned by the coordinator when it accepts the job.
+public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: String
+    public init(_ rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+    public static func < (a: JobID, b: JobID) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// One incarnation of one worker. A worker process that restarts keeps its id
+/// and gets a new incarnation, so the coordinator can tell the two apart.
+public struct WorkerKey: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let id: String
+    public let incarnation: UInt64
+    public init(id: String, incarnation: UInt64) {
+        self.id = id
+        self.incarnation = incarnation
+    }
+    public var description: String { "\(id)#\(incarnation)" }
+    public static func < (a: WorkerKey, b: WorkerKey) -> Bool { (a.id, a.incarnation) < (b.id, b.incarnation) }
+}
+
+/// One task of one stage of one job.
+public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
+    public let job: JobID
+    public let stage: Int
+    public let task: Int
+    public init(job: JobID, stage: Int, task: Int) {
+        self.job = job
+        self.stage = stage
+        self.task = task
+    }
+    public var description: String { "\(job)/\(stage).\(task)" }
+}
+
+/// What a job asks of the scheduler: its stages and their dependencies, and
+/// how hard to retry. What the tasks do (kind, payload) is the shell's business.
+public struct JobPlan: Sendable, Equatable {
+    public struct Stage: Sendable, Equatable {
+        public var tasks: Int
+        public var dependsOn: [Int]
+        public init(tasks: Int, dependsOn: [Int] = []) {
+            self.tasks = tasks
+            self.dependsOn = dependsOn
+        }
+    }
+
+    public var stages: [Stage]
+    /// Retries after a failed attempt: `retries + 1` attempts in all.
+    public var retries: Int
+    /// Share of the slots against other jobs (tasks handed out per round-robin pass).
+    public var weight: Int
+
+    public init(stages: [Stage], retries: Int = 3, weight: Int = 1) {
+        self.stages = stages
+        self.retries = retries
+        self.weight = max(1, weight)
+    }
+
+    /// Nil when the plan is usable, else why not.
+    public var problem: String? {
+        if stages.isEmpty { return "a job needs at least one stage" }
+        for (i, s) in stages.enumerated() {
+            if s.tasks < 1 { return "stage \(i) has no tasks" }
+            for d in s.dependsOn where d < 0 || d >= i {
+                return "stage \(i) depends on stage \(d), which is not an earlier stage"
+            }
+        }
+        return nil
+    }
+}
+
+/// A task handed to a worker: attempt `number` (1-based) of `task`.
+public struct Assignment: Hashable, Sendable {
+    public let attempt: AttemptID
+    public let task: TaskKey
+    public let number: Int
+}
+
+/// How an attempt ended, as the worker reported it.
+public enum Outcome: Hashable, Sendable {
+    case succeeded
+    case failed(reason: String, exitCode: Int32)
+    case timedOut(reason: String)
+    case cancelled
+}
+
+public struct WorkerInfo: Hashable, Sendable {
+    public var key: WorkerKey
+    public var slots: Int
+    public init(key: WorkerKey, slots: Int) {
+        self.key = key
+        self.slots = slots
+    }
+}
+
+public enum JobState: String, Sendable {
+    case running, succeeded, failed, cancelled
+    public var isFinal: Bool { self != .running }
+}
+
+public enum StageState: String, Sendable {
+    case waiting, running, succeeded, failed, cancelled
+}
+
+/// Lifecycle of a task. Legal moves are in `TaskPhase.legal`; anything else is a bug.
+public enum TaskPhase: String, Sendable {
+    /// Its stage waits for the stages it depends on.
+    case waiting
+    /// Ready to run, in its stage's queue.
+    case pending
+    /// Failed and waiting out its retry backoff.
+    case backoff
+    /// Has an attempt leased or running.
+    case active
+    case succeeded, failed, cancelled
+
+    static let legal: [TaskPhase: Set<TaskPhase>] = [
+        .waiting: [.pending, .cancelled],
+        .pending: [.active, .cancelled, .succeeded, .failed],
+        .backoff: [.pending, .cancelled, .succeeded],
+        .active: [.pending, .backoff, .succeeded, .failed, .cancelled],
+        .succeeded: [],
+        .failed: [],
+        .cancelled: [],
+    ]
+}
+
+/// Lifecycle of an attempt: leased -> running -> one of the ends. `lost` (its
+/// worker died or forgot it) may still turn into `succeeded` when its result
+/// arrives late and the task has not been committed by another attempt.
+public enum AttemptState: String, Sendable {
+    case leased, running, succeeded, failed, timedOut, cancelled, lost
+
+    public var isActive: Bool { self == .leased || self == .running }
+
+    static let legal: [AttemptState: Set<AttemptState>] = [
+        .leased: [.running, .succeeded, .failed, .timedOut, .cancelled, .lost],
+        .running: [.succeeded, .failed, .timedOut, .cancelled, .lost],
+        .lost: [.succeeded],
+        .cancelled: [.succeeded],
+        .succeeded: [], .failed: [], .timedOut: [],
+    ]
+}
+
+/// Lifecycle of a worker incarnation. `recovering`: known from the journal
+/// after a coordinator restart, waiting for the worker to register again.
+public enum WorkerState: String, Sendable {
+    case alive, suspect, draining, recovering, dead, left
+
+    static let legal: [WorkerState: Set<WorkerState>] = [
+        .alive: [.suspect, .draining, .dead, .left],
+        .suspect: [.alive, .draining, .dead, .left],
+        .draining: [.dead, .left],
+        .recovering: [.alive, .dead],
+        .dead: [.alive],
+        .left: [],
+    ]
+}

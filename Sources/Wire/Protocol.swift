@@ -1,0 +1,42 @@
+/// Protocol versions this build speaks. A peer outside [minimum, current] is
+/// refused with UNSUPPORTED_VERSION naming both ranges; see docs/protocol.md.
+public enum ProtocolVersion {
+    public static let current: UInt32 = 1
+    public static let minimum: UInt32 = 1
+
+    public static func supports(_ v: UInt32) -> Bool { (minimum...current).contains(v) }
+}
+
+/// A message that travels as an envelope body: it knows its `MessageKind`.
+public protocol KindedMessage: WireMessage {
+    static var kind: MessageKind { get }
+}
+
+/// A request, and the message type that answers it.
+public protocol RequestMessage: KindedMessage {
+    associatedtype Reply: KindedMessage
+}
+
+extension ErrorReply: KindedMessage { public static var kind: MessageKind { .error } }
+extension RegisterWorker: RequestMessage { public typealias Reply = RegisterReply; public static var kind: MessageKind { .registerWorker } }
+extension RegisterReply: KindedMessage { public static var kind: MessageKind { .registerReply } }
+extension Heartbeat: RequestMessage { public typealias Reply = HeartbeatReply; public static var kind: MessageKind { .heartbeat } }
+extension HeartbeatReply: KindedMessage { public static var kind: MessageKind { .heartbeatReply } }
+extension Sync: RequestMessage { public typealias Reply = SyncReply; public static var kind: MessageKind { .sync } }
+extension SyncReply: KindedMessage { public static var kind: MessageKind { .syncReply } }
+extension Leave: RequestMessage { public typealias Reply = LeaveReply; public static var kind: MessageKind { .leave } }
+extension LeaveReply: KindedMessage { public static var kind: MessageKind { .leaveReply } }
+extension SubmitJob: RequestMessage { public typealias Reply = SubmitReply; public static var kind: MessageKind { .submitJob } }
+extension SubmitReply: KindedMessage { public static var kind: MessageKind { .submitReply } }
+extension GetJob: RequestMessage { public typealias Reply = JobDetail; public static var kind: MessageKind { .getJob } }
+extension JobDetail: KindedMessage { public static var kind: MessageKind { .jobDetail } }
+extension CancelJob: RequestMessage { public typealias Reply = CancelReply; public static var kind: MessageKind { .cancelJob } }
+extension CancelReply: KindedMessage { public static var kind: MessageKind { .cancelReply } }
+extension ListJobs: RequestMessage { public typealias Reply = JobList; public static var kind: MessageKind { .listJobs } }
+extension JobList: KindedMessage { public static var kind: MessageKind { .jobList } }
+extension GetClusterStatus: RequestMessage { public typealias Reply = ClusterStatus; public static var kind: MessageKind { .getClusterStatus } }
+extension ClusterStatus: KindedMessage { public static var kind: MessageKind { .clusterStatus } }
+extension ReadLogs: RequestMessage { public typealias Reply = Logs; public static var kind: MessageKind { .readLogs } }
+extension Logs: KindedMessage { public static var kind: MessageKind { .logs } }
+extension InjectFault: RequestMessage { public typealias Reply = FaultReply; public static var kind: MessageKind { .injectFault } }
+extension FaultReply: KindedMessage { public static var kind: MessageKind { .faultReply } }
