@@ -592,49 +592,49 @@ void   sluice__task_spec__free_unpacked
   assert(message->base.descriptor == &sluice__task_spec__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-void   sluice__assignment__init
-                     (Sluice__Assignment         *message)
+void   sluice__task_assignment__init
+                     (Sluice__TaskAssignment         *message)
 {
-  static const Sluice__Assignment init_value = SLUICE__ASSIGNMENT__INIT;
+  static const Sluice__TaskAssignment init_value = SLUICE__TASK_ASSIGNMENT__INIT;
   *message = init_value;
 }
-size_t sluice__assignment__get_packed_size
-                     (const Sluice__Assignment *message)
+size_t sluice__task_assignment__get_packed_size
+                     (const Sluice__TaskAssignment *message)
 {
-  assert(message->base.descriptor == &sluice__assignment__descriptor);
+  assert(message->base.descriptor == &sluice__task_assignment__descriptor);
   return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
 }
-size_t sluice__assignment__pack
-                     (const Sluice__Assignment *message,
+size_t sluice__task_assignment__pack
+                     (const Sluice__TaskAssignment *message,
                       uint8_t       *out)
 {
-  assert(message->base.descriptor == &sluice__assignment__descriptor);
+  assert(message->base.descriptor == &sluice__task_assignment__descriptor);
   return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
 }
-size_t sluice__assignment__pack_to_buffer
-                     (const Sluice__Assignment *message,
+size_t sluice__task_assignment__pack_to_buffer
+                     (const Sluice__TaskAssignment *message,
                       ProtobufCBuffer *buffer)
 {
-  assert(message->base.descriptor == &sluice__assignment__descriptor);
+  assert(message->base.descriptor == &sluice__task_assignment__descriptor);
   return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
 }
-Sluice__Assignment *
-       sluice__assignment__unpack
+Sluice__TaskAssignment *
+       sluice__task_assignment__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data)
 {
-  return (Sluice__Assignment *)
-     protobuf_c_message_unpack (&sluice__assignment__descriptor,
+  return (Sluice__TaskAssignment *)
+     protobuf_c_message_unpack (&sluice__task_assignment__descriptor,
                                 allocator, len, data);
 }
-void   sluice__assignment__free_unpacked
-                     (Sluice__Assignment *message,
+void   sluice__task_assignment__free_unpacked
+                     (Sluice__TaskAssignment *message,
                       ProtobufCAllocator *allocator)
 {
   if(!message)
     return;
-  assert(message->base.descriptor == &sluice__assignment__descriptor);
+  assert(message->base.descriptor == &sluice__task_assignment__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   sluice__lease__init
@@ -3119,7 +3119,7 @@ const ProtobufCMessageDescriptor sluice__task_spec__descriptor =
   (ProtobufCMessageInit) sluice__task_spec__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__assignment__field_descriptors[4] =
+static const ProtobufCFieldDescriptor sluice__task_assignment__field_descriptors[4] =
 {
   {
     "attempt_id",
@@ -3127,7 +3127,7 @@ static const ProtobufCFieldDescriptor sluice__assignment__field_descriptors[4] =
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_UINT64,
     0,   /* quantifier_offset */
-    offsetof(Sluice__Assignment, attempt_id),
+    offsetof(Sluice__TaskAssignment, attempt_id),
     NULL,
     NULL,
     0,             /* flags */
@@ -3139,7 +3139,7 @@ static const ProtobufCFieldDescriptor sluice__assignment__field_descriptors[4] =
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_UINT32,
     0,   /* quantifier_offset */
-    offsetof(Sluice__Assignment, stage),
+    offsetof(Sluice__TaskAssignment, stage),
     NULL,
     NULL,
     0,             /* flags */
@@ -3151,7 +3151,7 @@ static const ProtobufCFieldDescriptor sluice__assignment__field_descriptors[4] =
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_UINT32,
     0,   /* quantifier_offset */
-    offsetof(Sluice__Assignment, task),
+    offsetof(Sluice__TaskAssignment, task),
     NULL,
     NULL,
     0,             /* flags */
@@ -3163,37 +3163,37 @@ static const ProtobufCFieldDescriptor sluice__assignment__field_descriptors[4] =
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_UINT32,
     0,   /* quantifier_offset */
-    offsetof(Sluice__Assignment, attempt),
+    offsetof(Sluice__TaskAssignment, attempt),
     NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
 };
-static const unsigned sluice__assignment__field_indices_by_name[] = {
+static const unsigned sluice__task_assignment__field_indices_by_name[] = {
   3,   /* field[3] = attempt */
   0,   /* field[0] = attempt_id */
   1,   /* field[1] = stage */
   2,   /* field[2] = task */
 };
-static const ProtobufCIntRange sluice__assignment__number_ranges[1 + 1] =
+static const ProtobufCIntRange sluice__task_assignment__number_ranges[1 + 1] =
 {
   { 1, 0 },
   { 0, 4 }
 };
-const ProtobufCMessageDescriptor sluice__assignment__descriptor =
+const ProtobufCMessageDescriptor sluice__task_assignment__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "sluice.Assignment",
-  "Assignment",
-  "Sluice__Assignment",
+  "sluice.TaskAssignment",
+  "TaskAssignment",
+  "Sluice__TaskAssignment",
   "sluice",
-  sizeof(Sluice__Assignment),
+  sizeof(Sluice__TaskAssignment),
   4,
-  sluice__assignment__field_descriptors,
-  sluice__assignment__field_indices_by_name,
-  1,  sluice__assignment__number_ranges,
-  (ProtobufCMessageInit) sluice__assignment__init,
+  sluice__task_assignment__field_descriptors,
+  sluice__task_assignment__field_indices_by_name,
+  1,  sluice__task_assignment__number_ranges,
+  (ProtobufCMessageInit) sluice__task_assignment__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sluice__lease__field_descriptors[3] =
@@ -3229,7 +3229,7 @@ static const ProtobufCFieldDescriptor sluice__lease__field_descriptors[3] =
     PROTOBUF_C_TYPE_MESSAGE,
     offsetof(Sluice__Lease, n_tasks),
     offsetof(Sluice__Lease, tasks),
-    &sluice__assignment__descriptor,
+    &sluice__task_assignment__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */

@@ -1,1 +1,83 @@
-// placeholder
+import Foundation
+import Logging
+import Synchronization
+import Transport
+import Wire
+
+/// The coordinator process: a REP server feeding one loop thread, which owns
+/// the scheduler and the journal (`CoordinatorCore`), plus a watchdog that
+/// re-creates the listener if it stops completing handshakes.
+public final class Coordinator: Sendable {
+    public let config: CoordinatorConfig
+    private let logger: Logger
+    private let mailbox = Mailbox<IncomingRequest>()
+    private let server: ReplyServer
+    private let stopping = Atomic<Bool>(false)
+
+    public init(config: CoordinatorConfig, logger: Logger) throws {
+        self.config = config
+        self.logger = logger
+        let mailbox = self.mailbox
+        server = try ReplyServer(listening: config.listen, maxMessageSize: config.maxMessageSize, contexts: 1024) { request in
+            mailbox.put(request)
+        }
+    }
+
+    /// Where the coordinator actually listens (port 0 resolved).
+    public var boundAddress: String { server.boundAddress }
+
+    /// Runs the loop on the calling thread until `stop()`.
+    public func run() throws {
+        let core = try CoordinatorCore(config: config, server: server, logger: logger)
+        logger.info("coordinator listening", metadata: [
+            "address": "\(server.boundAddress)", "epoch": "\(core.epoch)", "cluster": "\(config.clusterID)",
+            "data.dir": "\(config.dataDir)",
+        ])
+        let watchdog = Thread { [self] in watchListener() }
+        watchdog.name = "listener-watchdog"
+        watchdog.start()
+        while !stopping.load(ordering: .acquiring) {
+            let batch = mailbox.takeAll(timeout: 0.05)
+            core.turn(batch)
+        }
+        core.releaseParked()
+        server.close()
+        logger.info("coordinator stopped")
+    }
+
+    public func stop() {
+        stopping.store(true, ordering: .releasing)
+        mailbox.wake()
+    }
+
+    /// nng 1.5.2 can lose a listener to peers that drop mid-handshake: probe it
+    /// from outside and re-create it when it no longer answers.
+    private func watchListener() {
+        while !stopping.load(ordering: .acquiring) {
+            Thread.sleep(forTimeInterval: Double(config.listenerCheckInterval.milliseconds) / 1000)
+            if stopping.load(ordering: .acquiring) { return }
+            guard let port = server.boundPort else { continue }
+            let host = Self.probeHost(server.boundAddress)
+            if ListenerProbe.answersHandshake(host: host, port: port) { continue }
+            // One miss can be load; two in a row is a dead listener.
+            Thread.sleep(forTimeInterval: 0.2)
+            if ListenerProbe.answersHandshake(host: host, port: port) { continue }
+            logger.warning("listener does not complete handshakes; re-creating it", metadata: ["address": "\(server.boundAddress)"])
+            do {
+                try server.relisten()
+                logger.info("listener re-created", metadata: ["address": "\(server.boundAddress)"])
+            } catch {
+                logger.error("could not re-create the listener", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    static func probeHost(_ address: String) -> String {
+        guard let start = address.range(of: "://")?.upperBound, let colon = address.lastIndex(of: ":") else { return "127.0.0.1" }
+        var host = String(address[start..<colon])
+        if host.hasPrefix("[") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty || host == "0.0.0.0" || host == "*" { return "127.0.0.1" }
+        if host == "::" { return "::1" }
+        return host
+    }
+}

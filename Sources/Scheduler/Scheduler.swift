@@ -107,7 +107,16 @@ public struct Scheduler: Sendable {
             tick(now: now, &out)
         }
         schedule(now: now, &out)
+        expireSyncs(now: now, &out)
         return out
+    }
+
+    /// Open syncs whose deadline has come are answered empty (a report that
+    /// may not wait has deadline `now`, so it is answered in the same step).
+    private mutating func expireSyncs(now: Millis, _ out: inout [Action]) {
+        for key in workers.keys.sorted() {
+            if let open = workers[key]?.openSync, open.deadline <= now { closeSync(key, &out) }
+        }
     }
 
     /// True when `key` is a live member that may send syncs and heartbeats.
@@ -320,8 +329,9 @@ public struct Scheduler: Sendable {
             return
         }
         seen(key, now: now, &out)
-        // A newer request supersedes a parked one: answer the old one empty.
-        closeSync(key, &out)
+        // A newer request for work supersedes a parked one: answer the old one
+        // empty. A pure report (want 0) leaves the parked poll alone.
+        if want > 0 { closeSync(key, &out) }
         for a in started where attempts[a]?.state == .leased && attempts[a]?.worker == key {
             setAttempt(a, .running)
         }
@@ -329,7 +339,7 @@ public struct Scheduler: Sendable {
         for a in released where attempts[a]?.worker == key {
             returnToQueue(a, reason: "handed back unstarted by \(key)", &out)
         }
-        let w = workers[key]!
+        guard let w = workers[key] else { return }
         let room = max(0, min(want, w.slots + config.leaseAhead - w.active.count))
         if w.state == .alive, room > 0 {
             workers[key]!.openSync = (token, room, deadline)
@@ -475,9 +485,6 @@ public struct Scheduler: Sendable {
                 setWorker(key, .suspect, reason: "missed \(silence / config.heartbeatInterval) heartbeats", &out)
             default:
                 break
-            }
-            if let open = workers[key]?.openSync, open.deadline <= now {
-                closeSync(key, &out)
             }
         }
         if !backoffs.isEmpty {

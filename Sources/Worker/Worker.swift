@@ -1,1 +1,383 @@
-// placeholder
+import Foundation
+import Logging
+import Synchronization
+import Transport
+import Wire
+
+/// A worker process: registers with the coordinator, heartbeats, leases
+/// tasks and runs them in `slots` executor threads, reports results until
+/// they are acknowledged, and serves its task logs.
+///
+/// Threads, each with one job: `slots` executors; a poller that holds one
+/// long poll for work open while there is room; a reporter that sends starts
+/// and results as soon as there are any (without asking for work, so it never
+/// supersedes the poll); a heartbeat; a watchdog for timeouts and cancels.
+/// They share the `Board`.
+public final class Worker: Sendable {
+    public let config: WorkerConfig
+    public let workerID: String
+    public let incarnation: UInt64
+    private let logger: Logger
+    private let board = Board()
+    private let channel: SecureChannel
+    private let service: LogService
+    private let runner: CommandRunner
+    private let finished = Atomic<Bool>(false)
+    private let registerLock = Mutex<Void>(())
+
+    public init(config: WorkerConfig, logger: Logger) throws {
+        self.config = config
+        try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        workerID = try config.workerID ?? Self.persistentID(dataDir: config.dataDir)
+        incarnation = UInt64(Date().unixMicroseconds)
+        var logger = logger
+        logger[metadataKey: "worker.id"] = "\(workerID)"
+        self.logger = logger
+        let sealer = Sealer(clusterID: config.clusterID, sender: "worker:\(workerID)", secret: config.secret)
+        channel = try SecureChannel(address: config.coordinator, sealer: sealer)
+        var runAs: (uid_t, gid_t)?
+        if let user = config.runAs {
+            guard let pw = getpwnam(user) else { throw WorkerError("no such user '\(user)' for --run-as") }
+            runAs = (pw.pointee.pw_uid, pw.pointee.pw_gid)
+        }
+        runner = CommandRunner(logDir: config.dataDir + "/logs", allowCommands: config.allowCommands, runAs: runAs, outputCap: config.outputCap)
+        service = try LogService(listen: config.serviceListen, sealer: sealer, board: board, runner: runner)
+    }
+
+    /// The address this worker's service socket is reachable at.
+    public var serviceAddress: String {
+        "tcp://\(config.advertiseHost):\(service.port)"
+    }
+
+    /// Starts every thread and returns; `wait()` blocks until the worker has left.
+    public func start() {
+        logger.info("worker starting", metadata: [
+            "coordinator": "\(config.coordinator)", "slots": "\(config.slots)", "service": "\(serviceAddress)",
+            "incarnation": "\(incarnation)", "commands": "\(config.allowCommands)",
+        ])
+        for i in 0..<config.slots { spawn("executor-\(i)") { self.executorLoop() } }
+        spawn("watchdog") { self.watchdogLoop() }
+        spawn("heartbeat") { self.heartbeatLoop() }
+        spawn("poller") { self.pollLoop() }
+        spawn("reporter") { self.reportLoop() }
+    }
+
+    /// Blocks until the worker has stopped.
+    public func wait() {
+        board.locked { board.wait(until: { board.stopping && finished.load(ordering: .acquiring) }, timeout: .infinity) }
+    }
+
+    /// SIGTERM: take no new tasks, hand back the ones not started, let running
+    /// ones finish (up to the drain timeout), report everything, leave.
+    public func drain() {
+        let already = board.update { () -> Bool in
+            let was = board.draining
+            board.draining = true
+            board.released += board.queue.map(\.ref)
+            board.queue.removeAll()
+            return was
+        }
+        guard !already else { return }
+        logger.info("draining", metadata: ["running": "\(board.locked { board.running.count })"])
+        spawn("drain") { self.finishDrain() }
+    }
+
+    private func finishDrain() {
+        let deadline = Date(timeIntervalSinceNow: Double(config.drainTimeout.milliseconds) / 1000)
+        let drained = board.locked {
+            board.wait(until: { board.running.isEmpty }, timeout: deadline.timeIntervalSinceNow)
+        }
+        if !drained {
+            logger.warning("drain timeout: stopping the tasks still running")
+            board.update { for k in board.running.keys { board.running[k]!.cancelRequested = true } }
+            board.locked { board.wait(until: { board.running.isEmpty }, timeout: 10) }
+        }
+        // Everything reported and acknowledged, then leave.
+        let flushed = board.locked {
+            board.wait(until: { board.results.isEmpty && board.sendingResults.isEmpty && board.released.isEmpty && board.starts.isEmpty }, timeout: 10)
+        }
+        if !flushed { logger.warning("leaving with unacknowledged results; the coordinator will retry those tasks") }
+        do {
+            _ = try channel.call(Leave(workerID: workerID, incarnation: incarnation), timeout: .seconds(5))
+            logger.info("left the cluster")
+        } catch {
+            logger.warning("could not say goodbye to the coordinator", metadata: ["error": "\(error)"])
+        }
+        stop()
+    }
+
+    /// Stops every thread at once (no drain).
+    public func stop() {
+        board.update { board.stopping = true }
+        service.close()
+        finished.store(true, ordering: .releasing)
+        board.update {}
+    }
+
+    // MARK: registration
+
+    /// Registers (again), carrying what this incarnation still holds, so a
+    /// restarted coordinator learns of running attempts and unacknowledged results.
+    private func register() {
+        registerLock.withLock { _ in
+            if board.locked({ board.registered }) { return }
+            var delay = 0.1
+            while !board.locked({ board.stopping }) {
+                let (running, queued, unacked) = board.locked {
+                    (board.running.values.map { TaskStart(attempt: $0.ref, startedAtUs: $0.startedUs) },
+                     board.queue.map(\.ref),
+                     board.sendingResults + board.results)
+                }
+                let message = RegisterWorker(
+                    workerID: workerID, incarnation: incarnation, host: config.advertiseHost, serviceAddress: serviceAddress,
+                    slots: UInt32(config.slots), labels: config.labels, softwareVersion: SluiceVersion.string,
+                    minVersion: ProtocolVersion.minimum, maxVersion: ProtocolVersion.current, allowCommands: config.allowCommands,
+                    running: running, unacked: unacked, queued: queued)
+                do {
+                    let reply = try channel.call(message, timeout: .seconds(10))
+                    board.update {
+                        board.registered = true
+                        // The coordinator has these now.
+                        let sent = Set(unacked.map(\.attempt.attemptID))
+                        board.results.removeAll { sent.contains($0.attempt.attemptID) }
+                        board.starts.removeAll()
+                        applyCancels(reply.cancel)
+                    }
+                    logger.info("registered", metadata: ["coordinator": "\(reply.coordinatorID)", "epoch": "\(reply.coordinatorEpoch)",
+                                                          "reported.results": "\(unacked.count)", "running": "\(running.count)"])
+                    return
+                } catch {
+                    logFailure("registration failed", error)
+                    Thread.sleep(forTimeInterval: delay)
+                    delay = min(delay * 2, 2)
+                }
+            }
+        }
+    }
+
+    /// After any call fails: an unknown-worker answer means register again.
+    private func handle(_ error: any Swift.Error, _ what: String) {
+        if let e = error as? WireError, e.code == .remote(.unknownWorker) {
+            logger.info("coordinator does not know this worker; registering again")
+            board.update { board.registered = false }
+            register()
+            return
+        }
+        logFailure(what, error)
+        Thread.sleep(forTimeInterval: 0.2)
+    }
+
+    private let lastLogged = Mutex<(String, Date)>(("", .distantPast))
+
+    /// Logs a failure, but the same message at most every 5 s (a down coordinator is not news every 100 ms).
+    private func logFailure(_ what: String, _ error: any Swift.Error) {
+        let text = "\(what): \(error)"
+        let show = lastLogged.withLock { last -> Bool in
+            if last.0 == text && Date().timeIntervalSince(last.1) < 5 { return false }
+            last = (text, Date())
+            return true
+        }
+        guard show else { return }
+        if let e = error as? WireError, e.code == .unauthenticated {
+            logger.error("\(what): \(e.message); no task from this peer will run")
+        } else {
+            logger.warning("\(what)", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: threads
+
+    private func heartbeatLoop() {
+        var probe = ResourceProbe()
+        register()
+        while !board.locked({ board.stopping }) {
+            let (running, draining) = board.locked { (board.running.count, board.draining) }
+            let beat = Heartbeat(workerID: workerID, incarnation: incarnation, stats: probe.read(), running: UInt32(running), draining: draining)
+            do {
+                let reply = try channel.call(beat, timeout: .seconds(5))
+                board.update { applyCancels(reply.cancel) }
+            } catch {
+                handle(error, "heartbeat failed")
+            }
+            board.locked { board.wait(until: { board.stopping }, timeout: Double(config.heartbeatInterval.milliseconds) / 1000) }
+        }
+    }
+
+    /// Keeps one request for work open while there is room for more tasks.
+    private func pollLoop() {
+        let capacity = config.slots + config.leaseAhead
+        while true {
+            let want: Int? = board.locked {
+                board.wait(until: { board.stopping || (!board.draining && board.registered && board.held < capacity) }, timeout: 1)
+                if board.stopping { return nil }
+                guard !board.draining, board.registered, board.held < capacity else { return 0 }
+                board.pollOutstanding = true
+                return capacity - board.held
+            }
+            guard let want else { return }
+            if want == 0 { continue }
+            let sync = Sync(workerID: workerID, incarnation: incarnation, want: UInt32(want), waitMs: 1000)
+            do {
+                let reply = try channel.call(sync, timeout: .seconds(10))
+                board.update {
+                    board.pollOutstanding = false
+                    accept(reply)
+                }
+            } catch {
+                board.update { board.pollOutstanding = false }
+                handle(error, "lease poll failed")
+            }
+        }
+    }
+
+    /// Sends starts, results and released leases as soon as there are any.
+    private func reportLoop() {
+        while true {
+            let batch: (starts: [TaskStart], results: [TaskResult], released: [AttemptRef], draining: Bool)? = board.locked {
+                board.wait(until: { board.stopping || (board.registered && (!board.starts.isEmpty || !board.results.isEmpty || !board.released.isEmpty)) }, timeout: 1)
+                if board.stopping { return nil }
+                guard board.registered else { return ([], [], [], false) }
+                let b = (board.starts, board.results, board.released, board.draining)
+                board.sendingStarts = board.starts
+                board.sendingResults = board.results
+                board.starts.removeAll()
+                board.results.removeAll()
+                board.released.removeAll()
+                return b
+            }
+            guard let batch else { return }
+            if batch.starts.isEmpty && batch.results.isEmpty && batch.released.isEmpty { continue }
+            let sync = Sync(workerID: workerID, incarnation: incarnation, want: 0, waitMs: 0, started: batch.starts,
+                            results: batch.results, released: batch.released, draining: batch.draining)
+            do {
+                let reply = try channel.call(sync, timeout: .seconds(10))
+                board.update {
+                    board.sendingStarts.removeAll()
+                    board.sendingResults.removeAll()
+                    accept(reply)
+                }
+            } catch {
+                // Not acknowledged: keep everything for the next try (or the next registration).
+                board.update {
+                    board.starts = board.sendingStarts + board.starts
+                    board.results = board.sendingResults + board.results
+                    board.released = batch.released + board.released
+                    board.sendingStarts.removeAll()
+                    board.sendingResults.removeAll()
+                }
+                handle(error, "report failed")
+            }
+        }
+    }
+
+    /// Takes leases and cancels from a sync reply (lock held).
+    private func accept(_ reply: SyncReply) {
+        for lease in reply.leases {
+            for t in lease.tasks {
+                let ref = AttemptRef(attemptID: t.attemptID, jobID: lease.jobID, stage: t.stage, task: t.task)
+                if board.draining {
+                    board.released.append(ref)
+                } else {
+                    board.queue.append(Board.Queued(ref: ref, spec: lease.spec, number: Int(t.attempt)))
+                }
+            }
+        }
+        applyCancels(reply.cancel)
+    }
+
+    /// Cancels from the coordinator (lock held): drop queued attempts, stop running ones.
+    private func applyCancels(_ refs: [AttemptRef]) {
+        guard !refs.isEmpty else { return }
+        let ids = Set(refs.map(\.attemptID))
+        board.queue.removeAll { ids.contains($0.ref.attemptID) }
+        for id in ids where board.running[id] != nil { board.running[id]!.cancelRequested = true }
+    }
+
+    private func executorLoop() {
+        while true {
+            let next: Board.Queued? = board.update {
+                board.wait(until: { board.stopping || !board.queue.isEmpty }, timeout: .infinity)
+                if board.stopping { return nil }
+                let q = board.queue.removeFirst()
+                let now = Date()
+                board.running[q.ref.attemptID] = Board.Running(
+                    ref: q.ref, startedUs: now.unixMicroseconds,
+                    deadline: q.spec.timeoutMs > 0 ? now.addingTimeInterval(Double(q.spec.timeoutMs) / 1000) : nil)
+                board.starts.append(TaskStart(attempt: q.ref, startedAtUs: now.unixMicroseconds))
+                return q
+            }
+            guard let next else { return }
+            let ctx = TaskContext(ref: next.ref, number: next.number, spec: next.spec, workerID: "\(workerID)#\(incarnation)", board: board)
+            let outcome: RunOutcome
+            switch next.spec.kind {
+            case .command: outcome = runner.run(ctx)
+            case .builtin: outcome = BuiltinRunner.run(ctx)
+            case .unspecified: outcome = RunOutcome(outcome: .failed, exitCode: 2, reason: "unknown task kind")
+            }
+            board.update {
+                let started = board.running.removeValue(forKey: next.ref.attemptID)?.startedUs ?? 0
+                board.results.append(TaskResult(
+                    attempt: next.ref, outcome: outcome.outcome, exitCode: outcome.exitCode, reason: outcome.reason,
+                    output: outcome.output, startedAtUs: started, finishedAtUs: Date().unixMicroseconds))
+            }
+        }
+    }
+
+    /// Enforces timeouts and cancels on running commands: SIGTERM to the
+    /// process group, SIGKILL 2 s later.
+    private func watchdogLoop() {
+        while true {
+            let signals: [(pid_t, Int32)]? = board.locked {
+                board.wait(until: { board.stopping }, timeout: 0.05)
+                if board.stopping && board.running.isEmpty { return nil }
+                let now = Date()
+                var out: [(pid_t, Int32)] = []
+                for (id, r) in board.running {
+                    var r = r
+                    if let d = r.deadline, now >= d, !r.timedOut, !r.cancelRequested { r.timedOut = true }
+                    let stop = r.timedOut || r.cancelRequested || board.stopping
+                    if stop && r.pid > 0 {
+                        if r.killSentAt == nil {
+                            r.killSentAt = now
+                            out.append((r.pid, SIGTERM))
+                        } else if now.timeIntervalSince(r.killSentAt!) > 2 {
+                            out.append((r.pid, SIGKILL))
+                        }
+                    }
+                    board.running[id] = r
+                }
+                return out
+            }
+            guard let signals else { return }
+            for (pid, sig) in signals { kill(-pid, sig) }
+        }
+    }
+
+    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
+        let t = Thread(block: body)
+        t.name = name
+        t.start()
+    }
+
+    private static func persistentID(dataDir: String) throws -> String {
+        let path = dataDir + "/worker-id"
+        if let existing = try? String(contentsOfFile: path, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines), !existing.isEmpty {
+            return existing
+        }
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "worker"
+        let id = "\(host)-\(String(UInt16.random(in: 0...UInt16.max), radix: 16))"
+        try (id + "\n").write(toFile: path, atomically: true, encoding: .utf8)
+        return id
+    }
+}
+
+/// The one error type of the Worker module.
+public struct WorkerError: Swift.Error, CustomStringConvertible {
+    public let description: String
+    init(_ message: String) { description = message }
+}
+
+/// This build's version, reported at registration.
+public enum SluiceVersion {
+    public static let string = "0.1.0"
+}

@@ -28,7 +28,7 @@ typedef struct Sluice__Heartbeat Sluice__Heartbeat;
 typedef struct Sluice__HeartbeatReply Sluice__HeartbeatReply;
 typedef struct Sluice__Sync Sluice__Sync;
 typedef struct Sluice__TaskSpec Sluice__TaskSpec;
-typedef struct Sluice__Assignment Sluice__Assignment;
+typedef struct Sluice__TaskAssignment Sluice__TaskAssignment;
 typedef struct Sluice__Lease Sluice__Lease;
 typedef struct Sluice__SyncReply Sluice__SyncReply;
 typedef struct Sluice__Leave Sluice__Leave;
@@ -410,7 +410,7 @@ struct  Sluice__TaskSpec
     , SLUICE__TASK_KIND__TASK_KIND_UNSPECIFIED, {0,NULL}, 0 }
 
 
-struct  Sluice__Assignment
+struct  Sluice__TaskAssignment
 {
   ProtobufCMessage base;
   uint64_t attempt_id;
@@ -421,8 +421,8 @@ struct  Sluice__Assignment
    */
   uint32_t attempt;
 };
-#define SLUICE__ASSIGNMENT__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&sluice__assignment__descriptor) \
+#define SLUICE__TASK_ASSIGNMENT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__task_assignment__descriptor) \
     , 0, 0, 0, 0 }
 
 
@@ -435,7 +435,7 @@ struct  Sluice__Lease
   char *job_id;
   Sluice__TaskSpec *spec;
   size_t n_tasks;
-  Sluice__Assignment **tasks;
+  Sluice__TaskAssignment **tasks;
 };
 #define SLUICE__LEASE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__lease__descriptor) \
@@ -1069,24 +1069,24 @@ Sluice__TaskSpec *
 void   sluice__task_spec__free_unpacked
                      (Sluice__TaskSpec *message,
                       ProtobufCAllocator *allocator);
-/* Sluice__Assignment methods */
-void   sluice__assignment__init
-                     (Sluice__Assignment         *message);
-size_t sluice__assignment__get_packed_size
-                     (const Sluice__Assignment   *message);
-size_t sluice__assignment__pack
-                     (const Sluice__Assignment   *message,
+/* Sluice__TaskAssignment methods */
+void   sluice__task_assignment__init
+                     (Sluice__TaskAssignment         *message);
+size_t sluice__task_assignment__get_packed_size
+                     (const Sluice__TaskAssignment   *message);
+size_t sluice__task_assignment__pack
+                     (const Sluice__TaskAssignment   *message,
                       uint8_t             *out);
-size_t sluice__assignment__pack_to_buffer
-                     (const Sluice__Assignment   *message,
+size_t sluice__task_assignment__pack_to_buffer
+                     (const Sluice__TaskAssignment   *message,
                       ProtobufCBuffer     *buffer);
-Sluice__Assignment *
-       sluice__assignment__unpack
+Sluice__TaskAssignment *
+       sluice__task_assignment__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data);
-void   sluice__assignment__free_unpacked
-                     (Sluice__Assignment *message,
+void   sluice__task_assignment__free_unpacked
+                     (Sluice__TaskAssignment *message,
                       ProtobufCAllocator *allocator);
 /* Sluice__Lease methods */
 void   sluice__lease__init
@@ -1661,8 +1661,8 @@ typedef void (*Sluice__Sync_Closure)
 typedef void (*Sluice__TaskSpec_Closure)
                  (const Sluice__TaskSpec *message,
                   void *closure_data);
-typedef void (*Sluice__Assignment_Closure)
-                 (const Sluice__Assignment *message,
+typedef void (*Sluice__TaskAssignment_Closure)
+                 (const Sluice__TaskAssignment *message,
                   void *closure_data);
 typedef void (*Sluice__Lease_Closure)
                  (const Sluice__Lease *message,
@@ -1771,7 +1771,7 @@ extern const ProtobufCMessageDescriptor sluice__heartbeat__descriptor;
 extern const ProtobufCMessageDescriptor sluice__heartbeat_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__sync__descriptor;
 extern const ProtobufCMessageDescriptor sluice__task_spec__descriptor;
-extern const ProtobufCMessageDescriptor sluice__assignment__descriptor;
+extern const ProtobufCMessageDescriptor sluice__task_assignment__descriptor;
 extern const ProtobufCMessageDescriptor sluice__lease__descriptor;
 extern const ProtobufCMessageDescriptor sluice__sync_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__leave__descriptor;

@@ -861,7 +861,7 @@ extension TaskSpec {
     }
 }
 
-public struct Assignment: WireMessage, Hashable, Codable {
+public struct TaskAssignment: WireMessage, Hashable, Codable {
     public var attemptID: UInt64
     public var stage: UInt32
     public var task: UInt32
@@ -880,8 +880,8 @@ public struct Assignment: WireMessage, Hashable, Codable {
     }
 }
 
-extension Assignment {
-    init(c p: UnsafePointer<Sluice__Assignment>) {
+extension TaskAssignment {
+    init(c p: UnsafePointer<Sluice__TaskAssignment>) {
         let m = p.pointee
         self.attemptID = m.attempt_id
         self.stage = m.stage
@@ -889,8 +889,8 @@ extension Assignment {
         self.attempt = m.attempt
     }
 
-    func fill(_ p: UnsafeMutablePointer<Sluice__Assignment>, _ arena: Arena) {
-        sluice__assignment__init(p)
+    func fill(_ p: UnsafeMutablePointer<Sluice__TaskAssignment>, _ arena: Arena) {
+        sluice__task_assignment__init(p)
         p.pointee.attempt_id = attemptID
         p.pointee.stage = stage
         p.pointee.task = task
@@ -899,17 +899,17 @@ extension Assignment {
 
     public func encoded() -> [UInt8] {
         Arena.with { arena in
-            let p = arena.allocate(Sluice__Assignment.self)
+            let p = arena.allocate(Sluice__TaskAssignment.self)
             fill(p, arena)
             return packed(p)
         }
     }
 
     public init(decoding bytes: [UInt8]) throws {
-        guard let p = bytes.withUnsafeBufferPointer({ sluice__assignment__unpack(nil, $0.count, $0.baseAddress) }) else {
-            throw WireError.malformed("Assignment")
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__task_assignment__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("TaskAssignment")
         }
-        defer { sluice__assignment__free_unpacked(p, nil) }
+        defer { sluice__task_assignment__free_unpacked(p, nil) }
         self.init(c: p)
     }
 }
@@ -917,12 +917,12 @@ extension Assignment {
 public struct Lease: WireMessage, Hashable, Codable {
     public var jobID: String
     public var spec: TaskSpec
-    public var tasks: [Assignment]
+    public var tasks: [TaskAssignment]
 
     public init(
         jobID: String = "",
         spec: TaskSpec = TaskSpec(),
-        tasks: [Assignment] = []
+        tasks: [TaskAssignment] = []
     ) {
         self.jobID = jobID
         self.spec = spec
@@ -935,7 +935,7 @@ extension Lease {
         let m = p.pointee
         self.jobID = cString(m.job_id)
         self.spec = m.spec.map { TaskSpec(c: $0) } ?? TaskSpec()
-        self.tasks = repeatedPointers(m.tasks, m.n_tasks) { Assignment(c: $0) }
+        self.tasks = repeatedPointers(m.tasks, m.n_tasks) { TaskAssignment(c: $0) }
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__Lease>, _ arena: Arena) {
@@ -943,7 +943,7 @@ extension Lease {
         p.pointee.job_id = arena.string(jobID)
         p.pointee.spec = arena.message(spec, Sluice__TaskSpec.self) { $0.fill($1, $2) }
         p.pointee.n_tasks = tasks.count
-        p.pointee.tasks = arena.array(tasks) { arena.message($0, Sluice__Assignment.self) { $0.fill($1, $2) } }
+        p.pointee.tasks = arena.array(tasks) { arena.message($0, Sluice__TaskAssignment.self) { $0.fill($1, $2) } }
     }
 
     public func encoded() -> [UInt8] {

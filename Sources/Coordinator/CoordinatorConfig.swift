@@ -1,0 +1,30 @@
+import Scheduler
+import Wire
+
+/// Everything a coordinator needs to start; the CLI fills it from flags.
+public struct CoordinatorConfig: Sendable {
+    /// nng address to listen on, e.g. tcp://0.0.0.0:7070.
+    public var listen: String
+    public var dataDir: String
+    public var clusterID: String
+    public var secret: ClusterSecret
+    public var scheduler = SchedulerConfig()
+    /// Requests older or newer than this (by the sender's clock) are refused.
+    public var freshnessWindowMs: Int64 = 30_000
+    /// fsync the journal on every commit (survives power loss, not only kill -9).
+    public var fullSync = false
+    /// Honour INJECT_FAULT requests (tests only).
+    public var faultHooks = false
+    public var maxMessageSize = 16 << 20
+    /// How often the watchdog checks that the listener still completes handshakes.
+    public var listenerCheckInterval: Duration = .seconds(2)
+    /// How long a worker's lease poll may be held when there is no work.
+    public var maxPollWaitMs: Int64 = 1000
+
+    public init(listen: String, dataDir: String, clusterID: String, secret: ClusterSecret) {
+        self.listen = listen
+        self.dataDir = dataDir
+        self.clusterID = clusterID
+        self.secret = secret
+    }
+}
