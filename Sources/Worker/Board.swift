@@ -59,6 +59,10 @@ final class Board: @unchecked Sendable {
     /// Waits (lock held) until `ready` or `timeout`; returns `ready()`.
     @discardableResult
     func wait(until ready: () -> Bool, timeout: TimeInterval) -> Bool {
+        guard timeout.isFinite else {
+            while !ready() { condition.wait() }
+            return true
+        }
         let deadline = Date(timeIntervalSinceNow: timeout)
         while !ready() {
             if !condition.wait(until: deadline) { return ready() }

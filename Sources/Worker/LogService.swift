@@ -21,11 +21,12 @@ final class LogService: Sendable {
                 request.drop()
             case .execute(let env):
                 let reply: [UInt8]
-                if env.kind == .readLogs, let m = try? ReadLogs(decoding: env.body) {
+                if env.kind == .readLogs, let m = try? ReadLogs(decoding: env.body),
+                   !m.jobID.isEmpty, m.jobID.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) {
                     let logs = Self.read(m, board: board, runner: runner)
                     reply = gate.withLock { $0.answer(logs, to: env) }
                 } else {
-                    reply = gate.withLock { $0.answerError(.badRequest, "a worker serves only READ_LOGS", to: env) }
+                    reply = gate.withLock { $0.answerError(.badRequest, "a worker serves only READ_LOGS requests naming a valid job", to: env) }
                 }
                 request.reply(reply)
             }
@@ -34,7 +35,7 @@ final class LogService: Sendable {
     }
 
     static func read(_ m: ReadLogs, board: Board, runner: CommandRunner) -> Logs {
-        let paths = runner.logPaths(AttemptRef(attemptID: m.attemptID, jobID: m.jobID, stage: 0, task: m.task))
+        let paths = runner.logPaths(job: m.jobID, task: m.task, attempt: m.attemptID)
         let cap = Int(min(max(m.maxBytes, 1), 512 << 10))
         let (out, outEnd) = chunk(paths.out, from: m.stdoutOffset, max: cap)
         let (err, errEnd) = chunk(paths.err, from: m.stderrOffset, max: cap)

@@ -11,8 +11,9 @@ struct CommandRunner {
     let runAs: (uid: uid_t, gid: gid_t)?
     let outputCap: Int
 
-    func logPaths(_ ref: AttemptRef) -> (out: String, err: String) {
-        let base = "\(logDir)/\(ref.jobID)/\(ref.stage).\(ref.task).\(ref.attemptID)"
+    /// Attempt ids are unique in a cluster, so job and attempt name the files.
+    func logPaths(job: String, task: UInt32, attempt: UInt64) -> (out: String, err: String) {
+        let base = "\(logDir)/\(job)/\(task).\(attempt)"
         return (base + ".out", base + ".err")
     }
 
@@ -38,7 +39,7 @@ struct CommandRunner {
         env["SLUICE_ATTEMPT"] = String(ctx.number)
         env["SLUICE_WORKER_ID"] = ctx.workerID
 
-        let paths = logPaths(ctx.ref)
+        let paths = logPaths(job: ctx.ref.jobID, task: ctx.ref.task, attempt: ctx.attemptID)
         try? FileManager.default.createDirectory(atPath: (paths.out as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let outFD = open(paths.out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         let errFD = open(paths.err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)

@@ -1,0 +1,161 @@
+import ArgumentParser
+import Client
+import Foundation
+import Wire
+
+struct StatusCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Workers, queue depth and running jobs.")
+    @OptionGroup var cluster: ClusterOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let s = try cluster.client().status()
+        if json { return try printJSON(s) }
+        print("coordinator \(s.coordinatorID) (epoch \(s.coordinatorEpoch)) at \(cluster.address)")
+        var t = Table("WORKER", "HOST", "STATE", "SLOTS", "CPU", "MEMORY", "HEARTBEAT")
+        for w in s.workers {
+            t.add("\(w.workerID)#\(w.incarnation)", w.host, w.state, "\(w.slotsUsed)/\(w.slots)",
+                  String(format: "%.0f%%", w.stats.cpuPercent), "\(bytes(w.stats.memoryUsedBytes))/\(bytes(w.stats.memoryTotalBytes))",
+                  age(w.lastHeartbeatAgeMs))
+        }
+        print(t.render())
+        print("queue depth \(s.queueDepth), running tasks \(s.runningTasks), running jobs \(s.runningJobs.count)")
+        for j in s.runningJobs { print("  \(j.jobID) \(j.name): \(j.tasksSucceeded)/\(j.tasksTotal) done, \(j.tasksRunning) running") }
+    }
+}
+
+struct JobsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "jobs", abstract: "Recent jobs, newest first.")
+    @OptionGroup var cluster: ClusterOptions
+    @Option(help: "How many.") var limit = 50
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let jobs = try cluster.client().jobs(limit: limit)
+        if json { return try printJSON(jobs) }
+        var t = Table("JOB", "STATE", "TASKS", "SUBMITTED", "NAME")
+        for j in jobs {
+            let when = Date(timeIntervalSince1970: Double(j.submittedAtMs) / 1000)
+            t.add(j.jobID, j.state, "\(j.tasksSucceeded)/\(j.tasksTotal)", when.formatted(.iso8601), String(j.name.prefix(60)))
+        }
+        print(t.render())
+    }
+}
+
+struct JobCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "job", abstract: "A job's stages, tasks and attempts: where each ran and why each failed.")
+    @OptionGroup var cluster: ClusterOptions
+    @Argument(help: "Job id.") var id: String
+    @Flag(help: "Print the tasks' stdout in task order.") var output = false
+    @Flag(help: "List every task, not only those that needed more than one attempt.") var allTasks = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let d = try cluster.client().job(id, includeOutput: output || json)
+        if output && !json {
+            FileHandle.standardOutput.write(Data(committedOutput(d)))
+            return
+        }
+        if json { return try printJSON(JobView(d)) }
+        let s = d.summary
+        print("\(s.jobID) \(s.state)\(s.reason.isEmpty ? "" : ": \(s.reason)")")
+        print("  \(s.name)")
+        print("  tasks: \(s.tasksSucceeded) succeeded, \(s.tasksFailed) failed, \(s.tasksRunning) running, \(s.tasksTotal) in all")
+        for stage in d.stages {
+            let deps = stage.dependsOn.isEmpty ? "" : " after \(stage.dependsOn.map(String.init).joined(separator: ","))"
+            print("stage \(stage.id) \(stage.name) \(stage.state)\(deps): \(stage.tasks.count) tasks")
+            var t = Table("TASK", "STATE", "ATTEMPT", "ID", "WORKER", "RESULT", "REASON")
+            for task in stage.tasks where allTasks || task.attempts.count > 1 || task.state == "failed" {
+                for a in task.attempts {
+                    let mark = a.attemptID == task.committedAttempt ? "*" : ""
+                    t.add("\(stage.id).\(task.task)", task.state, "\(a.attempt)", "\(a.attemptID)\(mark)", a.workerID, a.state, a.reason)
+                }
+            }
+            if !t.rows.isEmpty { print(t.render()) }
+        }
+    }
+}
+
+/// `sluice job --json`: the detail with output as text.
+struct JobView: Encodable {
+    struct Attempt: Encodable {
+        var attemptID: UInt64, attempt: UInt32, workerID: String, workerAddress: String, state: String, reason: String
+        var exitCode: Int32, startedAtUs: Int64, finishedAtUs: Int64, output: String
+    }
+    struct Task: Encodable { var task: UInt32, state: String, committedAttempt: UInt64, attempts: [Attempt] }
+    struct Stage: Encodable { var id: UInt32, name: String, state: String, dependsOn: [UInt32], tasks: [Task] }
+    var summary: JobSummary
+    var stages: [Stage]
+
+    init(_ d: JobDetail) {
+        summary = d.summary
+        stages = d.stages.map { s in
+            Stage(id: s.id, name: s.name, state: s.state, dependsOn: s.dependsOn, tasks: s.tasks.map { t in
+                Task(task: t.task, state: t.state, committedAttempt: t.committedAttempt, attempts: t.attempts.map { a in
+                    Attempt(attemptID: a.attemptID, attempt: a.attempt, workerID: a.workerID, workerAddress: a.workerAddress,
+                            state: a.state, reason: a.reason, exitCode: a.exitCode, startedAtUs: a.startedAtUs,
+                            finishedAtUs: a.finishedAtUs, output: String(decoding: a.output, as: UTF8.self))
+                })
+            })
+        }
+    }
+}
+
+struct CancelCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cancel", abstract: "Cancel a job and stop its running tasks.")
+    @OptionGroup var cluster: ClusterOptions
+    @Argument(help: "Job id.") var id: String
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let state = try cluster.client().cancel(id)
+        if json { try printJSON(["job": id, "state": state]) } else { print("\(id) \(state)") }
+    }
+}
+
+struct LogsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "logs", abstract: "A task's stdout and stderr, from the worker that ran it.",
+                                                    discussion: "TASK is JOB/INDEX or JOB/STAGE.INDEX, e.g. job-3/7.")
+    @OptionGroup var cluster: ClusterOptions
+    @Argument(help: "The task.") var task: String
+    @Option(help: "Attempt number (default: the committed one, else the latest).") var attempt: Int?
+    @Flag(help: "Keep printing until the attempt ends.") var follow = false
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        guard let slash = task.lastIndex(of: "/") else { throw ValidationError("TASK is JOB/INDEX or JOB/STAGE.INDEX, got '\(task)'") }
+        let jobID = String(task[..<slash])
+        let parts = task[task.index(after: slash)...].split(separator: ".").map { UInt32($0) }
+        guard !parts.isEmpty, parts.count <= 2, parts.allSatisfy({ $0 != nil }) else { throw ValidationError("cannot read task '\(task)'") }
+        let (stageID, index) = parts.count == 2 ? (parts[0]!, parts[1]!) : (0, parts[0]!)
+        let client = try cluster.client()
+        let detail = try client.job(jobID)
+        guard let stage = detail.stages.first(where: { $0.id == stageID }), let t = stage.tasks.first(where: { $0.task == index }) else {
+            throw ClientError("\(jobID) has no task \(stageID).\(index)")
+        }
+        let chosen: AttemptDetail?
+        if let attempt { chosen = t.attempts.first { $0.attempt == attempt } }
+        else { chosen = t.attempts.first { $0.attemptID == t.committedAttempt } ?? t.attempts.last }
+        guard let a = chosen else { throw ClientError("task \(task) has not run yet\(attempt.map { " (no attempt \($0))" } ?? "")") }
+        guard !a.workerAddress.isEmpty else { throw ClientError("the worker that ran attempt \(a.attemptID) (\(a.workerID)) is not known to the coordinator any more") }
+        var request = ReadLogs(jobID: jobID, task: index, attemptID: a.attemptID, maxBytes: 256 << 10)
+        request.task = index
+        var all = Logs()
+        while true {
+            let chunk = try client.readLogs(worker: a.workerAddress, request)
+            if json { all.stdout += chunk.stdout; all.stderr += chunk.stderr } else {
+                FileHandle.standardOutput.write(Data(chunk.stdout))
+                FileHandle.standardError.write(Data(chunk.stderr))
+            }
+            request.stdoutOffset = chunk.stdoutOffset
+            request.stderrOffset = chunk.stderrOffset
+            let more = !chunk.stdout.isEmpty || !chunk.stderr.isEmpty
+            if chunk.finished || (!follow && !more) { break }
+            if !more { Thread.sleep(forTimeInterval: 0.2) }
+        }
+        if json {
+            try printJSON(["task": task, "attempt": "\(a.attemptID)", "worker": a.workerID,
+                           "stdout": String(decoding: all.stdout, as: UTF8.self), "stderr": String(decoding: all.stderr, as: UTF8.self)])
+        }
+    }
+}

@@ -1,0 +1,28 @@
+/// Left-aligned text columns for terminal output.
+struct Table {
+    var header: [String]
+    var rows: [[String]] = []
+
+    init(_ header: String...) { self.header = header }
+
+    mutating func add(_ row: String...) { rows.append(row) }
+
+    func render() -> String {
+        let all = [header] + rows
+        let widths = header.indices.map { i in all.map { $0.indices.contains(i) ? $0[i].count : 0 }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { i, cell in
+                i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}
+
+func bytes(_ n: UInt64) -> String {
+    let g = Double(n) / 1_073_741_824
+    return g >= 1 ? String(format: "%.1fG", g) : String(format: "%.0fM", Double(n) / 1_048_576)
+}
+
+func age(_ ms: Int64) -> String {
+    ms < 0 ? "-" : ms < 10_000 ? String(format: "%.1fs", Double(ms) / 1000) : "\(ms / 1000)s"
+}
