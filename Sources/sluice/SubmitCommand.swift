@@ -56,7 +56,7 @@ struct SubmitCommand: ParsableCommand {
             let detail = try client.job(reply.jobID, includeOutput: true)
             FileHandle.standardOutput.write(Data(committedOutput(detail)))
         }
-        if json { try printJSON(summary) } else if !output {
+        if json { try printJSON(summary) } else if !output && summary.state == "succeeded" {
             print("\(summary.jobID) \(summary.state)\(summary.reason.isEmpty ? "" : ": \(summary.reason)")")
         }
         if summary.state != "succeeded" {
