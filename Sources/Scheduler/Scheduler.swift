@@ -350,7 +350,8 @@ public struct Scheduler: Sendable {
 
     private mutating func finish(_ reports: [Report], from key: WorkerKey, now: Millis, _ out: inout [Action]) {
         for r in reports {
-            guard let att = attempts[r.attempt] else { continue }
+            // A worker reports only on attempts it was given.
+            guard let att = attempts[r.attempt], att.worker == key else { continue }
             let t = att.task
             guard var job = jobs[t.job] else { continue }
             let active = att.state.isActive
