@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Transport"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport", "SQLite"]),
     ],
     swiftLanguageModes: [.v6]
 )

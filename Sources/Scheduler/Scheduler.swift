@@ -261,14 +261,25 @@ public struct Scheduler: Sendable {
         loseAttempts(of: key, countTowardPoison: true, reason: "worker \(key) died: \(reason)", &out)
     }
 
-    /// Every attempt the worker holds is lost: leased ones go back to the queue
-    /// for free; running ones count toward poison when `countTowardPoison`.
+    /// Every attempt the worker holds is lost and goes back to the queue
+    /// without using up a retry. When `countTowardPoison`, those that were
+    /// running count toward poison: the ones reported started, and, since a
+    /// task that kills its worker at once dies before its start is reported,
+    /// the oldest leased ones that could have filled the remaining slots (a
+    /// worker runs its leases in order). Queued lease-ahead never counts.
     private mutating func loseAttempts(of key: WorkerKey, countTowardPoison: Bool, reason: String, _ out: inout [Action]) {
         guard let w = workers[key] else { return }
-        for a in w.active.sorted() {
+        let ordered = w.active.sorted()
+        var unreportedSlots = max(0, w.slots - ordered.filter { attempts[$0]?.state == .running }.count)
+        for a in ordered {
             guard let att = attempts[a] else { continue }
+            var mayHaveRun = att.state == .running
+            if att.state == .leased && unreportedSlots > 0 {
+                mayHaveRun = true
+                unreportedSlots -= 1
+            }
             returnToQueue(a, reason: reason, &out)
-            if att.state == .running && countTowardPoison {
+            if mayHaveRun && countTowardPoison {
                 let t = att.task
                 guard var job = jobs[t.job], job.state == .running else { continue }
                 job.stages[t.stage].tasks[t.task].lost += 1

@@ -166,8 +166,8 @@ import Testing
     }
 
     @Test func leasedButUnstartedTasksReturnWithoutCountingRunningOnesCountTowardPoison() throws {
-        var h = Harness()
-        let a = h.join("a"), b = h.join("b")
+        var h = Harness { $0.leaseAhead = 4 }
+        let a = h.join("a", slots: 1), b = h.join("b")
         h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 2)])))
         let g = try need(h.sync(a, want: 2))
         _ = h.sync(a, want: 0, started: [g[0].attempt])
@@ -182,6 +182,17 @@ import Testing
         #expect(job.stages[0].tasks.allSatisfy { $0.failures == 0 && $0.phase == .pending })
         let again = try need(h.sync(b, want: 2))
         #expect(again.count == 2)
+    }
+
+    @Test func aTaskThatKillsItsWorkerBeforeItsStartIsReportedStillCounts() throws {
+        var h = Harness { $0.leaseAhead = 4 }
+        let a = h.join("a", slots: 1)
+        h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 3)])))
+        let g = try need(h.sync(a, want: 5))
+        #expect(g.count == 3)
+        h.on(.workerJoined(WorkerInfo(key: WorkerKey(id: "a", incarnation: 2), slots: 1), running: [], queued: [], finished: []))
+        // Only the first lease could have been running in the one slot.
+        #expect(h.job("j").stages[0].tasks.map(\.lost) == [1, 0, 0])
     }
 
     @Test func aTaskThatKillsThreeWorkersIsPoisonAndFailsItsJob() throws {
