@@ -193,7 +193,12 @@ final class CoordinatorCore {
             guard config.faultHooks else { return respondError(.refused, "fault hooks are off (start the coordinator with --enable-fault-hooks)", to: env, request) }
             guard m.fault == "break-listener" else { return respondError(.badRequest, "unknown fault '\(m.fault)'", to: env, request) }
             logger.warning("fault hook: breaking the listener")
-            server.breakListener()
+            // After the reply has left: closing a listener also closes the connections it accepted.
+            let server = self.server
+            Thread {
+                Thread.sleep(forTimeInterval: 0.2)
+                server.breakListener()
+            }.start()
             respond(FaultReply(), to: env, request)
         default:
             respondError(.badRequest, "the coordinator does not serve \(env.kind) messages", to: env, request)

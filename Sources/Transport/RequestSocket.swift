@@ -1,4 +1,5 @@
 internal import CNNG
+import Foundation
 
 /// An nng REQ socket dialing one address. Thread-safe: every `request` opens
 /// its own nng context, so many requests can be in flight at once (which is
@@ -56,7 +57,15 @@ public final class RequestSocket: Sendable {
         return messageBytes(reply)
     }
 
-    public func close() { nng_close(socket) }
+    /// Closes the socket without waiting: nng 1.5.2's `nng_close` can hang
+    /// forever after a send to a peer that dropped the connection mid-message
+    /// (seen here with an oversized request), so it runs on a thread of its own.
+    public func close() {
+        let s = socket
+        let t = Thread { nng_close(s) }
+        t.name = "nng-close"
+        t.start()
+    }
 }
 
 func makeMessage(_ body: [UInt8]) throws -> OpaquePointer {
