@@ -1,0 +1,18 @@
+// swift-tools-version:6.1
+// Benchmarks live in their own package so their dependencies never slow the
+// main build. It depends on Sluice by path.
+import PackageDescription
+
+let package = Package(
+    name: "sluice-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "sluice", path: ".."),
+    ],
+    targets: [
+        .executableTarget(name: "SchedulerBenchmark", dependencies: [
+            .product(name: "SluiceClient", package: "sluice"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)
