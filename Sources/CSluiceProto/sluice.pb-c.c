@@ -3828,7 +3828,7 @@ const ProtobufCMessageDescriptor sluice__submit_reply__descriptor =
   (ProtobufCMessageInit) sluice__submit_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__get_job__field_descriptors[2] =
+static const ProtobufCFieldDescriptor sluice__get_job__field_descriptors[3] =
 {
   {
     "job_id",
@@ -3854,15 +3854,28 @@ static const ProtobufCFieldDescriptor sluice__get_job__field_descriptors[2] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "summary_only",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__GetJob, summary_only),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__get_job__field_indices_by_name[] = {
   1,   /* field[1] = include_output */
   0,   /* field[0] = job_id */
+  2,   /* field[2] = summary_only */
 };
 static const ProtobufCIntRange sluice__get_job__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor sluice__get_job__descriptor =
 {
@@ -3872,7 +3885,7 @@ const ProtobufCMessageDescriptor sluice__get_job__descriptor =
   "Sluice__GetJob",
   "sluice",
   sizeof(Sluice__GetJob),
-  2,
+  3,
   sluice__get_job__field_descriptors,
   sluice__get_job__field_indices_by_name,
   1,  sluice__get_job__number_ranges,

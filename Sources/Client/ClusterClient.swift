@@ -81,7 +81,7 @@ public final class ClusterClient: Sendable {
     /// Polls until the job ends, calling `progress` with each summary.
     public func wait(for id: String, poll: Duration = .milliseconds(100), progress: (JobSummary) -> Void = { _ in }) throws -> JobSummary {
         while true {
-            let s = try call(GetJob(jobID: id), timeout: .seconds(30)).summary
+            let s = try call(GetJob(jobID: id, summaryOnly: true), timeout: .seconds(30)).summary
             progress(s)
             if s.state != "running" { return s }
             Thread.sleep(forTimeInterval: Double(poll.milliseconds) / 1000)

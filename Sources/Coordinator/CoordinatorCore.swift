@@ -170,7 +170,9 @@ final class CoordinatorCore {
         case .submitJob: submit(try SubmitJob(decoding: env.body), env, request, now: now)
         case .getJob:
             let m = try GetJob(decoding: env.body)
-            if let detail = jobDetail(JobID(m.jobID), includeOutput: m.includeOutput) {
+            if m.summaryOnly, let job = scheduler.jobs[JobID(m.jobID)] {
+                respond(JobDetail(summary: summary(job)), to: env, request)
+            } else if let detail = jobDetail(JobID(m.jobID), includeOutput: m.includeOutput) {
                 respond(detail, to: env, request)
             } else {
                 respondError(.notFound, "no job '\(m.jobID)'", to: env, request)

@@ -53,7 +53,8 @@ extension Scheduler {
 
     private mutating func restoreAttempt(_ ra: RestoredAttempt, now: Millis) {
         let t = ra.task
-        guard var job = jobs[t.job], t.stage < job.stages.count, t.task < job.stages[t.stage].tasks.count else { return }
+        let fits = jobs[t.job].map { t.stage < $0.stages.count && t.task < $0.stages[t.stage].tasks.count } ?? false
+        guard fits, var job = take(t.job) else { return }
         job.stages[t.stage].tasks[t.task].attempts.append(ra.id)
         let number = job.stages[t.stage].tasks[t.task].attempts.count
         var task = job.stages[t.stage].tasks[t.task]

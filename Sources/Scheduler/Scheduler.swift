@@ -139,18 +139,26 @@ public struct Scheduler: Sendable {
         startReadyStages(id, &out)
     }
 
+    /// Takes a job out of the table so that its task arrays are uniquely
+    /// referenced and change in place: a copy left in the table would make the
+    /// first write copy every task of the job. Put it back (`jobs[id] = job`)
+    /// before calling anything that reads `jobs`.
+    mutating func take(_ id: JobID) -> Job? {
+        jobs.removeValue(forKey: id)
+    }
+
     mutating func dropRunning(_ id: JobID) {
         runningJobs.removeAll { $0 == id }
     }
 
     private mutating func startReadyStages(_ id: JobID, _ out: inout [Action]) {
-        guard var job = jobs[id], job.state == .running else { return }
+        guard jobs[id]?.state == .running, var job = take(id) else { return }
         for s in job.stages.indices where job.stages[s].state == .waiting {
             let deps = job.plan.stages[s].dependsOn
             guard deps.allSatisfy({ job.stages[$0].state == .succeeded }) else { continue }
             job.stages[s].state = .running
             for t in job.stages[s].tasks.indices where job.stages[s].tasks[t].phase == .waiting {
-                move(&job.stages[s].tasks[t], to: .pending)
+                Self.move(&job.stages[s].tasks[t], to: .pending)
                 job.stages[s].ready.push(Int32(t))
             }
         }
@@ -158,7 +166,7 @@ public struct Scheduler: Sendable {
     }
 
     mutating func finishJob(_ id: JobID, _ state: JobState, reason: String, _ out: inout [Action]) {
-        guard var job = jobs[id], job.state == .running else { return }
+        guard jobs[id]?.state == .running, var job = take(id) else { return }
         job.state = state
         job.reason = reason
         var cancels: [WorkerKey: [AttemptID]] = [:]
@@ -171,7 +179,7 @@ public struct Scheduler: Sendable {
                     endAttempt(a, .cancelled, reason: "job \(state.rawValue): \(reason)", &out)
                     cancels[att.worker, default: []].append(a)
                 }
-                move(&job.stages[s].tasks[t], to: .cancelled)
+                Self.move(&job.stages[s].tasks[t], to: .cancelled)
             }
             if job.stages[s].state == .waiting || job.stages[s].state == .running {
                 job.stages[s].state = state == .succeeded ? .succeeded : .cancelled
@@ -224,17 +232,15 @@ public struct Scheduler: Sendable {
     /// A lost attempt reported still alive by a rejoining worker: take it back
     /// when its task has no other attempt going and is not done.
     private mutating func adopt(_ a: AttemptID, on key: WorkerKey, running: Bool, _ out: inout [Action]) -> Bool {
-        guard let att = attempts[a], att.worker == key, att.state == .lost,
-              var job = jobs[att.task.job], job.state == .running else { return false }
+        guard let att = attempts[a], att.worker == key, att.state == .lost, jobs[att.task.job]?.state == .running else { return false }
         let t = att.task
-        let phase = job.stages[t.stage].tasks[t.task].phase
+        let phase = jobs[t.job]!.stages[t.stage].tasks[t.task].phase
         guard phase == .pending || phase == .backoff else { return false }
         if phase == .backoff { backoffs.removeAll { $0.task == t } }
-        move(&job.stages[t.stage].tasks[t.task], to: .active)
+        Self.move(&jobs[t.job]!.stages[t.stage].tasks[t.task], to: .active)
         // Its loss counted toward poison; it turned out alive.
-        if job.stages[t.stage].tasks[t.task].lost > 0 { job.stages[t.stage].tasks[t.task].lost -= 1 }
-        job.activeTasks += 1
-        jobs[t.job] = job
+        if jobs[t.job]!.stages[t.stage].tasks[t.task].lost > 0 { jobs[t.job]!.stages[t.stage].tasks[t.task].lost -= 1 }
+        jobs[t.job]!.activeTasks += 1
         attempts[a]!.state = running ? .running : .leased
         attempts[a]!.reason = ""
         workers[key]!.active.insert(a)
@@ -281,16 +287,12 @@ public struct Scheduler: Sendable {
             returnToQueue(a, reason: reason, &out)
             if mayHaveRun && countTowardPoison {
                 let t = att.task
-                guard var job = jobs[t.job], job.state == .running else { continue }
-                job.stages[t.stage].tasks[t.task].lost += 1
-                let lost = job.stages[t.stage].tasks[t.task].lost
-                jobs[t.job] = job
+                guard jobs[t.job]?.state == .running else { continue }
+                jobs[t.job]!.stages[t.stage].tasks[t.task].lost += 1
+                let lost = jobs[t.job]!.stages[t.stage].tasks[t.task].lost
                 if lost >= config.poisonAfterLost {
                     let why = "task \(t.stage).\(t.task) is poison: its attempts were running on \(lost) workers that died (last: \(reason))"
-                    if var j = jobs[t.job] {
-                        j.failedTasks += 1
-                        jobs[t.job] = j
-                    }
+                    jobs[t.job]!.failedTasks += 1
                     markTaskFailed(t)
                     finishJob(t.job, .failed, reason: why, &out)
                 }
@@ -303,9 +305,9 @@ public struct Scheduler: Sendable {
         guard let att = attempts[a], att.state.isActive else { return }
         endAttempt(a, .lost, reason: reason, &out)
         let t = att.task
-        guard var job = jobs[t.job], job.state == .running else { return }
+        guard jobs[t.job]?.state == .running, var job = take(t.job) else { return }
         if job.stages[t.stage].tasks[t.task].phase == .active, !hasActiveAttempt(job.stages[t.stage].tasks[t.task]) {
-            move(&job.stages[t.stage].tasks[t.task], to: .pending)
+            Self.move(&job.stages[t.stage].tasks[t.task], to: .pending)
             job.stages[t.stage].ready.push(Int32(t.task))
             job.activeTasks -= 1
         }
@@ -362,18 +364,18 @@ public struct Scheduler: Sendable {
     private mutating func finish(_ reports: [Report], from key: WorkerKey, now: Millis, _ out: inout [Action]) {
         for r in reports {
             // A worker reports only on attempts it was given.
-            guard let att = attempts[r.attempt], att.worker == key else { continue }
+            guard let att = attempts[r.attempt], att.worker == key, let jobState = jobs[att.task.job]?.state else { continue }
             let t = att.task
-            guard var job = jobs[t.job] else { continue }
             let active = att.state.isActive
+            func task() -> Task { jobs[t.job]!.stages[t.stage].tasks[t.task] }
             switch r.outcome {
             case .succeeded:
-                guard job.state == .running, job.stages[t.stage].tasks[t.task].committed == nil else {
+                guard jobState == .running, task().committed == nil else {
                     if active { endAttempt(r.attempt, .succeeded, reason: "result discarded: task already committed", &out) }
                     continue
                 }
                 if !active && att.state != .lost && att.state != .cancelled { continue }
-                let wasActivePhase = job.stages[t.stage].tasks[t.task].phase == .active
+                let wasActivePhase = task().phase == .active
                 if att.state == .lost || att.state == .cancelled {
                     setAttempt(r.attempt, .succeeded)
                     out.append(.attemptEnded(r.attempt, .succeeded, reason: "late result accepted"))
@@ -382,29 +384,28 @@ public struct Scheduler: Sendable {
                 }
                 // Other attempts of this task are now redundant.
                 var cancels: [WorkerKey: [AttemptID]] = [:]
-                for other in job.stages[t.stage].tasks[t.task].attempts where other != r.attempt {
+                for other in task().attempts where other != r.attempt {
                     if let o = attempts[other], o.state.isActive {
                         endAttempt(other, .cancelled, reason: "attempt \(r.attempt) committed first", &out)
                         cancels[o.worker, default: []].append(other)
                     }
                 }
                 for (w, ids) in cancels.sorted(by: { $0.key < $1.key }) { out.append(.cancel(w, ids)) }
-                job = jobs[t.job]!
-                if job.stages[t.stage].tasks[t.task].phase == .backoff { backoffs.removeAll { $0.task == t } }
-                move(&job.stages[t.stage].tasks[t.task], to: .succeeded)
+                if task().phase == .backoff { backoffs.removeAll { $0.task == t } }
+                var job = take(t.job)!
+                Self.move(&job.stages[t.stage].tasks[t.task], to: .succeeded)
                 job.stages[t.stage].tasks[t.task].committed = r.attempt
                 if wasActivePhase { job.activeTasks -= 1 }
                 job.succeededTasks += 1
                 job.stages[t.stage].remaining -= 1
                 let stageDone = job.stages[t.stage].remaining == 0
                 if stageDone { job.stages[t.stage].state = .succeeded }
+                let allDone = stageDone && job.stages.allSatisfy { $0.state == .succeeded }
                 jobs[t.job] = job
-                if stageDone {
-                    if job.stages.allSatisfy({ $0.state == .succeeded }) {
-                        finishJob(t.job, .succeeded, reason: "", &out)
-                    } else {
-                        startReadyStages(t.job, &out)
-                    }
+                if allDone {
+                    finishJob(t.job, .succeeded, reason: "", &out)
+                } else if stageDone {
+                    startReadyStages(t.job, &out)
                 }
             case .failed(let reason, _), .timedOut(let reason):
                 guard active else { continue }
@@ -412,14 +413,13 @@ public struct Scheduler: Sendable {
                 if case .timedOut = r.outcome { ended = .timedOut }
                 endAttempt(r.attempt, ended, reason: reason, &out)
                 if case .failed(_, let code) = r.outcome { attempts[r.attempt]!.exitCode = code }
-                job = jobs[t.job]!
-                guard job.state == .running, job.stages[t.stage].tasks[t.task].phase == .active,
-                      !hasActiveAttempt(job.stages[t.stage].tasks[t.task]) else { continue }
+                guard jobState == .running, task().phase == .active, !hasActiveAttempt(task()) else { continue }
+                var job = take(t.job)!
                 job.stages[t.stage].tasks[t.task].failures += 1
                 job.activeTasks -= 1
                 let failures = job.stages[t.stage].tasks[t.task].failures
                 if failures > job.plan.retries {
-                    move(&job.stages[t.stage].tasks[t.task], to: .failed)
+                    Self.move(&job.stages[t.stage].tasks[t.task], to: .failed)
                     job.failedTasks += 1
                     job.stages[t.stage].state = .failed
                     jobs[t.job] = job
@@ -427,7 +427,7 @@ public struct Scheduler: Sendable {
                     finishJob(t.job, .failed, reason: why, &out)
                 } else {
                     let until = now + config.backoff(afterFailures: failures)
-                    move(&job.stages[t.stage].tasks[t.task], to: .backoff)
+                    Self.move(&job.stages[t.stage].tasks[t.task], to: .backoff)
                     job.stages[t.stage].tasks[t.task].backoffUntil = until
                     jobs[t.job] = job
                     backoffs.append((until, t))
@@ -435,25 +435,23 @@ public struct Scheduler: Sendable {
             case .cancelled:
                 guard active else { continue }
                 endAttempt(r.attempt, .cancelled, reason: "cancelled on the worker", &out)
-                job = jobs[t.job]!
-                if job.state == .running, job.stages[t.stage].tasks[t.task].phase == .active,
-                   !hasActiveAttempt(job.stages[t.stage].tasks[t.task]) {
-                    move(&job.stages[t.stage].tasks[t.task], to: .pending)
-                    job.stages[t.stage].ready.push(Int32(t.task))
-                    job.activeTasks -= 1
-                    jobs[t.job] = job
-                }
+                guard jobState == .running, task().phase == .active, !hasActiveAttempt(task()) else { continue }
+                var job = take(t.job)!
+                Self.move(&job.stages[t.stage].tasks[t.task], to: .pending)
+                job.stages[t.stage].ready.push(Int32(t.task))
+                job.activeTasks -= 1
+                jobs[t.job] = job
             }
         }
     }
 
     private mutating func markTaskFailed(_ t: TaskKey) {
-        guard var job = jobs[t.job] else { return }
+        guard var job = take(t.job) else { return }
         let phase = job.stages[t.stage].tasks[t.task].phase
         if TaskPhase.legal[phase]!.contains(.failed) {
-            move(&job.stages[t.stage].tasks[t.task], to: .failed)
+            Self.move(&job.stages[t.stage].tasks[t.task], to: .failed)
         } else if phase == .pending || phase == .backoff {
-            move(&job.stages[t.stage].tasks[t.task], to: .cancelled)
+            Self.move(&job.stages[t.stage].tasks[t.task], to: .cancelled)
         }
         job.stages[t.stage].state = .failed
         jobs[t.job] = job
@@ -475,7 +473,7 @@ public struct Scheduler: Sendable {
         attempts[a]!.state = state
     }
 
-    private func move(_ task: inout Task, to phase: TaskPhase) {
+    static func move(_ task: inout Task, to phase: TaskPhase) {
         precondition(TaskPhase.legal[task.phase]!.contains(phase),
                      "Internal inconsistency: task cannot go from \(task.phase) to \(phase) (this is a bug, please report it)")
         task.phase = phase
@@ -503,11 +501,10 @@ public struct Scheduler: Sendable {
             var keep: [(until: Millis, task: TaskKey)] = []
             for b in backoffs {
                 guard b.until <= now else { keep.append(b); continue }
-                guard var job = jobs[b.task.job], job.state == .running,
-                      job.stages[b.task.stage].tasks[b.task.task].phase == .backoff else { continue }
-                move(&job.stages[b.task.stage].tasks[b.task.task], to: .pending)
-                job.stages[b.task.stage].ready.push(Int32(b.task.task))
-                jobs[b.task.job] = job
+                guard jobs[b.task.job]?.state == .running,
+                      jobs[b.task.job]!.stages[b.task.stage].tasks[b.task.task].phase == .backoff else { continue }
+                Self.move(&jobs[b.task.job]!.stages[b.task.stage].tasks[b.task.task], to: .pending)
+                jobs[b.task.job]!.stages[b.task.stage].ready.push(Int32(b.task.task))
             }
             backoffs = keep
         }
@@ -554,7 +551,7 @@ public struct Scheduler: Sendable {
     }
 
     private mutating func popReady(_ id: JobID) -> TaskKey? {
-        guard var job = jobs[id] else { return nil }
+        guard var job = take(id) else { return nil }
         defer { jobs[id] = job }
         for s in job.stages.indices where job.stages[s].state == .running {
             while let t = job.stages[s].ready.pop() {
@@ -567,8 +564,8 @@ public struct Scheduler: Sendable {
     private mutating func assign(_ t: TaskKey, to key: WorkerKey) -> Assignment {
         let id = nextAttemptID
         nextAttemptID += 1
-        var job = jobs[t.job]!
-        move(&job.stages[t.stage].tasks[t.task], to: .active)
+        var job = take(t.job)!
+        Self.move(&job.stages[t.stage].tasks[t.task], to: .active)
         job.stages[t.stage].tasks[t.task].attempts.append(id)
         let number = job.stages[t.stage].tasks[t.task].attempts.count
         job.activeTasks += 1

@@ -71,7 +71,7 @@ struct LocalCommand: ParsableCommand {
             status = p.terminationStatus
         }
         supervisor.stopAll()
-        _ = signals
+        withExtendedLifetime(signals) {}
         if status != 0 { throw ExitCode(status) }
     }
 

@@ -37,8 +37,8 @@ struct CoordinatorCommand: ParsableCommand {
         config.faultHooks = enableFaultHooks
         let coordinator = try Coordinator(config: config, logger: Logger(label: "sluice.coordinator"))
         let signals = onTermination { _ in coordinator.stop() }
-        try coordinator.run()
-        _ = signals
+        // The signal sources must outlive the loop (an optimized build would release them early).
+        try withExtendedLifetime(signals) { try coordinator.run() }
     }
 }
 
@@ -89,7 +89,6 @@ struct WorkerCommand: ParsableCommand {
             if sig == SIGINT { signal(SIGINT, SIG_DFL) }
         }
         worker.start()
-        worker.wait()
-        _ = signals
+        withExtendedLifetime(signals) { worker.wait() }
     }
 }

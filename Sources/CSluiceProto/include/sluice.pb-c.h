@@ -589,10 +589,14 @@ struct  Sluice__GetJob
   ProtobufCMessage base;
   char *job_id;
   protobuf_c_boolean include_output;
+  /*
+   * no stages: cheap enough to poll
+   */
+  protobuf_c_boolean summary_only;
 };
 #define SLUICE__GET_JOB__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__get_job__descriptor) \
-    , (char *)protobuf_c_empty_string, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Sluice__AttemptDetail

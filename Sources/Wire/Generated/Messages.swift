@@ -1424,13 +1424,16 @@ extension SubmitReply {
 public struct GetJob: WireMessage, Hashable, Codable {
     public var jobID: String
     public var includeOutput: Bool
+    public var summaryOnly: Bool
 
     public init(
         jobID: String = "",
-        includeOutput: Bool = false
+        includeOutput: Bool = false,
+        summaryOnly: Bool = false
     ) {
         self.jobID = jobID
         self.includeOutput = includeOutput
+        self.summaryOnly = summaryOnly
     }
 }
 
@@ -1439,12 +1442,14 @@ extension GetJob {
         let m = p.pointee
         self.jobID = cString(m.job_id)
         self.includeOutput = (m.include_output != 0)
+        self.summaryOnly = (m.summary_only != 0)
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__GetJob>, _ arena: Arena) {
         sluice__get_job__init(p)
         p.pointee.job_id = arena.string(jobID)
         p.pointee.include_output = (includeOutput ? 1 : 0)
+        p.pointee.summary_only = (summaryOnly ? 1 : 0)
     }
 
     public func encoded() -> [UInt8] {

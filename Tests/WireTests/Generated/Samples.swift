@@ -284,6 +284,7 @@ extension GetJob {
         var m = GetJob()
         m.jobID = "job_id-\u{e9}-1"
         m.includeOutput = true
+        m.summaryOnly = true
         return m
     }
 }
