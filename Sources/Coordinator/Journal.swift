@@ -57,12 +57,27 @@ final class Journal {
                 submitted_ms INTEGER NOT NULL, finished_ms INTEGER NOT NULL DEFAULT 0);
             CREATE TABLE IF NOT EXISTS attempts (
                 attempt_id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, stage INTEGER NOT NULL, task INTEGER NOT NULL,
-                number INTEGER NOT NULL, worker_id TEXT NOT NULL, incarnation INTEGER NOT NULL,
-                state TEXT NOT NULL DEFAULT 'leased', reason TEXT NOT NULL DEFAULT '', exit_code INTEGER NOT NULL DEFAULT 0,
-                output BLOB, leased_ms INTEGER NOT NULL, started_us INTEGER NOT NULL DEFAULT 0, finished_us INTEGER NOT NULL DEFAULT 0);
-            CREATE INDEX IF NOT EXISTS attempts_by_job ON attempts(job_id);
+                number INTEGER NOT NULL, worker_id TEXT NOT NULL, incarnation INTEGER NOT NULL, leased_ms INTEGER NOT NULL);
+            CREATE TABLE IF NOT EXISTS attempt_ends (
+                attempt_id INTEGER PRIMARY KEY, state TEXT NOT NULL, reason TEXT NOT NULL, exit_code INTEGER NOT NULL,
+                output BLOB, started_us INTEGER NOT NULL, finished_us INTEGER NOT NULL);
+            CREATE VIEW IF NOT EXISTS attempt_states AS
+                SELECT a.*, coalesce(e.state, 'leased') AS state, coalesce(e.reason, '') AS reason,
+                       coalesce(e.exit_code, 0) AS exit_code, e.output AS output,
+                       coalesce(e.started_us, 0) AS started_us, coalesce(e.finished_us, 0) AS finished_us
+                FROM attempts a LEFT JOIN attempt_ends e USING (attempt_id);
             """)
+        // Both tables are appended to in attempt-id order, the cheapest write a B-tree has.
+        insertLease = try db.statement("INSERT OR REPLACE INTO attempts(attempt_id, job_id, stage, task, number, worker_id, incarnation, leased_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+        insertEnd = try db.statement("INSERT OR REPLACE INTO attempt_ends(attempt_id, state, reason, exit_code, output, started_us, finished_us) VALUES(?, ?, ?, ?, ?, ?, ?)")
+        insertJob = try db.statement("INSERT INTO jobs(job_id, seq, submission_id, spec, submitted_ms) VALUES(?, ?, ?, ?, ?)")
+        updateJob = try db.statement("UPDATE jobs SET state = ?, reason = ?, finished_ms = ? WHERE job_id = ?")
     }
+
+    private let insertLease: Statement
+    private let insertEnd: Statement
+    private let insertJob: Statement
+    private let updateJob: Statement
 
     /// Increments and returns the coordinator epoch (one per start).
     func nextEpoch() throws -> UInt64 {
@@ -87,19 +102,15 @@ final class Journal {
             for op in ops {
                 switch op {
                 case .submit(let job, let seq, let submission, let spec, let at):
-                    try db.statement("INSERT INTO jobs(job_id, seq, submission_id, spec, submitted_ms) VALUES(?, ?, ?, ?, ?)")
-                        .run(.text(job), .integer(seq), .text(submission), .blob(spec), .integer(at))
+                    try insertJob.run(.text(job), .integer(seq), .text(submission), .blob(spec), .integer(at))
                 case .lease(let attempt, let job, let stage, let task, let number, let worker, let at):
-                    try db.statement("INSERT OR REPLACE INTO attempts(attempt_id, job_id, stage, task, number, worker_id, incarnation, leased_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
-                        .run(.integer(Int64(attempt)), .text(job), .integer(Int64(stage)), .integer(Int64(task)), .integer(Int64(number)),
-                             .text(worker.id), .integer(Int64(bitPattern: worker.incarnation)), .integer(at))
+                    try insertLease.run(.integer(Int64(attempt)), .text(job), .integer(Int64(stage)), .integer(Int64(task)), .integer(Int64(number)),
+                                        .text(worker.id), .integer(Int64(bitPattern: worker.incarnation)), .integer(at))
                 case .attemptEnd(let attempt, let state, let reason, let code, let output, let started, let finished):
-                    try db.statement("UPDATE attempts SET state = ?, reason = ?, exit_code = ?, output = ?, started_us = ?, finished_us = ? WHERE attempt_id = ?")
-                        .run(.text(state), .text(reason), .integer(Int64(code)), output.isEmpty ? .null : .blob(output),
-                             .integer(started), .integer(finished), .integer(Int64(attempt)))
+                    try insertEnd.run(.integer(Int64(attempt)), .text(state), .text(reason), .integer(Int64(code)),
+                                      output.isEmpty ? .null : .blob(output), .integer(started), .integer(finished))
                 case .jobEnd(let job, let state, let reason, let at):
-                    try db.statement("UPDATE jobs SET state = ?, reason = ?, finished_ms = ? WHERE job_id = ?")
-                        .run(.text(state), .text(reason), .integer(at), .text(job))
+                    try updateJob.run(.text(state), .text(reason), .integer(at), .text(job))
                 }
             }
         }
@@ -116,7 +127,7 @@ final class Journal {
 
     func loadAttempts() throws -> [StoredAttempt] {
         var out: [StoredAttempt] = []
-        try db.statement("SELECT attempt_id, job_id, stage, task, worker_id, incarnation, state, reason, exit_code, output, started_us, finished_us FROM attempts ORDER BY attempt_id").query { r in
+        try db.statement("SELECT attempt_id, job_id, stage, task, worker_id, incarnation, state, reason, exit_code, output, started_us, finished_us FROM attempt_states ORDER BY attempt_id").query { r in
             out.append(StoredAttempt(
                 id: AttemptID(r.int(0)), job: r.text(1), stage: Int(r.int(2)), task: Int(r.int(3)),
                 worker: WorkerKey(id: r.text(4), incarnation: UInt64(bitPattern: r.int(5))), state: r.text(6), reason: r.text(7),

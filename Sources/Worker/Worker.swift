@@ -199,16 +199,29 @@ public final class Worker: Sendable {
             } catch {
                 handle(error, "heartbeat failed")
             }
-            board.locked { board.wait(until: { board.stopping }, timeout: Double(config.heartbeatInterval.milliseconds) / 1000) }
+            sleepUnlessStopping(Double(config.heartbeatInterval.milliseconds) / 1000)
+        }
+    }
+
+    /// Sleeps without waiting on the board's condition, whose broadcasts (one
+    /// per task event) would otherwise wake this thread thousands of times a second.
+    private func sleepUnlessStopping(_ seconds: TimeInterval) {
+        let end = Date(timeIntervalSinceNow: seconds)
+        while Date() < end {
+            if board.locked({ board.stopping }) { return }
+            Thread.sleep(forTimeInterval: min(0.05, max(0, end.timeIntervalSinceNow)))
         }
     }
 
     /// Keeps one request for work open while there is room for more tasks.
+    /// It asks again once the worker is down to half its capacity (or idle),
+    /// so leases come in batches rather than one per finished task.
     private func pollLoop() {
         let capacity = config.slots + config.leaseAhead
+        let lowWater = max(config.slots, capacity / 2)
         while true {
             let want: Int? = board.locked {
-                board.wait(until: { board.stopping || (!board.draining && board.registered && board.held < capacity) }, timeout: 1)
+                board.wait(until: { board.stopping || (!board.draining && board.registered && (board.held <= lowWater || board.queue.isEmpty) && board.held < capacity) }, timeout: 1)
                 if board.stopping { return nil }
                 guard !board.draining, board.registered, board.held < capacity else { return 0 }
                 board.pollOutstanding = true
@@ -327,8 +340,8 @@ public final class Worker: Sendable {
     /// process group, SIGKILL 2 s later.
     private func watchdogLoop() {
         while true {
+            Thread.sleep(forTimeInterval: 0.05)
             let signals: [(pid_t, Int32)]? = board.locked {
-                board.wait(until: { board.stopping }, timeout: 0.05)
                 if board.stopping && board.running.isEmpty { return nil }
                 let now = Date()
                 var out: [(pid_t, Int32)] = []

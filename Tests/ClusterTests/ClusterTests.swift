@@ -288,7 +288,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
 func committedTasks(journal: String, job: String) throws -> Set<Int> {
     let db = try Database(path: journal)
     var out: Set<Int> = []
-    try db.statement("SELECT DISTINCT task FROM attempts WHERE job_id = ? AND state = 'succeeded'").query(.text(job)) { out.insert(Int($0.int(0))) }
+    try db.statement("SELECT DISTINCT task FROM attempt_states WHERE job_id = ? AND state = 'succeeded'").query(.text(job)) { out.insert(Int($0.int(0))) }
     return out
 }
 
