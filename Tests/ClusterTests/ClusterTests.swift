@@ -303,3 +303,59 @@ func runningProcesses() -> String {
     p.waitUntilExit()
     return String(decoding: data, as: UTF8.self)
 }
+
+extension ClusterTests {
+    @Suite(.serialized) struct LocalAndUsers {
+        @Test(.enabled(if: getuid() == 0, "needs root to switch users"))
+        func runAsRunsCommandsAsThatUser() throws {
+            let c = try TestCluster()
+            defer { c.shutdown() }
+            try c.startCoordinator()
+            try c.startWorker("w1", extraArgs: ["--run-as", "nobody"])
+            try c.waitForWorkers(1)
+            let r = try c.cli(["submit", "--wait", "--output", "--cwd", "/", "--command", "--", "id", "-un"])
+            #expect(r.status == 0)
+            #expect(r.out == "nobody\n")
+        }
+
+        @Test func localRestartsAWorkerThatDies() throws {
+            let c = try TestCluster()
+            defer { c.shutdown() }
+            let local = try c.launch("local", ["local", "--workers", "2", "--port", "\(c.port)", "--data-dir", c.dir + "/local"])
+            let secret = c.dir + "/local/secret"
+            let client = { try ClusterClient(coordinator: c.address, clusterID: "sluice", secret: ClusterSecret(file: secret)) }
+            var first: [String: UInt64] = [:]
+            try c.eventually("two local workers") {
+                let alive = try client().status().workers.filter { $0.state == "alive" }
+                first = Dictionary(uniqueKeysWithValues: alive.map { ($0.workerID, $0.incarnation) })
+                return alive.count == 2
+            }
+            // Kill worker local-1's process; the supervisor starts it again as a new incarnation.
+            let pids = runningProcesses(withPIDs: true).filter { $0.args.contains("--id local-1") && $0.args.contains(" worker ") }
+            let victim = try #require(pids.first?.pid)
+            kill(victim, SIGKILL)
+            try c.eventually("local-1 back as a new incarnation") {
+                try client().status().workers.contains { $0.workerID == "local-1" && $0.state == "alive" && $0.incarnation != first["local-1"] }
+            }
+            kill(local.processIdentifier, SIGTERM)
+            local.waitUntilExit()
+            #expect(local.terminationStatus == 0)
+        }
+    }
+}
+
+func runningProcesses(withPIDs: Bool) -> [(pid: pid_t, args: String)] {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/ps")
+    p.arguments = ["-eo", "pid=,args="]
+    let out = Pipe()
+    p.standardOutput = out
+    try? p.run()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    return text.split(separator: "\n").compactMap { line in
+        let trimmed = line.drop { $0 == " " }
+        guard let space = trimmed.firstIndex(of: " "), let pid = pid_t(trimmed[..<space]) else { return nil }
+        return (pid, String(trimmed[space...]) + " ")
+    }
+}

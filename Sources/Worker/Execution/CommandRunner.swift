@@ -1,4 +1,4 @@
-import CSpawn
+internal import CSpawn
 import Foundation
 import Wire
 
