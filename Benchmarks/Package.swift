@@ -13,6 +13,9 @@ let package = Package(
         .executableTarget(name: "SchedulerBenchmark", dependencies: [
             .product(name: "SluiceClient", package: "sluice"),
         ]),
+        .executableTarget(name: "SchedulerCoreBenchmark", dependencies: [
+            .product(name: "SluiceScheduler", package: "sluice"),
+        ]),
     ],
     swiftLanguageModes: [.v6]
 )

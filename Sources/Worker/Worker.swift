@@ -250,6 +250,9 @@ public final class Worker: Sendable {
                 board.wait(until: { board.stopping || (board.registered && (!board.starts.isEmpty || !board.results.isEmpty || !board.released.isEmpty)) }, timeout: 1)
                 if board.stopping { return nil }
                 guard board.registered else { return ([], [], [], false) }
+                // A start whose result goes in the same report says nothing new.
+                let ended = Set(board.results.map(\.attempt.attemptID))
+                board.starts.removeAll { ended.contains($0.attempt.attemptID) }
                 let b = (board.starts, board.results, board.released, board.draining)
                 board.sendingStarts = board.starts
                 board.sendingResults = board.results
