@@ -5,11 +5,20 @@ public typealias AttemptID = UInt64
 public typealias Millis = Int64
 
 /// A job's identity, assigned by the coordinator when it accepts the job.
+///
+/// Its hash is computed once: the scheduler looks jobs up several times per
+/// task, and hashing the string each time was a third of its work.
 public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let rawValue: String
-    public init(_ rawValue: String) { self.rawValue = rawValue }
+    private let hash: Int
+    public init(_ rawValue: String) {
+        self.rawValue = rawValue
+        hash = rawValue.hashValue
+    }
     public var description: String { rawValue }
     public static func < (a: JobID, b: JobID) -> Bool { a.rawValue < b.rawValue }
+    public static func == (a: JobID, b: JobID) -> Bool { a.hash == b.hash && a.rawValue == b.rawValue }
+    public func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 }
 
 /// One incarnation of one worker. A worker process that restarts keeps its id
@@ -17,10 +26,14 @@ public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible {
 public struct WorkerKey: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let id: String
     public let incarnation: UInt64
+    private let hash: Int
     public init(id: String, incarnation: UInt64) {
         self.id = id
         self.incarnation = incarnation
+        hash = id.hashValue ^ incarnation.hashValue
     }
+    public static func == (a: WorkerKey, b: WorkerKey) -> Bool { a.hash == b.hash && a.incarnation == b.incarnation && a.id == b.id }
+    public func hash(into hasher: inout Hasher) { hasher.combine(hash) }
     public var description: String { "\(id)#\(incarnation)" }
     public static func < (a: WorkerKey, b: WorkerKey) -> Bool { (a.id, a.incarnation) < (b.id, b.incarnation) }
 }
@@ -108,7 +121,7 @@ public enum StageState: String, Sendable {
     case waiting, running, succeeded, failed, cancelled
 }
 
-/// Lifecycle of a task. Legal moves are in `TaskPhase.legal`; anything else is a bug.
+/// Lifecycle of a task. Legal moves are in `allows`; anything else is a bug.
 public enum TaskPhase: String, Sendable {
     /// Its stage waits for the stages it depends on.
     case waiting
@@ -120,15 +133,16 @@ public enum TaskPhase: String, Sendable {
     case active
     case succeeded, failed, cancelled
 
-    static let legal: [TaskPhase: Set<TaskPhase>] = [
-        .waiting: [.pending, .cancelled],
-        .pending: [.active, .cancelled, .succeeded, .failed],
-        .backoff: [.pending, .cancelled, .succeeded],
-        .active: [.pending, .backoff, .succeeded, .failed, .cancelled],
-        .succeeded: [],
-        .failed: [],
-        .cancelled: [],
-    ]
+    /// The legal moves (a switch, not a table of sets: it runs for every task event).
+    func allows(_ next: TaskPhase) -> Bool {
+        switch (self, next) {
+        case (.waiting, .pending), (.waiting, .cancelled): true
+        case (.pending, .active), (.pending, .cancelled), (.pending, .succeeded), (.pending, .failed): true
+        case (.backoff, .pending), (.backoff, .cancelled), (.backoff, .succeeded): true
+        case (.active, .pending), (.active, .backoff), (.active, .succeeded), (.active, .failed), (.active, .cancelled): true
+        default: false
+        }
+    }
 }
 
 /// Lifecycle of an attempt: leased -> running -> one of the ends. `lost` (its
@@ -139,13 +153,14 @@ public enum AttemptState: String, Sendable {
 
     public var isActive: Bool { self == .leased || self == .running }
 
-    static let legal: [AttemptState: Set<AttemptState>] = [
-        .leased: [.running, .succeeded, .failed, .timedOut, .cancelled, .lost],
-        .running: [.succeeded, .failed, .timedOut, .cancelled, .lost],
-        .lost: [.succeeded],
-        .cancelled: [.succeeded],
-        .succeeded: [], .failed: [], .timedOut: [],
-    ]
+    func allows(_ next: AttemptState) -> Bool {
+        switch (self, next) {
+        case (.leased, .running), (.leased, .succeeded), (.leased, .failed), (.leased, .timedOut), (.leased, .cancelled), (.leased, .lost): true
+        case (.running, .succeeded), (.running, .failed), (.running, .timedOut), (.running, .cancelled), (.running, .lost): true
+        case (.lost, .succeeded), (.cancelled, .succeeded): true
+        default: false
+        }
+    }
 }
 
 /// Lifecycle of a worker incarnation. `recovering`: known from the journal
@@ -153,12 +168,13 @@ public enum AttemptState: String, Sendable {
 public enum WorkerState: String, Sendable {
     case alive, suspect, draining, recovering, dead, left
 
-    static let legal: [WorkerState: Set<WorkerState>] = [
-        .alive: [.suspect, .draining, .dead, .left],
-        .suspect: [.alive, .draining, .dead, .left],
-        .draining: [.dead, .left],
-        .recovering: [.alive, .dead],
-        .dead: [.alive],
-        .left: [],
-    ]
+    func allows(_ next: WorkerState) -> Bool {
+        switch (self, next) {
+        case (.alive, .suspect), (.alive, .draining), (.alive, .dead), (.alive, .left): true
+        case (.suspect, .alive), (.suspect, .draining), (.suspect, .dead), (.suspect, .left): true
+        case (.draining, .dead), (.draining, .left): true
+        case (.recovering, .alive), (.recovering, .dead), (.dead, .alive): true
+        default: false
+        }
+    }
 }

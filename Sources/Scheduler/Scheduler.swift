@@ -320,7 +320,7 @@ public struct Scheduler: Sendable {
 
     private mutating func setWorker(_ key: WorkerKey, _ state: WorkerState, reason: String, _ out: inout [Action]) {
         guard var w = workers[key], w.state != state else { return }
-        precondition(WorkerState.legal[w.state]!.contains(state),
+        precondition(w.state.allows(state),
                      "Internal inconsistency: worker \(key) cannot go from \(w.state) to \(state) (this is a bug, please report it)")
         w.state = state
         workers[key] = w
@@ -448,7 +448,7 @@ public struct Scheduler: Sendable {
     private mutating func markTaskFailed(_ t: TaskKey) {
         guard var job = take(t.job) else { return }
         let phase = job.stages[t.stage].tasks[t.task].phase
-        if TaskPhase.legal[phase]!.contains(.failed) {
+        if phase.allows(.failed) {
             Self.move(&job.stages[t.stage].tasks[t.task], to: .failed)
         } else if phase == .pending || phase == .backoff {
             Self.move(&job.stages[t.stage].tasks[t.task], to: .cancelled)
@@ -468,13 +468,13 @@ public struct Scheduler: Sendable {
     private mutating func setAttempt(_ a: AttemptID, _ state: AttemptState) {
         let from = attempts[a]!.state
         guard from != state else { return }
-        precondition(AttemptState.legal[from]!.contains(state),
+        precondition(from.allows(state),
                      "Internal inconsistency: attempt \(a) cannot go from \(from) to \(state) (this is a bug, please report it)")
         attempts[a]!.state = state
     }
 
     static func move(_ task: inout Task, to phase: TaskPhase) {
-        precondition(TaskPhase.legal[task.phase]!.contains(phase),
+        precondition(task.phase.allows(phase),
                      "Internal inconsistency: task cannot go from \(task.phase) to \(phase) (this is a bug, please report it)")
         task.phase = phase
     }
