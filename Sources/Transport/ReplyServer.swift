@@ -1,4 +1,5 @@
 internal import CNNG
+import Foundation
 import Synchronization
 
 /// An nng REP socket that serves many requests at once.
@@ -90,11 +91,18 @@ public final class ReplyServer: Sendable {
         listenerState.withLock { state in _ = nng_listener_close(state.listener) }
     }
 
+    /// Stops serving: pending receives are cancelled and their aios freed
+    /// here; the socket itself is closed on a thread of its own, because nng
+    /// 1.5.2's `nng_close` can block for good on a lock that another hung
+    /// close holds (see `RequestSocket.close`), and a shutdown must not.
     public func close() {
         guard closed.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         for slot in slots { slot.closing.store(true, ordering: .releasing) }
-        nng_close(socket)
         for slot in slots { slot.stop() }
+        let s = socket
+        let t = Thread { nng_close(s) }
+        t.name = "nng-close"
+        t.start()
     }
 
     deinit { close() }

@@ -60,6 +60,9 @@ public final class RequestSocket: Sendable {
     /// Closes the socket without waiting: nng 1.5.2's `nng_close` can hang
     /// forever after a send to a peer that dropped the connection mid-message
     /// (seen here with an oversized request), so it runs on a thread of its own.
+    /// Such a hung close also holds a lock that later `nng_close` calls in the
+    /// process wait for: a long-lived process should not close sockets whose
+    /// sends failed (Sluice's daemons keep theirs for their lifetime).
     public func close() {
         let s = socket
         let t = Thread { nng_close(s) }

@@ -92,7 +92,7 @@ extension ClusterTests {
             // An oversized message: the coordinator drops the connection instead of reading it.
             let big = try RequestSocket(dialing: c.address, maxMessageSize: 64 << 20)
             #expect(throws: TransportError.self) { try big.request(Array(repeating: 7, count: 17 << 20), timeout: .seconds(2)) }
-            big.close()
+            _ = big  // not closed: see TransportTests (nng 1.5.2 close hang)
 
             // Raw TCP storms on the coordinator's port and on the worker's service port.
             let workerAddress = try c.client().status().workers[0].serviceAddress

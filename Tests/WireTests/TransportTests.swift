@@ -18,7 +18,10 @@ import Transport
         defer { server.close() }
         let big = try RequestSocket(dialing: server.boundAddress)
         #expect(throws: TransportError.self) { try big.request(Array(repeating: 1, count: 4096), timeout: .milliseconds(500)) }
-        big.close()
+        // Not closed on purpose: nng 1.5.2's nng_close hangs on a socket whose
+        // send the peer cut off, and holds a lock that every later nng_close in
+        // this process then waits for.
+        _ = big
         let small = try RequestSocket(dialing: server.boundAddress)
         defer { small.close() }
         #expect(try small.request([1, 2, 3], timeout: .seconds(5)) == [3])
