@@ -516,11 +516,21 @@ public struct Scheduler: Sendable {
     /// alive workers out round-robin across jobs (`weight` tasks per job per
     /// pass), so a small job behind a huge one gets a task in the first round.
     private mutating func schedule(now: Millis, _ out: inout [Action]) {
+        guard !runningJobs.isEmpty, workers.values.contains(where: { $0.openSync != nil }) else { return }
+        // Lease-ahead beyond free slots is capped at a fair share of the ready
+        // tasks, so the first worker to ask does not queue a small job's tasks
+        // while the others idle.
+        let alive = max(1, workers.values.filter { $0.state == .alive }.count)
+        let ready = runningJobs.reduce(0) { sum, id in
+            sum + jobs[id]!.stages.reduce(0) { $0 + ($1.state == .running ? $1.ready.count : 0) }
+        }
+        let fairShare = (ready + alive - 1) / alive
         var demand: [(key: WorkerKey, left: Int)] = workers.values
-            .filter { $0.state == .alive && ($0.openSync?.want ?? 0) > 0 }
-            .map { ($0.key, $0.openSync!.want) }
+            .filter { $0.state == .alive && $0.openSync != nil }
+            .map { w in (w.key, min(w.openSync!.want, max(0, w.slots - w.active.count) + min(config.leaseAhead, fairShare))) }
+            .filter { $0.1 > 0 }
             .sorted { $0.key < $1.key }
-        guard !demand.isEmpty, !runningJobs.isEmpty else { return }
+        guard !demand.isEmpty else { return }
         var given: [WorkerKey: [Assignment]] = [:]
         var w = 0
         var idle = 0

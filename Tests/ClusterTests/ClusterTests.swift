@@ -82,10 +82,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
         @Test func aThousandRecordTasksRunExactlyOnceEach() throws {
             let c = try TestCluster()
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.startWorker("w2")
-            try c.waitForWorkers(2)
+            try c.start(workers: ["w1", "w2"])
             let file = c.dir + "/record.tsv"
             let job = try c.client().submit(builtinJob("record:\(file)", tasks: 1000)).jobID
             #expect(try c.waitForJob(job).state == "succeeded")
@@ -98,9 +95,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
         @Test func commandOutputEnvironmentAndLogs() throws {
             let c = try TestCluster()
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.waitForWorkers(1)
+            try c.start(workers: ["w1"])
             let r = try c.cli(["submit", "--tasks", "3", "--wait", "--output", "--env", "GREETING=hi", "--command", "--",
                                "sh", "-c", "echo \"$GREETING {{task}} $SLUICE_TASK_ID\"; echo oops{{task}} >&2"])
             #expect(r.status == 0)
@@ -115,9 +110,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
         @Test func aCommandThatCannotStartFailsWithItsReason() throws {
             let c = try TestCluster()
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.waitForWorkers(1)
+            try c.start(workers: ["w1"])
             let r = try c.cli(["submit", "--wait", "--retries", "0", "--command", "--", "/no/such/program"])
             #expect(r.status != 0)
             #expect(r.err.contains("cannot start /no/such/program: No such file or directory"))
@@ -126,10 +119,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
         @Test func failTwiceThenSucceed() throws {
             let c = try TestCluster()
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.startWorker("w2")
-            try c.waitForWorkers(2)
+            try c.start(workers: ["w1", "w2"])
             let r = try c.cli(["submit", "--tasks", "5", "--builtin", "fail:2", "--wait", "--json"])
             #expect(r.status == 0)
             let detail = try c.client().job("job-1")
@@ -140,9 +130,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
         @Test func failAlwaysFailsTheJobWithTheReasonShown() throws {
             let c = try TestCluster()
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.waitForWorkers(1)
+            try c.start(workers: ["w1"])
             let r = try c.cli(["submit", "--tasks", "2", "--retries", "2", "--builtin", "fail:1000", "--wait"])
             #expect(r.status != 0)
             #expect(r.err.split(separator: "\n").count == 1)
@@ -155,9 +143,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
         @Test func aTimedOutCommandIsStoppedAndRetried() throws {
             let c = try TestCluster()
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.waitForWorkers(1)
+            try c.start(workers: ["w1"])
             let r = try c.cli(["submit", "--timeout", "300ms", "--retries", "1", "--wait", "--command", "--", "sleep", "30"])
             #expect(r.status != 0)
             #expect(r.err.contains("failed after 2 attempts: timed out after 300 ms"))
@@ -166,9 +152,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
         @Test func cancelStopsRunningTasks() throws {
             let c = try TestCluster()
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.waitForWorkers(1)
+            try c.start(workers: ["w1"])
             let job = try c.client().submit(commandJob(["sleep", "60"], tasks: 4)).jobID
             try c.eventually("tasks running") { runningProcesses().contains("sleep 60") }
             let r = try c.cli(["cancel", job])
@@ -181,9 +165,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
         @Test func aSmallJobIsNotStarvedByAHugeOne() throws {
             let c = try TestCluster()
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.waitForWorkers(1)
+            try c.start(workers: ["w1"])
             let huge = try c.client().submit(builtinJob("sleep:50", tasks: 10_000)).jobID
             let small = try c.client().submit(builtinJob("noop", tasks: 3)).jobID
             #expect(try c.waitForJob(small, timeout: 20).state == "succeeded")
@@ -222,10 +204,7 @@ func slowRecordJob(_ file: String, tasks: Int, sleep: String = "0.03") -> JobSpe
         @Test func killingTheCoordinatorMidJobNeitherLosesNorRerunsCommittedTasks() throws {
             let c = try TestCluster(deadAfter: "3s")
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.startWorker("w2")
-            try c.waitForWorkers(2)
+            try c.start(workers: ["w1", "w2"])
             let file = c.dir + "/record.tsv"
             let job = try c.client().submit(slowRecordJob(file, tasks: 150)).jobID
             try c.eventually("some done") { try c.client().job(job).summary.tasksSucceeded >= 40 }

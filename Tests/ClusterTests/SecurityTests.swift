@@ -57,9 +57,7 @@ extension ClusterTests {
         @Test func hostileInputLeavesTheClusterWorking() throws {
             let c = try TestCluster()
             defer { c.shutdown() }
-            try c.startCoordinator()
-            try c.startWorker("w1")
-            try c.waitForWorkers(1)
+            try c.start(workers: ["w1"])
             let secret = try ClusterSecret(file: c.secretFile)
             let sealer = Sealer(clusterID: "sluice", sender: "client:hostile", secret: secret)
             let raw = try RequestSocket(dialing: c.address, maxMessageSize: 1 << 20)

@@ -42,6 +42,13 @@ final class TestCluster: @unchecked Sendable {
                                                  "--secret-file", secretFile, "--heartbeat", heartbeat, "--dead-after", deadAfter] + extraArgs)
     }
 
+    /// A coordinator and these workers, all alive.
+    func start(workers names: [String], slots: Int = 2) throws {
+        try startCoordinator()
+        for n in names { try startWorker(n, slots: slots) }
+        try waitForWorkers(names.count)
+    }
+
     @discardableResult
     func startWorker(_ name: String, slots: Int = 2, secretFile: String? = nil, coordinator: String? = nil, extraArgs: [String] = []) throws -> Process {
         let p = try launch(name, ["worker", "--coordinator", coordinator ?? address, "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1",

@@ -288,7 +288,8 @@ import Testing
         #expect(h.sync(a, want: 0, released: g.dropFirst().map(\.attempt)) == [])
         #expect(h.sync(a, want: 3) == [])
         #expect(h.job("j").stages[0].tasks.allSatisfy { $0.failures == 0 && $0.lost == 0 })
-        #expect(h.sync(b, want: 5)?.count == g.count - 1)
+        // Everything but the task a is still running goes to b.
+        #expect(h.sync(b, want: 5)?.count == 3)
         _ = h.sync(a, want: 0, finished: [ok(g[0].attempt)])
         h.on(.workerLeft(a))
         #expect(h.s.workers[a]!.state == .left)
@@ -387,5 +388,17 @@ import Testing
         #expect(JobPlan(stages: [.init(tasks: 0)]).problem == "stage 0 has no tasks")
         #expect(JobPlan(stages: [.init(tasks: 1, dependsOn: [0])]).problem == "stage 0 depends on stage 0, which is not an earlier stage")
         #expect(JobPlan(stages: [.init(tasks: 1), .init(tasks: 2, dependsOn: [0])]).problem == nil)
+    }
+}
+
+@Suite struct BalanceTests {
+    @Test func lookaheadIsCappedAtAFairShareSoAFewTasksSpreadAcrossWorkers() throws {
+        var h = Harness { $0.leaseAhead = 64 }
+        let a = h.join("a", slots: 2), b = h.join("b", slots: 2)
+        #expect(h.sync(a, want: 66, wait: 1000) == nil)
+        let given = h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 8)]))).answers(h.token)
+        // a may take its 2 free slots plus half of the 8 ready tasks, not all 8.
+        #expect(given?.count == 6)
+        #expect(try need(h.sync(b, want: 66)).count == 2)
     }
 }
