@@ -5,7 +5,6 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
 
-/* NNG_FLAG_ALLOC and friends import as unsigned; these keep call sites tidy. */
-static inline int sluice_nng_flag_alloc(void) { return NNG_FLAG_ALLOC; }
+/* NNG_FLAG_NONBLOCK imports as unsigned; nng_dial takes an int. */
 static inline int sluice_nng_flag_nonblock(void) { return NNG_FLAG_NONBLOCK; }
 #endif

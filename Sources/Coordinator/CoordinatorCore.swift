@@ -210,8 +210,8 @@ final class CoordinatorCore {
     // MARK: workers
 
     private func register(_ m: RegisterWorker, _ env: Envelope, _ request: IncomingRequest, now: Int64) {
-        guard ProtocolVersion.supports(min(max(ProtocolVersion.current, m.minVersion), m.maxVersion)),
-              m.minVersion <= ProtocolVersion.current, m.maxVersion >= ProtocolVersion.minimum else {
+        // The two ranges must overlap; the reply names the highest version both speak.
+        guard m.minVersion <= ProtocolVersion.current, m.maxVersion >= ProtocolVersion.minimum else {
             var e = ErrorReply(code: .unsupportedVersion, message: "worker speaks protocol \(m.minVersion)...\(m.maxVersion); this coordinator speaks \(ProtocolVersion.minimum)...\(ProtocolVersion.current)")
             e.minVersion = ProtocolVersion.minimum
             e.maxVersion = ProtocolVersion.current

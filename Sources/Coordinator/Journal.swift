@@ -91,8 +91,6 @@ final class Journal {
 
     func append(_ op: Op) { pending.append(op) }
 
-    var hasPending: Bool { !pending.isEmpty }
-
     /// Writes everything appended since the last commit in one transaction.
     func commit() throws {
         guard !pending.isEmpty else { return }

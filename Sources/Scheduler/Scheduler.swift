@@ -55,7 +55,6 @@ public struct Scheduler: Sendable {
         public internal(set) var failures = 0
         public internal(set) var lost = 0
         public internal(set) var committed: AttemptID?
-        public internal(set) var backoffUntil: Millis = 0
     }
 
     public struct Attempt: Sendable {
@@ -428,7 +427,6 @@ public struct Scheduler: Sendable {
                 } else {
                     let until = now + config.backoff(afterFailures: failures)
                     Self.move(&job.stages[t.stage].tasks[t.task], to: .backoff)
-                    job.stages[t.stage].tasks[t.task].backoffUntil = until
                     jobs[t.job] = job
                     backoffs.append((until, t))
                 }

@@ -34,7 +34,6 @@ final class Board: @unchecked Sendable {
     var registered = false
     var draining = false
     var stopping = false
-    var pollOutstanding = false
 
     var held: Int { queue.count + running.count }
 

@@ -224,7 +224,6 @@ public final class Worker: Sendable {
                 board.wait(until: { board.stopping || (!board.draining && board.registered && (board.held <= lowWater || board.queue.isEmpty) && board.held < capacity) }, timeout: 1)
                 if board.stopping { return nil }
                 guard !board.draining, board.registered, board.held < capacity else { return 0 }
-                board.pollOutstanding = true
                 return capacity - board.held
             }
             guard let want else { return }
@@ -232,12 +231,8 @@ public final class Worker: Sendable {
             let sync = Sync(workerID: workerID, incarnation: incarnation, want: UInt32(want), waitMs: 1000)
             do {
                 let reply = try channel.call(sync, timeout: .seconds(10))
-                board.update {
-                    board.pollOutstanding = false
-                    accept(reply)
-                }
+                board.update { accept(reply) }
             } catch {
-                board.update { board.pollOutstanding = false }
                 handle(error, "lease poll failed")
             }
         }

@@ -271,16 +271,9 @@ func committedTasks(journal: String, job: String) throws -> Set<Int> {
     return out
 }
 
+/// Every process's command line, one per line.
 func runningProcesses() -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/ps")
-    p.arguments = ["-eo", "args"]
-    let out = Pipe()
-    p.standardOutput = out
-    try? p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    processTable().map(\.args).joined(separator: "\n")
 }
 
 extension ClusterTests {
@@ -310,7 +303,7 @@ extension ClusterTests {
                 return alive.count == 2
             }
             // Kill worker local-1's process; the supervisor starts it again as a new incarnation.
-            let pids = runningProcesses(withPIDs: true).filter { $0.args.contains("--id local-1") && $0.args.contains(" worker ") }
+            let pids = processTable().filter { $0.args.contains("--id local-1") && $0.args.contains(" worker ") }
             let victim = try #require(pids.first?.pid)
             kill(victim, SIGKILL)
             try c.eventually("local-1 back as a new incarnation") {
@@ -323,7 +316,8 @@ extension ClusterTests {
     }
 }
 
-func runningProcesses(withPIDs: Bool) -> [(pid: pid_t, args: String)] {
+/// (pid, command line) of every process on the machine.
+func processTable() -> [(pid: pid_t, args: String)] {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/bin/ps")
     p.arguments = ["-eo", "pid=,args="]
