@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3"),
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"], path: "Sources/CSluiceProto"),
         .target(name: "CSpawn", path: "Sources/CSpawn"),
+        .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
         // nng sockets: REQ clients and a REP server driven by aio callbacks.
         .target(name: "Transport", dependencies: ["CNNG"]),
@@ -44,6 +46,14 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Client", dependencies: ["Wire", "Transport"]),
+
+        // The engine tier: knows nothing of the network (docs/engine.md).
+        // LZ4 blocks, gzip streams and CRC-32.
+        .target(name: "Compression", dependencies: ["CLZ4", "CZlib"]),
+        // Types, column buffers, record batches, hashing, the batch encoding.
+        .target(name: "Columnar", dependencies: ["Compression"]),
+        // Parser, binder, logical plan, optimizer, expression evaluation.
+        .target(name: "SQL", dependencies: ["Columnar"]),
         .executableTarget(name: "sluice", dependencies: [
             "Coordinator", "Worker", "Client", "Wire",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -53,6 +63,7 @@ let package = Package(
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Transport"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
+        .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "Compression"]),
         .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport", "SQLite"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,141 @@
+/// Variable-length strings of a column: row i is bytes[offsets[i]..<offsets[i+1]] (UTF-8).
+public struct StringArray: Sendable {
+    public var offsets: [Int]
+    public var bytes: [UInt8]
+    public init() { offsets = [0]; bytes = [] }
+    public init(offsets: [Int], bytes: [UInt8]) { self.offsets = offsets; self.bytes = bytes }
+    public var count: Int { offsets.count - 1 }
+
+    @inline(__always) public func range(_ i: Int) -> Range<Int> { offsets[i]..<offsets[i + 1] }
+    public subscript(i: Int) -> String { String(decoding: bytes[range(i)], as: UTF8.self) }
+
+    public mutating func append<C: Collection>(utf8: C) where C.Element == UInt8 {
+        bytes.append(contentsOf: utf8); offsets.append(bytes.count)
+    }
+    public mutating func append(_ s: String) { var s = s; s.withUTF8 { append(utf8: $0) } }
+    public mutating func appendEmpty() { offsets.append(bytes.count) }
+
+    /// Calls body with row i's bytes without copying.
+    @inline(__always) public func withBytes<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let r = range(i)
+        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[r])) }
+    }
+}
+
+/// The buffers of one column, by physical type.
+public enum ColumnData: Sendable {
+    case bool([Bool])
+    case int32([Int32])
+    case int64([Int64])
+    case int128([Int128])
+    case double([Double])
+    case string(StringArray)
+    case interval([Interval])
+}
+
+/// One column of a record batch: typed buffers plus an optional validity bitmap
+/// (nil when no row is NULL). A value type; copies share buffers until written.
+public struct Column: Sendable {
+    public let type: DataType
+    public var data: ColumnData
+    public var validity: Bitmap?
+
+    public init(type: DataType, data: ColumnData, validity: Bitmap? = nil) {
+        self.type = type; self.data = data
+        self.validity = validity.flatMap { $0.nullCount == 0 ? nil : $0 }
+    }
+
+    public var count: Int {
+        switch data {
+        case .bool(let a): return a.count
+        case .int32(let a): return a.count
+        case .int64(let a): return a.count
+        case .int128(let a): return a.count
+        case .double(let a): return a.count
+        case .string(let s): return s.count
+        case .interval(let a): return a.count
+        }
+    }
+
+    @inline(__always) public func isNull(_ i: Int) -> Bool { validity.map { !$0[i] } ?? false }
+
+    public func value(at i: Int) -> Value {
+        if isNull(i) { return .null }
+        switch data {
+        case .bool(let a): return .bool(a[i])
+        case .int32(let a): return .int(Int64(a[i]))
+        case .int64(let a): return .int(a[i])
+        case .int128(let a): return .wide(a[i])
+        case .double(let a): return .double(a[i])
+        case .string(let s): return .string(s[i])
+        case .interval(let a): return .interval(a[i])
+        }
+    }
+
+    /// A column of `count` copies of one value.
+    public static func constant(_ v: Value, type: DataType, count: Int) -> Column {
+        var b = ColumnBuilder(type: type, capacity: count)
+        for _ in 0..<count { b.append(v) }
+        return b.finish()
+    }
+
+    /// Rows at `indices`, in that order. Index -1 yields NULL (outer joins use it).
+    public func gather(_ indices: [Int32]) -> Column {
+        var validity: Bitmap? = nil
+        let hasNegative = indices.contains { $0 < 0 }
+        if self.validity != nil || hasNegative {
+            var v = Bitmap(count: indices.count, allSet: true)
+            for (k, i) in indices.enumerated() where i < 0 || isNull(Int(i)) { v[k] = false }
+            validity = v
+        }
+        @inline(__always) func take<T>(_ a: [T], _ zero: T) -> [T] {
+            if hasNegative { return indices.map { $0 < 0 ? zero : a[Int($0)] } }
+            return [T](unsafeUninitializedCapacity: indices.count) { buf, n in
+                a.withUnsafeBufferPointer { src in
+                    for k in 0..<indices.count { (buf.baseAddress! + k).initialize(to: src[Int(indices[k])]) }
+                }
+                n = indices.count
+            }
+        }
+        let data: ColumnData
+        switch self.data {
+        case .bool(let a): data = .bool(take(a, false))
+        case .int32(let a): data = .int32(take(a, 0))
+        case .int64(let a): data = .int64(take(a, 0))
+        case .int128(let a): data = .int128(take(a, 0))
+        case .double(let a): data = .double(take(a, 0))
+        case .interval(let a): data = .interval(take(a, Interval()))
+        case .string(let s):
+            var out = StringArray()
+            out.offsets.reserveCapacity(indices.count + 1)
+            var total = 0
+            for i in indices where i >= 0 { total += s.offsets[Int(i) + 1] - s.offsets[Int(i)] }
+            out.bytes.reserveCapacity(total)
+            for i in indices {
+                if i < 0 { out.appendEmpty() } else { out.append(utf8: s.bytes[s.range(Int(i))]) }
+            }
+            data = .string(out)
+        }
+        return Column(type: type, data: data, validity: validity)
+    }
+
+    /// Rows whose selection flag is set.
+    public func filter(_ selection: [Bool]) -> Column {
+        var idx: [Int32] = []
+        idx.reserveCapacity(selection.count)
+        for (i, s) in selection.enumerated() where s { idx.append(Int32(i)) }
+        return gather(idx)
+    }
+
+    public func slice(_ range: Range<Int>) -> Column {
+        gather(range.map { Int32($0) })
+    }
+
+    /// Appends the rows of columns of the same type, in order.
+    public static func concat(_ parts: [Column], type: DataType) -> Column {
+        if parts.count == 1 { return parts[0] }
+        var b = ColumnBuilder(type: type, capacity: parts.reduce(0) { $0 + $1.count })
+        for p in parts { b.append(contentsOf: p) }
+        return b.finish()
+    }
+}

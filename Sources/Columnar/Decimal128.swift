@@ -1,0 +1,88 @@
+/// Exact decimal arithmetic on unscaled 128-bit integers (a DECIMAL(p,s) value v means v / 10^s).
+public enum Decimal128 {
+    /// 10^0 ... 10^38.
+    public static let powersOfTen: [Int128] = {
+        var p: [Int128] = [1]
+        for _ in 1...38 { p.append(p.last! * 10) }
+        return p
+    }()
+
+    public static func pow10(_ n: Int) -> Int128 { powersOfTen[n] }
+
+    /// Largest unscaled magnitude a DECIMAL of `precision` digits holds.
+    public static func maxUnscaled(precision: Int) -> Int128 { powersOfTen[precision] - 1 }
+
+    /// Changes scale; rounds half away from zero when scale shrinks (DuckDB's rule).
+    public static func rescale(_ v: Int128, from: Int, to: Int) -> Int128 {
+        if to == from { return v }
+        if to > from { return v * powersOfTen[to - from] }
+        let d = powersOfTen[from - to]
+        let (q, r) = v.quotientAndRemainder(dividingBy: d)
+        if r.magnitude * 2 >= d.magnitude { return v < 0 ? q - 1 : q + 1 }
+        return q
+    }
+
+    public static func format(_ v: Int128, scale: Int) -> String {
+        if scale == 0 { return String(v) }
+        let negative = v < 0
+        var digits = String(v.magnitude)
+        if digits.count <= scale { digits = String(repeating: "0", count: scale - digits.count + 1) + digits }
+        let cut = digits.index(digits.endIndex, offsetBy: -scale)
+        return (negative ? "-" : "") + digits[..<cut] + "." + digits[cut...]
+    }
+
+    /// Parses `-12.345`, `1e3`-free decimal text into an unscaled value at `scale`.
+    /// Extra fractional digits are rounded; returns nil on malformed text.
+    public static func parse<S: StringProtocol>(_ text: S, scale: Int) -> Int128? {
+        var utf8 = Array(text.utf8)[...]
+        while let f = utf8.first, f == 32 { utf8 = utf8.dropFirst() }
+        while let l = utf8.last, l == 32 { utf8 = utf8.dropLast() }
+        return parse(bytes: UnsafeRawBufferPointer?.none, utf8: Array(utf8), scale: scale)
+    }
+
+    public static func parse(bytes: UnsafeRawBufferPointer?, utf8: [UInt8], scale: Int) -> Int128? {
+        utf8.withUnsafeBytes { parse(utf8: $0, scale: scale) }
+    }
+
+    /// The hot path of CSV reading: parses without allocating.
+    public static func parse(utf8 b: UnsafeRawBufferPointer, scale: Int) -> Int128? {
+        var i = 0, n = b.count
+        while i < n, b[i] == 32 { i += 1 }
+        while n > i, b[n - 1] == 32 { n -= 1 }
+        guard i < n else { return nil }
+        var negative = false
+        if b[i] == UInt8(ascii: "-") { negative = true; i += 1 } else if b[i] == UInt8(ascii: "+") { i += 1 }
+        var value: Int128 = 0
+        var digits = 0, fraction = 0, seenDot = false, roundUp = false, any = false
+        while i < n {
+            let c = b[i]
+            if c == UInt8(ascii: ".") {
+                if seenDot { return nil }
+                seenDot = true
+            } else if c >= 48 && c <= 57 {
+                any = true
+                if seenDot {
+                    if fraction < scale { value = value * 10 + Int128(c - 48); fraction += 1 }
+                    else if fraction == scale { roundUp = c >= 53; fraction += 1 }
+                } else {
+                    value = value * 10 + Int128(c - 48); digits += 1
+                    if digits > 38 { return nil }
+                }
+            } else { return nil }
+            i += 1
+        }
+        guard any else { return nil }
+        let have = min(fraction, scale)
+        if have < scale { value *= powersOfTen[scale - have] }
+        if roundUp { value += 1 }
+        return negative ? -value : value
+    }
+
+    /// Digits needed for the magnitude of v.
+    public static func digits(_ v: Int128) -> Int {
+        let m = v.magnitude
+        var d = 1
+        while d < 39, UInt128(powersOfTen[d]) <= m { d += 1 }
+        return d
+    }
+}

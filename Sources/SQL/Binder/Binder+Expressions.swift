@@ -1,0 +1,298 @@
+import Columnar
+
+extension Binder {
+    func bindExpr(_ e: Expr, _ scope: Scope) throws(SQLError) -> BoundExpr {
+        let loc = e.location
+        switch e.kind {
+        case .column(let parts):
+            let c = try scope.resolve(parts, at: loc)
+            return .column(c.id, c.type)
+        case .literal(let lit):
+            return try bindLiteral(lit, loc)
+        case .unary(let op, let x):
+            let b = try bindExpr(x, scope)
+            if op == "NOT" {
+                let c = try coerce(b, to: .boolean, at: x.location)
+                return .call("not", [c], .boolean)
+            }
+            guard b.type.isNumeric || b.type == .interval || b.type == .null else {
+                throw SQLError.binder("cannot negate a \(b.type)", loc)
+            }
+            return .call("negate", [b], b.type == .null ? .integer : b.type)
+        case .binary(let op, let l, let r):
+            let a = try bindExpr(l, scope), b = try bindExpr(r, scope)
+            switch op {
+            case "AND", "OR":
+                return .call(op.lowercased(), [try coerce(a, to: .boolean, at: l.location), try coerce(b, to: .boolean, at: r.location)], .boolean)
+            case "=", "<>", "<", "<=", ">", ">=":
+                return try comparison(op, a, b, loc)
+            case "||":
+                return .call("concat", [try coerce(a, to: .varchar, at: l.location), try coerce(b, to: .varchar, at: r.location)], .varchar)
+            default:
+                return try arithmetic(op, a, b, loc)
+            }
+        case .function(let name, let args, let distinct, let star):
+            if let kind = aggregateKind(name, star: star) {
+                return try bindAggregate(kind, name: name, args: args, distinct: distinct, scope, loc)
+            }
+            var bound: [BoundExpr] = []
+            for a in args { bound.append(try bindExpr(a, scope)) }
+            return try bindFunction(name, bound, args.map(\.location), loc)
+        case .caseWhen(let operand, let whens, let otherwise):
+            let op = try operand.map { (x) throws(SQLError) in try bindExpr(x, scope) }
+            var conds: [BoundExpr] = [], results: [BoundExpr] = []
+            for (c, r) in whens {
+                let bc = try bindExpr(c, scope)
+                conds.append(op == nil ? try coerce(bc, to: .boolean, at: c.location) : bc)
+                results.append(try bindExpr(r, scope))
+            }
+            if let op { for i in conds.indices { conds[i] = try comparison("=", op, conds[i], whens[i].0.location) } }
+            let other = try otherwise.map { (x) throws(SQLError) in try bindExpr(x, scope) }
+            var type = results[0].type
+            for r in results.dropFirst() + (other.map { [$0] } ?? []) {
+                guard let t = TypeRules.common(type, r.type) else { throw SQLError.binder("CASE mixes \(type) and \(r.type)", loc) }
+                type = t
+            }
+            if type == .null { type = .integer }
+            var ws: [BoundExpr.When] = []
+            for i in conds.indices { ws.append(.init(condition: conds[i], result: try coerce(results[i], to: type, at: loc))) }
+            return .caseWhen(ws, otherwise: try other.map { (x) throws(SQLError) in try coerce(x, to: type, at: loc) }, type)
+        case .cast(let x, let t):
+            let b = try bindExpr(x, scope)
+            return try ConstantFolder.castIfConstant(b, to: t, at: loc)
+        case .inList(let x, let items, let negated):
+            let b = try bindExpr(x, scope)
+            var list: [BoundExpr] = []
+            for i in items { list.append(try bindExpr(i, scope)) }
+            var type = b.type
+            for i in list {
+                guard let t = TypeRules.common(type, i.type) else { throw SQLError.binder("IN list compares \(b.type) with \(i.type)", i == list[0] ? items[0].location : loc) }
+                type = t
+            }
+            var coerced: [BoundExpr] = []
+            for (k, i) in list.enumerated() { coerced.append(try coerce(i, to: type, at: items[k].location)) }
+            return .inList(try coerce(b, to: type, at: x.location), coerced, negated: negated)
+        case .inSubquery(let x, let q, let negated):
+            let b = try bindExpr(x, scope)
+            let sub = try subquery(q, loc)
+            guard sub.plan.columns.count == 1 else { throw SQLError.binder("subquery in IN must return one column, not \(sub.plan.columns.count)", loc) }
+            let st = sub.plan.columns[0].type
+            guard let t = TypeRules.common(b.type, st) else { throw SQLError.binder("IN compares \(b.type) with a subquery of \(st)", loc) }
+            if t != st { sub.plan = castOutput(sub.plan, to: t) }
+            return .inSubquery(try coerce(b, to: t, at: x.location), sub, negated: negated)
+        case .scalarSubquery(let q):
+            let sub = try subquery(q, loc)
+            guard sub.plan.columns.count == 1 else { throw SQLError.binder("scalar subquery must return one column, not \(sub.plan.columns.count)", loc) }
+            return .scalarSubquery(sub, sub.plan.columns[0].type)
+        case .exists:
+            throw SQLError.unsupported("EXISTS subqueries come with correlated subqueries in the next engine issue", loc)
+        case .between(let x, let lo, let hi, let negated):
+            let b = try bindExpr(x, scope)
+            let both = BoundExpr.call("and", [
+                try comparison(">=", b, try bindExpr(lo, scope), lo.location),
+                try comparison("<=", b, try bindExpr(hi, scope), hi.location),
+            ], .boolean)
+            return negated ? .call("not", [both], .boolean) : both
+        case .like(let x, let p, let negated, let ci):
+            let b = try coerce(try bindExpr(x, scope), to: .varchar, at: x.location)
+            let pat = try coerce(try bindExpr(p, scope), to: .varchar, at: p.location)
+            let call = BoundExpr.call(ci ? "ilike" : "like", [b, pat], .boolean)
+            return negated ? .call("not", [call], .boolean) : call
+        case .isNull(let x, let negated):
+            return .call(negated ? "is_not_null" : "is_null", [try bindExpr(x, scope)], .boolean)
+        case .isDistinctFrom(let l, let r, let negated):
+            let a = try bindExpr(l, scope), b = try bindExpr(r, scope)
+            guard let t = TypeRules.common(a.type, b.type) else { throw SQLError.binder("cannot compare \(a.type) with \(b.type)", loc) }
+            return .call(negated ? "is_not_distinct" : "is_distinct", [try coerce(a, to: t, at: l.location), try coerce(b, to: t, at: r.location)], .boolean)
+        case .extract(let field, let x):
+            let b = try bindExpr(x, scope)
+            return try bindFunction("date_part", [.literal(.string(field), .varchar), b], [loc, x.location], loc)
+        case .structLiteral, .listLiteral:
+            throw SQLError.binder("lists and structs are only allowed as table function options", loc)
+        }
+    }
+
+    func subquery(_ q: Query, _ loc: SourceLocation) throws(SQLError) -> Subquery {
+        let plan = try bindQuery(q, outer: nil)
+        nextSubqueryID += 1
+        return Subquery(id: nextSubqueryID, plan: plan)
+    }
+
+    func castOutput(_ plan: LogicalPlan, to t: DataType) -> LogicalPlan {
+        let c = plan.columns[0]
+        return .project(plan, [.cast(.column(c.id, c.type), t)], columns: [newColumn(c.name, t)])
+    }
+
+    func bindLiteral(_ lit: Literal, _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
+        switch lit {
+        case .null: return .literal(.null, .null)
+        case .bool(let b): return .literal(.bool(b), .boolean)
+        case .string(let s): return .literal(.string(s), .varchar)
+        case .number(let n):
+            if n.contains("e") || n.contains("E") {
+                guard let d = Double(n) else { throw SQLError.syntax("bad number \(n)", loc) }
+                return .literal(.double(d), .double)
+            }
+            if !n.contains(".") {
+                if let v = Int32(n) { return .literal(.int(Int64(v)), .integer) }
+                if let v = Int64(n) { return .literal(.int(v), .bigint) }
+            }
+            let digits = n.filter(\.isNumber)
+            let scale = n.firstIndex(of: ".").map { n.distance(from: $0, to: n.endIndex) - 1 } ?? 0
+            let precision = max(digits.drop { $0 == "0" }.count, scale, 1)
+            guard precision <= 38, let v = Decimal128.parse(n, scale: scale) else {
+                guard let d = Double(n) else { throw SQLError.syntax("bad number \(n)", loc) }
+                return .literal(.double(d), .double)
+            }
+            let t = DataType.decimal(precision: precision, scale: scale)
+            return .literal(precision <= 18 ? .int(Int64(v)) : .wide(v), t)
+        case .typed(let t, let s):
+            return try ConstantFolder.castIfConstant(.literal(.string(s), .varchar), to: t, at: loc)
+        case .interval(let text, let unit):
+            guard let i = Intervals.parse(text, unit: unit) else { throw SQLError.binder("bad interval '\(text)'\(unit.map { " \($0)" } ?? "")", loc) }
+            return .literal(.interval(i), .interval)
+        }
+    }
+
+    /// Casts `e` to `t` if needed, folding the cast of a constant right away so that
+    /// `date_col < '1998-01-01'` compares dates, not strings.
+    func coerce(_ e: BoundExpr, to t: DataType, at loc: SourceLocation) throws(SQLError) -> BoundExpr {
+        if e.type == t { return e }
+        if e.type == .null { return .literal(.null, t) }
+        if e.type == .varchar, t != .varchar, !e.isConstant {
+            // DuckDB casts VARCHAR columns implicitly only to compare with literals; be as strict.
+            throw SQLError.binder("cannot use a VARCHAR where \(t) is expected; add an explicit CAST", loc)
+        }
+        return try ConstantFolder.castIfConstant(e, to: t, at: loc)
+    }
+
+    func comparison(_ op: String, _ a: BoundExpr, _ b: BoundExpr, _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
+        var t: DataType?
+        if a.type == .varchar, b.type != .varchar, a.isConstant { t = b.type }
+        else if b.type == .varchar, a.type != .varchar, b.isConstant { t = a.type }
+        else { t = TypeRules.common(a.type, b.type) }
+        guard var t else { throw SQLError.binder("cannot compare \(a.type) with \(b.type)", loc) }
+        if t == .null { t = .integer }
+        let name = ["=": "eq", "<>": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"][op]!
+        return .call(name, [try coerce(a, to: t, at: loc), try coerce(b, to: t, at: loc)], .boolean)
+    }
+
+    func arithmetic(_ op: String, _ a: BoundExpr, _ b: BoundExpr, _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
+        var a = a, b = b
+        // A string literal next to a date or interval is one of those (`date_col - '1 day'`).
+        if a.type == .varchar, a.isConstant, b.type == .date || b.type == .timestamp { a = try coerce(a, to: b.type, at: loc) }
+        if b.type == .varchar, b.isConstant, a.type == .date || a.type == .timestamp {
+            b = try coerce(b, to: (op == "-" && (try? coerce(b, to: a.type, at: loc)) != nil) ? a.type : .interval, at: loc)
+        }
+        guard let result = TypeRules.arithmetic(op, a.type, b.type) else {
+            throw SQLError.binder("no operator \(a.type) \(op) \(b.type)", loc)
+        }
+        let name = ["+": "add", "-": "subtract", "*": "multiply", "/": "divide", "//": "int_divide", "%": "modulo"][op]!
+        if result.isNumeric {
+            // Operands are cast to a common type first; the result type may be wider.
+            let operandType: DataType
+            switch result {
+            case .double: operandType = .double
+            case .decimal:
+                operandType = op == "*" ? result : (TypeRules.common(a.type == .null ? b.type : a.type, b.type == .null ? a.type : b.type) ?? result)
+            default: operandType = result
+            }
+            if op == "*", case .decimal = result {
+                // Multiplication keeps each side's own scale; only integers become decimals.
+                let la = try coerce(a, to: TypeRules.asDecimal(a.type) ?? (a.type == .null ? .decimal(precision: 18, scale: 0) : a.type), at: loc)
+                let lb = try coerce(b, to: TypeRules.asDecimal(b.type) ?? (b.type == .null ? .decimal(precision: 18, scale: 0) : b.type), at: loc)
+                return .call(name, [la, lb], result)
+            }
+            return .call(name, [try coerce(a, to: operandType, at: loc), try coerce(b, to: operandType, at: loc)], result)
+        }
+        return .call(name, [a, b], result)
+    }
+
+    func aggregateKind(_ name: String, star: Bool) -> AggregateKind? {
+        switch name {
+        case "count": return star ? .countStar : .count
+        case "sum": return .sum
+        case "avg", "mean": return .avg
+        case "min": return .min
+        case "max": return .max
+        case "stddev", "stddev_samp": return .stddev
+        case "stddev_pop": return .stddevPop
+        case "variance", "var_samp": return .varianceSamp
+        case "var_pop": return .variancePop
+        case "median": return .median
+        case "bool_and": return .bool_and
+        case "bool_or": return .bool_or
+        case "any_value", "first", "arbitrary": return .any_value
+        default: return nil
+        }
+    }
+
+    func bindAggregate(_ kind: AggregateKind, name: String, args: [Expr], distinct: Bool, _ scope: Scope, _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
+        if kind == .countStar { return .aggregate(AggregateCall(kind: .countStar, argument: nil, distinct: false, type: .bigint)) }
+        guard args.count == 1 else { throw SQLError.binder("\(name) takes one argument, not \(args.count)", loc) }
+        let arg = try bindExpr(args[0], scope)
+        if containsAggregate(arg) { throw SQLError.binder("aggregate function calls cannot be nested", args[0].location) }
+        let t = arg.type
+        let type: DataType
+        var input = arg
+        switch kind {
+        case .count, .countStar: type = .bigint
+        case .sum:
+            switch t {
+            case .integer, .bigint, .null: type = .bigint; input = try coerce(arg, to: .bigint, at: loc)
+            case .double: type = .double
+            case .decimal(_, let s): type = .decimal(precision: 38, scale: s)
+            default: throw SQLError.binder("sum() needs a number, not \(t)", args[0].location)
+            }
+        case .avg, .stddev, .stddevPop, .varianceSamp, .variancePop:
+            guard t.isNumeric || t == .null else { throw SQLError.binder("\(name)() needs a number, not \(t)", args[0].location) }
+            type = .double
+        case .median:
+            switch t {
+            case .decimal, .date, .timestamp: type = t
+            case .integer, .bigint, .double, .null: type = .double
+            default: throw SQLError.binder("median() needs a number or date, not \(t)", args[0].location)
+            }
+        case .min, .max, .any_value: type = t == .null ? .integer : t
+        case .bool_and, .bool_or:
+            input = try coerce(arg, to: .boolean, at: loc); type = .boolean
+        }
+        return .aggregate(AggregateCall(kind: kind, argument: input, distinct: distinct, type: type))
+    }
+}
+
+/// Interval literal text: `'90' DAY`, `'1 year 2 months'`, `'3 days 04:05:06'`.
+enum Intervals {
+    static func parse(_ text: String, unit: String?) -> Interval? {
+        var words = text.split(separator: " ").map(String.init)
+        if let unit { words.append(unit) }
+        var out = Interval()
+        var i = 0
+        while i < words.count {
+            let w = words[i]
+            if w.contains(":") {
+                guard let t = Dates.parseTimestamp("1970-01-01 " + w.trimmingCharacters(in: CharacterSet(charactersIn: "-"))) else { return nil }
+                out.micros += w.hasPrefix("-") ? -t : t
+                i += 1
+                continue
+            }
+            guard let n = Int64(w), i + 1 < words.count else { return nil }
+            var u = words[i + 1].lowercased()
+            if u.hasSuffix("s") { u.removeLast() }
+            switch u {
+            case "year": out.months += Int32(n * 12)
+            case "month": out.months += Int32(n)
+            case "week": out.days += Int32(n * 7)
+            case "day": out.days += Int32(n)
+            case "hour": out.micros += n * 3_600_000_000
+            case "minute": out.micros += n * 60_000_000
+            case "second": out.micros += n * 1_000_000
+            default: return nil
+            }
+            i += 2
+        }
+        return i == 0 ? nil : out
+    }
+}
+
+import Foundation

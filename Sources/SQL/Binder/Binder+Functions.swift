@@ -1,0 +1,186 @@
+import Columnar
+
+extension Binder {
+    /// Types a scalar function call and inserts the casts its arguments need.
+    func bindFunction(_ name: String, _ args: [BoundExpr], _ locs: [SourceLocation], _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
+        func arity(_ r: ClosedRange<Int>) throws(SQLError) {
+            guard r.contains(args.count) else {
+                let want = r.lowerBound == r.upperBound ? "\(r.lowerBound)" : "\(r.lowerBound) to \(r.upperBound)"
+                throw SQLError.binder("\(name)() takes \(want) arguments, not \(args.count)", loc)
+            }
+        }
+        func arg(_ i: Int, _ t: DataType) throws(SQLError) -> BoundExpr { try coerce(args[i], to: t, at: locs[i]) }
+        func stringArgs() throws(SQLError) -> [BoundExpr] {
+            var out: [BoundExpr] = []
+            for i in args.indices { out.append(try arg(i, .varchar)) }
+            return out
+        }
+        func intArg(_ i: Int) throws(SQLError) -> BoundExpr {
+            guard args[i].type.isIntegral || args[i].type == .null || (args[i].type.isNumeric && args[i].isConstant) else {
+                throw SQLError.binder("\(name)() needs an integer for argument \(i + 1), not \(args[i].type)", locs[i])
+            }
+            return try arg(i, .bigint)
+        }
+        switch name {
+        case "upper", "lower", "ucase", "lcase":
+            try arity(1...1)
+            return .call(name.hasPrefix("u") ? "upper" : "lower", try stringArgs(), .varchar)
+        case "length", "char_length", "character_length", "strlen":
+            try arity(1...1)
+            return .call(name == "strlen" ? "strlen" : "length", try stringArgs(), .bigint)
+        case "trim", "ltrim", "rtrim":
+            try arity(1...2)
+            return .call(name, try stringArgs(), .varchar)
+        case "concat":
+            guard !args.isEmpty else { throw SQLError.binder("concat() needs arguments", loc) }
+            // concat skips NULLs (unlike ||), as in DuckDB and PostgreSQL.
+            var out: [BoundExpr] = []
+            for i in args.indices { out.append(.call("coalesce", [try arg(i, .varchar), .literal(.string(""), .varchar)], .varchar)) }
+            return out.dropFirst().reduce(out[0]) { .call("concat", [$0, $1], .varchar) }
+        case "replace":
+            try arity(3...3)
+            return .call("replace", try stringArgs(), .varchar)
+        case "substring", "substr":
+            try arity(2...3)
+            var a = [try arg(0, .varchar), try intArg(1)]
+            if args.count == 3 { a.append(try intArg(2)) }
+            return .call("substring", a, .varchar)
+        case "left", "right":
+            try arity(2...2)
+            return .call(name, [try arg(0, .varchar), try intArg(1)], .varchar)
+        case "position", "strpos", "instr":
+            try arity(2...2)
+            // position(needle IN haystack) arrives as (needle, haystack); strpos(haystack, needle).
+            let (hay, needle) = name == "position" ? (1, 0) : (0, 1)
+            return .call("strpos", [try arg(hay, .varchar), try arg(needle, .varchar)], .bigint)
+        case "starts_with", "prefix", "contains", "ends_with", "suffix":
+            try arity(2...2)
+            let canonical = ["prefix": "starts_with", "suffix": "ends_with"][name] ?? name
+            return .call(canonical, try stringArgs(), .boolean)
+        case "repeat":
+            try arity(2...2)
+            return .call("repeat", [try arg(0, .varchar), try intArg(1)], .varchar)
+        case "reverse":
+            try arity(1...1)
+            return .call("reverse", try stringArgs(), .varchar)
+        case "coalesce", "ifnull":
+            guard !args.isEmpty else { throw SQLError.binder("coalesce() needs arguments", loc) }
+            var t = args[0].type
+            for a in args.dropFirst() {
+                guard let u = TypeRules.common(t, a.type) else { throw SQLError.binder("coalesce() mixes \(t) and \(a.type)", loc) }
+                t = u
+            }
+            if t == .null { t = .integer }
+            var out: [BoundExpr] = []
+            for i in args.indices { out.append(try arg(i, t)) }
+            return .call("coalesce", out, t)
+        case "nullif":
+            try arity(2...2)
+            guard let t = TypeRules.common(args[0].type, args[1].type) else { throw SQLError.binder("nullif() compares \(args[0].type) with \(args[1].type)", loc) }
+            return .call("nullif", [try arg(0, t), try arg(1, t)], t == .null ? .integer : t)
+        case "greatest", "least":
+            guard !args.isEmpty else { throw SQLError.binder("\(name)() needs arguments", loc) }
+            var t = args[0].type
+            for a in args.dropFirst() {
+                guard let u = TypeRules.common(t, a.type) else { throw SQLError.binder("\(name)() mixes \(t) and \(a.type)", loc) }
+                t = u
+            }
+            var out: [BoundExpr] = []
+            for i in args.indices { out.append(try arg(i, t)) }
+            return .call(name, out, t)
+        case "abs":
+            try arity(1...1)
+            guard args[0].type.isNumeric else { throw SQLError.binder("abs() needs a number, not \(args[0].type)", locs[0]) }
+            return .call("abs", args, args[0].type)
+        case "round", "floor", "ceil", "ceiling", "trunc":
+            try arity(name == "round" ? 1...2 : 1...1)
+            let t = args[0].type
+            guard t.isNumeric || t == .null else { throw SQLError.binder("\(name)() needs a number, not \(t)", locs[0]) }
+            var digits = 0
+            if args.count == 2 {
+                guard case .literal(let v, _) = try ConstantFolder.fold(args[1]), let d = v.integer else {
+                    throw SQLError.binder("round() needs a constant number of digits", locs[1])
+                }
+                digits = Int(d)
+            }
+            let canonical = name == "ceiling" ? "ceil" : name
+            let result: DataType
+            switch t {
+            case .decimal(let p, let s): result = .decimal(precision: p, scale: max(0, min(s, digits)))
+            case .null: result = .double
+            default: result = t
+            }
+            return .call(canonical, [args[0], .literal(.int(Int64(digits)), .bigint)], result)
+        case "sqrt", "ln", "log", "log10", "log2", "exp":
+            try arity(1...1)
+            return .call(name == "log" ? "log10" : name, [try arg(0, .double)], .double)
+        case "power", "pow":
+            try arity(2...2)
+            return .call("power", [try arg(0, .double), try arg(1, .double)], .double)
+        case "current_date", "today":
+            try arity(0...0)
+            return .call("current_date", [], .date)
+        case "current_timestamp", "now":
+            try arity(0...0)
+            return .call("current_timestamp", [], .timestamp)
+        case "date_part", "datepart", "year", "month", "day", "quarter", "dayofweek", "dayofyear", "week", "hour", "minute", "second", "epoch":
+            var part: String
+            var value: BoundExpr
+            if name == "date_part" || name == "datepart" {
+                try arity(2...2)
+                guard case .literal(.string(let p), _) = args[0] else { throw SQLError.binder("date_part() needs a constant part name", locs[0]) }
+                part = p.lowercased(); value = args[1]
+            } else {
+                try arity(1...1)
+                part = name; value = args[0]
+            }
+            part = DateParts.canonical(part) ?? part
+            guard DateParts.all.contains(part) else { throw SQLError.binder("unknown date part \"\(part)\"", locs[0]) }
+            if value.type == .varchar && value.isConstant { value = try coerce(value, to: .timestamp, at: loc) }
+            guard [.date, .timestamp, .interval].contains(value.type) || value.type == .null else {
+                throw SQLError.binder("\(name)() needs a DATE or TIMESTAMP, not \(value.type)", loc)
+            }
+            return .call("date_part", [.literal(.string(part), .varchar), value], part == "epoch" ? .double : .bigint)
+        case "date_trunc", "datetrunc":
+            try arity(2...2)
+            guard case .literal(.string(let p), _) = args[0], let part = DateParts.canonical(p.lowercased()) else {
+                throw SQLError.binder("date_trunc() needs a constant part name such as 'month'", locs[0])
+            }
+            var value = args[1]
+            if value.type == .varchar && value.isConstant { value = try coerce(value, to: .timestamp, at: loc) }
+            guard value.type == .date || value.type == .timestamp else { throw SQLError.binder("date_trunc() needs a DATE or TIMESTAMP, not \(value.type)", locs[1]) }
+            return .call("date_trunc", [.literal(.string(part), .varchar), value], .timestamp)
+        case "date_diff", "datediff", "date_sub", "datesub":
+            try arity(3...3)
+            guard case .literal(.string(let p), _) = args[0], let part = DateParts.canonical(p.lowercased()) else {
+                throw SQLError.binder("\(name)() needs a constant part name such as 'day'", locs[0])
+            }
+            let t: DataType = args[1].type == .timestamp || args[2].type == .timestamp ? .timestamp : .date
+            return .call(name.hasPrefix("date_sub") || name == "datesub" ? "date_sub" : "date_diff",
+                         [.literal(.string(part), .varchar), try arg(1, t), try arg(2, t)], .bigint)
+        case "typeof":
+            try arity(1...1)
+            return .literal(.string(args[0].type.description), .varchar)
+        default:
+            let known = ["upper", "lower", "length", "trim", "concat", "replace", "substring", "position", "strpos", "coalesce", "nullif",
+                         "abs", "round", "date_part", "date_trunc", "date_diff", "extract", "year", "month", "current_date", "sum", "count",
+                         "avg", "min", "max", "median", "stddev", "greatest", "least", "starts_with", "contains", "left", "right"]
+            let hint = nearestName(to: name, among: known).map { "; did you mean \($0)()?" } ?? ""
+            throw SQLError.binder("unknown function \(name)()\(hint)", loc)
+        }
+    }
+}
+
+/// Names of date parts, with their accepted spellings.
+public enum DateParts {
+    public static let all: Set<String> = ["year", "quarter", "month", "week", "day", "dayofweek", "dayofyear", "hour", "minute", "second", "millisecond", "microsecond", "epoch", "decade", "century"]
+    public static func canonical(_ p: String) -> String? {
+        let map = ["years": "year", "yy": "year", "y": "year", "yr": "year", "months": "month", "mon": "month", "mm": "month",
+                   "days": "day", "d": "day", "dd": "day", "dow": "dayofweek", "doy": "dayofyear", "weeks": "week", "w": "week",
+                   "hours": "hour", "h": "hour", "minutes": "minute", "min": "minute", "seconds": "second", "s": "second",
+                   "sec": "second", "quarters": "quarter", "q": "quarter", "ms": "millisecond", "milliseconds": "millisecond",
+                   "us": "microsecond", "microseconds": "microsecond"]
+        let c = map[p] ?? p
+        return all.contains(c) ? c : nil
+    }
+}

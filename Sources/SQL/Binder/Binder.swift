@@ -1,0 +1,418 @@
+public import Columnar
+
+/// Turns a parsed query into a logical plan: resolves names against the catalog
+/// and the FROM clause, types every expression (DuckDB's rules), and places
+/// aggregates, HAVING, DISTINCT, ORDER BY and LIMIT.
+public final class Binder {
+    let catalog: Catalog
+    var nextColumnID = 0
+    var nextSubqueryID = 0
+    /// CTEs in scope, innermost last; a reference binds the CTE's query afresh.
+    var cteStack: [[String: Query]] = []
+    /// Views being expanded, to refuse a view that refers to itself.
+    var expanding: Set<String> = []
+
+    public init(catalog: Catalog) { self.catalog = catalog }
+
+    func newColumn(_ name: String, _ type: DataType, table: String? = nil) -> PlanColumn {
+        nextColumnID += 1
+        return PlanColumn(id: nextColumnID, name: name, table: table, type: type)
+    }
+
+    /// Binds a whole query; the plan's output columns are the query's result columns.
+    public func bind(_ query: Query) throws(SQLError) -> LogicalPlan {
+        try bindQuery(query, outer: nil)
+    }
+
+    // MARK: queries
+
+    func bindQuery(_ q: Query, outer: Scope?) throws(SQLError) -> LogicalPlan {
+        if !q.ctes.isEmpty {
+            var frame: [String: Query] = [:]
+            cteStack.append(frame)
+            for (name, cte) in q.ctes {
+                frame[name.lowercased()] = cte
+                cteStack[cteStack.count - 1] = frame
+            }
+        }
+        defer { if !q.ctes.isEmpty { cteStack.removeLast() } }
+
+        switch q.body {
+        case .select(let core):
+            return try bindSelect(core, orderBy: q.orderBy, limit: q.limit, offset: q.offset, outer: outer)
+        case .values(let rows):
+            var plan = try bindValues(rows)
+            plan = try applyOrderLimit(plan, scope: Scope(columns: plan.columns, table: nil), q)
+            return plan
+        case .query(let inner):
+            var plan = try bindQuery(inner, outer: outer)
+            plan = try applyOrderLimit(plan, scope: Scope(columns: plan.columns, table: nil), q)
+            return plan
+        }
+    }
+
+    func bindValues(_ rows: [[Expr]]) throws(SQLError) -> LogicalPlan {
+        let width = rows[0].count
+        var bound: [[BoundExpr]] = []
+        for row in rows {
+            guard row.count == width else {
+                throw SQLError.binder("VALUES rows have different lengths (\(width) and \(row.count))", row.first?.location ?? .unknown)
+            }
+            var r: [BoundExpr] = []
+            for e in row { r.append(try bindExpr(e, Scope())) }
+            bound.append(r)
+        }
+        var types: [DataType] = []
+        for c in 0..<width {
+            var t = bound[0][c].type
+            for r in bound.dropFirst() {
+                guard let u = TypeRules.common(t, r[c].type) else {
+                    throw SQLError.binder("VALUES column \(c + 1) mixes \(t) and \(r[c].type)", rows[0][c].location)
+                }
+                t = u
+            }
+            types.append(t == .null ? .integer : t)
+        }
+        let cols = types.enumerated().map { newColumn("col\($0.offset)", $0.element) }
+        for i in bound.indices {
+            for c in 0..<width { bound[i][c] = try coerce(bound[i][c], to: types[c], at: rows[i][c].location) }
+        }
+        return .values(bound, columns: cols)
+    }
+
+    /// ORDER BY / LIMIT over a plan whose output columns are all there is to sort by.
+    func applyOrderLimit(_ plan: LogicalPlan, scope: Scope, _ q: Query) throws(SQLError) -> LogicalPlan {
+        var plan = plan
+        if !q.orderBy.isEmpty {
+            var keys: [SortKey] = []
+            for item in q.orderBy {
+                let e: BoundExpr
+                if case .literal(.number(let n)) = item.expr.kind, let k = Int(n) {
+                    guard k >= 1, k <= plan.columns.count else {
+                        throw SQLError.binder("ORDER BY position \(k) is not in the select list (1 to \(plan.columns.count))", item.expr.location)
+                    }
+                    let c = plan.columns[k - 1]
+                    e = .column(c.id, c.type)
+                } else { e = try bindExpr(item.expr, scope) }
+                keys.append(SortKey(expr: e, ascending: item.ascending, nullsFirst: item.nullsFirst ?? !item.ascending))
+            }
+            plan = .sort(plan, keys)
+        }
+        return try applyLimit(plan, q)
+    }
+
+    func applyLimit(_ plan: LogicalPlan, _ q: Query) throws(SQLError) -> LogicalPlan {
+        guard q.limit != nil || q.offset != nil else { return plan }
+        func constant(_ e: Expr?, _ what: String) throws(SQLError) -> Int? {
+            guard let e else { return nil }
+            let b = try bindExpr(e, Scope())
+            guard case .literal(let v, _) = try ConstantFolder.fold(b) else {
+                throw SQLError.binder("\(what) must be a constant", e.location)
+            }
+            if v.isNull { return nil }
+            guard let i = v.integer, i >= 0 else { throw SQLError.binder("\(what) must be a non-negative integer", e.location) }
+            return Int(i)
+        }
+        return .limit(plan, limit: try constant(q.limit, "LIMIT"), offset: try constant(q.offset, "OFFSET") ?? 0)
+    }
+
+    func bindSelect(_ core: SelectCore, orderBy: [OrderItem], limit: Expr?, offset: Expr?, outer: Scope?) throws(SQLError) -> LogicalPlan {
+        var plan: LogicalPlan
+        var scope: Scope
+        if let from = core.from {
+            (plan, scope) = try bindTableRef(from)
+        } else {
+            plan = .values([[]], columns: [])
+            scope = Scope()
+        }
+        if let w = core.filter {
+            let cond = try bindExpr(w, scope)
+            try requireBoolean(cond, w.location, "WHERE")
+            if containsAggregate(cond) { throw SQLError.binder("aggregate functions are not allowed in WHERE", w.location) }
+            plan = .filter(plan, cond)
+        }
+
+        // Select list, with * expanded.
+        var items: [(expr: BoundExpr, name: String, source: Expr?)] = []
+        for item in core.items {
+            switch item {
+            case .star(let qualifier, let loc):
+                let visible = scope.entries.filter { e in
+                    if let q = qualifier { return e.table?.lowercased() == q.lowercased() }
+                    return !e.qualifiedOnly
+                }
+                if visible.isEmpty {
+                    throw SQLError.binder(qualifier.map { "table \"\($0)\" is not in the FROM clause" } ?? "SELECT * with no FROM clause", loc)
+                }
+                for e in visible { items.append((.column(e.column.id, e.column.type), e.column.name, nil)) }
+            case .expr(let e, let alias):
+                items.append((try bindExpr(e, scope), alias ?? displayName(e), e))
+            }
+        }
+
+        // GROUP BY: expressions, select-list positions, or select-list aliases.
+        var groups: [BoundExpr] = []
+        if core.groupBy.count == 1, case .column(let p) = core.groupBy[0].kind, p == ["*all*"] {
+            groups = items.filter { !containsAggregate($0.expr) }.map(\.expr)
+        } else {
+            for g in core.groupBy {
+                if case .literal(.number(let n)) = g.kind, let k = Int(n) {
+                    guard k >= 1, k <= items.count else { throw SQLError.binder("GROUP BY position \(k) is not in the select list", g.location) }
+                    groups.append(items[k - 1].expr)
+                } else if case .column(let parts) = g.kind, parts.count == 1,
+                          (try? scope.resolve(parts, at: g.location)) == nil,
+                          let match = items.first(where: { $0.name.lowercased() == parts[0].lowercased() }) {
+                    groups.append(match.expr)
+                } else {
+                    groups.append(try bindExpr(g, scope))
+                }
+            }
+        }
+        var having: BoundExpr? = nil
+        if let h = core.having {
+            having = try bindExpr(h, scope)
+            try requireBoolean(having!, h.location, "HAVING")
+        }
+        // ORDER BY items: aliases and positions refer to the select list; anything else is an expression.
+        enum OrderTarget { case item(Int), expr(BoundExpr) }
+        var orderTargets: [(OrderTarget, OrderItem)] = []
+        for o in orderBy {
+            if case .literal(.number(let n)) = o.expr.kind, let k = Int(n) {
+                guard k >= 1, k <= items.count else {
+                    throw SQLError.binder("ORDER BY position \(k) is not in the select list (1 to \(items.count))", o.expr.location)
+                }
+                orderTargets.append((.item(k - 1), o))
+            } else if case .column(let parts) = o.expr.kind, parts.count == 1,
+                      let k = items.firstIndex(where: { $0.name.lowercased() == parts[0].lowercased() && $0.source != nil }) {
+                orderTargets.append((.item(k), o))
+            } else {
+                let e = try bindExpr(o.expr, scope)
+                if let k = items.firstIndex(where: { $0.expr == e }) { orderTargets.append((.item(k), o)) }
+                else { orderTargets.append((.expr(e), o)) }
+            }
+        }
+
+        let aggregated = !groups.isEmpty || having != nil || items.contains { containsAggregate($0.expr) }
+            || orderTargets.contains { if case .expr(let e) = $0.0 { return containsAggregate(e) }; return false }
+        var hidden: [BoundExpr] = orderTargets.compactMap { if case .expr(let e) = $0.0 { return e }; return nil }
+        if aggregated {
+            var aggCalls: [AggregateCall] = []
+            func collect(_ e: BoundExpr) {
+                if case .aggregate(let a) = e { if !aggCalls.contains(a) { aggCalls.append(a) }; return }
+                e.children.forEach(collect)
+            }
+            items.forEach { collect($0.expr) }
+            having.map(collect)
+            hidden.forEach(collect)
+            var uniqueGroups: [BoundExpr] = []
+            for g in groups where !uniqueGroups.contains(g) {
+                if containsAggregate(g) { throw SQLError.binder("aggregate functions are not allowed in GROUP BY", core.groupBy.first?.location ?? .unknown) }
+                uniqueGroups.append(g)
+            }
+            let groupCols = uniqueGroups.map { g -> PlanColumn in
+                if case .column(let id, _) = g, let c = plan.columns.first(where: { $0.id == id }) { return newColumn(c.name, c.type, table: c.table) }
+                return newColumn("group", g.type)
+            }
+            let aggCols = aggCalls.map { newColumn($0.kind.rawValue, $0.type) }
+            plan = .aggregate(plan, groups: uniqueGroups, aggregates: aggCalls, columns: groupCols + aggCols)
+            // Re-express everything above the aggregate in terms of its output.
+            func rewrite(_ e: BoundExpr, _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
+                if let k = uniqueGroups.firstIndex(of: e) { return .column(groupCols[k].id, groupCols[k].type) }
+                if case .aggregate(let a) = e, let k = aggCalls.firstIndex(of: a) { return .column(aggCols[k].id, aggCols[k].type) }
+                if case .column(let id, _) = e {
+                    let name = scope.entries.first { $0.column.id == id }?.column.name ?? "?"
+                    throw SQLError.binder("column \"\(name)\" must appear in the GROUP BY clause or be used in an aggregate function", loc)
+                }
+                return try e.mapChildren { (c) throws(SQLError) in try rewrite(c, loc) }
+            }
+            for i in items.indices { items[i].expr = try rewrite(items[i].expr, items[i].source?.location ?? .unknown) }
+            if let h = having { plan = .filter(plan, try rewrite(h, core.having!.location)) }
+            for i in hidden.indices { hidden[i] = try rewrite(hidden[i], .unknown) }
+        }
+
+        // Projection: the select list, then hidden ORDER BY expressions.
+        let outCols = items.map { item -> PlanColumn in
+            if case .column(let id, let t) = item.expr, let c = plan.columns.first(where: { $0.id == id }), item.source == nil || c.name == item.name {
+                return newColumn(item.name, t, table: c.table)
+            }
+            return newColumn(item.name, item.expr.type)
+        }
+        let hiddenCols = hidden.map { newColumn("_order", $0.type) }
+        plan = .project(plan, items.map(\.expr) + hidden, columns: outCols + hiddenCols)
+
+        if core.distinct {
+            guard hidden.isEmpty else {
+                throw SQLError.binder("for SELECT DISTINCT, ORDER BY expressions must appear in the select list", orderBy.first?.expr.location ?? .unknown)
+            }
+            let cols = outCols.map { newColumn($0.name, $0.type, table: $0.table) }
+            plan = .aggregate(plan, groups: outCols.map { .column($0.id, $0.type) }, aggregates: [], columns: cols)
+        }
+        if !orderTargets.isEmpty {
+            let visible = plan.columns
+            var h = 0
+            var keys: [SortKey] = []
+            for (target, o) in orderTargets {
+                let col: PlanColumn
+                switch target {
+                case .item(let k): col = visible[k]
+                case .expr: col = hiddenCols[h]; h += 1
+                }
+                keys.append(SortKey(expr: .column(col.id, col.type), ascending: o.ascending, nullsFirst: o.nullsFirst ?? !o.ascending))
+            }
+            plan = .sort(plan, keys)
+        }
+        plan = try applyLimit(plan, Query(body: .values([]), limit: limit, offset: offset))
+        if !hiddenCols.isEmpty {
+            plan = .project(plan, outCols.map { .column($0.id, $0.type) }, columns: outCols)
+        }
+        return plan
+    }
+
+    func containsAggregate(_ e: BoundExpr) -> Bool {
+        if case .aggregate = e { return true }
+        return e.children.contains { containsAggregate($0) }
+    }
+
+    func requireBoolean(_ e: BoundExpr, _ loc: SourceLocation, _ clause: String) throws(SQLError) {
+        guard e.type == .boolean || e.type == .null else {
+            throw SQLError.binder("\(clause) needs a BOOLEAN condition, not \(e.type)", loc)
+        }
+    }
+
+    /// The column name a select item gets without an alias (DuckDB prints the expression).
+    func displayName(_ e: Expr) -> String {
+        switch e.kind {
+        case .column(let parts): return parts.last!
+        case .function(let n, let args, _, let star):
+            return n + "(" + (star ? "*" : args.map(displayName).joined(separator: ", ")) + ")"
+        case .literal(.number(let n)): return n
+        case .literal(.string(let s)): return "'\(s)'"
+        case .cast(let inner, let t): return "CAST(\(displayName(inner)) AS \(t))"
+        case .extract(let f, let inner): return "extract(\(f) FROM \(displayName(inner)))"
+        case .binary(let op, let l, let r): return "(\(displayName(l)) \(op) \(displayName(r)))"
+        default: return "expr"
+        }
+    }
+
+    // MARK: FROM
+
+    func bindTableRef(_ ref: TableRef) throws(SQLError) -> (LogicalPlan, Scope) {
+        switch ref {
+        case .named(let name, let alias, let loc):
+            let key = name.lowercased()
+            for frame in cteStack.reversed() {
+                if let cte = frame[key] {
+                    let plan = try bindQuery(cte, outer: nil)
+                    return requalify(plan, as: alias ?? name)
+                }
+            }
+            guard let entry = catalog.lookup(name) else {
+                let ctes = cteStack.flatMap { Array($0.keys) }
+                let hint = nearestName(to: name, among: catalog.names + ctes).map { "; did you mean \"\($0)\"?" } ?? ""
+                throw SQLError.binder("table \"\(name)\" does not exist\(hint)", loc)
+            }
+            switch entry {
+            case .table(let source):
+                return scan(source, alias: alias ?? name)
+            case .view(let q):
+                guard expanding.insert(key).inserted else { throw SQLError.binder("view \"\(name)\" refers to itself", loc) }
+                defer { expanding.remove(key) }
+                let saved = cteStack
+                cteStack = []
+                defer { cteStack = saved }
+                return requalify(try bindQuery(q, outer: nil), as: alias ?? name)
+            }
+        case .path(let path, let alias, _):
+            let source = try catalog.openFiles([path], format: nil, options: [:])
+            return scan(source, alias: alias ?? tableName(forPath: path))
+        case .function(let name, let args, let alias, let loc):
+            let format: String?
+            switch name {
+            case "read_csv", "read_csv_auto": format = "csv"
+            case "read_json", "read_json_auto", "read_ndjson", "read_jsonl": format = "json"
+            case "read_sluice": format = "sluice"
+            case "read_parquet": throw SQLError.unsupported("Parquet comes in a later release", loc)
+            default: throw SQLError.binder("unknown table function \"\(name)\"", loc)
+            }
+            var paths: [String] = []
+            var options: [String: OptionValue] = [:]
+            for a in args {
+                let v = try optionValue(a.value)
+                if let n = a.name { options[n] = v; continue }
+                switch v {
+                case .string(let p): paths.append(p)
+                case .list(let ps): paths += ps
+                default: throw SQLError.binder("\(name) takes a file path or a list of paths", a.value.location)
+                }
+            }
+            guard !paths.isEmpty else { throw SQLError.binder("\(name) needs a file path", loc) }
+            let source = try catalog.openFiles(paths, format: format, options: options)
+            return scan(source, alias: alias ?? tableName(forPath: paths[0]))
+        case .subquery(let q, let alias):
+            let plan = try bindQuery(q, outer: nil)
+            return requalify(plan, as: alias)
+        case .join(let l, let r, let kind, let on, let using):
+            let (lp, ls) = try bindTableRef(l)
+            let (rp, rs) = try bindTableRef(r)
+            var scope = ls + rs
+            var condition: BoundExpr? = nil
+            if let on {
+                condition = try bindExpr(on, scope)
+                try requireBoolean(condition!, on.location, "JOIN ... ON")
+            } else if !using.isEmpty {
+                var conds: [BoundExpr] = []
+                for name in using {
+                    let a = try ls.resolve([name], at: .unknown), b = try rs.resolve([name], at: .unknown)
+                    conds.append(try comparison("=", .column(a.id, a.type), .column(b.id, b.type), .unknown))
+                    for i in scope.entries.indices where scope.entries[i].column.id == b.id { scope.entries[i].qualifiedOnly = true }
+                }
+                condition = conds.dropFirst().reduce(conds[0]) { .call("and", [$0, $1], .boolean) }
+            }
+            return (.join(lp, rp, kind, on: [], residual: condition), scope)
+        }
+    }
+
+    func scan(_ source: TableSource, alias: String) -> (LogicalPlan, Scope) {
+        let cols = source.schema.fields.map { newColumn($0.name, $0.type, table: alias) }
+        return (.scan(source, fields: Array(source.schema.fields.indices), columns: cols, filters: []), Scope(columns: cols, table: alias))
+    }
+
+    /// Gives a derived table's columns the alias as their table name.
+    func requalify(_ plan: LogicalPlan, as alias: String?) -> (LogicalPlan, Scope) {
+        var cols = plan.columns
+        for i in cols.indices { cols[i].table = alias }
+        return (plan, Scope(columns: cols, table: alias))
+    }
+
+    func tableName(forPath path: String) -> String {
+        var base = path.split(separator: "/").last.map(String.init) ?? path
+        while let dot = base.firstIndex(of: ".") { base = String(base[..<dot]) }
+        return base.contains("*") ? "files" : base
+    }
+
+    func optionValue(_ e: Expr) throws(SQLError) -> OptionValue {
+        switch e.kind {
+        case .literal(.string(let s)): return .string(s)
+        case .literal(.bool(let b)): return .bool(b)
+        case .literal(.number(let n)):
+            guard let i = Int(n) else { throw SQLError.binder("expected an integer option", e.location) }
+            return .int(i)
+        case .column(let parts) where parts.count == 1: return .string(parts[0])
+        case .listLiteral(let items):
+            var out: [String] = []
+            for i in items {
+                guard case .string(let s) = try optionValue(i) else { throw SQLError.binder("expected a list of strings", i.location) }
+                out.append(s)
+            }
+            return .list(out)
+        case .structLiteral(let fields):
+            var out: [(String, String)] = []
+            for (k, v) in fields {
+                guard case .string(let s) = try optionValue(v) else { throw SQLError.binder("expected a string for \"\(k)\"", v.location) }
+                out.append((k, s))
+            }
+            return .map(out)
+        default: throw SQLError.binder("table function options must be constants", e.location)
+        }
+    }
+}

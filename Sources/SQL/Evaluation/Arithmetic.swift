@@ -1,0 +1,227 @@
+import Columnar
+
+/// Numeric and temporal arithmetic. Integers and decimals are exact and overflow
+/// is an error (DuckDB's rule); doubles follow IEEE (x/0 is inf, as in DuckDB).
+enum Arithmetic {
+    static func int64s(_ c: Column) -> [Int64] {
+        switch c.data {
+        case .int64(let a): return a
+        case .int32(let a): return a.map(Int64.init)
+        case .int128(let a): return a.map { Int64(truncatingIfNeeded: $0) }
+        case .bool(let a): return a.map { $0 ? 1 : 0 }
+        default: return [Int64](repeating: 0, count: c.count)
+        }
+    }
+    static func int128s(_ c: Column) -> [Int128] {
+        switch c.data {
+        case .int128(let a): return a
+        case .int64(let a): return a.map { Int128($0) }
+        case .int32(let a): return a.map { Int128($0) }
+        default: return [Int128](repeating: 0, count: c.count)
+        }
+    }
+    static func doubles(_ c: Column) -> [Double] {
+        let scale = c.type.decimalScale
+        let div = scale > 0 ? Double(Decimal128.pow10(scale)) : 1
+        switch c.data {
+        case .double(let a): return a
+        case .int32(let a): return a.map { Double($0) / div }
+        case .int64(let a): return scale == 0 ? a.map { Double($0) } : a.map { Double($0) / div }
+        case .int128(let a): return a.map { Double($0) / div }
+        default: return [Double](repeating: 0, count: c.count)
+        }
+    }
+
+    static func column(_ values: [Int128], _ t: DataType, _ validity: Bitmap?) -> Column {
+        switch t.physical {
+        case .int128: return Column(type: t, data: .int128(values), validity: validity)
+        case .int32: return Column(type: t, data: .int32(values.map { Int32(truncatingIfNeeded: $0) }), validity: validity)
+        default: return Column(type: t, data: .int64(values.map { Int64(truncatingIfNeeded: $0) }), validity: validity)
+        }
+    }
+
+    static let opNames = ["add": ("addition", "+"), "subtract": ("subtraction", "-"), "multiply": ("multiplication", "*"),
+                          "int_divide": ("division", "//"), "modulo": ("modulo", "%"), "divide": ("division", "/")]
+
+    static func overflow(_ name: String, _ t: DataType, _ x: Int128, _ y: Int128) -> SQLError {
+        let (word, sym) = opNames[name] ?? (name, name)
+        var hint = ""
+        if case .decimal = t { hint = ". You might want to add an explicit cast to a bigger DECIMAL" }
+        return .execution("Out of Range Error: Overflow in \(word) of \(t) (\(x) \(sym) \(y))\(hint)")
+    }
+
+    static func binary(_ name: String, _ a: Column, _ b: Column, _ t: DataType) throws(SQLError) -> Column {
+        let n = a.count
+        let validity = Compare.validity(a, b)
+        if a.type == .null || b.type == .null { return Column.constant(.null, type: t, count: n) }
+        switch (a.type, b.type) {
+        case (.date, .interval), (.interval, .date), (.timestamp, .interval), (.interval, .timestamp), (.interval, .interval),
+             (.date, .date), (.timestamp, .timestamp), (.date, .integer), (.date, .bigint), (.integer, .date), (.bigint, .date):
+            return try temporal(name, a, b, t, validity)
+        default: break
+        }
+        if t == .double {
+            let x = doubles(a), y = doubles(b)
+            var out = [Double](repeating: 0, count: n)
+            switch name {
+            case "add": for i in 0..<n { out[i] = x[i] + y[i] }
+            case "subtract": for i in 0..<n { out[i] = x[i] - y[i] }
+            case "multiply": for i in 0..<n { out[i] = x[i] * y[i] }
+            case "divide": for i in 0..<n { out[i] = x[i] / y[i] }
+            case "int_divide": for i in 0..<n { out[i] = (x[i] / y[i]).rounded(.towardZero) }
+            default: for i in 0..<n { out[i] = fmod(x[i], y[i]) }
+            }
+            return Column(type: .double, data: .double(out), validity: validity)
+        }
+        let limit: Int128
+        switch t {
+        case .integer: limit = Int128(Int32.max)
+        case .bigint: limit = Int128(Int64.max)
+        case .decimal(let p, _): limit = Decimal128.maxUnscaled(precision: p)
+        default: throw SQLError.execution("internal error: arithmetic to \(t)")
+        }
+        @inline(__always) func valid(_ i: Int) -> Bool { validity.map { $0[i] } ?? true }
+        // 64-bit fast path: both inputs and the result fit in 64 bits.
+        if a.type.physical != .int128, b.type.physical != .int128, t.physical != .int128 {
+            let x = int64s(a), y = int64s(b)
+            let lim = Int64(limit)
+            var out = [Int64](repeating: 0, count: n)
+            var failed = -1
+            x.withUnsafeBufferPointer { x in y.withUnsafeBufferPointer { y in out.withUnsafeMutableBufferPointer { o in
+                switch name {
+                case "add":
+                    for i in 0..<n { let (r, f) = x[i].addingReportingOverflow(y[i]); o[i] = r; if f || r > lim || r < -lim { if valid(i) { failed = i; break } } }
+                case "subtract":
+                    for i in 0..<n { let (r, f) = x[i].subtractingReportingOverflow(y[i]); o[i] = r; if f || r > lim || r < -lim { if valid(i) { failed = i; break } } }
+                case "multiply":
+                    for i in 0..<n { let (r, f) = x[i].multipliedReportingOverflow(by: y[i]); o[i] = r; if f || r > lim || r < -lim { if valid(i) { failed = i; break } } }
+                default:
+                    for i in 0..<n where valid(i) {
+                        if y[i] == 0 { failed = -2 - i; break }
+                        o[i] = name == "modulo" ? x[i] % y[i] : (a.type.decimalScale > 0 ? (x[i] / y[i]) * Int64(Decimal128.pow10(t.decimalScale)) : x[i] / y[i])
+                    }
+                }
+            } } }
+            if failed >= 0 { throw overflow(name, t, Int128(x[failed]), Int128(y[failed])) }
+            if failed < -1 { throw divisionByZero(name, Int128(x[-2 - failed])) }
+            if t.physical == .int32 { return Column(type: t, data: .int32(out.map { Int32(truncatingIfNeeded: $0) }), validity: validity) }
+            return Column(type: t, data: .int64(out), validity: validity)
+        }
+        let x = int128s(a), y = int128s(b)
+        var out = [Int128](repeating: 0, count: n)
+        for i in 0..<n where valid(i) {
+            let r: Int128, f: Bool
+            switch name {
+            case "add": (r, f) = x[i].addingReportingOverflow(y[i])
+            case "subtract": (r, f) = x[i].subtractingReportingOverflow(y[i])
+            case "multiply": (r, f) = x[i].multipliedReportingOverflow(by: y[i])
+            default:
+                guard y[i] != 0 else { throw divisionByZero(name, x[i]) }
+                r = name == "modulo" ? x[i] % y[i] : (x[i] / y[i]) * Decimal128.pow10(t.decimalScale); f = false
+            }
+            if f || r > limit || r < -limit { throw overflow(name, t, x[i], y[i]) }
+            out[i] = r
+        }
+        return column(out, t, validity)
+    }
+
+    static func divisionByZero(_ name: String, _ x: Int128) -> SQLError {
+        .execution("Invalid Input Error: Division by zero in expression (\(x) \(opNames[name]?.1 ?? "/") 0)")
+    }
+
+    static func temporal(_ name: String, _ a: Column, _ b: Column, _ t: DataType, _ validity: Bitmap?) throws(SQLError) -> Column {
+        let n = a.count
+        func intervals(_ c: Column) -> [Interval] { if case .interval(let v) = c.data { return v }; return [] }
+        switch (a.type, b.type) {
+        case (.date, .interval), (.timestamp, .interval), (.interval, .date), (.interval, .timestamp):
+            let (base, iv) = a.type == .interval ? (b, intervals(a)) : (a, intervals(b))
+            let sign: Int32 = name == "subtract" ? -1 : 1
+            let raw = int64s(base)
+            var out = [Int64](repeating: 0, count: n)
+            for i in 0..<n {
+                let d = Interval(months: iv[i].months * sign, days: iv[i].days * sign, micros: iv[i].micros * Int64(sign))
+                out[i] = base.type == .date ? Dates.add(d, toDate: Int32(raw[i])) : Dates.add(d, toTimestamp: raw[i])
+            }
+            return Column(type: .timestamp, data: .int64(out), validity: validity)
+        case (.interval, .interval):
+            let x = intervals(a), y = intervals(b), s: Int32 = name == "subtract" ? -1 : 1
+            return Column(type: .interval, data: .interval((0..<n).map {
+                Interval(months: x[$0].months + s * y[$0].months, days: x[$0].days + s * y[$0].days, micros: x[$0].micros + Int64(s) * y[$0].micros)
+            }), validity: validity)
+        case (.date, .date):
+            let x = int64s(a), y = int64s(b)
+            return Column(type: .bigint, data: .int64((0..<n).map { x[$0] - y[$0] }), validity: validity)
+        case (.timestamp, .timestamp):
+            let x = int64s(a), y = int64s(b)
+            return Column(type: .interval, data: .interval((0..<n).map { i in
+                let d = x[i] - y[i]
+                return Interval(months: 0, days: Int32(d / Dates.microsPerDay), micros: d % Dates.microsPerDay)
+            }), validity: validity)
+        default:
+            // date ± integer days
+            let (dates, days) = a.type == .date ? (int64s(a), int64s(b)) : (int64s(b), int64s(a))
+            let s: Int64 = name == "subtract" ? -1 : 1
+            return Column(type: .date, data: .int32((0..<n).map { Int32(truncatingIfNeeded: dates[$0] + s * days[$0]) }), validity: validity)
+        }
+    }
+
+    static func negate(_ a: Column) throws(SQLError) -> Column {
+        switch a.data {
+        case .int32(let x): return Column(type: a.type, data: .int32(x.map { 0 &- $0 }), validity: a.validity)
+        case .int64(let x): return Column(type: a.type, data: .int64(x.map { 0 &- $0 }), validity: a.validity)
+        case .int128(let x): return Column(type: a.type, data: .int128(x.map { 0 &- $0 }), validity: a.validity)
+        case .double(let x): return Column(type: a.type, data: .double(x.map { -$0 }), validity: a.validity)
+        case .interval(let x): return Column(type: a.type, data: .interval(x.map { Interval(months: -$0.months, days: -$0.days, micros: -$0.micros) }), validity: a.validity)
+        default: return a
+        }
+    }
+
+    static func math(_ name: String, _ cols: [Column], _ t: DataType) throws(SQLError) -> Column {
+        let a = cols[0]
+        let n = a.count
+        if a.type == .null { return Column.constant(.null, type: t, count: n) }
+        if t == .double || a.type == .double {
+            let x = doubles(a)
+            let digits = cols.count > 1 ? Int(int64s(cols[1]).first ?? 0) : 0
+            let f: (Double) -> Double
+            switch name {
+            case "abs": f = { Swift.abs($0) }
+            case "round":
+                let m = pow(10.0, Double(digits))
+                f = { ($0 * m).rounded() / m }
+            case "floor": f = { $0.rounded(.down) }
+            case "ceil": f = { $0.rounded(.up) }
+            case "trunc": f = { $0.rounded(.towardZero) }
+            case "sqrt": f = { $0.squareRoot() }
+            case "ln": f = { Foundation.log($0) }
+            case "log10": f = { Foundation.log10($0) }
+            case "log2": f = { Foundation.log2($0) }
+            case "exp": f = { Foundation.exp($0) }
+            case "power":
+                let y = doubles(cols[1])
+                return Column(type: .double, data: .double((0..<n).map { Foundation.pow(x[$0], y[$0]) }), validity: Compare.validity(a, cols[1]))
+            default: throw SQLError.execution("unknown function \(name)")
+            }
+            return Column(type: .double, data: .double(x.map(f)), validity: a.validity)
+        }
+        // Integers and decimals.
+        let x = int128s(a)
+        let s = a.type.decimalScale, ts = t.decimalScale
+        let out: [Int128]
+        switch name {
+        case "abs": out = x.map { $0 < 0 ? -$0 : $0 }
+        case "round": out = x.map { Decimal128.rescale($0, from: s, to: ts) }
+        case "floor", "ceil", "trunc":
+            let d = Decimal128.pow10(s)
+            out = x.map { v in
+                let (q, r) = v.quotientAndRemainder(dividingBy: d)
+                let adjusted = name == "floor" && r < 0 ? q - 1 : (name == "ceil" && r > 0 ? q + 1 : q)
+                return adjusted * Decimal128.pow10(ts)
+            }
+        default: throw SQLError.execution("\(name)() needs a DOUBLE")
+        }
+        return column(out, t, a.validity)
+    }
+}
+
+import Foundation

@@ -1,0 +1,47 @@
+import Columnar
+
+/// Evaluates constant subexpressions once, at plan time.
+public enum ConstantFolder {
+    static let oneRow = RecordBatch(schema: Schema([]), columns: [], rowCount: 1)
+
+    /// Folds `e` bottom-up; errors in constants (1 // 0, a bad date) surface here.
+    public static func fold(_ e: BoundExpr) throws(SQLError) -> BoundExpr {
+        if case .literal = e { return e }
+        if case .aggregate(var a) = e {
+            a.argument = try a.argument.map(fold)
+            return .aggregate(a)
+        }
+        let folded = try e.mapChildren(fold)
+        guard folded.isConstant, !isVolatile(folded) else { return simplify(folded) }
+        let c = try Evaluator.evaluate(folded, oneRow)
+        return .literal(c.value(at: 0), folded.type)
+    }
+
+    static func isVolatile(_ e: BoundExpr) -> Bool {
+        if case .call(let n, _, _) = e, n == "current_timestamp" { return true }
+        return e.children.contains(where: isVolatile)
+    }
+
+    /// Boolean identities that let filters vanish: TRUE AND x = x, FALSE OR x = x.
+    static func simplify(_ e: BoundExpr) -> BoundExpr {
+        guard case .call(let n, let args, _) = e, n == "and" || n == "or", args.count == 2 else { return e }
+        for (k, other) in [(0, 1), (1, 0)] {
+            if case .literal(.bool(let b), _) = args[k] {
+                if n == "and" { return b ? args[other] : .literal(.bool(false), .boolean) }
+                return b ? .literal(.bool(true), .boolean) : args[other]
+            }
+        }
+        return e
+    }
+
+    /// A cast, evaluated now when its input is constant (so errors point at the literal).
+    static func castIfConstant(_ e: BoundExpr, to t: DataType, at loc: SourceLocation) throws(SQLError) -> BoundExpr {
+        if e.type == t { return e }
+        let cast = BoundExpr.cast(e, t)
+        guard e.isConstant else { return cast }
+        do { return try fold(cast) } catch {
+            if case .execution(let m) = error { throw SQLError.binder(m, loc) }
+            throw error
+        }
+    }
+}

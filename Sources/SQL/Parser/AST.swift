@@ -1,0 +1,101 @@
+public import Columnar
+
+/// The syntax tree the parser produces: what was written, not yet resolved.
+
+public indirect enum Statement: Sendable {
+    case query(Query)
+    case explain(Statement, analyze: Bool)
+    case createTable(name: String, columns: [Field], query: Query?, orReplace: Bool, ifNotExists: Bool)
+    case createView(name: String, query: Query, orReplace: Bool)
+    case insert(table: String, columns: [String]?, source: Query, location: SourceLocation)
+    case drop(kind: String, name: String, ifExists: Bool, location: SourceLocation)
+    case describe(TableRef)
+    case copy(Query, path: String, options: [String: Expr])
+}
+
+public struct Query: Sendable {
+    public var ctes: [(name: String, query: Query)] = []
+    public var body: QueryBody
+    public var orderBy: [OrderItem] = []
+    public var limit: Expr?
+    public var offset: Expr?
+}
+
+public indirect enum QueryBody: Sendable {
+    case select(SelectCore)
+    case values([[Expr]])
+    case query(Query)   // parenthesized
+}
+
+public struct SelectCore: Sendable {
+    public var distinct = false
+    public var items: [SelectItem] = []
+    public var from: TableRef?
+    public var filter: Expr?
+    public var groupBy: [Expr] = []
+    public var having: Expr?
+}
+
+public enum SelectItem: Sendable {
+    case expr(Expr, alias: String?)
+    case star(qualifier: String?, SourceLocation)
+}
+
+public struct OrderItem: Sendable {
+    public var expr: Expr
+    public var ascending = true
+    public var nullsFirst: Bool?   // nil: the default (NULLS LAST for ASC, FIRST for DESC, as DuckDB)
+}
+
+public enum JoinKind: String, Sendable {
+    case inner = "INNER", left = "LEFT", right = "RIGHT", full = "FULL", cross = "CROSS"
+}
+
+public indirect enum TableRef: Sendable {
+    case named(String, alias: String?, SourceLocation)
+    case path(String, alias: String?, SourceLocation)
+    case function(String, args: [FunctionArg], alias: String?, SourceLocation)
+    case subquery(Query, alias: String?)
+    case join(TableRef, TableRef, JoinKind, on: Expr?, using: [String])
+}
+
+public struct FunctionArg: Sendable {
+    public var name: String?
+    public var value: Expr
+}
+
+public struct Expr: Sendable {
+    public var kind: ExprKind
+    public var location: SourceLocation
+    public init(_ kind: ExprKind, _ location: SourceLocation) { self.kind = kind; self.location = location }
+}
+
+public enum Literal: Sendable, Equatable {
+    case null
+    case bool(Bool)
+    case number(String)
+    case string(String)
+    case typed(DataType, String)   // DATE '1998-12-01', TIMESTAMP '...'
+    case interval(String, unit: String?)
+}
+
+public indirect enum ExprKind: Sendable {
+    case column([String])
+    case literal(Literal)
+    case unary(String, Expr)                       // "-", "+", "NOT"
+    case binary(String, Expr, Expr)                // arithmetic, comparison, AND, OR, ||
+    case function(String, [Expr], distinct: Bool, star: Bool)
+    case caseWhen(operand: Expr?, whens: [(Expr, Expr)], otherwise: Expr?)
+    case cast(Expr, DataType)
+    case inList(Expr, [Expr], negated: Bool)
+    case inSubquery(Expr, Query, negated: Bool)
+    case scalarSubquery(Query)
+    case exists(Query, negated: Bool)
+    case between(Expr, Expr, Expr, negated: Bool)
+    case like(Expr, Expr, negated: Bool, caseInsensitive: Bool)
+    case isNull(Expr, negated: Bool)
+    case isDistinctFrom(Expr, Expr, negated: Bool)
+    case extract(String, Expr)
+    case structLiteral([(String, Expr)])           // {'a': 'INT'}, read_csv options
+    case listLiteral([Expr])
+}

@@ -1,0 +1,696 @@
+import Columnar
+
+/// Recursive-descent parser for Sluice's SQL (DuckDB's dialect where dialects differ).
+public struct Parser {
+    private var tokens: [Token]
+    private var pos = 0
+
+    /// Parses a script of `;`-separated statements.
+    public static func parse(_ sql: String) throws(SQLError) -> [Statement] {
+        var p = Parser(tokens: try Lexer.tokenize(sql))
+        var out: [Statement] = []
+        while true {
+            while p.accept(";") {}
+            if case .end = p.peek.kind { break }
+            out.append(try p.statement())
+            if case .end = p.peek.kind { break }
+            try p.expect(";")
+        }
+        return out
+    }
+
+    public static func parseExpression(_ sql: String) throws(SQLError) -> Expr {
+        var p = Parser(tokens: try Lexer.tokenize(sql))
+        let e = try p.expression()
+        guard case .end = p.peek.kind else { throw p.unexpected("end of expression") }
+        return e
+    }
+
+    init(tokens: [Token]) { self.tokens = tokens }
+
+    // MARK: token helpers
+    var peek: Token { tokens[pos] }
+    func peek(_ k: Int) -> Token { tokens[min(pos + k, tokens.count - 1)] }
+    mutating func advance() -> Token { defer { if pos < tokens.count - 1 { pos += 1 } }; return tokens[pos] }
+
+    func isKeyword(_ k: String, at offset: Int = 0) -> Bool { peek(offset).keyword == k }
+    mutating func acceptKeyword(_ k: String) -> Bool {
+        if isKeyword(k) { pos += 1; return true }
+        return false
+    }
+    mutating func acceptKeywords(_ ks: String...) -> Bool {
+        for (i, k) in ks.enumerated() where !isKeyword(k, at: i) { return false }
+        pos += ks.count
+        return true
+    }
+    mutating func expectKeyword(_ k: String) throws(SQLError) {
+        guard acceptKeyword(k) else { throw unexpected(k) }
+    }
+    func isSymbol(_ s: String, at offset: Int = 0) -> Bool { peek(offset).kind == .symbol(s) }
+    mutating func accept(_ s: String) -> Bool {
+        if isSymbol(s) { pos += 1; return true }
+        return false
+    }
+    mutating func expect(_ s: String) throws(SQLError) {
+        guard accept(s) else { throw unexpected("'\(s)'") }
+    }
+
+    func describe(_ t: Token) -> String {
+        switch t.kind {
+        case .identifier(let s): return "'\(s)'"
+        case .quotedIdentifier(let s): return "\"\(s)\""
+        case .string(let s): return "string '\(s)'"
+        case .number(let s): return "number \(s)"
+        case .symbol(let s): return "'\(s)'"
+        case .parameter(let n): return "$\(n)"
+        case .end: return "end of input"
+        }
+    }
+    func unexpected(_ wanted: String) -> SQLError {
+        .syntax("expected \(wanted) but found \(describe(peek))", peek.location)
+    }
+
+    /// Words that end an expression or a FROM item, so they cannot be bare aliases.
+    static let reserved: Set<String> = [
+        "SELECT", "FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "UNION", "EXCEPT", "INTERSECT",
+        "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "CROSS", "OUTER", "ON", "USING", "AND", "OR", "NOT", "AS", "BY",
+        "WITH", "CASE", "WHEN", "THEN", "ELSE", "END", "IS", "IN", "LIKE", "ILIKE", "BETWEEN", "NULL", "TRUE", "FALSE",
+        "ASC", "DESC", "NULLS", "DISTINCT", "ALL", "VALUES", "SET", "INTO", "NATURAL", "WINDOW", "QUALIFY", "TO",
+    ]
+
+    mutating func identifier(_ what: String = "a name") throws(SQLError) -> String {
+        switch peek.kind {
+        case .identifier(let s) where !Parser.reserved.contains(s.uppercased()): pos += 1; return s
+        case .quotedIdentifier(let s): pos += 1; return s
+        default: throw unexpected(what)
+        }
+    }
+
+    /// A possibly dotted name (schema.table); Sluice has one namespace, so the last part counts.
+    mutating func qualifiedName() throws(SQLError) -> String {
+        var name = try identifier("a table name")
+        while accept(".") { name = try identifier("a table name") }
+        return name
+    }
+
+    mutating func optionalAlias() throws(SQLError) -> String? {
+        if acceptKeyword("AS") { return try identifier("an alias") }
+        switch peek.kind {
+        case .identifier(let s) where !Parser.reserved.contains(s.uppercased()): pos += 1; return s
+        case .quotedIdentifier(let s): pos += 1; return s
+        default: return nil
+        }
+    }
+
+    // MARK: statements
+    mutating func statement() throws(SQLError) -> Statement {
+        let start = peek.location
+        if acceptKeyword("EXPLAIN") {
+            let analyze = acceptKeyword("ANALYZE")
+            return .explain(try statement(), analyze: analyze)
+        }
+        if isKeyword("SELECT") || isKeyword("WITH") || isKeyword("VALUES") || isSymbol("(") { return .query(try query()) }
+        if acceptKeyword("CREATE") {
+            let orReplace = acceptKeywords("OR", "REPLACE")
+            _ = acceptKeyword("TEMP") || acceptKeyword("TEMPORARY")
+            if acceptKeyword("VIEW") {
+                let name = try qualifiedName()
+                try expectKeyword("AS")
+                return .createView(name: name, query: try query(), orReplace: orReplace)
+            }
+            try expectKeyword("TABLE")
+            let ifNotExists = acceptKeywords("IF", "NOT", "EXISTS")
+            let name = try qualifiedName()
+            if acceptKeyword("AS") {
+                return .createTable(name: name, columns: [], query: try query(), orReplace: orReplace, ifNotExists: ifNotExists)
+            }
+            try expect("(")
+            var cols: [Field] = []
+            repeat {
+                if isKeyword("PRIMARY") || isKeyword("UNIQUE") || isKeyword("CONSTRAINT") || isKeyword("FOREIGN") {
+                    try skipParenthesizedClause()
+                    continue
+                }
+                let col = try identifier("a column name")
+                cols.append(Field(col, try dataType()))
+                // Column constraints are accepted and ignored (NOT NULL, PRIMARY KEY, ...).
+                while !isSymbol(",") && !isSymbol(")") {
+                    if case .end = peek.kind { break }
+                    pos += 1
+                }
+            } while accept(",")
+            try expect(")")
+            return .createTable(name: name, columns: cols, query: nil, orReplace: orReplace, ifNotExists: ifNotExists)
+        }
+        if acceptKeyword("INSERT") {
+            try expectKeyword("INTO")
+            let name = try qualifiedName()
+            var columns: [String]? = nil
+            if isSymbol("("), !(isKeyword("SELECT", at: 1) || isKeyword("WITH", at: 1)) {
+                pos += 1
+                var cs: [String] = []
+                repeat { cs.append(try identifier("a column name")) } while accept(",")
+                try expect(")")
+                columns = cs
+            }
+            return .insert(table: name, columns: columns, source: try query(), location: start)
+        }
+        if acceptKeyword("DROP") {
+            guard let kind = peek.keyword, kind == "TABLE" || kind == "VIEW" else { throw unexpected("TABLE or VIEW") }
+            pos += 1
+            let ifExists = acceptKeywords("IF", "EXISTS")
+            let loc = peek.location
+            return .drop(kind: kind, name: try qualifiedName(), ifExists: ifExists, location: loc)
+        }
+        if acceptKeyword("DESCRIBE") || acceptKeyword("DESC") {
+            if isKeyword("SELECT") || isKeyword("WITH") { return .describe(.subquery(try query(), alias: nil)) }
+            return .describe(try tablePrimary())
+        }
+        if acceptKeyword("COPY") {
+            try expect("(")
+            let q = try query()
+            try expect(")")
+            try expectKeyword("TO")
+            guard case .string(let path) = peek.kind else { throw unexpected("a file path in quotes") }
+            pos += 1
+            var options: [String: Expr] = [:]
+            if accept("(") {
+                repeat {
+                    let key = try identifier("an option name").uppercased()
+                    if accept("(") {
+                        var cols: [Expr] = []
+                        repeat { cols.append(try expression()) } while accept(",")
+                        try expect(")")
+                        options[key] = Expr(.listLiteral(cols), peek.location)
+                    } else {
+                        _ = accept("=")
+                        if isSymbol(",") || isSymbol(")") { options[key] = Expr(.literal(.bool(true)), peek.location) }
+                        else if case .identifier(let word) = peek.kind {
+                            pos += 1
+                            options[key] = Expr(.literal(.string(word)), peek.location)
+                        } else { options[key] = try expression() }
+                    }
+                } while accept(",")
+                try expect(")")
+            }
+            return .copy(q, path: path, options: options)
+        }
+        throw unexpected("a statement (SELECT, WITH, CREATE, INSERT, DROP, DESCRIBE, COPY, EXPLAIN)")
+    }
+
+    mutating func skipParenthesizedClause() throws(SQLError) {
+        var depth = 0
+        while true {
+            if case .end = peek.kind { throw unexpected("')'") }
+            if isSymbol("(") { depth += 1 }
+            if isSymbol(")") { if depth == 0 { return }; depth -= 1; if depth == 0 { pos += 1; return } }
+            if isSymbol(","), depth == 0 { return }
+            pos += 1
+        }
+    }
+
+    mutating func dataType() throws(SQLError) -> DataType {
+        let loc = peek.location
+        var text = try identifier("a type name")
+        if text.uppercased() == "DOUBLE", acceptKeyword("PRECISION") {}
+        if text.uppercased() == "CHARACTER", acceptKeyword("VARYING") { text = "VARCHAR" }
+        if accept("(") {
+            var parts: [String] = []
+            repeat {
+                guard case .number(let n) = peek.kind else { throw unexpected("a number") }
+                pos += 1
+                parts.append(n)
+            } while accept(",")
+            try expect(")")
+            text += "(" + parts.joined(separator: ",") + ")"
+        }
+        guard let t = DataType.parse(text) else { throw SQLError.syntax("unknown type \(text)", loc) }
+        return t
+    }
+
+    // MARK: queries
+    mutating func query() throws(SQLError) -> Query {
+        var ctes: [(String, Query)] = []
+        if acceptKeyword("WITH") {
+            _ = acceptKeyword("RECURSIVE")
+            repeat {
+                let name = try identifier("a CTE name")
+                try expectKeyword("AS")
+                _ = acceptKeywords("NOT", "MATERIALIZED") || acceptKeyword("MATERIALIZED")
+                try expect("(")
+                ctes.append((name, try query()))
+                try expect(")")
+            } while accept(",")
+        }
+        var q = Query(body: try queryBody())
+        q.ctes = ctes
+        if isKeyword("UNION") || isKeyword("EXCEPT") || isKeyword("INTERSECT") {
+            throw SQLError.unsupported("set operations (\(peek.keyword!)) come with the next engine issue", peek.location)
+        }
+        if acceptKeywords("ORDER", "BY") {
+            repeat {
+                var item = OrderItem(expr: try expression())
+                if acceptKeyword("DESC") { item.ascending = false } else { _ = acceptKeyword("ASC") }
+                if acceptKeyword("NULLS") {
+                    if acceptKeyword("FIRST") { item.nullsFirst = true }
+                    else { try expectKeyword("LAST"); item.nullsFirst = false }
+                }
+                q.orderBy.append(item)
+            } while accept(",")
+        }
+        while true {
+            if acceptKeyword("LIMIT") { q.limit = try expression() }
+            else if acceptKeyword("OFFSET") { q.offset = try expression(); _ = acceptKeyword("ROWS") || acceptKeyword("ROW") }
+            else { break }
+        }
+        return q
+    }
+
+    mutating func queryBody() throws(SQLError) -> QueryBody {
+        if accept("(") {
+            let inner = try query()
+            try expect(")")
+            return .query(inner)
+        }
+        if acceptKeyword("VALUES") {
+            var rows: [[Expr]] = []
+            repeat {
+                try expect("(")
+                var row: [Expr] = []
+                repeat { row.append(try expression()) } while accept(",")
+                try expect(")")
+                rows.append(row)
+            } while accept(",")
+            return .values(rows)
+        }
+        try expectKeyword("SELECT")
+        var core = SelectCore()
+        if acceptKeyword("DISTINCT") { core.distinct = true } else { _ = acceptKeyword("ALL") }
+        repeat {
+            let loc = peek.location
+            if accept("*") { core.items.append(.star(qualifier: nil, loc)); continue }
+            if case .identifier = peek.kind, isSymbol(".", at: 1), isSymbol("*", at: 2) {
+                let q = try identifier()
+                pos += 2
+                core.items.append(.star(qualifier: q, loc)); continue
+            }
+            if case .quotedIdentifier(let q) = peek.kind, isSymbol(".", at: 1), isSymbol("*", at: 2) {
+                pos += 3
+                core.items.append(.star(qualifier: q, loc)); continue
+            }
+            let e = try expression()
+            core.items.append(.expr(e, alias: try optionalAlias()))
+        } while accept(",")
+        if acceptKeyword("FROM") { core.from = try fromClause() }
+        if acceptKeyword("WHERE") { core.filter = try expression() }
+        if acceptKeywords("GROUP", "BY") {
+            if acceptKeyword("ALL") {
+                core.groupBy = [Expr(.column(["*all*"]), peek.location)]
+            } else {
+                repeat { core.groupBy.append(try expression()) } while accept(",")
+            }
+        }
+        if acceptKeyword("HAVING") { core.having = try expression() }
+        return .select(core)
+    }
+
+    mutating func fromClause() throws(SQLError) -> TableRef {
+        var left = try joinedTable()
+        while accept(",") {
+            left = .join(left, try joinedTable(), .cross, on: nil, using: [])
+        }
+        return left
+    }
+
+    mutating func joinedTable() throws(SQLError) -> TableRef {
+        var left = try tablePrimary()
+        while true {
+            var kind: JoinKind
+            if acceptKeywords("CROSS", "JOIN") { left = .join(left, try tablePrimary(), .cross, on: nil, using: []); continue }
+            if acceptKeyword("JOIN") || acceptKeywords("INNER", "JOIN") { kind = .inner }
+            else if acceptKeyword("LEFT") { _ = acceptKeyword("OUTER"); try expectKeyword("JOIN"); kind = .left }
+            else if acceptKeyword("RIGHT") { _ = acceptKeyword("OUTER"); try expectKeyword("JOIN"); kind = .right }
+            else if acceptKeyword("FULL") { _ = acceptKeyword("OUTER"); try expectKeyword("JOIN"); kind = .full }
+            else { return left }
+            let right = try tablePrimary()
+            if acceptKeyword("ON") {
+                left = .join(left, right, kind, on: try expression(), using: [])
+            } else if acceptKeyword("USING") {
+                try expect("(")
+                var cols: [String] = []
+                repeat { cols.append(try identifier("a column name")) } while accept(",")
+                try expect(")")
+                left = .join(left, right, kind, on: nil, using: cols)
+            } else {
+                throw unexpected("ON or USING")
+            }
+        }
+    }
+
+    mutating func tablePrimary() throws(SQLError) -> TableRef {
+        let loc = peek.location
+        if accept("(") {
+            if isKeyword("SELECT") || isKeyword("WITH") || isKeyword("VALUES") || isSymbol("(") {
+                let q = try query()
+                try expect(")")
+                return .subquery(q, alias: try optionalAlias())
+            }
+            let inner = try fromClause()
+            try expect(")")
+            return inner
+        }
+        if case .string(let path) = peek.kind {
+            pos += 1
+            return .path(path, alias: try optionalAlias(), loc)
+        }
+        let name = try qualifiedName()
+        if accept("(") {
+            var args: [FunctionArg] = []
+            if !isSymbol(")") {
+                repeat {
+                    if case .identifier(let n) = peek.kind, isSymbol("=", at: 1) {
+                        pos += 2
+                        args.append(FunctionArg(name: n.lowercased(), value: try expression()))
+                    } else {
+                        args.append(FunctionArg(name: nil, value: try expression()))
+                    }
+                } while accept(",")
+            }
+            try expect(")")
+            return .function(name.lowercased(), args: args, alias: try optionalAlias(), loc)
+        }
+        return .named(name, alias: try optionalAlias(), loc)
+    }
+
+    // MARK: expressions, by precedence (lowest first)
+    public mutating func expression() throws(SQLError) -> Expr { try orExpr() }
+
+    mutating func orExpr() throws(SQLError) -> Expr {
+        var l = try andExpr()
+        while isKeyword("OR") { let loc = advance().location; l = Expr(.binary("OR", l, try andExpr()), loc) }
+        return l
+    }
+    mutating func andExpr() throws(SQLError) -> Expr {
+        var l = try notExpr()
+        while isKeyword("AND") { let loc = advance().location; l = Expr(.binary("AND", l, try notExpr()), loc) }
+        return l
+    }
+    mutating func notExpr() throws(SQLError) -> Expr {
+        if isKeyword("NOT"), !isKeyword("EXISTS", at: 1) {
+            let loc = advance().location
+            return Expr(.unary("NOT", try notExpr()), loc)
+        }
+        return try comparison()
+    }
+
+    mutating func comparison() throws(SQLError) -> Expr {
+        var l = try concatExpr()
+        while true {
+            let loc = peek.location
+            if case .symbol(let s) = peek.kind, ["=", "<>", "<", "<=", ">", ">="].contains(s) {
+                pos += 1
+                l = Expr(.binary(s, l, try concatExpr()), loc)
+                continue
+            }
+            if acceptKeyword("IS") {
+                let negated = acceptKeyword("NOT")
+                if acceptKeyword("NULL") { l = Expr(.isNull(l, negated: negated), loc); continue }
+                if acceptKeywords("DISTINCT", "FROM") { l = Expr(.isDistinctFrom(l, try concatExpr(), negated: negated), loc); continue }
+                if acceptKeyword("TRUE") { l = Expr(.isDistinctFrom(l, Expr(.literal(.bool(true)), loc), negated: !negated), loc); continue }
+                if acceptKeyword("FALSE") { l = Expr(.isDistinctFrom(l, Expr(.literal(.bool(false)), loc), negated: !negated), loc); continue }
+                throw unexpected("NULL, DISTINCT FROM, TRUE or FALSE")
+            }
+            let negated = isKeyword("NOT") && (isKeyword("IN", at: 1) || isKeyword("LIKE", at: 1) || isKeyword("ILIKE", at: 1) || isKeyword("BETWEEN", at: 1))
+            if negated { pos += 1 }
+            if acceptKeyword("IN") {
+                try expect("(")
+                if isKeyword("SELECT") || isKeyword("WITH") {
+                    let q = try query()
+                    try expect(")")
+                    l = Expr(.inSubquery(l, q, negated: negated), loc)
+                } else {
+                    var items: [Expr] = []
+                    repeat { items.append(try expression()) } while accept(",")
+                    try expect(")")
+                    l = Expr(.inList(l, items, negated: negated), loc)
+                }
+                continue
+            }
+            if isKeyword("LIKE") || isKeyword("ILIKE") {
+                let ci = advance().keyword == "ILIKE"
+                l = Expr(.like(l, try concatExpr(), negated: negated, caseInsensitive: ci), loc)
+                continue
+            }
+            if acceptKeyword("BETWEEN") {
+                let low = try concatExpr()
+                try expectKeyword("AND")
+                l = Expr(.between(l, low, try concatExpr(), negated: negated), loc)
+                continue
+            }
+            if negated { pos -= 1 }
+            return l
+        }
+    }
+
+    mutating func concatExpr() throws(SQLError) -> Expr {
+        var l = try additive()
+        while isSymbol("||") { let loc = advance().location; l = Expr(.binary("||", l, try additive()), loc) }
+        return l
+    }
+    mutating func additive() throws(SQLError) -> Expr {
+        var l = try multiplicative()
+        while isSymbol("+") || isSymbol("-") {
+            let t = advance()
+            guard case .symbol(let s) = t.kind else { break }
+            l = Expr(.binary(s, l, try multiplicative()), t.location)
+        }
+        return l
+    }
+    mutating func multiplicative() throws(SQLError) -> Expr {
+        var l = try unary()
+        while isSymbol("*") || isSymbol("/") || isSymbol("%") || isSymbol("//") {
+            let t = advance()
+            guard case .symbol(let s) = t.kind else { break }
+            l = Expr(.binary(s, l, try unary()), t.location)
+        }
+        return l
+    }
+    mutating func unary() throws(SQLError) -> Expr {
+        if isSymbol("-") || isSymbol("+") {
+            let t = advance()
+            guard case .symbol(let s) = t.kind else { return try postfix() }
+            let operand = try unary()
+            if s == "-", case .literal(.number(let n)) = operand.kind { return Expr(.literal(.number("-" + n)), t.location) }
+            return s == "-" ? Expr(.unary("-", operand), t.location) : operand
+        }
+        return try postfix()
+    }
+    mutating func postfix() throws(SQLError) -> Expr {
+        var e = try primary()
+        while isSymbol("::") {
+            let loc = advance().location
+            e = Expr(.cast(e, try dataType()), loc)
+        }
+        return e
+    }
+
+    mutating func primary() throws(SQLError) -> Expr {
+        let t = peek
+        let loc = t.location
+        switch t.kind {
+        case .number(let n): pos += 1; return Expr(.literal(.number(n)), loc)
+        case .string(let s): pos += 1; return Expr(.literal(.string(s)), loc)
+        case .parameter: throw SQLError.unsupported("query parameters", loc)
+        case .symbol("("):
+            pos += 1
+            if isKeyword("SELECT") || isKeyword("WITH") {
+                let q = try query()
+                try expect(")")
+                return Expr(.scalarSubquery(q), loc)
+            }
+            let e = try expression()
+            try expect(")")
+            return e
+        case .symbol("{"):
+            pos += 1
+            var fields: [(String, Expr)] = []
+            if !isSymbol("}") {
+                repeat {
+                    let key: String
+                    switch peek.kind {
+                    case .string(let s), .identifier(let s), .quotedIdentifier(let s): key = s; pos += 1
+                    default: throw unexpected("a key")
+                    }
+                    try expect(":")
+                    fields.append((key, try expression()))
+                } while accept(",")
+            }
+            try expect("}")
+            return Expr(.structLiteral(fields), loc)
+        case .symbol("["):
+            pos += 1
+            var items: [Expr] = []
+            if !isSymbol("]") { repeat { items.append(try expression()) } while accept(",") }
+            try expect("]")
+            return Expr(.listLiteral(items), loc)
+        case .quotedIdentifier:
+            return try columnRef()
+        case .identifier(let word):
+            let k = word.uppercased()
+            switch k {
+            case "NULL": pos += 1; return Expr(.literal(.null), loc)
+            case "TRUE": pos += 1; return Expr(.literal(.bool(true)), loc)
+            case "FALSE": pos += 1; return Expr(.literal(.bool(false)), loc)
+            case "CASE": pos += 1; return try caseExpr(loc)
+            case "CAST", "TRY_CAST":
+                pos += 1
+                try expect("(")
+                let e = try expression()
+                try expectKeyword("AS")
+                let type = try dataType()
+                try expect(")")
+                return Expr(.cast(e, type), loc)
+            case "EXISTS":
+                pos += 1
+                try expect("(")
+                let q = try query()
+                try expect(")")
+                return Expr(.exists(q, negated: false), loc)
+            case "NOT" where isKeyword("EXISTS", at: 1):
+                pos += 2
+                try expect("(")
+                let q = try query()
+                try expect(")")
+                return Expr(.exists(q, negated: true), loc)
+            case "DATE", "TIMESTAMP":
+                if case .string(let s) = peek(1).kind {
+                    pos += 2
+                    return Expr(.literal(.typed(k == "DATE" ? .date : .timestamp, s)), loc)
+                }
+            case "INTERVAL":
+                pos += 1
+                return try intervalLiteral(loc)
+            case "EXTRACT":
+                if isSymbol("(", at: 1) {
+                    pos += 2
+                    let field = try identifier("a date part").lowercased()
+                    try expectKeyword("FROM")
+                    let e = try expression()
+                    try expect(")")
+                    return Expr(.extract(field, e), loc)
+                }
+            case "SUBSTRING" where isSymbol("(", at: 1):
+                pos += 2
+                let s = try expression()
+                var args = [s]
+                if acceptKeyword("FROM") {
+                    args.append(try expression())
+                    if acceptKeyword("FOR") { args.append(try expression()) }
+                } else if accept(",") {
+                    args.append(try expression())
+                    if accept(",") { args.append(try expression()) }
+                } else if acceptKeyword("FOR") {
+                    args.append(Expr(.literal(.number("1")), loc))
+                    args.append(try expression())
+                }
+                try expect(")")
+                return Expr(.function("substring", args, distinct: false, star: false), loc)
+            case "POSITION" where isSymbol("(", at: 1):
+                pos += 2
+                let needle = try concatExpr()
+                try expectKeyword("IN")
+                let hay = try expression()
+                try expect(")")
+                return Expr(.function("position", [needle, hay], distinct: false, star: false), loc)
+            case "TRIM" where isSymbol("(", at: 1):
+                pos += 2
+                var mode = "trim"
+                if acceptKeyword("BOTH") { mode = "trim" } else if acceptKeyword("LEADING") { mode = "ltrim" } else if acceptKeyword("TRAILING") { mode = "rtrim" }
+                var args: [Expr] = []
+                if acceptKeyword("FROM") {
+                    args = [try expression()]
+                } else {
+                    let first = try expression()
+                    if acceptKeyword("FROM") { args = [try expression(), first] } else { args = [first] }
+                }
+                try expect(")")
+                return Expr(.function(mode, args, distinct: false, star: false), loc)
+            case "CURRENT_DATE", "CURRENT_TIMESTAMP":
+                if !isSymbol("(", at: 1) {
+                    pos += 1
+                    return Expr(.function(k.lowercased(), [], distinct: false, star: false), loc)
+                }
+            default: break
+            }
+            if isSymbol("(", at: 1) {
+                pos += 2
+                let name = word.lowercased()
+                if accept("*") {
+                    try expect(")")
+                    return Expr(.function(name, [], distinct: false, star: true), loc)
+                }
+                let distinct = acceptKeyword("DISTINCT")
+                var args: [Expr] = []
+                if !isSymbol(")") { repeat { args.append(try expression()) } while accept(",") }
+                try expect(")")
+                if isKeyword("OVER") { throw SQLError.unsupported("window functions come with the next engine issue", peek.location) }
+                return Expr(.function(name, args, distinct: distinct, star: false), loc)
+            }
+            if Parser.reserved.contains(k) { throw unexpected("an expression") }
+            return try columnRef()
+        default: break
+        }
+        throw unexpected("an expression")
+    }
+
+    mutating func columnRef() throws(SQLError) -> Expr {
+        let loc = peek.location
+        var parts = [try identifier("a column name")]
+        while isSymbol("."), !isSymbol("*", at: 1) {
+            pos += 1
+            parts.append(try identifier("a column name"))
+        }
+        return Expr(.column(parts), loc)
+    }
+
+    mutating func caseExpr(_ loc: SourceLocation) throws(SQLError) -> Expr {
+        var operand: Expr? = nil
+        if !isKeyword("WHEN") { operand = try expression() }
+        var whens: [(Expr, Expr)] = []
+        while acceptKeyword("WHEN") {
+            let c = try expression()
+            try expectKeyword("THEN")
+            whens.append((c, try expression()))
+        }
+        guard !whens.isEmpty else { throw unexpected("WHEN") }
+        var otherwise: Expr? = nil
+        if acceptKeyword("ELSE") { otherwise = try expression() }
+        try expectKeyword("END")
+        return Expr(.caseWhen(operand: operand, whens: whens, otherwise: otherwise), loc)
+    }
+
+    static let intervalUnits: Set<String> = [
+        "YEAR", "YEARS", "MONTH", "MONTHS", "DAY", "DAYS", "HOUR", "HOURS", "MINUTE", "MINUTES", "SECOND", "SECONDS", "WEEK", "WEEKS",
+    ]
+
+    /// INTERVAL '3' MONTH, INTERVAL 90 DAY, INTERVAL '1 year 2 days', INTERVAL '90' DAY (3).
+    mutating func intervalLiteral(_ loc: SourceLocation) throws(SQLError) -> Expr {
+        let text: String
+        switch peek.kind {
+        case .string(let s): text = s; pos += 1
+        case .number(let n): text = n; pos += 1
+        default: throw unexpected("an interval value")
+        }
+        var unit: String? = nil
+        if let k = peek.keyword, Parser.intervalUnits.contains(k) {
+            pos += 1
+            unit = k
+            if accept("(") { // a precision, as in TPC-H's `interval '90' day (3)`
+                guard case .number = peek.kind else { throw unexpected("a number") }
+                pos += 1
+                try expect(")")
+            }
+        }
+        return Expr(.literal(.interval(text, unit: unit)), loc)
+    }
+}

@@ -1,0 +1,120 @@
+public import Columnar
+
+/// A column flowing through a logical plan. Ids are unique within one query, so
+/// rewrites (pushdown, pruning, join reordering) never confuse two columns.
+public struct PlanColumn: Hashable, Sendable {
+    public var id: Int
+    public var name: String
+    public var table: String?
+    public var type: DataType
+}
+
+/// A resolved, typed expression. Columns are referenced by id.
+public indirect enum BoundExpr: Sendable, Hashable {
+    case column(Int, DataType)
+    case literal(Value, DataType)
+    /// A scalar function or operator by its canonical name (see Functions.swift).
+    case call(String, [BoundExpr], DataType)
+    case cast(BoundExpr, DataType)
+    case caseWhen([When], otherwise: BoundExpr?, DataType)
+    case inList(BoundExpr, [BoundExpr], negated: Bool)
+    case inSubquery(BoundExpr, Subquery, negated: Bool)
+    case scalarSubquery(Subquery, DataType)
+    /// Only between binding and aggregate rewriting.
+    case aggregate(AggregateCall)
+
+    public struct When: Sendable, Hashable {
+        public var condition: BoundExpr
+        public var result: BoundExpr
+    }
+
+    public var type: DataType {
+        switch self {
+        case .column(_, let t), .literal(_, let t), .call(_, _, let t), .cast(_, let t), .caseWhen(_, _, let t), .scalarSubquery(_, let t):
+            return t
+        case .inList, .inSubquery: return .boolean
+        case .aggregate(let a): return a.type
+        }
+    }
+
+    public var children: [BoundExpr] {
+        switch self {
+        case .column, .literal, .scalarSubquery, .aggregate: return []
+        case .call(_, let a, _): return a
+        case .cast(let e, _): return [e]
+        case .caseWhen(let w, let o, _): return w.flatMap { [$0.condition, $0.result] } + (o.map { [$0] } ?? [])
+        case .inList(let e, let l, _): return [e] + l
+        case .inSubquery(let e, _, _): return [e]
+        }
+    }
+
+    /// Rebuilds this node with its children transformed (bottom-up rewrites).
+    public func mapChildren(_ f: (BoundExpr) throws(SQLError) -> BoundExpr) throws(SQLError) -> BoundExpr {
+        switch self {
+        case .column, .literal, .scalarSubquery, .aggregate: return self
+        case .call(let n, let a, let t):
+            var out: [BoundExpr] = []
+            for x in a { out.append(try f(x)) }
+            return .call(n, out, t)
+        case .cast(let e, let t): return .cast(try f(e), t)
+        case .caseWhen(let w, let o, let t):
+            var ws: [When] = []
+            for x in w { ws.append(When(condition: try f(x.condition), result: try f(x.result))) }
+            return .caseWhen(ws, otherwise: try o.map(f), t)
+        case .inList(let e, let l, let n):
+            var out: [BoundExpr] = []
+            for x in l { out.append(try f(x)) }
+            return .inList(try f(e), out, negated: n)
+        case .inSubquery(let e, let q, let n): return .inSubquery(try f(e), q, negated: n)
+        }
+    }
+
+    /// Ids of every column this expression reads.
+    public var columnIDs: Set<Int> {
+        var out = Set<Int>()
+        func walk(_ e: BoundExpr) {
+            if case .column(let id, _) = e { out.insert(id) }
+            if case .aggregate(let a) = e { a.argument.map(walk) }
+            e.children.forEach(walk)
+        }
+        walk(self)
+        return out
+    }
+
+    public var isConstant: Bool {
+        switch self {
+        case .literal: return true
+        case .column, .aggregate, .scalarSubquery, .inSubquery: return false
+        case .call(let n, _, _) where n == "current_date" || n == "current_timestamp": return true
+        default: return children.allSatisfy(\.isConstant)
+        }
+    }
+
+    public var containsSubquery: Bool {
+        switch self {
+        case .scalarSubquery, .inSubquery: return true
+        default: return children.contains { $0.containsSubquery }
+        }
+    }
+}
+
+/// An uncorrelated subquery: planned once, evaluated once per query.
+public final class Subquery: @unchecked Sendable, Hashable {
+    public let id: Int
+    public var plan: LogicalPlan
+    init(id: Int, plan: LogicalPlan) { self.id = id; self.plan = plan }
+    public static func == (a: Subquery, b: Subquery) -> Bool { a.id == b.id }
+    public func hash(into h: inout Hasher) { h.combine(id) }
+}
+
+public enum AggregateKind: String, Sendable, Hashable {
+    case countStar = "count_star", count, sum, avg, min, max, stddev = "stddev_samp", stddevPop = "stddev_pop",
+         varianceSamp = "var_samp", variancePop = "var_pop", median, bool_and, bool_or, any_value = "any_value"
+}
+
+public struct AggregateCall: Sendable, Hashable {
+    public var kind: AggregateKind
+    public var argument: BoundExpr?
+    public var distinct: Bool
+    public var type: DataType
+}

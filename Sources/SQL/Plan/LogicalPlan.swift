@@ -1,0 +1,50 @@
+public import Columnar
+
+/// Where rows come from: a file set, an in-memory table, ... Implemented by the
+/// Execution tier, which alone knows how to read them.
+public protocol TableSource: AnyObject, Sendable {
+    var schema: Schema { get }
+    /// Rows, if known or estimable (join ordering uses it).
+    var estimatedRows: Double { get }
+    /// Columns that come from Hive-style directory names (`date=2026-11-01/`).
+    var partitionColumns: [String] { get }
+    /// One line for EXPLAIN: `read_csv lake/sales/*.csv (3 files)`.
+    var displayName: String { get }
+}
+
+public struct SortKey: Sendable, Hashable {
+    public var expr: BoundExpr
+    public var ascending: Bool
+    public var nullsFirst: Bool
+}
+
+/// The logical plan: what to compute, with column ids instead of positions.
+public indirect enum LogicalPlan: Sendable {
+    /// `columns[i]` reads source field `fields[i]`; `filters` were pushed into the scan.
+    case scan(TableSource, fields: [Int], columns: [PlanColumn], filters: [BoundExpr])
+    case values([[BoundExpr]], columns: [PlanColumn])
+    case filter(LogicalPlan, BoundExpr)
+    case project(LogicalPlan, [BoundExpr], columns: [PlanColumn])
+    case aggregate(LogicalPlan, groups: [BoundExpr], aggregates: [AggregateCall], columns: [PlanColumn])
+    case join(LogicalPlan, LogicalPlan, JoinKind, on: [(BoundExpr, BoundExpr)], residual: BoundExpr?)
+    case sort(LogicalPlan, [SortKey])
+    case limit(LogicalPlan, limit: Int?, offset: Int)
+
+    public var columns: [PlanColumn] {
+        switch self {
+        case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c): return c
+        case .filter(let p, _), .sort(let p, _), .limit(let p, _, _): return p.columns
+        case .join(let l, let r, let k, _, _):
+            let lc = l.columns.map { c -> PlanColumn in var c = c; if k == .right || k == .full { c.table = c.table }; return c }
+            return lc + r.columns
+        }
+    }
+
+    public var inputs: [LogicalPlan] {
+        switch self {
+        case .scan, .values: return []
+        case .filter(let p, _), .project(let p, _, _), .aggregate(let p, _, _, _), .sort(let p, _), .limit(let p, _, _): return [p]
+        case .join(let l, let r, _, _, _): return [l, r]
+        }
+    }
+}
