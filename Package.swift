@@ -54,8 +54,10 @@ let package = Package(
         .target(name: "Columnar", dependencies: ["Compression"]),
         // Parser, binder, logical plan, optimizer, expression evaluation.
         .target(name: "SQL", dependencies: ["Columnar"]),
+        // Operators, file formats, the in-process session (`sluice query --local`).
+        .target(name: "Execution", dependencies: ["SQL", "Columnar", "Compression"]),
         .executableTarget(name: "sluice", dependencies: [
-            "Coordinator", "Worker", "Client", "Wire",
+            "Coordinator", "Worker", "Client", "Wire", "Execution", "SQL", "Columnar",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -8,6 +8,6 @@ struct Sluice: ParsableCommand {
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, LocalCommand.self,
             SubmitCommand.self, StatusCommand.self, JobsCommand.self, JobCommand.self,
-            CancelCommand.self, LogsCommand.self,
+            CancelCommand.self, LogsCommand.self, QueryCommand.self,
         ])
 }

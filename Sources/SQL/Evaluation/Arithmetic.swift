@@ -3,34 +3,9 @@ import Columnar
 /// Numeric and temporal arithmetic. Integers and decimals are exact and overflow
 /// is an error (DuckDB's rule); doubles follow IEEE (x/0 is inf, as in DuckDB).
 enum Arithmetic {
-    static func int64s(_ c: Column) -> [Int64] {
-        switch c.data {
-        case .int64(let a): return a
-        case .int32(let a): return a.map(Int64.init)
-        case .int128(let a): return a.map { Int64(truncatingIfNeeded: $0) }
-        case .bool(let a): return a.map { $0 ? 1 : 0 }
-        default: return [Int64](repeating: 0, count: c.count)
-        }
-    }
-    static func int128s(_ c: Column) -> [Int128] {
-        switch c.data {
-        case .int128(let a): return a
-        case .int64(let a): return a.map { Int128($0) }
-        case .int32(let a): return a.map { Int128($0) }
-        default: return [Int128](repeating: 0, count: c.count)
-        }
-    }
-    static func doubles(_ c: Column) -> [Double] {
-        let scale = c.type.decimalScale
-        let div = scale > 0 ? Double(Decimal128.pow10(scale)) : 1
-        switch c.data {
-        case .double(let a): return a
-        case .int32(let a): return a.map { Double($0) / div }
-        case .int64(let a): return scale == 0 ? a.map { Double($0) } : a.map { Double($0) / div }
-        case .int128(let a): return a.map { Double($0) / div }
-        default: return [Double](repeating: 0, count: c.count)
-        }
-    }
+    static func int64s(_ c: Column) -> [Int64] { c.int64Values() }
+    static func int128s(_ c: Column) -> [Int128] { c.int128Values() }
+    static func doubles(_ c: Column) -> [Double] { c.doubleValues() }
 
     static func column(_ values: [Int128], _ t: DataType, _ validity: Bitmap?) -> Column {
         switch t.physical {

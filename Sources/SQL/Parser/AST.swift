@@ -19,6 +19,9 @@ public struct Query: Sendable {
     public var orderBy: [OrderItem] = []
     public var limit: Expr?
     public var offset: Expr?
+    public init(ctes: [(name: String, query: Query)] = [], body: QueryBody, orderBy: [OrderItem] = [], limit: Expr? = nil, offset: Expr? = nil) {
+        self.ctes = ctes; self.body = body; self.orderBy = orderBy; self.limit = limit; self.offset = offset
+    }
 }
 
 public indirect enum QueryBody: Sendable {
@@ -34,6 +37,9 @@ public struct SelectCore: Sendable {
     public var filter: Expr?
     public var groupBy: [Expr] = []
     public var having: Expr?
+    public init(distinct: Bool = false, items: [SelectItem] = [], from: TableRef? = nil, filter: Expr? = nil, groupBy: [Expr] = [], having: Expr? = nil) {
+        self.distinct = distinct; self.items = items; self.from = from; self.filter = filter; self.groupBy = groupBy; self.having = having
+    }
 }
 
 public enum SelectItem: Sendable {

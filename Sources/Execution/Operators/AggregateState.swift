@@ -1,0 +1,190 @@
+import Columnar
+import SQL
+
+/// The running state of one aggregate for every group, in arrays indexed by group id.
+final class AggregateState {
+    let call: AggregateCall
+    private var counts: [Int64] = []
+    private var sums: [Int128] = []          // exact sums (integers, decimals)
+    private var dsums: [Double] = []         // double sums; Welford means
+    private var m2: [Double] = []
+    private var extremes: [Value] = []       // min / max / any_value
+    private var values: [[Value]] = []       // median
+    private var seen: [Set<Value>] = []      // DISTINCT
+    private var flags: [Bool] = []           // bool_and / bool_or
+
+    init(_ call: AggregateCall) { self.call = call }
+
+    var argType: DataType { call.argument?.type ?? .bigint }
+    var exact: Bool { argType.physical != .double && argType != .null }
+
+    func resize(_ n: Int) {
+        let grow = n - counts.count
+        guard grow > 0 else { return }
+        counts.append(contentsOf: repeatElement(0, count: grow))
+        switch call.kind {
+        case .sum, .avg:
+            if exact { sums.append(contentsOf: repeatElement(0, count: grow)) } else { dsums.append(contentsOf: repeatElement(0, count: grow)) }
+        case .stddev, .stddevPop, .varianceSamp, .variancePop:
+            dsums.append(contentsOf: repeatElement(0, count: grow)); m2.append(contentsOf: repeatElement(0, count: grow))
+        case .min, .max, .any_value: extremes.append(contentsOf: repeatElement(.null, count: grow))
+        case .median: values.append(contentsOf: repeatElement([], count: grow))
+        case .bool_and, .bool_or: flags.append(contentsOf: repeatElement(call.kind == .bool_and, count: grow))
+        case .count, .countStar: break
+        }
+        if call.distinct { seen.append(contentsOf: repeatElement([], count: grow)) }
+    }
+
+    func update(_ ids: [Int32], _ arg: Column?, rows: Int) throws(SQLError) {
+        guard let arg else {
+            for id in ids { counts[Int(id)] += 1 }   // count(*)
+            return
+        }
+        let n = rows
+        var live = [Bool](repeating: true, count: n)
+        if let v = arg.validity { for i in 0..<n where !v[i] { live[i] = false } }
+        if arg.type == .null { live = [Bool](repeating: false, count: n) }
+        if call.distinct {
+            for i in 0..<n where live[i] {
+                if !seen[Int(ids[i])].insert(arg.value(at: i)).inserted { live[i] = false }
+            }
+        }
+        switch call.kind {
+        case .countStar, .count:
+            for i in 0..<n where live[i] { counts[Int(ids[i])] += 1 }
+        case .sum, .avg:
+            if exact {
+                switch arg.data {
+                case .int64(let a):
+                    sums.withUnsafeMutableBufferPointer { s in counts.withUnsafeMutableBufferPointer { c in
+                        for i in 0..<n where live[i] { let g = Int(ids[i]); s[g] &+= Int128(a[i]); c[g] += 1 }
+                    } }
+                case .int32(let a): for i in 0..<n where live[i] { let g = Int(ids[i]); sums[g] += Int128(a[i]); counts[g] += 1 }
+                case .int128(let a):
+                    for i in 0..<n where live[i] {
+                        let g = Int(ids[i])
+                        let (r, o) = sums[g].addingReportingOverflow(a[i])
+                        if o { throw SQLError.execution("Out of Range Error: sum overflowed DECIMAL(38)") }
+                        sums[g] = r; counts[g] += 1
+                    }
+                default: break
+                }
+            } else {
+                let a = arg.doubleValues()
+                for i in 0..<n where live[i] { let g = Int(ids[i]); dsums[g] += a[i]; counts[g] += 1 }
+            }
+        case .stddev, .stddevPop, .varianceSamp, .variancePop:
+            let a = arg.doubleValues()
+            for i in 0..<n where live[i] {
+                let g = Int(ids[i])
+                counts[g] += 1
+                let delta = a[i] - dsums[g]
+                dsums[g] += delta / Double(counts[g])
+                m2[g] += delta * (a[i] - dsums[g])
+            }
+        case .min, .max:
+            let wantLess = call.kind == .min
+            for i in 0..<n where live[i] {
+                let g = Int(ids[i])
+                let v = arg.value(at: i)
+                if extremes[g].isNull || ValueOrder.compare(v, extremes[g]) == (wantLess ? -1 : 1) { extremes[g] = v }
+                counts[g] += 1
+            }
+        case .any_value:
+            for i in 0..<n where live[i] { let g = Int(ids[i]); if extremes[g].isNull { extremes[g] = arg.value(at: i) } }
+        case .median:
+            for i in 0..<n where live[i] { values[Int(ids[i])].append(arg.value(at: i)) }
+        case .bool_and, .bool_or:
+            guard case .bool(let a) = arg.data else { break }
+            for i in 0..<n where live[i] {
+                let g = Int(ids[i])
+                flags[g] = call.kind == .bool_and ? flags[g] && a[i] : flags[g] || a[i]
+                counts[g] += 1
+            }
+        }
+    }
+
+    func finish(_ groups: Int) throws(SQLError) -> Column {
+        var b = ColumnBuilder(type: call.type, capacity: groups)
+        for g in 0..<groups {
+            switch call.kind {
+            case .countStar, .count: b.append(int64: counts[g])
+            case .sum:
+                if counts[g] == 0 { b.appendNull(); continue }
+                if !exact { b.append(double: dsums[g]); continue }
+                if call.type == .bigint {
+                    guard let v = Int64(exactly: sums[g]) else { throw SQLError.execution("Out of Range Error: sum overflowed BIGINT") }
+                    b.append(int64: v)
+                } else { b.append(.wide(sums[g])) }
+            case .avg:
+                if counts[g] == 0 { b.appendNull(); continue }
+                if exact {
+                    let scale = Double(Decimal128.pow10(argType.decimalScale))
+                    // Divide exactly first so large sums keep their precision.
+                    let (q, r) = sums[g].quotientAndRemainder(dividingBy: Int128(counts[g]))
+                    b.append(double: (Double(q) + Double(r) / Double(counts[g])) / scale)
+                } else { b.append(double: dsums[g] / Double(counts[g])) }
+            case .stddev, .stddevPop, .varianceSamp, .variancePop:
+                let c = Double(counts[g])
+                let sample = call.kind == .stddev || call.kind == .varianceSamp
+                if counts[g] == 0 || (sample && counts[g] < 2) { b.appendNull(); continue }
+                let variance = m2[g] / (sample ? c - 1 : c)
+                b.append(double: call.kind == .stddev || call.kind == .stddevPop ? variance.squareRoot() : variance)
+            case .min, .max, .any_value:
+                b.append(extremes[g])
+            case .median:
+                b.append(median(values[g]))
+            case .bool_and, .bool_or:
+                if counts[g] == 0 { b.appendNull() } else { b.append(bool: flags[g]) }
+            }
+        }
+        return b.finish()
+    }
+
+    /// The middle value, or the mean of the two middle values (DuckDB's quantile_cont).
+    private func median(_ vs: [Value]) -> Value {
+        guard !vs.isEmpty else { return .null }
+        let sorted = vs.sorted { ValueOrder.compare($0, $1) < 0 }
+        let mid = sorted.count / 2
+        let odd = sorted.count % 2 == 1
+        switch call.type {
+        case .double:
+            let d = sorted.map { v -> Double in
+                switch v {
+                case .double(let x): return x
+                case .int(let x): return Double(x) / Double(Decimal128.pow10(argType.decimalScale))
+                case .wide(let x): return Double(x)
+                default: return 0
+                }
+            }
+            return .double(odd ? d[mid] : d[mid - 1] + (d[mid] - d[mid - 1]) / 2)
+        default:
+            if odd { return sorted[mid] }
+            guard let a = sorted[mid - 1].integer, let c = sorted[mid].integer else { return sorted[mid] }
+            let s = a + c
+            let half = s >= 0 ? (s + 1) / 2 : (s - 1) / 2   // round half away from zero
+            return call.type.physical == .int128 ? .wide(half) : .int(Int64(half))
+        }
+    }
+}
+
+/// A total order on values of one type (NULLs are handled by callers).
+enum ValueOrder {
+    static func compare(_ a: Value, _ b: Value) -> Int {
+        switch (a, b) {
+        case (.int(let x), .int(let y)): return x < y ? -1 : (x > y ? 1 : 0)
+        case (.wide(let x), .wide(let y)): return x < y ? -1 : (x > y ? 1 : 0)
+        case (.int(let x), .wide(let y)): return Int128(x) < y ? -1 : (Int128(x) > y ? 1 : 0)
+        case (.wide(let x), .int(let y)): return x < Int128(y) ? -1 : (x > Int128(y) ? 1 : 0)
+        case (.double(let x), .double(let y)): return x < y ? -1 : (x > y ? 1 : 0)
+        case (.string(let x), .string(let y)):
+            return x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : (x == y ? 0 : 1)
+        case (.bool(let x), .bool(let y)): return x == y ? 0 : (!x ? -1 : 1)
+        case (.interval(let x), .interval(let y)): return x < y ? -1 : (x == y ? 0 : 1)
+        case (.null, .null): return 0
+        case (.null, _): return 1
+        case (_, .null): return -1
+        default: return 0
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import Columnar
+import SQL
+
+/// Renders a compiled expression (columns by position) for EXPLAIN.
+enum ExpressionText {
+    static let symbols = ["eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "add": "+", "subtract": "-",
+                          "multiply": "*", "divide": "/", "int_divide": "//", "modulo": "%", "and": "AND", "or": "OR"]
+
+    static func render(_ e: BoundExpr, _ schema: Schema) -> String {
+        switch e {
+        case .column(let i, _): return i < schema.count ? schema.fields[i].name : "#\(i)"
+        case .literal(let v, let t):
+            guard let s = Columnar.render(v, as: t) else { return "NULL" }
+            return t == .varchar ? "'\(s)'" : (t == .date || t == .timestamp ? "\(t) '\(s)'" : s)
+        case .call(let n, let a, _):
+            if let sym = symbols[n], a.count == 2 { return "(\(render(a[0], schema)) \(sym) \(render(a[1], schema)))" }
+            return "\(n)(" + a.map { render($0, schema) }.joined(separator: ", ") + ")"
+        case .cast(let x, let t): return "CAST(\(render(x, schema)) AS \(t))"
+        case .caseWhen(let w, let o, _):
+            return "CASE " + w.map { "WHEN \(render($0.condition, schema)) THEN \(render($0.result, schema))" }.joined(separator: " ")
+                + (o.map { " ELSE \(render($0, schema))" } ?? "") + " END"
+        case .inList(let x, let l, let neg):
+            let items = l.count > 6 ? l.prefix(6).map { render($0, schema) }.joined(separator: ", ") + ", ... (\(l.count))" : l.map { render($0, schema) }.joined(separator: ", ")
+            return "\(render(x, schema)) \(neg ? "NOT IN" : "IN") (\(items))"
+        case .inSubquery(let x, _, let neg): return "\(render(x, schema)) \(neg ? "NOT IN" : "IN") (subquery)"
+        case .scalarSubquery: return "(subquery)"
+        case .aggregate(let a): return "\(a.kind.rawValue)(\(a.argument.map { render($0, schema) } ?? "*"))"
+        }
+    }
+}

@@ -1,0 +1,146 @@
+import Columnar
+import SQL
+
+/// ORDER BY over the whole input (materialized), or only the first `limit` rows
+/// (top-N: keeps at most a few times N rows in memory). Parallel plans sort each
+/// partition and merge.
+final class SortOperator: Operator {
+    let input: Operator
+    let keys: [SortKey]
+    let limit: Int?
+    let stats = OperatorStats()
+    private var output: [RecordBatch]?
+
+    init(_ input: Operator, keys: [SortKey], limit: Int? = nil) { self.input = input; self.keys = keys; self.limit = limit }
+    var schema: Schema { input.schema }
+    var children: [Operator] { [input] }
+    var label: String {
+        (limit.map { "TOP_N \($0) " } ?? "ORDER_BY ") + keys.map { k in
+            ExpressionText.render(k.expr, input.schema) + (k.ascending ? " ASC" : " DESC") + (k.nullsFirst ? " NULLS FIRST" : " NULLS LAST")
+        }.joined(separator: ", ")
+    }
+
+    func next() throws(SQLError) -> RecordBatch? {
+        try stats.measure { () throws(SQLError) -> RecordBatch? in
+            if output == nil { output = try run() }
+            return output!.isEmpty ? nil : output!.removeFirst()
+        }
+    }
+
+    private func run() throws(SQLError) -> [RecordBatch] {
+        var held: [RecordBatch] = []
+        var heldRows = 0
+        while let b = try input.next() {
+            if b.rowCount == 0 { continue }
+            held.append(b); heldRows += b.rowCount
+            if let limit, heldRows > max(4 * limit, 65_536) {
+                let top = try sorted(RecordBatch.concat(held, schema: schema), keep: limit)
+                held = [top]; heldRows = top.rowCount
+            }
+        }
+        guard !held.isEmpty else { return [] }
+        let all = try sorted(RecordBatch.concat(held, schema: schema), keep: limit)
+        var out: [RecordBatch] = []
+        var start = 0
+        while start < all.rowCount {
+            let end = min(all.rowCount, start + targetBatchRows * 8)
+            out.append(all.slice(start..<end)); start = end
+        }
+        return out
+    }
+
+    private func sorted(_ b: RecordBatch, keep: Int?) throws(SQLError) -> RecordBatch {
+        var comparators: [(Int, Int) -> Int] = []
+        for k in keys { comparators.append(RowComparator.make(try Evaluator.evaluate(k.expr, b), ascending: k.ascending, nullsFirst: k.nullsFirst)) }
+        var perm = Array(0..<b.rowCount)
+        let less: (Int, Int) -> Bool = { x, y in
+            for c in comparators {
+                let r = c(x, y)
+                if r != 0 { return r < 0 }
+            }
+            return x < y   // stable
+        }
+        if let keep, keep < perm.count / 4 {
+            perm = Array(partialSortPrefix(perm, keep, by: less))
+        } else {
+            perm.sort(by: less)
+            if let keep, keep < perm.count { perm.removeLast(perm.count - keep) }
+        }
+        return b.gather(perm.map { Int32($0) })
+    }
+
+    /// The `k` smallest elements in order, via a bounded max-heap.
+    private func partialSortPrefix(_ xs: [Int], _ k: Int, by less: (Int, Int) -> Bool) -> [Int] {
+        guard k > 0 else { return [] }
+        var heap: [Int] = []
+        heap.reserveCapacity(k + 1)
+        func siftUp(_ i: Int) {
+            var c = i
+            while c > 0 { let p = (c - 1) / 2; if less(heap[p], heap[c]) { heap.swapAt(p, c); c = p } else { break } }
+        }
+        func siftDown() {
+            var p = 0
+            while true {
+                let l = 2 * p + 1, r = l + 1
+                var m = p
+                if l < heap.count, less(heap[m], heap[l]) { m = l }
+                if r < heap.count, less(heap[m], heap[r]) { m = r }
+                if m == p { return }
+                heap.swapAt(p, m); p = m
+            }
+        }
+        for x in xs {
+            if heap.count < k { heap.append(x); siftUp(heap.count - 1) }
+            else if less(x, heap[0]) { heap[0] = x; siftDown() }
+        }
+        return heap.sorted(by: less)
+    }
+}
+
+/// Compares two rows of one column with the ORDER BY direction and NULL placement.
+enum RowComparator {
+    static func make(_ c: Column, ascending: Bool, nullsFirst: Bool) -> (Int, Int) -> Int {
+        let dir = ascending ? 1 : -1
+        let base: (Int, Int) -> Int
+        switch c.data {
+        case .bool(let a): base = { a[$0] == a[$1] ? 0 : (a[$0] ? 1 : -1) }
+        case .int32(let a): base = { a[$0] < a[$1] ? -1 : (a[$0] > a[$1] ? 1 : 0) }
+        case .int64(let a): base = { a[$0] < a[$1] ? -1 : (a[$0] > a[$1] ? 1 : 0) }
+        case .int128(let a): base = { a[$0] < a[$1] ? -1 : (a[$0] > a[$1] ? 1 : 0) }
+        case .double(let a):
+            // NaN sorts after every number, as in DuckDB.
+            base = { x, y in
+                let p = a[x], q = a[y]
+                if p.isNaN || q.isNaN { return p.isNaN == q.isNaN ? 0 : (p.isNaN ? 1 : -1) }
+                return p < q ? -1 : (p > q ? 1 : 0)
+            }
+        case .interval(let a): base = { a[$0] < a[$1] ? -1 : (a[$0] == a[$1] ? 0 : 1) }
+        case .string(let s):
+            base = { x, y in
+                s.bytes.withUnsafeBytes { raw in
+                    Compare.bytes(UnsafeRawBufferPointer(rebasing: raw[s.range(x)]), UnsafeRawBufferPointer(rebasing: raw[s.range(y)]))
+                }
+            }
+        }
+        guard c.validity != nil || c.type == .null else { return { base($0, $1) * dir } }
+        let nullOrder = nullsFirst ? -1 : 1
+        return { x, y in
+            let nx = c.isNull(x) || c.type == .null, ny = c.isNull(y) || c.type == .null
+            if nx || ny { return nx == ny ? 0 : (nx ? nullOrder : -nullOrder) }
+            return base(x, y) * dir
+        }
+    }
+}
+
+enum Compare {
+    static func bytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        let m = min(a.count, b.count)
+        if m > 0 {
+            let c = memcmp(a.baseAddress!, b.baseAddress!, m)
+            if c != 0 { return c < 0 ? -1 : 1 }
+        }
+        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+    }
+}
+
+import Foundation

@@ -1,0 +1,210 @@
+public import Columnar
+public import SQL
+import Foundation
+
+/// What one statement produced.
+public enum StatementResult {
+    case rows(Schema, [RecordBatch])
+    case message(String)
+}
+
+/// A SQL session in one process: an in-memory catalog of tables and views, the
+/// file readers behind `FROM 'path'` and read_csv/read_json, and the pipeline
+/// parse -> bind -> optimize -> plan -> run. Not thread-safe: one session per client.
+public final class Session: Catalog {
+    private var entries: [String: (name: String, entry: CatalogEntry)] = [:]
+    public let cancel = Cancellation()
+
+    public init() {}
+
+    public var names: [String] { entries.values.map(\.name) }
+
+    public func lookup(_ name: String) -> CatalogEntry? { entries[name.lowercased()]?.entry }
+
+    /// Names a file set as a table (`--table sales=lake/sales/*.csv`).
+    public func registerFiles(name: String, pattern: String) throws(SQLError) {
+        let source = try openFiles([pattern], format: nil, options: [:])
+        entries[name.lowercased()] = (name, .table(source))
+    }
+
+    public func openFiles(_ paths: [String], format: String?, options: [String: OptionValue]) throws(SQLError) -> TableSource {
+        let files = try FileSet.expand(paths)
+        let label = paths.count == 1 ? paths[0] : "\(paths.count) paths"
+        let kind = format ?? Session.formatFromExtension(files[0].path)
+        switch kind {
+        case "csv": return try CSVFormat.open(files, options: try CSVOptions.parse(options), label: label)
+        case "json": return try JSONFormat.open(files, options: options, label: label)
+        case "sluice":
+            guard options.isEmpty else { throw SQLError.binder("read_sluice takes no options", .unknown) }
+            return try SluiceFormat.open(files, label: label)
+        case "parquet": throw SQLError.unsupported("Parquet comes in a later release", .unknown)
+        default: throw SQLError.binder("cannot tell the format of \"\(files[0].path)\"; use read_csv(...) or read_json(...)", .unknown)
+        }
+    }
+
+    static func formatFromExtension(_ path: String) -> String {
+        var p = path.lowercased()
+        if p.hasSuffix(".gz") { p.removeLast(3) }
+        if p.hasSuffix(".csv") || p.hasSuffix(".tsv") || p.hasSuffix(".tbl") || p.hasSuffix(".txt") { return "csv" }
+        if p.hasSuffix(".json") || p.hasSuffix(".jsonl") || p.hasSuffix(".ndjson") { return "json" }
+        if p.hasSuffix(".sluice") { return "sluice" }
+        if p.hasSuffix(".parquet") { return "parquet" }
+        return "unknown"
+    }
+
+    /// Runs every statement of a script, returning each one's result.
+    public func execute(_ sql: String) throws(SQLError) -> [StatementResult] {
+        var out: [StatementResult] = []
+        for s in try Parser.parse(sql) { out.append(try run(s)) }
+        return out
+    }
+
+    public func run(_ statement: Statement) throws(SQLError) -> StatementResult {
+        cancel.reset()
+        switch statement {
+        case .query(let q):
+            let (schema, batches) = try query(q)
+            return .rows(schema, batches)
+        case .explain(let inner, let analyze):
+            guard case .query(let q) = inner else { throw SQLError.unsupported("EXPLAIN of anything but a query", .unknown) }
+            let op = try physical(q)
+            if analyze { _ = try drain(op) }
+            let lines = Explain.render(op, analyze: analyze)
+            var b = ColumnBuilder(type: .varchar)
+            for l in lines { b.append(string: l) }
+            return .rows(Schema([Field(analyze ? "analyzed_plan" : "physical_plan", .varchar)]), [RecordBatch(schema: Schema([Field(analyze ? "analyzed_plan" : "physical_plan", .varchar)]), columns: [b.finish()])])
+        case .createTable(let name, let columns, let q, let orReplace, let ifNotExists):
+            if lookup(name) != nil {
+                if ifNotExists { return .message("CREATE TABLE") }
+                if !orReplace { throw SQLError.binder("table \"\(name)\" already exists", .unknown) }
+            }
+            if let q {
+                let (schema, batches) = try query(q)
+                entries[name.lowercased()] = (name, .table(MemoryTable(name: name, schema: schema, batches: batches)))
+            } else {
+                var seen = Set<String>()
+                for c in columns where !seen.insert(c.name.lowercased()).inserted {
+                    throw SQLError.binder("column \"\(c.name)\" appears twice in CREATE TABLE \(name)", .unknown)
+                }
+                entries[name.lowercased()] = (name, .table(MemoryTable(name: name, schema: Schema(columns))))
+            }
+            return .message("CREATE TABLE")
+        case .createView(let name, let q, let orReplace):
+            if lookup(name) != nil, !orReplace { throw SQLError.binder("\"\(name)\" already exists", .unknown) }
+            _ = try Binder(catalog: self).bind(q)   // check it binds now, not at first use
+            entries[name.lowercased()] = (name, .view(q))
+            return .message("CREATE VIEW")
+        case .insert(let name, let columns, let source, let loc):
+            guard case .table(let t as MemoryTable)? = lookup(name) else {
+                let hint = nearestName(to: name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
+                throw SQLError.binder(lookup(name) == nil ? "table \"\(name)\" does not exist\(hint)" : "\"\(name)\" is not a table one can insert into", loc)
+            }
+            return .message("INSERT \(try insert(into: t, columns: columns, source, loc))")
+        case .drop(let kind, let name, let ifExists, let loc):
+            guard let e = lookup(name) else {
+                if ifExists { return .message("DROP \(kind)") }
+                throw SQLError.binder("\(kind.lowercased()) \"\(name)\" does not exist", loc)
+            }
+            switch (kind, e) {
+            case ("TABLE", .table), ("VIEW", .view): entries.removeValue(forKey: name.lowercased())
+            default: throw SQLError.binder("\"\(name)\" is not a \(kind.lowercased())", loc)
+            }
+            return .message("DROP \(kind)")
+        case .describe(let ref):
+            let plan = try Binder(catalog: self).bind(Query(body: .select(SelectCore(items: [.star(qualifier: nil, .unknown)], from: ref))))
+            var names = ColumnBuilder(type: .varchar), types = ColumnBuilder(type: .varchar)
+            for c in plan.columns { names.append(string: c.name); types.append(string: c.type.description) }
+            let schema = Schema([Field("column_name", .varchar), Field("column_type", .varchar)])
+            return .rows(schema, [RecordBatch(schema: schema, columns: [names.finish(), types.finish()])])
+        case .copy(let q, let path, let options):
+            let (schema, batches) = try query(q)
+            var format = Session.formatFromExtension(path)
+            var partitionBy: [String] = []
+            var header = true
+            var delimiter: Character = ","
+            for (k, v) in options {
+                switch (k, v.kind) {
+                case ("FORMAT", .literal(.string(let f))): format = f.lowercased()
+                case ("PARTITION_BY", .listLiteral(let cols)):
+                    for c in cols { if case .column(let parts) = c.kind { partitionBy.append(parts.last!) } }
+                case ("PARTITION_BY", .column(let parts)): partitionBy.append(parts.last!)
+                case ("HEADER", .literal(.bool(let b))): header = b
+                case ("DELIMITER", .literal(.string(let d))), ("DELIM", .literal(.string(let d))):
+                    guard d.count == 1 else { throw SQLError.binder("DELIMITER must be one character", .unknown) }
+                    delimiter = d.first!
+                default: throw SQLError.binder("unknown COPY option \(k)", .unknown)
+                }
+            }
+            if format == "json" { format = "jsonl" }
+            if format == "unknown" { format = "csv" }
+            let n = try ResultWriter.write(batches, schema: schema, to: path, format: format, partitionBy: partitionBy, header: header, delimiter: delimiter)
+            return .message("COPY \(n)")
+        }
+    }
+
+    func physical(_ q: Query) throws(SQLError) -> Operator {
+        let logical = try Binder(catalog: self).bind(q)
+        let optimized = try Optimizer().optimize(logical)
+        return try PhysicalPlanner(cancel: cancel).plan(optimized)
+    }
+
+    /// Runs a query to completion; result columns carry the query's names.
+    public func query(_ q: Query) throws(SQLError) -> (Schema, [RecordBatch]) {
+        let op = try physical(q)
+        let batches = try drain(op)
+        return (op.schema, batches.map { RecordBatch(schema: op.schema, columns: $0.columns, rowCount: $0.rowCount) })
+    }
+
+    private func insert(into t: MemoryTable, columns: [String]?, _ source: Query, _ loc: SourceLocation) throws(SQLError) -> Int {
+        let (schema, batches) = try query(source)
+        let targets: [Int]
+        if let columns {
+            var idx: [Int] = []
+            for c in columns {
+                guard let i = t.schema.index(of: c) else {
+                    let hint = nearestName(to: c, among: t.schema.fields.map(\.name)).map { "; did you mean \"\($0)\"?" } ?? ""
+                    throw SQLError.binder("table \"\(t.name)\" has no column \"\(c)\"\(hint)", loc)
+                }
+                idx.append(i)
+            }
+            targets = idx
+        } else { targets = Array(t.schema.fields.indices) }
+        guard schema.count == targets.count else {
+            throw SQLError.binder("table \"\(t.name)\" has \(targets.count) columns but \(schema.count) values were supplied", loc)
+        }
+        var inserted = 0
+        var converted: [RecordBatch] = []
+        for b in batches {
+            var cols = t.schema.fields.map { Column.constant(.null, type: $0.type, count: b.rowCount) }
+            for (k, target) in targets.enumerated() {
+                cols[target] = try Cast.column(b.columns[k], to: t.schema.fields[target].type)
+            }
+            converted.append(RecordBatch(schema: t.schema, columns: cols, rowCount: b.rowCount))
+            inserted += b.rowCount
+        }
+        t.batches += converted   // all or nothing: a failed cast above left the table as it was
+        return inserted
+    }
+}
+
+/// EXPLAIN and EXPLAIN ANALYZE text: one operator per line, children indented.
+enum Explain {
+    static func render(_ op: Operator, analyze: Bool) -> [String] {
+        var lines: [String] = []
+        func walk(_ o: Operator, _ depth: Int) {
+            var line = String(repeating: "  ", count: depth) + o.label
+            if analyze {
+                let s = o.stats
+                line += String(format: "  (rows=%d batches=%d time=%.3fms", s.rows, s.batches, Double(s.nanos) / 1e6)
+                if o is ScanOperator {
+                    line += " files=\(s.filesRead) files_skipped=\(s.filesSkipped) bytes=\(s.bytesRead) bytes_skipped=\(s.bytesSkipped)"
+                }
+                line += ")"
+            }
+            lines.append(line)
+            for c in o.children { walk(c, depth + 1) }
+        }
+        walk(op, 0)
+        return lines
+    }
+}

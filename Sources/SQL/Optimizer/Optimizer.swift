@@ -1,0 +1,323 @@
+import Columnar
+
+/// Rewrites a logical plan into a cheaper equivalent: constant folding, predicate
+/// pushdown (into scans, where partition filters prune directories), join ordering
+/// without cross products over a connected join graph, and projection pruning.
+public struct Optimizer {
+    public init() {}
+
+    public func optimize(_ plan: LogicalPlan) throws(SQLError) -> LogicalPlan {
+        var p = try foldConstants(plan)
+        p = try pushDown(p, [])
+        p = prune(p, required: Set(p.columns.map(\.id)))
+        return p
+    }
+
+    // MARK: constant folding
+
+    func foldConstants(_ plan: LogicalPlan) throws(SQLError) -> LogicalPlan {
+        func f(_ e: BoundExpr) throws(SQLError) -> BoundExpr { try ConstantFolder.fold(try foldSubqueries(e)) }
+        func foldSubqueries(_ e: BoundExpr) throws(SQLError) -> BoundExpr {
+            switch e {
+            case .scalarSubquery(let s, _), .inSubquery(_, let s, _):
+                s.plan = try optimize(s.plan)
+                return try e.mapChildren(foldSubqueries)
+            default: return try e.mapChildren(foldSubqueries)
+            }
+        }
+        switch plan {
+        case .scan: return plan
+        case .values(let rows, let c):
+            var out: [[BoundExpr]] = []
+            for r in rows { var o: [BoundExpr] = []; for e in r { o.append(try f(e)) }; out.append(o) }
+            return .values(out, columns: c)
+        case .filter(let p, let e): return .filter(try foldConstants(p), try f(e))
+        case .project(let p, let es, let c):
+            var out: [BoundExpr] = []
+            for e in es { out.append(try f(e)) }
+            return .project(try foldConstants(p), out, columns: c)
+        case .aggregate(let p, let g, let a, let c):
+            var gs: [BoundExpr] = [], aggs: [AggregateCall] = []
+            for e in g { gs.append(try f(e)) }
+            for var x in a { x.argument = try x.argument.map(f); aggs.append(x) }
+            return .aggregate(try foldConstants(p), groups: gs, aggregates: aggs, columns: c)
+        case .join(let l, let r, let k, let on, let res):
+            var keys: [(BoundExpr, BoundExpr)] = []
+            for (a, b) in on { keys.append((try f(a), try f(b))) }
+            return .join(try foldConstants(l), try foldConstants(r), k, on: keys, residual: try res.map(f))
+        case .sort(let p, let keys):
+            var ks: [SortKey] = []
+            for var k in keys { k.expr = try f(k.expr); ks.append(k) }
+            return .sort(try foldConstants(p), ks)
+        case .limit(let p, let l, let o): return .limit(try foldConstants(p), limit: l, offset: o)
+        }
+    }
+
+    // MARK: predicate pushdown and join ordering
+
+    static func conjuncts(_ e: BoundExpr) -> [BoundExpr] {
+        if case .call("and", let args, _) = e { return args.flatMap(conjuncts) }
+        if case .literal(.bool(true), _) = e { return [] }
+        return [e]
+    }
+
+    static func conjunction(_ es: [BoundExpr]) -> BoundExpr? {
+        guard let first = es.first else { return nil }
+        return es.dropFirst().reduce(first) { .call("and", [$0, $1], .boolean) }
+    }
+
+    func applyFilters(_ plan: LogicalPlan, _ preds: [BoundExpr]) -> LogicalPlan {
+        guard let c = Optimizer.conjunction(preds) else { return plan }
+        return .filter(plan, c)
+    }
+
+    /// Pushes `preds` (conjuncts from above) as far down as they can go.
+    func pushDown(_ plan: LogicalPlan, _ preds: [BoundExpr]) throws(SQLError) -> LogicalPlan {
+        switch plan {
+        case .filter(let p, let e):
+            return try pushDown(p, preds + Optimizer.conjuncts(e))
+        case .scan(let src, let fields, let cols, let filters):
+            return .scan(src, fields: fields, columns: cols, filters: filters + preds)
+        case .values:
+            return applyFilters(plan, preds)
+        case .project(let p, let exprs, let cols):
+            // A predicate on projected columns is rewritten in terms of the input.
+            var below: [BoundExpr] = [], above: [BoundExpr] = []
+            var map: [Int: BoundExpr] = [:]
+            for (c, e) in zip(cols, exprs) { map[c.id] = e }
+            for pr in preds {
+                if pr.containsSubquery { above.append(pr); continue }
+                if let r = try? substitute(pr, map), !r.containsSubquery { below.append(r) } else { above.append(pr) }
+            }
+            return applyFilters(.project(try pushDown(p, below), exprs, columns: cols), above)
+        case .aggregate(let p, let groups, let aggs, let cols):
+            // Predicates only on grouping columns can run before aggregating.
+            var below: [BoundExpr] = [], above: [BoundExpr] = []
+            var map: [Int: BoundExpr] = [:]
+            for (k, g) in groups.enumerated() { map[cols[k].id] = g }
+            for pr in preds {
+                if pr.columnIDs.isSubset(of: Set(map.keys)), let r = try? substitute(pr, map) { below.append(r) } else { above.append(pr) }
+            }
+            return applyFilters(.aggregate(try pushDown(p, below), groups: groups, aggregates: aggs, columns: cols), above)
+        case .sort(let p, let k):
+            return .sort(try pushDown(p, preds), k)
+        case .limit:
+            let inner: LogicalPlan
+            if case .limit(let p, let l, let o) = plan { inner = .limit(try pushDown(p, []), limit: l, offset: o) } else { inner = plan }
+            return applyFilters(inner, preds)
+        case .join(let l, let r, let kind, let on, let residual):
+            switch kind {
+            case .inner, .cross:
+                return try reorderJoins(plan, preds)
+            case .left, .right, .full:
+                let lids = Set(l.columns.map(\.id)), rids = Set(r.columns.map(\.id))
+                var toLeft: [BoundExpr] = [], toRight: [BoundExpr] = [], above: [BoundExpr] = []
+                for pr in preds {
+                    let ids = pr.columnIDs
+                    if kind == .left && ids.isSubset(of: lids) { toLeft.append(pr) }
+                    else if kind == .right && ids.isSubset(of: rids) { toRight.append(pr) }
+                    else { above.append(pr) }
+                }
+                // ON conditions that touch only the non-preserved side filter that side's input.
+                var keys = on
+                var rest: [BoundExpr] = []
+                for c in residual.map(Optimizer.conjuncts) ?? [] {
+                    let ids = c.columnIDs
+                    if kind == .left, ids.isSubset(of: rids), !c.containsSubquery { toRight.append(c) }
+                    else if kind == .right, ids.isSubset(of: lids), !c.containsSubquery { toLeft.append(c) }
+                    else if let k = equiKey(c, lids, rids) { keys.append(k) }
+                    else { rest.append(c) }
+                }
+                let joined = LogicalPlan.join(try pushDown(l, toLeft), try pushDown(r, toRight), kind, on: keys, residual: Optimizer.conjunction(rest))
+                return applyFilters(joined, above)
+            }
+        }
+    }
+
+    /// `a = b` with a from one side and b from the other, oriented (left, right).
+    func equiKey(_ e: BoundExpr, _ lids: Set<Int>, _ rids: Set<Int>) -> (BoundExpr, BoundExpr)? {
+        guard case .call("eq", let args, _) = e else { return nil }
+        let a = args[0].columnIDs, b = args[1].columnIDs
+        guard !a.isEmpty, !b.isEmpty, !args[0].containsSubquery, !args[1].containsSubquery else { return nil }
+        if a.isSubset(of: lids), b.isSubset(of: rids) { return (args[0], args[1]) }
+        if a.isSubset(of: rids), b.isSubset(of: lids) { return (args[1], args[0]) }
+        return nil
+    }
+
+    func substitute(_ e: BoundExpr, _ map: [Int: BoundExpr]) throws(SQLError) -> BoundExpr {
+        if case .column(let id, _) = e {
+            guard let r = map[id] else { throw SQLError.execution("not substitutable") }
+            return r
+        }
+        return try e.mapChildren { (c) throws(SQLError) in try substitute(c, map) }
+    }
+
+    // MARK: join ordering
+
+    struct Relation {
+        var plan: LogicalPlan
+        var ids: Set<Int>
+        var rows: Double
+    }
+
+    /// Flattens a region of inner and cross joins into relations and predicates.
+    func flatten(_ plan: LogicalPlan, _ relations: inout [LogicalPlan], _ preds: inout [BoundExpr]) {
+        switch plan {
+        case .join(let l, let r, let kind, let on, let residual) where kind == .inner || kind == .cross:
+            flatten(l, &relations, &preds)
+            flatten(r, &relations, &preds)
+            for (a, b) in on { preds.append(.call("eq", [a, b], .boolean)) }
+            preds += residual.map(Optimizer.conjuncts) ?? []
+        case .filter(let p, let e):
+            flatten(p, &relations, &preds)
+            preds += Optimizer.conjuncts(e)
+        default:
+            relations.append(plan)
+        }
+    }
+
+    func reorderJoins(_ plan: LogicalPlan, _ preds: [BoundExpr]) throws(SQLError) -> LogicalPlan {
+        var leaves: [LogicalPlan] = []
+        var all = preds
+        flatten(plan, &leaves, &all)
+        // Base cardinality of each column, for join size estimates (a key's distinct count
+        // is taken as the row count of the table it comes from, true for primary keys).
+        var rels: [Relation] = []
+        var remaining: [BoundExpr] = []
+        var local: [[BoundExpr]] = Array(repeating: [], count: leaves.count)
+        let idSets = leaves.map { Set($0.columns.map(\.id)) }
+        for pr in all {
+            let ids = pr.columnIDs
+            if let k = idSets.firstIndex(where: { ids.isSubset(of: $0) }), !ids.isEmpty || !pr.containsSubquery { local[k].append(pr) }
+            else { remaining.append(pr) }
+        }
+        var baseRows: [Int: Double] = [:]
+        for (k, leaf) in leaves.enumerated() {
+            let pushed = try pushDown(leaf, local[k])
+            let base = Estimator.rows(leaf)
+            for c in leaf.columns { baseRows[c.id] = Estimator.baseRows(of: c.id, in: leaf) ?? base }
+            rels.append(Relation(plan: pushed, ids: idSets[k], rows: Estimator.rows(pushed)))
+        }
+        // Greedy: join the connected pair with the smallest estimated result first.
+        while rels.count > 1 {
+            var best: (i: Int, j: Int, rows: Double, keys: [BoundExpr])? = nil
+            for i in 0..<rels.count {
+                for j in (i + 1)..<rels.count {
+                    let keys = remaining.filter { equiKey($0, rels[i].ids, rels[j].ids) != nil }
+                    if keys.isEmpty { continue }
+                    var distinct = 1.0
+                    for k in keys {
+                        if case .call(_, let args, _) = k {
+                            let d = args.map { a in a.columnIDs.compactMap { baseRows[$0] }.max() ?? 1 }.max() ?? 1
+                            distinct = max(distinct, d)
+                        }
+                    }
+                    let est = max(1, rels[i].rows * rels[j].rows / distinct)
+                    if best == nil || est < best!.rows { best = (i, j, est, keys) }
+                }
+            }
+            if best == nil {
+                // Not connected: cross the two smallest relations.
+                let order = rels.indices.sorted { rels[$0].rows < rels[$1].rows }
+                best = (min(order[0], order[1]), max(order[0], order[1]), rels[order[0]].rows * rels[order[1]].rows, [])
+            }
+            let (i, j, rows, keys) = best!
+            var a = rels[i], b = rels[j]
+            // Build (right side) from the smaller input.
+            if a.rows < b.rows { swap(&a, &b) }
+            remaining.removeAll { k in keys.contains(k) }
+            let ids = a.ids.union(b.ids)
+            var on: [(BoundExpr, BoundExpr)] = []
+            for k in keys { on.append(equiKey(k, a.ids, b.ids)!) }
+            // Other predicates that now have all their columns become the join's residual.
+            let covered = remaining.filter { !$0.columnIDs.isEmpty && $0.columnIDs.isSubset(of: ids) }
+            remaining.removeAll { p in covered.contains(p) }
+            let joined = LogicalPlan.join(a.plan, b.plan, on.isEmpty ? .cross : .inner, on: on, residual: Optimizer.conjunction(covered))
+            rels.remove(at: j); rels.remove(at: i)
+            rels.append(Relation(plan: joined, ids: ids, rows: rows))
+        }
+        return applyFilters(rels[0].plan, remaining)
+    }
+
+    // MARK: projection pruning
+
+    func prune(_ plan: LogicalPlan, required: Set<Int>) -> LogicalPlan {
+        switch plan {
+        case .scan(let src, let fields, let cols, let filters):
+            let need = required.union(filters.flatMap { $0.columnIDs })
+            var f: [Int] = [], c: [PlanColumn] = []
+            for (field, col) in zip(fields, cols) where need.contains(col.id) { f.append(field); c.append(col) }
+            return .scan(src, fields: f, columns: c, filters: filters.map(pruneSubqueries))
+        case .values: return plan
+        case .filter(let p, let e):
+            return .filter(prune(p, required: required.union(e.columnIDs)), pruneSubqueries(e))
+        case .project(let p, let exprs, let cols):
+            var es: [BoundExpr] = [], cs: [PlanColumn] = []
+            for (e, c) in zip(exprs, cols) where required.contains(c.id) { es.append(pruneSubqueries(e)); cs.append(c) }
+            if es.isEmpty, let first = exprs.first { es = [first]; cs = [cols[0]] }
+            return .project(prune(p, required: Set(es.flatMap { $0.columnIDs })), es, columns: cs)
+        case .aggregate(let p, let groups, let aggs, let cols):
+            let need = Set(groups.flatMap { $0.columnIDs } + aggs.flatMap { $0.argument?.columnIDs ?? [] })
+            return .aggregate(prune(p, required: need), groups: groups.map(pruneSubqueries), aggregates: aggs, columns: cols)
+        case .join(let l, let r, let k, let on, let res):
+            var need = required
+            for (a, b) in on { need.formUnion(a.columnIDs); need.formUnion(b.columnIDs) }
+            if let res { need.formUnion(res.columnIDs) }
+            return .join(prune(l, required: need), prune(r, required: need), k, on: on, residual: res.map(pruneSubqueries))
+        case .sort(let p, let keys):
+            return .sort(prune(p, required: required.union(keys.flatMap { $0.expr.columnIDs })), keys)
+        case .limit(let p, let l, let o):
+            return .limit(prune(p, required: required), limit: l, offset: o)
+        }
+    }
+
+    func pruneSubqueries(_ e: BoundExpr) -> BoundExpr {
+        switch e {
+        case .scalarSubquery(let s, _), .inSubquery(_, let s, _):
+            s.plan = prune(s.plan, required: Set(s.plan.columns.map(\.id)))
+        default: break
+        }
+        return (try? e.mapChildren { pruneSubqueries($0) }) ?? e
+    }
+}
+
+/// Row-count estimates without statistics: source sizes and fixed selectivities.
+enum Estimator {
+    static func selectivity(_ e: BoundExpr) -> Double {
+        switch e {
+        case .call("eq", let a, _): return a.contains { $0.isConstant } ? 0.05 : 0.1
+        case .call("and", let a, _): return a.map(selectivity).reduce(1, *)
+        case .call("or", let a, _): return min(1, a.map(selectivity).reduce(0, +))
+        case .call("lt", _, _), .call("le", _, _), .call("gt", _, _), .call("ge", _, _): return 0.4
+        case .call("like", _, _): return 0.2
+        case .inList(_, let items, let neg): return neg ? 0.9 : min(0.5, 0.05 * Double(items.count))
+        default: return 0.5
+        }
+    }
+
+    static func rows(_ plan: LogicalPlan) -> Double {
+        switch plan {
+        case .scan(let src, _, _, let filters):
+            return max(1, filters.reduce(src.estimatedRows) { $0 * selectivity($1) })
+        case .values(let r, _): return Double(r.count)
+        case .filter(let p, let e): return max(1, rows(p) * selectivity(e))
+        case .project(let p, _, _), .sort(let p, _): return rows(p)
+        case .aggregate(let p, let g, _, _): return g.isEmpty ? 1 : max(1, rows(p) / 10)
+        case .join(let l, let r, let k, let on, _):
+            if k == .cross || on.isEmpty { return rows(l) * rows(r) }
+            return max(rows(l), rows(r))
+        case .limit(let p, let l, _): return min(rows(p), Double(l ?? Int.max))
+        }
+    }
+
+    /// Rows of the table a column comes from, before filters.
+    static func baseRows(of id: Int, in plan: LogicalPlan) -> Double? {
+        switch plan {
+        case .scan(let src, _, let cols, _): return cols.contains { $0.id == id } ? src.estimatedRows : nil
+        case .aggregate(let p, _, _, let cols): return cols.contains { $0.id == id } ? rows(plan) : baseRows(of: id, in: p)
+        default:
+            for i in plan.inputs { if let r = baseRows(of: id, in: i) { return r } }
+            return plan.columns.contains { $0.id == id } ? rows(plan) : nil
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import ArgumentParser
+import Columnar
+import Dispatch
+import Execution
+import Foundation
+import SQL
+
+/// `sluice query --local "SQL"`: runs SQL in this process on the columnar engine.
+struct QueryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Run SQL over CSV, JSON Lines and Sluice files.",
+        discussion: """
+            Examples:
+              sluice query --local "SELECT count(*) FROM 'lake/sales/*.csv'"
+              sluice query --local -f report.sql --table sales=lake/sales/*.csv --format csv
+            """)
+
+    @Flag(help: "Run in this process (the cluster runs queries in a later release).")
+    var local = false
+
+    @Option(name: [.short, .customLong("file")], help: "Read the SQL from a file.")
+    var file: String?
+
+    @Option(help: "Output: table, csv, json or jsonl.")
+    var format: OutputFormat = .table
+
+    @Option(name: .customLong("table"), help: "Name a file set as a table: NAME=GLOB (repeatable).")
+    var tables: [String] = []
+
+    @Argument(help: "The SQL to run (statements separated by ';').")
+    var sql: String?
+
+    enum OutputFormat: String, ExpressibleByArgument { case table, csv, json, jsonl }
+
+    func validate() throws {
+        guard local else { throw ValidationError("distributed queries come in a later release; add --local to run in this process") }
+        guard (sql == nil) != (file == nil) else { throw ValidationError("give the SQL as an argument or with -f FILE (one of them)") }
+    }
+
+    func run() throws {
+        let text: String
+        if let file {
+            guard let t = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
+            text = t
+        } else { text = sql! }
+        let session = Session()
+        for t in tables {
+            guard let eq = t.firstIndex(of: "="), eq != t.startIndex else { fail("--table wants NAME=GLOB, not \(t)") }
+            do { try session.registerFiles(name: String(t[..<eq]), pattern: String(t[t.index(after: eq)...])) }
+            catch { fail(error.render(in: text)) }
+        }
+        // Ctrl-C cancels the running query; the scan stops at its next batch.
+        signal(SIGINT, SIG_IGN)
+        let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        interrupt.setEventHandler { session.cancel.cancel() }
+        interrupt.resume()
+        withExtendedLifetime(interrupt) {
+            do {
+                let statements = try Parser.parse(text)
+                for s in statements {
+                    switch try session.run(s) {
+                    case .rows(let schema, let batches): print(ResultPrinter.render(schema, batches, format), terminator: "")
+                    case .message(let m): if m.hasPrefix("COPY") || m.hasPrefix("INSERT") { FileHandle.standardError.write(Data((m + "\n").utf8)) }
+                    }
+                }
+            } catch {
+                if session.cancel.isCancelled {
+                    FileHandle.standardError.write(Data("Query cancelled\n".utf8))
+                    Foundation.exit(130)
+                }
+                fail((error as? SQLError)?.render(in: text) ?? "\(error)")
+            }
+        }
+    }
+
+    func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data(("Error: " + message + "\n").utf8))
+        Foundation.exit(1)
+    }
+}
+
+/// Query results as text for the terminal or for other programs.
+enum ResultPrinter {
+    static func render(_ schema: Schema, _ batches: [RecordBatch], _ format: QueryCommand.OutputFormat) -> String {
+        var out = ""
+        switch format {
+        case .csv:
+            out += schema.fields.map { TextEncoding.csvField($0.name) }.joined(separator: ",") + "\n"
+            for b in batches {
+                for r in 0..<b.rowCount {
+                    out += b.columns.indices.map { TextEncoding.csvField(Columnar.render(b.columns[$0].value(at: r), as: schema.fields[$0].type)) }.joined(separator: ",") + "\n"
+                }
+            }
+        case .jsonl, .json:
+            var rows: [String] = []
+            for b in batches { for r in 0..<b.rowCount { rows.append(TextEncoding.jsonObject(RecordBatch(schema: schema, columns: b.columns, rowCount: b.rowCount), r)) } }
+            out = format == .jsonl ? rows.map { $0 + "\n" }.joined() : "[" + rows.joined(separator: ",\n ") + "]\n"
+        case .table:
+            var cells: [[String]] = [schema.fields.map(\.name), schema.fields.map { $0.type.description }]
+            for b in batches {
+                for r in 0..<b.rowCount {
+                    cells.append(b.columns.indices.map { Columnar.render(b.columns[$0].value(at: r), as: schema.fields[$0].type) ?? "NULL" })
+                }
+            }
+            let widths = schema.fields.indices.map { c in cells.map { $0[c].count }.max() ?? 0 }
+            let numeric = schema.fields.map { $0.type.isNumeric }
+            func line(_ row: [String]) -> String {
+                "│ " + row.enumerated().map { c, s in
+                    let pad = String(repeating: " ", count: widths[c] - s.count)
+                    return numeric[c] ? pad + s : s + pad
+                }.joined(separator: " │ ") + " │\n"
+            }
+            let rule = { (l: String, m: String, r: String) in l + widths.map { String(repeating: "─", count: $0 + 2) }.joined(separator: m) + r + "\n" }
+            out += rule("┌", "┬", "┐") + line(cells[0]) + line(cells[1]) + rule("├", "┼", "┤")
+            for row in cells.dropFirst(2) { out += line(row) }
+            out += rule("└", "┴", "┘")
+            let n = cells.count - 2
+            out += "\(n) row\(n == 1 ? "" : "s")\n"
+        }
+        return out
+    }
+}
