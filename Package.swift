@@ -66,6 +66,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "Transport"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "Compression"]),
+        .testTarget(name: "EngineTests", dependencies: ["Execution", "SQL", "Columnar"], exclude: ["sql", "data", "tpch-sf0.1", "duckdb_check.py"]),
         .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport", "SQLite"]),
     ],
     swiftLanguageModes: [.v6]

@@ -58,7 +58,30 @@ public struct Optimizer {
     static func conjuncts(_ e: BoundExpr) -> [BoundExpr] {
         if case .call("and", let args, _) = e { return args.flatMap(conjuncts) }
         if case .literal(.bool(true), _) = e { return [] }
+        if case .call("or", _, _) = e { return factorOr(e) }
         return [e]
+    }
+
+    static func disjuncts(_ e: BoundExpr) -> [BoundExpr] {
+        if case .call("or", let args, _) = e { return args.flatMap(disjuncts) }
+        return [e]
+    }
+
+    /// (a AND b) OR (a AND c) becomes a AND (b OR c), so a join condition repeated in
+    /// every branch (TPC-H Q19) becomes a join key instead of a cross product filter.
+    static func factorOr(_ e: BoundExpr) -> [BoundExpr] {
+        let branches = disjuncts(e).map(conjuncts)
+        guard let first = branches.first else { return [e] }
+        let common = first.filter { c in branches.dropFirst().allSatisfy { $0.contains(c) } }
+        guard !common.isEmpty else { return [e] }
+        var rest: [BoundExpr] = []
+        for b in branches {
+            let left = b.filter { !common.contains($0) }
+            // A branch reduced to nothing is TRUE: the whole OR is implied by the common part.
+            guard let c = conjunction(left) else { return common }
+            rest.append(c)
+        }
+        return common + [rest.dropFirst().reduce(rest[0]) { .call("or", [$0, $1], .boolean) }]
     }
 
     static func conjunction(_ es: [BoundExpr]) -> BoundExpr? {
