@@ -19,7 +19,7 @@ public struct Bitmap: Sendable, Equatable {
     public mutating func append(_ bit: Bool) {
         if count & 63 == 0 { words.append(0) }
         count += 1
-        if bit { self[count - 1] = true }
+        self[count - 1] = bit   // words made all-set carry set bits past the end
     }
 
     public mutating func reserve(_ n: Int) { words.reserveCapacity((n + 63) >> 6) }

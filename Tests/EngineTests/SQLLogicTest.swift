@@ -41,15 +41,20 @@ struct SQLLogicFile {
         var expected: [String]
         var line: Int
         var headerLine: String
+        /// `#` lines just above the record (kept when rewriting; `# duckdb:` ones
+        /// tell duckdb_check.py why DuckDB answers differently).
+        var comments: [String]
     }
 
     func parse(_ text: String) -> [Record] {
         var records: [Record] = []
         let lines = text.components(separatedBy: "\n")
         var i = 0
+        var comments: [String] = []
         while i < lines.count {
             let l = lines[i].trimmingCharacters(in: .whitespaces)
-            if l.isEmpty || l.hasPrefix("#") { i += 1; continue }
+            if l.hasPrefix("#") { comments.append(lines[i]); i += 1; continue }
+            if l.isEmpty { if !comments.isEmpty { comments.append("") }; i += 1; continue }
             let start = i
             var kind: Record.Kind
             if l == "statement ok" { kind = .ok }
@@ -66,7 +71,9 @@ struct SQLLogicFile {
                 i += 1
                 while i < lines.count, !lines[i].trimmingCharacters(in: .whitespaces).isEmpty { expected.append(lines[i]); i += 1 }
             }
-            records.append(Record(kind: kind, sql: sql.joined(separator: "\n"), expected: expected, line: start + 1, headerLine: lines[start]))
+            while comments.last == "" { comments.removeLast() }
+            records.append(Record(kind: kind, sql: sql.joined(separator: "\n"), expected: expected, line: start + 1, headerLine: lines[start], comments: comments))
+            comments = []
         }
         return records
     }
@@ -77,7 +84,8 @@ struct SQLLogicFile {
             for r in 0..<b.rowCount {
                 rows.append(b.columns.indices.map { c in
                     let s = Columnar.render(b.columns[c].value(at: r), as: schema.fields[c].type) ?? "NULL"
-                    return s.isEmpty ? "(empty)" : s
+                    // One row per line: newlines and tabs inside values are written escaped.
+                    return s.isEmpty ? "(empty)" : s.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\t", with: "\\t")
                 })
             }
         }
@@ -142,13 +150,10 @@ struct SQLLogicFile {
                 }
             }
             if case .query = rec.kind {} else { out = [rec.headerLine, rec.sql] }
-            rewritten.append(out.joined(separator: "\n"))
+            rewritten.append((rec.comments + out).joined(separator: "\n"))
         }
         if rewrite {
-            // Keep the file's leading comment block.
-            let header = text.components(separatedBy: "\n").prefix { $0.hasPrefix("#") || $0.isEmpty }.joined(separator: "\n")
-            try (header.isEmpty ? "" : header + (header.hasSuffix("\n") ? "" : "\n")).appending(rewritten.joined(separator: "\n\n") + "\n")
-                .write(toFile: path, atomically: true, encoding: .utf8)
+            try (rewritten.joined(separator: "\n\n") + "\n").write(toFile: path, atomically: true, encoding: .utf8)
         }
         return failures
     }

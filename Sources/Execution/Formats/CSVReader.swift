@@ -149,7 +149,8 @@ final class CSVReader: BatchReader {
                         let slot = target[f]
                         let fr = fields[f]
                         let bytes = UnsafeRawBufferPointer(rebasing: p[fr.start..<fr.end])
-                        if !fr.quoted && (bytes.count == 0 || (nullBytes.count > 0 && bytes.elementsEqual(nullBytes))) {
+                        // Empty fields are NULL, quoted or not (DuckDB's allow_quoted_nulls).
+                        if bytes.count == 0 || (!fr.quoted && nullBytes.count > 0 && bytes.elementsEqual(nullBytes)) {
                             staged[slot] = .null; continue
                         }
                         let t = schema.fields[f].type

@@ -112,10 +112,13 @@ public final class Session: Catalog {
             return .message("DROP \(kind)")
         case .describe(let ref):
             let plan = try Binder(catalog: self).bind(Query(body: .select(SelectCore(items: [.star(qualifier: nil, .unknown)], from: ref))))
-            var names = ColumnBuilder(type: .varchar), types = ColumnBuilder(type: .varchar)
-            for c in plan.columns { names.append(string: c.name); types.append(string: c.type.description) }
-            let schema = Schema([Field("column_name", .varchar), Field("column_type", .varchar)])
-            return .rows(schema, [RecordBatch(schema: schema, columns: [names.finish(), types.finish()])])
+            var names = ColumnBuilder(type: .varchar), types = ColumnBuilder(type: .varchar), nullable = ColumnBuilder(type: .varchar)
+            for c in plan.columns { names.append(string: c.name); types.append(string: c.type.description); nullable.append(string: "YES") }
+            // DuckDB's six columns; Sluice has no keys, defaults or extras yet.
+            let schema = Schema(["column_name", "column_type", "null", "key", "default", "extra"].map { Field($0, .varchar) })
+            let n = plan.columns.count
+            let empty = (0..<3).map { _ in Column.constant(.null, type: .varchar, count: n) }
+            return .rows(schema, [RecordBatch(schema: schema, columns: [names.finish(), types.finish(), nullable.finish()] + empty, rowCount: n)])
         case .copy(let q, let path, let options):
             let (schema, batches) = try query(q)
             var format = Session.formatFromExtension(path)

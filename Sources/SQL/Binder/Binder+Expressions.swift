@@ -188,7 +188,7 @@ extension Binder {
             throw SQLError.binder("no operator \(a.type) \(op) \(b.type)", loc)
         }
         let name = ["+": "add", "-": "subtract", "*": "multiply", "/": "divide", "//": "int_divide", "%": "modulo"][op]!
-        if result.isNumeric {
+        if result.isNumeric, a.type.isNumeric || a.type == .null, b.type.isNumeric || b.type == .null {
             // Operands are cast to a common type first; the result type may be wider.
             let operandType: DataType
             switch result {

@@ -160,7 +160,8 @@ extension Binder {
                          [.literal(.string(part), .varchar), try arg(1, t), try arg(2, t)], .bigint)
         case "typeof":
             try arity(1...1)
-            return .literal(.string(args[0].type.description), .varchar)
+            // The argument stays in the tree so typeof(sum(x)) still makes an aggregate query.
+            return .call("typeof", [args[0], .literal(.string(args[0].type.description), .varchar)], .varchar)
         default:
             let known = ["upper", "lower", "length", "trim", "concat", "replace", "substring", "position", "strpos", "coalesce", "nullif",
                          "abs", "round", "date_part", "date_trunc", "date_diff", "extract", "year", "month", "current_date", "sum", "count",

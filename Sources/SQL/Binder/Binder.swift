@@ -94,7 +94,7 @@ public final class Binder {
                     let c = plan.columns[k - 1]
                     e = .column(c.id, c.type)
                 } else { e = try bindExpr(item.expr, scope) }
-                keys.append(SortKey(expr: e, ascending: item.ascending, nullsFirst: item.nullsFirst ?? !item.ascending))
+                keys.append(SortKey(expr: e, ascending: item.ascending, nullsFirst: item.nullsFirst ?? false))
             }
             plan = .sort(plan, keys)
         }
@@ -257,7 +257,7 @@ public final class Binder {
                 case .item(let k): col = visible[k]
                 case .expr: col = hiddenCols[h]; h += 1
                 }
-                keys.append(SortKey(expr: .column(col.id, col.type), ascending: o.ascending, nullsFirst: o.nullsFirst ?? !o.ascending))
+                keys.append(SortKey(expr: .column(col.id, col.type), ascending: o.ascending, nullsFirst: o.nullsFirst ?? false))
             }
             plan = .sort(plan, keys)
         }
@@ -351,6 +351,16 @@ public final class Binder {
         case .subquery(let q, let alias):
             let plan = try bindQuery(q, outer: nil)
             return requalify(plan, as: alias)
+        case .renamed(let inner, let names, let loc):
+            let (plan, scope) = try bindTableRef(inner)
+            let cols = plan.columns
+            guard names.count <= cols.count else {
+                throw SQLError.binder("\(names.count) column aliases given for \(cols.count) columns", loc)
+            }
+            let table = scope.entries.first?.table
+            let renamed = cols.enumerated().map { k, c in newColumn(k < names.count ? names[k] : c.name, c.type, table: table) }
+            let projected = LogicalPlan.project(plan, cols.map { .column($0.id, $0.type) }, columns: renamed)
+            return (projected, Scope(columns: renamed, table: table))
         case .join(let l, let r, let kind, let on, let using):
             let (lp, ls) = try bindTableRef(l)
             let (rp, rs) = try bindTableRef(r)

@@ -11,7 +11,9 @@ public enum ConstantFolder {
             a.argument = try a.argument.map(fold)
             return .aggregate(a)
         }
-        let folded = try e.mapChildren(fold)
+        // A failing constant below the root stays unfolded: it may sit in a branch that
+        // never runs (CASE WHEN true THEN 1 ELSE 1 // 0 END); the root's own error is real.
+        let folded = try e.mapChildren { (c) throws(SQLError) in (try? fold(c)) ?? c }
         guard folded.isConstant, !isVolatile(folded) else { return simplify(folded) }
         let c = try Evaluator.evaluate(folded, oneRow)
         return .literal(c.value(at: 0), folded.type)

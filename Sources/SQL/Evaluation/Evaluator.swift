@@ -103,6 +103,9 @@ public enum Evaluator {
             var cols: [Column] = []
             for a in args { cols.append(try evaluate(a, batch)) }
             return try Arithmetic.math(name, cols, t)
+        case "typeof":
+            guard case .literal(let v, _) = args[1] else { fatalError() }
+            return Column.constant(v, type: .varchar, count: batch.rowCount)
         case "current_date":
             return Column.constant(.int(Int64(SessionClock.today())), type: .date, count: batch.rowCount)
         case "current_timestamp":

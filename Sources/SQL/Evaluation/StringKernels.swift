@@ -177,7 +177,8 @@ enum StringKernels {
     }
 }
 
-/// A compiled LIKE pattern: `%` any run, `_` one character, `\` escapes.
+/// A compiled LIKE pattern: `%` any run, `_` one character (no escape character,
+/// as in DuckDB without an ESCAPE clause).
 struct LikePattern {
     /// Pieces between `%`s; `nil` bytes in a piece stand for `_`.
     let pieces: [[UInt8?]]
@@ -192,12 +193,11 @@ struct LikePattern {
             let c = p[i]
             if c == UInt8(ascii: "%") { pieces.append([]) }
             else if c == UInt8(ascii: "_") { pieces[pieces.count - 1].append(nil) }
-            else if c == UInt8(ascii: "\\"), i + 1 < p.count { i += 1; pieces[pieces.count - 1].append(LikePattern.fold(p[i], caseInsensitive)) }
             else { pieces[pieces.count - 1].append(LikePattern.fold(c, caseInsensitive)) }
             i += 1
         }
         anchoredStart = !(p.first == UInt8(ascii: "%"))
-        anchoredEnd = !(p.last == UInt8(ascii: "%")) || (p.count >= 2 && p[p.count - 2] == UInt8(ascii: "\\"))
+        anchoredEnd = !(p.last == UInt8(ascii: "%"))
         self.pieces = pieces
         self.caseInsensitive = caseInsensitive
     }

@@ -50,7 +50,7 @@ public enum SelectItem: Sendable {
 public struct OrderItem: Sendable {
     public var expr: Expr
     public var ascending = true
-    public var nullsFirst: Bool?   // nil: the default (NULLS LAST for ASC, FIRST for DESC, as DuckDB)
+    public var nullsFirst: Bool?   // nil: the default, NULLS LAST either way (DuckDB's rule)
 }
 
 public enum JoinKind: String, Sendable {
@@ -63,6 +63,8 @@ public indirect enum TableRef: Sendable {
     case function(String, args: [FunctionArg], alias: String?, SourceLocation)
     case subquery(Query, alias: String?)
     case join(TableRef, TableRef, JoinKind, on: Expr?, using: [String])
+    /// `... AS v(a, b)`: the inner reference with its columns renamed.
+    case renamed(TableRef, columns: [String], SourceLocation)
 }
 
 public struct FunctionArg: Sendable {

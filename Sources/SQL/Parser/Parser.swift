@@ -348,6 +348,23 @@ public struct Parser {
     }
 
     mutating func tablePrimary() throws(SQLError) -> TableRef {
+        let ref = try tableReference()
+        guard isSymbol("("), hasAlias(ref) else { return ref }
+        let loc = advance().location
+        var cols: [String] = []
+        repeat { cols.append(try identifier("a column alias")) } while accept(",")
+        try expect(")")
+        return .renamed(ref, columns: cols, loc)
+    }
+
+    func hasAlias(_ r: TableRef) -> Bool {
+        switch r {
+        case .named(_, let a, _), .path(_, let a, _), .function(_, _, let a, _), .subquery(_, let a): return a != nil
+        default: return false
+        }
+    }
+
+    mutating func tableReference() throws(SQLError) -> TableRef {
         let loc = peek.location
         if accept("(") {
             if isKeyword("SELECT") || isKeyword("WITH") || isKeyword("VALUES") || isSymbol("(") {

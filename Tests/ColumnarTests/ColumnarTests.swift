@@ -1,0 +1,139 @@
+import Columnar
+import Compression
+import Testing
+
+struct BatchCodecTests {
+    static func sample() -> RecordBatch {
+        var b = [ColumnBuilder]()
+        let types: [DataType] = [.boolean, .integer, .bigint, .double, .decimal(precision: 15, scale: 2), .decimal(precision: 38, scale: 6),
+                                 .varchar, .date, .timestamp, .interval]
+        for t in types { b.append(ColumnBuilder(type: t)) }
+        for i in 0..<1000 {
+            let null = i % 7 == 3
+            for k in b.indices {
+                if null && k % 2 == 0 { b[k].appendNull(); continue }
+                switch types[k] {
+                case .boolean: b[k].append(.bool(i % 2 == 0))
+                case .integer: b[k].append(.int(Int64(i) - 500))
+                case .bigint: b[k].append(.int(Int64(i) * 1_000_000_007))
+                case .double: b[k].append(.double(Double(i) / 3))
+                case .decimal(let p, _): b[k].append(p <= 18 ? .int(Int64(i) * 101) : .wide(Int128(i) * 10_000_000_000_000_000_000))
+                case .varchar: b[k].append(.string(String(repeating: "é", count: i % 5) + "row \(i)"))
+                case .date: b[k].append(.int(Int64(i)))
+                case .timestamp: b[k].append(.int(Int64(i) * 3_600_000_000))
+                case .interval: b[k].append(.interval(Interval(months: Int32(i % 12), days: Int32(i % 31), micros: Int64(i))))
+                default: break
+                }
+            }
+        }
+        let schema = Schema(types.enumerated().map { Field("c\($0.offset)", $0.element) })
+        return RecordBatch(schema: schema, columns: b.indices.map { b[$0].finish() })
+    }
+
+    @Test(arguments: [true, false])
+    func roundTripsExactly(compress: Bool) throws {
+        let batch = Self.sample()
+        let bytes = BatchCodec.encode(batch, compress: compress)
+        let decoded = try BatchCodec.decodeAll(bytes)
+        #expect(decoded.count == 1)
+        let d = decoded[0]
+        #expect(d.schema == batch.schema)
+        #expect(d.rowCount == batch.rowCount)
+        for r in 0..<batch.rowCount { #expect(d.row(r) == batch.row(r)) }
+        if compress { #expect(bytes.count < BatchCodec.encode(batch, compress: false).count) }
+    }
+
+    @Test func severalBlocksInOneBuffer() throws {
+        var bytes: [UInt8] = []
+        let batch = Self.sample()
+        BatchCodec.encode(batch.slice(0..<10), into: &bytes)
+        BatchCodec.encode(batch.slice(10..<25), into: &bytes)
+        let decoded = try BatchCodec.decodeAll(bytes)
+        #expect(decoded.map(\.rowCount) == [10, 15])
+    }
+
+    @Test func refusesCorruptAndTruncatedBlocks() {
+        let bytes = BatchCodec.encode(Self.sample())
+        var flipped = bytes
+        flipped[bytes.count / 2] ^= 0x40
+        #expect(throws: BatchCodecError.self) { try BatchCodec.decodeAll(flipped) }
+        do { _ = try BatchCodec.decodeAll(flipped) } catch { #expect("\(error)".contains("checksum mismatch")) }
+        for cut in [0, 5, BatchCodec.headerSize, bytes.count - 1] where cut > 0 {
+            do { _ = try BatchCodec.decodeAll(Array(bytes[0..<cut])); Issue.record("truncated block at \(cut) decoded") }
+            catch { #expect("\(error)".contains("truncated")) }
+        }
+        var magic = bytes
+        magic[0] = UInt8(ascii: "X")
+        do { _ = try BatchCodec.decodeAll(magic); Issue.record("bad magic decoded") } catch { #expect("\(error)".contains("magic")) }
+        var version = bytes
+        version[4] = 9
+        do { _ = try BatchCodec.decodeAll(version); Issue.record("future version decoded") } catch { #expect("\(error)".contains("version 9")) }
+    }
+}
+
+struct HashingTests {
+    @Test func equalNumbersHashEqualAcrossTypes() {
+        let five: [(Value, DataType)] = [(.int(5), .integer), (.int(5), .bigint), (.int(500), .decimal(precision: 10, scale: 2)),
+                                         (.int(50), .decimal(precision: 3, scale: 1)), (.wide(5_000_000), .decimal(precision: 30, scale: 6))]
+        let hashes = Set(five.map { Hashing.hash($0.0, type: $0.1) })
+        #expect(hashes.count == 1)
+        #expect(Hashing.hash(.int(501), type: .decimal(precision: 10, scale: 2)) != Hashing.hash(.int(5), type: .integer))
+    }
+
+    /// The shuffle partitions by these values on every host; they must never change.
+    @Test func hashesAreStableAcrossReleases() {
+        let pinned: [UInt64] = [
+            Hashing.hash(.int(42), type: .bigint),
+            Hashing.hash(.string("sluice"), type: .varchar),
+            Hashing.hash(.double(1.5), type: .double),
+            Hashing.hash(.null, type: .integer),
+        ]
+        #expect(pinned == HashingTests.expected, "hash values changed: \(pinned.map { String($0, radix: 16) })")
+    }
+    static let expected: [UInt64] = [0xc940_9a61_c6b0_9421, 0xd0a8_1fa5_22b8_763d, 0x2679_6cdc_df14_89b8, 0x9ae1_6a3b_2f90_404f]
+
+    @Test func vectorizedHashMatchesScalar() {
+        let batch = BatchCodecTests.sample()
+        for (k, c) in batch.columns.enumerated() {
+            var h: [UInt64] = []
+            c.hash(into: &h, combine: false)
+            for r in stride(from: 0, to: c.count, by: 97) {
+                #expect(h[r] == Hashing.hash(c.value(at: r), type: batch.schema.fields[k].type))
+            }
+        }
+    }
+}
+
+struct ValueTests {
+    @Test func decimalsParseFormatAndRound() {
+        #expect(Decimal128.parse("12.345", scale: 2) == 1235)
+        #expect(Decimal128.parse("-0.5", scale: 0) == -1)
+        #expect(Decimal128.parse("1.2.3", scale: 2) == nil)
+        #expect(Decimal128.format(-5, scale: 2) == "-0.05")
+        #expect(Decimal128.rescale(-125, from: 2, to: 1) == -13)
+    }
+
+    @Test func datesRoundTripThroughTheCalendar() {
+        for d in stride(from: Int32(-800_000), to: 800_000, by: 997) {
+            let (y, m, day) = Dates.civil(d)
+            #expect(Dates.days(year: y, month: m, day: day) == d)
+        }
+        #expect(Dates.parseDate("2024-02-29") != nil)
+        #expect(Dates.parseDate("2023-02-29") == nil)
+        #expect(Dates.format(days: Dates.addMonths(Dates.parseDate("2024-01-31")!, 1)) == "2024-02-29")
+    }
+
+    @Test func gzipRoundTripAndTruncation() throws {
+        let text = Array(String(repeating: "sluice,columnar\n", count: 1000).utf8)
+        let z = gzipCompress(text)
+        let inflater = try GzipInflater()
+        var out: [UInt8] = []
+        try z.withUnsafeBytes { try inflater.feed($0, into: &out) }
+        try inflater.finish()
+        #expect(out == text)
+        let cut = try GzipInflater()
+        var partial: [UInt8] = []
+        try z.withUnsafeBytes { try cut.feed(UnsafeRawBufferPointer(rebasing: $0[0..<(z.count / 2)]), into: &partial) }
+        #expect(throws: CompressionError.self) { try cut.finish() }
+    }
+}
