@@ -132,9 +132,10 @@ final class CrossJoinOperator: Operator {
     private var pending: [RecordBatch] = []
     private var rightMatched: [Bool] = []
     private var finished = false
+    let cancel: Cancellation
 
-    init(_ left: Operator, _ right: Operator, kind: JoinKind, condition: BoundExpr?, schema: Schema) {
-        self.left = left; self.right = right; self.kind = kind; self.condition = condition; self.schema = schema
+    init(_ left: Operator, _ right: Operator, kind: JoinKind, condition: BoundExpr?, schema: Schema, cancel: Cancellation) {
+        self.left = left; self.right = right; self.kind = kind; self.condition = condition; self.schema = schema; self.cancel = cancel
     }
     var children: [Operator] { [left, right] }
     var label: String { (kind == .cross || kind == .inner ? "CROSS_PRODUCT" : "NESTED_LOOP_JOIN \(kind.rawValue)") + (condition.map { " " + ExpressionText.render($0, schema) } ?? "") }
@@ -164,6 +165,7 @@ final class CrossJoinOperator: Operator {
                 let chunk = max(1, targetBatchRows * 4 / max(1, r.rowCount))
                 var start = 0
                 while start < l.rowCount {
+                    try cancel.check()
                     let end = min(l.rowCount, start + chunk)
                     var li: [Int32] = [], ri: [Int32] = []
                     for i in start..<end { for j in 0..<r.rowCount { li.append(Int32(i)); ri.append(Int32(j)) } }

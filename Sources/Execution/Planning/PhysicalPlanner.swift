@@ -51,7 +51,7 @@ struct PhysicalPlanner {
             let schema = Schema(lop.schema.fields + rop.schema.fields)
             let res = try residual.map { (e) throws(SQLError) in try compile(e, layout) }
             if on.isEmpty {
-                return (CrossJoinOperator(lop, rop, kind: kind, condition: res, schema: schema), layout)
+                return (CrossJoinOperator(lop, rop, kind: kind, condition: res, schema: schema, cancel: cancel), layout)
             }
             var pk: [BoundExpr] = [], bk: [BoundExpr] = []
             for (a, b) in on { pk.append(try compile(a, ll)); bk.append(try compile(b, rl)) }

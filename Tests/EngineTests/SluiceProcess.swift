@@ -1,0 +1,45 @@
+import Foundation
+
+/// Runs the built `sluice` binary as a separate process, as users do.
+struct SluiceProcess {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    /// The debug build (what `swift build` made), or SLUICE_BIN.
+    static var debugBinary: String {
+        if let b = ProcessInfo.processInfo.environment["SLUICE_BIN"] { return b }
+        return repoRoot + "/.build/debug/sluice"
+    }
+    /// The release build, which the TPC-H tests need (debug is far slower).
+    static var releaseBinary: String { repoRoot + "/.build/release/sluice" }
+
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ args: [String], binary: String = debugBinary, cwd: String? = nil, interruptAfter: Double? = nil) throws -> Result {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: binary)
+        p.arguments = args
+        if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        try p.run()
+        if let delay = interruptAfter {
+            Thread.sleep(forTimeInterval: delay)
+            kill(p.processIdentifier, SIGINT)
+        }
+        // Read both pipes before waiting, so a large output cannot block the child.
+        final class Box: @unchecked Sendable { var data = Data() }
+        let stderr = Box()
+        let group = DispatchGroup()
+        group.enter()
+        DispatchQueue.global().async { stderr.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        p.waitUntilExit()
+        return Result(status: p.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr.data, as: UTF8.self))
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+/// TPC-H at scale factor 0.1: each query's answer from the release build of
+/// `sluice query --local` must equal DuckDB 2.0.1's on the same CSV files with
+/// TPC-H's DDL types (answers committed in tpch-sf0.1/, made by
+/// Benchmarks/tpch/answers.py). DECIMAL and every other non-DOUBLE column must
+/// match exactly; DOUBLE to 1e-9 relative.
+@Suite(.serialized)
+struct TPCHTests {
+    static let queries = ["q01", "q03", "q05", "q06", "q07", "q08", "q09", "q10", "q11", "q12", "q13", "q14", "q15", "q16", "q18", "q19"]
+    static let repo = SluiceProcess.repoRoot
+
+    /// Generates the data once per run (tpchgen-cli in the engine's virtualenv).
+    static let data: Result<String, TPCHSetupError> = {
+        let dir = repo + "/.build/tpch-sf0.1"
+        if FileManager.default.fileExists(atPath: dir + "/lineitem.csv") { return .success(dir) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: repo + "/Benchmarks/tpch/generate")
+        p.arguments = ["0.1", dir]
+        do { try p.run() } catch { return .failure(TPCHSetupError(message: "cannot run Benchmarks/tpch/generate: \(error)")) }
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { return .failure(TPCHSetupError(message: "Benchmarks/tpch/generate failed (\(p.terminationStatus))")) }
+        return .success(dir)
+    }()
+
+    @Test(arguments: queries)
+    func matchesDuckDB(_ q: String) throws {
+        let data = try Self.data.get()
+        let release = SluiceProcess.releaseBinary
+        try #require(FileManager.default.isExecutableFile(atPath: release), "build the release binary first: swift build -c release --product sluice")
+        let schema = try String(contentsOfFile: Self.repo + "/Benchmarks/tpch/schema.sql", encoding: .utf8).replacingOccurrences(of: "${DATA}", with: data)
+        let query = try String(contentsOfFile: Self.repo + "/Benchmarks/tpch/queries/\(q).sql", encoding: .utf8)
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-tpch-\(q)-\(getpid()).sql").path
+        try (schema + "\n" + query).write(toFile: script, atomically: true, encoding: .utf8)
+        let r = try SluiceProcess.run(["query", "--local", "--format", "csv", "-f", script], binary: release)
+        try #require(r.status == 0, "\(q) failed: \(r.stderr)")
+
+        let answer = try String(contentsOfFile: SQLLogicTests.root.appendingPathComponent("tpch-sf0.1/\(q).csv").path, encoding: .utf8)
+        var lines = answer.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let typesLine = lines.removeFirst()
+        let types = parseTypes(String(typesLine.dropFirst("#types:".count)))
+        let expected = CSVText.parse(lines.joined(separator: "\n"))
+        let actual = CSVText.parse(r.stdout)
+        #expect(actual.first == expected.first, "\(q): column names differ")
+        #expect(actual.count == expected.count, "\(q): \(actual.count - 1) rows, DuckDB has \(expected.count - 1)")
+        var mismatches = 0
+        for (i, (a, e)) in zip(actual, expected).enumerated().dropFirst() {
+            for (c, (x, y)) in zip(a, e).enumerated() where !same(x, y, double: types[c] == "DOUBLE") {
+                mismatches += 1
+                if mismatches <= 5 { Issue.record("\(q) row \(i) column \(expected[0][c]): Sluice \(x), DuckDB \(y)") }
+            }
+        }
+    }
+
+    func same(_ a: String, _ b: String, double: Bool) -> Bool {
+        if a == b { return true }
+        guard double, let x = Double(a), let y = Double(b) else { return false }
+        return abs(x - y) <= 1e-9 * max(abs(x), abs(y))
+    }
+
+    /// `DECIMAL(38,2),BIGINT` -> ["DECIMAL(38,2)", "BIGINT"].
+    func parseTypes(_ s: String) -> [String] {
+        var out: [String] = [], cur = "", depth = 0
+        for ch in s {
+            if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
+            if ch == ",", depth == 0 { out.append(cur); cur = "" } else { cur.append(ch) }
+        }
+        out.append(cur)
+        return out
+    }
+}
+
+struct TPCHSetupError: Error, CustomStringConvertible {
+    let message: String
+    var description: String { message }
+}
+
+/// A small RFC 4180 reader for comparing results.
+enum CSVText {
+    static func parse(_ text: String) -> [[String]] {
+        var rows: [[String]] = [], row: [String] = [], field = ""
+        var inQuotes = false
+        var chars = Array(text)[...]
+        while let c = chars.popFirst() {
+            if inQuotes {
+                if c == "\"" {
+                    if chars.first == "\"" { field.append("\""); chars = chars.dropFirst() } else { inQuotes = false }
+                } else { field.append(c) }
+            } else if c == "\"" { inQuotes = true }
+            else if c == "," { row.append(field); field = "" }
+            else if c == "\n" { row.append(field); rows.append(row); row = []; field = "" }
+            else { field.append(c) }
+        }
+        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
+        return rows
+    }
+}
