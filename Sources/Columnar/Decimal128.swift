@@ -86,3 +86,39 @@ public enum Decimal128 {
         return d
     }
 }
+
+extension Decimal128 {
+    /// The 64-bit fast path of `parse(utf8:scale:)` for DECIMAL(p <= 18): same
+    /// rounding, nil on malformed text or more than 18 digits.
+    public static func parse64(utf8 b: UnsafeRawBufferPointer, scale: Int) -> Int64? {
+        var i = 0, n = b.count
+        while i < n, b[i] == 32 { i += 1 }
+        while n > i, b[n - 1] == 32 { n -= 1 }
+        guard i < n else { return nil }
+        var negative = false
+        if b[i] == 45 { negative = true; i += 1 } else if b[i] == 43 { i += 1 }
+        var value: Int64 = 0
+        var digits = 0, fraction = 0, seenDot = false, roundUp = false, any = false
+        while i < n {
+            let c = b[i]
+            let d = c &- 48
+            if d < 10 {
+                any = true
+                if seenDot {
+                    if fraction < scale { value = value &* 10 &+ Int64(d); fraction += 1; digits += 1 }
+                    else if fraction == scale { roundUp = d >= 5; fraction += 1 }
+                } else { value = value &* 10 &+ Int64(d); digits += 1 }
+                if digits > 18 { return nil }
+            } else if c == 46, !seenDot {
+                seenDot = true
+            } else { return nil }
+            i += 1
+        }
+        guard any else { return nil }
+        var have = min(fraction, scale)
+        while have < scale { value = value &* 10; have += 1; digits += 1 }
+        guard digits <= 18 else { return nil }
+        if roundUp { value += 1 }
+        return negative ? -value : value
+    }
+}

@@ -17,8 +17,11 @@ struct CSVFormat: FileFormat {
     /// Opens a CSV file set: detects the dialect and infers the schema from a sample of the first file.
     static func open(_ files: [DataFile], options: CSVOptions, label: String) throws(SQLError) -> FileTable {
         let first = files[0]
-        let sample = try ByteSource.readAll(first.path, limit: 1 << 20)
-        let complete = sample.count < (1 << 20)
+        // With the whole schema given, the sample only finds the dialect and the row size.
+        let given = options.columns
+        let sampleBytes = given == nil ? 1 << 20 : 1 << 16
+        let sample = try ByteSource.readAll(first.path, limit: sampleBytes)
+        let complete = sample.count < sampleBytes
         guard !sample.isEmpty else {
             if let cols = options.columns {
                 let f = CSVFormat(options: options, delimiter: options.delimiter ?? 44, header: options.header ?? false, quarantine: quarantine(options))
@@ -33,7 +36,7 @@ struct CSVFormat: FileFormat {
         var fields: [FieldRef] = []
         var sampledBytes = 0
         sample.withUnsafeBytes { p in
-            while rows.count < options.sampleRows + 1, pos < p.count {
+            while rows.count < (given == nil ? options.sampleRows + 1 : 200), pos < p.count {
                 switch scanner.scan(p, from: pos, atEOF: complete, into: &fields) {
                 case .row(let end, _):
                     if !(fields.count == 1 && fields[0].start == fields[0].end) {
@@ -54,16 +57,17 @@ struct CSVFormat: FileFormat {
         // A trailing delimiter on every line (TPC-H's .tbl files) is not a column.
         if width > 1, rows.allSatisfy({ $0.last == "" && $0.count == width }) { width -= 1; rows = rows.map { Array($0.dropLast()) } }
         let body = rows.dropFirst().filter { $0.count == width }
-        var types: [DataType] = (0..<width).map { c in Inference.commonType(body.lazy.map { $0[c] }) }
+        var types: [DataType] = given?.map(\.1) ?? (0..<width).map { c in Inference.commonType(body.lazy.map { $0[c] }) }
         let header: Bool
         if let h = options.header { header = h }
+        else if let given { header = given.count == width && zip(given, firstRow).allSatisfy { $0.0.0.lowercased() == $0.1.lowercased() } }
         else if body.isEmpty { header = firstRow.allSatisfy { !$0.isEmpty && Double($0) == nil } }
         else {
             let clash = (0..<width).contains { c in types[c] != .varchar && !firstRow[c].isEmpty && !Inference.fits(firstRow[c], types[c]) }
             header = clash || (types.allSatisfy { $0 == .varchar } && Set(firstRow).count == width && firstRow.allSatisfy { !$0.isEmpty && Double($0) == nil }
                                && !body.contains { $0 == firstRow })
         }
-        if !header {
+        if !header, given == nil {
             types = (0..<width).map { c in Inference.commonType(rows.lazy.filter { $0.count == width }.map { $0[c] }) }
         }
         var names: [String] = header ? Array(firstRow.prefix(width)) : (0..<width).map { "column\($0)" }

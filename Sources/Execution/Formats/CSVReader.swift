@@ -2,80 +2,6 @@ import Columnar
 import Foundation
 import SQL
 
-/// One field of a row: bytes [start, end) of the buffer.
-struct FieldRef {
-    var start: Int
-    var end: Int
-    var quoted: Bool
-    var escaped: Bool
-}
-
-/// Splits CSV text into rows and fields per RFC 4180 (quotes, doubled quotes,
-/// newlines inside quotes, CRLF).
-struct CSVScanner {
-    let delimiter: UInt8
-    let quote: UInt8
-    let escape: UInt8
-
-    enum Outcome { case row(end: Int, newlines: Int), incomplete, malformed(String, end: Int, newlines: Int) }
-
-    /// Scans the row starting at `start`; `atEOF` says no more bytes will come.
-    @inline(__always)
-    func scan(_ p: UnsafeRawBufferPointer, from start: Int, atEOF: Bool, into fields: inout [FieldRef]) -> Outcome {
-        fields.removeAll(keepingCapacity: true)
-        let n = p.count
-        var i = start
-        var newlines = 0
-        while true {
-            let fs = i
-            if i < n, p[i] == quote {
-                i += 1
-                var escaped = false
-                while true {
-                    if i >= n {
-                        if atEOF { return .malformed("unterminated quoted field", end: n, newlines: newlines) }
-                        return .incomplete
-                    }
-                    let c = p[i]
-                    if c == escape, escape != quote, i + 1 < n, p[i + 1] == quote || p[i + 1] == escape { escaped = true; i += 2; continue }
-                    if c == quote {
-                        if escape == quote, i + 1 < n, p[i + 1] == quote { escaped = true; i += 2; continue }
-                        if i + 1 >= n, !atEOF { return .incomplete }
-                        break
-                    }
-                    if c == 10 { newlines += 1 }
-                    i += 1
-                }
-                fields.append(FieldRef(start: fs + 1, end: i, quoted: true, escaped: escaped))
-                i += 1
-                if i < n, p[i] == 13 { i += 1 }
-                if i < n, p[i] != delimiter, p[i] != 10 {
-                    var e = i
-                    while e < n, p[e] != 10 { e += 1 }
-                    return .malformed("unexpected character after a closing quote", end: min(n, e + 1), newlines: newlines + 1)
-                }
-            } else {
-                while i < n {
-                    let c = p[i]
-                    if c == delimiter || c == 10 { break }
-                    i += 1
-                }
-                var e = i
-                if i < n || atEOF {
-                    if e > fs, p[e - 1] == 13, i >= n || p[i] == 10 { e -= 1 }
-                }
-                fields.append(FieldRef(start: fs, end: e, quoted: false, escaped: false))
-            }
-            if i >= n {
-                if atEOF { return .row(end: n, newlines: newlines) }
-                return .incomplete
-            }
-            if p[i] == delimiter { i += 1; continue }
-            return .row(end: i + 1, newlines: newlines + 1)   // p[i] is '\n'
-        }
-    }
-}
-
 /// Reads one CSV file into batches of the requested columns, applying the error policy.
 final class CSVReader: BatchReader {
     let file: DataFile
@@ -90,8 +16,10 @@ final class CSVReader: BatchReader {
     private var eof = false
     private var line = 1
     private var headerPending: Bool
-    private var fields: [FieldRef] = []
-    private var target: [Int]        // field -> output slot, -1 if not read
+    private let table = FieldTable()
+    private var lines: [Int] = []      // line number of each row of the batch
+    private var bounds: [Int] = []     // start, end of each row of the batch
+    private let maxBatchRows = 16_384
     private(set) var rowsRejected = 0
     var bytesRead: Int { source.bytesRead }
 
@@ -99,99 +27,187 @@ final class CSVReader: BatchReader {
         self.file = file; self.schema = schema; self.columns = columns; self.options = options; self.quarantine = quarantine
         scanner = CSVScanner(delimiter: delimiter, quote: options.quote, escape: options.escape)
         source = try ByteSource(path: file.path)
+        eof = source.mapped != nil
         headerPending = header
-        target = [Int](repeating: -1, count: schema.count)
-        for (slot, c) in columns.enumerated() { target[c] = slot }
     }
 
+    /// Reads the rows that are whole in the buffer in two passes: find every
+    /// field's bounds, then parse one column at a time in a tight loop per type.
     func next() throws(SQLError) -> RecordBatch? {
-        var builders = columns.map { ColumnBuilder(type: schema.fields[$0].type, capacity: targetBatchRows) }
-        var rows = 0
-        var staged = [Staged](repeating: .null, count: columns.count)
+        while true {
+            if let b = try parseBatch() { return b }
+            if pos >= dataCount && eof { return nil }
+        }
+    }
+
+    private func parseBatch() throws(SQLError) -> RecordBatch? {
         let width = schema.count
-        let nullBytes = Array(options.nullString.utf8)
-        while rows < targetBatchRows {
-            if pos >= buffer.count && eof { break }
-            var outcome: CSVScanner.Outcome = .incomplete
-            if pos < buffer.count {
-                outcome = buffer.withUnsafeBytes { scanner.scan($0, from: pos, atEOF: eof, into: &fields) }
-            }
-            switch outcome {
-            case .incomplete:
-                if eof { pos = buffer.count; continue }
-                // Keep the unfinished row, read more.
+        table.removeAll()
+        lines.removeAll(keepingCapacity: true)
+        bounds.removeAll(keepingCapacity: true)
+        var rows = 0
+        var stop: (line: Int, reason: String, text: String)? = nil
+        // Pass 1: field bounds of whole rows in the buffer.
+        scanning: while rows < maxBatchRows {
+            if pos >= dataCount {
+                if eof { break }
+                if rows > 0 { break }
                 if pos > 0 { buffer.removeFirst(pos); pos = 0 }
                 if !(try source.read(into: &buffer)) { eof = true }
                 continue
+            }
+            let before = table.count
+            let outcome = withData { scanner.scan($0, from: pos, atEOF: eof, into: table) }
+            switch outcome {
+            case .incomplete:
+                table.removeLast(table.count - before)
+                if rows > 0 { break scanning }   // parse what we have; the row continues in the next read
+                if pos > 0 { buffer.removeFirst(pos); pos = 0 }
+                if !(try source.read(into: &buffer)) { eof = true }
             case .malformed(let why, let end, let newlines):
+                table.removeLast(table.count - before)
                 let rowLine = line
                 line += newlines
                 let text = rowText(pos, end)
                 pos = end
+                if case .fail = options.onError { stop = (rowLine, why, text); break scanning }
                 try reject(rowLine, why, text)
-                continue
             case .row(let end, let newlines):
                 let rowLine = line
                 let start = pos
                 line += newlines
                 pos = end
-                if headerPending { headerPending = false; continue }
-                if fields.count == 1, fields[0].start == fields[0].end, !fields[0].quoted { continue }   // blank line
-                var count = fields.count
-                if count == width + 1, let last = fields.last, last.start == last.end, !last.quoted { count = width }  // trailing delimiter
+                var count = table.count - before
+                if headerPending { headerPending = false; table.removeLast(count); continue }
+                if count == 1, table.starts[before] == table.ends[before], table.flags[before] == 0 {   // blank line
+                    table.removeLast(1); continue
+                }
+                if count == width + 1, table.starts[table.count - 1] == table.ends[table.count - 1], table.flags[table.count - 1] == 0 {
+                    table.removeLast(1); count = width   // a trailing delimiter (TPC-H .tbl files)
+                }
                 guard count == width else {
-                    try reject(rowLine, "expected \(width) fields but found \(fields.count)", rowText(start, end))
+                    table.removeLast(count)
+                    let why = "expected \(width) fields but found \(count)"
+                    if case .fail = options.onError { stop = (rowLine, why, rowText(start, end)); break scanning }
+                    try reject(rowLine, why, rowText(start, end))
                     continue
                 }
-                var failure: String? = nil
-                buffer.withUnsafeBytes { p in
-                    for f in 0..<width where target[f] >= 0 {
-                        let slot = target[f]
-                        let fr = fields[f]
-                        let bytes = UnsafeRawBufferPointer(rebasing: p[fr.start..<fr.end])
-                        // Empty fields are NULL, quoted or not (DuckDB's allow_quoted_nulls).
-                        if bytes.count == 0 || (!fr.quoted && nullBytes.count > 0 && bytes.elementsEqual(nullBytes)) {
-                            staged[slot] = .null; continue
-                        }
-                        let t = schema.fields[f].type
-                        if let v = CSVReader.parse(bytes, t, fr) { staged[slot] = v }
-                        else {
-                            failure = "could not convert '\(String(decoding: bytes, as: UTF8.self))' to \(t) in column \"\(schema.fields[f].name)\""
-                            return
-                        }
-                    }
-                }
-                if let failure {
-                    try reject(rowLine, failure, rowText(start, end))
-                    continue
-                }
-                buffer.withUnsafeBytes { p in
-                    for slot in 0..<columns.count {
-                        switch staged[slot] {
-                        case .null: builders[slot].appendNull()
-                        case .int(let v):
-                            if builders[slot].type.physical == .int32 { builders[slot].append(int32: Int32(truncatingIfNeeded: v)) }
-                            else { builders[slot].append(int64: v) }
-                        case .wide(let v): builders[slot].append(int128: v)
-                        case .double(let v): builders[slot].append(double: v)
-                        case .bool(let v): builders[slot].append(bool: v)
-                        case .interval(let v): builders[slot].append(interval: v)
-                        case .text(let s, let e, let escaped):
-                            if escaped { builders[slot].append(utf8: CSVReader.unescape(UnsafeRawBufferPointer(rebasing: p[s..<e]), scanner.quote, scanner.escape)) }
-                            else { builders[slot].append(utf8: UnsafeRawBufferPointer(rebasing: p[s..<e])) }
-                        }
-                    }
-                }
+                lines.append(rowLine)
+                bounds.append(start); bounds.append(end)
                 rows += 1
             }
         }
-        if rows == 0 && pos >= buffer.count && eof { return nil }
-        let out = Schema(columns.map { schema.fields[$0] })
-        return RecordBatch(schema: out, columns: builders.indices.map { builders[$0].finish() }, rowCount: rows)
+        // Pass 2: one column at a time.
+        var columns: [Column] = []
+        var bad: [Int: String] = [:]
+        withData { p in
+            for (slot, f) in self.columns.enumerated() {
+                columns.append(parseColumn(field: f, slot: slot, rows: rows, width: width, p, &bad))
+            }
+        }
+        var keep: [Int32]? = nil
+        if !bad.isEmpty {
+            let order = bad.keys.sorted()
+            if case .fail = options.onError {
+                let r = order[0]
+                throw failure(lines[r], bad[r]!)
+            }
+            for r in order { try reject(lines[r], bad[r]!, rowText(bounds[2 * r], bounds[2 * r + 1])) }
+            keep = (0..<rows).filter { bad[$0] == nil }.map { Int32($0) }
+        }
+        if let stop { throw failure(stop.line, stop.reason) }
+        if rows == 0 { return nil }
+        let out = Schema(self.columns.map { schema.fields[$0] })
+        let batch = RecordBatch(schema: out, columns: columns, rowCount: rows)
+        return keep.map { batch.gather($0) } ?? batch
     }
 
+    private func parseColumn(field f: Int, slot: Int, rows: Int, width: Int, _ p: UnsafeRawBufferPointer, _ bad: inout [Int: String]) -> Column {
+        let type = schema.fields[f].type
+        var validity: Bitmap? = nil
+        @inline(__always) func null(_ r: Int) {
+            if validity == nil { validity = Bitmap(count: rows, allSet: true) }
+            validity![r] = false
+        }
+        let nullBytes = Array(options.nullString.utf8)
+        let starts = table.starts, ends = table.ends, flags = table.flags
+        @inline(__always) func field(_ r: Int) -> (UnsafeRawBufferPointer, UInt8)? {
+            let k = r * width + f
+            let s = Int(starts[k]), e = Int(ends[k]), fl = flags[k]
+            // Empty fields are NULL, quoted or not (DuckDB's allow_quoted_nulls).
+            if s == e { return nil }
+            let b = UnsafeRawBufferPointer(rebasing: p[s..<e])
+            if fl == 0, !nullBytes.isEmpty, b.elementsEqual(nullBytes) { return nil }
+            return (b, fl)
+        }
+        func fail(_ r: Int, _ b: UnsafeRawBufferPointer) {
+            if bad[r] == nil { bad[r] = "could not convert '\(String(decoding: b, as: UTF8.self))' to \(type) in column \"\(schema.fields[f].name)\"" }
+        }
+        func fixed<T>(_ zero: T, _ parse: (UnsafeRawBufferPointer) -> T?) -> [T] {
+            [T](unsafeUninitializedCapacity: rows) { out, n in
+                for r in 0..<rows {
+                    guard let (b, _) = field(r) else { out[r] = zero; null(r); continue }
+                    if let v = parse(b) { out[r] = v } else { out[r] = zero; null(r); fail(r, b) }
+                }
+                n = rows
+            }
+        }
+        let data: ColumnData
+        switch type {
+        case .varchar:
+            var strings = StringArray()
+            strings.offsets.reserveCapacity(rows + 1)
+            for r in 0..<rows {
+                guard let (b, fl) = field(r) else { strings.appendEmpty(); null(r); continue }
+                if fl & 2 != 0 { strings.append(utf8: CSVReader.unescape(b, scanner.quote, scanner.escape)) } else { strings.append(utf8: b) }
+            }
+            data = .string(strings)
+        case .integer:
+            data = .int32(fixed(0) { b in CSVReader.parseInt(b).flatMap { Int32(exactly: $0) } })
+        case .bigint:
+            data = .int64(fixed(0) { CSVReader.parseInt($0) })
+        case .decimal(let precision, let scale) where precision <= 18:
+            let limit = Int64(Decimal128.maxUnscaled(precision: precision))
+            data = .int64(fixed(0) { b in Decimal128.parse64(utf8: b, scale: scale).flatMap { abs($0) <= limit ? $0 : nil } })
+        case .decimal(let precision, let scale):
+            let limit = Decimal128.maxUnscaled(precision: precision)
+            data = .int128(fixed(0) { b in Decimal128.parse(utf8: b, scale: scale).flatMap { $0.magnitude <= limit.magnitude ? $0 : nil } })
+        case .date:
+            data = .int32(fixed(0) { Dates.parseDate(utf8: $0) })
+        case .double:
+            data = .double(fixed(0) { CSVReader.parseDouble($0) })
+        case .timestamp:
+            data = .int64(fixed(0) { Dates.parseTimestamp(String(decoding: $0, as: UTF8.self)) })
+        case .boolean:
+            data = .bool(fixed(false) { b in
+                if case .bool(let v)? = Cast.parse(String(decoding: b, as: UTF8.self), as: .boolean) { return v }
+                return nil
+            })
+        case .interval:
+            data = .interval(fixed(Interval()) { b in
+                if case .interval(let v)? = Cast.parse(String(decoding: b, as: UTF8.self), as: .interval) { return v }
+                return nil
+            })
+        case .null:
+            data = .bool([Bool](repeating: false, count: rows))
+            validity = Bitmap(count: rows, allSet: false)
+        }
+        return Column(type: type, data: data, validity: validity)
+    }
+
+    private func failure(_ line: Int, _ why: String) -> SQLError {
+        .execution("CSV Error in file \"\(file.path)\" on line \(line): \(why). Use on_error='skip' or on_error='quarantine' to load the other rows")
+    }
+
+    /// The bytes being parsed: the mapped file, or the buffer of read chunks.
+    @inline(__always) private func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        if let m = source.mapped { return body(m) }
+        return buffer.withUnsafeBytes(body)
+    }
+    private var dataCount: Int { source.mapped?.count ?? buffer.count }
+
     private func rowText(_ s: Int, _ e: Int) -> String {
-        var t = String(decoding: buffer[s..<min(e, buffer.count)], as: UTF8.self)
+        var t = withData { String(decoding: $0[s..<min(e, $0.count)], as: UTF8.self) }
         while t.hasSuffix("\n") || t.hasSuffix("\r") { t.removeLast() }
         return t
     }
@@ -199,40 +215,11 @@ final class CSVReader: BatchReader {
     private func reject(_ line: Int, _ why: String, _ text: String) throws(SQLError) {
         switch options.onError {
         case .fail:
-            throw SQLError.execution("CSV Error in file \"\(file.path)\" on line \(line): \(why). Use on_error='skip' or on_error='quarantine' to load the other rows")
+            throw failure(line, why)
         case .skip: rowsRejected += 1
         case .quarantine:
             rowsRejected += 1
             try quarantine?.write(file: file.path, line: line, reason: why, text: text)
-        }
-    }
-
-    enum Staged {
-        case null, int(Int64), wide(Int128), double(Double), bool(Bool), interval(Interval)
-        case text(Int, Int, escaped: Bool)
-    }
-
-    @inline(__always)
-    static func parse(_ b: UnsafeRawBufferPointer, _ t: DataType, _ f: FieldRef) -> Staged? {
-        switch t {
-        case .varchar: return .text(f.start, f.end, escaped: f.escaped)
-        case .integer:
-            guard let v = parseInt(b), v >= Int64(Int32.min), v <= Int64(Int32.max) else { return nil }
-            return .int(v)
-        case .bigint: return parseInt(b).map { .int($0) }
-        case .decimal(let p, let s):
-            guard let v = Decimal128.parse(utf8: b, scale: s), v.magnitude <= Decimal128.maxUnscaled(precision: p).magnitude else { return nil }
-            return p <= 18 ? .int(Int64(v)) : .wide(v)
-        case .date: return Dates.parseDate(utf8: b).map { .int(Int64($0)) }
-        case .double: return parseDouble(b).map { .double($0) }
-        case .boolean:
-            guard case .bool(let v)? = Cast.parse(String(decoding: b, as: UTF8.self), as: .boolean) else { return nil }
-            return .bool(v)
-        case .timestamp: return Dates.parseTimestamp(String(decoding: b, as: UTF8.self)).map { .int($0) }
-        case .interval:
-            guard case .interval(let v)? = Cast.parse(String(decoding: b, as: UTF8.self), as: .interval) else { return nil }
-            return .interval(v)
-        case .null: return .null
         }
     }
 
