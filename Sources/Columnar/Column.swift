@@ -9,8 +9,13 @@ public struct StringArray: Sendable {
     @inline(__always) public func range(_ i: Int) -> Range<Int> { offsets[i]..<offsets[i + 1] }
     public subscript(i: Int) -> String { String(decoding: bytes[range(i)], as: UTF8.self) }
 
+    @inlinable
     public mutating func append<C: Collection>(utf8: C) where C.Element == UInt8 {
         bytes.append(contentsOf: utf8); offsets.append(bytes.count)
+    }
+    /// The non-generic hot path (CSV reading, gathers).
+    public mutating func append(raw: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: raw); offsets.append(bytes.count)
     }
     public mutating func append(_ s: String) { var s = s; s.withUTF8 { append(utf8: $0) } }
     public mutating func appendEmpty() { offsets.append(bytes.count) }
@@ -74,6 +79,15 @@ public struct Column: Sendable {
 
     /// A column of `count` copies of one value.
     public static func constant(_ v: Value, type: DataType, count: Int) -> Column {
+        switch (v, type.physical) {
+        case (.int(let x), .int32): return Column(type: type, data: .int32([Int32](repeating: Int32(truncatingIfNeeded: x), count: count)))
+        case (.int(let x), .int64): return Column(type: type, data: .int64([Int64](repeating: x, count: count)))
+        case (.int(let x), .int128): return Column(type: type, data: .int128([Int128](repeating: Int128(x), count: count)))
+        case (.wide(let x), .int128): return Column(type: type, data: .int128([Int128](repeating: x, count: count)))
+        case (.double(let x), .double): return Column(type: type, data: .double([Double](repeating: x, count: count)))
+        case (.bool(let x), .bool): return Column(type: type, data: .bool([Bool](repeating: x, count: count)))
+        default: break
+        }
         var b = ColumnBuilder(type: type, capacity: count)
         for _ in 0..<count { b.append(v) }
         return b.finish()
@@ -106,15 +120,20 @@ public struct Column: Sendable {
         case .double(let a): data = .double(take(a, 0))
         case .interval(let a): data = .interval(take(a, Interval()))
         case .string(let s):
-            var out = StringArray()
-            out.offsets.reserveCapacity(indices.count + 1)
-            var total = 0
-            for i in indices where i >= 0 { total += s.offsets[Int(i) + 1] - s.offsets[Int(i)] }
-            out.bytes.reserveCapacity(total)
-            for i in indices {
-                if i < 0 { out.appendEmpty() } else { out.append(utf8: s.bytes[s.range(Int(i))]) }
+            var offsets = [Int](repeating: 0, count: indices.count + 1)
+            for (k, i) in indices.enumerated() {
+                offsets[k + 1] = offsets[k] + (i < 0 ? 0 : s.offsets[Int(i) + 1] - s.offsets[Int(i)])
             }
-            data = .string(out)
+            let bytes = [UInt8](unsafeUninitializedCapacity: offsets[indices.count]) { out, n in
+                s.bytes.withUnsafeBytes { src in
+                    for (k, i) in indices.enumerated() where i >= 0 {
+                        let lo = s.offsets[Int(i)], len = offsets[k + 1] - offsets[k]
+                        if len > 0 { UnsafeMutableRawPointer(out.baseAddress! + offsets[k]).copyMemory(from: src.baseAddress! + lo, byteCount: len) }
+                    }
+                }
+                n = offsets[indices.count]
+            }
+            data = .string(StringArray(offsets: offsets, bytes: bytes))
         }
         return Column(type: type, data: data, validity: validity)
     }

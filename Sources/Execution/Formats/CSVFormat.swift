@@ -19,7 +19,7 @@ struct CSVFormat: FileFormat {
         let first = files[0]
         // With the whole schema given, the sample only finds the dialect and the row size.
         let given = options.columns
-        let sampleBytes = given == nil ? 1 << 20 : 1 << 16
+        let sampleBytes = 1 << 20
         let sample = try ByteSource.readAll(first.path, limit: sampleBytes)
         let complete = sample.count < sampleBytes
         guard !sample.isEmpty else {
@@ -36,7 +36,7 @@ struct CSVFormat: FileFormat {
         var fields: [FieldRef] = []
         var sampledBytes = 0
         sample.withUnsafeBytes { p in
-            while rows.count < (given == nil ? options.sampleRows + 1 : 200), pos < p.count {
+            while rows.count < options.sampleRows + 1, pos < p.count {
                 switch scanner.scan(p, from: pos, atEOF: complete, into: &fields) {
                 case .row(let end, _):
                     if !(fields.count == 1 && fields[0].start == fields[0].end) {
@@ -93,7 +93,9 @@ struct CSVFormat: FileFormat {
         let schema = Schema(zip(names, types).map { Field($0, $1) })
         let bytesPerRow = Double(max(1, sampledBytes)) / Double(max(1, rows.count))
         let format = CSVFormat(options: options, delimiter: delimiter, header: header, quarantine: quarantine(options))
-        return FileTable(files: files, format: format, dataSchema: schema, bytesPerRow: bytesPerRow, label: label)
+        let table = FileTable(files: files, format: format, dataSchema: schema, bytesPerRow: bytesPerRow, label: label)
+        table.sample = rows.dropFirst(header ? 1 : 0).filter { $0.count == width }
+        return table
     }
 
     static func quarantine(_ o: CSVOptions) -> Quarantine? {

@@ -159,7 +159,7 @@ final class CSVReader: BatchReader {
             strings.offsets.reserveCapacity(rows + 1)
             for r in 0..<rows {
                 guard let (b, fl) = field(r) else { strings.appendEmpty(); null(r); continue }
-                if fl & 2 != 0 { strings.append(utf8: CSVReader.unescape(b, scanner.quote, scanner.escape)) } else { strings.append(utf8: b) }
+                if fl & 2 != 0 { strings.append(utf8: CSVReader.unescape(b, scanner.quote, scanner.escape)) } else { strings.append(raw: b) }
             }
             data = .string(strings)
         case .integer:

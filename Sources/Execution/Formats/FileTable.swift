@@ -25,6 +25,9 @@ final class FileTable: TableSource, @unchecked Sendable {
     let partitionColumns: [String]
     let estimatedRows: Double
     let displayName: String
+    /// Sample rows of the first file (text per column), for distinct-value estimates.
+    var sample: [[String]] = []
+    private var distinctCache: [Int: Double] = [:]
 
     init(files: [DataFile], format: FileFormat, dataSchema: Schema, bytesPerRow: Double, label: String) {
         self.files = files
@@ -43,6 +46,21 @@ final class FileTable: TableSource, @unchecked Sendable {
         estimatedRows = max(1, Double(total) / max(1, bytesPerRow))
         displayName = "\(format.name) \(label)" + (files.count == 1 ? "" : " (\(files.count) files)")
     }
+
+    /// Chao1's estimate from the sample: d + f1² / (2 f2), with f1 and f2 the
+    /// values seen once and twice; a column never repeated scales with the table.
+    func estimatedDistinct(field: Int) -> Double? {
+        if let d = distinctCache[field] { return d }
+        guard field < dataSchema.count, !sample.isEmpty else { return nil }
+        var counts: [String: Int] = [:]
+        for row in sample where field < row.count { counts[row[field], default: 0] += 1 }
+        let d = Double(counts.count), n = Double(sample.count)
+        let f1 = Double(counts.values.filter { $0 == 1 }.count), f2 = Double(counts.values.filter { $0 == 2 }.count)
+        let estimate = f2 > 0 ? d + f1 * f1 / (2 * f2) : (f1 == d ? estimatedRows * d / n : d)
+        let capped = min(estimatedRows, max(1, estimate))
+        distinctCache[field] = capped
+        return capped
+    }
 }
 
 /// A session table held in memory (CREATE TABLE, INSERT).
@@ -53,5 +71,6 @@ final class MemoryTable: TableSource, @unchecked Sendable {
     let name: String
     init(name: String, schema: Schema, batches: [RecordBatch] = []) { self.name = name; self.schema = schema; self.batches = batches }
     var estimatedRows: Double { Double(max(1, batches.reduce(0) { $0 + $1.rowCount })) }
+    func estimatedDistinct(field: Int) -> Double? { nil }
     var displayName: String { "table \(name)" }
 }

@@ -33,12 +33,24 @@ struct Keys {
             hashes = v.map { Hashing.mix(UInt64(bitPattern: $0)) }
             return
         }
+        // Column at a time: size every row's key, then write each column's part
+        // of every row in place (no per-value appends).
         var offsets = [Int](repeating: 0, count: n + 1)
-        var arena: [UInt8] = []
-        arena.reserveCapacity(n * 8 * columns.count)
-        for i in 0..<n {
-            for c in columns { Keys.append(c, i, &arena) }
-            offsets[i + 1] = arena.count
+        for c in columns {
+            switch c.data {
+            case .string(let s):
+                for i in 0..<n { offsets[i + 1] += c.isNull(i) ? 1 : 5 + s.offsets[i + 1] - s.offsets[i] }
+            default:
+                let w = Keys.width(c)
+                if c.validity == nil && c.type != .null { for i in 0..<n { offsets[i + 1] += 1 + w } }
+                else { for i in 0..<n { offsets[i + 1] += c.type == .null || c.isNull(i) ? 1 : 1 + w } }
+            }
+        }
+        for i in 0..<n { offsets[i + 1] += offsets[i] }
+        var arena = [UInt8](repeating: 0, count: offsets[n])
+        var cursor = Array(offsets.dropLast())
+        arena.withUnsafeMutableBytes { out in
+            for c in columns { Keys.write(c, out, &cursor) }
         }
         var h = [UInt64](repeating: 0, count: n)
         arena.withUnsafeBytes { raw in
@@ -48,25 +60,54 @@ struct Keys {
         hashes = h
     }
 
-    @inline(__always) static func append(_ c: Column, _ i: Int, _ out: inout [UInt8]) {
-        if c.isNull(i) || c.type == .null { out.append(0); return }
-        out.append(1)
+    static func width(_ c: Column) -> Int {
         switch c.data {
-        case .bool(let a): out.append(a[i] ? 1 : 0)
-        case .int32(let a): withUnsafeBytes(of: a[i]) { out.append(contentsOf: $0) }
-        case .int64(let a): withUnsafeBytes(of: a[i]) { out.append(contentsOf: $0) }
-        case .int128(let a): withUnsafeBytes(of: a[i]) { out.append(contentsOf: $0) }
-        case .double(let a):
-            let d = a[i] == 0 ? 0 : (a[i].isNaN ? .nan : a[i])
-            withUnsafeBytes(of: d.bitPattern) { out.append(contentsOf: $0) }
-        case .string(let s):
-            let r = s.range(i)
-            withUnsafeBytes(of: UInt32(r.count)) { out.append(contentsOf: $0) }
-            out.append(contentsOf: s.bytes[r])
-        case .interval(let a):
-            withUnsafeBytes(of: a[i]) { out.append(contentsOf: $0) }
+        case .bool: return 1
+        case .int32: return 4
+        case .int64, .double: return 8
+        case .int128, .interval: return 16
+        case .string: return 0
         }
     }
+
+    /// Writes column c's part of every row's key at `cursor[row]`, advancing it.
+    static func write(_ c: Column, _ out: UnsafeMutableRawBufferPointer, _ cursor: inout [Int]) {
+        let n = c.count
+        let allValid = c.validity == nil && c.type != .null
+        @inline(__always) func put<T>(_ a: [T], _ transform: (T) -> T = { $0 }) {
+            let size = MemoryLayout<T>.size
+            a.withUnsafeBufferPointer { src in
+                for i in 0..<n {
+                    let at = cursor[i]
+                    if !allValid && (c.type == .null || c.isNull(i)) { out[at] = 0; cursor[i] = at + 1; continue }
+                    out[at] = 1
+                    out.storeBytes(of: transform(src[i]), toByteOffset: at + 1, as: T.self)
+                    cursor[i] = at + 1 + size
+                }
+            }
+        }
+        switch c.data {
+        case .bool(let a): put(a)
+        case .int32(let a): put(a)
+        case .int64(let a): put(a)
+        case .int128(let a): put(a)
+        case .double(let a): put(a) { $0 == 0 ? 0 : ($0.isNaN ? .nan : $0) }
+        case .interval(let a): put(a)
+        case .string(let s):
+            s.bytes.withUnsafeBytes { bytes in
+                for i in 0..<n {
+                    let at = cursor[i]
+                    if !allValid && c.isNull(i) { out[at] = 0; cursor[i] = at + 1; continue }
+                    let lo = s.offsets[i], len = s.offsets[i + 1] - lo
+                    out[at] = 1
+                    out.storeBytes(of: UInt32(len), toByteOffset: at + 1, as: UInt32.self)
+                    if len > 0 { (out.baseAddress! + at + 5).copyMemory(from: bytes.baseAddress! + lo, byteCount: len) }
+                    cursor[i] = at + 5 + len
+                }
+            }
+        }
+    }
+
 }
 
 /// Open-addressing hash table from keys to dense ids 0, 1, 2, ... in insertion

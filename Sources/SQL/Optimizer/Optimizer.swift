@@ -214,11 +214,11 @@ public struct Optimizer {
             if let k = idSets.firstIndex(where: { ids.isSubset(of: $0) }), !ids.isEmpty || !pr.containsSubquery { local[k].append(pr) }
             else { remaining.append(pr) }
         }
-        var baseRows: [Int: Double] = [:]
+        var distinct: [Int: Double] = [:]
         for (k, leaf) in leaves.enumerated() {
             let pushed = try pushDown(leaf, local[k])
             let base = Estimator.rows(leaf)
-            for c in leaf.columns { baseRows[c.id] = Estimator.baseRows(of: c.id, in: leaf) ?? base }
+            for c in leaf.columns { distinct[c.id] = Estimator.distinct(of: c.id, in: leaf) ?? base }
             rels.append(Relation(plan: pushed, ids: idSets[k], rows: Estimator.rows(pushed)))
         }
         // Greedy: join the connected pair with the smallest estimated result first.
@@ -228,14 +228,14 @@ public struct Optimizer {
                 for j in (i + 1)..<rels.count {
                     let keys = remaining.filter { equiKey($0, rels[i].ids, rels[j].ids) != nil }
                     if keys.isEmpty { continue }
-                    var distinct = 1.0
+                    // |L ⋈ R| = |L| |R| / max(ndv(L.k), ndv(R.k)), keys assumed independent.
+                    var divisor = 1.0
                     for k in keys {
                         if case .call(_, let args, _) = k {
-                            let d = args.map { a in a.columnIDs.compactMap { baseRows[$0] }.max() ?? 1 }.max() ?? 1
-                            distinct = max(distinct, d)
+                            divisor = max(divisor, args.map { a in a.columnIDs.compactMap { distinct[$0] }.max() ?? 1 }.max() ?? 1)
                         }
                     }
-                    let est = max(1, rels[i].rows * rels[j].rows / distinct)
+                    let est = max(1, rels[i].rows * rels[j].rows / divisor)
                     if best == nil || est < best!.rows { best = (i, j, est, keys) }
                 }
             }
@@ -333,13 +333,23 @@ enum Estimator {
         }
     }
 
-    /// Rows of the table a column comes from, before filters.
-    static func baseRows(of id: Int, in plan: LogicalPlan) -> Double? {
+    /// Distinct values of a column, from the source's estimate (a sample), else
+    /// the rows of the table it comes from (right for keys, high for the rest).
+    static func distinct(of id: Int, in plan: LogicalPlan) -> Double? {
         switch plan {
-        case .scan(let src, _, let cols, _): return cols.contains { $0.id == id } ? src.estimatedRows : nil
-        case .aggregate(let p, _, _, let cols): return cols.contains { $0.id == id } ? rows(plan) : baseRows(of: id, in: p)
+        case .scan(let src, let fields, let cols, _):
+            guard let k = cols.firstIndex(where: { $0.id == id }) else { return nil }
+            return src.estimatedDistinct(field: fields[k]) ?? src.estimatedRows
+        case .aggregate(let p, let groups, _, let cols):
+            guard let k = cols.firstIndex(where: { $0.id == id }) else { return distinct(of: id, in: p) }
+            if k < groups.count, case .column(let g, _) = groups[k] { return distinct(of: g, in: p) ?? rows(plan) }
+            return rows(plan)
+        case .project(let p, let exprs, let cols):
+            guard let k = cols.firstIndex(where: { $0.id == id }) else { return nil }
+            if case .column(let c, _) = exprs[k] { return distinct(of: c, in: p) }
+            return rows(plan)
         default:
-            for i in plan.inputs { if let r = baseRows(of: id, in: i) { return r } }
+            for i in plan.inputs { if let r = distinct(of: id, in: i) { return r } }
             return plan.columns.contains { $0.id == id } ? rows(plan) : nil
         }
     }

@@ -6,6 +6,8 @@ public protocol TableSource: AnyObject, Sendable {
     var schema: Schema { get }
     /// Rows, if known or estimable (join ordering uses it).
     var estimatedRows: Double { get }
+    /// Distinct values of a field, if estimated (join ordering uses it).
+    func estimatedDistinct(field: Int) -> Double?
     /// Columns that come from Hive-style directory names (`date=2026-11-01/`).
     var partitionColumns: [String] { get }
     /// One line for EXPLAIN: `read_csv lake/sales/*.csv (3 files)`.
