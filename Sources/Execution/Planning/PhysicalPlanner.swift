@@ -18,6 +18,9 @@ struct PhysicalPlanner {
             var compiled: [BoundExpr] = []
             for f in filters { compiled.append(try compile(f, layout)) }
             return (ScanOperator(source: src, fields: fields, filters: compiled, cancel: cancel), layout)
+        case .materialized(let shared, let cols):
+            let schema = Schema(cols.map { Field($0.name, $0.type) })
+            return (MaterializedOperator(shared: shared, schema: schema) { () throws(SQLError) -> [RecordBatch] in try drain(try self.plan(shared.plan)) }, cols.map(\.id))
         case .values(let rows, let cols):
             let schema = Schema(cols.map { Field($0.name, $0.type) })
             var builders = cols.map { ColumnBuilder(type: $0.type) }

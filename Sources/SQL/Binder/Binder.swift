@@ -7,8 +7,16 @@ public final class Binder {
     let catalog: Catalog
     var nextColumnID = 0
     var nextSubqueryID = 0
-    /// CTEs in scope, innermost last; a reference binds the CTE's query afresh.
-    var cteStack: [[String: Query]] = []
+    /// CTEs in scope, innermost last. A CTE referenced once is bound in place
+    /// (filters push into it); one referenced more often is computed once.
+    var cteStack: [[String: CTE]] = []
+
+    final class CTE {
+        let query: Query
+        let references: Int
+        var shared: SharedPlan?
+        init(query: Query, references: Int) { self.query = query; self.references = references }
+    }
     /// Views being expanded, to refuse a view that refers to itself.
     var expanding: Set<String> = []
 
@@ -28,10 +36,11 @@ public final class Binder {
 
     func bindQuery(_ q: Query, outer: Scope?) throws(SQLError) -> LogicalPlan {
         if !q.ctes.isEmpty {
-            var frame: [String: Query] = [:]
+            var frame: [String: CTE] = [:]
             cteStack.append(frame)
+            let counts = References.count(in: q)
             for (name, cte) in q.ctes {
-                frame[name.lowercased()] = cte
+                frame[name.lowercased()] = CTE(query: cte, references: counts[name.lowercased(), default: 0])
                 cteStack[cteStack.count - 1] = frame
             }
         }
@@ -302,8 +311,11 @@ public final class Binder {
             let key = name.lowercased()
             for frame in cteStack.reversed() {
                 if let cte = frame[key] {
-                    let plan = try bindQuery(cte, outer: nil)
-                    return requalify(plan, as: alias ?? name)
+                    guard cte.references > 1 else { return requalify(try bindQuery(cte.query, outer: nil), as: alias ?? name) }
+                    if cte.shared == nil { cte.shared = SharedPlan(plan: try bindQuery(cte.query, outer: nil)) }
+                    let shared = cte.shared!
+                    let cols = shared.plan.columns.map { newColumn($0.name, $0.type, table: alias ?? name) }
+                    return (.materialized(shared, columns: cols), Scope(columns: cols, table: alias ?? name))
                 }
             }
             guard let entry = catalog.lookup(name) else {

@@ -27,6 +27,9 @@ public struct Optimizer {
         }
         switch plan {
         case .scan: return plan
+        case .materialized(let shared, _):
+            if !shared.optimized { shared.plan = try optimize(shared.plan); shared.optimized = true }
+            return plan
         case .values(let rows, let c):
             var out: [[BoundExpr]] = []
             for r in rows { var o: [BoundExpr] = []; for e in r { o.append(try f(e)) }; out.append(o) }
@@ -101,7 +104,7 @@ public struct Optimizer {
             return try pushDown(p, preds + Optimizer.conjuncts(e))
         case .scan(let src, let fields, let cols, let filters):
             return .scan(src, fields: fields, columns: cols, filters: filters + preds)
-        case .values:
+        case .values, .materialized:
             return applyFilters(plan, preds)
         case .project(let p, let exprs, let cols):
             // A predicate on projected columns is rewritten in terms of the input.
@@ -271,7 +274,7 @@ public struct Optimizer {
             var f: [Int] = [], c: [PlanColumn] = []
             for (field, col) in zip(fields, cols) where need.contains(col.id) { f.append(field); c.append(col) }
             return .scan(src, fields: f, columns: c, filters: filters.map(pruneSubqueries))
-        case .values: return plan
+        case .values, .materialized: return plan
         case .filter(let p, let e):
             return .filter(prune(p, required: required.union(e.columnIDs)), pruneSubqueries(e))
         case .project(let p, let exprs, let cols):
@@ -323,6 +326,7 @@ enum Estimator {
         case .scan(let src, _, _, let filters):
             return max(1, filters.reduce(src.estimatedRows) { $0 * selectivity($1) })
         case .values(let r, _): return Double(r.count)
+        case .materialized(let shared, _): return rows(shared.plan)
         case .filter(let p, let e): return max(1, rows(p) * selectivity(e))
         case .project(let p, _, _), .sort(let p, _): return rows(p)
         case .aggregate(let p, let g, _, _): return g.isEmpty ? 1 : max(1, rows(p) / 10)

@@ -107,6 +107,15 @@ public final class Subquery: @unchecked Sendable, Hashable {
     public func hash(into h: inout Hasher) { h.combine(id) }
 }
 
+/// The plan of a CTE that several references share (see LogicalPlan.materialized).
+public final class SharedPlan: @unchecked Sendable {
+    public var plan: LogicalPlan
+    public var optimized = false
+    /// Filled by the executor the first time a reference runs.
+    public var results: [RecordBatch]?
+    init(plan: LogicalPlan) { self.plan = plan }
+}
+
 public enum AggregateKind: String, Sendable, Hashable {
     case countStar = "count_star", count, sum, avg, min, max, stddev = "stddev_samp", stddevPop = "stddev_pop",
          varianceSamp = "var_samp", variancePop = "var_pop", median, bool_and, bool_or, any_value = "any_value"

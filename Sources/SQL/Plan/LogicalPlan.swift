@@ -31,10 +31,13 @@ public indirect enum LogicalPlan: Sendable {
     case join(LogicalPlan, LogicalPlan, JoinKind, on: [(BoundExpr, BoundExpr)], residual: BoundExpr?)
     case sort(LogicalPlan, [SortKey])
     case limit(LogicalPlan, limit: Int?, offset: Int)
+    /// A CTE referenced more than once: computed once, read by each reference
+    /// under its own column ids (positionally the shared plan's columns).
+    case materialized(SharedPlan, columns: [PlanColumn])
 
     public var columns: [PlanColumn] {
         switch self {
-        case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c): return c
+        case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c), .materialized(_, let c): return c
         case .filter(let p, _), .sort(let p, _), .limit(let p, _, _): return p.columns
         case .join(let l, let r, let k, _, _):
             let lc = l.columns.map { c -> PlanColumn in var c = c; if k == .right || k == .full { c.table = c.table }; return c }
@@ -44,7 +47,7 @@ public indirect enum LogicalPlan: Sendable {
 
     public var inputs: [LogicalPlan] {
         switch self {
-        case .scan, .values: return []
+        case .scan, .values, .materialized: return []
         case .filter(let p, _), .project(let p, _, _), .aggregate(let p, _, _, _), .sort(let p, _), .limit(let p, _, _): return [p]
         case .join(let l, let r, _, _, _): return [l, r]
         }

@@ -1,0 +1,55 @@
+/// Counts how often each table name is referenced in a query, subqueries
+/// included (the binder shares the result of a CTE referenced more than once).
+enum References {
+    static func count(in q: Query) -> [String: Int] {
+        var counts: [String: Int] = [:]
+        visit(q, &counts)
+        return counts
+    }
+
+    static func visit(_ q: Query, _ c: inout [String: Int]) {
+        for cte in q.ctes { visit(cte.query, &c) }
+        visit(q.body, &c)
+        for o in q.orderBy { visit(o.expr, &c) }
+    }
+
+    static func visit(_ b: QueryBody, _ c: inout [String: Int]) {
+        switch b {
+        case .select(let core):
+            if let f = core.from { visit(f, &c) }
+            for item in core.items { if case .expr(let e, _) = item { visit(e, &c) } }
+            for e in [core.filter, core.having].compactMap({ $0 }) + core.groupBy { visit(e, &c) }
+        case .values(let rows): for r in rows { for e in r { visit(e, &c) } }
+        case .query(let q): visit(q, &c)
+        }
+    }
+
+    static func visit(_ t: TableRef, _ c: inout [String: Int]) {
+        switch t {
+        case .named(let n, _, _): c[n.lowercased(), default: 0] += 1
+        case .path, .function: break
+        case .subquery(let q, _): visit(q, &c)
+        case .join(let l, let r, _, let on, _): visit(l, &c); visit(r, &c); if let on { visit(on, &c) }
+        case .renamed(let inner, _, _): visit(inner, &c)
+        }
+    }
+
+    static func visit(_ e: Expr, _ c: inout [String: Int]) {
+        switch e.kind {
+        case .column, .literal: break
+        case .unary(_, let x), .cast(let x, _), .isNull(let x, _), .extract(_, let x): visit(x, &c)
+        case .binary(_, let l, let r), .isDistinctFrom(let l, let r, _): visit(l, &c); visit(r, &c)
+        case .like(let l, let r, _, _): visit(l, &c); visit(r, &c)
+        case .function(_, let args, _, _), .listLiteral(let args): for a in args { visit(a, &c) }
+        case .caseWhen(let op, let whens, let other):
+            if let op { visit(op, &c) }
+            for (w, t) in whens { visit(w, &c); visit(t, &c) }
+            if let other { visit(other, &c) }
+        case .inList(let x, let items, _): visit(x, &c); for i in items { visit(i, &c) }
+        case .inSubquery(let x, let q, _): visit(x, &c); visit(q, &c)
+        case .scalarSubquery(let q), .exists(let q, _): visit(q, &c)
+        case .between(let x, let lo, let hi, _): visit(x, &c); visit(lo, &c); visit(hi, &c)
+        case .structLiteral(let fields): for (_, v) in fields { visit(v, &c) }
+        }
+    }
+}
