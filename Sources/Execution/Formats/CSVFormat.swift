@@ -35,8 +35,11 @@ struct CSVFormat: FileFormat {
         var pos = 0
         var fields: [FieldRef] = []
         var sampledBytes = 0
+        // With the schema given, only the first rows are looked at here (header,
+        // width); the rest of the sample is read lazily for distinct estimates.
+        let rowLimit = given == nil ? options.sampleRows + 1 : 2
         sample.withUnsafeBytes { p in
-            while rows.count < options.sampleRows + 1, pos < p.count {
+            while rows.count < rowLimit, pos < p.count {
                 switch scanner.scan(p, from: pos, atEOF: complete, into: &fields) {
                 case .row(let end, _):
                     if !(fields.count == 1 && fields[0].start == fields[0].end) {
@@ -91,10 +94,29 @@ struct CSVFormat: FileFormat {
             types[i] = t
         }
         let schema = Schema(zip(names, types).map { Field($0, $1) })
-        let bytesPerRow = Double(max(1, sampledBytes)) / Double(max(1, rows.count))
+        let sampledRows = given == nil ? rows.count : max(1, sample.reduce(0) { $1 == 10 ? $0 + 1 : $0 })
+        if given != nil { sampledBytes = sample.count }
+        let bytesPerRow = Double(max(1, sampledBytes)) / Double(max(1, sampledRows))
         let format = CSVFormat(options: options, delimiter: delimiter, header: header, quarantine: quarantine(options))
         let table = FileTable(files: files, format: format, dataSchema: schema, bytesPerRow: bytesPerRow, label: label)
-        table.sample = rows.dropFirst(header ? 1 : 0).filter { $0.count == width }
+        let skipHeader = header
+        table.sampleColumn = { field in
+            var out: [UInt64] = []
+            let t = FieldTable()
+            var pos = 0, first = true
+            sample.withUnsafeBytes { p in
+                while pos < p.count, out.count < options.sampleRows {
+                    t.removeAll()
+                    guard case .row(let end, _) = scanner.scan(p, from: pos, atEOF: complete, into: t) else { break }
+                    pos = end
+                    if first && skipHeader { first = false; continue }
+                    first = false
+                    guard t.count == width || t.count == width + 1 else { continue }
+                    out.append(Hashing.hash(bytes: UnsafeRawBufferPointer(rebasing: p[t.starts[field]..<t.ends[field]])))
+                }
+            }
+            return out
+        }
         return table
     }
 

@@ -116,6 +116,7 @@ final class CSVReader: BatchReader {
             keep = (0..<rows).filter { bad[$0] == nil }.map { Int32($0) }
         }
         if let stop { throw failure(stop.line, stop.reason) }
+        releaseParsedPages()
         if rows == 0 { return nil }
         let out = Schema(self.columns.map { schema.fields[$0] })
         let batch = RecordBatch(schema: out, columns: columns, rowCount: rows)
@@ -198,6 +199,18 @@ final class CSVReader: BatchReader {
     private func failure(_ line: Int, _ why: String) -> SQLError {
         .execution("CSV Error in file \"\(file.path)\" on line \(line): \(why). Use on_error='skip' or on_error='quarantine' to load the other rows")
     }
+
+    /// Gives the pages of a mapped file that are parsed back to the kernel, so
+    /// memory stays flat however large the file (they are re-read if touched again).
+    private func releaseParsedPages() {
+        guard let m = source.mapped else { return }
+        let page = 1 << 16
+        let upTo = (pos / page) * page
+        guard upTo > released else { return }
+        madvise(UnsafeMutableRawPointer(mutating: m.baseAddress! + released), upTo - released, MADV_DONTNEED)
+        released = upTo
+    }
+    private var released = 0
 
     /// The bytes being parsed: the mapped file, or the buffer of read chunks.
     @inline(__always) private func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {

@@ -25,8 +25,9 @@ final class FileTable: TableSource, @unchecked Sendable {
     let partitionColumns: [String]
     let estimatedRows: Double
     let displayName: String
-    /// Sample rows of the first file (text per column), for distinct-value estimates.
-    var sample: [[String]] = []
+    /// The values of a data column in a sample of the first file (as hashes of
+    /// their text), computed only when the planner asks for a distinct estimate.
+    var sampleColumn: ((Int) -> [UInt64])?
     private var distinctCache: [Int: Double] = [:]
 
     init(files: [DataFile], format: FileFormat, dataSchema: Schema, bytesPerRow: Double, label: String) {
@@ -51,10 +52,10 @@ final class FileTable: TableSource, @unchecked Sendable {
     /// values seen once and twice; a column never repeated scales with the table.
     func estimatedDistinct(field: Int) -> Double? {
         if let d = distinctCache[field] { return d }
-        guard field < dataSchema.count, !sample.isEmpty else { return nil }
-        var counts: [String: Int] = [:]
-        for row in sample where field < row.count { counts[row[field], default: 0] += 1 }
-        let d = Double(counts.count), n = Double(sample.count)
+        guard field < dataSchema.count, let values = sampleColumn?(field), !values.isEmpty else { return nil }
+        var counts: [UInt64: Int] = [:]
+        for v in values { counts[v, default: 0] += 1 }
+        let d = Double(counts.count), n = Double(values.count)
         let f1 = Double(counts.values.filter { $0 == 1 }.count), f2 = Double(counts.values.filter { $0 == 2 }.count)
         let estimate = f2 > 0 ? d + f1 * f1 / (2 * f2) : (f1 == d ? estimatedRows * d / n : d)
         let capped = min(estimatedRows, max(1, estimate))

@@ -12,8 +12,11 @@ final class HashAggregateOperator: Operator {
     let stats = OperatorStats()
     private var output: [RecordBatch]?
 
-    init(_ input: Operator, groups: [BoundExpr], aggregates: [AggregateCall], schema: Schema) {
-        self.input = input; self.groups = groups; self.aggregates = aggregates; self.schema = schema
+    /// "partial" or "final" when the optimizer split the aggregate, for EXPLAIN.
+    let phase: String?
+
+    init(_ input: Operator, groups: [BoundExpr], aggregates: [AggregateCall], schema: Schema, phase: String? = nil) {
+        self.input = input; self.groups = groups; self.aggregates = aggregates; self.schema = schema; self.phase = phase
     }
     var children: [Operator] { [input] }
     var label: String {
@@ -24,7 +27,7 @@ final class HashAggregateOperator: Operator {
                 "\(a.kind == .countStar ? "count" : a.kind.rawValue)(\(a.distinct ? "DISTINCT " : "")\(a.argument.map { ExpressionText.render($0, input.schema) } ?? "*"))"
             }.joined(separator: ", "))
         }
-        return "HASH_AGGREGATE " + parts.joined(separator: "; ")
+        return "HASH_AGGREGATE" + (phase.map { " (\($0))" } ?? "") + " " + parts.joined(separator: "; ")
     }
 
     func next() throws(SQLError) -> RecordBatch? {

@@ -40,13 +40,15 @@ struct PhysicalPlanner {
             var compiled: [BoundExpr] = []
             for e in exprs { compiled.append(try compile(e, layout)) }
             return (ProjectOperator(op, compiled, Schema(cols.map { Field($0.name, $0.type) })), cols.map(\.id))
-        case .aggregate(let input, let groups, let aggs, let cols):
+        case .aggregate(let input, let groups, let aggs, let cols), .partialAggregate(let input, let groups, let aggs, let cols):
             let (op, layout) = try build(input)
             var gs: [BoundExpr] = []
             for g in groups { gs.append(try compile(g, layout)) }
             var calls: [AggregateCall] = []
             for var a in aggs { a.argument = try a.argument.map { (e) throws(SQLError) in try compile(e, layout) }; calls.append(a) }
-            return (HashAggregateOperator(op, groups: gs, aggregates: calls, schema: Schema(cols.map { Field($0.name, $0.type) })), cols.map(\.id))
+            var phase: String? = nil
+            if case .partialAggregate = p { phase = "partial" } else if case .partialAggregate = input { phase = "final" }
+            return (HashAggregateOperator(op, groups: gs, aggregates: calls, schema: Schema(cols.map { Field($0.name, $0.type) }), phase: phase), cols.map(\.id))
         case .join(let l, let r, let kind, let on, let residual):
             let (lop, ll) = try build(l)
             let (rop, rl) = try build(r)

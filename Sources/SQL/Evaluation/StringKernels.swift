@@ -185,6 +185,8 @@ struct LikePattern {
     let anchoredStart: Bool
     let anchoredEnd: Bool
     let caseInsensitive: Bool
+    /// Each piece's bytes when it has no `_` (searched with memmem).
+    let literals: [[UInt8]?]
 
     init(_ p: [UInt8], caseInsensitive: Bool) {
         var pieces: [[UInt8?]] = [[]]
@@ -200,6 +202,24 @@ struct LikePattern {
         anchoredEnd = !(p.last == UInt8(ascii: "%"))
         self.pieces = pieces
         self.caseInsensitive = caseInsensitive
+        literals = pieces.map { p in p.contains(where: { $0 == nil }) || p.isEmpty ? nil : p.map { $0! } }
+    }
+
+    /// First offset of `needle` in s[from..<to]: memchr for its first byte, memcmp for the rest.
+    static func search(_ needle: [UInt8], in s: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        let m = needle.count
+        guard to - from >= m else { return nil }
+        return needle.withUnsafeBytes { nd -> Int? in
+            var at = from
+            let base = s.baseAddress!
+            while to - at >= m {
+                guard let hit = memchr(base + at, Int32(nd[0]), to - at - m + 1) else { return nil }
+                let k = base.distance(to: UnsafeRawPointer(hit))
+                if m == 1 || memcmp(base + k + 1, nd.baseAddress! + 1, m - 1) == 0 { return k }
+                at = k + 1
+            }
+            return nil
+        }
     }
 
     @inline(__always) static func fold(_ c: UInt8, _ ci: Bool) -> UInt8 { ci && c >= 65 && c <= 90 ? c + 32 : c }
@@ -248,6 +268,12 @@ struct LikePattern {
         for k in first...last {
             let piece = pieces[k]
             if piece.isEmpty { continue }
+            if !caseInsensitive, let literal = literals[k] {
+                // No `_` in the piece: a plain substring search.
+                guard pos <= endLimit, let hit = LikePattern.search(literal, in: s, from: pos, to: endLimit) else { return false }
+                pos = hit + literal.count
+                continue
+            }
             var found = false
             var at = pos
             while at <= endLimit - piece.count {
@@ -259,3 +285,4 @@ struct LikePattern {
         return true
     }
 }
+import Foundation

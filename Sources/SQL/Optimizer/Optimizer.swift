@@ -10,7 +10,83 @@ public struct Optimizer {
         var p = try foldConstants(plan)
         p = try pushDown(p, [])
         p = prune(p, required: Set(p.columns.map(\.id)))
-        return p
+        return splitAggregates(p, ids: IDSource(after: p.allColumnIDs.max() ?? 0))
+    }
+
+    /// Hands out column ids no other column of the plan has.
+    final class IDSource {
+        var last: Int
+        init(after: Int) { last = after }
+        func next() -> Int { last += 1; return last }
+    }
+
+    // MARK: partial and final aggregation
+
+    /// Splits every aggregate whose functions merge (count, sum, avg, min, max,
+    /// any_value, bool_and/or, no DISTINCT) into a partial aggregate of states and
+    /// a final aggregate over them, with a projection that finishes avg (sum /
+    /// count) under the original column ids. Others (median, stddev, DISTINCT)
+    /// stay whole: they need all of a group's values in one place.
+    func splitAggregates(_ plan: LogicalPlan, ids: IDSource) -> LogicalPlan {
+        func rebuild(_ p: LogicalPlan) -> LogicalPlan {
+            switch p {
+            case .scan, .values, .materialized: return p
+            case .filter(let i, let e): return .filter(rebuild(i), e)
+            case .project(let i, let e, let c): return .project(rebuild(i), e, columns: c)
+            case .join(let l, let r, let k, let on, let res): return .join(rebuild(l), rebuild(r), k, on: on, residual: res)
+            case .sort(let i, let k): return .sort(rebuild(i), k)
+            case .limit(let i, let l, let o): return .limit(rebuild(i), limit: l, offset: o)
+            case .partialAggregate(let i, let g, let a, let c): return .partialAggregate(rebuild(i), groups: g, aggregates: a, columns: c)
+            case .aggregate(let i, let groups, let aggs, let cols):
+                let input = rebuild(i)
+                let mergeable: Set<AggregateKind> = [.countStar, .count, .sum, .avg, .min, .max, .any_value, .bool_and, .bool_or]
+                guard !aggs.isEmpty, aggs.allSatisfy({ mergeable.contains($0.kind) && !$0.distinct }) else {
+                    return .aggregate(input, groups: groups, aggregates: aggs, columns: cols)
+                }
+                func fresh(_ name: String, _ t: DataType) -> PlanColumn { PlanColumn(id: ids.next(), name: name, table: nil, type: t) }
+                let partialGroups = groups.enumerated().map { fresh(cols[$0.offset].name, $0.element.type) }
+                var partialCalls: [AggregateCall] = [], partialCols: [PlanColumn] = []
+                var finalCalls: [AggregateCall] = [], finalCols: [PlanColumn] = []
+                var finish: [BoundExpr] = []
+                var merged: [AggregateCall: BoundExpr] = [:]   // avg(x) and sum(x) share sum(x)
+                for a in aggs {
+                    func state(_ call: AggregateCall, merge: AggregateKind) -> BoundExpr {
+                        if let done = merged[call] { return done }
+                        let s = fresh("partial_\(call.kind.rawValue)", call.type)
+                        partialCalls.append(call); partialCols.append(s)
+                        let mergedType = merge == .sum && call.type.isIntegral ? DataType.bigint : call.type
+                        let f = fresh(call.kind.rawValue, mergedType)
+                        finalCalls.append(AggregateCall(kind: merge, argument: .column(s.id, s.type), distinct: false, type: mergedType))
+                        finalCols.append(f)
+                        merged[call] = .column(f.id, f.type)
+                        return .column(f.id, f.type)
+                    }
+                    switch a.kind {
+                    case .countStar, .count: finish.append(state(a, merge: .sum))
+                    case .sum: finish.append(state(a, merge: .sum))
+                    case .min, .max, .any_value, .bool_and, .bool_or: finish.append(state(a, merge: a.kind))
+                    case .avg:
+                        let arg = a.argument!
+                        let sumType: DataType
+                        switch arg.type {
+                        case .decimal(_, let s): sumType = .decimal(precision: 38, scale: s)
+                        case .double: sumType = .double
+                        default: sumType = .bigint
+                        }
+                        let sum = state(AggregateCall(kind: .sum, argument: a.argument, distinct: false, type: sumType), merge: .sum)
+                        let count = state(AggregateCall(kind: .count, argument: a.argument, distinct: false, type: .bigint), merge: .sum)
+                        finish.append(.call("divide", [.cast(sum, .double), .call("nullif", [.cast(count, .double), .literal(.double(0), .double)], .double)], .double))
+                    default: break
+                    }
+                }
+                let partial = LogicalPlan.partialAggregate(input, groups: groups, aggregates: partialCalls, columns: partialGroups + partialCols)
+                let finalGroups = partialGroups.map { fresh($0.name, $0.type) }
+                let final = LogicalPlan.aggregate(partial, groups: partialGroups.map { .column($0.id, $0.type) }, aggregates: finalCalls, columns: finalGroups + finalCols)
+                let exprs = finalGroups.map { BoundExpr.column($0.id, $0.type) } + finish
+                return .project(final, exprs, columns: cols)
+            }
+        }
+        return rebuild(plan)
     }
 
     // MARK: constant folding
@@ -26,7 +102,7 @@ public struct Optimizer {
             }
         }
         switch plan {
-        case .scan: return plan
+        case .scan, .partialAggregate: return plan   // partials appear only after this pass
         case .materialized(let shared, _):
             if !shared.optimized { shared.plan = try optimize(shared.plan); shared.optimized = true }
             return plan
@@ -104,7 +180,7 @@ public struct Optimizer {
             return try pushDown(p, preds + Optimizer.conjuncts(e))
         case .scan(let src, let fields, let cols, let filters):
             return .scan(src, fields: fields, columns: cols, filters: filters + preds)
-        case .values, .materialized:
+        case .values, .materialized, .partialAggregate:
             return applyFilters(plan, preds)
         case .project(let p, let exprs, let cols):
             // A predicate on projected columns is rewritten in terms of the input.
@@ -154,7 +230,13 @@ public struct Optimizer {
                     else if let k = equiKey(c, lids, rids) { keys.append(k) }
                     else { rest.append(c) }
                 }
-                let joined = LogicalPlan.join(try pushDown(l, toLeft), try pushDown(r, toRight), kind, on: keys, residual: Optimizer.conjunction(rest))
+                let left = try pushDown(l, toLeft), right = try pushDown(r, toRight)
+                // The right input is the one built into a hash table: make it the smaller.
+                if kind != .full, !keys.isEmpty, Estimator.rows(left) < Estimator.rows(right) {
+                    let swapped = LogicalPlan.join(right, left, kind == .left ? .right : .left, on: keys.map { ($0.1, $0.0) }, residual: Optimizer.conjunction(rest))
+                    return applyFilters(swapped, above)
+                }
+                let joined = LogicalPlan.join(left, right, kind, on: keys, residual: Optimizer.conjunction(rest))
                 return applyFilters(joined, above)
             }
         }
@@ -274,7 +356,7 @@ public struct Optimizer {
             var f: [Int] = [], c: [PlanColumn] = []
             for (field, col) in zip(fields, cols) where need.contains(col.id) { f.append(field); c.append(col) }
             return .scan(src, fields: f, columns: c, filters: filters.map(pruneSubqueries))
-        case .values, .materialized: return plan
+        case .values, .materialized, .partialAggregate: return plan
         case .filter(let p, let e):
             return .filter(prune(p, required: required.union(e.columnIDs)), pruneSubqueries(e))
         case .project(let p, let exprs, let cols):
@@ -327,6 +409,7 @@ enum Estimator {
             return max(1, filters.reduce(src.estimatedRows) { $0 * selectivity($1) })
         case .values(let r, _): return Double(r.count)
         case .materialized(let shared, _): return rows(shared.plan)
+        case .partialAggregate(let p, let g, _, _): return g.isEmpty ? 1 : max(1, rows(p) / 10)
         case .filter(let p, let e): return max(1, rows(p) * selectivity(e))
         case .project(let p, _, _), .sort(let p, _): return rows(p)
         case .aggregate(let p, let g, _, _): return g.isEmpty ? 1 : max(1, rows(p) / 10)

@@ -34,10 +34,14 @@ public indirect enum LogicalPlan: Sendable {
     /// A CTE referenced more than once: computed once, read by each reference
     /// under its own column ids (positionally the shared plan's columns).
     case materialized(SharedPlan, columns: [PlanColumn])
+    /// The first half of a split aggregate: per-group states (partial sums,
+    /// counts, minima) that an `.aggregate` above merges. The distributed engine
+    /// cuts plans here: partials on each worker, a shuffle by key, finals.
+    case partialAggregate(LogicalPlan, groups: [BoundExpr], aggregates: [AggregateCall], columns: [PlanColumn])
 
     public var columns: [PlanColumn] {
         switch self {
-        case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c), .materialized(_, let c): return c
+        case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c), .materialized(_, let c), .partialAggregate(_, _, _, let c): return c
         case .filter(let p, _), .sort(let p, _), .limit(let p, _, _): return p.columns
         case .join(let l, let r, let k, _, _):
             let lc = l.columns.map { c -> PlanColumn in var c = c; if k == .right || k == .full { c.table = c.table }; return c }
@@ -48,8 +52,15 @@ public indirect enum LogicalPlan: Sendable {
     public var inputs: [LogicalPlan] {
         switch self {
         case .scan, .values, .materialized: return []
-        case .filter(let p, _), .project(let p, _, _), .aggregate(let p, _, _, _), .sort(let p, _), .limit(let p, _, _): return [p]
+        case .filter(let p, _), .project(let p, _, _), .aggregate(let p, _, _, _), .sort(let p, _), .limit(let p, _, _), .partialAggregate(let p, _, _, _): return [p]
         case .join(let l, let r, _, _, _): return [l, r]
         }
+    }
+
+    /// Every column id used anywhere in the plan (fresh ids are chosen above it).
+    public var allColumnIDs: Set<Int> {
+        var out = Set(columns.map(\.id))
+        for i in inputs { out.formUnion(i.allColumnIDs) }
+        return out
     }
 }
