@@ -82,7 +82,8 @@ def check(path):
             continue
         try:
             rel = con.execute(sql)
-            rows = rel.fetchall() if head.startswith("query") else []
+            # Fetch even for statements: DuckDB reads lazily and fails only then.
+            rows = rel.fetchall() if rel.description is not None else []
             error = None
         except Exception as e:
             error = str(e).splitlines()[0]

@@ -19,7 +19,15 @@ struct Keys {
         t.physical == .int32 || t.physical == .int64
     }
 
-    init(_ columns: [Column]) {
+    /// Whether keys of these types are compared as one 64-bit integer: a single
+    /// integer-like column, or (for joins, where a NULL anywhere means no match)
+    /// two 32-bit ones packed together (TPC-H's partkey + suppkey).
+    static func integerMode(_ types: [DataType], packPairs: Bool) -> Bool {
+        if types.count == 1 { return integerLike(types[0]) }
+        return packPairs && types.count == 2 && types.allSatisfy { $0.physical == .int32 }
+    }
+
+    init(_ columns: [Column], packPairs: Bool = false) {
         let n = columns.first?.count ?? 0
         var nulls: [Bool]? = nil
         for c in columns where c.validity != nil || c.type == .null {
@@ -29,6 +37,13 @@ struct Keys {
         self.nulls = nulls
         if columns.count == 1, Keys.integerLike(columns[0].type) {
             let v = columns[0].int64Values()
+            storage = .ints(v)
+            hashes = v.map { Hashing.mix(UInt64(bitPattern: $0)) }
+            return
+        }
+        if packPairs, Keys.integerMode(columns.map(\.type), packPairs: true),
+           case .int32(let a) = columns[0].data, case .int32(let b) = columns[1].data {
+            let v = (0..<n).map { Int64(a[$0]) << 32 | Int64(UInt32(bitPattern: b[$0])) }
             storage = .ints(v)
             hashes = v.map { Hashing.mix(UInt64(bitPattern: $0)) }
             return

@@ -41,6 +41,27 @@ final class AggregateState {
             return
         }
         let n = rows
+        // The common case, no NULLs and no DISTINCT, runs without a selection.
+        if arg.validity == nil, arg.type != .null, !call.distinct {
+            switch (call.kind, arg.data) {
+            case (.count, _):
+                counts.withUnsafeMutableBufferPointer { c in for i in 0..<n { c[Int(ids[i])] += 1 } }
+                return
+            case (.sum, .int64(let a)) where exact, (.avg, .int64(let a)) where exact:
+                sums.withUnsafeMutableBufferPointer { s in counts.withUnsafeMutableBufferPointer { c in
+                    a.withUnsafeBufferPointer { a in ids.withUnsafeBufferPointer { ids in
+                        for i in 0..<n { let g = Int(ids[i]); s[g] &+= Int128(a[i]); c[g] += 1 }
+                    } }
+                } }
+                return
+            case (.sum, .double(let a)), (.avg, .double(let a)):
+                dsums.withUnsafeMutableBufferPointer { s in counts.withUnsafeMutableBufferPointer { c in
+                    for i in 0..<n { let g = Int(ids[i]); s[g] += a[i]; c[g] += 1 }
+                } }
+                return
+            default: break
+            }
+        }
         var live = [Bool](repeating: true, count: n)
         if let v = arg.validity { for i in 0..<n where !v[i] { live[i] = false } }
         if arg.type == .null { live = [Bool](repeating: false, count: n) }

@@ -38,8 +38,7 @@ final class HashAggregateOperator: Operator {
     }
 
     private func run() throws(SQLError) -> [RecordBatch] {
-        let integerKey = groups.count == 1 && Keys.integerLike(groups[0].type)
-        let table = KeyTable(integerMode: integerKey)
+        let table = KeyTable(integerMode: Keys.integerMode(groups.map(\.type), packPairs: false))
         var keyBuilders = groups.map { ColumnBuilder(type: $0.type) }
         var states = aggregates.map { AggregateState($0) }
         var totalGroups = groups.isEmpty ? 1 : 0
@@ -64,8 +63,13 @@ final class HashAggregateOperator: Operator {
                     for s in states { s.resize(totalGroups) }
                 }
             }
+            // Each distinct argument is evaluated once per batch (avg and sum of x share x).
+            var evaluated: [BoundExpr: Column] = [:]
             for s in states {
-                let arg = try s.call.argument.map { (e) throws(SQLError) in try Evaluator.evaluate(e, b) }
+                var arg: Column? = nil
+                if let e = s.call.argument {
+                    if let c = evaluated[e] { arg = c } else { let c = try Evaluator.evaluate(e, b); evaluated[e] = c; arg = c }
+                }
                 try s.update(ids, arg, rows: b.rowCount)
             }
         }

@@ -52,8 +52,8 @@ final class HashJoinOperator: Operator {
         let b = batches.isEmpty ? RecordBatch.empty(build.schema) : RecordBatch.concat(batches, schema: build.schema)
         var keyCols: [Column] = []
         for k in buildKeys { keyCols.append(try Evaluator.evaluate(k, b)) }
-        let t = KeyTable(integerMode: keyCols.count == 1 && Keys.integerLike(keyCols[0].type), capacity: max(16, b.rowCount))
-        let ids = b.rowCount == 0 ? [] : t.ids(Keys(keyCols), insert: true, nullsMatch: false)
+        let t = KeyTable(integerMode: Keys.integerMode(keyCols.map(\.type), packPairs: true), capacity: max(16, b.rowCount))
+        let ids = b.rowCount == 0 ? [] : t.ids(Keys(keyCols, packPairs: true), insert: true, nullsMatch: false)
         head = [Int32](repeating: -1, count: t.count)
         nextRow = [Int32](repeating: -1, count: b.rowCount)
         // Chains keep build rows in input order: insert from the back.
@@ -71,7 +71,7 @@ final class HashJoinOperator: Operator {
         guard let b = built, let t = table else { return }
         var keyCols: [Column] = []
         for k in probeKeys { keyCols.append(try Evaluator.evaluate(k, p)) }
-        let ids = (b.rowCount == 0 || p.rowCount == 0) ? [Int32](repeating: -1, count: p.rowCount) : t.ids(Keys(keyCols), insert: false, nullsMatch: false)
+        let ids = (b.rowCount == 0 || p.rowCount == 0) ? [Int32](repeating: -1, count: p.rowCount) : t.ids(Keys(keyCols, packPairs: true), insert: false, nullsMatch: false)
         var left: [Int32] = [], right: [Int32] = []
         left.reserveCapacity(p.rowCount); right.reserveCapacity(p.rowCount)
         var probeMatched = [Bool](repeating: false, count: p.rowCount)
