@@ -5,16 +5,14 @@ header and the rows. Decimals are written exactly, doubles with repr (the Sluice
 test compares DOUBLE columns to 1e-9 relative)."""
 import csv, decimal, os, sys, pathlib
 import duckdb
+from tpch_schema import create_views
 
 here = pathlib.Path(__file__).parent
 data, out = sys.argv[1], pathlib.Path(sys.argv[2])
 out.mkdir(parents=True, exist_ok=True)
 con = duckdb.connect()
 con.execute("SET threads TO 2")
-schema = "\n".join(l for l in (here / "schema.sql").read_text().splitlines() if not l.startswith("--"))
-for stmt in schema.replace("${DATA}", data).split(";"):
-    if stmt.strip():
-        con.execute(stmt)
+create_views(con, data)
 
 def text(v):
     if v is None:

@@ -7,12 +7,10 @@ sql = (here / "queries" / f"{query}.sql").read_text()
 
 if engine == "duckdb":
     import duckdb
+    from tpch_schema import create_views
     con = duckdb.connect()
     con.execute("SET threads TO 2")
-    schema = "\n".join(l for l in (here / "schema.sql").read_text().splitlines() if not l.startswith("--"))
-    for stmt in schema.replace("${DATA}", data).split(";"):
-        if stmt.strip():
-            con.execute(stmt)
+    create_views(con, data)
     start = time.perf_counter()
     rows = con.execute(sql).fetchall()
     elapsed = time.perf_counter() - start

@@ -34,14 +34,7 @@ public enum Decimal128 {
     /// Parses `-12.345`, `1e3`-free decimal text into an unscaled value at `scale`.
     /// Extra fractional digits are rounded; returns nil on malformed text.
     public static func parse<S: StringProtocol>(_ text: S, scale: Int) -> Int128? {
-        var utf8 = Array(text.utf8)[...]
-        while let f = utf8.first, f == 32 { utf8 = utf8.dropFirst() }
-        while let l = utf8.last, l == 32 { utf8 = utf8.dropLast() }
-        return parse(bytes: UnsafeRawBufferPointer?.none, utf8: Array(utf8), scale: scale)
-    }
-
-    public static func parse(bytes: UnsafeRawBufferPointer?, utf8: [UInt8], scale: Int) -> Int128? {
-        utf8.withUnsafeBytes { parse(utf8: $0, scale: scale) }
+        Array(text.utf8).withUnsafeBytes { parse(utf8: $0, scale: scale) }
     }
 
     /// The hot path of CSV reading: parses without allocating.

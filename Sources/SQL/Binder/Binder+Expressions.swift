@@ -5,8 +5,15 @@ extension Binder {
         let loc = e.location
         switch e.kind {
         case .column(let parts):
-            let c = try scope.resolve(parts, at: loc)
-            return .column(c.id, c.type)
+            do {
+                let c = try scope.resolve(parts, at: loc)
+                return .column(c.id, c.type)
+            } catch {
+                if outerScopes.contains(where: { (try? $0.resolve(parts, at: loc)) != nil }) {
+                    throw SQLError.unsupported("correlated subqueries (\(parts.joined(separator: ".")) belongs to the enclosing query) come with the next engine release", loc)
+                }
+                throw error
+            }
         case .literal(let lit):
             return try bindLiteral(lit, loc)
         case .unary(let op, let x):
@@ -74,18 +81,18 @@ extension Binder {
             return .inList(try coerce(b, to: type, at: x.location), coerced, negated: negated)
         case .inSubquery(let x, let q, let negated):
             let b = try bindExpr(x, scope)
-            let sub = try subquery(q, loc)
+            let sub = try subquery(q, loc, enclosing: scope)
             guard sub.plan.columns.count == 1 else { throw SQLError.binder("subquery in IN must return one column, not \(sub.plan.columns.count)", loc) }
             let st = sub.plan.columns[0].type
             guard let t = TypeRules.common(b.type, st) else { throw SQLError.binder("IN compares \(b.type) with a subquery of \(st)", loc) }
             if t != st { sub.plan = castOutput(sub.plan, to: t) }
             return .inSubquery(try coerce(b, to: t, at: x.location), sub, negated: negated)
         case .scalarSubquery(let q):
-            let sub = try subquery(q, loc)
+            let sub = try subquery(q, loc, enclosing: scope)
             guard sub.plan.columns.count == 1 else { throw SQLError.binder("scalar subquery must return one column, not \(sub.plan.columns.count)", loc) }
             return .scalarSubquery(sub, sub.plan.columns[0].type)
         case .exists:
-            throw SQLError.unsupported("EXISTS subqueries come with correlated subqueries in the next engine issue", loc)
+            throw SQLError.unsupported("EXISTS subqueries come with correlated subqueries in the next engine release", loc)
         case .between(let x, let lo, let hi, let negated):
             let b = try bindExpr(x, scope)
             let both = BoundExpr.call("and", [
@@ -112,7 +119,9 @@ extension Binder {
         }
     }
 
-    func subquery(_ q: Query, _ loc: SourceLocation) throws(SQLError) -> Subquery {
+    func subquery(_ q: Query, _ loc: SourceLocation, enclosing: Scope) throws(SQLError) -> Subquery {
+        outerScopes.append(enclosing)
+        defer { outerScopes.removeLast() }
         let plan = try bindQuery(q, outer: nil)
         nextSubqueryID += 1
         return Subquery(id: nextSubqueryID, plan: plan)

@@ -10,6 +10,19 @@ extension Binder {
             }
         }
         func arg(_ i: Int, _ t: DataType) throws(SQLError) -> BoundExpr { try coerce(args[i], to: t, at: locs[i]) }
+        /// All arguments cast to the type they have in common (coalesce, greatest, least).
+        func commonArgs() throws(SQLError) -> (args: [BoundExpr], type: DataType) {
+            guard !args.isEmpty else { throw SQLError.binder("\(name)() needs arguments", loc) }
+            var t = args[0].type
+            for a in args.dropFirst() {
+                guard let u = TypeRules.common(t, a.type) else { throw SQLError.binder("\(name)() mixes \(t) and \(a.type)", loc) }
+                t = u
+            }
+            if t == .null { t = .integer }
+            var out: [BoundExpr] = []
+            for i in args.indices { out.append(try arg(i, t)) }
+            return (out, t)
+        }
         func stringArgs() throws(SQLError) -> [BoundExpr] {
             var out: [BoundExpr] = []
             for i in args.indices { out.append(try arg(i, .varchar)) }
@@ -64,29 +77,14 @@ extension Binder {
             try arity(1...1)
             return .call("reverse", try stringArgs(), .varchar)
         case "coalesce", "ifnull":
-            guard !args.isEmpty else { throw SQLError.binder("coalesce() needs arguments", loc) }
-            var t = args[0].type
-            for a in args.dropFirst() {
-                guard let u = TypeRules.common(t, a.type) else { throw SQLError.binder("coalesce() mixes \(t) and \(a.type)", loc) }
-                t = u
-            }
-            if t == .null { t = .integer }
-            var out: [BoundExpr] = []
-            for i in args.indices { out.append(try arg(i, t)) }
+            let (out, t) = try commonArgs()
             return .call("coalesce", out, t)
         case "nullif":
             try arity(2...2)
             guard let t = TypeRules.common(args[0].type, args[1].type) else { throw SQLError.binder("nullif() compares \(args[0].type) with \(args[1].type)", loc) }
             return .call("nullif", [try arg(0, t), try arg(1, t)], t == .null ? .integer : t)
         case "greatest", "least":
-            guard !args.isEmpty else { throw SQLError.binder("\(name)() needs arguments", loc) }
-            var t = args[0].type
-            for a in args.dropFirst() {
-                guard let u = TypeRules.common(t, a.type) else { throw SQLError.binder("\(name)() mixes \(t) and \(a.type)", loc) }
-                t = u
-            }
-            var out: [BoundExpr] = []
-            for i in args.indices { out.append(try arg(i, t)) }
+            let (out, t) = try commonArgs()
             return .call(name, out, t)
         case "abs":
             try arity(1...1)

@@ -17,6 +17,9 @@ public final class Binder {
         var shared: SharedPlan?
         init(query: Query, references: Int) { self.query = query; self.references = references }
     }
+    /// Scopes of the queries enclosing the subquery being bound: a name found only
+    /// there makes the subquery correlated, which this release does not run.
+    var outerScopes: [Scope] = []
     /// Views being expanded, to refuse a view that refers to itself.
     var expanding: Set<String> = []
 
@@ -134,7 +137,19 @@ public final class Binder {
             plan = .values([[]], columns: [])
             scope = Scope()
         }
-        if let w = core.filter {
+        // Select-list aliases may be used in WHERE and HAVING where no column has the name (DuckDB does).
+        let aliases: [String: Expr] = Dictionary(core.items.compactMap { item -> (String, Expr)? in
+            if case .expr(let e, let alias?) = item { return (alias.lowercased(), e) }
+            return nil
+        }, uniquingKeysWith: { first, _ in first })
+        func withAliases(_ e: Expr) -> Expr {
+            guard !aliases.isEmpty else { return e }
+            return e.replacingColumns { parts in
+                guard parts.count == 1, (try? scope.resolve(parts, at: .unknown)) == nil else { return nil }
+                return aliases[parts[0].lowercased()]
+            }
+        }
+        if let w = core.filter.map(withAliases) {
             let cond = try bindExpr(w, scope)
             try requireBoolean(cond, w.location, "WHERE")
             if containsAggregate(cond) { throw SQLError.binder("aggregate functions are not allowed in WHERE", w.location) }
@@ -178,7 +193,7 @@ public final class Binder {
             }
         }
         var having: BoundExpr? = nil
-        if let h = core.having {
+        if let h = core.having.map(withAliases) {
             having = try bindExpr(h, scope)
             try requireBoolean(having!, h.location, "HAVING")
         }
@@ -235,7 +250,7 @@ public final class Binder {
                 return try e.mapChildren { (c) throws(SQLError) in try rewrite(c, loc) }
             }
             for i in items.indices { items[i].expr = try rewrite(items[i].expr, items[i].source?.location ?? .unknown) }
-            if let h = having { plan = .filter(plan, try rewrite(h, core.having!.location)) }
+            if let h = having { plan = .filter(plan, try rewrite(h, core.having?.location ?? .unknown)) }
             for i in hidden.indices { hidden[i] = try rewrite(hidden[i], .unknown) }
         }
 

@@ -107,3 +107,31 @@ public indirect enum ExprKind: Sendable {
     case structLiteral([(String, Expr)])           // {'a': 'INT'}, read_csv options
     case listLiteral([Expr])
 }
+
+extension Expr {
+    /// This expression with column references replaced where `f` returns a
+    /// replacement (the binder uses it for select-list aliases in WHERE/HAVING).
+    /// Subqueries are left alone: their names are their own.
+    public func replacingColumns(_ f: ([String]) -> Expr?) -> Expr {
+        func r(_ e: Expr) -> Expr { e.replacingColumns(f) }
+        let k: ExprKind
+        switch kind {
+        case .column(let parts): return f(parts) ?? self
+        case .literal, .scalarSubquery, .exists, .structLiteral: return self
+        case .unary(let op, let x): k = .unary(op, r(x))
+        case .binary(let op, let a, let b): k = .binary(op, r(a), r(b))
+        case .function(let n, let args, let d, let s): k = .function(n, args.map(r), distinct: d, star: s)
+        case .caseWhen(let op, let whens, let other): k = .caseWhen(operand: op.map(r), whens: whens.map { (r($0.0), r($0.1)) }, otherwise: other.map(r))
+        case .cast(let x, let t): k = .cast(r(x), t)
+        case .inList(let x, let items, let n): k = .inList(r(x), items.map(r), negated: n)
+        case .inSubquery(let x, let q, let n): k = .inSubquery(r(x), q, negated: n)
+        case .between(let x, let lo, let hi, let n): k = .between(r(x), r(lo), r(hi), negated: n)
+        case .like(let x, let p, let n, let ci): k = .like(r(x), r(p), negated: n, caseInsensitive: ci)
+        case .isNull(let x, let n): k = .isNull(r(x), negated: n)
+        case .isDistinctFrom(let a, let b, let n): k = .isDistinctFrom(r(a), r(b), negated: n)
+        case .extract(let part, let x): k = .extract(part, r(x))
+        case .listLiteral(let items): k = .listLiteral(items.map(r))
+        }
+        return Expr(k, location)
+    }
+}
