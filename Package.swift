@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "sluice", targets: ["sluice"]),
         .library(name: "SluiceClient", targets: ["Client", "Wire"]),
         .library(name: "SluiceScheduler", targets: ["Scheduler"]),
+        .library(name: "SluiceEngine", targets: ["Columnar", "SQL", "Execution"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

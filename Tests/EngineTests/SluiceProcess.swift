@@ -18,6 +18,13 @@ struct SluiceProcess {
         var stderr: String
     }
 
+    /// Waits by polling. Foundation's `waitUntilExit()` spins a run loop on the
+    /// calling thread, and on Linux each waiting test thread leaked sockets
+    /// through it (a full run hit the 20,000-descriptor limit during a long wait).
+    static func wait(for p: Process) {
+        while p.isRunning { usleep(10_000) }
+    }
+
     static func run(_ args: [String], binary: String = debugBinary, cwd: String? = nil, interruptAfter: Double? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
@@ -39,7 +46,7 @@ struct SluiceProcess {
         DispatchQueue.global().async { stderr.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
-        p.waitUntilExit()
+        SluiceProcess.wait(for: p)
         return Result(status: p.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr.data, as: UTF8.self))
     }
 }

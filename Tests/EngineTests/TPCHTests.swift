@@ -19,7 +19,7 @@ struct TPCHTests {
         p.executableURL = URL(fileURLWithPath: repo + "/Benchmarks/tpch/generate")
         p.arguments = ["0.1", dir]
         do { try p.run() } catch { return .failure(TPCHSetupError(message: "cannot run Benchmarks/tpch/generate: \(error)")) }
-        p.waitUntilExit()
+        SluiceProcess.wait(for: p)
         guard p.terminationStatus == 0 else { return .failure(TPCHSetupError(message: "Benchmarks/tpch/generate failed (\(p.terminationStatus))")) }
         return .success(dir)
     }()
