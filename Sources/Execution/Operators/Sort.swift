@@ -1,45 +1,39 @@
 import Columnar
 import SQL
 
-/// ORDER BY over the whole input (materialized), or only the first `limit` rows
-/// (top-N: keeps at most a few times N rows in memory). Parallel plans sort each
-/// partition and merge.
+/// ORDER BY: materializes its input and sorts it (stable). Parallel plans sort
+/// each partition and merge the runs.
 final class SortOperator: Operator {
     let input: Operator
     let keys: [SortKey]
-    let limit: Int?
     let stats = OperatorStats()
     private var output: [RecordBatch]?
 
-    init(_ input: Operator, keys: [SortKey], limit: Int? = nil) { self.input = input; self.keys = keys; self.limit = limit }
+    init(_ input: Operator, keys: [SortKey]) { self.input = input; self.keys = keys }
     var schema: Schema { input.schema }
     var children: [Operator] { [input] }
-    var label: String {
-        (limit.map { "TOP_N \($0) " } ?? "ORDER_BY ") + keys.map { k in
-            ExpressionText.render(k.expr, input.schema) + (k.ascending ? " ASC" : " DESC") + (k.nullsFirst ? " NULLS FIRST" : " NULLS LAST")
-        }.joined(separator: ", ")
-    }
+    var label: String { "ORDER_BY " + SortKernel.describe(keys, input.schema) }
 
     func next() throws(SQLError) -> RecordBatch? {
         try stats.measure { () throws(SQLError) -> RecordBatch? in
-            if output == nil { output = try run() }
+            if output == nil {
+                let held = try drain(input)
+                output = held.isEmpty ? [] : SortKernel.chunks(try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: nil))
+            }
             return output!.isEmpty ? nil : output!.removeFirst()
         }
     }
+}
 
-    private func run() throws(SQLError) -> [RecordBatch] {
-        var held: [RecordBatch] = []
-        var heldRows = 0
-        while let b = try input.next() {
-            if b.rowCount == 0 { continue }
-            held.append(b); heldRows += b.rowCount
-            if let limit, heldRows > max(4 * limit, 65_536) {
-                let top = try sorted(RecordBatch.concat(held, schema: schema), keep: limit)
-                held = [top]; heldRows = top.rowCount
-            }
-        }
-        guard !held.isEmpty else { return [] }
-        let all = try sorted(RecordBatch.concat(held, schema: schema), keep: limit)
+/// Sorting shared by ORDER BY and top-N: a permutation by the keys, then a gather.
+enum SortKernel {
+    static func describe(_ keys: [SortKey], _ schema: Schema) -> String {
+        keys.map { k in
+            ExpressionText.render(k.expr, schema) + (k.ascending ? " ASC" : " DESC") + (k.nullsFirst ? " NULLS FIRST" : " NULLS LAST")
+        }.joined(separator: ", ")
+    }
+
+    static func chunks(_ all: RecordBatch) -> [RecordBatch] {
         var out: [RecordBatch] = []
         var start = 0
         while start < all.rowCount {
@@ -49,7 +43,8 @@ final class SortOperator: Operator {
         return out
     }
 
-    private func sorted(_ b: RecordBatch, keep: Int?) throws(SQLError) -> RecordBatch {
+    /// The rows of `b` in key order; only the first `keep` when given.
+    static func sorted(_ b: RecordBatch, _ keys: [SortKey], keep: Int?) throws(SQLError) -> RecordBatch {
         var comparators: [(Int, Int) -> Int] = []
         for k in keys { comparators.append(RowComparator.make(try Evaluator.evaluate(k.expr, b), ascending: k.ascending, nullsFirst: k.nullsFirst)) }
         var perm = Array(0..<b.rowCount)
@@ -61,7 +56,7 @@ final class SortOperator: Operator {
             return x < y   // stable
         }
         if let keep, keep < perm.count / 4 {
-            perm = Array(partialSortPrefix(perm, keep, by: less))
+            perm = smallest(perm, keep, by: less)
         } else {
             perm.sort(by: less)
             if let keep, keep < perm.count { perm.removeLast(perm.count - keep) }
@@ -70,7 +65,7 @@ final class SortOperator: Operator {
     }
 
     /// The `k` smallest elements in order, via a bounded max-heap.
-    private func partialSortPrefix(_ xs: [Int], _ k: Int, by less: (Int, Int) -> Bool) -> [Int] {
+    static func smallest(_ xs: [Int], _ k: Int, by less: (Int, Int) -> Bool) -> [Int] {
         guard k > 0 else { return [] }
         var heap: [Int] = []
         heap.reserveCapacity(k + 1)

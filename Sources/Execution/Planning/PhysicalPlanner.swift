@@ -56,7 +56,7 @@ struct PhysicalPlanner {
             let schema = Schema(lop.schema.fields + rop.schema.fields)
             let res = try residual.map { (e) throws(SQLError) in try compile(e, layout) }
             if on.isEmpty {
-                return (CrossJoinOperator(lop, rop, kind: kind, condition: res, schema: schema, cancel: cancel), layout)
+                return (NestedLoopJoinOperator(lop, rop, kind: kind, condition: res, schema: schema, cancel: cancel), layout)
             }
             var pk: [BoundExpr] = [], bk: [BoundExpr] = []
             for (a, b) in on { pk.append(try compile(a, ll)); bk.append(try compile(b, rl)) }
@@ -67,7 +67,7 @@ struct PhysicalPlanner {
         case .limit(let input, let limit, let offset):
             if case .sort(let inner, let keys) = input, let limit {
                 let (op, layout) = try build(inner)
-                let top = SortOperator(op, keys: try compileKeys(keys, layout), limit: limit + offset)
+                let top = TopNOperator(op, keys: try compileKeys(keys, layout), limit: limit + offset)
                 return (LimitOperator(top, limit: limit, offset: offset), layout)
             }
             let (op, layout) = try build(input)
