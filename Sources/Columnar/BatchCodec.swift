@@ -44,7 +44,7 @@ public enum BatchCodec {
             case .int64(let a): w.raw(a)
             case .int128(let a): w.raw(a)
             case .double(let a): w.raw(a)
-            case .string(let st): w.raw(st.offsets.map { UInt64($0) }); w.bytes(st.bytes)
+            case .string(let st): w.raw(st.offsets); w.bytes(st.bytes)   // Int is 64-bit little-endian here
             case .interval(let a): for i in a { w.u32(UInt32(bitPattern: i.months)); w.u32(UInt32(bitPattern: i.days)); w.u64(UInt64(bitPattern: i.micros)) }
             }
         }
@@ -84,7 +84,7 @@ public enum BatchCodec {
         offset = r.offset + storedLength
         let payload: [UInt8]
         switch codec {
-        case 0: payload = Array(stored)
+        case 0: payload = Array(stored)   // one copy; the decoded columns copy out of it anyway
         case 1:
             do { payload = try stored.withUnsafeBytes { try LZ4.decompress($0, originalSize: rawLength) } }
             catch { throw .corrupt("\(error)") }
@@ -121,11 +121,11 @@ public enum BatchCodec {
             case .int128: data = .int128(try r.raw(rows))
             case .double: data = .double(try r.raw(rows))
             case .string:
-                let offs: [UInt64] = try r.raw(rows + 1)
-                guard offs.first == 0, zip(offs, offs.dropFirst()).allSatisfy({ $0 <= $1 }), let total = offs.last else {
-                    throw .corrupt("string offsets out of order in column \(name)")
-                }
-                data = .string(StringArray(offsets: offs.map { Int($0) }, bytes: try r.bytes(Int(total))))
+                let offs: [Int] = try r.raw(rows + 1)
+                var ordered = offs.first == 0
+                if ordered { for k in 0..<rows where offs[k] > offs[k + 1] { ordered = false; break } }
+                guard ordered, let total = offs.last else { throw .corrupt("string offsets out of order in column \(name)") }
+                data = .string(StringArray(offsets: offs, bytes: try r.bytes(total)))
             case .interval:
                 var a: [Interval] = []
                 for _ in 0..<rows {
@@ -203,11 +203,7 @@ struct ByteReader {
     var offset: Int
     init(_ data: [UInt8], _ offset: Int) { self.data = data; self.offset = offset }
 
-    mutating func bytes(_ n: Int) throws(BatchCodecError) -> [UInt8] {
-        guard n >= 0, data.count - offset >= n else { throw .truncated("needs \(n) more bytes at offset \(offset), \(data.count - offset) left") }
-        defer { offset += n }
-        return Array(data[offset..<(offset + n)])
-    }
+    mutating func bytes(_ n: Int) throws(BatchCodecError) -> [UInt8] { try raw(n) }
     mutating func u8() throws(BatchCodecError) -> UInt8 { try bytes(1)[0] }
     mutating func u16() throws(BatchCodecError) -> UInt16 { UInt16(littleEndian: try load()) }
     mutating func u32() throws(BatchCodecError) -> UInt32 { UInt32(littleEndian: try load()) }

@@ -83,7 +83,7 @@ final class Quarantine: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         if handle == nil {
             let fresh = !FileManager.default.fileExists(atPath: path)
-            if fresh { FileManager.default.createFile(atPath: path, contents: Data("file,line,reason,row\n".utf8)) }
+            if fresh { _ = FileManager.default.createFile(atPath: path, contents: Data("file,line,reason,row\n".utf8)) }
             guard let h = FileHandle(forWritingAtPath: path) else { throw SQLError.execution("IO Error: cannot write quarantine file \"\(path)\"") }
             h.seekToEndOfFile()
             handle = h

@@ -57,7 +57,7 @@ enum FileSet {
         for e in entries.sorted() where !e.hasPrefix(".") && !e.hasPrefix("_") {
             let path = dir == "." ? e : (dir.hasSuffix("/") ? dir + e : dir + "/" + e)
             var isDir: ObjCBool = false
-            fm.fileExists(atPath: path, isDirectory: &isDir)
+            _ = fm.fileExists(atPath: path, isDirectory: &isDir)
             if head == "**" {
                 if isDir.boolValue { walk(path, rest, &out) }   // ** spans one more directory
                 continue

@@ -1,4 +1,4 @@
-public import Columnar
+import Columnar
 
 /// Turns a parsed query into a logical plan: resolves names against the catalog
 /// and the FROM clause, types every expression (DuckDB's rules), and places

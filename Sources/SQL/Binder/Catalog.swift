@@ -1,4 +1,4 @@
-public import Columnar
+import Columnar
 
 /// A constant option of a table function: `header=true`, `delim='|'`, `types={'a': 'INT'}`.
 public enum OptionValue: Sendable, Equatable {
