@@ -48,6 +48,12 @@ struct LocalCommand: ParsableCommand {
 
         let client = try ClusterClient(coordinator: address, clusterID: LocalDefaults.clusterID, secret: try ClusterSecret(file: secretFile))
         let ready = waitForWorkers(client, count: workers, supervisor: supervisor)
+        if !ready, supervisor.stopRequested {
+            // Stopped (SIGTERM, Ctrl-C) before it saw every worker up: a clean stop, not a failure.
+            supervisor.stopAll()
+            withExtendedLifetime(signals) {}
+            return
+        }
         guard ready else {
             supervisor.stopAll()
             throw ClientError("the local cluster did not come up within 30 s; see the logs in \(logDir)")
