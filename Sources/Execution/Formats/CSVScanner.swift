@@ -1,3 +1,5 @@
+import Foundation
+
 /// One field of a row: bytes [start, end) of the buffer.
 struct FieldRef {
     var start: Int
@@ -56,6 +58,78 @@ struct CSVScanner {
     /// partial fields are left appended; callers drop them.
     @inline(__always)
     func scan(_ p: UnsafeRawBufferPointer, from start: Int, atEOF: Bool, into table: FieldTable) -> Outcome {
+        if escape == quote, let row = scanFast(p, from: start, into: table) { return row }
+        return scanSlow(p, from: start, atEOF: atEOF, into: table)
+    }
+
+    /// The common case at full speed: a row that ends at least eight bytes before
+    /// the end of the data, with quotes only around whole fields. Walks the row a
+    /// word at a time, visiting only the bytes that may be delimiters, newlines
+    /// or quotes. Returns nil (having added nothing) for anything else, which the
+    /// byte-at-a-time scanner then handles, errors included.
+    @inline(__always)
+    func scanFast(_ p: UnsafeRawBufferPointer, from start: Int, into table: FieldTable) -> Outcome? {
+        table.reserve(1024)
+        let first = table.count
+        var count = first
+        let limit = table.capacity
+        let starts = table.starts, ends = table.ends, flags = table.flags
+        let n = p.count
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let delimiters = UInt64(delimiter) &* ones, newlineBytes = UInt64(10) &* ones, quotes = UInt64(quote) &* ones
+        var fieldStart = start
+        var i = start
+        var newlines = 0
+        while i + 8 <= n {
+            let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let x = w ^ delimiters, y = w ^ newlineBytes, z = w ^ quotes
+            // Candidate bytes (the zero-byte trick can flag a byte above a real hit; each is checked).
+            var hits = ((x &- ones) & ~x | (y &- ones) & ~y | (z &- ones) & ~z) & highs
+            var resume = i + 8
+            while hits != 0 {
+                let at = i + hits.trailingZeroBitCount >> 3
+                hits &= hits &- 1
+                let c = p[at]
+                if c == delimiter || c == 10 {
+                    guard count < limit else { return nil }
+                    var e = at
+                    if c == 10, e > fieldStart, p[e - 1] == 13 { e -= 1 }
+                    starts[count] = fieldStart; ends[count] = e; flags[count] = 0
+                    count += 1
+                    fieldStart = at + 1
+                    if c == 10 { table.count = count; return .row(end: at + 1, newlines: newlines + 1) }
+                } else if c == quote, at == fieldStart {
+                    // A quoted field: find its closing quote, skipping doubled ones.
+                    var k = at + 1, escaped = false
+                    while true {
+                        guard k < n, let hit = memchr(p.baseAddress! + k, Int32(quote), n - k) else { table.count = first; return nil }
+                        let q = p.baseAddress!.distance(to: UnsafeRawPointer(hit))
+                        for b in k..<q where p[b] == 10 { newlines += 1 }
+                        if q + 1 < n, p[q + 1] == quote { escaped = true; k = q + 2; continue }
+                        k = q
+                        break
+                    }
+                    guard count < limit, k + 1 < n else { table.count = first; return nil }
+                    var next = k + 1
+                    if p[next] == 13, next + 1 < n, p[next + 1] == 10 { next += 1 }
+                    let after = p[next]
+                    guard after == delimiter || after == 10 else { table.count = first; return nil }
+                    starts[count] = at + 1; ends[count] = k; flags[count] = escaped ? 3 : 1
+                    count += 1
+                    fieldStart = next + 1
+                    if after == 10 { table.count = count; return .row(end: next + 1, newlines: newlines + 1) }
+                    resume = next + 1
+                    break
+                }
+            }
+            i = resume
+        }
+        table.count = first
+        return nil
+    }
+
+    @inline(__always)
+    func scanSlow(_ p: UnsafeRawBufferPointer, from start: Int, atEOF: Bool, into table: FieldTable) -> Outcome {
         table.reserve(1024)
         var count = table.count
         var limit = table.capacity

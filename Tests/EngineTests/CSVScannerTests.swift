@@ -1,0 +1,50 @@
+@testable import Execution
+import Testing
+
+/// The word-at-a-time CSV scanner must split exactly as the byte-at-a-time one:
+/// random rows with quoted fields, doubled quotes, newlines and delimiters in
+/// quotes, CRLF, empty fields and stray quotes inside unquoted fields.
+struct CSVScannerTests {
+    struct Rng { var s: UInt64; mutating func next(_ n: Int) -> Int { s = s &* 6364136223846793005 &+ 1442695040888963407; return Int((s >> 33) % UInt64(n)) } }
+
+    func randomField(_ r: inout Rng) -> String {
+        let plain = ["", "a", "12.50", "1996-03-13", "DELIVER IN PERSON", "x\"y", "-5", "long text without commas at all"]
+        switch r.next(5) {
+        case 0: return "\"" + ["q", "a,b", "say \"\"hi\"\"", "two\nlines", ""][r.next(5)] + "\""
+        default: return plain[r.next(plain.count)]
+        }
+    }
+
+    @Test func fastAndSlowPathsSplitTheSame() {
+        var r = Rng(s: 42)
+        for round in 0..<300 {
+            var text = ""
+            for _ in 0..<(1 + r.next(6)) {
+                text += (0..<(1 + r.next(5))).map { _ in randomField(&r) }.joined(separator: ",")
+                text += r.next(4) == 0 ? "\r\n" : "\n"
+            }
+            let bytes = Array(text.utf8)
+            let s = CSVScanner(delimiter: 44, quote: 34, escape: 34)
+            let fast = FieldTable(capacity: 8), slow = FieldTable(capacity: 8)
+            var posFast = 0, posSlow = 0
+            bytes.withUnsafeBytes { p in
+                while posSlow < p.count {
+                    let a = s.scan(p, from: posFast, atEOF: true, into: fast)
+                    let b = s.scanSlow(p, from: posSlow, atEOF: true, into: slow)
+                    switch (a, b) {
+                    case (.row(let e1, let n1), .row(let e2, let n2)):
+                        #expect(e1 == e2 && n1 == n2, "round \(round): row end \(e1)/\(e2)")
+                        posFast = e1; posSlow = e2
+                    default:
+                        Issue.record("round \(round): outcomes differ at \(posSlow)")
+                        return
+                    }
+                }
+            }
+            #expect(fast.count == slow.count, "round \(round): \(fast.count) vs \(slow.count) fields")
+            for k in 0..<min(fast.count, slow.count) {
+                #expect(fast.starts[k] == slow.starts[k] && fast.ends[k] == slow.ends[k] && fast.flags[k] == slow.flags[k], "round \(round) field \(k)")
+            }
+        }
+    }
+}
