@@ -158,3 +158,16 @@ public struct Column: Sendable {
         return b.finish()
     }
 }
+
+/// Byte-wise (UTF-8 binary) order of two strings' bytes: -1, 0 or 1. VARCHAR
+/// comparison, sorting and min/max all use this one order.
+public func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    let m = min(a.count, b.count)
+    if m > 0 {
+        let c = memcmp(a.baseAddress!, b.baseAddress!, m)
+        if c != 0 { return c < 0 ? -1 : 1 }
+    }
+    return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
+}
+
+import Foundation

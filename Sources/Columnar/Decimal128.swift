@@ -39,78 +39,45 @@ public enum Decimal128 {
 
     /// The hot path of CSV reading: parses without allocating.
     public static func parse(utf8 b: UnsafeRawBufferPointer, scale: Int) -> Int128? {
-        var i = 0, n = b.count
-        while i < n, b[i] == 32 { i += 1 }
-        while n > i, b[n - 1] == 32 { n -= 1 }
-        guard i < n else { return nil }
-        var negative = false
-        if b[i] == UInt8(ascii: "-") { negative = true; i += 1 } else if b[i] == UInt8(ascii: "+") { i += 1 }
-        var value: Int128 = 0
-        var digits = 0, fraction = 0, seenDot = false, roundUp = false, any = false
-        while i < n {
-            let c = b[i]
-            if c == UInt8(ascii: ".") {
-                if seenDot { return nil }
-                seenDot = true
-            } else if c >= 48 && c <= 57 {
-                any = true
-                if seenDot {
-                    if fraction < scale { value = value * 10 + Int128(c - 48); fraction += 1 }
-                    else if fraction == scale { roundUp = c >= 53; fraction += 1 }
-                } else {
-                    value = value * 10 + Int128(c - 48); digits += 1
-                    if digits > 38 { return nil }
-                }
-            } else { return nil }
-            i += 1
-        }
-        guard any else { return nil }
-        let have = min(fraction, scale)
-        if have < scale { value *= powersOfTen[scale - have] }
-        if roundUp { value += 1 }
-        return negative ? -value : value
+        parseUnscaled(b, scale: scale, maxDigits: 38)
     }
 
-    /// Digits needed for the magnitude of v.
-    public static func digits(_ v: Int128) -> Int {
-        let m = v.magnitude
-        var d = 1
-        while d < 39, UInt128(powersOfTen[d]) <= m { d += 1 }
-        return d
-    }
-}
-
-extension Decimal128 {
-    /// The 64-bit fast path of `parse(utf8:scale:)` for DECIMAL(p <= 18): same
-    /// rounding, nil on malformed text or more than 18 digits.
+    /// The 64-bit form for DECIMAL(p <= 18), same rounding.
     public static func parse64(utf8 b: UnsafeRawBufferPointer, scale: Int) -> Int64? {
+        parseUnscaled(b, scale: scale, maxDigits: 18)
+    }
+
+    /// `-12.345` as an unscaled integer at `scale`: spaces around are allowed,
+    /// extra fractional digits round half away from zero, and nil means
+    /// malformed text or more than `maxDigits` digits once scaled.
+    @inline(__always)
+    static func parseUnscaled<T: FixedWidthInteger & SignedInteger>(_ b: UnsafeRawBufferPointer, scale: Int, maxDigits: Int) -> T? {
         var i = 0, n = b.count
         while i < n, b[i] == 32 { i += 1 }
         while n > i, b[n - 1] == 32 { n -= 1 }
         guard i < n else { return nil }
         var negative = false
         if b[i] == 45 { negative = true; i += 1 } else if b[i] == 43 { i += 1 }
-        var value: Int64 = 0
+        var value: T = 0
         var digits = 0, fraction = 0, seenDot = false, roundUp = false, any = false
         while i < n {
             let c = b[i]
             let d = c &- 48
             if d < 10 {
                 any = true
-                if seenDot {
-                    if fraction < scale { value = value &* 10 &+ Int64(d); fraction += 1; digits += 1 }
-                    else if fraction == scale { roundUp = d >= 5; fraction += 1 }
-                } else { value = value &* 10 &+ Int64(d); digits += 1 }
-                if digits > 18 { return nil }
+                if !seenDot || fraction < scale {
+                    value = value &* 10 &+ T(d); digits += 1
+                    if seenDot { fraction += 1 }
+                    if digits > maxDigits { return nil }
+                } else if fraction == scale { roundUp = d >= 5; fraction += 1 }
             } else if c == 46, !seenDot {
                 seenDot = true
             } else { return nil }
             i += 1
         }
-        guard any else { return nil }
+        guard any, digits + (scale - min(fraction, scale)) <= maxDigits else { return nil }
         var have = min(fraction, scale)
-        while have < scale { value = value &* 10; have += 1; digits += 1 }
-        guard digits <= 18 else { return nil }
+        while have < scale { value = value &* 10; have += 1 }
         if roundUp { value += 1 }
         return negative ? -value : value
     }

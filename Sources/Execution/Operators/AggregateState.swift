@@ -198,8 +198,8 @@ enum ValueOrder {
         case (.int(let x), .wide(let y)): return Int128(x) < y ? -1 : (Int128(x) > y ? 1 : 0)
         case (.wide(let x), .int(let y)): return x < Int128(y) ? -1 : (x > Int128(y) ? 1 : 0)
         case (.double(let x), .double(let y)): return x < y ? -1 : (x > y ? 1 : 0)
-        case (.string(let x), .string(let y)):
-            return x.utf8.lexicographicallyPrecedes(y.utf8) ? -1 : (x == y ? 0 : 1)
+        case (.string(var x), .string(var y)):
+            return x.withUTF8 { a in y.withUTF8 { b in compareBytes(UnsafeRawBufferPointer(a), UnsafeRawBufferPointer(b)) } }
         case (.bool(let x), .bool(let y)): return x == y ? 0 : (!x ? -1 : 1)
         case (.interval(let x), .interval(let y)): return x < y ? -1 : (x == y ? 0 : 1)
         case (.null, .null): return 0

@@ -40,7 +40,7 @@ final class HashAggregateOperator: Operator {
     private func run() throws(SQLError) -> [RecordBatch] {
         let table = KeyTable(integerMode: Keys.integerMode(groups.map(\.type), packPairs: false))
         var keyBuilders = groups.map { ColumnBuilder(type: $0.type) }
-        var states = aggregates.map { AggregateState($0) }
+        let states = aggregates.map { AggregateState($0) }
         var totalGroups = groups.isEmpty ? 1 : 0
         if groups.isEmpty { for s in states { s.resize(1) } }
         while let b = try input.next() {

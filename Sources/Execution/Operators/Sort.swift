@@ -113,7 +113,7 @@ enum RowComparator {
         case .string(let s):
             base = { x, y in
                 s.bytes.withUnsafeBytes { raw in
-                    Compare.bytes(UnsafeRawBufferPointer(rebasing: raw[s.range(x)]), UnsafeRawBufferPointer(rebasing: raw[s.range(y)]))
+                    compareBytes(UnsafeRawBufferPointer(rebasing: raw[s.range(x)]), UnsafeRawBufferPointer(rebasing: raw[s.range(y)]))
                 }
             }
         }
@@ -124,17 +124,6 @@ enum RowComparator {
             if nx || ny { return nx == ny ? 0 : (nx ? nullOrder : -nullOrder) }
             return base(x, y) * dir
         }
-    }
-}
-
-enum Compare {
-    static func bytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
-        let m = min(a.count, b.count)
-        if m > 0 {
-            let c = memcmp(a.baseAddress!, b.baseAddress!, m)
-            if c != 0 { return c < 0 ? -1 : 1 }
-        }
-        return a.count == b.count ? 0 : (a.count < b.count ? -1 : 1)
     }
 }
 

@@ -47,15 +47,6 @@ enum Compare {
         }
     }
 
-    static func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
-        let m = min(a.count, b.count)
-        if m > 0 {
-            let c = memcmp(a.baseAddress!, b.baseAddress!, m)
-            if c != 0 { return Int(c) }
-        }
-        return a.count - b.count
-    }
-
     static func validity(_ a: Column, _ b: Column) -> Bitmap? {
         switch (a.validity, b.validity) {
         case (nil, nil): return nil

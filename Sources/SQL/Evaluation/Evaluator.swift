@@ -76,9 +76,7 @@ public enum Evaluator {
             var result = try evaluate(args[0], batch)
             for a in args.dropFirst() where result.validity != nil {
                 let next = try evaluate(a, batch)
-                var idx = [Int32](), pick = [Bool]()
-                for i in 0..<result.count { pick.append(result.isNull(i)); idx.append(Int32(i)) }
-                result = Select.merge(result, next, takeSecond: pick)
+                result = Select.merge(result, next, takeSecond: (0..<result.count).map { result.isNull($0) })
             }
             return result
         case "nullif":

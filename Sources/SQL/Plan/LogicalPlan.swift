@@ -43,9 +43,8 @@ public indirect enum LogicalPlan: Sendable {
         switch self {
         case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c), .materialized(_, let c), .partialAggregate(_, _, _, let c): return c
         case .filter(let p, _), .sort(let p, _), .limit(let p, _, _): return p.columns
-        case .join(let l, let r, let k, _, _):
-            let lc = l.columns.map { c -> PlanColumn in var c = c; if k == .right || k == .full { c.table = c.table }; return c }
-            return lc + r.columns
+        case .join(let l, let r, _, _, _):
+            return l.columns + r.columns
         }
     }
 
