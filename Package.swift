@@ -27,6 +27,9 @@ let package = Package(
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
 
+        // What the daemons need of the host: data-dir locks, joined threads,
+        // guarded task processes, supervised children, /proc readings (wraps CSpawn).
+        .target(name: "Platform", dependencies: ["CSpawn"]),
         // nng sockets: REQ clients and a REP server driven by aio callbacks.
         .target(name: "Transport", dependencies: ["CNNG"]),
         // The wire contract: message mirrors, envelopes, HMAC sealing, replay guard.
@@ -39,11 +42,11 @@ let package = Package(
         // The pure scheduling state machine: events in, actions out, no I/O.
         .target(name: "Scheduler"),
         .target(name: "Coordinator", dependencies: [
-            "Scheduler", "Wire", "Transport", "SQLite",
+            "Scheduler", "Wire", "Transport", "SQLite", "Platform",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Worker", dependencies: [
-            "Wire", "Transport", "CSpawn",
+            "Wire", "Transport", "Platform",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Client", dependencies: ["Wire", "Transport"]),
@@ -58,7 +61,7 @@ let package = Package(
         // Operators, file formats, the in-process session (`sluice query --local`).
         .target(name: "Execution", dependencies: ["SQL", "Columnar", "Compression"]),
         .executableTarget(name: "sluice", dependencies: [
-            "Coordinator", "Worker", "Client", "Wire", "Execution", "SQL", "Columnar",
+            "Coordinator", "Worker", "Client", "Wire", "Platform", "Execution", "SQL", "Columnar",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -68,7 +71,8 @@ let package = Package(
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "Compression"]),
         .testTarget(name: "EngineTests", dependencies: ["Execution", "SQL", "Columnar"], exclude: ["sql", "data", "tpch-sf0.1", "duckdb_check.py"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport", "SQLite"]),
+        .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport", "SQLite", "Platform"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -2154,7 +2154,7 @@ const ProtobufCMessageDescriptor sluice__label__descriptor =
   (ProtobufCMessageInit) sluice__label__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__resource_stats__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sluice__resource_stats__field_descriptors[9] =
 {
   {
     "cpu_percent",
@@ -2228,6 +2228,42 @@ static const ProtobufCFieldDescriptor sluice__resource_stats__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "tree_cpu_percent",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_DOUBLE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResourceStats, tree_cpu_percent),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tree_rss_bytes",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResourceStats, tree_rss_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tree_processes",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResourceStats, tree_processes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__resource_stats__field_indices_by_name[] = {
   5,   /* field[5] = cores */
@@ -2236,11 +2272,14 @@ static const unsigned sluice__resource_stats__field_indices_by_name[] = {
   2,   /* field[2] = memory_total_bytes */
   1,   /* field[1] = memory_used_bytes */
   3,   /* field[3] = process_rss_bytes */
+  6,   /* field[6] = tree_cpu_percent */
+  8,   /* field[8] = tree_processes */
+  7,   /* field[7] = tree_rss_bytes */
 };
 static const ProtobufCIntRange sluice__resource_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor sluice__resource_stats__descriptor =
 {
@@ -2250,7 +2289,7 @@ const ProtobufCMessageDescriptor sluice__resource_stats__descriptor =
   "Sluice__ResourceStats",
   "sluice",
   sizeof(Sluice__ResourceStats),
-  6,
+  9,
   sluice__resource_stats__field_descriptors,
   sluice__resource_stats__field_indices_by_name,
   1,  sluice__resource_stats__number_ranges,
@@ -2501,7 +2540,7 @@ const ProtobufCMessageDescriptor sluice__task_start__descriptor =
   (ProtobufCMessageInit) sluice__task_start__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__register_worker__field_descriptors[13] =
+static const ProtobufCFieldDescriptor sluice__register_worker__field_descriptors[14] =
 {
   {
     "worker_id",
@@ -2659,9 +2698,22 @@ static const ProtobufCFieldDescriptor sluice__register_worker__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "capabilities",
+    14,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sluice__RegisterWorker, n_capabilities),
+    offsetof(Sluice__RegisterWorker, capabilities),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__register_worker__field_indices_by_name[] = {
   9,   /* field[9] = allow_commands */
+  13,   /* field[13] = capabilities */
   2,   /* field[2] = host */
   1,   /* field[1] = incarnation */
   5,   /* field[5] = labels */
@@ -2678,7 +2730,7 @@ static const unsigned sluice__register_worker__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__register_worker__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor sluice__register_worker__descriptor =
 {
@@ -2688,14 +2740,14 @@ const ProtobufCMessageDescriptor sluice__register_worker__descriptor =
   "Sluice__RegisterWorker",
   "sluice",
   sizeof(Sluice__RegisterWorker),
-  13,
+  14,
   sluice__register_worker__field_descriptors,
   sluice__register_worker__field_indices_by_name,
   1,  sluice__register_worker__number_ranges,
   (ProtobufCMessageInit) sluice__register_worker__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__register_reply__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sluice__register_reply__field_descriptors[6] =
 {
   {
     "version",
@@ -2757,18 +2809,31 @@ static const ProtobufCFieldDescriptor sluice__register_reply__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "log_retention_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RegisterReply, log_retention_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__register_reply__field_indices_by_name[] = {
   4,   /* field[4] = cancel */
   2,   /* field[2] = coordinator_epoch */
   1,   /* field[1] = coordinator_id */
   3,   /* field[3] = heartbeat_ms */
+  5,   /* field[5] = log_retention_ms */
   0,   /* field[0] = version */
 };
 static const ProtobufCIntRange sluice__register_reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor sluice__register_reply__descriptor =
 {
@@ -2778,7 +2843,7 @@ const ProtobufCMessageDescriptor sluice__register_reply__descriptor =
   "Sluice__RegisterReply",
   "sluice",
   sizeof(Sluice__RegisterReply),
-  5,
+  6,
   sluice__register_reply__field_descriptors,
   sluice__register_reply__field_indices_by_name,
   1,  sluice__register_reply__number_ranges,
@@ -3546,7 +3611,7 @@ const ProtobufCMessageDescriptor sluice__builtin_spec__descriptor =
   (ProtobufCMessageInit) sluice__builtin_spec__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__stage_spec__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sluice__stage_spec__field_descriptors[6] =
 {
   {
     "id",
@@ -3608,18 +3673,31 @@ static const ProtobufCFieldDescriptor sluice__stage_spec__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "requires",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sluice__StageSpec, n_requires),
+    offsetof(Sluice__StageSpec, requires),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__stage_spec__field_indices_by_name[] = {
   3,   /* field[3] = depends_on */
   0,   /* field[0] = id */
   1,   /* field[1] = name */
+  5,   /* field[5] = requires */
   4,   /* field[4] = spec */
   2,   /* field[2] = tasks */
 };
 static const ProtobufCIntRange sluice__stage_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor sluice__stage_spec__descriptor =
 {
@@ -3629,7 +3707,7 @@ const ProtobufCMessageDescriptor sluice__stage_spec__descriptor =
   "Sluice__StageSpec",
   "sluice",
   sizeof(Sluice__StageSpec),
-  5,
+  6,
   sluice__stage_spec__field_descriptors,
   sluice__stage_spec__field_indices_by_name,
   1,  sluice__stage_spec__number_ranges,
@@ -3828,7 +3906,7 @@ const ProtobufCMessageDescriptor sluice__submit_reply__descriptor =
   (ProtobufCMessageInit) sluice__submit_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__get_job__field_descriptors[3] =
+static const ProtobufCFieldDescriptor sluice__get_job__field_descriptors[7] =
 {
   {
     "job_id",
@@ -3866,16 +3944,68 @@ static const ProtobufCFieldDescriptor sluice__get_job__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "page",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__GetJob, page),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__GetJob, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__GetJob, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__GetJob, task),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__get_job__field_indices_by_name[] = {
   1,   /* field[1] = include_output */
   0,   /* field[0] = job_id */
+  3,   /* field[3] = page */
+  5,   /* field[5] = page_size */
+  4,   /* field[4] = state */
   2,   /* field[2] = summary_only */
+  6,   /* field[6] = task */
 };
 static const ProtobufCIntRange sluice__get_job__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor sluice__get_job__descriptor =
 {
@@ -3885,14 +4015,14 @@ const ProtobufCMessageDescriptor sluice__get_job__descriptor =
   "Sluice__GetJob",
   "sluice",
   sizeof(Sluice__GetJob),
-  3,
+  7,
   sluice__get_job__field_descriptors,
   sluice__get_job__field_indices_by_name,
   1,  sluice__get_job__number_ranges,
   (ProtobufCMessageInit) sluice__get_job__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__attempt_detail__field_descriptors[10] =
+static const ProtobufCFieldDescriptor sluice__attempt_detail__field_descriptors[11] =
 {
   {
     "attempt_id",
@@ -4014,6 +4144,18 @@ static const ProtobufCFieldDescriptor sluice__attempt_detail__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "output_omitted",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AttemptDetail, output_omitted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__attempt_detail__field_indices_by_name[] = {
   1,   /* field[1] = attempt */
@@ -4021,6 +4163,7 @@ static const unsigned sluice__attempt_detail__field_indices_by_name[] = {
   5,   /* field[5] = exit_code */
   7,   /* field[7] = finished_at_us */
   8,   /* field[8] = output */
+  10,   /* field[10] = output_omitted */
   4,   /* field[4] = reason */
   6,   /* field[6] = started_at_us */
   3,   /* field[3] = state */
@@ -4030,7 +4173,7 @@ static const unsigned sluice__attempt_detail__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__attempt_detail__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor sluice__attempt_detail__descriptor =
 {
@@ -4040,7 +4183,7 @@ const ProtobufCMessageDescriptor sluice__attempt_detail__descriptor =
   "Sluice__AttemptDetail",
   "sluice",
   sizeof(Sluice__AttemptDetail),
-  10,
+  11,
   sluice__attempt_detail__field_descriptors,
   sluice__attempt_detail__field_indices_by_name,
   1,  sluice__attempt_detail__number_ranges,
@@ -4214,7 +4357,7 @@ const ProtobufCMessageDescriptor sluice__stage_detail__descriptor =
   (ProtobufCMessageInit) sluice__stage_detail__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__job_summary__field_descriptors[10] =
+static const ProtobufCFieldDescriptor sluice__job_summary__field_descriptors[12] =
 {
   {
     "job_id",
@@ -4336,6 +4479,30 @@ static const ProtobufCFieldDescriptor sluice__job_summary__field_descriptors[10]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "tasks_queued",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__JobSummary, tasks_queued),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "waiting",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__JobSummary, waiting),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__job_summary__field_indices_by_name[] = {
   9,   /* field[9] = finished_at_ms */
@@ -4345,14 +4512,16 @@ static const unsigned sluice__job_summary__field_indices_by_name[] = {
   2,   /* field[2] = state */
   8,   /* field[8] = submitted_at_ms */
   6,   /* field[6] = tasks_failed */
+  10,   /* field[10] = tasks_queued */
   7,   /* field[7] = tasks_running */
   5,   /* field[5] = tasks_succeeded */
   4,   /* field[4] = tasks_total */
+  11,   /* field[11] = waiting */
 };
 static const ProtobufCIntRange sluice__job_summary__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor sluice__job_summary__descriptor =
 {
@@ -4362,14 +4531,14 @@ const ProtobufCMessageDescriptor sluice__job_summary__descriptor =
   "Sluice__JobSummary",
   "sluice",
   sizeof(Sluice__JobSummary),
-  10,
+  12,
   sluice__job_summary__field_descriptors,
   sluice__job_summary__field_indices_by_name,
   1,  sluice__job_summary__number_ranges,
   (ProtobufCMessageInit) sluice__job_summary__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__job_detail__field_descriptors[2] =
+static const ProtobufCFieldDescriptor sluice__job_detail__field_descriptors[5] =
 {
   {
     "summary",
@@ -4395,15 +4564,54 @@ static const ProtobufCFieldDescriptor sluice__job_detail__field_descriptors[2] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "page",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__JobDetail, page),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "more",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__JobDetail, more),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "page_size",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__JobDetail, page_size),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__job_detail__field_indices_by_name[] = {
+  3,   /* field[3] = more */
+  2,   /* field[2] = page */
+  4,   /* field[4] = page_size */
   1,   /* field[1] = stages */
   0,   /* field[0] = summary */
 };
 static const ProtobufCIntRange sluice__job_detail__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor sluice__job_detail__descriptor =
 {
@@ -4413,7 +4621,7 @@ const ProtobufCMessageDescriptor sluice__job_detail__descriptor =
   "Sluice__JobDetail",
   "sluice",
   sizeof(Sluice__JobDetail),
-  2,
+  5,
   sluice__job_detail__field_descriptors,
   sluice__job_detail__field_indices_by_name,
   1,  sluice__job_detail__number_ranges,
@@ -4590,7 +4798,7 @@ const ProtobufCMessageDescriptor sluice__get_cluster_status__descriptor =
   (ProtobufCMessageInit) sluice__get_cluster_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__worker_status__field_descriptors[10] =
+static const ProtobufCFieldDescriptor sluice__worker_status__field_descriptors[15] =
 {
   {
     "worker_id",
@@ -4712,8 +4920,69 @@ static const ProtobufCFieldDescriptor sluice__worker_status__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "tasks_leased",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__WorkerStatus, tasks_leased),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tasks_running",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__WorkerStatus, tasks_running),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state_age_ms",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__WorkerStatus, state_age_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "capabilities",
+    14,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sluice__WorkerStatus, n_capabilities),
+    offsetof(Sluice__WorkerStatus, capabilities),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "software_version",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__WorkerStatus, software_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__worker_status__field_indices_by_name[] = {
+  13,   /* field[13] = capabilities */
   2,   /* field[2] = host */
   1,   /* field[1] = incarnation */
   9,   /* field[9] = labels */
@@ -4721,14 +4990,18 @@ static const unsigned sluice__worker_status__field_indices_by_name[] = {
   8,   /* field[8] = service_address */
   4,   /* field[4] = slots */
   5,   /* field[5] = slots_used */
+  14,   /* field[14] = software_version */
   3,   /* field[3] = state */
+  12,   /* field[12] = state_age_ms */
   6,   /* field[6] = stats */
+  10,   /* field[10] = tasks_leased */
+  11,   /* field[11] = tasks_running */
   0,   /* field[0] = worker_id */
 };
 static const ProtobufCIntRange sluice__worker_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor sluice__worker_status__descriptor =
 {
@@ -4738,14 +5011,14 @@ const ProtobufCMessageDescriptor sluice__worker_status__descriptor =
   "Sluice__WorkerStatus",
   "sluice",
   sizeof(Sluice__WorkerStatus),
-  10,
+  15,
   sluice__worker_status__field_descriptors,
   sluice__worker_status__field_indices_by_name,
   1,  sluice__worker_status__number_ranges,
   (ProtobufCMessageInit) sluice__worker_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__cluster_status__field_descriptors[6] =
+static const ProtobufCFieldDescriptor sluice__cluster_status__field_descriptors[12] =
 {
   {
     "coordinator_id",
@@ -4819,19 +5092,97 @@ static const ProtobufCFieldDescriptor sluice__cluster_status__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "leased_tasks",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ClusterStatus, leased_tasks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "coordinator_version",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ClusterStatus, coordinator_version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "uptime_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ClusterStatus, uptime_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "coordinator_rss_bytes",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ClusterStatus, coordinator_rss_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "journal_bytes",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ClusterStatus, journal_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "jobs_in_memory",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ClusterStatus, jobs_in_memory),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__cluster_status__field_indices_by_name[] = {
   1,   /* field[1] = coordinator_epoch */
   0,   /* field[0] = coordinator_id */
+  9,   /* field[9] = coordinator_rss_bytes */
+  7,   /* field[7] = coordinator_version */
+  11,   /* field[11] = jobs_in_memory */
+  10,   /* field[10] = journal_bytes */
+  6,   /* field[6] = leased_tasks */
   3,   /* field[3] = queue_depth */
   5,   /* field[5] = running_jobs */
   4,   /* field[4] = running_tasks */
+  8,   /* field[8] = uptime_ms */
   2,   /* field[2] = workers */
 };
 static const ProtobufCIntRange sluice__cluster_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor sluice__cluster_status__descriptor =
 {
@@ -4841,7 +5192,7 @@ const ProtobufCMessageDescriptor sluice__cluster_status__descriptor =
   "Sluice__ClusterStatus",
   "sluice",
   sizeof(Sluice__ClusterStatus),
-  6,
+  12,
   sluice__cluster_status__field_descriptors,
   sluice__cluster_status__field_indices_by_name,
   1,  sluice__cluster_status__number_ranges,

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Transport
 import Wire
 
@@ -25,33 +26,59 @@ public enum LocalDefaults {
 public final class ClusterClient: Sendable {
     public let channel: SecureChannel
     private let sealer: Sealer
+    /// Set once any request got an answer: from then on, failures are outages, not a wrong address.
+    private let reached = Atomic<Bool>(false)
 
     public init(coordinator: String, clusterID: String, secret: ClusterSecret) throws {
         let user = ProcessInfo.processInfo.environment["USER"] ?? "unknown"
         sealer = Sealer(clusterID: clusterID, sender: "client:\(user)@\(ProcessInfo.processInfo.hostName)", secret: secret)
-        channel = try SecureChannel(address: coordinator, sealer: sealer)
+        channel = try SecureChannel(address: NNGAddress.normalize(coordinator), sealer: sealer)
     }
 
     public var address: String { channel.address }
 
-    /// One call; a stale refusal (a resend after a long outage) is retried with a fresh request.
-    public func call<R: RequestMessage>(_ request: R, timeout: Duration = .seconds(10)) throws -> R.Reply {
-        do {
-            return try channel.call(request, timeout: timeout)
-        } catch let e as WireError where e.code == .remote(.staleRequest) {
-            return try channel.call(request, timeout: timeout)
-        } catch let e as TransportError where e.code == .timedOut {
-            throw ClientError("no answer from the coordinator at \(address) within \(timeout) (is it running? start one with `sluice local` or `sluice coordinator`)")
+    /// Before the first request: when nothing listens at the address, or its
+    /// host does not resolve, say so now rather than after a request timeout.
+    /// A peer that stays silent is left to the request's own timeout.
+    private func checkReachable() throws {
+        guard !reached.load(ordering: .relaxed) else { return }
+        switch Reachability.probe(address) {
+        case .refused:
+            throw ClientError("nothing listens at \(address) (is the coordinator running? start one with `sluice local` or `sluice coordinator`)")
+        case .unresolvable(let why):
+            throw ClientError("cannot resolve the host of \(address): \(why)")
+        case .answers, .silent, .unknown:
+            break
         }
     }
 
-    /// Submits a job, retrying for up to `patience` while the coordinator is
-    /// unreachable; the submission id makes the retries safe.
+    /// One call; a stale refusal (a resend after a long outage) is retried with a fresh request.
+    public func call<R: RequestMessage>(_ request: R, timeout: Duration = .seconds(10)) throws -> R.Reply {
+        try checkReachable()
+        do {
+            let reply: R.Reply
+            do {
+                reply = try channel.call(request, timeout: timeout)
+            } catch let e as WireError where e.code == .remote(.staleRequest) {
+                reply = try channel.call(request, timeout: timeout)
+            }
+            reached.store(true, ordering: .relaxed)
+            return reply
+        } catch let e as TransportError where e.code == .timedOut {
+            throw ClientError("no answer from the coordinator at \(address) within \(timeout) (is it running, and reachable from here?)")
+        }
+    }
+
+    /// Submits a job, retrying for up to `patience` while a coordinator that
+    /// was reached does not answer; the submission id makes the retries safe.
     public func submit(_ spec: JobSpec, submissionID: String = UUID().uuidString, patience: Duration = .seconds(30)) throws -> SubmitReply {
+        try checkReachable()
         let deadline = ContinuousClock.now + patience
         while true {
             do {
-                return try channel.call(SubmitJob(submissionID: submissionID, spec: spec), timeout: .seconds(5))
+                let reply = try channel.call(SubmitJob(submissionID: submissionID, spec: spec), timeout: .seconds(5))
+                reached.store(true, ordering: .relaxed)
+                return reply
             } catch let e as TransportError where e.code == .timedOut && ContinuousClock.now < deadline {
                 continue
             } catch let e as WireError where e.code == .remote(.staleRequest) && ContinuousClock.now < deadline {
@@ -62,8 +89,23 @@ public final class ClusterClient: Sendable {
         }
     }
 
-    public func job(_ id: String, includeOutput: Bool = false) throws -> JobDetail {
-        try call(GetJob(jobID: id, includeOutput: includeOutput), timeout: .seconds(30))
+    /// Page 0: the summary with the failed and running tasks; page N >= 1: every
+    /// task that has run, `pageSize` at a time (0: the coordinator's default);
+    /// `state` keeps only tasks in that state.
+    public func job(_ id: String, page: Int = 0, state: String = "", pageSize: Int = 0, includeOutput: Bool = false) throws -> JobDetail {
+        try call(GetJob(jobID: id, includeOutput: includeOutput, page: UInt32(clamping: page), state: state,
+                        pageSize: UInt32(clamping: pageSize)), timeout: .seconds(60))
+    }
+
+    /// Every task that has run, page after page, in stage and task order.
+    public func allTasks(_ id: String, state: String = "", includeOutput: Bool = false, visit: (StageDetail, TaskDetail) throws -> Void) throws {
+        var page = 1
+        while true {
+            let d = try job(id, page: page, state: state, includeOutput: includeOutput)
+            for stage in d.stages { for task in stage.tasks { try visit(stage, task) } }
+            guard d.more else { return }
+            page += 1
+        }
     }
 
     public func jobs(limit: Int = 50) throws -> [JobSummary] {

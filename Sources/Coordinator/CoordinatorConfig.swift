@@ -20,6 +20,8 @@ public struct CoordinatorConfig: Sendable {
     public var listenerCheckInterval: Duration = .seconds(2)
     /// How long a worker's lease poll may be held when there is no work.
     public var maxPollWaitMs: Int64 = 1000
+    /// Finished jobs older than this leave the journal, and their task logs the workers.
+    public var retainMs: Int64 = 30 * 86_400_000
 
     public init(listen: String, dataDir: String, clusterID: String, secret: ClusterSecret) {
         self.listen = listen
@@ -27,4 +29,10 @@ public struct CoordinatorConfig: Sendable {
         self.clusterID = clusterID
         self.secret = secret
     }
+}
+
+/// The one error type of the Coordinator module: a sentence a person can act on.
+public struct CoordinatorError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ message: String) { description = message }
 }

@@ -4,37 +4,60 @@ import Scheduler
 import Transport
 import Wire
 
+/// What the loop thread takes from its mailbox: requests from the network,
+/// and answers the journal reader computed for requests it was handed.
+enum CoordinatorInput: Sendable {
+    case request(IncomingRequest)
+    case answer(JournalAnswer, IncomingRequest, Envelope)
+}
+
 /// The coordinator's state and request handlers. Owned by the loop thread
 /// alone: nothing here is shared, so nothing here locks.
 ///
 /// One loop turn: admit and handle every queued request (feeding the
 /// scheduler), commit the journal once, then send the replies. A reply never
 /// leaves before the journal holds what it acknowledges.
+///
+/// Memory holds what is in flight: specs of running jobs, metadata of jobs
+/// in memory (running, or finished less than `keepFinished` ago), attempts
+/// that have not ended, workers not yet forgotten. Views of anything older
+/// are answered from the journal by the `JournalReader`, off this thread.
 final class CoordinatorCore {
     let config: CoordinatorConfig
     let logger: Logger
     let epoch: UInt64
     let coordinatorID: String
+    let startedAt = Date()
     private(set) var scheduler: Scheduler
-    private let journal: Journal
+    let journal: Journal
+    let reader: JournalReader
     private var gate: RequestGate
     let server: ReplyServer
+    private let post: @Sendable (CoordinatorInput) -> Void
 
     private var specs: [JobID: JobSpec] = [:]
-    private var jobMeta: [JobID: JobMeta] = [:]
+    var jobMeta: [JobID: JobMeta] = [:]
     private var submissions: [String: JobID] = [:]
-    private var attemptInfo: [AttemptID: AttemptInfo] = [:]
-    private var workerMeta: [WorkerKey: WorkerMeta] = [:]
-    private var pendingCancels: [WorkerKey: [AttemptID]] = [:]
+    var attemptInfo: [AttemptID: AttemptInfo] = [:]
+    var workerMeta: [WorkerKey: WorkerMeta] = [:]
+    private var pendingCancels: [WorkerKey: [Assignment]] = [:]
     private var parked: [UInt64: (request: IncomingRequest, envelope: Envelope)] = [:]
     private var duplicates: [[UInt8]: [IncomingRequest]] = [:]
     private var outbox: [(IncomingRequest, [UInt8])] = []
     private var nextToken: UInt64 = 1
     private var nextJobSeq: Int64 = 1
+    var pruning = Pruning()
+
+    /// Output kept per attempt; a worker sends no more than its own cap, this guards against one that does.
+    static let maxStoredOutput = 64 << 10
+    /// The largest reply sent; a larger one becomes an error that says so.
+    static let maxReplyBytes = 32 << 20
+    static let maxSlotsPerWorker = 10_000
 
     struct JobMeta {
         var name: String
         var seq: Int64
+        var submission: String
         var submittedMs: Int64
         var finishedMs: Int64 = 0
     }
@@ -49,16 +72,18 @@ final class CoordinatorCore {
         var host: String
         var serviceAddress: String
         var labels: [Label]
+        var softwareVersion: String
         var stats = ResourceStats()
         var lastHeartbeatMs: Int64
     }
 
-    init(config: CoordinatorConfig, server: ReplyServer, logger: Logger) throws {
+    init(config: CoordinatorConfig, server: ReplyServer, logger: Logger, post: @escaping @Sendable (CoordinatorInput) -> Void) throws {
         self.config = config
         self.server = server
         self.logger = logger
-        try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        self.post = post
         journal = try Journal(path: config.dataDir + "/journal.db", fullSync: config.fullSync)
+        reader = JournalReader(path: journal.path)
         epoch = try journal.nextEpoch()
         coordinatorID = "coordinator@\(ProcessInfo.processInfo.hostName)"
         gate = RequestGate(sealer: Sealer(clusterID: config.clusterID, sender: "coordinator:\(coordinatorID)", secret: config.secret),
@@ -69,45 +94,50 @@ final class CoordinatorCore {
 
     // MARK: restart
 
+    /// Replays the journal's unfinished jobs into a fresh scheduler. Finished
+    /// jobs stay in the journal only: restart costs what was in flight.
     private func restore() throws {
         let now = Date().unixMilliseconds
-        let storedJobs = try journal.loadJobs()
-        let storedAttempts = try journal.loadAttempts()
         var restoredJobs: [Scheduler.RestoredJob] = []
-        for j in storedJobs {
+        var attemptCount = 0
+        for j in try journal.unfinishedJobs() {
             let id = JobID(j.id)
             guard let spec = try? JobSpec(decoding: j.spec), spec.problem == nil else {
-                logger.error("journal holds an unreadable job spec; skipping it", metadata: ["job.id": "\(j.id)"])
+                logger.error("journal holds an unreadable job spec; marking the job failed", metadata: ["job.id": "\(j.id)"])
+                journal.append(.jobEnd(job: j.id, state: JobState.failed.rawValue, reason: "its spec in the journal is unreadable",
+                                       atMs: now, succeeded: 0, failed: 0))
                 continue
             }
+            let state = try journal.restoreState(of: j, stages: spec.stages.count)
+            attemptCount += state.attempts.count
             specs[id] = spec
             submissions[j.submission] = id
-            jobMeta[id] = JobMeta(name: spec.name, seq: j.seq, submittedMs: j.submittedMs, finishedMs: j.finishedMs)
-            nextJobSeq = max(nextJobSeq, j.seq + 1)
-            restoredJobs.append(.init(id: id, plan: spec.plan, state: JobState(rawValue: j.state) ?? .running, reason: j.reason))
+            jobMeta[id] = JobMeta(name: spec.name, seq: j.seq, submission: j.submission, submittedMs: j.submittedMs)
+            restoredJobs.append(.init(id: id, plan: spec.plan, committed: state.committed, untouched: state.untouched, attempts: state.attempts))
         }
-        var restoredAttempts: [Scheduler.RestoredAttempt] = []
-        for a in storedAttempts where specs[JobID(a.job)] != nil {
-            attemptInfo[a.id] = AttemptInfo(startedUs: a.startedUs, finishedUs: a.finishedUs, output: a.output)
-            restoredAttempts.append(.init(id: a.id, task: TaskKey(job: JobID(a.job), stage: a.stage, task: a.task), worker: a.worker,
-                                          state: AttemptState(rawValue: a.state) ?? .lost, reason: a.reason))
-        }
-        let (s, actions) = Scheduler.restored(config: config.scheduler, jobs: restoredJobs, attempts: restoredAttempts, at: now)
+        nextJobSeq = try journal.highestSeq() + 1
+        let (s, actions) = Scheduler.restored(config: config.scheduler, jobs: restoredJobs,
+                                              nextAttemptID: try journal.highestAttemptID() + 1, at: now)
         scheduler = s
+        for (_, a) in scheduler.attempts where a.state.isActive { attemptInfo[a.id] = AttemptInfo() }
         apply(actions, now: now)
         try journal.commit()
-        let unfinished = restoredJobs.filter { scheduler.jobs[$0.id]?.state == .running }.count
         logger.info("journal replayed", metadata: [
-            "epoch": "\(epoch)", "jobs": "\(restoredJobs.count)", "unfinished": "\(unfinished)",
-            "attempts": "\(restoredAttempts.count)", "awaiting.workers": "\(scheduler.workers.count)",
+            "epoch": "\(epoch)", "unfinished.jobs": "\(restoredJobs.count)", "open.attempts": "\(attemptCount)",
+            "awaiting.workers": "\(scheduler.workers.count)", "journal.bytes": "\(journal.bytesOnDisk)",
         ])
     }
 
     // MARK: the loop turn
 
-    func turn(_ batch: [IncomingRequest]) {
+    func turn(_ batch: [CoordinatorInput]) {
         let now = Date().unixMilliseconds
-        for request in batch { admit(request, now: now) }
+        for input in batch {
+            switch input {
+            case .request(let request): admit(request, now: now)
+            case .answer(let answer, let request, let envelope): deliver(answer, to: envelope, request)
+            }
+        }
         feed(.tick, now: now)
         do {
             try journal.commit()
@@ -119,6 +149,7 @@ final class CoordinatorCore {
         let replies = outbox
         outbox.removeAll(keepingCapacity: true)
         for (request, bytes) in replies { request.reply(bytes) }
+        prune(now: now)
     }
 
     private func admit(_ request: IncomingRequest, now: Int64) {
@@ -140,7 +171,10 @@ final class CoordinatorCore {
     }
 
     private func respond<M: KindedMessage>(_ message: M, to envelope: Envelope, _ request: IncomingRequest) {
-        let bytes = gate.answer(message, to: envelope)
+        var bytes = gate.answer(message, to: envelope)
+        if bytes.count > Self.maxReplyBytes {
+            bytes = gate.answer(ErrorReply(code: .refused, message: "the answer is \(bytes.count) bytes, more than the \(Self.maxReplyBytes) a reply may carry; ask for less (a smaller --page-size, or no output)"), to: envelope)
+        }
         outbox.append((request, bytes))
         if let waiting = duplicates.removeValue(forKey: envelope.nonce) {
             for d in waiting { outbox.append((d, bytes)) }
@@ -149,6 +183,21 @@ final class CoordinatorCore {
 
     private func respondError(_ code: ErrorCode, _ message: String, to envelope: Envelope, _ request: IncomingRequest) {
         respond(ErrorReply(code: code, message: message), to: envelope, request)
+    }
+
+    /// Hands a view to the journal reader; its answer comes back through the mailbox.
+    private func ask(_ query: JournalQuery, _ envelope: Envelope, _ request: IncomingRequest) {
+        let post = self.post
+        reader.ask(query) { answer in post(.answer(answer, request, envelope)) }
+    }
+
+    private func deliver(_ answer: JournalAnswer, to envelope: Envelope, _ request: IncomingRequest) {
+        switch answer {
+        case .detail(let d): respond(d, to: envelope, request)
+        case .list(let l): respond(l, to: envelope, request)
+        case .cancel(let c): respond(c, to: envelope, request)
+        case .error(let code, let message): respondError(code, message, to: envelope, request)
+        }
     }
 
     private func feed(_ event: Event, now: Int64) {
@@ -167,27 +216,27 @@ final class CoordinatorCore {
             let key = WorkerKey(id: m.workerID, incarnation: m.incarnation)
             feed(.workerLeft(key), now: now)
             respond(LeaveReply(), to: env, request)
-        case .submitJob: submit(try SubmitJob(decoding: env.body), env, request, now: now)
+        case .submitJob: try submit(try SubmitJob(decoding: env.body), env, request, now: now)
         case .getJob:
             let m = try GetJob(decoding: env.body)
-            if m.summaryOnly, let job = scheduler.jobs[JobID(m.jobID)] {
+            let id = JobID(m.jobID)
+            if m.summaryOnly, let job = scheduler.jobs[id] {
                 respond(JobDetail(summary: summary(job)), to: env, request)
-            } else if let detail = jobDetail(JobID(m.jobID), includeOutput: m.includeOutput) {
-                respond(detail, to: env, request)
             } else {
-                respondError(.notFound, "no job '\(m.jobID)'", to: env, request)
+                ask(.detail(m, live: liveJob(id), workerAddresses: workerAddresses()), env, request)
             }
         case .cancelJob:
             let m = try CancelJob(decoding: env.body)
             let id = JobID(m.jobID)
-            guard scheduler.jobs[id] != nil else { return respondError(.notFound, "no job '\(m.jobID)'", to: env, request) }
+            guard scheduler.jobs[id] != nil else { return ask(.cancelFinished(jobID: m.jobID), env, request) }
             feed(.cancel(id, reason: "cancelled by \(env.sender)"), now: now)
             respond(CancelReply(state: scheduler.jobs[id]!.state.rawValue), to: env, request)
         case .listJobs:
             let m = try ListJobs(decoding: env.body)
-            let limit = m.limit == 0 ? 50 : Int(m.limit)
-            let jobs = scheduler.jobsInOrder.suffix(limit).reversed().map { summary($0) }
-            respond(JobList(jobs: Array(jobs)), to: env, request)
+            let limit = m.limit == 0 ? 50 : min(Int(m.limit), 1000)
+            var live: [String: JobSummary] = [:]
+            for job in scheduler.jobs.values where job.state == .running { live[job.id.rawValue] = summary(job) }
+            ask(.list(limit: limit, live: live), env, request)
         case .getClusterStatus:
             respond(clusterStatus(now: now), to: env, request)
         case .injectFault:
@@ -217,21 +266,23 @@ final class CoordinatorCore {
             e.maxVersion = ProtocolVersion.current
             return respond(e, to: env, request)
         }
-        guard !m.workerID.isEmpty, m.slots > 0 else {
-            return respondError(.badRequest, "a worker needs an id and at least one slot", to: env, request)
+        guard !m.workerID.isEmpty, m.slots > 0, m.slots <= Self.maxSlotsPerWorker else {
+            return respondError(.badRequest, "a worker needs an id and 1...\(Self.maxSlotsPerWorker) slots", to: env, request)
         }
         let key = WorkerKey(id: m.workerID, incarnation: m.incarnation)
-        workerMeta[key] = WorkerMeta(host: m.host, serviceAddress: m.serviceAddress, labels: m.labels, lastHeartbeatMs: now)
+        workerMeta[key] = WorkerMeta(host: m.host, serviceAddress: m.serviceAddress, labels: m.labels, softwareVersion: m.softwareVersion,
+                                     lastHeartbeatMs: now)
         note(results: m.unacked, starts: m.running)
         let finished = m.unacked.map(report)
-        feed(.workerJoined(WorkerInfo(key: key, slots: Int(m.slots)), running: m.running.map(\.attempt.attemptID),
-                           queued: m.queued.map(\.attemptID), finished: finished), now: now)
+        feed(.workerJoined(WorkerInfo(key: key, slots: Int(m.slots), capabilities: Set(m.capabilities)),
+                           running: m.running.map(\.attempt.attemptID), queued: m.queued.map(\.attemptID), finished: finished), now: now)
         logger.info("worker registered", metadata: [
-            "worker.id": "\(key)", "host": "\(m.host)", "slots": "\(m.slots)",
+            "worker.id": "\(key)", "host": "\(m.host)", "slots": "\(m.slots)", "capabilities": "\(m.capabilities.sorted().joined(separator: ","))",
             "running": "\(m.running.count)", "unacked": "\(m.unacked.count)",
         ])
         respond(RegisterReply(version: min(ProtocolVersion.current, m.maxVersion), coordinatorID: coordinatorID, coordinatorEpoch: epoch,
-                              heartbeatMs: UInt32(config.scheduler.heartbeatInterval), cancel: takeCancels(key)),
+                              heartbeatMs: UInt32(clamping: config.scheduler.heartbeatInterval), cancel: takeCancels(key),
+                              logRetentionMs: UInt64(max(0, config.retainMs))),
                 to: env, request)
     }
 
@@ -258,8 +309,7 @@ final class CoordinatorCore {
         let wait = min(Int64(m.waitMs), config.maxPollWaitMs)
         feed(.sync(key, token: token, want: m.draining ? 0 : Int(m.want), deadline: now + wait,
                    started: m.started.map(\.attempt.attemptID), finished: m.results.map(report),
-                   released: m.released.map(\.attemptID)), now: now)
-        if m.draining { feed(.heartbeat(key, draining: true), now: now) }
+                   released: m.released.map(\.attemptID), draining: m.draining), now: now)
     }
 
     private func note(results: [TaskResult], starts: [TaskStart]) {
@@ -271,37 +321,37 @@ final class CoordinatorCore {
             guard info.finishedUs == 0 else { continue }
             if r.startedAtUs != 0 { info.startedUs = r.startedAtUs }
             info.finishedUs = r.finishedAtUs
-            info.output = r.output
+            info.output = r.output.count > Self.maxStoredOutput ? Array(r.output.prefix(Self.maxStoredOutput)) : r.output
             attemptInfo[r.attempt.attemptID] = info
         }
     }
 
     private func report(_ r: TaskResult) -> Report {
         let outcome: Outcome
+        let reason = String(r.reason.prefix(2000))
         switch r.outcome {
         case .succeeded: outcome = .succeeded
         case .cancelled: outcome = .cancelled
-        case .timedOut: outcome = .timedOut(reason: r.reason)
-        case .failed, .unspecified: outcome = .failed(reason: r.reason.isEmpty ? "failed" : r.reason, exitCode: r.exitCode)
+        case .timedOut: outcome = .timedOut(reason: reason, exitCode: r.exitCode)
+        case .failed, .unspecified: outcome = .failed(reason: reason.isEmpty ? "failed" : reason, exitCode: r.exitCode)
         }
         return Report(attempt: r.attempt.attemptID, outcome: outcome)
     }
 
     private func takeCancels(_ key: WorkerKey) -> [AttemptRef] {
-        guard let ids = pendingCancels.removeValue(forKey: key) else { return [] }
-        return ids.compactMap { id in scheduler.attempts[id].map { ref($0) } }
-    }
-
-    private func ref(_ a: Scheduler.Attempt) -> AttemptRef {
-        AttemptRef(attemptID: a.id, jobID: a.task.job.rawValue, stage: UInt32(a.task.stage), task: UInt32(a.task.task))
+        guard let list = pendingCancels.removeValue(forKey: key) else { return [] }
+        return list.map { AttemptRef(attemptID: $0.attempt, jobID: $0.task.job.rawValue, stage: UInt32($0.task.stage), task: UInt32($0.task.task)) }
     }
 
     // MARK: jobs
 
-    private func submit(_ m: SubmitJob, _ env: Envelope, _ request: IncomingRequest, now: Int64) {
+    private func submit(_ m: SubmitJob, _ env: Envelope, _ request: IncomingRequest, now: Int64) throws {
         guard !m.submissionID.isEmpty else { return respondError(.badRequest, "a submission needs a submission_id", to: env, request) }
         if let existing = submissions[m.submissionID] {
             return respond(SubmitReply(jobID: existing.rawValue, duplicate: true), to: env, request)
+        }
+        if let existing = try journal.job(forSubmission: m.submissionID) {
+            return respond(SubmitReply(jobID: existing, duplicate: true), to: env, request)
         }
         if let problem = m.spec.problem { return respondError(.badRequest, "job refused: \(problem)", to: env, request) }
         let seq = nextJobSeq
@@ -309,8 +359,9 @@ final class CoordinatorCore {
         let id = JobID("job-\(seq)")
         specs[id] = m.spec
         submissions[m.submissionID] = id
-        jobMeta[id] = JobMeta(name: m.spec.name, seq: seq, submittedMs: now)
-        journal.append(.submit(job: id.rawValue, seq: seq, submission: m.submissionID, spec: m.spec.encoded(), atMs: now))
+        jobMeta[id] = JobMeta(name: m.spec.name, seq: seq, submission: m.submissionID, submittedMs: now)
+        journal.append(.submit(job: id.rawValue, seq: seq, submission: m.submissionID, spec: m.spec.encoded(), name: m.spec.name,
+                               tasks: m.spec.totalTasks, atMs: now))
         logger.info("job accepted", metadata: ["job.id": "\(id)", "tasks": "\(m.spec.totalTasks)", "from": "\(env.sender)"])
         feed(.submitted(id, m.spec.plan), now: now)
         respond(SubmitReply(jobID: id.rawValue), to: env, request)
@@ -324,22 +375,30 @@ final class CoordinatorCore {
             case .answerSync(let worker, let token, let assignments):
                 let reply = SyncReply(leases: leases(assignments, worker: worker, now: now), cancel: takeCancels(worker))
                 if let p = parked.removeValue(forKey: token) { respond(reply, to: p.envelope, p.request) }
-            case .cancel(let worker, let ids):
-                pendingCancels[worker, default: []].append(contentsOf: ids)
-            case .attemptEnded(let id, let state, let reason):
-                guard let a = scheduler.attempts[id] else { continue }
-                let info = attemptInfo[id] ?? AttemptInfo()
-                journal.append(.attemptEnd(attempt: id, state: state.rawValue, reason: reason, exitCode: a.exitCode,
+            case .cancel(let worker, let list):
+                pendingCancels[worker, default: []].append(contentsOf: list)
+            case .attemptEnded(let e):
+                let info = attemptInfo[e.attempt] ?? AttemptInfo()
+                journal.append(.attemptEnd(attempt: e.attempt, state: e.state.rawValue, reason: e.reason, exitCode: e.exitCode,
                                            output: info.output, startedUs: info.startedUs, finishedUs: info.finishedUs))
+                if !e.state.isActive { attemptInfo[e.attempt] = nil }
             case .jobEnded(let id, let state, let reason):
+                let job = scheduler.jobs[id]
                 jobMeta[id]?.finishedMs = now
-                journal.append(.jobEnd(job: id.rawValue, state: state.rawValue, reason: reason, atMs: now))
+                specs[id] = nil
+                journal.append(.jobEnd(job: id.rawValue, state: state.rawValue, reason: reason, atMs: now,
+                                       succeeded: job?.succeededTasks ?? 0, failed: job?.failedTasks ?? 0))
                 let meta: Logger.Metadata = ["job.id": "\(id)", "state": "\(state.rawValue)", "reason": "\(reason)"]
                 if state == .failed { logger.warning("job ended", metadata: meta) } else { logger.info("job ended", metadata: meta) }
+            case .jobForgotten(let id):
+                if let meta = jobMeta.removeValue(forKey: id) { submissions[meta.submission] = nil }
             case .workerChanged(let key, let state, let reason):
                 let meta: Logger.Metadata = ["worker.id": "\(key)", "state": "\(state.rawValue)", "reason": "\(reason)"]
                 if state == .dead || state == .suspect { logger.warning("worker state changed", metadata: meta) } else { logger.info("worker state changed", metadata: meta) }
                 if state == .dead || state == .left { pendingCancels.removeValue(forKey: key) }
+            case .workerForgotten(let key):
+                workerMeta[key] = nil
+                pendingCancels[key] = nil
             }
         }
     }
@@ -370,57 +429,7 @@ final class CoordinatorCore {
     func releaseParked() {
         for (_, p) in parked { p.request.drop() }
         parked.removeAll()
-    }
-
-    // MARK: views
-
-    func summary(_ job: Scheduler.Job) -> JobSummary {
-        let meta = jobMeta[job.id]
-        return JobSummary(
-            jobID: job.id.rawValue, name: meta?.name ?? "", state: job.state.rawValue, reason: job.reason,
-            tasksTotal: UInt32(job.totalTasks), tasksSucceeded: UInt32(job.succeededTasks), tasksFailed: UInt32(job.failedTasks),
-            tasksRunning: UInt32(job.activeTasks), submittedAtMs: meta?.submittedMs ?? 0, finishedAtMs: meta?.finishedMs ?? 0)
-    }
-
-    private func jobDetail(_ id: JobID, includeOutput: Bool) -> JobDetail? {
-        guard let job = scheduler.jobs[id] else { return nil }
-        let spec = specs[id]
-        var stages: [StageDetail] = []
-        for (s, stage) in job.stages.enumerated() {
-            var tasks: [TaskDetail] = []
-            tasks.reserveCapacity(stage.tasks.count)
-            for (t, task) in stage.tasks.enumerated() {
-                let attempts = task.attempts.compactMap { aid -> AttemptDetail? in
-                    guard let a = scheduler.attempts[aid] else { return nil }
-                    let info = attemptInfo[aid] ?? AttemptInfo()
-                    return AttemptDetail(
-                        attemptID: aid, attempt: UInt32(a.number), workerID: a.worker.description, state: a.state.rawValue,
-                        reason: a.reason, exitCode: a.exitCode, startedAtUs: info.startedUs, finishedAtUs: info.finishedUs,
-                        output: includeOutput ? info.output : [], workerAddress: workerMeta[a.worker]?.serviceAddress ?? "")
-                }
-                tasks.append(TaskDetail(task: UInt32(t), state: task.phase.rawValue, committedAttempt: task.committed ?? 0, attempts: attempts))
-            }
-            stages.append(StageDetail(id: UInt32(s), name: spec?.stages[s].name ?? "", state: stage.state.rawValue,
-                                      dependsOn: job.plan.stages[s].dependsOn.map { UInt32($0) }, tasks: tasks))
-        }
-        return JobDetail(summary: summary(job), stages: stages)
-    }
-
-    private func clusterStatus(now: Int64) -> ClusterStatus {
-        let workers = scheduler.workers.values
-            .filter { $0.state != .left }
-            .sorted { $0.key < $1.key }
-            .map { w -> WorkerStatus in
-                let meta = workerMeta[w.key]
-                return WorkerStatus(
-                    workerID: w.key.id, incarnation: w.key.incarnation, host: meta?.host ?? "", state: w.state.rawValue,
-                    slots: UInt32(w.slots), slotsUsed: UInt32(w.active.count), stats: meta?.stats ?? ResourceStats(),
-                    lastHeartbeatAgeMs: meta.map { now - $0.lastHeartbeatMs } ?? -1, serviceAddress: meta?.serviceAddress ?? "",
-                    labels: meta?.labels ?? [])
-            }
-        let running = scheduler.jobsInOrder.filter { $0.state == .running }.map { summary($0) }
-        return ClusterStatus(coordinatorID: coordinatorID, coordinatorEpoch: epoch, workers: workers,
-                             queueDepth: UInt32(scheduler.queueDepth), runningTasks: UInt32(scheduler.runningAttempts),
-                             runningJobs: running)
+        for (_, list) in duplicates { for d in list { d.drop() } }
+        duplicates.removeAll()
     }
 }

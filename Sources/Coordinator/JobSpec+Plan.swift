@@ -7,7 +7,7 @@ extension JobSpec {
         if stages.isEmpty { return "the job has no stages" }
         for (i, stage) in stages.enumerated() {
             if stage.tasks == 0 { return "stage \(i) has no tasks (--tasks must be at least 1)" }
-            if stage.tasks > 10_000_000 { return "stage \(i) has \(stage.tasks) tasks; the limit is 10,000,000" }
+            if stage.tasks > JobPlan.maxTasksPerStage { return "stage \(i) has \(stage.tasks) tasks; the limit is \(JobPlan.maxTasksPerStage)" }
             for d in stage.dependsOn where Int(d) >= i {
                 return "stage \(i) depends on stage \(d), which is not an earlier stage"
             }
@@ -26,7 +26,10 @@ extension JobSpec {
     }
 
     var plan: JobPlan {
-        JobPlan(stages: stages.map { .init(tasks: Int($0.tasks), dependsOn: $0.dependsOn.map { Int($0) }) },
+        JobPlan(stages: stages.map { s in
+                    .init(tasks: Int(s.tasks), dependsOn: s.dependsOn.map { Int($0) },
+                          requires: Capability.required(by: s.spec.kind).union(s.requires))
+                },
                 retries: retriesSet ? Int(retries) : 3,
                 weight: Int(weight))
     }

@@ -18,10 +18,13 @@ public final class Database {
     let handle: OpaquePointer
     private var cache: [String: Statement] = [:]
 
-    /// Opens (creating if needed) the database at `path`.
-    public init(path: String) throws {
+    /// Opens (creating if needed) the database at `path`; `readOnly` opens an
+    /// existing one for reading only (a second connection that reads while
+    /// another writes, as WAL mode allows).
+    public init(path: String, readOnly: Bool = false) throws {
         var db: OpaquePointer?
-        let rv = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil)
+        let flags = readOnly ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rv = sqlite3_open_v2(path, &db, flags, nil)
         guard rv == SQLITE_OK, let db else {
             let msg = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close(db)
@@ -72,6 +75,24 @@ public final class Database {
     }
 
     public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// The schema version the application keeps in the file header (`PRAGMA user_version`).
+    public func userVersion() throws -> Int64 {
+        var v: Int64 = 0
+        try statement("PRAGMA user_version").query { v = $0.int(0) }
+        return v
+    }
+
+    public func setUserVersion(_ v: Int64) throws {
+        try execute("PRAGMA user_version = \(v)")
+    }
+
+    /// True when a table (or view) of this name exists.
+    public func hasTable(_ name: String) throws -> Bool {
+        var found = false
+        try statement("SELECT 1 FROM sqlite_master WHERE name = ? AND type IN ('table', 'view')").query(.text(name)) { _ in found = true }
+        return found
+    }
 
     func error(_ rv: Int32, _ sql: String?) -> SQLiteError {
         SQLiteError(code: rv, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
@@ -140,14 +161,30 @@ public final class Statement {
 
     /// Executes with these parameters and calls `row` for each result row.
     public func query(_ values: SQLValue..., row: (Row) throws -> Void) throws {
+        try query(values, row: row)
+    }
+
+    /// Executes with these parameters and calls `row` for each result row;
+    /// `row` returns false to stop early.
+    public func query(_ values: [SQLValue], row: (Row) throws -> Void) throws {
+        try scan(values) { r in
+            try row(r)
+            return true
+        }
+    }
+
+    /// Executes with these parameters and calls `row` for each result row
+    /// until it returns false.
+    public func scan(_ values: [SQLValue], row: (Row) throws -> Bool) throws {
         reset()
         try bind(values)
         while true {
             let rv = sqlite3_step(stmt)
             if rv == SQLITE_DONE { break }
             guard rv == SQLITE_ROW else { throw db.error(rv, sql) }
-            try row(Row(stmt: stmt))
+            if try !row(Row(stmt: stmt)) { break }
         }
+        sqlite3_reset(stmt)
     }
 }
 

@@ -8,8 +8,9 @@ public enum Event: Sendable {
     case heartbeat(WorkerKey, draining: Bool)
     /// A worker reports and asks for up to `want` tasks. `token` names this
     /// request; the scheduler answers it with exactly one `.answerSync`, at once
-    /// or (a parked long poll) by `deadline`.
-    case sync(WorkerKey, token: UInt64, want: Int, deadline: Millis, started: [AttemptID], finished: [Report], released: [AttemptID])
+    /// or (a parked long poll) by `deadline`. `draining` takes effect before
+    /// anything else in the sync, so tasks it hands back never return to it.
+    case sync(WorkerKey, token: UInt64, want: Int, deadline: Millis, started: [AttemptID], finished: [Report], released: [AttemptID], draining: Bool = false)
     case workerLeft(WorkerKey)
     case cancel(JobID, reason: String)
     /// Time passes: heartbeats go missing, backoffs end, parked polls expire.
@@ -31,11 +32,32 @@ public enum Action: Hashable, Sendable {
     /// Answer the sync request `token` of `worker` with these tasks (maybe none).
     case answerSync(WorkerKey, token: UInt64, [Assignment])
     /// Tell the worker to stop these attempts.
-    case cancel(WorkerKey, [AttemptID])
+    case cancel(WorkerKey, [Assignment])
     /// An attempt ended (or a lost one was re-adopted): journal it.
-    case attemptEnded(AttemptID, AttemptState, reason: String)
+    case attemptEnded(AttemptEnd)
     case jobEnded(JobID, JobState, reason: String)
+    /// A finished job left memory (`keepFinished` after it ended); the journal keeps it.
+    case jobForgotten(JobID)
     case workerChanged(WorkerKey, WorkerState, reason: String)
+    /// A dead or departed worker left memory (`forgetWorkersAfter` after it went).
+    case workerForgotten(WorkerKey)
+}
+
+/// Everything the journal records when an attempt ends: the attempt may
+/// leave the scheduler's memory in the same step.
+public struct AttemptEnd: Hashable, Sendable {
+    public var attempt: AttemptID
+    public var task: TaskKey
+    public var state: AttemptState
+    public var reason: String
+    public var exitCode: Int32
+    public init(attempt: AttemptID, task: TaskKey, state: AttemptState, reason: String, exitCode: Int32 = 0) {
+        self.attempt = attempt
+        self.task = task
+        self.state = state
+        self.reason = reason
+        self.exitCode = exitCode
+    }
 }
 
 /// The scheduler's tunables. Defaults are the documented ones.
@@ -51,6 +73,10 @@ public struct SchedulerConfig: Sendable {
     public var poisonAfterLost = 3
     public var backoffBase: Millis = 200
     public var backoffMax: Millis = 10_000
+    /// How long a finished job stays in memory before only the journal has it.
+    public var keepFinished: Millis = 60_000
+    /// How long a dead or departed worker stays in memory (and in `status`).
+    public var forgetWorkersAfter: Millis = 300_000
 
     public init() {}
 

@@ -52,14 +52,18 @@ public struct TaskKey: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// What a job asks of the scheduler: its stages and their dependencies, and
-/// how hard to retry. What the tasks do (kind, payload) is the shell's business.
+/// how hard to retry. What the tasks do (kind, payload) is the shell's business;
+/// the scheduler knows only the capabilities a stage requires of its workers.
 public struct JobPlan: Sendable, Equatable {
     public struct Stage: Sendable, Equatable {
         public var tasks: Int
         public var dependsOn: [Int]
-        public init(tasks: Int, dependsOn: [Int] = []) {
+        /// Capabilities a worker must offer to run this stage's tasks (e.g. "commands").
+        public var requires: Set<String>
+        public init(tasks: Int, dependsOn: [Int] = [], requires: Set<String> = []) {
             self.tasks = tasks
             self.dependsOn = dependsOn
+            self.requires = requires
         }
     }
 
@@ -75,11 +79,15 @@ public struct JobPlan: Sendable, Equatable {
         self.weight = max(1, weight)
     }
 
+    /// The most tasks one stage may have: task indices travel as 32-bit fields.
+    public static let maxTasksPerStage = 100_000_000
+
     /// Nil when the plan is usable, else why not.
     public var problem: String? {
         if stages.isEmpty { return "a job needs at least one stage" }
         for (i, s) in stages.enumerated() {
             if s.tasks < 1 { return "stage \(i) has no tasks" }
+            if s.tasks > Self.maxTasksPerStage { return "stage \(i) has \(s.tasks) tasks; the limit is \(Self.maxTasksPerStage)" }
             for d in s.dependsOn where d < 0 || d >= i {
                 return "stage \(i) depends on stage \(d), which is not an earlier stage"
             }
@@ -99,16 +107,19 @@ public struct Assignment: Hashable, Sendable {
 public enum Outcome: Hashable, Sendable {
     case succeeded
     case failed(reason: String, exitCode: Int32)
-    case timedOut(reason: String)
+    case timedOut(reason: String, exitCode: Int32 = -1)
     case cancelled
 }
 
 public struct WorkerInfo: Hashable, Sendable {
     public var key: WorkerKey
     public var slots: Int
-    public init(key: WorkerKey, slots: Int) {
+    /// What this worker can run, matched against `JobPlan.Stage.requires`.
+    public var capabilities: Set<String>
+    public init(key: WorkerKey, slots: Int, capabilities: Set<String> = []) {
         self.key = key
         self.slots = slots
+        self.capabilities = capabilities
     }
 }
 

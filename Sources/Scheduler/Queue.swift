@@ -7,6 +7,8 @@ struct Queue<Element: Sendable>: Sendable {
     var count: Int { items.count - head }
     var isEmpty: Bool { head >= items.count }
 
+    var first: Element? { head < items.count ? items[head] : nil }
+
     mutating func push(_ e: Element) { items.append(e) }
 
     mutating func pop() -> Element? {

@@ -1,16 +1,27 @@
 /// Rebuilding the state machine from the journal after a coordinator restart.
+///
+/// Only unfinished jobs come back, and of those only what is not committed:
+/// per stage the count of committed tasks and the first index never leased,
+/// and the attempts of the tasks that have none committed. So a restart
+/// costs what was in flight, not what ever ran.
 extension Scheduler {
-    /// A job as the journal holds it.
+    /// An unfinished job as the journal holds it.
     public struct RestoredJob: Sendable {
         public var id: JobID
         public var plan: JobPlan
-        public var state: JobState
-        public var reason: String
-        public init(id: JobID, plan: JobPlan, state: JobState, reason: String) {
+        /// Per stage: tasks that have a committed attempt.
+        public var committed: [Int]
+        /// Per stage: the first task index never leased. Tasks are leased from
+        /// the range in order, so every task below it has attempts in the journal.
+        public var untouched: [Int]
+        /// Every attempt of every task that has no committed attempt.
+        public var attempts: [RestoredAttempt]
+        public init(id: JobID, plan: JobPlan, committed: [Int], untouched: [Int], attempts: [RestoredAttempt]) {
             self.id = id
             self.plan = plan
-            self.state = state
-            self.reason = reason
+            self.committed = committed
+            self.untouched = untouched
+            self.attempts = attempts
         }
     }
 
@@ -21,140 +32,118 @@ extension Scheduler {
         public var worker: WorkerKey
         public var state: AttemptState
         public var reason: String
-        public init(id: AttemptID, task: TaskKey, worker: WorkerKey, state: AttemptState, reason: String) {
+        public var exitCode: Int32
+        public init(id: AttemptID, task: TaskKey, worker: WorkerKey, state: AttemptState, reason: String, exitCode: Int32 = 0) {
             self.id = id
             self.task = task
             self.worker = worker
             self.state = state
             self.reason = reason
+            self.exitCode = exitCode
         }
     }
 
-    /// A scheduler holding the journal's jobs and attempts. Attempts that were
+    /// A scheduler holding the journal's unfinished jobs. Attempts that were
     /// leased or running stay with their workers, which are `recovering` until
     /// they register again (their results then arrive) or `deadAfter` passes
-    /// (their tasks then run again). Tasks with a committed attempt never run again.
-    public static func restored(config: SchedulerConfig, jobs restoredJobs: [RestoredJob], attempts restoredAttempts: [RestoredAttempt], at now: Millis) -> (Scheduler, [Action]) {
+    /// (their tasks then run again). Committed tasks never run again.
+    /// `nextAttemptID` continues after every id the journal ever handed out.
+    public static func restored(config: SchedulerConfig, jobs restoredJobs: [RestoredJob], nextAttemptID: AttemptID, at now: Millis) -> (Scheduler, [Action]) {
         var s = Scheduler(config: config)
         var out: [Action] = []
-        let byJob = Dictionary(grouping: restoredAttempts.sorted { $0.id < $1.id }, by: { $0.task.job })
-        for rj in restoredJobs {
-            _ = s.handle(.submitted(rj.id, rj.plan), at: now)
-            for ra in byJob[rj.id] ?? [] { s.restoreAttempt(ra, now: now) }
-            if rj.state.isFinal {
-                s.finishRestoredJob(rj.id, rj.state, reason: rj.reason)
-            } else {
-                out += s.settleRestoredJob(rj.id, now: now)
-            }
+        var highest: AttemptID = 0
+        for rj in restoredJobs where rj.plan.problem == nil && s.jobs[rj.id] == nil {
+            highest = max(highest, rj.attempts.map(\.id).max() ?? 0)
+            s.restore(rj, now: now)
+            out += s.settle(rj.id, now: now)
         }
-        s.nextAttemptID = (restoredAttempts.map(\.id).max() ?? 0) + 1
+        s.nextAttemptID = max(nextAttemptID, highest + 1)
         return (s, out)
     }
 
-    private mutating func restoreAttempt(_ ra: RestoredAttempt, now: Millis) {
-        let t = ra.task
-        let fits = jobs[t.job].map { t.stage < $0.stages.count && t.task < $0.stages[t.stage].tasks.count } ?? false
-        guard fits, var job = take(t.job) else { return }
-        job.stages[t.stage].tasks[t.task].attempts.append(ra.id)
-        let number = job.stages[t.stage].tasks[t.task].attempts.count
-        var task = job.stages[t.stage].tasks[t.task]
-        switch ra.state {
-        case .succeeded where task.committed == nil:
-            task.committed = ra.id
-        case .failed, .timedOut:
-            task.failures += 1
-        case .lost:
-            task.lost += 1
-        default:
-            break
+    private mutating func restore(_ rj: RestoredJob, now: Millis) {
+        var stages: [Stage] = rj.plan.stages.enumerated().map { i, p in
+            var stage = Stage(state: .waiting, total: p.tasks, requires: p.requires)
+            stage.succeeded = min(max(i < rj.committed.count ? rj.committed[i] : 0, 0), p.tasks)
+            stage.untouched = min(max(i < rj.untouched.count ? rj.untouched[i] : 0, 0), p.tasks)
+            return stage
         }
-        job.stages[t.stage].tasks[t.task] = task
-        jobs[t.job] = job
-        attempts[ra.id] = Attempt(id: ra.id, task: t, number: number, worker: ra.worker, state: ra.state, reason: ra.reason)
-        if ra.state.isActive {
-            if workers[ra.worker] == nil {
-                workers[ra.worker] = Worker(key: ra.worker, slots: 0, state: .recovering, lastSeen: now)
+        for ra in rj.attempts.sorted(by: { $0.id < $1.id }) {
+            let t = ra.task
+            guard t.job == rj.id, t.stage >= 0, t.stage < stages.count, t.task >= 0, t.task < stages[t.stage].total else { continue }
+            let k = Int32(t.task)
+            stages[t.stage].untouched = max(stages[t.stage].untouched, t.task + 1)
+            var task = stages[t.stage].live[k] ?? Task(phase: .pending)
+            task.attempts.append(ra.id)
+            switch ra.state {
+            case .failed, .timedOut: task.failures += 1
+            case .lost: task.lost += 1
+            default: break
             }
-            workers[ra.worker]!.active.insert(ra.id)
+            stages[t.stage].live[k] = task
+            attempts[ra.id] = Attempt(id: ra.id, task: t, number: task.attempts.count, worker: ra.worker, state: ra.state,
+                                      reason: ra.reason, exitCode: ra.exitCode)
+            if ra.state.isActive {
+                if workers[ra.worker] == nil {
+                    workers[ra.worker] = Worker(key: ra.worker, slots: 0, state: .recovering, lastSeen: now, since: now)
+                }
+                workers[ra.worker]!.active.insert(ra.id)
+            }
         }
+        var job = Job(id: rj.id, plan: rj.plan, totalTasks: rj.plan.stages.reduce(0) { $0 + $1.tasks }, stages: stages)
+        job.succeededTasks = stages.reduce(0) { $0 + $1.succeeded }
+        jobs[rj.id] = job
+        runningJobs.append(rj.id)
     }
 
-    /// Puts every task of a restored running job into the phase its attempts imply.
-    private mutating func settleRestoredJob(_ id: JobID, now: Millis) -> [Action] {
+    /// Puts every stage and live task of a restored job into the state its
+    /// attempts imply, then ends the job if that is where it already was.
+    private mutating func settle(_ id: JobID, now: Millis) -> [Action] {
         var out: [Action] = []
-        var job = jobs[id]!
-        var changed = true
-        // Stages start in dependency order; loop until no stage changes.
-        while changed {
-            changed = false
-            for s in job.stages.indices where job.stages[s].state != .succeeded {
-                let depsDone = job.plan.stages[s].dependsOn.allSatisfy { job.stages[$0].state == .succeeded }
-                guard depsDone else { continue }
-                if job.stages[s].state == .waiting { job.stages[s].state = .running }
-                var remaining = 0
-                job.stages[s].ready = Queue()
-                for t in job.stages[s].tasks.indices {
-                    var task = job.stages[s].tasks[t]
-                    if task.committed != nil {
-                        task.phase = .succeeded
-                    } else if task.attempts.contains(where: { attempts[$0]?.state.isActive == true }) {
-                        task.phase = .active
-                        remaining += 1
-                    } else {
-                        task.phase = .pending
-                        job.stages[s].ready.push(Int32(t))
-                        remaining += 1
+        let plan = jobs[id]!.plan
+        for s in plan.stages.indices {
+            let stage = jobs[id]!.stages[s]
+            let depsDone = plan.stages[s].dependsOn.allSatisfy { jobs[id]!.stages[$0].state == .succeeded }
+            if stage.succeeded == stage.total && stage.live.isEmpty {
+                jobs[id]!.stages[s].state = .succeeded
+                continue
+            }
+            guard depsDone else {
+                // Attempts of a stage that could not have started: a journal from elsewhere. Forget them.
+                for (_, task) in stage.live {
+                    for a in task.attempts {
+                        if let w = attempts[a]?.worker { workers[w]?.active.remove(a) }
+                        attempts[a] = nil
                     }
-                    job.stages[s].tasks[t] = task
                 }
-                job.stages[s].remaining = remaining
-                if remaining == 0 {
-                    job.stages[s].state = .succeeded
-                    changed = true
-                }
+                jobs[id]!.stages[s].live = [:]
+                jobs[id]!.stages[s].untouched = 0
+                continue
+            }
+            jobs[id]!.stages[s].state = .running
+            adjust(id, .pending, stage.total - stage.untouched)
+            for (t, task) in stage.live.sorted(by: { $0.key < $1.key }) {
+                let phase: TaskPhase = task.attempts.contains { attempts[$0]?.state.isActive == true } ? .active : .pending
+                jobs[id]!.stages[s].live[t]!.phase = phase
+                adjust(id, phase, 1)
+                if phase == .pending { jobs[id]!.stages[s].ready.push(t) }
             }
         }
-        job.succeededTasks = job.stages.reduce(0) { $0 + $1.tasks.filter { $0.phase == .succeeded }.count }
-        job.activeTasks = job.stages.reduce(0) { $0 + $1.tasks.filter { $0.phase == .active }.count }
-        jobs[id] = job
-        if job.stages.allSatisfy({ $0.state == .succeeded }) {
-            finishJob(id, .succeeded, reason: "", &out)
-        } else if let (s, t) = firstExhausted(job) {
-            let why = "task \(s).\(t) failed after \(job.stages[s].tasks[t].failures) attempts (found on restart)"
-            finishJob(id, .failed, reason: why, &out)
+        if jobs[id]!.stages.allSatisfy({ $0.state == .succeeded }) {
+            finishJob(id, .succeeded, reason: "", now: now, &out)
+        } else if let (s, t, failures) = firstExhausted(id) {
+            finishJob(id, .failed, reason: "task \(s).\(t) failed after \(failures) attempts (found on restart)", now: now, &out)
         }
         return out
     }
 
-    private func firstExhausted(_ job: Job) -> (Int, Int)? {
-        for s in job.stages.indices {
-            for t in job.stages[s].tasks.indices where job.stages[s].tasks[t].committed == nil
-                && job.stages[s].tasks[t].failures > job.plan.retries {
-                return (s, t)
+    private func firstExhausted(_ id: JobID) -> (Int, Int, Int)? {
+        let job = jobs[id]!
+        for (s, stage) in job.stages.enumerated() {
+            for (t, task) in stage.live.sorted(by: { $0.key < $1.key }) where task.phase == .pending && task.failures > job.plan.retries {
+                return (s, Int(t), task.failures)
             }
         }
         return nil
-    }
-
-    private mutating func finishRestoredJob(_ id: JobID, _ state: JobState, reason: String) {
-        var job = jobs[id]!
-        job.state = state
-        job.reason = reason
-        for s in job.stages.indices {
-            job.stages[s].ready = Queue()
-            for t in job.stages[s].tasks.indices {
-                job.stages[s].tasks[t].phase = job.stages[s].tasks[t].committed != nil ? .succeeded
-                    : (job.stages[s].tasks[t].failures > job.plan.retries ? .failed : .cancelled)
-            }
-            let tasks = job.stages[s].tasks
-            job.stages[s].remaining = tasks.filter { $0.phase != .succeeded }.count
-            job.stages[s].state = tasks.allSatisfy { $0.phase == .succeeded } ? .succeeded
-                : (tasks.contains { $0.phase == .failed } ? .failed : .cancelled)
-        }
-        job.succeededTasks = job.stages.reduce(0) { $0 + $1.tasks.filter { $0.phase == .succeeded }.count }
-        job.failedTasks = job.stages.reduce(0) { $0 + $1.tasks.filter { $0.phase == .failed }.count }
-        job.activeTasks = 0
-        jobs[id] = job
-        dropRunning(id)
     }
 }

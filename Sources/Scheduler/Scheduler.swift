@@ -10,18 +10,36 @@
 /// and exactly one when its job succeeds; a leased task that never started
 /// and is handed back (worker lost, drain) does not use up a retry; attempts
 /// lost with dead workers count toward poison, not toward retries.
+///
+/// Memory follows what is in flight, not history: a stage's tasks are a
+/// range until they are leased (`Stage.untouched`), a task is an object only
+/// from its first lease until it ends (`Stage.live`), an attempt only while
+/// its task is live, and a finished job keeps only its counters, for
+/// `keepFinished`, before it is forgotten. The journal keeps the rest.
 public struct Scheduler: Sendable {
     public let config: SchedulerConfig
     public internal(set) var jobs: [JobID: Job] = [:]
     public internal(set) var workers: [WorkerKey: Worker] = [:]
+    /// Attempts of live tasks (of running jobs) only.
     public internal(set) var attempts: [AttemptID: Attempt] = [:]
     public internal(set) var nextAttemptID: AttemptID = 1
+    /// Tasks ready to lease, over all running jobs (a running counter).
+    public internal(set) var pendingTasks = 0
+    /// Tasks waiting out a retry backoff, over all running jobs.
+    public internal(set) var backoffTasks = 0
 
-    /// Jobs in submission order; the round-robin cursor walks this.
-    private var jobOrder: [JobID] = []
-    private var runningJobs: [JobID] = []
+    /// Running jobs in submission order; the round-robin cursor walks this.
+    var runningJobs: [JobID] = []
     private var roundRobin = 0
     private var backoffs: [(until: Millis, task: TaskKey)] = []
+    /// Finished jobs in the order they finished, to forget them in that order.
+    private var finishedJobs = Queue<FinishedJob>()
+    var openSyncs = 0
+
+    struct FinishedJob: Sendable {
+        var id: JobID
+        var at: Millis
+    }
 
     public init(config: SchedulerConfig = SchedulerConfig()) {
         self.config = config
@@ -32,21 +50,50 @@ public struct Scheduler: Sendable {
     public struct Job: Sendable {
         public let id: JobID
         public let plan: JobPlan
+        public let totalTasks: Int
         public internal(set) var state: JobState = .running
         public internal(set) var reason = ""
         public internal(set) var stages: [Stage]
         public internal(set) var succeededTasks = 0
         public internal(set) var failedTasks = 0
         public internal(set) var activeTasks = 0
-        public var totalTasks: Int { plan.stages.reduce(0) { $0 + $1.tasks } }
+        public internal(set) var pendingTasks = 0
+        public internal(set) var backoffTasks = 0
+        public internal(set) var finishedAt: Millis?
+        /// Tasks waiting for a slot: pending or in backoff.
+        public var queuedTasks: Int { pendingTasks + backoffTasks }
     }
 
     public struct Stage: Sendable {
         public internal(set) var state: StageState
-        public internal(set) var tasks: [Task]
-        public internal(set) var remaining: Int
-        /// Ready task indices; entries whose task is no longer pending are skipped.
+        public let total: Int
+        public let requires: Set<String>
+        /// Tasks at or after this index were never leased: pending while the
+        /// stage runs (waiting before), with nothing in memory. Tasks are
+        /// leased from the range in index order, so every task below it has
+        /// an attempt in the journal.
+        public internal(set) var untouched = 0
+        /// Tasks leased at least once that have not ended.
+        public internal(set) var live: [Int32: Task] = [:]
+        public internal(set) var succeeded = 0
+        /// Live tasks made pending again (retries, returns); stale entries are skipped.
         var ready = Queue<Int32>()
+
+        public var remaining: Int { total - succeeded }
+
+        /// A task's phase while its job runs; nil once it ended (succeeded, or
+        /// its job finished): the journal has it from then on.
+        public func phase(of t: Int) -> TaskPhase? {
+            if let task = live[Int32(truncatingIfNeeded: t)] { return task.phase }
+            guard t >= untouched, t < total else { return nil }
+            switch state {
+            case .waiting: return .waiting
+            case .running: return .pending
+            default: return nil
+            }
+        }
+
+        public func task(_ t: Int) -> Task? { live[Int32(truncatingIfNeeded: t)] }
     }
 
     public struct Task: Sendable {
@@ -54,7 +101,6 @@ public struct Scheduler: Sendable {
         public internal(set) var attempts: [AttemptID] = []
         public internal(set) var failures = 0
         public internal(set) var lost = 0
-        public internal(set) var committed: AttemptID?
     }
 
     public struct Attempt: Sendable {
@@ -70,8 +116,11 @@ public struct Scheduler: Sendable {
     public struct Worker: Sendable {
         public let key: WorkerKey
         public internal(set) var slots: Int
+        public internal(set) var capabilities: Set<String> = []
         public internal(set) var state: WorkerState
         public internal(set) var lastSeen: Millis
+        /// When it entered its current state.
+        public internal(set) var since: Millis
         public internal(set) var active: Set<AttemptID> = []
         /// The open sync request, if any: its token, how many tasks it wants, until when it may wait.
         public internal(set) var openSync: (token: UInt64, want: Int, deadline: Millis)?
@@ -89,18 +138,19 @@ public struct Scheduler: Sendable {
             join(info, running: running, queued: queued, finished: finished, now: now, &out)
         case .heartbeat(let key, let draining):
             seen(key, now: now, &out)
-            if draining { drain(key, &out) }
-        case .sync(let key, let token, let want, let deadline, let started, let finished, let released):
-            sync(key, token: token, want: want, deadline: deadline, started: started, finished: finished, released: released, now: now, &out)
+            if draining { drain(key, now: now, &out) }
+        case .sync(let key, let token, let want, let deadline, let started, let finished, let released, let draining):
+            sync(key, token: token, want: want, deadline: deadline, started: started, finished: finished, released: released,
+                 draining: draining, now: now, &out)
         case .workerLeft(let key):
             if let w = workers[key], w.state != .left {
                 closeSync(key, &out)
-                loseAttempts(of: key, countTowardPoison: false, reason: "worker \(key) left", &out)
-                setWorker(key, .left, reason: "left the cluster", &out)
+                loseAttempts(of: key, countTowardPoison: false, reason: "worker \(key) left", now: now, &out)
+                setWorker(key, .left, reason: "left the cluster", now: now, &out)
             }
         case .cancel(let id, let reason):
-            if let job = jobs[id], job.state == .running {
-                finishJob(id, .cancelled, reason: reason, &out)
+            if jobs[id]?.state == .running {
+                finishJob(id, .cancelled, reason: reason, now: now, &out)
             }
         case .tick:
             tick(now: now, &out)
@@ -113,6 +163,7 @@ public struct Scheduler: Sendable {
     /// Open syncs whose deadline has come are answered empty (a report that
     /// may not wait has deadline `now`, so it is answered in the same step).
     private mutating func expireSyncs(now: Millis, _ out: inout [Action]) {
+        guard openSyncs > 0 else { return }
         for key in workers.keys.sorted() {
             if let open = workers[key]?.openSync, open.deadline <= now { closeSync(key, &out) }
         }
@@ -129,69 +180,95 @@ public struct Scheduler: Sendable {
     private mutating func submit(_ id: JobID, _ plan: JobPlan, _ out: inout [Action]) {
         precondition(jobs[id] == nil, "Internal inconsistency: job \(id) submitted twice (this is a bug, please report it)")
         precondition(plan.problem == nil, "Internal inconsistency: invalid plan reached the scheduler: \(plan.problem!)")
-        let stages = plan.stages.map { s in
-            Stage(state: .waiting, tasks: Array(repeating: Task(phase: .waiting), count: s.tasks), remaining: s.tasks)
-        }
-        jobs[id] = Job(id: id, plan: plan, stages: stages)
-        jobOrder.append(id)
+        let stages = plan.stages.map { Stage(state: .waiting, total: $0.tasks, requires: $0.requires) }
+        jobs[id] = Job(id: id, plan: plan, totalTasks: plan.stages.reduce(0) { $0 + $1.tasks }, stages: stages)
         runningJobs.append(id)
-        startReadyStages(id, &out)
+        startReadyStages(id)
     }
 
-    /// Takes a job out of the table so that its task arrays are uniquely
-    /// referenced and change in place: a copy left in the table would make the
-    /// first write copy every task of the job. Put it back (`jobs[id] = job`)
-    /// before calling anything that reads `jobs`.
-    mutating func take(_ id: JobID) -> Job? {
-        jobs.removeValue(forKey: id)
-    }
-
-    mutating func dropRunning(_ id: JobID) {
-        runningJobs.removeAll { $0 == id }
-    }
-
-    private mutating func startReadyStages(_ id: JobID, _ out: inout [Action]) {
-        guard jobs[id]?.state == .running, var job = take(id) else { return }
+    /// Starts every waiting stage whose dependencies have succeeded: its
+    /// untouched range becomes pending.
+    mutating func startReadyStages(_ id: JobID) {
+        guard let job = jobs[id], job.state == .running else { return }
         for s in job.stages.indices where job.stages[s].state == .waiting {
             let deps = job.plan.stages[s].dependsOn
-            guard deps.allSatisfy({ job.stages[$0].state == .succeeded }) else { continue }
-            job.stages[s].state = .running
-            for t in job.stages[s].tasks.indices where job.stages[s].tasks[t].phase == .waiting {
-                Self.move(&job.stages[s].tasks[t], to: .pending)
-                job.stages[s].ready.push(Int32(t))
-            }
+            guard deps.allSatisfy({ jobs[id]!.stages[$0].state == .succeeded }) else { continue }
+            jobs[id]!.stages[s].state = .running
+            adjust(id, .pending, job.stages[s].total - job.stages[s].untouched)
         }
-        jobs[id] = job
     }
 
-    mutating func finishJob(_ id: JobID, _ state: JobState, reason: String, _ out: inout [Action]) {
-        guard jobs[id]?.state == .running, var job = take(id) else { return }
-        job.state = state
-        job.reason = reason
-        var cancels: [WorkerKey: [AttemptID]] = [:]
+    mutating func finishJob(_ id: JobID, _ state: JobState, reason: String, now: Millis, _ out: inout [Action]) {
+        guard let job = jobs[id], job.state == .running else { return }
+        var cancels: [WorkerKey: [Assignment]] = [:]
         for s in job.stages.indices {
-            for t in job.stages[s].tasks.indices {
-                let phase = job.stages[s].tasks[t].phase
-                guard phase != .succeeded, phase != .failed, phase != .cancelled else { continue }
-                for a in job.stages[s].tasks[t].attempts {
-                    guard let att = attempts[a], att.state.isActive else { continue }
-                    endAttempt(a, .cancelled, reason: "job \(state.rawValue): \(reason)", &out)
-                    cancels[att.worker, default: []].append(a)
+            for (_, task) in job.stages[s].live {
+                for a in task.attempts {
+                    if let att = attempts[a], att.state.isActive {
+                        endAttempt(a, .cancelled, reason: "job \(state.rawValue): \(reason)", &out)
+                        cancels[att.worker, default: []].append(Assignment(attempt: a, task: att.task, number: att.number))
+                    }
+                    attempts[a] = nil
                 }
-                Self.move(&job.stages[s].tasks[t], to: .cancelled)
             }
+            jobs[id]!.stages[s].live = [:]
+            jobs[id]!.stages[s].ready = Queue()
             if job.stages[s].state == .waiting || job.stages[s].state == .running {
-                job.stages[s].state = state == .succeeded ? .succeeded : .cancelled
+                jobs[id]!.stages[s].state = state == .succeeded ? .succeeded : .cancelled
             }
-            job.stages[s].ready = Queue()
         }
-        job.activeTasks = 0
-        jobs[id] = job
-        dropRunning(id)
-        for (w, ids) in cancels.sorted(by: { $0.key < $1.key }) where workers[w]?.state != .dead {
-            out.append(.cancel(w, ids))
+        pendingTasks -= job.pendingTasks
+        backoffTasks -= job.backoffTasks
+        jobs[id]!.pendingTasks = 0
+        jobs[id]!.backoffTasks = 0
+        jobs[id]!.activeTasks = 0
+        jobs[id]!.state = state
+        jobs[id]!.reason = reason
+        jobs[id]!.finishedAt = now
+        runningJobs.removeAll { $0 == id }
+        finishedJobs.push(FinishedJob(id: id, at: now))
+        for (w, list) in cancels.sorted(by: { $0.key < $1.key }) where workers[w]?.state != .dead {
+            out.append(.cancel(w, list.sorted { $0.attempt < $1.attempt }))
         }
         out.append(.jobEnded(id, state, reason: reason))
+    }
+
+    // MARK: task bookkeeping (every phase change goes through here, so the counters hold)
+
+    /// Moves a live task to `phase`.
+    mutating func move(_ t: TaskKey, to phase: TaskPhase) {
+        let k = Int32(t.task)
+        let from = jobs[t.job]!.stages[t.stage].live[k]!.phase
+        precondition(from.allows(phase),
+                     "Internal inconsistency: task \(t) cannot go from \(from) to \(phase) (this is a bug, please report it)")
+        jobs[t.job]!.stages[t.stage].live[k]!.phase = phase
+        adjust(t.job, from, -1)
+        adjust(t.job, phase, 1)
+    }
+
+    mutating func adjust(_ id: JobID, _ phase: TaskPhase, _ delta: Int) {
+        switch phase {
+        case .pending:
+            jobs[id]!.pendingTasks += delta
+            pendingTasks += delta
+        case .backoff:
+            jobs[id]!.backoffTasks += delta
+            backoffTasks += delta
+        case .active: jobs[id]!.activeTasks += delta
+        case .succeeded: jobs[id]!.succeededTasks += delta
+        case .failed: jobs[id]!.failedTasks += delta
+        case .waiting, .cancelled: break
+        }
+    }
+
+    /// A task that ended leaves memory, with its attempts (all ended by now).
+    private mutating func forget(_ t: TaskKey) {
+        guard let task = jobs[t.job]?.stages[t.stage].live.removeValue(forKey: Int32(t.task)) else { return }
+        for a in task.attempts { attempts[a] = nil }
+    }
+
+    private func live(_ t: TaskKey) -> Task? {
+        jobs[t.job]?.stages[t.stage].live[Int32(t.task)]
     }
 
     // MARK: workers
@@ -199,28 +276,34 @@ public struct Scheduler: Sendable {
     private mutating func join(_ info: WorkerInfo, running: [AttemptID], queued: [AttemptID], finished: [Report], now: Millis, _ out: inout [Action]) {
         // Another incarnation of the same worker is gone for good.
         for (key, w) in workers where key.id == info.key.id && key != info.key && w.state != .dead && w.state != .left {
-            workerDied(key, reason: "restarted as incarnation \(info.key.incarnation)", &out)
+            workerDied(key, reason: "restarted as incarnation \(info.key.incarnation)", now: now, &out)
         }
         let key = info.key
         if var w = workers[key] {
             w.slots = info.slots
+            w.capabilities = info.capabilities
             w.lastSeen = now
             workers[key] = w
-            if w.state != .alive { setWorker(key, .alive, reason: "registered again", &out) }
+            if w.state != .alive { setWorker(key, .alive, reason: "registered again", now: now, &out) }
         } else {
-            workers[key] = Worker(key: key, slots: info.slots, state: .alive, lastSeen: now)
+            workers[key] = Worker(key: key, slots: info.slots, capabilities: info.capabilities, state: .alive, lastSeen: now, since: now)
             out.append(.workerChanged(key, .alive, reason: "joined with \(info.slots) slots"))
         }
         finish(finished, from: key, now: now, &out)
         // Reconcile what the worker holds with what the scheduler thinks it holds.
         let held = Set(running).union(queued)
-        for a in workers[key]!.active where !held.contains(a) {
+        for a in workers[key]!.active.sorted() where !held.contains(a) {
             // The worker never got it (the lease reply was lost) or forgot it: hand it back without penalty.
             returnToQueue(a, reason: "worker \(key) does not hold it after re-registering", &out)
         }
-        var stray: [AttemptID] = []
+        var stray: [Assignment] = []
+        let runningSet = Set(running)
         for a in running + queued where !(workers[key]!.active.contains(a)) {
-            if !adopt(a, on: key, running: running.contains(a), &out) { stray.append(a) }
+            if !adopt(a, on: key, running: runningSet.contains(a), &out) {
+                // Unknown here (its task ended) or taken over by another attempt: stop it.
+                let task = attempts[a]?.task ?? TaskKey(job: JobID(""), stage: 0, task: 0)
+                stray.append(Assignment(attempt: a, task: task, number: attempts[a]?.number ?? 0))
+            }
         }
         for a in running where workers[key]!.active.contains(a) {
             if attempts[a]?.state == .leased { setAttempt(a, .running) }
@@ -231,39 +314,39 @@ public struct Scheduler: Sendable {
     /// A lost attempt reported still alive by a rejoining worker: take it back
     /// when its task has no other attempt going and is not done.
     private mutating func adopt(_ a: AttemptID, on key: WorkerKey, running: Bool, _ out: inout [Action]) -> Bool {
-        guard let att = attempts[a], att.worker == key, att.state == .lost, jobs[att.task.job]?.state == .running else { return false }
+        guard let att = attempts[a], att.worker == key, att.state == .lost, let task = live(att.task) else { return false }
         let t = att.task
-        let phase = jobs[t.job]!.stages[t.stage].tasks[t.task].phase
-        guard phase == .pending || phase == .backoff else { return false }
-        if phase == .backoff { backoffs.removeAll { $0.task == t } }
-        Self.move(&jobs[t.job]!.stages[t.stage].tasks[t.task], to: .active)
+        guard task.phase == .pending || task.phase == .backoff else { return false }
+        if task.phase == .backoff {
+            backoffs.removeAll { $0.task == t }
+            move(t, to: .pending)
+        }
+        move(t, to: .active)
         // Its loss counted toward poison; it turned out alive.
-        if jobs[t.job]!.stages[t.stage].tasks[t.task].lost > 0 { jobs[t.job]!.stages[t.stage].tasks[t.task].lost -= 1 }
-        jobs[t.job]!.activeTasks += 1
+        if task.lost > 0 { jobs[t.job]!.stages[t.stage].live[Int32(t.task)]!.lost -= 1 }
         attempts[a]!.state = running ? .running : .leased
         attempts[a]!.reason = ""
         workers[key]!.active.insert(a)
-        out.append(.attemptEnded(a, attempts[a]!.state, reason: "re-adopted from rejoining worker \(key)"))
+        out.append(.attemptEnded(AttemptEnd(attempt: a, task: t, state: attempts[a]!.state, reason: "re-adopted from rejoining worker \(key)")))
         return true
     }
 
     private mutating func seen(_ key: WorkerKey, now: Millis, _ out: inout [Action]) {
-        guard var w = workers[key] else { return }
-        w.lastSeen = now
-        workers[key] = w
-        if w.state == .suspect { setWorker(key, .alive, reason: "heard from again", &out) }
+        guard workers[key] != nil else { return }
+        workers[key]!.lastSeen = now
+        if workers[key]!.state == .suspect { setWorker(key, .alive, reason: "heard from again", now: now, &out) }
     }
 
-    private mutating func drain(_ key: WorkerKey, _ out: inout [Action]) {
+    private mutating func drain(_ key: WorkerKey, now: Millis, _ out: inout [Action]) {
         guard let w = workers[key], w.state == .alive || w.state == .suspect else { return }
-        setWorker(key, .draining, reason: "draining: no new tasks", &out)
+        setWorker(key, .draining, reason: "draining: no new tasks", now: now, &out)
     }
 
-    private mutating func workerDied(_ key: WorkerKey, reason: String, _ out: inout [Action]) {
+    private mutating func workerDied(_ key: WorkerKey, reason: String, now: Millis, _ out: inout [Action]) {
         guard let w = workers[key], w.state != .dead, w.state != .left else { return }
         closeSync(key, &out)
-        setWorker(key, .dead, reason: reason, &out)
-        loseAttempts(of: key, countTowardPoison: true, reason: "worker \(key) died: \(reason)", &out)
+        setWorker(key, .dead, reason: reason, now: now, &out)
+        loseAttempts(of: key, countTowardPoison: true, reason: "worker \(key) died: \(reason)", now: now, &out)
     }
 
     /// Every attempt the worker holds is lost and goes back to the queue
@@ -272,7 +355,7 @@ public struct Scheduler: Sendable {
     /// task that kills its worker at once dies before its start is reported,
     /// the oldest leased ones that could have filled the remaining slots (a
     /// worker runs its leases in order). Queued lease-ahead never counts.
-    private mutating func loseAttempts(of key: WorkerKey, countTowardPoison: Bool, reason: String, _ out: inout [Action]) {
+    private mutating func loseAttempts(of key: WorkerKey, countTowardPoison: Bool, reason: String, now: Millis, _ out: inout [Action]) {
         guard let w = workers[key] else { return }
         let ordered = w.active.sorted()
         var unreportedSlots = max(0, w.slots - ordered.filter { attempts[$0]?.state == .running }.count)
@@ -284,17 +367,14 @@ public struct Scheduler: Sendable {
                 unreportedSlots -= 1
             }
             returnToQueue(a, reason: reason, &out)
-            if mayHaveRun && countTowardPoison {
-                let t = att.task
-                guard jobs[t.job]?.state == .running else { continue }
-                jobs[t.job]!.stages[t.stage].tasks[t.task].lost += 1
-                let lost = jobs[t.job]!.stages[t.stage].tasks[t.task].lost
-                if lost >= config.poisonAfterLost {
-                    let why = "task \(t.stage).\(t.task) is poison: its attempts were running on \(lost) workers that died (last: \(reason))"
-                    jobs[t.job]!.failedTasks += 1
-                    markTaskFailed(t)
-                    finishJob(t.job, .failed, reason: why, &out)
-                }
+            guard mayHaveRun, countTowardPoison, live(att.task) != nil else { continue }
+            let t = att.task
+            jobs[t.job]!.stages[t.stage].live[Int32(t.task)]!.lost += 1
+            let lost = live(t)!.lost
+            if lost >= config.poisonAfterLost {
+                let why = "task \(t.stage).\(t.task) is poison: its attempts were running on \(lost) workers that died (last: \(reason))"
+                failTask(t)
+                finishJob(t.job, .failed, reason: why, now: now, &out)
             }
         }
     }
@@ -304,25 +384,21 @@ public struct Scheduler: Sendable {
         guard let att = attempts[a], att.state.isActive else { return }
         endAttempt(a, .lost, reason: reason, &out)
         let t = att.task
-        guard jobs[t.job]?.state == .running, var job = take(t.job) else { return }
-        if job.stages[t.stage].tasks[t.task].phase == .active, !hasActiveAttempt(job.stages[t.stage].tasks[t.task]) {
-            Self.move(&job.stages[t.stage].tasks[t.task], to: .pending)
-            job.stages[t.stage].ready.push(Int32(t.task))
-            job.activeTasks -= 1
-        }
-        jobs[t.job] = job
+        guard let task = live(t), task.phase == .active, !hasActiveAttempt(task) else { return }
+        move(t, to: .pending)
+        jobs[t.job]!.stages[t.stage].ready.push(Int32(t.task))
     }
 
     private func hasActiveAttempt(_ task: Task) -> Bool {
         task.attempts.contains { attempts[$0]?.state.isActive == true }
     }
 
-    private mutating func setWorker(_ key: WorkerKey, _ state: WorkerState, reason: String, _ out: inout [Action]) {
-        guard var w = workers[key], w.state != state else { return }
+    private mutating func setWorker(_ key: WorkerKey, _ state: WorkerState, reason: String, now: Millis, _ out: inout [Action]) {
+        guard let w = workers[key], w.state != state else { return }
         precondition(w.state.allows(state),
                      "Internal inconsistency: worker \(key) cannot go from \(w.state) to \(state) (this is a bug, please report it)")
-        w.state = state
-        workers[key] = w
+        workers[key]!.state = state
+        workers[key]!.since = now
         out.append(.workerChanged(key, state, reason: reason))
         if state != .alive { closeSync(key, &out) }
     }
@@ -330,17 +406,21 @@ public struct Scheduler: Sendable {
     private mutating func closeSync(_ key: WorkerKey, _ out: inout [Action]) {
         guard let open = workers[key]?.openSync else { return }
         workers[key]!.openSync = nil
+        openSyncs -= 1
         out.append(.answerSync(key, token: open.token, []))
     }
 
     // MARK: sync and results
 
-    private mutating func sync(_ key: WorkerKey, token: UInt64, want: Int, deadline: Millis, started: [AttemptID], finished: [Report], released: [AttemptID], now: Millis, _ out: inout [Action]) {
+    private mutating func sync(_ key: WorkerKey, token: UInt64, want: Int, deadline: Millis, started: [AttemptID], finished: [Report],
+                               released: [AttemptID], draining: Bool, now: Millis, _ out: inout [Action]) {
         guard workers[key] != nil else {
             out.append(.answerSync(key, token: token, []))
             return
         }
         seen(key, now: now, &out)
+        // Before the released tasks return to the queue, so they cannot come back to this worker.
+        if draining { drain(key, now: now, &out) }
         // A newer request for work supersedes a parked one: answer the old one
         // empty. A pure report (want 0) leaves the parked poll alone.
         if want > 0 { closeSync(key, &out) }
@@ -355,6 +435,7 @@ public struct Scheduler: Sendable {
         let room = max(0, min(want, w.slots + config.leaseAhead - w.active.count))
         if w.state == .alive, room > 0 {
             workers[key]!.openSync = (token, room, deadline)
+            openSyncs += 1
         } else {
             out.append(.answerSync(key, token: token, []))
         }
@@ -362,97 +443,74 @@ public struct Scheduler: Sendable {
 
     private mutating func finish(_ reports: [Report], from key: WorkerKey, now: Millis, _ out: inout [Action]) {
         for r in reports {
-            // A worker reports only on attempts it was given.
-            guard let att = attempts[r.attempt], att.worker == key, let jobState = jobs[att.task.job]?.state else { continue }
+            // A worker reports only on attempts it was given; an attempt is
+            // known only while its task is live, so anything else is discarded.
+            guard let att = attempts[r.attempt], att.worker == key, let task = live(att.task) else { continue }
             let t = att.task
             let active = att.state.isActive
-            func task() -> Task { jobs[t.job]!.stages[t.stage].tasks[t.task] }
             switch r.outcome {
             case .succeeded:
-                guard jobState == .running, task().committed == nil else {
-                    if active { endAttempt(r.attempt, .succeeded, reason: "result discarded: task already committed", &out) }
-                    continue
-                }
-                if !active && att.state != .lost && att.state != .cancelled { continue }
-                let wasActivePhase = task().phase == .active
-                if att.state == .lost || att.state == .cancelled {
-                    setAttempt(r.attempt, .succeeded)
-                    out.append(.attemptEnded(r.attempt, .succeeded, reason: "late result accepted"))
-                } else {
+                guard active || att.state == .lost || att.state == .cancelled else { continue }
+                if active {
                     endAttempt(r.attempt, .succeeded, reason: "", &out)
+                } else {
+                    setAttempt(r.attempt, .succeeded)
+                    out.append(.attemptEnded(AttemptEnd(attempt: r.attempt, task: t, state: .succeeded, reason: "late result accepted")))
                 }
                 // Other attempts of this task are now redundant.
-                var cancels: [WorkerKey: [AttemptID]] = [:]
-                for other in task().attempts where other != r.attempt {
+                var cancels: [WorkerKey: [Assignment]] = [:]
+                for other in task.attempts where other != r.attempt {
                     if let o = attempts[other], o.state.isActive {
                         endAttempt(other, .cancelled, reason: "attempt \(r.attempt) committed first", &out)
-                        cancels[o.worker, default: []].append(other)
+                        cancels[o.worker, default: []].append(Assignment(attempt: other, task: t, number: o.number))
                     }
                 }
-                for (w, ids) in cancels.sorted(by: { $0.key < $1.key }) { out.append(.cancel(w, ids)) }
-                if task().phase == .backoff { backoffs.removeAll { $0.task == t } }
-                var job = take(t.job)!
-                Self.move(&job.stages[t.stage].tasks[t.task], to: .succeeded)
-                job.stages[t.stage].tasks[t.task].committed = r.attempt
-                if wasActivePhase { job.activeTasks -= 1 }
-                job.succeededTasks += 1
-                job.stages[t.stage].remaining -= 1
-                let stageDone = job.stages[t.stage].remaining == 0
-                if stageDone { job.stages[t.stage].state = .succeeded }
-                let allDone = stageDone && job.stages.allSatisfy { $0.state == .succeeded }
-                jobs[t.job] = job
-                if allDone {
-                    finishJob(t.job, .succeeded, reason: "", &out)
+                for (w, list) in cancels.sorted(by: { $0.key < $1.key }) { out.append(.cancel(w, list)) }
+                if task.phase == .backoff { backoffs.removeAll { $0.task == t } }
+                move(t, to: .succeeded)
+                forget(t)
+                jobs[t.job]!.stages[t.stage].succeeded += 1
+                let stageDone = jobs[t.job]!.stages[t.stage].remaining == 0
+                if stageDone { jobs[t.job]!.stages[t.stage].state = .succeeded }
+                if stageDone && jobs[t.job]!.stages.allSatisfy({ $0.state == .succeeded }) {
+                    finishJob(t.job, .succeeded, reason: "", now: now, &out)
                 } else if stageDone {
-                    startReadyStages(t.job, &out)
+                    startReadyStages(t.job)
                 }
-            case .failed(let reason, _), .timedOut(let reason):
+            case .failed(let reason, let code), .timedOut(let reason, let code):
                 guard active else { continue }
-                var ended = AttemptState.failed
-                if case .timedOut = r.outcome { ended = .timedOut }
+                let ended: AttemptState
+                if case .timedOut = r.outcome { ended = .timedOut } else { ended = .failed }
+                attempts[r.attempt]!.exitCode = code
                 endAttempt(r.attempt, ended, reason: reason, &out)
-                if case .failed(_, let code) = r.outcome { attempts[r.attempt]!.exitCode = code }
-                guard jobState == .running, task().phase == .active, !hasActiveAttempt(task()) else { continue }
-                var job = take(t.job)!
-                job.stages[t.stage].tasks[t.task].failures += 1
-                job.activeTasks -= 1
-                let failures = job.stages[t.stage].tasks[t.task].failures
-                if failures > job.plan.retries {
-                    Self.move(&job.stages[t.stage].tasks[t.task], to: .failed)
-                    job.failedTasks += 1
-                    job.stages[t.stage].state = .failed
-                    jobs[t.job] = job
+                guard let task = live(t), task.phase == .active, !hasActiveAttempt(task) else { continue }
+                jobs[t.job]!.stages[t.stage].live[Int32(t.task)]!.failures += 1
+                let failures = task.failures + 1
+                if failures > jobs[t.job]!.plan.retries {
                     let why = "task \(t.stage).\(t.task) failed after \(failures) attempt\(failures == 1 ? "" : "s"): \(reason)"
-                    finishJob(t.job, .failed, reason: why, &out)
+                    failTask(t)
+                    finishJob(t.job, .failed, reason: why, now: now, &out)
                 } else {
-                    let until = now + config.backoff(afterFailures: failures)
-                    Self.move(&job.stages[t.stage].tasks[t.task], to: .backoff)
-                    jobs[t.job] = job
-                    backoffs.append((until, t))
+                    move(t, to: .backoff)
+                    backoffs.append((now + config.backoff(afterFailures: failures), t))
                 }
             case .cancelled:
                 guard active else { continue }
                 endAttempt(r.attempt, .cancelled, reason: "cancelled on the worker", &out)
-                guard jobState == .running, task().phase == .active, !hasActiveAttempt(task()) else { continue }
-                var job = take(t.job)!
-                Self.move(&job.stages[t.stage].tasks[t.task], to: .pending)
-                job.stages[t.stage].ready.push(Int32(t.task))
-                job.activeTasks -= 1
-                jobs[t.job] = job
+                guard let task = live(t), task.phase == .active, !hasActiveAttempt(task) else { continue }
+                move(t, to: .pending)
+                jobs[t.job]!.stages[t.stage].ready.push(Int32(t.task))
             }
         }
     }
 
-    private mutating func markTaskFailed(_ t: TaskKey) {
-        guard var job = take(t.job) else { return }
-        let phase = job.stages[t.stage].tasks[t.task].phase
-        if phase.allows(.failed) {
-            Self.move(&job.stages[t.stage].tasks[t.task], to: .failed)
-        } else if phase == .pending || phase == .backoff {
-            Self.move(&job.stages[t.stage].tasks[t.task], to: .cancelled)
-        }
-        job.stages[t.stage].state = .failed
-        jobs[t.job] = job
+    /// A task out of attempts (or poison): failed, and its stage with it.
+    private mutating func failTask(_ t: TaskKey) {
+        guard let task = live(t) else { return }
+        if task.phase == .backoff { move(t, to: .pending) }
+        move(t, to: .failed)
+        forget(t)
+        jobs[t.job]!.stages[t.stage].state = .failed
     }
 
     private mutating func endAttempt(_ a: AttemptID, _ state: AttemptState, reason: String, _ out: inout [Action]) {
@@ -460,7 +518,7 @@ public struct Scheduler: Sendable {
         setAttempt(a, state)
         attempts[a]!.reason = reason
         workers[att.worker]?.active.remove(a)
-        out.append(.attemptEnded(a, state, reason: reason))
+        out.append(.attemptEnded(AttemptEnd(attempt: a, task: att.task, state: state, reason: reason, exitCode: attempts[a]!.exitCode)))
     }
 
     private mutating func setAttempt(_ a: AttemptID, _ state: AttemptState) {
@@ -471,16 +529,11 @@ public struct Scheduler: Sendable {
         attempts[a]!.state = state
     }
 
-    static func move(_ task: inout Task, to phase: TaskPhase) {
-        precondition(task.phase.allows(phase),
-                     "Internal inconsistency: task cannot go from \(task.phase) to \(phase) (this is a bug, please report it)")
-        task.phase = phase
-    }
-
     // MARK: time
 
     private mutating func tick(now: Millis, _ out: inout [Action]) {
         let suspectAfter = config.heartbeatInterval * Millis(config.suspectAfterMissed)
+        var forgettable: [WorkerKey] = []
         for key in workers.keys.sorted() {
             let w = workers[key]!
             let silence = now - w.lastSeen
@@ -488,23 +541,36 @@ public struct Scheduler: Sendable {
             case .alive where silence > config.deadAfter, .suspect where silence > config.deadAfter,
                  .draining where silence > config.deadAfter, .recovering where silence > config.deadAfter:
                 workerDied(key, reason: w.state == .recovering ? "did not register again after the coordinator restarted"
-                                                               : "no heartbeat for \(silence) ms", &out)
+                                                               : "no heartbeat for \(silence) ms", now: now, &out)
             case .alive where silence > suspectAfter:
-                setWorker(key, .suspect, reason: "missed \(silence / config.heartbeatInterval) heartbeats", &out)
+                setWorker(key, .suspect, reason: "missed \(silence / config.heartbeatInterval) heartbeats", now: now, &out)
+            case .dead where now - w.since >= config.forgetWorkersAfter && w.active.isEmpty,
+                 .left where now - w.since >= config.forgetWorkersAfter && w.active.isEmpty:
+                forgettable.append(key)
             default:
                 break
             }
+        }
+        for key in forgettable {
+            workers[key] = nil
+            out.append(.workerForgotten(key))
         }
         if !backoffs.isEmpty {
             var keep: [(until: Millis, task: TaskKey)] = []
             for b in backoffs {
                 guard b.until <= now else { keep.append(b); continue }
-                guard jobs[b.task.job]?.state == .running,
-                      jobs[b.task.job]!.stages[b.task.stage].tasks[b.task.task].phase == .backoff else { continue }
-                Self.move(&jobs[b.task.job]!.stages[b.task.stage].tasks[b.task.task], to: .pending)
+                guard live(b.task)?.phase == .backoff else { continue }
+                move(b.task, to: .pending)
                 jobs[b.task.job]!.stages[b.task.stage].ready.push(Int32(b.task.task))
             }
             backoffs = keep
+        }
+        while let head = finishedJobs.first, head.at + config.keepFinished <= now {
+            _ = finishedJobs.pop()
+            if jobs[head.id]?.state.isFinal == true {
+                jobs[head.id] = nil
+                out.append(.jobForgotten(head.id))
+            }
         }
     }
 
@@ -513,21 +579,23 @@ public struct Scheduler: Sendable {
     /// One pass over the jobs with ready tasks, handing the open capacity of
     /// alive workers out round-robin across jobs (`weight` tasks per job per
     /// pass), so a small job behind a huge one gets a task in the first round.
+    /// A task goes only to a worker that offers every capability its stage requires.
     private mutating func schedule(now: Millis, _ out: inout [Action]) {
-        guard !runningJobs.isEmpty, workers.values.contains(where: { $0.openSync != nil }) else { return }
+        guard openSyncs > 0, pendingTasks > 0, !runningJobs.isEmpty else { return }
         // Lease-ahead beyond free slots is capped at a fair share of the ready
         // tasks, so the first worker to ask does not queue a small job's tasks
         // while the others idle.
-        let alive = max(1, workers.values.filter { $0.state == .alive }.count)
-        let ready = runningJobs.reduce(0) { sum, id in
-            sum + jobs[id]!.stages.reduce(0) { $0 + ($1.state == .running ? $1.ready.count : 0) }
+        var alive = 0
+        var demand: [(key: WorkerKey, left: Int, capabilities: Set<String>)] = []
+        for w in workers.values where w.state == .alive {
+            alive += 1
+            if let open = w.openSync { demand.append((w.key, open.want, w.capabilities)) }
         }
-        let fairShare = (ready + alive - 1) / alive
-        var demand: [(key: WorkerKey, left: Int)] = workers.values
-            .filter { $0.state == .alive && $0.openSync != nil }
-            .map { w in (w.key, min(w.openSync!.want, max(0, w.slots - w.active.count) + min(config.leaseAhead, fairShare))) }
-            .filter { $0.1 > 0 }
-            .sorted { $0.key < $1.key }
+        let fairShare = (pendingTasks + alive - 1) / max(1, alive)
+        demand = demand.map { d in
+            let w = workers[d.key]!
+            return (d.key, min(d.left, max(0, w.slots - w.active.count) + min(config.leaseAhead, fairShare)), d.capabilities)
+        }.filter { $0.left > 0 }.sorted { $0.key < $1.key }
         guard !demand.isEmpty else { return }
         var given: [WorkerKey: [Assignment]] = [:]
         var w = 0
@@ -538,14 +606,25 @@ public struct Scheduler: Sendable {
             let id = runningJobs[j]
             var gaveThisJob = 0
             let weight = jobs[id]!.plan.weight
-            while gaveThisJob < weight, !demand.isEmpty, let task = popReady(id) {
-                let key = demand[w].key
-                let a = assign(task, to: key)
-                given[key, default: []].append(a)
-                demand[w].left -= 1
-                if demand[w].left == 0 { demand.remove(at: w) } else { w += 1 }
-                if w >= demand.count { w = 0 }
-                gaveThisJob += 1
+            job: while gaveThisJob < weight, !demand.isEmpty, jobs[id]!.pendingTasks > 0 {
+                // The next worker in turn, or the first after it that can run one of this job's tasks.
+                for step in 0..<demand.count {
+                    let i = (w + step) % demand.count
+                    guard let task = popReady(id, capabilities: demand[i].capabilities) else { continue }
+                    let key = demand[i].key
+                    given[key, default: []].append(assign(task, to: key))
+                    demand[i].left -= 1
+                    if demand[i].left == 0 {
+                        demand.remove(at: i)
+                        w = i
+                    } else {
+                        w = i + 1
+                    }
+                    if w >= demand.count { w = 0 }
+                    gaveThisJob += 1
+                    continue job
+                }
+                break
             }
             idle = gaveThisJob == 0 ? idle + 1 : 0
             j = (j + 1) % runningJobs.count
@@ -554,16 +633,25 @@ public struct Scheduler: Sendable {
         for key in given.keys.sorted() {
             let open = workers[key]!.openSync!
             workers[key]!.openSync = nil
+            openSyncs -= 1
             out.append(.answerSync(key, token: open.token, given[key]!))
         }
     }
 
-    private mutating func popReady(_ id: JobID) -> TaskKey? {
-        guard var job = take(id) else { return nil }
-        defer { jobs[id] = job }
+    /// The next pending task of a job that a worker with these capabilities
+    /// may run: tasks made pending again first, then the untouched range.
+    private mutating func popReady(_ id: JobID, capabilities: Set<String>) -> TaskKey? {
+        guard let job = jobs[id], job.pendingTasks > 0 else { return nil }
         for s in job.stages.indices where job.stages[s].state == .running {
-            while let t = job.stages[s].ready.pop() {
-                if job.stages[s].tasks[Int(t)].phase == .pending { return TaskKey(job: id, stage: s, task: Int(t)) }
+            guard job.stages[s].requires.isSubset(of: capabilities) else { continue }
+            while let t = jobs[id]!.stages[s].ready.pop() {
+                if jobs[id]!.stages[s].live[t]?.phase == .pending { return TaskKey(job: id, stage: s, task: Int(t)) }
+            }
+            let next = jobs[id]!.stages[s].untouched
+            if next < job.stages[s].total {
+                jobs[id]!.stages[s].untouched = next + 1
+                jobs[id]!.stages[s].live[Int32(next)] = Task(phase: .pending)
+                return TaskKey(job: id, stage: s, task: next)
             }
         }
         return nil
@@ -572,12 +660,9 @@ public struct Scheduler: Sendable {
     private mutating func assign(_ t: TaskKey, to key: WorkerKey) -> Assignment {
         let id = nextAttemptID
         nextAttemptID += 1
-        var job = take(t.job)!
-        Self.move(&job.stages[t.stage].tasks[t.task], to: .active)
-        job.stages[t.stage].tasks[t.task].attempts.append(id)
-        let number = job.stages[t.stage].tasks[t.task].attempts.count
-        job.activeTasks += 1
-        jobs[t.job] = job
+        move(t, to: .active)
+        jobs[t.job]!.stages[t.stage].live[Int32(t.task)]!.attempts.append(id)
+        let number = live(t)!.attempts.count
         attempts[id] = Attempt(id: id, task: t, number: number, worker: key, state: .leased)
         workers[key]!.active.insert(id)
         return Assignment(attempt: id, task: t, number: number)

@@ -11,23 +11,43 @@ public enum Builtin: Equatable, Sendable {
     /// Append "job task attempt worker" to the file when the attempt completes.
     case record(path: String)
 
+    /// The longest `sleep:` or `cpu:` a builtin may ask for: 7 days.
+    public static let maxMilliseconds = 7 * 86_400_000
+    public static let maxFailures = 1000
+
     public init?(_ action: String) {
-        let (name, arg) = action.firstIndex(of: ":").map { (String(action[..<$0]), String(action[action.index(after: $0)...])) } ?? (action, "")
-        switch name {
-        case "noop" where arg.isEmpty: self = .noop
-        case "crash" where arg.isEmpty: self = .crash
-        case "sleep": guard let ms = Int(arg), ms >= 0 else { return nil }; self = .sleep(ms: ms)
-        case "cpu": guard let ms = Int(arg), ms >= 0 else { return nil }; self = .cpu(ms: ms)
-        case "fail": guard let n = Int(arg), n >= 0 else { return nil }; self = .fail(times: n)
-        case "record": guard !arg.isEmpty else { return nil }; self = .record(path: arg)
-        default: return nil
-        }
+        guard case .success(let b) = Self.parse(action) else { return nil }
+        self = b
     }
 
     /// Why `action` is not a builtin, or nil when it is one.
     public static func problem(_ action: String) -> String? {
-        Builtin(action) == nil
-            ? "unknown builtin '\(action)' (expected noop, sleep:MS, fail:N, crash, cpu:MS or record:FILE)"
-            : nil
+        if case .failure(let why) = parse(action) { return why.message }
+        return nil
+    }
+
+    struct Problem: Error { var message: String }
+
+    private static func parse(_ action: String) -> Result<Builtin, Problem> {
+        let (name, arg) = action.firstIndex(of: ":").map { (String(action[..<$0]), String(action[action.index(after: $0)...])) } ?? (action, "")
+        func number(_ max: Int, _ unit: String) -> Result<Int, Problem> {
+            guard let n = Int(arg) else {
+                return .failure(Problem(message: "builtin \(name): '\(arg)' is not a whole number of \(unit)"))
+            }
+            guard n >= 0, n <= max else {
+                return .failure(Problem(message: "builtin \(name): \(arg) is out of range (0...\(max) \(unit))"))
+            }
+            return .success(n)
+        }
+        switch name {
+        case "noop" where arg.isEmpty: return .success(.noop)
+        case "crash" where arg.isEmpty: return .success(.crash)
+        case "sleep": return number(maxMilliseconds, "milliseconds").map { .sleep(ms: $0) }
+        case "cpu": return number(maxMilliseconds, "milliseconds").map { .cpu(ms: $0) }
+        case "fail": return number(maxFailures, "failures").map { .fail(times: $0) }
+        case "record" where !arg.isEmpty && arg.utf8.count <= 4096: return .success(.record(path: arg))
+        default:
+            return .failure(Problem(message: "unknown builtin '\(action)' (expected noop, sleep:MS, fail:N, crash, cpu:MS or record:FILE)"))
+        }
     }
 }

@@ -40,3 +40,23 @@ extension ReadLogs: RequestMessage { public typealias Reply = Logs; public stati
 extension Logs: KindedMessage { public static var kind: MessageKind { .logs } }
 extension InjectFault: RequestMessage { public typealias Reply = FaultReply; public static var kind: MessageKind { .injectFault } }
 extension FaultReply: KindedMessage { public static var kind: MessageKind { .faultReply } }
+
+/// This build's version, reported at registration and by `--version`.
+public enum SluiceVersion {
+    public static let string = "0.2.0"
+}
+
+/// What a worker can run, as it advertises at registration, and what each
+/// task kind requires. The scheduler matches the two without knowing kinds.
+public enum Capability {
+    /// Runs command tasks: the worker was started with --allow-commands.
+    public static let commands = "commands"
+
+    /// What a worker must offer to run tasks of this kind.
+    public static func required(by kind: TaskKind) -> Set<String> {
+        switch kind {
+        case .command: [commands]
+        case .builtin, .unspecified: []
+        }
+    }
+}

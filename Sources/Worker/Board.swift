@@ -15,7 +15,8 @@ final class Board: @unchecked Sendable {
     struct Running {
         var ref: AttemptRef
         var startedUs: Int64
-        var pid: pid_t = 0
+        /// The task's process group while a command runs (0 otherwise).
+        var group: Int32 = 0
         var deadline: Date?
         var cancelRequested = false
         var timedOut = false

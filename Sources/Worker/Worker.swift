@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Platform
 import Synchronization
 import Transport
 import Wire
@@ -12,7 +13,7 @@ import Wire
 /// long poll for work open while there is room; a reporter that sends starts
 /// and results as soon as there are any (without asking for work, so it never
 /// supersedes the poll); a heartbeat; a watchdog for timeouts and cancels.
-/// They share the `Board`.
+/// They share the `Board`, and `wait()` joins them all on the way out.
 public final class Worker: Sendable {
     public let config: WorkerConfig
     public let workerID: String
@@ -22,26 +23,42 @@ public final class Worker: Sendable {
     private let channel: SecureChannel
     private let service: LogService
     private let runner: CommandRunner
-    private let finished = Atomic<Bool>(false)
+    private let lock: DataDirLock
+    private let threads = ThreadGroup()
     private let registerLock = Mutex<Void>(())
+    /// How long task logs are kept, as the coordinator said at registration (0: until told).
+    private let logRetentionMs = Atomic<UInt64>(0)
+
+    /// Reports go in pieces of at most this much, well under the coordinator's 16 MiB receive limit.
+    static let reportBudget = 4 << 20
 
     public init(config: WorkerConfig, logger: Logger) throws {
         self.config = config
-        try FileManager.default.createDirectory(atPath: config.dataDir, withIntermediateDirectories: true)
+        // Before anything else touches the data dir: one worker per data dir.
+        lock = try DataDirLock(dataDir: config.dataDir, role: "worker")
         workerID = try config.workerID ?? Self.persistentID(dataDir: config.dataDir)
         incarnation = UInt64(Date().unixMicroseconds)
         var logger = logger
         logger[metadataKey: "worker.id"] = "\(workerID)"
         self.logger = logger
+        let groups = try TaskGroups(dataDir: config.dataDir)
+        let leftovers = groups.killLeftovers()
+        if leftovers > 0 { logger.warning("killed task processes a previous run of this worker left behind", metadata: ["processes": "\(leftovers)"]) }
         let sealer = Sealer(clusterID: config.clusterID, sender: "worker:\(workerID)", secret: config.secret)
         channel = try SecureChannel(address: config.coordinator, sealer: sealer)
-        var runAs: (uid_t, gid_t)?
+        var runAs: (uid: UInt32, gid: UInt32)?
         if let user = config.runAs {
             guard let pw = getpwnam(user) else { throw WorkerError("no such user '\(user)' for --run-as") }
             runAs = (pw.pointee.pw_uid, pw.pointee.pw_gid)
         }
-        runner = CommandRunner(logDir: config.dataDir + "/logs", allowCommands: config.allowCommands, runAs: runAs, outputCap: config.outputCap)
+        runner = CommandRunner(logDir: config.dataDir + "/logs", allowCommands: config.allowCommands, runAs: runAs,
+                               outputCap: config.outputCap, groups: groups)
         service = try LogService(listen: config.serviceListen, sealer: sealer, board: board, runner: runner)
+    }
+
+    /// What this worker can run, as it tells the coordinator.
+    public var capabilities: [String] {
+        config.allowCommands ? [Capability.commands] : []
     }
 
     /// The address this worker's service socket is reachable at.
@@ -53,18 +70,23 @@ public final class Worker: Sendable {
     public func start() {
         logger.info("worker starting", metadata: [
             "coordinator": "\(config.coordinator)", "slots": "\(config.slots)", "service": "\(serviceAddress)",
-            "incarnation": "\(incarnation)", "commands": "\(config.allowCommands)",
+            "incarnation": "\(incarnation)", "capabilities": "\(capabilities.joined(separator: ","))", "version": "\(SluiceVersion.string)",
         ])
-        for i in 0..<config.slots { spawn("executor-\(i)") { self.executorLoop() } }
-        spawn("watchdog") { self.watchdogLoop() }
-        spawn("heartbeat") { self.heartbeatLoop() }
-        spawn("poller") { self.pollLoop() }
-        spawn("reporter") { self.reportLoop() }
+        for i in 0..<config.slots { threads.spawn("executor-\(i)") { self.executorLoop() } }
+        threads.spawn("watchdog") { self.watchdogLoop() }
+        threads.spawn("heartbeat") { self.heartbeatLoop() }
+        threads.spawn("poller") { self.pollLoop() }
+        threads.spawn("reporter") { self.reportLoop() }
     }
 
-    /// Blocks until the worker has stopped.
+    /// Blocks until the worker has stopped, then joins every thread it
+    /// started and closes its service socket.
     public func wait() {
-        board.locked { board.wait(until: { board.stopping && finished.load(ordering: .acquiring) }, timeout: .infinity) }
+        board.locked { board.wait(until: { board.stopping }, timeout: .infinity) }
+        let stuck = threads.join(timeout: 20)
+        if !stuck.isEmpty { logger.warning("threads still running at shutdown", metadata: ["threads": "\(stuck)"]) }
+        service.close()
+        lock.release()
     }
 
     /// SIGTERM: take no new tasks, hand back the ones not started, let running
@@ -79,7 +101,7 @@ public final class Worker: Sendable {
         }
         guard !already else { return }
         logger.info("draining", metadata: ["running": "\(board.locked { board.running.count })"])
-        spawn("drain") { self.finishDrain() }
+        threads.spawn("drain") { self.finishDrain() }
     }
 
     private func finishDrain() {
@@ -106,12 +128,9 @@ public final class Worker: Sendable {
         stop()
     }
 
-    /// Stops every thread at once (no drain).
+    /// Stops every thread (no drain): running tasks are stopped, and `wait()` returns.
     public func stop() {
         board.update { board.stopping = true }
-        service.close()
-        finished.store(true, ordering: .releasing)
-        board.update {}
     }
 
     // MARK: registration
@@ -123,23 +142,29 @@ public final class Worker: Sendable {
             if board.locked({ board.registered }) { return }
             var delay = 0.1
             while !board.locked({ board.stopping }) {
-                let (running, queued, unacked) = board.locked {
+                var (running, queued, unacked) = board.locked {
                     (board.running.values.map { TaskStart(attempt: $0.ref, startedAtUs: $0.startedUs) },
                      board.queue.map(\.ref),
                      board.sendingResults + board.results)
                 }
+                // Results beyond the message budget follow in reports; until then they count as still held.
+                let fitting = Self.fitting(unacked, budget: Self.reportBudget)
+                running += unacked[fitting...].map { TaskStart(attempt: $0.attempt, startedAtUs: $0.startedAtUs) }
+                unacked = Array(unacked[..<fitting])
                 let message = RegisterWorker(
                     workerID: workerID, incarnation: incarnation, host: config.advertiseHost, serviceAddress: serviceAddress,
                     slots: UInt32(config.slots), labels: config.labels, softwareVersion: SluiceVersion.string,
                     minVersion: ProtocolVersion.minimum, maxVersion: ProtocolVersion.current, allowCommands: config.allowCommands,
-                    running: running, unacked: unacked, queued: queued)
+                    running: running, unacked: unacked, queued: queued, capabilities: capabilities)
                 do {
                     let reply = try channel.call(message, timeout: .seconds(10))
+                    logRetentionMs.store(reply.logRetentionMs, ordering: .relaxed)
                     board.update {
                         board.registered = true
-                        // The coordinator has these now.
+                        // The coordinator has these now; the rest go back to the reporter.
                         let sent = Set(unacked.map(\.attempt.attemptID))
-                        board.results.removeAll { sent.contains($0.attempt.attemptID) }
+                        board.results = (board.sendingResults + board.results).filter { !sent.contains($0.attempt.attemptID) }
+                        board.sendingResults.removeAll()
                         board.starts.removeAll()
                         applyCancels(reply.cancel)
                     }
@@ -189,8 +214,17 @@ public final class Worker: Sendable {
 
     private func heartbeatLoop() {
         var probe = ResourceProbe()
+        var lastPrune = Date.distantPast
+        let retention = LogRetention(logDir: config.dataDir + "/logs")
         register()
         while !board.locked({ board.stopping }) {
+            let retainMs = logRetentionMs.load(ordering: .relaxed)
+            if retainMs > 0, Date().timeIntervalSince(lastPrune) >= min(60, max(1, Double(retainMs) / 4000)) {
+                lastPrune = Date()
+                let active = board.locked { Set(board.running.values.map(\.ref.jobID) + board.queue.map(\.ref.jobID)) }
+                let removed = retention.prune(retention: Double(retainMs) / 1000, activeJobs: active)
+                if removed > 0 { logger.info("removed task logs past the coordinator's retention", metadata: ["jobs": "\(removed)"]) }
+            }
             let (running, draining) = board.locked { (board.running.count, board.draining) }
             let beat = Heartbeat(workerID: workerID, incarnation: incarnation, stats: probe.read(), running: UInt32(running), draining: draining)
             do {
@@ -248,11 +282,13 @@ public final class Worker: Sendable {
                 // A start whose result goes in the same report says nothing new.
                 let ended = Set(board.results.map(\.attempt.attemptID))
                 board.starts.removeAll { ended.contains($0.attempt.attemptID) }
-                let b = (board.starts, board.results, board.released, board.draining)
+                // One report carries at most the budget; the rest go in the next.
+                let results = Self.fitting(board.results, budget: Self.reportBudget)
+                let b = (board.starts, Array(board.results[..<results]), board.released, board.draining)
                 board.sendingStarts = board.starts
-                board.sendingResults = board.results
+                board.sendingResults = b.1
                 board.starts.removeAll()
-                board.results.removeAll()
+                board.results.removeFirst(results)
                 board.released.removeAll()
                 return b
             }
@@ -339,20 +375,20 @@ public final class Worker: Sendable {
     private func watchdogLoop() {
         while true {
             Thread.sleep(forTimeInterval: 0.05)
-            let signals: [(pid_t, Int32)]? = board.locked {
+            let signals: [(Int32, Int32)]? = board.locked {
                 if board.stopping && board.running.isEmpty { return nil }
                 let now = Date()
-                var out: [(pid_t, Int32)] = []
+                var out: [(Int32, Int32)] = []
                 for (id, r) in board.running {
                     var r = r
                     if let d = r.deadline, now >= d, !r.timedOut, !r.cancelRequested { r.timedOut = true }
                     let stop = r.timedOut || r.cancelRequested || board.stopping
-                    if stop && r.pid > 0 {
+                    if stop && r.group > 0 {
                         if r.killSentAt == nil {
                             r.killSentAt = now
-                            out.append((r.pid, SIGTERM))
+                            out.append((r.group, SIGTERM))
                         } else if now.timeIntervalSince(r.killSentAt!) > 2 {
-                            out.append((r.pid, SIGKILL))
+                            out.append((r.group, SIGKILL))
                         }
                     }
                     board.running[id] = r
@@ -360,14 +396,18 @@ public final class Worker: Sendable {
                 return out
             }
             guard let signals else { return }
-            for (pid, sig) in signals { kill(-pid, sig) }
+            for (group, sig) in signals { kill(-group, sig) }
         }
     }
 
-    private func spawn(_ name: String, _ body: @escaping @Sendable () -> Void) {
-        let t = Thread(block: body)
-        t.name = name
-        t.start()
+    /// How many of the first results fit in `budget` bytes of message (at least one, so progress is made).
+    static func fitting(_ results: [TaskResult], budget: Int) -> Int {
+        var used = 0
+        for (i, r) in results.enumerated() {
+            used += r.output.count + r.reason.utf8.count + r.attempt.jobID.utf8.count + 64
+            if used > budget { return max(i, 1) }
+        }
+        return results.count
     }
 
     private static func persistentID(dataDir: String) throws -> String {
@@ -386,9 +426,4 @@ public final class Worker: Sendable {
 public struct WorkerError: Swift.Error, CustomStringConvertible {
     public let description: String
     init(_ message: String) { description = message }
-}
-
-/// This build's version, reported at registration.
-public enum SluiceVersion {
-    public static let string = "0.1.0"
 }

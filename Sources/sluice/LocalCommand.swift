@@ -1,7 +1,9 @@
 import ArgumentParser
 import Client
 import Foundation
+import Platform
 import Synchronization
+import Transport
 import Wire
 
 struct LocalCommand: ParsableCommand {
@@ -12,85 +14,99 @@ struct LocalCommand: ParsableCommand {
             Without a subcommand it runs until Ctrl-C. With one (after --), it runs that sluice
             subcommand against the cluster, stops the cluster, and exits with the subcommand's status:
               sluice local --workers 2 -- submit --tasks 4 --wait --command -- echo hello
+            The coordinator and workers die with this process, however it ends.
             """)
 
-    @Option(help: "Worker processes.") var workers = 2
-    @Option(help: "Slots per worker (default: cores / workers, at least 1).") var slots: Int?
-    @Option(help: "Coordinator port on 127.0.0.1.") var port = LocalDefaults.port
+    @Option(parsing: .unconditional, help: "Worker processes, 1...64.") var workers = Number(2)
+    @Option(parsing: .unconditional, help: "Slots per worker, 1...10000 (default: cores / workers, at least 1).") var slots: Number?
+    @Option(parsing: .unconditional, help: "Coordinator port on 127.0.0.1, 1...65535.") var port = Number(LocalDefaults.port)
     @Option(help: "Directory for the cluster's secret, journal, logs and worker data.") var dataDir = LocalDefaults.dataDir
     @Argument(parsing: .postTerminator, help: "A sluice subcommand to run against the cluster.") var subcommand: [String] = []
 
     func validate() throws {
-        if workers < 1 { throw ValidationError("--workers must be at least 1") }
+        _ = try workers.value("--workers", in: 1...64)
+        _ = try slots?.value("--slots", in: 1...10_000)
+        _ = try port.value("--port", in: 1...65535)
     }
 
     func run() throws {
+        let workerCount = try workers.value("--workers", in: 1...64)
+        let portNumber = try port.value("--port", in: 1...65535)
+        let perWorker = try slots?.value("--slots", in: 1...10_000) ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workerCount)
+        // Everything checked before anything starts.
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let lock = try DataDirLock(dataDir: dataDir, role: "local cluster")
+        defer { lock.release() }
+        if let problem = PortCheck.problem(port: portNumber) { throw ValidationError(problem) }
         let secretFile = dataDir + "/secret"
         _ = try ClusterSecret.loadOrCreate(file: secretFile)
-        let address = "tcp://127.0.0.1:\(port)"
+        let address = "tcp://127.0.0.1:\(portNumber)"
         let logDir = dataDir + "/logs"
         try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
-        let perWorker = slots ?? max(1, ProcessInfo.processInfo.activeProcessorCount / workers)
         let common = ["--secret-file", secretFile]
 
-        var specs: [(name: String, args: [String])] = [
-            ("coordinator", ["coordinator", "--listen", address, "--data-dir", dataDir + "/coordinator"] + common),
+        var specs: [Supervisor.Spec] = [
+            .init(name: "coordinator", arguments: ["coordinator", "--listen", address, "--data-dir", dataDir + "/coordinator"] + common,
+                  deathSignal: SIGTERM),
         ]
-        for i in 1...workers {
-            specs.append(("worker-\(i)", ["worker", "--coordinator", address, "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1",
-                                          "--data-dir", dataDir + "/worker-\(i)", "--slots", "\(perWorker)", "--id", "local-\(i)",
-                                          "--allow-commands"] + common))
+        for i in 1...workerCount {
+            // A worker whose supervisor is gone is killed outright: its guards take its tasks with it.
+            specs.append(.init(name: "worker-\(i)", arguments: [
+                "worker", "--coordinator", address, "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1",
+                "--data-dir", dataDir + "/worker-\(i)", "--slots", "\(perWorker)", "--id", "local-\(i)", "--allow-commands",
+            ] + common, deathSignal: SIGKILL))
         }
+        let stop = Atomic<Bool>(false)
+        let signals = onTermination { _ in stop.store(true, ordering: .relaxed) }
         let supervisor = Supervisor(executable: selfExecutable(), logDir: logDir, specs: specs)
-        let signals = onTermination { _ in supervisor.requestStop() }
-        supervisor.start()
-        FileHandle.standardError.write(Data("sluice local: coordinator at \(address), \(workers) workers × \(perWorker) slots; logs in \(logDir)\n".utf8))
+        defer { supervisor.stopAll() }
+        try supervisor.start()
+        FileHandle.standardError.write(Data("sluice local: coordinator at \(address), \(workerCount) workers × \(perWorker) slots; logs in \(logDir)\n".utf8))
 
         let client = try ClusterClient(coordinator: address, clusterID: LocalDefaults.clusterID, secret: try ClusterSecret(file: secretFile))
-        let ready = waitForWorkers(client, count: workers, supervisor: supervisor)
-        if !ready, supervisor.stopRequested {
-            // Stopped (SIGTERM, Ctrl-C) before it saw every worker up: a clean stop, not a failure.
-            supervisor.stopAll()
-            withExtendedLifetime(signals) {}
-            return
-        }
-        guard ready else {
-            supervisor.stopAll()
-            throw ClientError("the local cluster did not come up within 30 s; see the logs in \(logDir)")
+        let deadline = Date(timeIntervalSinceNow: 30)
+        var ready = false
+        var lastPoll = Date.distantPast
+        while !ready {
+            if stop.load(ordering: .relaxed) { return }
+            try supervisor.superviseOnce()
+            if Date().timeIntervalSince(lastPoll) > 0.2 {
+                lastPoll = Date()
+                if let s = try? client.channel.call(GetClusterStatus(), timeout: .milliseconds(500)),
+                   s.workers.filter({ $0.state == "alive" }).count >= workerCount {
+                    ready = true
+                }
+            }
+            guard Date() < deadline else { throw ClientError("the local cluster did not come up within 30 s; see the logs in \(logDir)") }
+            if !ready { Thread.sleep(forTimeInterval: 0.05) }
         }
 
         var status: Int32 = 0
+        var child: ChildProcess?
         if subcommand.isEmpty {
             FileHandle.standardError.write(Data("sluice local: ready; Ctrl-C stops the cluster\n".utf8))
-            supervisor.waitForStopRequest()
         } else {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: selfExecutable())
-            p.arguments = subcommand
-            var environment = ProcessInfo.processInfo.environment
-            environment["SLUICE_COORDINATOR"] = address
-            environment["SLUICE_SECRET_FILE"] = secretFile
-            environment["SLUICE_SECRET"] = nil
-            p.environment = environment
-            try p.run()
-            p.waitUntilExit()
-            status = p.terminationStatus
+            child = try ChildProcess.spawn(
+                path: selfExecutable(), arguments: subcommand,
+                environment: environment(with: ["SLUICE_COORDINATOR": address, "SLUICE_SECRET_FILE": secretFile, "SLUICE_SECRET": nil]),
+                stdout: 1, stderr: 2, deathSignal: SIGTERM)
         }
-        supervisor.stopAll()
-        withExtendedLifetime(signals) {}
-        if status != 0 { throw ExitCode(status) }
-    }
-
-    private func waitForWorkers(_ client: ClusterClient, count: Int, supervisor: Supervisor) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: 30)
-        while Date() < deadline, !supervisor.stopRequested {
-            if let s = try? client.channel.call(GetClusterStatus(), timeout: .seconds(1)),
-               s.workers.filter({ $0.state == "alive" }).count >= count {
-                return true
+        while !stop.load(ordering: .relaxed) {
+            if let child, let end = child.poll() {
+                status = end.code
+                break
             }
+            try supervisor.superviseOnce()
             Thread.sleep(forTimeInterval: 0.05)
         }
-        return false
+        if let child, status == 0, stop.load(ordering: .relaxed) {
+            // Interrupted: the subcommand got the terminal's signal too; give it a moment to say so.
+            let until = Date(timeIntervalSinceNow: 2)
+            while Date() < until, child.poll() == nil { Thread.sleep(forTimeInterval: 0.02) }
+            status = 130
+        }
+        withExtendedLifetime(signals) {}
+        if status != 0 { throw ExitCode(status) }
     }
 }
 
@@ -98,88 +114,121 @@ func selfExecutable() -> String {
     (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
 }
 
-/// Starts child processes, restarts any that die, and stops them in order
-/// (workers drain first, then the coordinator).
-final class Supervisor: Sendable {
+/// Whether a local TCP port can be listened on.
+enum PortCheck {
+    static func problem(port: Int) -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        let rv = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard rv != 0 else { return nil }
+        let why = errno == EADDRINUSE ? "is in use (another sluice local, or another program; pick another with --port)" : String(cString: strerror(errno))
+        return "port \(port) on 127.0.0.1 \(why)"
+    }
+}
+
+/// Starts the daemons of a local cluster, restarts any that die, gives up
+/// on one that keeps dying at start-up (with its last log lines), and stops
+/// them in order: workers first (SIGTERM drains them), then the coordinator.
+///
+/// Lives on the main thread: children get their death signal when the
+/// thread that started them ends, so they are started from the one that lasts.
+final class Supervisor {
+    struct Spec {
+        var name: String
+        var arguments: [String]
+        var deathSignal: Int32
+    }
+
+    private struct Running {
+        var process: ChildProcess
+        var startedAt: Date
+    }
+
     private let executable: String
     private let logDir: String
-    private let specs: [(name: String, args: [String])]
-    private let state = Mutex<(processes: [Int: Process], stopping: Bool, stopRequested: Bool)>(([:], false, false))
-    private let stopSignal = DispatchSemaphore(value: 0)
+    private let specs: [Spec]
+    private var running: [Int: Running] = [:]
+    private var quickExits: [Int: Int] = [:]
 
-    init(executable: String, logDir: String, specs: [(name: String, args: [String])]) {
+    /// A child that exits this soon after starting, this many times in a row, is not restarted again.
+    static let startupWindow: TimeInterval = 10
+    static let startupAttempts = 3
+
+    init(executable: String, logDir: String, specs: [Spec]) {
         self.executable = executable
         self.logDir = logDir
         self.specs = specs
     }
 
-    var stopRequested: Bool { state.withLock { $0.stopRequested } }
-
-    func start() {
-        for i in specs.indices { launch(i) }
+    func start() throws {
+        for i in specs.indices { try launch(i) }
     }
 
-    private func launch(_ i: Int) {
-        let spec = specs[i]
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = spec.args
-        let logPath = "\(logDir)/\(spec.name).log"
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        if let h = FileHandle(forWritingAtPath: logPath) {
-            h.seekToEndOfFile()
-            p.standardOutput = h
-            p.standardError = h
-        }
-        p.terminationHandler = { [self] proc in
-            let restart = state.withLock { s -> Bool in
-                s.processes[i] = nil
-                return !s.stopping
+    private func logPath(_ i: Int) -> String { "\(logDir)/\(specs[i].name).log" }
+
+    private func launch(_ i: Int) throws {
+        let fd = open(logPath(i), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ClientError("cannot open \(logPath(i)): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        let p = try ChildProcess.spawn(path: executable, arguments: specs[i].arguments, environment: environment(with: [:]),
+                                       stdout: fd, stderr: fd, deathSignal: specs[i].deathSignal, newGroup: true)
+        running[i] = Running(process: p, startedAt: Date())
+    }
+
+    /// Reaps children that ended and restarts them; throws when one keeps failing at start-up.
+    func superviseOnce() throws {
+        for (i, r) in running {
+            guard let end = r.process.poll() else { continue }
+            running[i] = nil
+            let quick = Date().timeIntervalSince(r.startedAt) < Self.startupWindow
+            quickExits[i] = quick ? (quickExits[i] ?? 0) + 1 : 0
+            if quickExits[i]! >= Self.startupAttempts {
+                let tail = lastLines(logPath(i), 8).map { "  " + $0 }.joined(separator: "\n")
+                throw ClientError("\(specs[i].name) exited at start-up \(Self.startupAttempts) times in a row (\(end)); its last log lines:\n\(tail)")
             }
-            guard restart else { return }
-            let line = "sluice local: \(spec.name) exited (status \(proc.terminationStatus)); restarting it\n"
-            FileHandle.standardError.write(Data(line.utf8))
-            Thread.sleep(forTimeInterval: 0.2)
-            launch(i)
-        }
-        do {
-            try p.run()
-            state.withLock { $0.processes[i] = p }
-        } catch {
-            FileHandle.standardError.write(Data("sluice local: cannot start \(spec.name): \(error)\n".utf8))
+            FileHandle.standardError.write(Data("sluice local: \(specs[i].name) exited (\(end)); restarting it\n".utf8))
+            try launch(i)
         }
     }
-
-    func requestStop() {
-        let first = state.withLock { s -> Bool in
-            defer { s.stopRequested = true }
-            return !s.stopRequested
-        }
-        if first { stopSignal.signal() }
-    }
-
-    func waitForStopRequest() { stopSignal.wait() }
 
     /// Workers first (SIGTERM drains them), then the coordinator.
     func stopAll() {
-        let processes = state.withLock { s -> [Int: Process] in
-            s.stopping = true
-            return s.processes
-        }
-        let workers = processes.filter { $0.key != 0 }.map(\.value)
-        for p in workers { p.terminate() }
+        let workers = running.filter { $0.key != 0 }.map(\.value.process)
+        for p in workers { p.signal(SIGTERM) }
         waitAll(workers, timeout: 40)
-        if let c = processes[0] {
-            c.terminate()
+        if let c = running[0]?.process {
+            c.signal(SIGTERM)
             waitAll([c], timeout: 10)
+        }
+        running.removeAll()
+    }
+
+    private func waitAll(_ ps: [ChildProcess], timeout: TimeInterval) {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        var left = ps
+        while !left.isEmpty {
+            left.removeAll { $0.poll() != nil }
+            if left.isEmpty { return }
+            if Date() >= deadline {
+                for p in left {
+                    p.signal(SIGKILL)
+                    _ = waitForExit(p.pid)
+                }
+                return
+            }
+            Thread.sleep(forTimeInterval: 0.02)
         }
     }
 
-    private func waitAll(_ ps: [Process], timeout: TimeInterval) {
-        let deadline = Date(timeIntervalSinceNow: timeout)
-        for p in ps {
-            while p.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-        }
+    private func lastLines(_ path: String, _ n: Int) -> [String] {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").suffix(n).map(String.init)
     }
 }

@@ -2,11 +2,12 @@ import ArgumentParser
 import Client
 import Foundation
 import Logging
+import Transport
 import Wire
 
 /// How a client command finds and proves itself to its cluster.
 struct ClusterOptions: ParsableArguments {
-    @Option(help: "Coordinator address (default: $SLUICE_COORDINATOR, else the local cluster's).")
+    @Option(help: "Coordinator address, e.g. tcp://host:7070 or host:7070 (default: $SLUICE_COORDINATOR, else the local cluster's).")
     var coordinator: String?
 
     @Option(help: "File holding the cluster secret (default: $SLUICE_SECRET, $SLUICE_SECRET_FILE, else the local cluster's).")
@@ -16,7 +17,7 @@ struct ClusterOptions: ParsableArguments {
     var cluster: String?
 
     var address: String {
-        coordinator ?? env("SLUICE_COORDINATOR") ?? LocalDefaults.coordinator
+        NNGAddress.normalize(coordinator ?? env("SLUICE_COORDINATOR") ?? LocalDefaults.coordinator)
     }
 
     var clusterID: String { cluster ?? env("SLUICE_CLUSTER") ?? LocalDefaults.clusterID }
@@ -45,19 +46,83 @@ func bootstrapLogging(level: String?) {
     }
 }
 
-/// "30s", "500ms", "2m", "1h", or a bare number of seconds.
-struct DurationArgument: ExpressibleByArgument {
-    let duration: Duration
+/// A whole number on the command line. It is range-checked in `validate()`
+/// (`value(_:in:)`), so that a negative, huge or zero value gets a message
+/// naming the option and its range instead of a trap or a parser riddle.
+/// Options of this type parse `.unconditional`ly: `--tasks -5` is a value,
+/// not a missing one.
+struct Number: ExpressibleByArgument, CustomStringConvertible, Sendable {
+    let text: String
+    /// Nil when the digits do not fit in an Int: out of range for every option.
+    let parsed: Int?
+
+    init(_ n: Int) {
+        text = String(n)
+        parsed = n
+    }
 
     init?(argument: String) {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        for (suffix, ms) in units where argument.hasSuffix(suffix) {
-            guard let n = Double(argument.dropLast(suffix.count)), n >= 0 else { return nil }
-            duration = .milliseconds(Int64(n * Double(ms)))
-            return
+        let digits = argument.hasPrefix("-") || argument.hasPrefix("+") ? argument.dropFirst() : Substring(argument)
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
+        text = argument
+        parsed = Int(argument)
+    }
+
+    var description: String { text }
+
+    /// The value, or a one-line error when it is outside `range`.
+    func value(_ option: String, in range: ClosedRange<Int>) throws -> Int {
+        guard let n = parsed, range.contains(n) else {
+            throw ValidationError("\(option) must be between \(range.lowerBound) and \(range.upperBound), not \(text)")
         }
-        guard let n = Double(argument), n >= 0 else { return nil }
-        duration = .milliseconds(Int64(n * 1000))
+        return n
+    }
+}
+
+/// A duration: "30s", "500ms", "2m", "1h", "30d", or a bare number of seconds.
+struct DurationArgument: ExpressibleByArgument, CustomStringConvertible, Sendable {
+    let text: String
+    /// Nil when negative, not finite, or too large to represent.
+    let milliseconds: Int64?
+
+    init(_ text: String) {
+        self = DurationArgument(argument: text)!
+    }
+
+    init?(argument: String) {
+        let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        var number = Substring(argument)
+        var scale = 1000.0
+        for (suffix, ms) in units where argument.hasSuffix(suffix) {
+            number = argument.dropLast(suffix.count)
+            scale = ms
+            break
+        }
+        guard let n = Double(number), !number.contains(where: { $0.isLetter }) else { return nil }
+        text = argument
+        let ms = n * scale
+        milliseconds = ms.isFinite && ms >= 0 && ms < 9e15 ? Int64(ms) : nil
+    }
+
+    var description: String { text }
+
+    /// Milliseconds, or a one-line error when outside `range` (in milliseconds).
+    func value(_ option: String, in range: ClosedRange<Int64>) throws -> Int64 {
+        guard let ms = milliseconds, range.contains(ms) else {
+            throw ValidationError("\(option) must be between \(Self.describe(range.lowerBound)) and \(Self.describe(range.upperBound)), not \(text)")
+        }
+        return ms
+    }
+
+    static let sevenDays: Int64 = 7 * 86_400_000
+
+    static func describe(_ ms: Int64) -> String {
+        if ms == 0 { return "0s" }
+        if ms % 86_400_000 == 0 { return "\(ms / 86_400_000)d" }
+        if ms % 3_600_000 == 0 { return "\(ms / 3_600_000)h" }
+        if ms % 60_000 == 0 { return "\(ms / 60_000)m" }
+        if ms % 1000 == 0 { return "\(ms / 1000)s" }
+        return "\(ms)ms"
     }
 }
 
@@ -82,5 +147,32 @@ func onTermination(_ body: @escaping @Sendable (Int32) -> Void) -> [DispatchSour
         source.setEventHandler { body(sig) }
         source.resume()
         return source
+    }
+}
+
+/// What `--version` prints: the release, the protocol it speaks, and this binary's build.
+enum BuildInfo {
+    static var text: String {
+        #if DEBUG
+        let configuration = "debug"
+        #else
+        let configuration = "release"
+        #endif
+        var built = ""
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: "/proc/self/exe"),
+           let date = attributes[.modificationDate] as? Date {
+            built = ", built \(date.formatted(.iso8601))"
+        }
+        return "sluice \(SluiceVersion.string) (protocol \(ProtocolVersion.minimum)...\(ProtocolVersion.current), \(configuration) build\(built), Swift \(swiftVersion))"
+    }
+
+    private static var swiftVersion: String {
+        #if compiler(>=6.3)
+        "6.3"
+        #elseif compiler(>=6.2)
+        "6.2"
+        #else
+        "6.1 or older"
+        #endif
     }
 }

@@ -4,35 +4,52 @@ import Coordinator
 import Foundation
 import Logging
 import Scheduler
+import Transport
 import Wire
 import Worker
 
 struct CoordinatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "coordinator", abstract: "Run the coordinator of a cluster.")
 
-    @Option(help: "nng address to listen on.") var listen = "tcp://0.0.0.0:\(LocalDefaults.port)"
+    @Option(help: "nng address to listen on (host:port means tcp://host:port).") var listen = "tcp://0.0.0.0:\(LocalDefaults.port)"
     @Option(help: "Host name workers and clients use to reach this coordinator (informational).") var advertise: String?
-    @Option(help: "Directory for the journal.") var dataDir: String
+    @Option(help: "Directory for the journal (one coordinator per directory).") var dataDir: String
     @Option(help: "File holding the cluster secret (else $SLUICE_SECRET or $SLUICE_SECRET_FILE).") var secretFile: String?
     @Option(help: "Cluster id.") var cluster = env("SLUICE_CLUSTER") ?? LocalDefaults.clusterID
-    @Option(help: "Expected heartbeat interval of workers.") var heartbeat = DurationArgument(argument: "1s")!
-    @Option(help: "Missed heartbeats before a worker is suspect.") var suspectAfter = 2
-    @Option(help: "Silence after which a worker is dead.") var deadAfter = DurationArgument(argument: "5s")!
-    @Option(help: "Tasks a worker may hold beyond its slots.") var leaseAhead = 64
-    @Option(help: "Freshness window for requests (clock skew allowed).") var freshnessWindow = DurationArgument(argument: "30s")!
+    @Option(parsing: .unconditional, help: "Expected heartbeat interval of workers (10ms...1h).") var heartbeat = DurationArgument("1s")
+    @Option(parsing: .unconditional, help: "Missed heartbeats before a worker is suspect (1...1000).") var suspectAfter = Number(2)
+    @Option(parsing: .unconditional, help: "Silence after which a worker is dead (100ms...1d).") var deadAfter = DurationArgument("5s")
+    @Option(parsing: .unconditional, help: "Tasks a worker may hold beyond its slots (0...10000).") var leaseAhead = Number(64)
+    @Option(parsing: .unconditional, help: "Freshness window for requests, the clock skew allowed (1s...1d).") var freshnessWindow = DurationArgument("30s")
+    @Option(parsing: .unconditional, help: "How long a finished job stays in memory; later it is read from the journal (0s...30d).")
+    var keepFinished = DurationArgument("60s")
+    @Option(parsing: .unconditional, help: "How long finished jobs stay in the journal, and their task logs on the workers (1s...3650d).")
+    var retain = DurationArgument("30d")
     @Flag(help: "fsync the journal on every commit (survive power loss, not only crashes).") var fullSync = false
     @Flag(help: "Honour fault-injection requests (tests only).") var enableFaultHooks = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
 
+    func validate() throws {
+        _ = try heartbeat.value("--heartbeat", in: 10...3_600_000)
+        _ = try suspectAfter.value("--suspect-after", in: 1...1000)
+        _ = try deadAfter.value("--dead-after", in: 100...86_400_000)
+        _ = try leaseAhead.value("--lease-ahead", in: 0...10_000)
+        _ = try freshnessWindow.value("--freshness-window", in: 1000...86_400_000)
+        _ = try keepFinished.value("--keep-finished", in: 0...30 * 86_400_000)
+        _ = try retain.value("--retain", in: 1000...3650 * 86_400_000)
+    }
+
     func run() throws {
         bootstrapLogging(level: logLevel)
         let secret = try ClusterSecret.resolve(file: secretFile, defaultFile: dataDir + "/secret")
-        var config = CoordinatorConfig(listen: listen, dataDir: dataDir, clusterID: cluster, secret: secret)
-        config.scheduler.heartbeatInterval = heartbeat.duration.milliseconds
-        config.scheduler.suspectAfterMissed = suspectAfter
-        config.scheduler.deadAfter = deadAfter.duration.milliseconds
-        config.scheduler.leaseAhead = leaseAhead
-        config.freshnessWindowMs = freshnessWindow.duration.milliseconds
+        var config = CoordinatorConfig(listen: NNGAddress.normalize(listen), dataDir: dataDir, clusterID: cluster, secret: secret)
+        config.scheduler.heartbeatInterval = try heartbeat.value("--heartbeat", in: 10...3_600_000)
+        config.scheduler.suspectAfterMissed = try suspectAfter.value("--suspect-after", in: 1...1000)
+        config.scheduler.deadAfter = try deadAfter.value("--dead-after", in: 100...86_400_000)
+        config.scheduler.leaseAhead = try leaseAhead.value("--lease-ahead", in: 0...10_000)
+        config.scheduler.keepFinished = try keepFinished.value("--keep-finished", in: 0...30 * 86_400_000)
+        config.freshnessWindowMs = try freshnessWindow.value("--freshness-window", in: 1000...86_400_000)
+        config.retainMs = try retain.value("--retain", in: 1000...3650 * 86_400_000)
         config.fullSync = fullSync
         config.faultHooks = enableFaultHooks
         let coordinator = try Coordinator(config: config, logger: Logger(label: "sluice.coordinator"))
@@ -45,38 +62,43 @@ struct CoordinatorCommand: ParsableCommand {
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "worker", abstract: "Run a worker that joins a coordinator.")
 
-    @Option(help: "Coordinator address.") var coordinator = env("SLUICE_COORDINATOR") ?? LocalDefaults.coordinator
+    @Option(help: "Coordinator address (host:port means tcp://host:port).") var coordinator = env("SLUICE_COORDINATOR") ?? LocalDefaults.coordinator
     @Option(help: "Host name or address others reach this worker at.") var advertise: String?
     @Option(help: "Where the worker's own service socket listens (port 0: any free port).") var listen = "tcp://0.0.0.0:0"
-    @Option(help: "Task slots (default: number of cores).") var slots = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Directory for logs and the worker id.") var dataDir: String
+    @Option(parsing: .unconditional, help: "Task slots, 1...10000 (default: number of cores).") var slots = Number(ProcessInfo.processInfo.activeProcessorCount)
+    @Option(help: "Directory for logs and the worker id (one worker per directory).") var dataDir: String
     @Option(help: "File holding the cluster secret (else $SLUICE_SECRET or $SLUICE_SECRET_FILE).") var secretFile: String?
     @Option(help: "Cluster id.") var cluster = env("SLUICE_CLUSTER") ?? LocalDefaults.clusterID
     @Option(name: .customLong("label"), help: "A label KEY=VALUE (repeatable).") var labels: [String] = []
     @Flag(help: "Run command tasks (off by default).") var allowCommands = false
     @Option(help: "Run commands as this user (needs root).") var runAs: String?
-    @Option(help: "Heartbeat interval.") var heartbeat = DurationArgument(argument: "1s")!
-    @Option(help: "Tasks held beyond the free slots.") var leaseAhead = 64
-    @Option(help: "How long SIGTERM waits for running tasks.") var drainTimeout = DurationArgument(argument: "30s")!
+    @Option(parsing: .unconditional, help: "Heartbeat interval (10ms...1h).") var heartbeat = DurationArgument("1s")
+    @Option(parsing: .unconditional, help: "Tasks held beyond the free slots (0...10000).") var leaseAhead = Number(64)
+    @Option(parsing: .unconditional, help: "How long SIGTERM waits for running tasks (0s...7d).") var drainTimeout = DurationArgument("30s")
     @Option(help: "Worker id (default: kept in the data dir).") var id: String?
     @Option(help: "Log level.") var logLevel: String?
 
     func validate() throws {
-        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        _ = try slots.value("--slots", in: 1...10_000)
+        _ = try heartbeat.value("--heartbeat", in: 10...3_600_000)
+        _ = try leaseAhead.value("--lease-ahead", in: 0...10_000)
+        _ = try drainTimeout.value("--drain-timeout", in: 0...DurationArgument.sevenDays)
     }
 
     func run() throws {
         bootstrapLogging(level: logLevel)
         let secret = try ClusterSecret.resolve(file: secretFile, defaultFile: LocalDefaults.secretFile)
-        let advertised = advertise ?? host(of: listen).flatMap { $0 == "0.0.0.0" || $0 == "*" ? nil : $0 } ?? ProcessInfo.processInfo.hostName
-        var config = WorkerConfig(coordinator: coordinator, dataDir: dataDir, clusterID: cluster, secret: secret, advertiseHost: advertised)
-        config.serviceListen = listen
-        config.slots = slots
+        let listenAddress = NNGAddress.normalize(listen)
+        let advertised = advertise ?? host(of: listenAddress).flatMap { $0 == "0.0.0.0" || $0 == "*" ? nil : $0 } ?? ProcessInfo.processInfo.hostName
+        var config = WorkerConfig(coordinator: NNGAddress.normalize(coordinator), dataDir: dataDir, clusterID: cluster, secret: secret,
+                                  advertiseHost: advertised)
+        config.serviceListen = listenAddress
+        config.slots = try slots.value("--slots", in: 1...10_000)
         config.allowCommands = allowCommands
         config.runAs = runAs
-        config.heartbeatInterval = heartbeat.duration
-        config.leaseAhead = leaseAhead
-        config.drainTimeout = drainTimeout.duration
+        config.heartbeatInterval = .milliseconds(try heartbeat.value("--heartbeat", in: 10...3_600_000))
+        config.leaseAhead = try leaseAhead.value("--lease-ahead", in: 0...10_000)
+        config.drainTimeout = .milliseconds(try drainTimeout.value("--drain-timeout", in: 0...DurationArgument.sevenDays))
         config.workerID = id
         config.labels = try labels.map { l in
             guard let eq = l.firstIndex(of: "=") else { throw ValidationError("--label takes KEY=VALUE, got '\(l)'") }

@@ -26,3 +26,12 @@ func bytes(_ n: UInt64) -> String {
 func age(_ ms: Int64) -> String {
     ms < 0 ? "-" : ms < 10_000 ? String(format: "%.1fs", Double(ms) / 1000) : "\(ms / 1000)s"
 }
+
+/// "42s", "3m", "2h", "4d": how long something has been so.
+func duration(_ ms: Int64) -> String {
+    let s = max(ms, 0) / 1000
+    if s < 120 { return "\(s)s" }
+    if s < 7200 { return "\(s / 60)m" }
+    if s < 172_800 { return "\(s / 3600)h" }
+    return "\(s / 86400)d"
+}

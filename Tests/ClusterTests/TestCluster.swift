@@ -1,6 +1,7 @@
 import Client
 import Foundation
 import Testing
+import Transport
 import Wire
 
 /// A real cluster for a test: the built `sluice` binary started as separate
@@ -37,9 +38,11 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// Starts (or restarts, on the same address and data dir) the coordinator.
-    func startCoordinator(_ extraArgs: [String] = []) throws {
+    func startCoordinator(_ extraArgs: [String] = [], waitForListener: Bool = true) throws {
         coordinator = try launch("coordinator", ["coordinator", "--listen", address, "--data-dir", dir + "/coordinator",
                                                  "--secret-file", secretFile, "--heartbeat", heartbeat, "--dead-after", deadAfter] + extraArgs)
+        // Clients fail at once when nothing listens yet: wait until something does.
+        if waitForListener { try eventually("the coordinator listening") { Reachability.probe(address) == .answers } }
     }
 
     /// A coordinator and these workers, all alive.
@@ -130,6 +133,13 @@ final class TestCluster: @unchecked Sendable {
             return last.state != "running"
         }
         return last
+    }
+
+    /// Every task of a job that has run, page after page.
+    func allTasks(_ id: String) throws -> [TaskDetail] {
+        var out: [TaskDetail] = []
+        try client().allTasks(id) { _, t in out.append(t) }
+        return out
     }
 
     func kill9(_ p: Process) {

@@ -27,9 +27,9 @@ struct Harness {
         return on(.tick)
     }
 
-    mutating func join(_ id: String, slots: Int = 2, incarnation: UInt64 = 1) -> WorkerKey {
+    mutating func join(_ id: String, slots: Int = 2, incarnation: UInt64 = 1, capabilities: Set<String> = []) -> WorkerKey {
         let key = WorkerKey(id: id, incarnation: incarnation)
-        on(.workerJoined(WorkerInfo(key: key, slots: slots), running: [], queued: [], finished: []))
+        on(.workerJoined(WorkerInfo(key: key, slots: slots, capabilities: capabilities), running: [], queued: [], finished: []))
         return key
     }
 
@@ -54,7 +54,13 @@ extension Array where Element == Action {
     }
     var cancels: [WorkerKey: [AttemptID]] {
         var out: [WorkerKey: [AttemptID]] = [:]
-        for a in self { if case .cancel(let w, let ids) = a { out[w, default: []] += ids } }
+        for a in self { if case .cancel(let w, let list) = a { out[w, default: []] += list.map(\.attempt) } }
+        return out
+    }
+    /// Attempts that ended (or were re-adopted) in these actions, with their new state.
+    var ended: [AttemptID: AttemptState] {
+        var out: [AttemptID: AttemptState] = [:]
+        for a in self { if case .attemptEnded(let e) = a { out[e.attempt] = e.state } }
         return out
     }
     func answers(_ token: UInt64) -> [Assignment]? {

@@ -41,7 +41,7 @@ import Testing
         let end = try #require(actions.jobEnds.first)
         #expect(end.1 == .failed && end.2.contains("exit code 3"))
         #expect(h.job("j").stages[1].state == .cancelled)
-        #expect(h.job("j").stages[1].tasks.allSatisfy { $0.attempts.isEmpty })
+        #expect(h.job("j").stages[1].untouched == 0)
     }
 
     @Test func aParkedPollIsAnsweredWhenWorkArrivesOrAtItsDeadline() throws {
@@ -100,7 +100,8 @@ import Testing
         h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 1)], retries: 3)))
         let first = try need(h.sync(a, want: 1))
         #expect(h.sync(a, want: 1, finished: [failed(first[0].attempt)]) == [])
-        #expect(h.job("j").stages[0].tasks[0].phase == .backoff)
+        #expect(h.job("j").stages[0].phase(of: 0) == .backoff)
+        #expect(h.s.queueDepth == 1)
         #expect(h.sync(a, want: 1, wait: 1000) == nil)
         let retried = h.advance(250).answers(h.token)
         #expect(retried?.first?.number == 2)
@@ -110,7 +111,7 @@ import Testing
         #expect(third.first?.number == 3)
         let end = h.on(.sync(a, token: 77, want: 0, deadline: h.now, started: [], finished: [ok(third[0].attempt)], released: []))
         #expect(end.jobEnds.map(\.1) == [.succeeded])
-        #expect(h.job("j").stages[0].tasks[0].committed == third[0].attempt)
+        #expect(end.ended[third[0].attempt] == .succeeded)
     }
 
     @Test func exhaustedRetriesFailTheJobWithTheTasksReason() throws {
@@ -175,11 +176,11 @@ import Testing
         h.now += 5001
         h.on(.heartbeat(b, draining: false))
         _ = h.on(.tick)
-        let job = h.job("j")
+        let stage = h.job("j").stages[0]
         #expect(h.s.workers[a]!.state == .dead)
-        #expect(job.stages[0].tasks[g[0].task.task].lost == 1)
-        #expect(job.stages[0].tasks[g[1].task.task].lost == 0)
-        #expect(job.stages[0].tasks.allSatisfy { $0.failures == 0 && $0.phase == .pending })
+        #expect(stage.task(g[0].task.task)?.lost == 1)
+        #expect(stage.task(g[1].task.task)?.lost == 0)
+        #expect(stage.live.values.allSatisfy { $0.failures == 0 && $0.phase == .pending })
         let again = try need(h.sync(b, want: 2))
         #expect(again.count == 2)
     }
@@ -192,7 +193,7 @@ import Testing
         #expect(g.count == 3)
         h.on(.workerJoined(WorkerInfo(key: WorkerKey(id: "a", incarnation: 2), slots: 1), running: [], queued: [], finished: []))
         // Only the first lease could have been running in the one slot.
-        #expect(h.job("j").stages[0].tasks.map(\.lost) == [1, 0, 0])
+        #expect((0..<3).map { h.job("j").stages[0].task($0)?.lost } == [1, 0, 0])
     }
 
     @Test func aTaskThatKillsThreeWorkersIsPoisonAndFailsItsJob() throws {
@@ -210,8 +211,9 @@ import Testing
         let end = try #require(last.jobEnds.first)
         #expect(end.1 == .failed)
         #expect(end.2.contains("poison"))
-        #expect(h.job("j").stages[0].tasks[0].failures == 0)
-        #expect(h.job("j").stages[0].tasks[0].phase == .failed)
+        #expect(h.job("j").failedTasks == 1)
+        #expect(h.job("j").stages[0].state == .failed)
+        #expect(h.s.attempts.isEmpty)
     }
 
     @Test func aLateSuccessFromALostAttemptIsAcceptedWhenTheTaskIsStillOpen() throws {
@@ -227,7 +229,7 @@ import Testing
         // The partitioned worker comes back with its result before anyone re-ran the task.
         let rejoin = h.on(.workerJoined(WorkerInfo(key: a, slots: 2), running: [], queued: [], finished: [ok(g[0].attempt)]))
         #expect(rejoin.jobEnds.map(\.1) == [.succeeded])
-        #expect(h.job("j").stages[0].tasks[0].committed == g[0].attempt)
+        #expect(rejoin.ended[g[0].attempt] == .succeeded)
     }
 
     @Test func aLateSuccessAfterAnotherAttemptCommittedIsDiscarded() throws {
@@ -242,9 +244,11 @@ import Testing
         let retry = try need(h.sync(b, want: 1))
         _ = h.sync(b, want: 0, finished: [ok(retry[0].attempt)])
         #expect(h.job("j").state == .succeeded)
-        h.on(.workerJoined(WorkerInfo(key: a, slots: 2), running: [], queued: [], finished: [ok(g[0].attempt)]))
-        #expect(h.job("j").stages[0].tasks[0].committed == retry[0].attempt)
-        #expect(h.s.attempts[g[0].attempt]!.state == .lost)
+        let late = h.on(.workerJoined(WorkerInfo(key: a, slots: 2), running: [], queued: [], finished: [ok(g[0].attempt)]))
+        // Its task is committed and forgotten: the late result changes nothing.
+        #expect(late.ended.isEmpty)
+        #expect(late.jobEnds.isEmpty)
+        #expect(h.job("j").succeededTasks == 1)
     }
 
     @Test func aRejoiningWorkerKeepsAttemptsNotYetRetriedAndStopsThoseRetriedElsewhere() throws {
@@ -263,7 +267,7 @@ import Testing
         let rejoin = h.on(.workerJoined(WorkerInfo(key: a, slots: 2), running: g.map(\.attempt), queued: [], finished: []))
         #expect(rejoin.cancels[a] == [superseded.attempt])
         #expect(h.s.attempts[kept.attempt]!.state == .running)
-        #expect(h.job("j").stages[0].tasks[kept.task.task].phase == .active)
+        #expect(h.job("j").stages[0].phase(of: kept.task.task) == .active)
     }
 
     @Test func aNewIncarnationEndsTheOldOne() throws {
@@ -287,7 +291,7 @@ import Testing
         h.on(.heartbeat(a, draining: true))
         #expect(h.sync(a, want: 0, released: g.dropFirst().map(\.attempt)) == [])
         #expect(h.sync(a, want: 3) == [])
-        #expect(h.job("j").stages[0].tasks.allSatisfy { $0.failures == 0 && $0.lost == 0 })
+        #expect(h.job("j").stages[0].live.values.allSatisfy { $0.failures == 0 && $0.lost == 0 })
         // Everything but the task a is still running goes to b.
         #expect(h.sync(b, want: 5)?.count == 3)
         _ = h.sync(a, want: 0, finished: [ok(g[0].attempt)])
@@ -322,22 +326,22 @@ import Testing
 }
 
 @Suite struct RestoreTests {
-    func journalState() -> ([Scheduler.RestoredJob], [Scheduler.RestoredAttempt]) {
-        let j = JobID("job-1")
-        let w = WorkerKey(id: "a", incarnation: 7)
-        return ([.init(id: j, plan: JobPlan(stages: [.init(tasks: 3)]), state: .running, reason: "")],
-                [.init(id: 1, task: TaskKey(job: j, stage: 0, task: 0), worker: w, state: .succeeded, reason: ""),
-                 .init(id: 2, task: TaskKey(job: j, stage: 0, task: 1), worker: w, state: .leased, reason: ""),
-                 .init(id: 3, task: TaskKey(job: j, stage: 0, task: 2), worker: w, state: .failed, reason: "boom")])
+    let j = JobID("job-1")
+    let w = WorkerKey(id: "a", incarnation: 7)
+
+    /// Task 0 committed before the crash; task 1 leased to `w`; task 2 failed once.
+    func journalState() -> [Scheduler.RestoredJob] {
+        [.init(id: j, plan: JobPlan(stages: [.init(tasks: 3)]), committed: [1], untouched: [3],
+               attempts: [.init(id: 2, task: TaskKey(job: j, stage: 0, task: 1), worker: w, state: .leased, reason: ""),
+                          .init(id: 3, task: TaskKey(job: j, stage: 0, task: 2), worker: w, state: .failed, reason: "boom")])]
     }
 
     @Test func committedTasksNeverRunAgainAndRunningOnesWaitForTheirWorker() throws {
-        let (jobs, attempts) = journalState()
-        var (s, _) = Scheduler.restored(config: SchedulerConfig(), jobs: jobs, attempts: attempts, at: 0)
+        var (s, _) = Scheduler.restored(config: SchedulerConfig(), jobs: journalState(), nextAttemptID: 4, at: 0)
         #expect(s.invariantViolations() == [])
         #expect(s.nextAttemptID == 4)
-        let w = WorkerKey(id: "a", incarnation: 7)
         #expect(s.workers[w]!.state == .recovering)
+        #expect(s.jobs[j]!.succeededTasks == 1)
         // The worker re-registers with the result of attempt 2, which the old coordinator never acknowledged.
         let actions = s.handle(.workerJoined(WorkerInfo(key: w, slots: 2), running: [], queued: [], finished: [ok(2)]), at: 100)
         #expect(s.invariantViolations() == [])
@@ -349,36 +353,65 @@ import Testing
     }
 
     @Test func aWorkerThatNeverReturnsHasItsTasksRunElsewhere() throws {
-        let (jobs, attempts) = journalState()
-        var (s, _) = Scheduler.restored(config: SchedulerConfig(), jobs: jobs, attempts: attempts, at: 0)
+        var (s, _) = Scheduler.restored(config: SchedulerConfig(), jobs: journalState(), nextAttemptID: 4, at: 0)
         let b = WorkerKey(id: "b", incarnation: 1)
         _ = s.handle(.workerJoined(WorkerInfo(key: b, slots: 4), running: [], queued: [], finished: []), at: 10)
         _ = s.handle(.heartbeat(b, draining: false), at: 5001)
         _ = s.handle(.tick, at: 5001)
-        #expect(s.workers[WorkerKey(id: "a", incarnation: 7)]!.state == .dead)
+        #expect(s.workers[w]!.state == .dead)
         let given = s.handle(.sync(b, token: 1, want: 5, deadline: 5001, started: [], finished: [], released: []), at: 5001).answers(1)
         #expect(Set(given?.map(\.task.task) ?? []) == [1, 2])
         #expect(s.invariantViolations() == [])
     }
 
+    @Test func theUntouchedRangeComesBackPendingWithoutObjects() throws {
+        // 10 million tasks, 1,000 committed, two in flight: memory for two tasks.
+        let plan = JobPlan(stages: [.init(tasks: 10_000_000)])
+        let rj = Scheduler.RestoredJob(id: j, plan: plan, committed: [1_000], untouched: [1_002], attempts: [
+            .init(id: 1_001, task: TaskKey(job: j, stage: 0, task: 1_000), worker: w, state: .running, reason: ""),
+            .init(id: 1_002, task: TaskKey(job: j, stage: 0, task: 1_001), worker: w, state: .lost, reason: "gone"),
+        ])
+        var (s, actions) = Scheduler.restored(config: SchedulerConfig(), jobs: [rj], nextAttemptID: 1_003, at: 0)
+        #expect(actions.isEmpty)
+        #expect(s.invariantViolations() == [])
+        #expect(s.jobs[j]!.stages[0].live.count == 2)
+        #expect(s.queueDepth == 10_000_000 - 1_002 + 1)
+        let b = WorkerKey(id: "b", incarnation: 1)
+        _ = s.handle(.workerJoined(WorkerInfo(key: b, slots: 2), running: [], queued: [], finished: []), at: 1)
+        let given = s.handle(.sync(b, token: 1, want: 2, deadline: 1, started: [], finished: [], released: []), at: 1).answers(1)
+        // The task whose attempt was lost first, then the range from where it stopped.
+        #expect(given?.map(\.task.task) == [1_001, 1_002])
+        #expect(given?.first?.number == 2)
+        #expect(s.invariantViolations() == [])
+    }
+
     @Test func aJobWhoseTasksAllCommittedBeforeTheCrashEndsOnRestart() {
-        let j = JobID("job-1"), w = WorkerKey(id: "a", incarnation: 1)
         let (s, actions) = Scheduler.restored(
-            config: SchedulerConfig(), jobs: [.init(id: j, plan: JobPlan(stages: [.init(tasks: 1)]), state: .running, reason: "")],
-            attempts: [.init(id: 1, task: TaskKey(job: j, stage: 0, task: 0), worker: w, state: .succeeded, reason: "")], at: 0)
+            config: SchedulerConfig(), jobs: [.init(id: j, plan: JobPlan(stages: [.init(tasks: 1)]), committed: [1], untouched: [1], attempts: [])],
+            nextAttemptID: 2, at: 0)
         #expect(actions.jobEnds.map(\.1) == [.succeeded])
         #expect(s.invariantViolations() == [])
     }
 
-    @Test func finishedJobsStayFinished() {
-        let j = JobID("job-1"), w = WorkerKey(id: "a", incarnation: 1)
-        let (s, actions) = Scheduler.restored(
-            config: SchedulerConfig(), jobs: [.init(id: j, plan: JobPlan(stages: [.init(tasks: 2)]), state: .failed, reason: "task 0.1 failed")],
-            attempts: [.init(id: 1, task: TaskKey(job: j, stage: 0, task: 0), worker: w, state: .succeeded, reason: "")], at: 0)
-        #expect(actions.isEmpty)
-        #expect(s.jobs[j]!.state == .failed && s.jobs[j]!.reason == "task 0.1 failed")
-        #expect(s.queueDepth == 0)
+    @Test func aTaskOutOfRetriesFailsItsJobOnRestart() {
+        let rj = Scheduler.RestoredJob(id: j, plan: JobPlan(stages: [.init(tasks: 2)], retries: 0), committed: [0], untouched: [1], attempts: [
+            .init(id: 1, task: TaskKey(job: j, stage: 0, task: 0), worker: w, state: .failed, reason: "exit code 1"),
+        ])
+        let (s, actions) = Scheduler.restored(config: SchedulerConfig(), jobs: [rj], nextAttemptID: 2, at: 0)
+        #expect(actions.jobEnds.first?.2 == "task 0.0 failed after 1 attempts (found on restart)")
         #expect(s.invariantViolations() == [])
+    }
+
+    @Test func aLaterStageResumesWhereItStopped() throws {
+        let plan = JobPlan(stages: [.init(tasks: 2), .init(tasks: 3, dependsOn: [0])])
+        let rj = Scheduler.RestoredJob(id: j, plan: plan, committed: [2, 1], untouched: [2, 1], attempts: [])
+        var (s, _) = Scheduler.restored(config: SchedulerConfig(), jobs: [rj], nextAttemptID: 10, at: 0)
+        #expect(s.invariantViolations() == [])
+        #expect(s.jobs[j]!.stages.map(\.state) == [.succeeded, .running])
+        let b = WorkerKey(id: "b", incarnation: 1)
+        _ = s.handle(.workerJoined(WorkerInfo(key: b, slots: 4), running: [], queued: [], finished: []), at: 1)
+        let given = s.handle(.sync(b, token: 1, want: 4, deadline: 1, started: [], finished: [], released: []), at: 1).answers(1)
+        #expect(given?.map { "\($0.task.stage).\($0.task.task)" } == ["1.1", "1.2"])
     }
 }
 
@@ -400,5 +433,134 @@ import Testing
         // a may take its 2 free slots plus half of the 8 ready tasks, not all 8.
         #expect(given?.count == 6)
         #expect(try need(h.sync(b, want: 66)).count == 2)
+    }
+}
+
+@Suite struct MemoryTests {
+    @Test func aHugeStageIsARangeUntilItsTasksAreLeased() throws {
+        var h = Harness { $0.leaseAhead = 8 }
+        let a = h.join("a", slots: 2)
+        h.on(.submitted(JobID("huge"), JobPlan(stages: [.init(tasks: 10_000_000)])))
+        #expect(h.s.queueDepth == 10_000_000)
+        #expect(h.job("huge").stages[0].live.isEmpty)
+        var given = try need(h.sync(a, want: 10))
+        for _ in 0..<100 {
+            given = try need(h.sync(a, want: 10, started: given.map(\.attempt), finished: given.map { ok($0.attempt) }))
+        }
+        // What is in memory is what is in flight: ten tasks and their attempts.
+        #expect(h.job("huge").succeededTasks == 1_000)
+        #expect(h.job("huge").stages[0].live.count == 10)
+        #expect(h.s.attempts.count == 10)
+        #expect(h.s.queueDepth == 10_000_000 - 1_010)
+        #expect(h.job("huge").stages[0].phase(of: 5) == nil)
+        #expect(h.job("huge").stages[0].phase(of: 9_999_999) == .pending)
+    }
+
+    @Test func aFinishedJobIsForgottenAfterKeepFinished() throws {
+        var h = Harness { $0.keepFinished = 60_000 }
+        let a = h.join("a")
+        h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 1)])))
+        let g = try need(h.sync(a, want: 1))
+        _ = h.sync(a, want: 0, finished: [ok(g[0].attempt)])
+        #expect(h.job("j").state == .succeeded)
+        #expect(h.s.attempts.isEmpty)
+        h.on(.heartbeat(a, draining: false))
+        #expect(h.advance(59_000).isEmpty || h.s.jobs[JobID("j")] != nil)
+        #expect(h.s.jobs[JobID("j")] != nil)
+        h.on(.heartbeat(a, draining: false))
+        let forgotten = h.advance(1_000)
+        #expect(forgotten.contains(.jobForgotten(JobID("j"))))
+        #expect(h.s.jobs.isEmpty)
+    }
+
+    @Test func aDeadWorkerIsForgottenAfterAWhile() {
+        var h = Harness { $0.forgetWorkersAfter = 300_000 }
+        let a = h.join("a")
+        _ = h.advance(5_001)
+        #expect(h.s.workers[a]?.state == .dead)
+        #expect(!h.advance(200_000).contains(.workerForgotten(a)))
+        #expect(h.advance(100_000).contains(.workerForgotten(a)))
+        #expect(h.s.workers[a] == nil)
+    }
+
+    @Test func aCancelledHugeJobLeavesNothingBehind() throws {
+        var h = Harness { $0.leaseAhead = 4; $0.keepFinished = 0 }
+        let a = h.join("a")
+        h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 50_000_000)])))
+        _ = try need(h.sync(a, want: 6))
+        let actions = h.on(.cancel(JobID("j"), reason: "enough"))
+        #expect(actions.cancels[a]?.count == 6)
+        #expect(h.s.queueDepth == 0 && h.s.attempts.isEmpty && h.s.workers[a]!.active.isEmpty)
+        #expect(h.advance(1).contains(.jobForgotten(JobID("j"))))
+    }
+}
+
+@Suite struct CapabilityTests {
+    @Test func tasksGoOnlyToWorkersWithTheCapabilitiesTheirStageRequires() throws {
+        var h = Harness()
+        let plain = h.join("plain", slots: 4)
+        let shell = h.join("shell", slots: 4, capabilities: ["commands"])
+        h.on(.submitted(JobID("cmd"), JobPlan(stages: [.init(tasks: 3, requires: ["commands"])])))
+        h.on(.submitted(JobID("any"), JobPlan(stages: [.init(tasks: 2)])))
+        let toPlain = try need(h.sync(plain, want: 4))
+        #expect(toPlain.allSatisfy { $0.task.job == JobID("any") })
+        #expect(toPlain.count == 2)
+        let toShell = try need(h.sync(shell, want: 4))
+        #expect(toShell.map(\.task.job) == [JobID("cmd"), JobID("cmd"), JobID("cmd")])
+    }
+
+    @Test func aJobNobodyCanRunWaitsAndSaysWhy() throws {
+        var h = Harness()
+        #expect(h.s.waitingReason(JobID("x")) == nil)
+        h.on(.submitted(JobID("cmd"), JobPlan(stages: [.init(tasks: 2, requires: ["commands"])])))
+        #expect(h.s.waitingReason(JobID("cmd")) == .noWorkers)
+        let plain = h.join("plain")
+        #expect(h.sync(plain, want: 2, wait: 1000) == nil)
+        #expect(h.s.waitingReason(JobID("cmd")) == .missingCapabilities(stage: 0, ["commands"]))
+        #expect(h.job("cmd").state == .running)
+        // A capable worker arrives: the job runs.
+        let shell = h.join("shell", capabilities: ["commands"])
+        #expect(h.s.waitingReason(JobID("cmd")) == nil)
+        #expect(h.sync(shell, want: 2)?.count == 2)
+    }
+
+    @Test func aDrainingWorkerNeverGetsBackTheTasksItHandsBack() throws {
+        var h = Harness { $0.leaseAhead = 4 }
+        let a = h.join("a", slots: 1)
+        h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 3)])))
+        let g = try need(h.sync(a, want: 3))
+        // Its poll for more work is parked (nothing left to lease) when the drain starts.
+        #expect(h.sync(a, want: 2, wait: 1000) == nil)
+        let parked = h.token
+        h.token += 1
+        let actions = h.on(.sync(a, token: h.token, want: 0, deadline: h.now, started: [], finished: [],
+                                 released: g.map(\.attempt), draining: true))
+        #expect(actions.answers(parked) == [])
+        #expect(h.s.workers[a]!.state == .draining)
+        #expect(h.s.workers[a]!.active.isEmpty)
+        #expect(h.s.queueDepth == 3)
+    }
+}
+
+@Suite struct AdoptionTests {
+    @Test func aLostAttemptWhoseTaskIsInBackoffIsAdoptedWhenItsWorkerReturns() throws {
+        var h = Harness { $0.backoffBase = 10_000 }
+        let a = h.join("a"), b = h.join("b")
+        h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 1)], retries: 3)))
+        let first = try need(h.sync(a, want: 1))
+        _ = h.sync(a, want: 0, started: first.map(\.attempt))
+        h.now += 5_001
+        h.on(.heartbeat(b, draining: false))
+        _ = h.on(.tick)
+        // Retried on b, which fails it: the task waits out its backoff.
+        let second = try need(h.sync(b, want: 1))
+        _ = h.sync(b, want: 0, finished: [failed(second[0].attempt)])
+        #expect(h.job("j").stages[0].phase(of: 0) == .backoff)
+        // a was only cut off: it comes back with the first attempt still running.
+        let rejoin = h.on(.workerJoined(WorkerInfo(key: a, slots: 2), running: [first[0].attempt], queued: [], finished: []))
+        #expect(rejoin.ended[first[0].attempt] == .running)
+        #expect(h.job("j").stages[0].phase(of: 0) == .active)
+        _ = h.sync(a, want: 0, finished: [ok(first[0].attempt)])
+        #expect(h.job("j").state == .succeeded)
     }
 }

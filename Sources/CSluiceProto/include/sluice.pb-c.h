@@ -214,10 +214,22 @@ struct  Sluice__ResourceStats
   uint64_t process_rss_bytes;
   double load1;
   uint32_t cores;
+  /*
+   * the worker process and its tasks, 0..100*cores
+   */
+  double tree_cpu_percent;
+  /*
+   * resident memory of the worker process and its tasks
+   */
+  uint64_t tree_rss_bytes;
+  /*
+   * how many processes that is
+   */
+  uint32_t tree_processes;
 };
 #define SLUICE__RESOURCE_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__resource_stats__descriptor) \
-    , 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -310,10 +322,15 @@ struct  Sluice__RegisterWorker
    */
   size_t n_queued;
   Sluice__AttemptRef **queued;
+  /*
+   * what it runs: "commands" (with --allow-commands); later "sql"
+   */
+  size_t n_capabilities;
+  char **capabilities;
 };
 #define SLUICE__REGISTER_WORKER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__register_worker__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
 
 
 struct  Sluice__RegisterReply
@@ -328,10 +345,14 @@ struct  Sluice__RegisterReply
   uint32_t heartbeat_ms;
   size_t n_cancel;
   Sluice__AttemptRef **cancel;
+  /*
+   * how long the worker keeps task logs (the journal's retention); 0: forever
+   */
+  uint64_t log_retention_ms;
 };
 #define SLUICE__REGISTER_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__register_reply__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0, 0,NULL }
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0,NULL, 0 }
 
 
 struct  Sluice__Heartbeat
@@ -529,10 +550,15 @@ struct  Sluice__StageSpec
   size_t n_depends_on;
   uint32_t *depends_on;
   Sluice__TaskSpec *spec;
+  /*
+   * capabilities a worker needs, beyond what the task kind implies
+   */
+  size_t n_requires;
+  char **requires;
 };
 #define SLUICE__STAGE_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__stage_spec__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL }
+    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, NULL, 0,NULL }
 
 
 struct  Sluice__JobSpec
@@ -593,10 +619,27 @@ struct  Sluice__GetJob
    * no stages: cheap enough to poll
    */
   protobuf_c_boolean summary_only;
+  /*
+   * 0: the summary plus the failed and running tasks (up to page_size of them).
+   * N >= 1: page N of every task that has run, in stage and task order.
+   */
+  uint32_t page;
+  /*
+   * only tasks in this state: failed, running, leased, succeeded, pending, cancelled
+   */
+  char *state;
+  /*
+   * 0: the coordinator's default
+   */
+  uint32_t page_size;
+  /*
+   * only this task, "STAGE.INDEX" (with page 1)
+   */
+  char *task;
 };
 #define SLUICE__GET_JOB__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__get_job__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Sluice__AttemptDetail
@@ -612,10 +655,14 @@ struct  Sluice__AttemptDetail
   int64_t finished_at_us;
   ProtobufCBinaryData output;
   char *worker_address;
+  /*
+   * the reply's size budget was reached: read it with `sluice logs`
+   */
+  protobuf_c_boolean output_omitted;
 };
 #define SLUICE__ATTEMPT_DETAIL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__attempt_detail__descriptor) \
-    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, {0,NULL}, (char *)protobuf_c_empty_string }
+    , 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, {0,NULL}, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Sluice__TaskDetail
@@ -661,10 +708,18 @@ struct  Sluice__JobSummary
   uint32_t tasks_running;
   int64_t submitted_at_ms;
   int64_t finished_at_ms;
+  /*
+   * pending or waiting out a retry backoff
+   */
+  uint32_t tasks_queued;
+  /*
+   * why queued tasks do not run (no worker, a missing capability); empty when they can
+   */
+  char *waiting;
 };
 #define SLUICE__JOB_SUMMARY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__job_summary__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Sluice__JobDetail
@@ -673,10 +728,22 @@ struct  Sluice__JobDetail
   Sluice__JobSummary *summary;
   size_t n_stages;
   Sluice__StageDetail **stages;
+  /*
+   * as asked
+   */
+  uint32_t page;
+  /*
+   * a later page has tasks
+   */
+  protobuf_c_boolean more;
+  /*
+   * tasks per page used
+   */
+  uint32_t page_size;
 };
 #define SLUICE__JOB_DETAIL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__job_detail__descriptor) \
-    , NULL, 0,NULL }
+    , NULL, 0,NULL, 0, 0, 0 }
 
 
 struct  Sluice__CancelJob
@@ -737,16 +804,31 @@ struct  Sluice__WorkerStatus
   char *host;
   char *state;
   uint32_t slots;
+  /*
+   * attempts held: leased + running
+   */
   uint32_t slots_used;
   Sluice__ResourceStats *stats;
   int64_t last_heartbeat_age_ms;
   char *service_address;
   size_t n_labels;
   Sluice__Label **labels;
+  /*
+   * handed to the worker, not started yet
+   */
+  uint32_t tasks_leased;
+  uint32_t tasks_running;
+  /*
+   * time in its current state (for dead workers: since they died)
+   */
+  int64_t state_age_ms;
+  size_t n_capabilities;
+  char **capabilities;
+  char *software_version;
 };
 #define SLUICE__WORKER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__worker_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Sluice__ClusterStatus
@@ -757,13 +839,28 @@ struct  Sluice__ClusterStatus
   size_t n_workers;
   Sluice__WorkerStatus **workers;
   uint32_t queue_depth;
+  /*
+   * started on a worker
+   */
   uint32_t running_tasks;
   size_t n_running_jobs;
   Sluice__JobSummary **running_jobs;
+  /*
+   * handed to a worker, not started yet
+   */
+  uint32_t leased_tasks;
+  char *coordinator_version;
+  int64_t uptime_ms;
+  uint64_t coordinator_rss_bytes;
+  /*
+   * the journal's files (database and write-ahead log)
+   */
+  uint64_t journal_bytes;
+  uint32_t jobs_in_memory;
 };
 #define SLUICE__CLUSTER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__cluster_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
 struct  Sluice__ReadLogs

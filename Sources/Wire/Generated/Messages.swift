@@ -254,6 +254,9 @@ public struct ResourceStats: WireMessage, Hashable, Codable {
     public var processRssBytes: UInt64
     public var load1: Double
     public var cores: UInt32
+    public var treeCpuPercent: Double
+    public var treeRssBytes: UInt64
+    public var treeProcesses: UInt32
 
     public init(
         cpuPercent: Double = 0,
@@ -261,7 +264,10 @@ public struct ResourceStats: WireMessage, Hashable, Codable {
         memoryTotalBytes: UInt64 = 0,
         processRssBytes: UInt64 = 0,
         load1: Double = 0,
-        cores: UInt32 = 0
+        cores: UInt32 = 0,
+        treeCpuPercent: Double = 0,
+        treeRssBytes: UInt64 = 0,
+        treeProcesses: UInt32 = 0
     ) {
         self.cpuPercent = cpuPercent
         self.memoryUsedBytes = memoryUsedBytes
@@ -269,6 +275,9 @@ public struct ResourceStats: WireMessage, Hashable, Codable {
         self.processRssBytes = processRssBytes
         self.load1 = load1
         self.cores = cores
+        self.treeCpuPercent = treeCpuPercent
+        self.treeRssBytes = treeRssBytes
+        self.treeProcesses = treeProcesses
     }
 }
 
@@ -281,6 +290,9 @@ extension ResourceStats {
         self.processRssBytes = m.process_rss_bytes
         self.load1 = m.load1
         self.cores = m.cores
+        self.treeCpuPercent = m.tree_cpu_percent
+        self.treeRssBytes = m.tree_rss_bytes
+        self.treeProcesses = m.tree_processes
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__ResourceStats>, _ arena: Arena) {
@@ -291,6 +303,9 @@ extension ResourceStats {
         p.pointee.process_rss_bytes = processRssBytes
         p.pointee.load1 = load1
         p.pointee.cores = cores
+        p.pointee.tree_cpu_percent = treeCpuPercent
+        p.pointee.tree_rss_bytes = treeRssBytes
+        p.pointee.tree_processes = treeProcesses
     }
 
     public func encoded() -> [UInt8] {
@@ -488,6 +503,7 @@ public struct RegisterWorker: WireMessage, Hashable, Codable {
     public var running: [TaskStart]
     public var unacked: [TaskResult]
     public var queued: [AttemptRef]
+    public var capabilities: [String]
 
     public init(
         workerID: String = "",
@@ -502,7 +518,8 @@ public struct RegisterWorker: WireMessage, Hashable, Codable {
         allowCommands: Bool = false,
         running: [TaskStart] = [],
         unacked: [TaskResult] = [],
-        queued: [AttemptRef] = []
+        queued: [AttemptRef] = [],
+        capabilities: [String] = []
     ) {
         self.workerID = workerID
         self.incarnation = incarnation
@@ -517,6 +534,7 @@ public struct RegisterWorker: WireMessage, Hashable, Codable {
         self.running = running
         self.unacked = unacked
         self.queued = queued
+        self.capabilities = capabilities
     }
 }
 
@@ -536,6 +554,7 @@ extension RegisterWorker {
         self.running = repeatedPointers(m.running, m.n_running) { TaskStart(c: $0) }
         self.unacked = repeatedPointers(m.unacked, m.n_unacked) { TaskResult(c: $0) }
         self.queued = repeatedPointers(m.queued, m.n_queued) { AttemptRef(c: $0) }
+        self.capabilities = repeatedPointers(m.capabilities, m.n_capabilities) { cString($0) }
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__RegisterWorker>, _ arena: Arena) {
@@ -557,6 +576,8 @@ extension RegisterWorker {
         p.pointee.unacked = arena.array(unacked) { arena.message($0, Sluice__TaskResult.self) { $0.fill($1, $2) } }
         p.pointee.n_queued = queued.count
         p.pointee.queued = arena.array(queued) { arena.message($0, Sluice__AttemptRef.self) { $0.fill($1, $2) } }
+        p.pointee.n_capabilities = capabilities.count
+        p.pointee.capabilities = arena.array(capabilities) { arena.string($0) }
     }
 
     public func encoded() -> [UInt8] {
@@ -582,19 +603,22 @@ public struct RegisterReply: WireMessage, Hashable, Codable {
     public var coordinatorEpoch: UInt64
     public var heartbeatMs: UInt32
     public var cancel: [AttemptRef]
+    public var logRetentionMs: UInt64
 
     public init(
         version: UInt32 = 0,
         coordinatorID: String = "",
         coordinatorEpoch: UInt64 = 0,
         heartbeatMs: UInt32 = 0,
-        cancel: [AttemptRef] = []
+        cancel: [AttemptRef] = [],
+        logRetentionMs: UInt64 = 0
     ) {
         self.version = version
         self.coordinatorID = coordinatorID
         self.coordinatorEpoch = coordinatorEpoch
         self.heartbeatMs = heartbeatMs
         self.cancel = cancel
+        self.logRetentionMs = logRetentionMs
     }
 }
 
@@ -606,6 +630,7 @@ extension RegisterReply {
         self.coordinatorEpoch = m.coordinator_epoch
         self.heartbeatMs = m.heartbeat_ms
         self.cancel = repeatedPointers(m.cancel, m.n_cancel) { AttemptRef(c: $0) }
+        self.logRetentionMs = m.log_retention_ms
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__RegisterReply>, _ arena: Arena) {
@@ -616,6 +641,7 @@ extension RegisterReply {
         p.pointee.heartbeat_ms = heartbeatMs
         p.pointee.n_cancel = cancel.count
         p.pointee.cancel = arena.array(cancel) { arena.message($0, Sluice__AttemptRef.self) { $0.fill($1, $2) } }
+        p.pointee.log_retention_ms = logRetentionMs
     }
 
     public func encoded() -> [UInt8] {
@@ -1223,19 +1249,22 @@ public struct StageSpec: WireMessage, Hashable, Codable {
     public var tasks: UInt32
     public var dependsOn: [UInt32]
     public var spec: TaskSpec
+    public var requires: [String]
 
     public init(
         id: UInt32 = 0,
         name: String = "",
         tasks: UInt32 = 0,
         dependsOn: [UInt32] = [],
-        spec: TaskSpec = TaskSpec()
+        spec: TaskSpec = TaskSpec(),
+        requires: [String] = []
     ) {
         self.id = id
         self.name = name
         self.tasks = tasks
         self.dependsOn = dependsOn
         self.spec = spec
+        self.requires = requires
     }
 }
 
@@ -1247,6 +1276,7 @@ extension StageSpec {
         self.tasks = m.tasks
         self.dependsOn = repeatedScalars(m.depends_on, m.n_depends_on) { $0 }
         self.spec = m.spec.map { TaskSpec(c: $0) } ?? TaskSpec()
+        self.requires = repeatedPointers(m.requires, m.n_requires) { cString($0) }
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__StageSpec>, _ arena: Arena) {
@@ -1257,6 +1287,8 @@ extension StageSpec {
         p.pointee.n_depends_on = dependsOn.count
         p.pointee.depends_on = arena.array(dependsOn) { $0 }
         p.pointee.spec = arena.message(spec, Sluice__TaskSpec.self) { $0.fill($1, $2) }
+        p.pointee.n_requires = requires.count
+        p.pointee.requires = arena.array(requires) { arena.string($0) }
     }
 
     public func encoded() -> [UInt8] {
@@ -1425,15 +1457,27 @@ public struct GetJob: WireMessage, Hashable, Codable {
     public var jobID: String
     public var includeOutput: Bool
     public var summaryOnly: Bool
+    public var page: UInt32
+    public var state: String
+    public var pageSize: UInt32
+    public var task: String
 
     public init(
         jobID: String = "",
         includeOutput: Bool = false,
-        summaryOnly: Bool = false
+        summaryOnly: Bool = false,
+        page: UInt32 = 0,
+        state: String = "",
+        pageSize: UInt32 = 0,
+        task: String = ""
     ) {
         self.jobID = jobID
         self.includeOutput = includeOutput
         self.summaryOnly = summaryOnly
+        self.page = page
+        self.state = state
+        self.pageSize = pageSize
+        self.task = task
     }
 }
 
@@ -1443,6 +1487,10 @@ extension GetJob {
         self.jobID = cString(m.job_id)
         self.includeOutput = (m.include_output != 0)
         self.summaryOnly = (m.summary_only != 0)
+        self.page = m.page
+        self.state = cString(m.state)
+        self.pageSize = m.page_size
+        self.task = cString(m.task)
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__GetJob>, _ arena: Arena) {
@@ -1450,6 +1498,10 @@ extension GetJob {
         p.pointee.job_id = arena.string(jobID)
         p.pointee.include_output = (includeOutput ? 1 : 0)
         p.pointee.summary_only = (summaryOnly ? 1 : 0)
+        p.pointee.page = page
+        p.pointee.state = arena.string(state)
+        p.pointee.page_size = pageSize
+        p.pointee.task = arena.string(task)
     }
 
     public func encoded() -> [UInt8] {
@@ -1480,6 +1532,7 @@ public struct AttemptDetail: WireMessage, Hashable, Codable {
     public var finishedAtUs: Int64
     public var output: [UInt8]
     public var workerAddress: String
+    public var outputOmitted: Bool
 
     public init(
         attemptID: UInt64 = 0,
@@ -1491,7 +1544,8 @@ public struct AttemptDetail: WireMessage, Hashable, Codable {
         startedAtUs: Int64 = 0,
         finishedAtUs: Int64 = 0,
         output: [UInt8] = [],
-        workerAddress: String = ""
+        workerAddress: String = "",
+        outputOmitted: Bool = false
     ) {
         self.attemptID = attemptID
         self.attempt = attempt
@@ -1503,6 +1557,7 @@ public struct AttemptDetail: WireMessage, Hashable, Codable {
         self.finishedAtUs = finishedAtUs
         self.output = output
         self.workerAddress = workerAddress
+        self.outputOmitted = outputOmitted
     }
 }
 
@@ -1519,6 +1574,7 @@ extension AttemptDetail {
         self.finishedAtUs = m.finished_at_us
         self.output = byteArray(m.output)
         self.workerAddress = cString(m.worker_address)
+        self.outputOmitted = (m.output_omitted != 0)
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__AttemptDetail>, _ arena: Arena) {
@@ -1533,6 +1589,7 @@ extension AttemptDetail {
         p.pointee.finished_at_us = finishedAtUs
         p.pointee.output = arena.bytes(output)
         p.pointee.worker_address = arena.string(workerAddress)
+        p.pointee.output_omitted = (outputOmitted ? 1 : 0)
     }
 
     public func encoded() -> [UInt8] {
@@ -1677,6 +1734,8 @@ public struct JobSummary: WireMessage, Hashable, Codable {
     public var tasksRunning: UInt32
     public var submittedAtMs: Int64
     public var finishedAtMs: Int64
+    public var tasksQueued: UInt32
+    public var waiting: String
 
     public init(
         jobID: String = "",
@@ -1688,7 +1747,9 @@ public struct JobSummary: WireMessage, Hashable, Codable {
         tasksFailed: UInt32 = 0,
         tasksRunning: UInt32 = 0,
         submittedAtMs: Int64 = 0,
-        finishedAtMs: Int64 = 0
+        finishedAtMs: Int64 = 0,
+        tasksQueued: UInt32 = 0,
+        waiting: String = ""
     ) {
         self.jobID = jobID
         self.name = name
@@ -1700,6 +1761,8 @@ public struct JobSummary: WireMessage, Hashable, Codable {
         self.tasksRunning = tasksRunning
         self.submittedAtMs = submittedAtMs
         self.finishedAtMs = finishedAtMs
+        self.tasksQueued = tasksQueued
+        self.waiting = waiting
     }
 }
 
@@ -1716,6 +1779,8 @@ extension JobSummary {
         self.tasksRunning = m.tasks_running
         self.submittedAtMs = m.submitted_at_ms
         self.finishedAtMs = m.finished_at_ms
+        self.tasksQueued = m.tasks_queued
+        self.waiting = cString(m.waiting)
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__JobSummary>, _ arena: Arena) {
@@ -1730,6 +1795,8 @@ extension JobSummary {
         p.pointee.tasks_running = tasksRunning
         p.pointee.submitted_at_ms = submittedAtMs
         p.pointee.finished_at_ms = finishedAtMs
+        p.pointee.tasks_queued = tasksQueued
+        p.pointee.waiting = arena.string(waiting)
     }
 
     public func encoded() -> [UInt8] {
@@ -1752,13 +1819,22 @@ extension JobSummary {
 public struct JobDetail: WireMessage, Hashable, Codable {
     public var summary: JobSummary
     public var stages: [StageDetail]
+    public var page: UInt32
+    public var more: Bool
+    public var pageSize: UInt32
 
     public init(
         summary: JobSummary = JobSummary(),
-        stages: [StageDetail] = []
+        stages: [StageDetail] = [],
+        page: UInt32 = 0,
+        more: Bool = false,
+        pageSize: UInt32 = 0
     ) {
         self.summary = summary
         self.stages = stages
+        self.page = page
+        self.more = more
+        self.pageSize = pageSize
     }
 }
 
@@ -1767,6 +1843,9 @@ extension JobDetail {
         let m = p.pointee
         self.summary = m.summary.map { JobSummary(c: $0) } ?? JobSummary()
         self.stages = repeatedPointers(m.stages, m.n_stages) { StageDetail(c: $0) }
+        self.page = m.page
+        self.more = (m.more != 0)
+        self.pageSize = m.page_size
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__JobDetail>, _ arena: Arena) {
@@ -1774,6 +1853,9 @@ extension JobDetail {
         p.pointee.summary = arena.message(summary, Sluice__JobSummary.self) { $0.fill($1, $2) }
         p.pointee.n_stages = stages.count
         p.pointee.stages = arena.array(stages) { arena.message($0, Sluice__StageDetail.self) { $0.fill($1, $2) } }
+        p.pointee.page = page
+        p.pointee.more = (more ? 1 : 0)
+        p.pointee.page_size = pageSize
     }
 
     public func encoded() -> [UInt8] {
@@ -1987,6 +2069,11 @@ public struct WorkerStatus: WireMessage, Hashable, Codable {
     public var lastHeartbeatAgeMs: Int64
     public var serviceAddress: String
     public var labels: [Label]
+    public var tasksLeased: UInt32
+    public var tasksRunning: UInt32
+    public var stateAgeMs: Int64
+    public var capabilities: [String]
+    public var softwareVersion: String
 
     public init(
         workerID: String = "",
@@ -1998,7 +2085,12 @@ public struct WorkerStatus: WireMessage, Hashable, Codable {
         stats: ResourceStats = ResourceStats(),
         lastHeartbeatAgeMs: Int64 = 0,
         serviceAddress: String = "",
-        labels: [Label] = []
+        labels: [Label] = [],
+        tasksLeased: UInt32 = 0,
+        tasksRunning: UInt32 = 0,
+        stateAgeMs: Int64 = 0,
+        capabilities: [String] = [],
+        softwareVersion: String = ""
     ) {
         self.workerID = workerID
         self.incarnation = incarnation
@@ -2010,6 +2102,11 @@ public struct WorkerStatus: WireMessage, Hashable, Codable {
         self.lastHeartbeatAgeMs = lastHeartbeatAgeMs
         self.serviceAddress = serviceAddress
         self.labels = labels
+        self.tasksLeased = tasksLeased
+        self.tasksRunning = tasksRunning
+        self.stateAgeMs = stateAgeMs
+        self.capabilities = capabilities
+        self.softwareVersion = softwareVersion
     }
 }
 
@@ -2026,6 +2123,11 @@ extension WorkerStatus {
         self.lastHeartbeatAgeMs = m.last_heartbeat_age_ms
         self.serviceAddress = cString(m.service_address)
         self.labels = repeatedPointers(m.labels, m.n_labels) { Label(c: $0) }
+        self.tasksLeased = m.tasks_leased
+        self.tasksRunning = m.tasks_running
+        self.stateAgeMs = m.state_age_ms
+        self.capabilities = repeatedPointers(m.capabilities, m.n_capabilities) { cString($0) }
+        self.softwareVersion = cString(m.software_version)
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__WorkerStatus>, _ arena: Arena) {
@@ -2041,6 +2143,12 @@ extension WorkerStatus {
         p.pointee.service_address = arena.string(serviceAddress)
         p.pointee.n_labels = labels.count
         p.pointee.labels = arena.array(labels) { arena.message($0, Sluice__Label.self) { $0.fill($1, $2) } }
+        p.pointee.tasks_leased = tasksLeased
+        p.pointee.tasks_running = tasksRunning
+        p.pointee.state_age_ms = stateAgeMs
+        p.pointee.n_capabilities = capabilities.count
+        p.pointee.capabilities = arena.array(capabilities) { arena.string($0) }
+        p.pointee.software_version = arena.string(softwareVersion)
     }
 
     public func encoded() -> [UInt8] {
@@ -2067,6 +2175,12 @@ public struct ClusterStatus: WireMessage, Hashable, Codable {
     public var queueDepth: UInt32
     public var runningTasks: UInt32
     public var runningJobs: [JobSummary]
+    public var leasedTasks: UInt32
+    public var coordinatorVersion: String
+    public var uptimeMs: Int64
+    public var coordinatorRssBytes: UInt64
+    public var journalBytes: UInt64
+    public var jobsInMemory: UInt32
 
     public init(
         coordinatorID: String = "",
@@ -2074,7 +2188,13 @@ public struct ClusterStatus: WireMessage, Hashable, Codable {
         workers: [WorkerStatus] = [],
         queueDepth: UInt32 = 0,
         runningTasks: UInt32 = 0,
-        runningJobs: [JobSummary] = []
+        runningJobs: [JobSummary] = [],
+        leasedTasks: UInt32 = 0,
+        coordinatorVersion: String = "",
+        uptimeMs: Int64 = 0,
+        coordinatorRssBytes: UInt64 = 0,
+        journalBytes: UInt64 = 0,
+        jobsInMemory: UInt32 = 0
     ) {
         self.coordinatorID = coordinatorID
         self.coordinatorEpoch = coordinatorEpoch
@@ -2082,6 +2202,12 @@ public struct ClusterStatus: WireMessage, Hashable, Codable {
         self.queueDepth = queueDepth
         self.runningTasks = runningTasks
         self.runningJobs = runningJobs
+        self.leasedTasks = leasedTasks
+        self.coordinatorVersion = coordinatorVersion
+        self.uptimeMs = uptimeMs
+        self.coordinatorRssBytes = coordinatorRssBytes
+        self.journalBytes = journalBytes
+        self.jobsInMemory = jobsInMemory
     }
 }
 
@@ -2094,6 +2220,12 @@ extension ClusterStatus {
         self.queueDepth = m.queue_depth
         self.runningTasks = m.running_tasks
         self.runningJobs = repeatedPointers(m.running_jobs, m.n_running_jobs) { JobSummary(c: $0) }
+        self.leasedTasks = m.leased_tasks
+        self.coordinatorVersion = cString(m.coordinator_version)
+        self.uptimeMs = m.uptime_ms
+        self.coordinatorRssBytes = m.coordinator_rss_bytes
+        self.journalBytes = m.journal_bytes
+        self.jobsInMemory = m.jobs_in_memory
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__ClusterStatus>, _ arena: Arena) {
@@ -2106,6 +2238,12 @@ extension ClusterStatus {
         p.pointee.running_tasks = runningTasks
         p.pointee.n_running_jobs = runningJobs.count
         p.pointee.running_jobs = arena.array(runningJobs) { arena.message($0, Sluice__JobSummary.self) { $0.fill($1, $2) } }
+        p.pointee.leased_tasks = leasedTasks
+        p.pointee.coordinator_version = arena.string(coordinatorVersion)
+        p.pointee.uptime_ms = uptimeMs
+        p.pointee.coordinator_rss_bytes = coordinatorRssBytes
+        p.pointee.journal_bytes = journalBytes
+        p.pointee.jobs_in_memory = jobsInMemory
     }
 
     public func encoded() -> [UInt8] {

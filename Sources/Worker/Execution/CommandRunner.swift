@@ -1,15 +1,17 @@
-internal import CSpawn
 import Foundation
+import Platform
 import Wire
 
-/// Runs `command` tasks: argv (or `/bin/sh -c` with --shell) in its own
-/// session, stdout and stderr to files under the worker's data dir, with the
-/// SLUICE_* identity variables that let a command make its side effects idempotent.
-struct CommandRunner {
+/// Runs `command` tasks: argv (or `/bin/sh -c` with --shell) under a guard
+/// process, in a process group of its own, stdout and stderr to files under
+/// the worker's data dir, with the SLUICE_* identity variables that let a
+/// command make its side effects idempotent.
+struct CommandRunner: Sendable {
     let logDir: String
     let allowCommands: Bool
-    let runAs: (uid: uid_t, gid: gid_t)?
+    let runAs: (uid: UInt32, gid: UInt32)?
     let outputCap: Int
+    let groups: TaskGroups
 
     /// Attempt ids are unique in a cluster, so job and attempt name the files.
     func logPaths(job: String, task: UInt32, attempt: UInt64) -> (out: String, err: String) {
@@ -28,8 +30,7 @@ struct CommandRunner {
         var argv = command.argv.map { $0.replacingOccurrences(of: "{{task}}", with: index) }
         if command.shell { argv = ["/bin/sh", "-c", argv.joined(separator: " ")] }
 
-        var env = ProcessInfo.processInfo.environment
-        env["SLUICE_SECRET"] = nil
+        var env: [String: String?] = ["SLUICE_SECRET": nil]
         for e in command.env { env[e.name] = e.value.replacingOccurrences(of: "{{task}}", with: index) }
         env["SLUICE_JOB_ID"] = ctx.ref.jobID
         env["SLUICE_TASK_ID"] = ctx.taskLabel
@@ -52,33 +53,28 @@ struct CommandRunner {
         }
         if let runAs { _ = fchown(outFD, runAs.uid, runAs.gid); _ = fchown(errFD, runAs.uid, runAs.gid) }
 
-        var spawnError: Int32 = 0
-        let pid: pid_t = withCStrings(argv) { cArgv in
-            withCStrings(env.map { "\($0.key)=\($0.value)" }) { cEnv in
-                sluice_spawn(cArgv, cEnv, command.cwd.isEmpty ? nil : command.cwd, outFD, errFD,
-                             runAs == nil ? 0 : 1, runAs?.uid ?? 0, runAs?.gid ?? 0, &spawnError)
-            }
+        let task: GuardedTask
+        do {
+            task = try GuardedTask.spawn(argv: argv, environment: environment(with: env), cwd: command.cwd.isEmpty ? nil : command.cwd,
+                                         stdout: outFD, stderr: errFD, runAs: runAs)
+        } catch {
+            return RunOutcome(outcome: .failed, exitCode: 127, reason: "\(error)")
         }
-        if pid < 0 {
-            if pid < -1 { var st: Int32 = 0; waitpid(-pid - 2, &st, 0) }
-            let why = String(cString: strerror(spawnError))
-            return RunOutcome(outcome: .failed, exitCode: 127, reason: "cannot start \(argv[0])\(command.cwd.isEmpty ? "" : " in \(command.cwd)"): \(why)")
-        }
-        ctx.board.update { ctx.board.running[ctx.attemptID]?.pid = pid }
-
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        ctx.board.update { ctx.board.running[ctx.attemptID]?.pid = 0 }
+        groups.record(ctx.attemptID, task)
+        ctx.board.update { ctx.board.running[ctx.attemptID]?.group = task.group }
+        let status = task.wait()
+        ctx.board.update { ctx.board.running[ctx.attemptID]?.group = 0 }
+        groups.remove(ctx.attemptID)
         let output = head(paths.out)
         if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, exitCode: -1, reason: stop.1, output: output) }
-        // WIFEXITED / WEXITSTATUS / WTERMSIG are macros; decode the status by hand.
-        let signal = status & 0x7f
-        if signal == 0 {
-            let code = (status >> 8) & 0xff
-            if code == 0 { return RunOutcome(outcome: .succeeded, output: output) }
+        switch status {
+        case .exited(0):
+            return RunOutcome(outcome: .succeeded, output: output)
+        case .exited(let code):
             return RunOutcome(outcome: .failed, exitCode: code, reason: "exit code \(code)\(lastLine(paths.err).map { ": \($0)" } ?? "")", output: output)
+        case .signalled:
+            return RunOutcome(outcome: .failed, exitCode: status.code, reason: status.description, output: output)
         }
-        return RunOutcome(outcome: .failed, exitCode: 128 + signal, reason: "killed by signal \(signal)", output: output)
     }
 
     private func head(_ path: String) -> [UInt8] {
@@ -95,13 +91,4 @@ struct CommandRunner {
         let text = String(decoding: (try? h.readToEnd()) ?? Data(), as: UTF8.self)
         return text.split(separator: "\n").last.map { String($0.prefix(300)) }
     }
-}
-
-/// Calls `body` with a NULL-terminated C array of the strings.
-func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    let duplicated = strings.map { strdup($0) }
-    defer { duplicated.forEach { free($0) } }
-    var pointers: [UnsafePointer<CChar>?] = duplicated.map { UnsafePointer($0) }
-    pointers.append(nil)
-    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

@@ -47,6 +47,9 @@ extension ResourceStats {
         m.processRssBytes = 1004
         m.load1 = 5.25
         m.cores = 1006
+        m.treeCpuPercent = 7.25
+        m.treeRssBytes = 1008
+        m.treeProcesses = 1009
         return m
     }
 }
@@ -101,6 +104,7 @@ extension RegisterWorker {
         m.running = [TaskStart.sample, TaskStart.sample]
         m.unacked = [TaskResult.sample, TaskResult.sample]
         m.queued = [AttemptRef.sample, AttemptRef.sample]
+        m.capabilities = ["capabilities-\u{e9}-14", "capabilities-\u{e9}-14"]
         return m
     }
 }
@@ -113,6 +117,7 @@ extension RegisterReply {
         m.coordinatorEpoch = 1003
         m.heartbeatMs = 1004
         m.cancel = [AttemptRef.sample, AttemptRef.sample]
+        m.logRetentionMs = 1006
         return m
     }
 }
@@ -245,6 +250,7 @@ extension StageSpec {
         m.tasks = 1003
         m.dependsOn = [1004, 1004]
         m.spec = TaskSpec.sample
+        m.requires = ["requires-\u{e9}-6", "requires-\u{e9}-6"]
         return m
     }
 }
@@ -285,6 +291,10 @@ extension GetJob {
         m.jobID = "job_id-\u{e9}-1"
         m.includeOutput = true
         m.summaryOnly = true
+        m.page = 1004
+        m.state = "state-\u{e9}-5"
+        m.pageSize = 1006
+        m.task = "task-\u{e9}-7"
         return m
     }
 }
@@ -302,6 +312,7 @@ extension AttemptDetail {
         m.finishedAtUs = -1008
         m.output = [0, 255, 9]
         m.workerAddress = "worker_address-\u{e9}-10"
+        m.outputOmitted = true
         return m
     }
 }
@@ -342,6 +353,8 @@ extension JobSummary {
         m.tasksRunning = 1008
         m.submittedAtMs = -1009
         m.finishedAtMs = -1010
+        m.tasksQueued = 1011
+        m.waiting = "waiting-\u{e9}-12"
         return m
     }
 }
@@ -351,6 +364,9 @@ extension JobDetail {
         var m = JobDetail()
         m.summary = JobSummary.sample
         m.stages = [StageDetail.sample, StageDetail.sample]
+        m.page = 1003
+        m.more = true
+        m.pageSize = 1005
         return m
     }
 }
@@ -407,6 +423,11 @@ extension WorkerStatus {
         m.lastHeartbeatAgeMs = -1008
         m.serviceAddress = "service_address-\u{e9}-9"
         m.labels = [Label.sample, Label.sample]
+        m.tasksLeased = 1011
+        m.tasksRunning = 1012
+        m.stateAgeMs = -1013
+        m.capabilities = ["capabilities-\u{e9}-14", "capabilities-\u{e9}-14"]
+        m.softwareVersion = "software_version-\u{e9}-15"
         return m
     }
 }
@@ -420,6 +441,12 @@ extension ClusterStatus {
         m.queueDepth = 1004
         m.runningTasks = 1005
         m.runningJobs = [JobSummary.sample, JobSummary.sample]
+        m.leasedTasks = 1007
+        m.coordinatorVersion = "coordinator_version-\u{e9}-8"
+        m.uptimeMs = -1009
+        m.coordinatorRssBytes = 1010
+        m.journalBytes = 1011
+        m.jobsInMemory = 1012
         return m
     }
 }
