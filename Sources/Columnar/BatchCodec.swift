@@ -21,6 +21,8 @@ public enum BatchCodec {
     public static let magic: [UInt8] = Array("SLCB".utf8)
     public static let version: UInt16 = 1
     public static let headerSize = 20
+    /// The largest payload a block may declare (what one LZ4 block can hold).
+    public static let maxPayload = LZ4.maxBlockSize
 
     public static func encode(_ batch: RecordBatch, compress: Bool = true) -> [UInt8] {
         var out: [UInt8] = []
@@ -53,8 +55,8 @@ public enum BatchCodec {
         var codec: UInt16 = 0
         if compress {
             var c: [UInt8] = []
-            payload.withUnsafeBytes { LZ4.compress($0, into: &c) }
-            if c.count < payload.count { stored = c; codec = 1 } else { stored = payload }
+            let compressed = payload.withUnsafeBytes { LZ4.compress($0, into: &c) }
+            if compressed && c.count < payload.count { stored = c; codec = 1 } else { stored = payload }
         } else { stored = payload }
         var h = ByteWriter()
         h.bytes(magic); h.u16(version); h.u16(codec)
@@ -75,6 +77,11 @@ public enum BatchCodec {
         guard v == version else { throw .unsupportedVersion(Int(v)) }
         let codec = try r.u16()
         let rawLength = Int(try r.u32()), storedLength = Int(try r.u32()), checksum = try r.u32()
+        // Lengths come from the writer: check them before they size anything.
+        guard rawLength <= maxPayload else { throw .corrupt("block declares a \(rawLength)-byte payload; the limit is \(maxPayload)") }
+        guard codec != 0 || rawLength == storedLength else {
+            throw .corrupt("stored block declares \(rawLength) bytes but holds \(storedLength)")
+        }
         guard bytes.count - r.offset >= storedLength else {
             throw .truncated("block payload needs \(storedLength) bytes, \(bytes.count - r.offset) left")
         }
@@ -102,6 +109,8 @@ public enum BatchCodec {
     private static func decodePayload(_ payload: [UInt8]) throws(BatchCodecError) -> RecordBatch {
         var r = ByteReader(payload, 0)
         let rows = Int(try r.u32()), ncols = Int(try r.u32())
+        // Every column takes at least 8 bytes (name length, type, validity flag): a column count the payload cannot hold is corrupt.
+        guard ncols <= (payload.count - r.offset) / 8 else { throw .corrupt("\(ncols) columns cannot fit in \(payload.count) bytes") }
         var fields: [Field] = [], columns: [Column] = []
         for _ in 0..<ncols {
             let nameLength = Int(try r.u32())

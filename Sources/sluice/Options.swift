@@ -98,7 +98,7 @@ struct DurationArgument: ExpressibleByArgument, CustomStringConvertible, Sendabl
             scale = ms
             break
         }
-        guard let n = Double(number), !number.contains(where: { $0.isLetter }) else { return nil }
+        guard let n = Double(number) else { return nil }
         text = argument
         let ms = n * scale
         milliseconds = ms.isFinite && ms >= 0 && ms < 9e15 ? Int64(ms) : nil

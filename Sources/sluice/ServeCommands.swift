@@ -25,6 +25,8 @@ struct CoordinatorCommand: ParsableCommand {
     var keepFinished = DurationArgument("60s")
     @Option(parsing: .unconditional, help: "How long finished jobs stay in the journal, and their task logs on the workers (1s...3650d).")
     var retain = DurationArgument("30d")
+    @Option(parsing: .unconditional, help: "How long `status` shows a worker after it died or left (0s...30d).")
+    var showDeadFor = DurationArgument("5m")
     @Flag(help: "fsync the journal on every commit (survive power loss, not only crashes).") var fullSync = false
     @Flag(help: "Honour fault-injection requests (tests only).") var enableFaultHooks = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
@@ -37,6 +39,7 @@ struct CoordinatorCommand: ParsableCommand {
         _ = try freshnessWindow.value("--freshness-window", in: 1000...86_400_000)
         _ = try keepFinished.value("--keep-finished", in: 0...30 * 86_400_000)
         _ = try retain.value("--retain", in: 1000...3650 * 86_400_000)
+        _ = try showDeadFor.value("--show-dead-for", in: 0...30 * 86_400_000)
     }
 
     func run() throws {
@@ -50,6 +53,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.scheduler.keepFinished = try keepFinished.value("--keep-finished", in: 0...30 * 86_400_000)
         config.freshnessWindowMs = try freshnessWindow.value("--freshness-window", in: 1000...86_400_000)
         config.retainMs = try retain.value("--retain", in: 1000...3650 * 86_400_000)
+        config.scheduler.forgetWorkersAfter = try showDeadFor.value("--show-dead-for", in: 0...30 * 86_400_000)
         config.fullSync = fullSync
         config.faultHooks = enableFaultHooks
         let coordinator = try Coordinator(config: config, logger: Logger(label: "sluice.coordinator"))

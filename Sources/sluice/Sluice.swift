@@ -33,8 +33,7 @@ struct Sluice: ParsableCommand {
     private static func fail(_ error: Error) -> Never {
         if exitCode(for: error) == .success { exit(withError: error) }
         if let code = error as? ExitCode { Foundation.exit(code.rawValue) }
-        var text = message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
-        if let first = text.split(separator: "\n").first { text = String(first) }
+        let text = message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
         FileHandle.standardError.write(Data("Error: \(text)\n".utf8))
         Foundation.exit(1)
     }

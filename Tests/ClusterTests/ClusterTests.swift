@@ -10,9 +10,10 @@ func builtinJob(_ action: String, tasks: Int, retries: Int? = nil) -> JobSpec {
             retries: UInt32(retries ?? 0), retriesSet: retries != nil)
 }
 
-func commandJob(_ argv: [String], tasks: Int, shell: Bool = false, timeoutMs: UInt32 = 0) -> JobSpec {
+func commandJob(_ argv: [String], tasks: Int, retries: Int? = nil, shell: Bool = false, timeoutMs: UInt32 = 0) -> JobSpec {
     JobSpec(name: argv.joined(separator: " "), stages: [StageSpec(tasks: UInt32(tasks), spec: TaskSpec(
-        kind: .command, payload: CommandSpec(argv: argv, shell: shell).encoded(), timeoutMs: timeoutMs))])
+        kind: .command, payload: CommandSpec(argv: argv, shell: shell).encoded(), timeoutMs: timeoutMs))],
+        retries: UInt32(retries ?? 0), retriesSet: retries != nil)
 }
 
 /// A command task that sleeps, then appends a record line as the `record` builtin does.

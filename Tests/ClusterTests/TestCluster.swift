@@ -53,10 +53,11 @@ final class TestCluster: @unchecked Sendable {
     }
 
     @discardableResult
-    func startWorker(_ name: String, slots: Int = 2, secretFile: String? = nil, coordinator: String? = nil, extraArgs: [String] = []) throws -> Process {
+    func startWorker(_ name: String, slots: Int = 2, secretFile: String? = nil, coordinator: String? = nil, allowCommands: Bool = true,
+                     extraArgs: [String] = []) throws -> Process {
         let p = try launch(name, ["worker", "--coordinator", coordinator ?? address, "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1",
-                                  "--data-dir", dir + "/" + name, "--slots", "\(slots)", "--id", name, "--allow-commands",
-                                  "--heartbeat", heartbeat, "--secret-file", secretFile ?? self.secretFile] + extraArgs)
+                                  "--data-dir", dir + "/" + name, "--slots", "\(slots)", "--id", name] + (allowCommands ? ["--allow-commands"] : [])
+                                  + ["--heartbeat", heartbeat, "--secret-file", secretFile ?? self.secretFile] + extraArgs)
         workers[name] = p
         return p
     }
@@ -77,6 +78,11 @@ final class TestCluster: @unchecked Sendable {
         try p.run()
         extra.append(p)
         return p
+    }
+
+    /// Starts a CLI command against this cluster in the background; its output goes to the log "cli".
+    func launchCLI(_ args: [String]) throws -> Process {
+        try launch("cli", args, env: ["SLUICE_COORDINATOR": address, "SLUICE_SECRET_FILE": secretFile])
     }
 
     func log(_ name: String) -> String {

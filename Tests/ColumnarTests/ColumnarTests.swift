@@ -71,6 +71,66 @@ struct BatchCodecTests {
     }
 }
 
+/// Blocks written by someone hostile: lengths that would size allocations or
+/// narrow into 32-bit arguments are refused before anything is allocated.
+struct HostileBlockTests {
+    /// A block with a valid checksum over `stored`, declaring `rawLength`.
+    static func block(codec: UInt16, rawLength: UInt32, stored: [UInt8]) -> [UInt8] {
+        var out = BatchCodec.magic
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+        put(BatchCodec.version); put(codec); put(rawLength); put(UInt32(stored.count))
+        put(stored.withUnsafeBytes { crc32($0) })
+        return out + stored
+    }
+
+    @Test(arguments: [UInt32.max, UInt32(Int32.max) + 1, UInt32(LZ4.maxBlockSize) + 1])
+    func anLZ4BlockClaimingAHugePayloadIsRefused(raw: UInt32) {
+        let bytes = Self.block(codec: 1, rawLength: raw, stored: [0x10, 0x41])
+        do { _ = try BatchCodec.decodeAll(bytes); Issue.record("decoded a block claiming \(raw) bytes") }
+        catch { #expect("\(error)".contains("corrupt")) }
+    }
+
+    @Test func anLZ4BlockClaimingMoreThanItCanExpandToIsRefused() {
+        // 10 stored bytes can never decompress to a megabyte.
+        let bytes = Self.block(codec: 1, rawLength: 1 << 20, stored: [UInt8](repeating: 0x11, count: 10))
+        do { _ = try BatchCodec.decodeAll(bytes); Issue.record("decoded") } catch { #expect("\(error)".contains("cannot")) }
+        #expect(throws: CompressionError.self) {
+            _ = try [UInt8](repeating: 0, count: 10).withUnsafeBytes { try LZ4.decompress($0, originalSize: Int.max) }
+        }
+        #expect(throws: CompressionError.self) {
+            _ = try [UInt8](repeating: 0, count: 10).withUnsafeBytes { try LZ4.decompress($0, originalSize: -1) }
+        }
+    }
+
+    @Test func aStoredBlockWhoseLengthsDisagreeIsRefused() {
+        let bytes = Self.block(codec: 0, rawLength: 100, stored: [0, 0, 0, 0, 0, 0, 0, 0])
+        do { _ = try BatchCodec.decodeAll(bytes); Issue.record("decoded") } catch { #expect("\(error)".contains("stored block declares 100")) }
+    }
+
+    @Test(arguments: [[UInt32.max, UInt32.max], [UInt32.max, 1], [0, UInt32.max], [1 << 31, 2]] as [[UInt32]])
+    func aPayloadDeclaringAbsurdRowsOrColumnsIsRefused(shape: [UInt32]) {
+        let (rows, columns) = (shape[0], shape[1])
+        var payload: [UInt8] = []
+        func put(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { payload.append(contentsOf: $0) } }
+        put(rows); put(columns)
+        // One BIGINT column named "a" without validity, and a few value bytes.
+        put(1); payload.append(UInt8(ascii: "a")); payload += [3, 0, 0, 0]; payload += [UInt8](repeating: 7, count: 16)
+        let bytes = Self.block(codec: 0, rawLength: UInt32(payload.count), stored: payload)
+        #expect(throws: BatchCodecError.self) { try BatchCodec.decodeAll(bytes) }
+    }
+
+    @Test func randomBytesAfterAValidHeaderNeverTrap() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<500 {
+            let n = Int.random(in: 0..<256, using: &rng)
+            let stored = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let codec = UInt16.random(in: 0...1, using: &rng)
+            let raw = codec == 0 ? UInt32(n) : UInt32.random(in: 0...4096, using: &rng)
+            _ = try? BatchCodec.decodeAll(Self.block(codec: codec, rawLength: raw, stored: stored))
+        }
+    }
+}
+
 struct HashingTests {
     @Test func equalNumbersHashEqualAcrossTypes() {
         let five: [(Value, DataType)] = [(.int(5), .integer), (.int(5), .bigint), (.int(500), .decimal(precision: 10, scale: 2)),

@@ -48,3 +48,39 @@ struct CSVScannerTests {
         }
     }
 }
+
+import Foundation
+
+/// A data file that shrinks while it is read is an error that names it, never a crash.
+@Suite struct TruncatedFileTests {
+    @Test func aFileTruncatedWhileItIsReadIsAnErrorNamingIt() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-trunc-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/big.csv"
+        let line = Array("1,abcdefghijklmnopqrstuvwxyz,3.5\n".utf8)
+        var data: [UInt8] = []
+        while data.count < 3 * ByteSource.chunkSize { data += line }
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        let source = try ByteSource(path: path)
+        var buffer: [UInt8] = []
+        #expect(try source.read(into: &buffer))
+        // Another process cuts the file short mid-read.
+        #expect(truncate(path, ByteSource.chunkSize + 100) == 0)
+        do {
+            while try source.read(into: &buffer) {}
+            Issue.record("a truncated file read to its end without an error")
+        } catch {
+            #expect("\(error)".contains("big.csv"))
+            #expect("\(error)".contains("truncated while it was read"))
+        }
+    }
+
+    @Test func readAllStopsAtItsLimit() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-limit-\(UUID().uuidString).txt").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(repeating: 65, count: 10_000).write(to: URL(fileURLWithPath: path))
+        #expect(try ByteSource.readAll(path, limit: 1234).count == 1234)
+        #expect(try ByteSource.readAll(path).count == 10_000)
+    }
+}

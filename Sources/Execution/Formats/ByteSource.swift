@@ -3,69 +3,91 @@ import Foundation
 import SQL
 
 /// Reads a file in large chunks, decompressing gzip on the way (by magic bytes).
-/// A plain file is mapped into memory instead (`mapped`): no copies at all.
 /// One per reader; not shared between threads.
+///
+/// Files are read, not memory-mapped: a mapped file that another process
+/// truncates kills the reader with SIGBUS on the next page it touches, and a
+/// query engine must answer that with an error naming the file. Reading
+/// costs one copy per byte, a few percent of parsing it. A plain file that
+/// ends before the size it had when opened is reported as truncated.
 final class ByteSource {
     let path: String
     private let fd: Int32
-    private(set) var mapped: UnsafeRawBufferPointer?
     private var inflater: GzipInflater?
-    private var raw = [UInt8](repeating: 0, count: 4 << 20)
+    /// The size at open (plain files): reading less than this means the file was cut short meanwhile.
+    private let expectedSize: Int
     private(set) var bytesRead = 0
     private var atEnd = false
+    static let chunkSize = 4 << 20
 
     init(path: String) throws(SQLError) {
         self.path = path
-        fd = open(path, O_RDONLY)
+        fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw SQLError.execution("IO Error: cannot open \"\(path)\": \(String(cString: strerror(errno)))")
         }
+        var st = stat()
+        expectedSize = fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG ? Int(st.st_size) : 0
         var magic = [UInt8](repeating: 0, count: 2)
         if pread(fd, &magic, 2, 0) == 2, magic == [0x1f, 0x8b] {
-            do { inflater = try GzipInflater() } catch { throw SQLError.execution("\(error)") }
-        } else {
-            var st = stat()
-            if fstat(fd, &st) == 0, st.st_size > 0, let base = mmap(nil, Int(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED {
-                madvise(base, Int(st.st_size), MADV_SEQUENTIAL)
-                mapped = UnsafeRawBufferPointer(start: base, count: Int(st.st_size))
-                bytesRead = Int(st.st_size)
-                atEnd = true
-            }
+            do { inflater = try GzipInflater() } catch { close(fd); throw SQLError.execution("\(error)") }
         }
     }
-    deinit {
-        if let m = mapped { munmap(UnsafeMutableRawPointer(mutating: m.baseAddress!), m.count) }
-        close(fd)
-    }
+
+    deinit { close(fd) }
 
     /// Appends the next chunk to `buffer`; false at end of file.
     func read(into buffer: inout [UInt8]) throws(SQLError) -> Bool {
         if atEnd { return false }
-        let n = raw.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress!, $0.count) }
-        guard n >= 0 else { throw SQLError.execution("IO Error: reading \"\(path)\": \(String(cString: strerror(errno)))") }
-        bytesRead += n
-        if n == 0 {
-            atEnd = true
-            if let inflater {
-                do { try inflater.finish() } catch { throw SQLError.execution("IO Error: \"\(path)\": \(error)") }
-            }
-            return false
-        }
-        if let inflater {
-            do { try raw.withUnsafeBytes { try inflater.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &buffer) } }
+        if inflater != nil {
+            var raw = [UInt8](repeating: 0, count: 1 << 20)
+            let n = try readSome(into: &raw, at: 0)
+            if n == 0 { return try finish() }
+            do { try raw.withUnsafeBytes { try inflater!.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n]), into: &buffer) } }
             catch { throw SQLError.execution("IO Error: \"\(path)\": \(error)") }
-        } else {
-            buffer.append(contentsOf: raw[0..<n])
+            return true
         }
+        // Straight into the buffer's tail: no intermediate copy.
+        let old = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: Self.chunkSize))
+        let n: Int
+        do { n = try readSome(into: &buffer, at: old) } catch {
+            buffer.removeLast(Self.chunkSize)
+            throw error
+        }
+        buffer.removeLast(Self.chunkSize - n)
+        if n == 0 { return try finish() }
         return true
     }
 
-    /// The whole (decompressed) content; for formats read in one piece and for sampling.
+    private func readSome(into target: inout [UInt8], at offset: Int) throws(SQLError) -> Int {
+        var n: Int
+        repeat {
+            n = target.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+        } while n < 0 && errno == EINTR
+        guard n >= 0 else { throw SQLError.execution("IO Error: reading \"\(path)\": \(String(cString: strerror(errno)))") }
+        bytesRead += n
+        return n
+    }
+
+    private func finish() throws(SQLError) -> Bool {
+        atEnd = true
+        if let inflater {
+            do { try inflater.finish() } catch { throw SQLError.execution("IO Error: \"\(path)\": \(error)") }
+        } else if bytesRead < expectedSize {
+            throw SQLError.execution("IO Error: \"\(path)\" was truncated while it was read: it had \(expectedSize) bytes when opened, \(bytesRead) could be read")
+        }
+        return false
+    }
+
+    /// The whole (decompressed) content, or its first `limit` bytes; for
+    /// formats read in one piece and for sampling.
     static func readAll(_ path: String, limit: Int = Int.max) throws(SQLError) -> [UInt8] {
         let s = try ByteSource(path: path)
-        if let m = s.mapped { return Array(m.prefix(limit)) }
         var out: [UInt8] = []
+        if s.expectedSize > 0 && s.inflater == nil { out.reserveCapacity(min(limit, s.expectedSize)) }
         while out.count < limit, try s.read(into: &out) {}
+        if out.count > limit { out.removeLast(out.count - limit) }
         return out
     }
 }

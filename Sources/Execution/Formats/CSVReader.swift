@@ -27,7 +27,6 @@ final class CSVReader: BatchReader {
         self.file = file; self.schema = schema; self.columns = columns; self.options = options; self.quarantine = quarantine
         scanner = CSVScanner(delimiter: delimiter, quote: options.quote, escape: options.escape)
         source = try ByteSource(path: file.path)
-        eof = source.mapped != nil
         headerPending = header
     }
 
@@ -116,7 +115,6 @@ final class CSVReader: BatchReader {
             keep = (0..<rows).filter { bad[$0] == nil }.map { Int32($0) }
         }
         if let stop { throw failure(stop.line, stop.reason) }
-        releaseParsedPages()
         if rows == 0 { return nil }
         let out = Schema(self.columns.map { schema.fields[$0] })
         let batch = RecordBatch(schema: out, columns: columns, rowCount: rows)
@@ -200,24 +198,11 @@ final class CSVReader: BatchReader {
         .execution("CSV Error in file \"\(file.path)\" on line \(line): \(why). Use on_error='skip' or on_error='quarantine' to load the other rows")
     }
 
-    /// Gives the pages of a mapped file that are parsed back to the kernel, so
-    /// memory stays flat however large the file (they are re-read if touched again).
-    private func releaseParsedPages() {
-        guard let m = source.mapped else { return }
-        let page = 1 << 16
-        let upTo = (pos / page) * page
-        guard upTo > released else { return }
-        madvise(UnsafeMutableRawPointer(mutating: m.baseAddress! + released), upTo - released, MADV_DONTNEED)
-        released = upTo
-    }
-    private var released = 0
-
-    /// The bytes being parsed: the mapped file, or the buffer of read chunks.
+    /// The bytes being parsed: the buffer of read chunks.
     @inline(__always) private func withData<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        if let m = source.mapped { return body(m) }
-        return buffer.withUnsafeBytes(body)
+        buffer.withUnsafeBytes(body)
     }
-    private var dataCount: Int { source.mapped?.count ?? buffer.count }
+    private var dataCount: Int { buffer.count }
 
     private func rowText(_ s: Int, _ e: Int) -> String {
         var t = withData { String(decoding: $0[s..<min(e, $0.count)], as: UTF8.self) }

@@ -212,7 +212,6 @@ final class JSONReader: BatchReader {
     init(file: DataFile, schema: Schema, columns: [Int], format: JSONFormat) throws(SQLError) {
         self.file = file; self.schema = schema; self.columns = columns; self.format = format
         source = try ByteSource(path: file.path)
-        if let m = source.mapped { buffer = Array(m); eof = true }
         var l: [String: Int] = [:]
         for (slot, c) in columns.enumerated() { l[schema.fields[c].name] = slot }
         lookup = l

@@ -64,9 +64,14 @@ struct CommandRunner: Sendable {
         ctx.board.update { ctx.board.running[ctx.attemptID]?.group = task.group }
         let status = task.wait()
         ctx.board.update { ctx.board.running[ctx.attemptID]?.group = 0 }
+        let stray = groups.sweep(task)
         groups.remove(ctx.attemptID)
         let output = head(paths.out)
         if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, exitCode: -1, reason: stop.1, output: output) }
+        if stray > 0 {
+            return RunOutcome(outcome: .failed, exitCode: status.code,
+                              reason: "its guard process died (\(status)); \(stray) task processes it left were killed", output: output)
+        }
         switch status {
         case .exited(0):
             return RunOutcome(outcome: .succeeded, output: output)

@@ -26,6 +26,19 @@ struct TaskGroups: Sendable {
         unlink("\(dir)/\(attempt)")
     }
 
+    /// After a task's guard ended: normally it took the task's group with it;
+    /// if it was killed itself, whatever is left of the group goes now.
+    /// Returns how many processes that was.
+    func sweep(_ task: GuardedTask) -> Int {
+        // A cheap look first: is anything still in the group?
+        guard kill(-task.group, 0) == 0 else { return 0 }
+        var killed = 0
+        for p in ProcFS.all() where p.session == task.session && p.group == task.group {
+            if kill(p.pid, SIGKILL) == 0 { killed += 1 }
+        }
+        return killed
+    }
+
     /// Kills every process of every recorded group and clears the records;
     /// returns how many processes it killed.
     func killLeftovers() -> Int {
