@@ -96,7 +96,7 @@ extension ClusterTests {
             try c.eventually("some of it done") { try c.client().job(running).summary.tasksSucceeded >= 2 }
             c.kill9(c.coordinator!)
             try c.startCoordinator()
-            try c.eventually("restart logged") { c.log("coordinator").contains("journal replayed") }
+            try c.eventually("restart logged") { c.log("coordinator").components(separatedBy: "journal replayed").count == 3 }
             let replay = c.log("coordinator").split(separator: "\n").last { $0.contains("journal replayed") } ?? ""
             #expect(replay.contains("unfinished.jobs=1"), "\(replay)")
             #expect(try c.waitForJob(running).state == "succeeded")
