@@ -130,7 +130,9 @@ final class CoordinatorCore {
 
     // MARK: the loop turn
 
+    var dbgTurns = 0, dbgReqs = 0
     func turn(_ batch: [CoordinatorInput]) {
+        if !batch.isEmpty { dbgTurns += 1; dbgReqs += batch.count; if dbgTurns % 5000 == 0 { logger.warning("DBG turns=\(dbgTurns) reqs=\(dbgReqs)") } }
         let now = Date().unixMilliseconds
         for input in batch {
             switch input {

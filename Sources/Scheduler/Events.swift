@@ -68,7 +68,7 @@ public struct SchedulerConfig: Sendable {
     /// Silence after which a worker is dead and its tasks are retried elsewhere.
     public var deadAfter: Millis = 5000
     /// Tasks a worker may hold beyond its free slots, so dispatch overlaps execution.
-    public var leaseAhead = 64
+    public var leaseAhead = 1024
     /// Attempts lost with dead workers before a task is declared poison.
     public var poisonAfterLost = 3
     public var backoffBase: Millis = 200

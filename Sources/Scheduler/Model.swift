@@ -19,6 +19,8 @@ public struct JobID: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static func < (a: JobID, b: JobID) -> Bool { a.rawValue < b.rawValue }
     public static func == (a: JobID, b: JobID) -> Bool { a.hash == b.hash && a.rawValue == b.rawValue }
     public func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    /// The cached hash, mixed with the table's seed, without running the hasher again.
+    public func _rawHashValue(seed: Int) -> Int { hash ^ seed }
 }
 
 /// One incarnation of one worker. A worker process that restarts keeps its id
@@ -34,6 +36,7 @@ public struct WorkerKey: Hashable, Comparable, Sendable, CustomStringConvertible
     }
     public static func == (a: WorkerKey, b: WorkerKey) -> Bool { a.hash == b.hash && a.incarnation == b.incarnation && a.id == b.id }
     public func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+    public func _rawHashValue(seed: Int) -> Int { hash ^ seed }
     public var description: String { "\(id)#\(incarnation)" }
     public static func < (a: WorkerKey, b: WorkerKey) -> Bool { (a.id, a.incarnation) < (b.id, b.incarnation) }
 }

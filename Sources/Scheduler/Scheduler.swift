@@ -18,7 +18,7 @@
 /// `keepFinished`, before it is forgotten. The journal keeps the rest.
 public struct Scheduler: Sendable {
     public let config: SchedulerConfig
-    public internal(set) var jobs: [JobID: Job] = [:]
+    public internal(set) var jobs = JobTable()
     public internal(set) var workers: [WorkerKey: Worker] = [:]
     /// Attempts of live tasks (of running jobs) only.
     public internal(set) var attempts: [AttemptID: Attempt] = [:]

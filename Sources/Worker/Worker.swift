@@ -82,7 +82,7 @@ public final class Worker: Sendable {
     /// Blocks until the worker has stopped, then joins every thread it
     /// started and closes its service socket.
     public func wait() {
-        board.locked { board.wait(until: { board.stopping }, timeout: .infinity) }
+        board.locked { board.wait(.state, until: { board.stopping }, timeout: .infinity) }
         let stuck = threads.join(timeout: 20)
         if !stuck.isEmpty { logger.warning("threads still running at shutdown", metadata: ["threads": "\(stuck)"]) }
         service.close()
@@ -92,7 +92,7 @@ public final class Worker: Sendable {
     /// SIGTERM: take no new tasks, hand back the ones not started, let running
     /// ones finish (up to the drain timeout), report everything, leave.
     public func drain() {
-        let already = board.update { () -> Bool in
+        let already = board.update([.room, .reports, .state]) { () -> Bool in
             let was = board.draining
             board.draining = true
             board.released += board.queue.map(\.ref)
@@ -107,16 +107,16 @@ public final class Worker: Sendable {
     private func finishDrain() {
         let deadline = Date(timeIntervalSinceNow: Double(config.drainTimeout.milliseconds) / 1000)
         let drained = board.locked {
-            board.wait(until: { board.running.isEmpty }, timeout: deadline.timeIntervalSinceNow)
+            board.wait(.state, until: { board.running.isEmpty }, timeout: deadline.timeIntervalSinceNow)
         }
         if !drained {
             logger.warning("drain timeout: stopping the tasks still running")
-            board.update { for k in board.running.keys { board.running[k]!.cancelRequested = true } }
-            board.locked { board.wait(until: { board.running.isEmpty }, timeout: 10) }
+            board.locked { for k in board.running.keys { board.running[k]!.cancelRequested = true } }
+            board.locked { board.wait(.state, until: { board.running.isEmpty }, timeout: 10) }
         }
         // Everything reported and acknowledged, then leave.
         let flushed = board.locked {
-            board.wait(until: { board.results.isEmpty && board.sendingResults.isEmpty && board.released.isEmpty && board.starts.isEmpty }, timeout: 10)
+            board.wait(.state, until: { board.results.isEmpty && board.sendingResults.isEmpty && board.released.isEmpty && board.starts.isEmpty }, timeout: 10)
         }
         if !flushed { logger.warning("leaving with unacknowledged results; the coordinator will retry those tasks") }
         do {
@@ -130,7 +130,7 @@ public final class Worker: Sendable {
 
     /// Stops every thread (no drain): running tasks are stopped, and `wait()` returns.
     public func stop() {
-        board.update { board.stopping = true }
+        board.update(.all) { board.stopping = true }
     }
 
     // MARK: registration
@@ -159,7 +159,7 @@ public final class Worker: Sendable {
                 do {
                     let reply = try channel.call(message, timeout: .seconds(10))
                     logRetentionMs.store(reply.logRetentionMs, ordering: .relaxed)
-                    board.update {
+                    board.update([.room, .reports, .state]) {
                         board.registered = true
                         // The coordinator has these now; the rest go back to the reporter.
                         let sent = Set(unacked.map(\.attempt.attemptID))
@@ -184,7 +184,7 @@ public final class Worker: Sendable {
     private func handle(_ error: any Swift.Error, _ what: String) {
         if let e = error as? WireError, e.code == .remote(.unknownWorker) {
             logger.info("coordinator does not know this worker; registering again")
-            board.update { board.registered = false }
+            board.locked { board.registered = false }
             register()
             return
         }
@@ -229,7 +229,7 @@ public final class Worker: Sendable {
             let beat = Heartbeat(workerID: workerID, incarnation: incarnation, stats: probe.read(), running: UInt32(running), draining: draining)
             do {
                 let reply = try channel.call(beat, timeout: .seconds(5))
-                board.update { applyCancels(reply.cancel) }
+                board.update(.room) { applyCancels(reply.cancel) }
             } catch {
                 handle(error, "heartbeat failed")
             }
@@ -237,8 +237,7 @@ public final class Worker: Sendable {
         }
     }
 
-    /// Sleeps without waiting on the board's condition, whose broadcasts (one
-    /// per task event) would otherwise wake this thread thousands of times a second.
+    /// Sleeps in short steps, looking for a stop between them.
     private func sleepUnlessStopping(_ seconds: TimeInterval) {
         let end = Date(timeIntervalSinceNow: seconds)
         while Date() < end {
@@ -250,12 +249,30 @@ public final class Worker: Sendable {
     /// Keeps one request for work open while there is room for more tasks.
     /// It asks again once the worker is down to half its capacity (or idle),
     /// so leases come in batches rather than one per finished task.
+    /// How much queued work the lease-ahead aims to cover beyond the running tasks.
+    static let leaseAheadTarget: TimeInterval = 0.1
+
+    /// The tasks this worker asks to hold (lock held): its slots, and enough
+    /// queued ones to cover `leaseAheadTarget` of work at the pace its tasks
+    /// have been running, at most `--lease-ahead`. Short tasks come hundreds
+    /// to a request, so each costs the coordinator and the worker little;
+    /// long ones one slot's worth at a time, so a big job of long tasks
+    /// spreads over the workers instead of queueing behind the first.
+    var capacity: Int {
+        let perSlot = Self.leaseAheadTarget / max(board.taskSeconds, 1e-6)
+        let ahead = min(Double(config.leaseAhead), (Double(config.slots) * perSlot).rounded(.up))
+        return config.slots + Int(ahead)
+    }
+
+    /// The poller asks for more work when the worker holds this few tasks (lock held).
+    var pollLowWater: Int { max(config.slots, capacity / 2) }
+
     private func pollLoop() {
-        let capacity = config.slots + config.leaseAhead
-        let lowWater = max(config.slots, capacity / 2)
         while true {
             let want: Int? = board.locked {
-                board.wait(until: { board.stopping || (!board.draining && board.registered && (board.held <= lowWater || board.queue.isEmpty) && board.held < capacity) }, timeout: 1)
+                board.wait(.room, until: {
+                    board.stopping || (!board.draining && board.registered && (board.held <= pollLowWater || board.queue.isEmpty) && board.held < capacity)
+                }, timeout: 1)
                 if board.stopping { return nil }
                 guard !board.draining, board.registered, board.held < capacity else { return 0 }
                 return capacity - board.held
@@ -265,20 +282,31 @@ public final class Worker: Sendable {
             let sync = Sync(workerID: workerID, incarnation: incarnation, want: UInt32(want), waitMs: 1000)
             do {
                 let reply = try channel.call(sync, timeout: .seconds(10))
-                board.update { accept(reply) }
+                board.update([.work, .reports]) { accept(reply) }
             } catch {
                 handle(error, "lease poll failed")
             }
         }
     }
 
-    /// Sends starts, results and released leases as soon as there are any.
+    /// Sends starts, results and released leases. A report waits a little to
+    /// carry more: results until `reportLinger` after the first (at once when
+    /// a batch fills or the worker has nothing else running), starts up to
+    /// `startLinger` (they only tell leased from running), released leases
+    /// not at all. Each report costs both sides a round trip and the
+    /// coordinator a journal commit; for short tasks these waits are what
+    /// lets one report carry dozens of them.
     private func reportLoop() {
         while true {
             let batch: (starts: [TaskStart], results: [TaskResult], released: [AttemptRef], draining: Bool)? = board.locked {
-                board.wait(until: { board.stopping || (board.registered && (!board.starts.isEmpty || !board.results.isEmpty || !board.released.isEmpty)) }, timeout: 1)
+                while !board.stopping {
+                    let (now, due) = (Date(), reportDue())
+                    if board.registered, let due, due <= now { break }
+                    let timeout = due.map { max(0, $0.timeIntervalSince(now)) } ?? 1
+                    board.wait(.reports, until: { board.stopping || (board.registered && (reportDue().map { $0 <= Date() } ?? false)) },
+                               timeout: min(timeout, 1))
+                }
                 if board.stopping { return nil }
-                guard board.registered else { return ([], [], [], false) }
                 // A start whose result goes in the same report says nothing new.
                 let ended = Set(board.results.map(\.attempt.attemptID))
                 board.starts.removeAll { ended.contains($0.attempt.attemptID) }
@@ -290,6 +318,8 @@ public final class Worker: Sendable {
                 board.starts.removeAll()
                 board.results.removeFirst(results)
                 board.released.removeAll()
+                board.firstStartAt = nil
+                board.firstResultAt = board.results.isEmpty ? nil : Date()
                 return b
             }
             guard let batch else { return }
@@ -298,23 +328,46 @@ public final class Worker: Sendable {
                             results: batch.results, released: batch.released, draining: batch.draining)
             do {
                 let reply = try channel.call(sync, timeout: .seconds(10))
-                board.update {
+                board.update([.work, .state, .room]) {
                     board.sendingStarts.removeAll()
                     board.sendingResults.removeAll()
                     accept(reply)
                 }
             } catch {
                 // Not acknowledged: keep everything for the next try (or the next registration).
-                board.update {
+                board.locked {
                     board.starts = board.sendingStarts + board.starts
                     board.results = board.sendingResults + board.results
                     board.released = batch.released + board.released
                     board.sendingStarts.removeAll()
                     board.sendingResults.removeAll()
+                    if !board.starts.isEmpty { board.firstStartAt = board.firstStartAt ?? Date() }
+                    if !board.results.isEmpty { board.firstResultAt = board.firstResultAt ?? Date() }
                 }
                 handle(error, "report failed")
             }
         }
+    }
+
+    /// How long results wait for company in a report.
+    static let reportLinger: TimeInterval = 0.002
+    /// How long a start waits for its result, or for other news, before it is reported on its own.
+    static let startLinger: TimeInterval = 0.1
+    /// Results that make a report worth sending at once.
+    var reportBatch: Int { max(16, capacity / 2) }
+
+    /// When the next report is due (lock held): nil when there is nothing to report.
+    private func reportDue() -> Date? {
+        if !board.released.isEmpty || (!board.results.isEmpty && (board.results.count >= reportBatch || board.idle || board.draining)) {
+            return .distantPast
+        }
+        var due: Date?
+        if let r = board.firstResultAt { due = r.addingTimeInterval(Self.reportLinger) }
+        if let s = board.firstStartAt {
+            let d = s.addingTimeInterval(Self.startLinger)
+            due = due.map { min($0, d) } ?? d
+        }
+        return due
     }
 
     /// Takes leases and cancels from a sync reply (lock held).
@@ -342,8 +395,8 @@ public final class Worker: Sendable {
 
     private func executorLoop() {
         while true {
-            let next: Board.Queued? = board.update {
-                board.wait(until: { board.stopping || !board.queue.isEmpty }, timeout: .infinity)
+            let next: Board.Queued? = board.locked {
+                board.wait(.work, until: { board.stopping || !board.queue.isEmpty }, timeout: .infinity)
                 if board.stopping { return nil }
                 let q = board.queue.removeFirst()
                 let now = Date()
@@ -351,21 +404,36 @@ public final class Worker: Sendable {
                     ref: q.ref, startedUs: now.unixMicroseconds,
                     deadline: q.spec.timeoutMs > 0 ? now.addingTimeInterval(Double(q.spec.timeoutMs) / 1000) : nil)
                 board.starts.append(TaskStart(attempt: q.ref, startedAtUs: now.unixMicroseconds))
+                if board.firstStartAt == nil {
+                    board.firstStartAt = now
+                    board.signal(.reports)
+                }
                 return q
             }
             guard let next else { return }
             let ctx = TaskContext(ref: next.ref, number: next.number, spec: next.spec, workerID: "\(workerID)#\(incarnation)", board: board)
+            let began = DispatchTime.now().uptimeNanoseconds
             let outcome: RunOutcome
             switch next.spec.kind {
             case .command: outcome = runner.run(ctx)
             case .builtin: outcome = BuiltinRunner.run(ctx)
             case .unspecified: outcome = RunOutcome(outcome: .failed, exitCode: 2, reason: "unknown task kind")
             }
-            board.update {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
+            board.locked {
+                board.taskSeconds = 0.8 * board.taskSeconds + 0.2 * seconds
                 let started = board.running.removeValue(forKey: next.ref.attemptID)?.startedUs ?? 0
                 board.results.append(TaskResult(
                     attempt: next.ref, outcome: outcome.outcome, exitCode: outcome.exitCode, reason: outcome.reason,
                     output: outcome.output, startedAtUs: started, finishedAtUs: Date().unixMicroseconds))
+                // Wake only who has news: the reporter when a report starts or fills or
+                // the worker falls idle, the poller at its low-water mark, the drain when nothing runs.
+                var wake: Board.Wake = []
+                if board.firstResultAt == nil { board.firstResultAt = Date() }
+                if board.results.count == 1 || board.results.count >= reportBatch || board.idle { wake.insert(.reports) }
+                if board.held <= pollLowWater || board.queue.isEmpty { wake.insert(.room) }
+                if board.running.isEmpty { wake.insert(.state) }
+                board.signal(wake)
             }
         }
     }

@@ -18,8 +18,9 @@ public struct WorkerConfig: Sendable {
     /// Run commands as this user (needs root).
     public var runAs: String?
     public var heartbeatInterval: Duration = .seconds(1)
-    /// Tasks held beyond the free slots, so the next task is already here when one ends.
-    public var leaseAhead = 64
+    /// At most this many tasks held beyond the free slots, so the next task is already
+    /// here when one ends; how many it actually asks for follows its tasks' durations.
+    public var leaseAhead = 1024
     /// How long SIGTERM waits for running tasks before stopping them.
     public var drainTimeout: Duration = .seconds(30)
     /// Stable id across restarts; by default kept in the data dir.

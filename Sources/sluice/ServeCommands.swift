@@ -19,7 +19,7 @@ struct CoordinatorCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Expected heartbeat interval of workers (10ms...1h).") var heartbeat = DurationArgument("1s")
     @Option(parsing: .unconditional, help: "Missed heartbeats before a worker is suspect (1...1000).") var suspectAfter = Number(2)
     @Option(parsing: .unconditional, help: "Silence after which a worker is dead (100ms...1d).") var deadAfter = DurationArgument("5s")
-    @Option(parsing: .unconditional, help: "Tasks a worker may hold beyond its slots (0...10000).") var leaseAhead = Number(64)
+    @Option(parsing: .unconditional, help: "Tasks a worker may hold beyond its slots (0...10000).") var leaseAhead = Number(1024)
     @Option(parsing: .unconditional, help: "Freshness window for requests, the clock skew allowed (1s...1d).") var freshnessWindow = DurationArgument("30s")
     @Option(parsing: .unconditional, help: "How long a finished job stays in memory; later it is read from the journal (0s...30d).")
     var keepFinished = DurationArgument("60s")
@@ -77,7 +77,7 @@ struct WorkerCommand: ParsableCommand {
     @Flag(help: "Run command tasks (off by default).") var allowCommands = false
     @Option(help: "Run commands as this user (needs root).") var runAs: String?
     @Option(parsing: .unconditional, help: "Heartbeat interval (10ms...1h).") var heartbeat = DurationArgument("1s")
-    @Option(parsing: .unconditional, help: "Tasks held beyond the free slots (0...10000).") var leaseAhead = Number(64)
+    @Option(parsing: .unconditional, help: "Most tasks held beyond the free slots (0...10000); how many follows the tasks' durations (100 ms of work).") var leaseAhead = Number(1024)
     @Option(parsing: .unconditional, help: "How long SIGTERM waits for running tasks (0s...7d).") var drainTimeout = DurationArgument("30s")
     @Option(help: "Worker id (default: kept in the data dir).") var id: String?
     @Option(help: "Log level.") var logLevel: String?

@@ -39,6 +39,9 @@ final class Journal {
         db = try Database(path: path)
         try db.execute("PRAGMA journal_mode=WAL")
         try db.execute("PRAGMA synchronous=\(fullSync ? "FULL" : "NORMAL")")
+        // Checkpoints (copying the log into the database) run on the reader's
+        // thread, off the loop; this is only the backstop should they stall.
+        try db.execute("PRAGMA wal_autocheckpoint=\(Self.backstopCheckpointPages)")
         try JournalSchema.prepare(db)
         // Both attempt tables are appended to in attempt-id order, the cheapest write a B-tree has.
         insertLease = try db.statement("INSERT OR REPLACE INTO attempts(attempt_id, job_id, stage, task, number, worker_id, incarnation, leased_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
@@ -46,6 +49,9 @@ final class Journal {
         insertJob = try db.statement("INSERT INTO jobs(job_id, seq, submission_id, spec, name, tasks_total, submitted_ms) VALUES(?, ?, ?, ?, ?, ?, ?)")
         updateJob = try db.statement("UPDATE jobs SET state = ?, reason = ?, finished_ms = ?, tasks_succeeded = ?, tasks_failed = ? WHERE job_id = ?")
     }
+
+    /// The write-ahead log may grow to this many pages (80 MiB) before the loop checkpoints it itself.
+    static let backstopCheckpointPages = 20_000
 
     private let insertLease: Statement
     private let insertEnd: Statement

@@ -44,15 +44,19 @@ enum JournalAnswer: Sendable {
 }
 
 /// Answers views from the journal on a thread of its own, with its own
-/// read-only connection (WAL lets it read while the loop writes), so that a
-/// query over a huge job never stalls the loop that answers heartbeats. It
-/// sees what the loop has committed, which is everything it has acknowledged.
+/// connection (WAL lets it read while the loop writes), so that a query over
+/// a huge job never stalls the loop that answers heartbeats. It sees what
+/// the loop has committed, which is everything it has acknowledged. It also
+/// checkpoints the write-ahead log every half second (a passive checkpoint
+/// runs beside the writer), work that would otherwise land on the loop.
 final class JournalReader: Sendable {
     /// Replies carry at most this much task output; the rest is marked omitted.
     static let outputBudget = 8 << 20
     static let defaultPageSize = 1000
     static let defaultOutputPageSize = 100
     static let maxPageSize = 10_000
+    /// How often this thread copies the write-ahead log into the database, so the loop never has to.
+    static let checkpointInterval: TimeInterval = 0.5
 
     private let queue = Mailbox<Item>()
     private let threads = ThreadGroup()
@@ -66,17 +70,20 @@ final class JournalReader: Sendable {
         let queue = self.queue
         threads.spawn("journal-reader") {
             var reader: Queries?
+            var lastCheckpoint = Date()
             while true {
-                let items = queue.takeAll(timeout: 1)
+                let items = queue.takeAll(timeout: Self.checkpointInterval)
                 if queue.isClosed && items.isEmpty { return }
-                for item in items {
-                    do {
-                        if reader == nil { reader = try Queries(path: path) }
-                        item.done(try reader!.answer(item.query))
-                    } catch {
-                        reader = nil
-                        item.done(.error(.internal, "cannot read the journal: \(error)"))
+                do {
+                    if reader == nil { reader = try Queries(path: path) }
+                    for item in items { item.done(try reader!.answer(item.query)) }
+                    if Date().timeIntervalSince(lastCheckpoint) >= Self.checkpointInterval {
+                        lastCheckpoint = Date()
+                        try reader!.checkpoint()
                     }
+                } catch {
+                    reader = nil
+                    for item in items { item.done(.error(.internal, "cannot read the journal: \(error)")) }
                 }
             }
         }
@@ -98,7 +105,14 @@ private final class Queries {
     let db: Database
 
     init(path: String) throws {
-        db = try Database(path: path, readOnly: true)
+        // Read-write only so it may checkpoint; it never changes a row.
+        db = try Database(path: path)
+        try db.execute("PRAGMA wal_autocheckpoint=0")
+    }
+
+    /// Copies what the log holds into the database without waiting for anyone.
+    func checkpoint() throws {
+        try db.execute("PRAGMA wal_checkpoint(PASSIVE)")
     }
 
     func answer(_ query: JournalQuery) throws -> JournalAnswer {

@@ -61,9 +61,9 @@ struct CommandRunner: Sendable {
             return RunOutcome(outcome: .failed, exitCode: 127, reason: "\(error)")
         }
         groups.record(ctx.attemptID, task)
-        ctx.board.update { ctx.board.running[ctx.attemptID]?.group = task.group }
+        ctx.board.locked { ctx.board.running[ctx.attemptID]?.group = task.group }
         let status = task.wait()
-        ctx.board.update { ctx.board.running[ctx.attemptID]?.group = 0 }
+        ctx.board.locked { ctx.board.running[ctx.attemptID]?.group = 0 }
         let stray = groups.sweep(task)
         groups.remove(ctx.attemptID)
         let output = head(paths.out)
