@@ -5,7 +5,7 @@ import Scheduler
 /// a few thousand rows per loop turn so that no turn stalls.
 extension CoordinatorCore {
     struct Pruning {
-        var queue: [String] = []
+        var queue: [Journal.Expired] = []
         var lastCheckMs: Int64 = 0
         var prunedJobs = 0
     }
@@ -20,14 +20,14 @@ extension CoordinatorCore {
                 pruning.lastCheckMs = now
                 // Jobs still in memory are not pruned under their views' feet.
                 pruning.queue = try journal.expiredJobs(finishedBefore: now - config.retainMs, limit: 100)
-                    .filter { scheduler.jobs[JobID($0)] == nil }
+                    .filter { scheduler.jobs[JobID($0.id)] == nil }
                 return
             }
             let job = pruning.queue[0]
-            if try journal.prune(job: job, rows: Self.pruneRowsPerTurn) {
+            if try journal.prune(job, rows: Self.pruneRowsPerTurn) {
                 pruning.queue.removeFirst()
                 pruning.prunedJobs += 1
-                logger.debug("pruned a finished job from the journal", metadata: ["job.id": "\(job)"])
+                logger.debug("pruned a finished job from the journal", metadata: ["job.id": "\(job.id)"])
                 if pruning.queue.isEmpty { pruning.lastCheckMs = 0 }
             }
         } catch {

@@ -130,9 +130,7 @@ final class CoordinatorCore {
 
     // MARK: the loop turn
 
-    var dbgTurns = 0, dbgReqs = 0
     func turn(_ batch: [CoordinatorInput]) {
-        if !batch.isEmpty { dbgTurns += 1; dbgReqs += batch.count; if dbgTurns % 5000 == 0 { logger.warning("DBG turns=\(dbgTurns) reqs=\(dbgReqs)") } }
         let now = Date().unixMilliseconds
         for input in batch {
             switch input {
@@ -381,7 +379,8 @@ final class CoordinatorCore {
                 pendingCancels[worker, default: []].append(contentsOf: list)
             case .attemptEnded(let e):
                 let info = attemptInfo[e.attempt] ?? AttemptInfo()
-                journal.append(.attemptEnd(attempt: e.attempt, state: e.state.rawValue, reason: e.reason, exitCode: e.exitCode,
+                journal.append(.attemptEnd(attempt: e.attempt, jobSeq: jobMeta[e.task.job]?.seq ?? 0, stage: e.task.stage, task: e.task.task,
+                                           state: e.state.rawValue, reason: e.reason, exitCode: e.exitCode,
                                            output: info.output, startedUs: info.startedUs, finishedUs: info.finishedUs))
                 if !e.state.isActive { attemptInfo[e.attempt] = nil }
             case .jobEnded(let id, let state, let reason):
@@ -410,7 +409,7 @@ final class CoordinatorCore {
         var byStage: [TaskStageKey: [TaskAssignment]] = [:]
         var order: [TaskStageKey] = []
         for a in assignments {
-            journal.append(.lease(attempt: a.attempt, job: a.task.job.rawValue, stage: a.task.stage, task: a.task.task,
+            journal.append(.lease(attempt: a.attempt, jobSeq: jobMeta[a.task.job]?.seq ?? 0, stage: a.task.stage, task: a.task.task,
                                   number: a.number, worker: worker, atMs: now))
             attemptInfo[a.attempt] = AttemptInfo()
             let k = TaskStageKey(job: a.task.job, stage: a.task.stage)

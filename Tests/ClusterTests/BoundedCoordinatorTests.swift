@@ -121,7 +121,7 @@ extension ClusterTests {
             }
             let db = try Database(path: c.dir + "/coordinator/journal.db", readOnly: true)
             var rows: Int64 = -1
-            try db.statement("SELECT count(*) FROM attempts WHERE job_id = 'job-1'").query { rows = $0.int(0) }
+            try db.statement("SELECT count(*) FROM leases WHERE job_seq = 1").query { rows = $0.int(0) }
             #expect(rows == 0)
         }
 

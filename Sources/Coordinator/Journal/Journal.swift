@@ -19,10 +19,12 @@ final class Journal {
     private let db: Database
     private var pending: [Op] = []
 
+    /// Jobs are named in attempt rows by their sequence number: a small integer key.
     enum Op {
         case submit(job: String, seq: Int64, submission: String, spec: [UInt8], name: String, tasks: Int, atMs: Int64)
-        case lease(attempt: AttemptID, job: String, stage: Int, task: Int, number: Int, worker: WorkerKey, atMs: Int64)
-        case attemptEnd(attempt: AttemptID, state: String, reason: String, exitCode: Int32, output: [UInt8], startedUs: Int64, finishedUs: Int64)
+        case lease(attempt: AttemptID, jobSeq: Int64, stage: Int, task: Int, number: Int, worker: WorkerKey, atMs: Int64)
+        case attemptEnd(attempt: AttemptID, jobSeq: Int64, stage: Int, task: Int, state: String, reason: String, exitCode: Int32,
+                        output: [UInt8], startedUs: Int64, finishedUs: Int64)
         case jobEnd(job: String, state: String, reason: String, atMs: Int64, succeeded: Int, failed: Int)
     }
 
@@ -44,8 +46,9 @@ final class Journal {
         try db.execute("PRAGMA wal_autocheckpoint=\(Self.backstopCheckpointPages)")
         try JournalSchema.prepare(db)
         // Both attempt tables are appended to in attempt-id order, the cheapest write a B-tree has.
-        insertLease = try db.statement("INSERT OR REPLACE INTO attempts(attempt_id, job_id, stage, task, number, worker_id, incarnation, leased_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
-        insertEnd = try db.statement("INSERT OR REPLACE INTO attempt_ends(attempt_id, state, reason, exit_code, output, started_us, finished_us) VALUES(?, ?, ?, ?, ?, ?, ?)")
+        insertLease = try db.statement("INSERT OR REPLACE INTO leases(job_seq, stage, task, attempt_id, number, worker_id, incarnation, leased_ms) VALUES(?, ?, ?, ?, ?, ?, ?, ?)")
+        insertEnd = try db.statement("INSERT OR REPLACE INTO attempt_ends(attempt_id, state, reason, exit_code, output, started_us, finished_us, job_seq, stage, task) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        updateHighest = try db.statement("INSERT INTO meta(key, value) VALUES('attempt_high', ?) ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)")
         insertJob = try db.statement("INSERT INTO jobs(job_id, seq, submission_id, spec, name, tasks_total, submitted_ms) VALUES(?, ?, ?, ?, ?, ?, ?)")
         updateJob = try db.statement("UPDATE jobs SET state = ?, reason = ?, finished_ms = ?, tasks_succeeded = ?, tasks_failed = ? WHERE job_id = ?")
     }
@@ -57,6 +60,7 @@ final class Journal {
     private let insertEnd: Statement
     private let insertJob: Statement
     private let updateJob: Statement
+    private let updateHighest: Statement
 
     /// Increments and returns the coordinator epoch (one per start).
     func nextEpoch() throws -> UInt64 {
@@ -76,20 +80,25 @@ final class Journal {
         let ops = pending
         pending.removeAll(keepingCapacity: true)
         try db.transaction {
+            var highest: AttemptID = 0
             for op in ops {
                 switch op {
                 case .submit(let job, let seq, let submission, let spec, let name, let tasks, let at):
                     try insertJob.run(.text(job), .integer(seq), .text(submission), .blob(spec), .text(name), .integer(Int64(tasks)), .integer(at))
-                case .lease(let attempt, let job, let stage, let task, let number, let worker, let at):
-                    try insertLease.run(.integer(Int64(attempt)), .text(job), .integer(Int64(stage)), .integer(Int64(task)), .integer(Int64(number)),
+                case .lease(let attempt, let seq, let stage, let task, let number, let worker, let at):
+                    highest = max(highest, attempt)
+                    try insertLease.run(.integer(seq), .integer(Int64(stage)), .integer(Int64(task)), .integer(Int64(attempt)), .integer(Int64(number)),
                                         .text(worker.id), .integer(Int64(bitPattern: worker.incarnation)), .integer(at))
-                case .attemptEnd(let attempt, let state, let reason, let code, let output, let started, let finished):
+                case .attemptEnd(let attempt, let seq, let stage, let task, let state, let reason, let code, let output, let started, let finished):
                     try insertEnd.run(.integer(Int64(attempt)), .text(state), .text(reason), .integer(Int64(code)),
-                                      output.isEmpty ? .null : .blob(output), .integer(started), .integer(finished))
+                                      output.isEmpty ? .null : .blob(output), .integer(started), .integer(finished),
+                                      .integer(seq), .integer(Int64(stage)), .integer(Int64(task)))
                 case .jobEnd(let job, let state, let reason, let at, let succeeded, let failed):
                     try updateJob.run(.text(state), .text(reason), .integer(at), .integer(Int64(succeeded)), .integer(Int64(failed)), .text(job))
                 }
             }
+            // Attempt ids never repeat: the highest one handed out is kept, whatever is pruned later.
+            if highest > 0 { try updateHighest.run(.integer(Int64(highest))) }
         }
     }
 
@@ -123,9 +132,9 @@ final class Journal {
         }
         let id = JobID(job.id)
         try db.statement("""
-            SELECT stage, task, attempt_id, worker_id, incarnation, state, reason, exit_code
-            FROM attempt_states WHERE job_id = ? ORDER BY stage, task, attempt_id
-            """).query(.text(job.id)) { r in
+            SELECT l.stage, l.task, l.attempt_id, l.worker_id, l.incarnation, coalesce(e.state, 'leased'), coalesce(e.reason, ''), coalesce(e.exit_code, 0)
+            FROM leases l LEFT JOIN attempt_ends e ON e.attempt_id = l.attempt_id WHERE l.job_seq = ? ORDER BY l.stage, l.task, l.attempt_id
+            """).query(.integer(job.seq)) { r in
             let stage = Int(r.int(0)), task = Int(r.int(1))
             guard stage >= 0, stage < stages, task >= 0 else { return }
             if (stage, task) != currentKey {
@@ -152,7 +161,8 @@ final class Journal {
 
     func highestAttemptID() throws -> AttemptID {
         var v: Int64 = 0
-        try db.statement("SELECT coalesce(max(attempt_id), 0) FROM attempts").query { v = $0.int(0) }
+        try db.statement("SELECT max((SELECT coalesce(max(value), 0) FROM meta WHERE key = 'attempt_high'), (SELECT coalesce(max(attempt_id), 0) FROM attempt_ends))")
+            .query { v = $0.int(0) }
         return AttemptID(max(v, 0))
     }
 
@@ -165,29 +175,37 @@ final class Journal {
 
     // MARK: retention
 
+    /// A finished job old enough to prune.
+    struct Expired: Equatable {
+        var id: String
+        var seq: Int64
+    }
+
     /// Finished jobs that ended before `cutoffMs`, oldest first.
-    func expiredJobs(finishedBefore cutoffMs: Int64, limit: Int) throws -> [String] {
-        var out: [String] = []
-        try db.statement("SELECT job_id FROM jobs WHERE state <> 'running' AND finished_ms < ? ORDER BY finished_ms LIMIT ?")
-            .query(.integer(cutoffMs), .integer(Int64(limit))) { out.append($0.text(0)) }
+    func expiredJobs(finishedBefore cutoffMs: Int64, limit: Int) throws -> [Expired] {
+        var out: [Expired] = []
+        try db.statement("SELECT job_id, seq FROM jobs WHERE state <> 'running' AND finished_ms < ? ORDER BY finished_ms LIMIT ?")
+            .query(.integer(cutoffMs), .integer(Int64(limit))) { out.append(Expired(id: $0.text(0), seq: $0.int(1))) }
         return out
     }
 
     /// Deletes up to `rows` attempts of a pruned job, and the job once none
     /// are left; true when the job is gone. Small steps, so a loop turn that
     /// prunes stays short.
-    func prune(job: String, rows: Int) throws -> Bool {
+    func prune(_ job: Expired, rows: Int) throws -> Bool {
         try db.transaction {
-            var ids: [Int64] = []
-            try db.statement("SELECT attempt_id FROM attempts WHERE job_id = ? LIMIT ?").query(.text(job), .integer(Int64(rows))) { ids.append($0.int(0)) }
-            let deleteEnd = try db.statement("DELETE FROM attempt_ends WHERE attempt_id = ?")
-            let deleteAttempt = try db.statement("DELETE FROM attempts WHERE attempt_id = ?")
-            for id in ids {
-                try deleteEnd.run(.integer(id))
-                try deleteAttempt.run(.integer(id))
+            var keys: [(Int64, Int64, Int64)] = []
+            try db.statement("SELECT stage, task, attempt_id FROM leases WHERE job_seq = ? LIMIT ?").query(.integer(job.seq), .integer(Int64(rows))) {
+                keys.append(($0.int(0), $0.int(1), $0.int(2)))
             }
-            if ids.count < rows {
-                try db.statement("DELETE FROM jobs WHERE job_id = ?").run(.text(job))
+            let deleteEnd = try db.statement("DELETE FROM attempt_ends WHERE attempt_id = ?")
+            let deleteLease = try db.statement("DELETE FROM leases WHERE job_seq = ? AND stage = ? AND task = ? AND attempt_id = ?")
+            for (stage, task, attempt) in keys {
+                try deleteEnd.run(.integer(attempt))
+                try deleteLease.run(.integer(job.seq), .integer(stage), .integer(task), .integer(attempt))
+            }
+            if keys.count < rows {
+                try db.statement("DELETE FROM jobs WHERE job_id = ?").run(.text(job.id))
                 return true
             }
             return false

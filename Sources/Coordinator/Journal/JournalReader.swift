@@ -132,6 +132,7 @@ private final class Queries {
     struct JobRow {
         var summary: JobSummary
         var spec: [UInt8]
+        var seq: Int64
         var state: String { summary.state }
     }
 
@@ -145,8 +146,8 @@ private final class Queries {
 
     func jobRow(_ id: String) throws -> JobRow? {
         var row: JobRow?
-        try db.statement("SELECT \(Self.summaryColumns), spec FROM jobs WHERE job_id = ?").query(.text(id)) { r in
-            row = JobRow(summary: summary(r), spec: r.blob(9))
+        try db.statement("SELECT \(Self.summaryColumns), spec, seq FROM jobs WHERE job_id = ?").query(.text(id)) { r in
+            row = JobRow(summary: summary(r), spec: r.blob(9), seq: r.int(10))
         }
         return row
     }
@@ -184,13 +185,13 @@ private final class Queries {
             guard parts.count == 2, let stage = parts[0], let task = parts[1], stage >= 0, task >= 0 else {
                 return .error(.badRequest, "a task is named STAGE.INDEX, not '\(m.task)'")
             }
-            tasks = try load(m.jobID, stage: stage, from: task, to: task + 1, context: &context)
+            tasks = try load(row.seq, stage: stage, from: task, to: task + 1, context: &context)
         } else if m.page == 0 && m.state.isEmpty {
-            (tasks, more) = try attention(m.jobID, context: &context, pageSize: pageSize)
+            (tasks, more) = try attention(row.seq, context: &context, pageSize: pageSize)
         } else if m.state.isEmpty {
-            (tasks, more) = try range(m.jobID, spec: spec, page: Int(m.page), pageSize: pageSize, context: &context)
+            (tasks, more) = try range(row.seq, spec: spec, page: Int(m.page), pageSize: pageSize, context: &context)
         } else {
-            (tasks, more) = try filtered(m.jobID, page: max(Int(m.page), 1), pageSize: pageSize, context: &context)
+            (tasks, more) = try filtered(row.seq, page: max(Int(m.page), 1), pageSize: pageSize, context: &context)
         }
 
         var stages = spec.stages.enumerated().map { i, s in
@@ -215,15 +216,14 @@ private final class Queries {
     }
 
     /// Page 0: running tasks and tasks with a failed attempt, the ones a person looks at first.
-    private func attention(_ job: String, context: inout DetailContext, pageSize: Int) throws -> ([TaskRows], Bool) {
+    private func attention(_ job: Int64, context: inout DetailContext, pageSize: Int) throws -> ([TaskRows], Bool) {
         var keys = Set<StageTask>()
         if let live = context.live {
             for (k, phase) in live.tasks where phase == .active { keys.insert(k) }
         }
         try db.statement("""
-            SELECT a.stage, a.task FROM attempt_ends e INDEXED BY attempt_failures CROSS JOIN attempts a ON a.attempt_id = e.attempt_id
-            WHERE e.state IN ('failed', 'timedOut') AND a.job_id = ?
-            """).query(.text(job)) { r in
+            SELECT stage, task FROM attempt_ends INDEXED BY attempt_failures WHERE job_seq = ? AND state IN ('failed', 'timedOut')
+            """).query(.integer(job)) { r in
             keys.insert(StageTask(stage: Int(r.int(0)), task: Int(r.int(1))))
         }
         let sorted = keys.sorted()
@@ -236,7 +236,7 @@ private final class Queries {
 
     /// Page N of every task that has run, in stage and task order. Every task
     /// below the end of a stage's leased range has run, so a page is a range.
-    private func range(_ job: String, spec: JobSpec, page: Int, pageSize: Int, context: inout DetailContext) throws -> ([TaskRows], Bool) {
+    private func range(_ job: Int64, spec: JobSpec, page: Int, pageSize: Int, context: inout DetailContext) throws -> ([TaskRows], Bool) {
         var counts: [Int] = []
         for s in spec.stages.indices {
             if let live = context.live, s < live.untouched.count {
@@ -244,7 +244,7 @@ private final class Queries {
                 continue
             }
             var n: Int64 = 0
-            try db.statement("SELECT coalesce(max(task) + 1, 0) FROM attempts WHERE job_id = ? AND stage = ?").query(.text(job), .integer(Int64(s))) { n = $0.int(0) }
+            try db.statement("SELECT coalesce(max(task) + 1, 0) FROM leases WHERE job_seq = ? AND stage = ?").query(.integer(job), .integer(Int64(s))) { n = $0.int(0) }
             counts.append(Int(n))
         }
         var skip = (page - 1) * pageSize
@@ -265,7 +265,7 @@ private final class Queries {
     }
 
     /// Page N of the tasks in one state: a scan of the job's attempts in task order.
-    private func filtered(_ job: String, page: Int, pageSize: Int, context: inout DetailContext) throws -> ([TaskRows], Bool) {
+    private func filtered(_ job: Int64, page: Int, pageSize: Int, context: inout DetailContext) throws -> ([TaskRows], Bool) {
         var skip = (page - 1) * pageSize
         var out: [TaskRows] = []
         var more = false
@@ -285,9 +285,9 @@ private final class Queries {
         return (out, more)
     }
 
-    private func load(_ job: String, stage: Int, from: Int, to: Int, context: inout DetailContext) throws -> [TaskRows] {
+    private func load(_ job: Int64, stage: Int, from: Int, to: Int, context: inout DetailContext) throws -> [TaskRows] {
         var out: [TaskRows] = []
-        try scan(job, where: "AND stage = ? AND task >= ? AND task < ?", [.integer(Int64(stage)), .integer(Int64(from)), .integer(Int64(to))],
+        try scan(job, where: "AND l.stage = ? AND l.task >= ? AND l.task < ?", [.integer(Int64(stage)), .integer(Int64(from)), .integer(Int64(to))],
                  context: &context) { task, context in
             out.append(context.withOutput(task))
             return true
@@ -296,16 +296,18 @@ private final class Queries {
     }
 
     /// Streams a job's attempts grouped by task, in task order, until `visit` returns false.
-    private func scan(_ job: String, where extra: String, _ values: [SQLValue], context: inout DetailContext,
+    private func scan(_ job: Int64, where extra: String, _ values: [SQLValue], context: inout DetailContext,
                       _ visit: (TaskRows, inout DetailContext) throws -> Bool) throws {
-        let output = context.includeOutput ? "output" : "NULL"
+        let output = context.includeOutput ? "e.output" : "NULL"
         let sql = """
-            SELECT stage, task, attempt_id, number, worker_id, incarnation, state, reason, exit_code, started_us, finished_us, \(output)
-            FROM attempt_states WHERE job_id = ? \(extra) ORDER BY stage, task, attempt_id
+            SELECT l.stage, l.task, l.attempt_id, l.number, l.worker_id, l.incarnation, coalesce(e.state, 'leased'), coalesce(e.reason, ''),
+                   coalesce(e.exit_code, 0), coalesce(e.started_us, 0), coalesce(e.finished_us, 0), \(output)
+            FROM leases l LEFT JOIN attempt_ends e ON e.attempt_id = l.attempt_id
+            WHERE l.job_seq = ? \(extra) ORDER BY l.stage, l.task, l.attempt_id
             """
         var current: TaskRows?
         var stopped = false
-        try db.statement(sql).scan([.text(job)] + values) { r in
+        try db.statement(sql).scan([.integer(job)] + values) { r in
             let key = StageTask(stage: Int(r.int(0)), task: Int(r.int(1)))
             if let c = current, c.key != key {
                 current = nil
