@@ -77,6 +77,7 @@ public final class Worker: Sendable {
         threads.spawn("heartbeat") { self.heartbeatLoop() }
         threads.spawn("poller") { self.pollLoop() }
         threads.spawn("reporter") { self.reportLoop() }
+        threads.spawn("log-retention") { self.retentionLoop() }
     }
 
     /// Blocks until the worker has stopped, then joins every thread it
@@ -212,19 +213,25 @@ public final class Worker: Sendable {
 
     // MARK: threads
 
-    private func heartbeatLoop() {
-        var probe = ResourceProbe()
-        var lastPrune = Date.distantPast
+    /// Removes task logs older than the coordinator's retention, on a thread of its own:
+    /// a data dir of many jobs takes a while to walk, and heartbeats must not wait for it.
+    private func retentionLoop() {
         let retention = LogRetention(logDir: config.dataDir + "/logs")
-        register()
         while !board.locked({ board.stopping }) {
             let retainMs = logRetentionMs.load(ordering: .relaxed)
-            if retainMs > 0, Date().timeIntervalSince(lastPrune) >= min(60, max(1, Double(retainMs) / 4000)) {
-                lastPrune = Date()
+            if retainMs > 0 {
                 let active = board.locked { Set(board.running.values.map(\.ref.jobID) + board.queue.map(\.ref.jobID)) }
                 let removed = retention.prune(retention: Double(retainMs) / 1000, activeJobs: active)
                 if removed > 0 { logger.info("removed task logs past the coordinator's retention", metadata: ["jobs": "\(removed)"]) }
             }
+            sleepUnlessStopping(retainMs > 0 ? min(60, max(1, Double(retainMs) / 4000)) : 5)
+        }
+    }
+
+    private func heartbeatLoop() {
+        var probe = ResourceProbe()
+        register()
+        while !board.locked({ board.stopping }) {
             let (running, draining) = board.locked { (board.running.count, board.draining) }
             let beat = Heartbeat(workerID: workerID, incarnation: incarnation, stats: probe.read(), running: UInt32(running), draining: draining)
             do {
@@ -302,7 +309,8 @@ public final class Worker: Sendable {
                 while !board.stopping {
                     let (now, due) = (Date(), reportDue())
                     if board.registered, let due, due <= now { break }
-                    let timeout = due.map { max(0, $0.timeIntervalSince(now)) } ?? 1
+                    // Unregistered, nothing is sent: wait for the registration's wake-up, not for a due time that passed.
+                    let timeout = board.registered ? due.map { max(0, $0.timeIntervalSince(now)) } ?? 1 : 1
                     board.wait(.reports, until: { board.stopping || (board.registered && (reportDue().map { $0 <= Date() } ?? false)) },
                                timeout: min(timeout, 1))
                 }

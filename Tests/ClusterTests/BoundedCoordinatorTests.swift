@@ -1,5 +1,6 @@
 import Client
 import Foundation
+import Platform
 import SQLite
 import Synchronization
 import Testing
@@ -203,8 +204,5 @@ extension ClusterTests {
 
 /// Resident memory of a process, from /proc.
 func residentBytes(_ pid: Int32) -> UInt64 {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/statm", encoding: .utf8) else { return 0 }
-    let fields = text.split(separator: " ")
-    guard fields.count > 1, let pages = UInt64(fields[1]) else { return 0 }
-    return pages * UInt64(sysconf(Int32(_SC_PAGESIZE)))
+    (ProcFS.stat(pid)?.residentPages ?? 0) * ProcFS.pageSize
 }

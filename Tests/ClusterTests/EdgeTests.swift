@@ -1,5 +1,6 @@
 import Client
 import Foundation
+import Platform
 import Testing
 import Transport
 import Wire
@@ -9,20 +10,7 @@ extension ClusterTests {
     @Suite(.serialized) struct Edges {
         /// Runs the CLI without a cluster; returns status, stdout, stderr.
         static func sluice(_ args: [String], env: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: TestCluster.binary)
-            p.arguments = args
-            var e = ProcessInfo.processInfo.environment
-            for (k, v) in env { e[k] = v }
-            p.environment = e
-            let out = Pipe(), err = Pipe()
-            p.standardOutput = out
-            p.standardError = err
-            try p.run()
-            let o = out.fileHandleForReading.readDataToEndOfFile()
-            let r = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: r, as: UTF8.self))
+            try runSluice(args, env: env)
         }
 
         static let badNumbers: [([String], String)] = [
@@ -309,7 +297,5 @@ extension ClusterTests {
 
 /// The parent pid of a process, from /proc.
 func parentOf(_ pid: pid_t) -> pid_t {
-    guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")") else { return 0 }
-    let fields = text[text.index(after: close)...].split(separator: " ")
-    return fields.count > 1 ? pid_t(fields[1]) ?? 0 : 0
+    ProcFS.stat(pid)?.ppid ?? 0
 }

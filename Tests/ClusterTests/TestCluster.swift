@@ -95,22 +95,7 @@ final class TestCluster: @unchecked Sendable {
 
     /// Runs the CLI against this cluster; returns exit status, stdout, stderr.
     func cli(_ args: [String], secretFile: String? = nil) throws -> (status: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary)
-        p.arguments = args
-        var e = ProcessInfo.processInfo.environment
-        e["SLUICE_COORDINATOR"] = address
-        e["SLUICE_SECRET_FILE"] = secretFile ?? self.secretFile
-        e["SLUICE_SECRET"] = nil
-        p.environment = e
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let r = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: r, as: UTF8.self))
+        try runSluice(args, env: ["SLUICE_COORDINATOR": address, "SLUICE_SECRET_FILE": secretFile ?? self.secretFile, "SLUICE_SECRET": nil])
     }
 
     /// Polls until `condition` holds; on timeout, prints the logs and fails.
@@ -170,6 +155,24 @@ final class TestCluster: @unchecked Sendable {
             try? FileManager.default.removeItem(atPath: dir)
         }
     }
+}
+
+/// Runs the sluice binary with the environment changed by `env` (nil removes a variable); returns exit status, stdout, stderr.
+func runSluice(_ args: [String], env: [String: String?] = [:]) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: TestCluster.binary)
+    p.arguments = args
+    var e = ProcessInfo.processInfo.environment
+    for (k, v) in env { e[k] = v }
+    p.environment = e
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let r = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: r, as: UTF8.self))
 }
 
 /// A TCP port that was free a moment ago.

@@ -4,41 +4,15 @@
 // on a worker. Prints one JSON object; Benchmarks/scheduler/run starts the
 // cluster and the peers and prints the comparison.
 //
-// With "inflight" first, it measures memory instead: it submits TASKS tasks
-// that sleep, waits until the workers hold them all (leased or running),
-// and reports the coordinator's RSS before and then, per 1,000 tasks in flight.
+// While the big job runs it samples the coordinator's status: its RSS, and
+// the tasks in flight (leased or running), for the RSS per 1,000 in flight.
 //
 // Usage: SchedulerBenchmark COORDINATOR SECRET_FILE TASKS LATENCY_ROUNDS
-//        SchedulerBenchmark inflight COORDINATOR SECRET_FILE TASKS
 import Client
 import Foundation
 import Wire
 
 let args = CommandLine.arguments
-if args.count == 5, args[1] == "inflight", let tasks = Int(args[4]) {
-    let client = try ClusterClient(coordinator: args[2], clusterID: "sluice", secret: ClusterSecret(file: args[3]))
-    let before = try client.status().coordinatorRssBytes
-    let id = try client.submit(JobSpec(name: "bench-inflight", stages: [StageSpec(tasks: UInt32(tasks), spec: TaskSpec(
-        kind: .builtin, payload: BuiltinSpec(action: "sleep:600000").encoded()))])).jobID
-    var inFlight: UInt32 = 0
-    var s = try client.status()
-    while inFlight < UInt32(tasks) {
-        Thread.sleep(forTimeInterval: 0.2)
-        s = try client.status()
-        inFlight = s.leasedTasks + s.runningTasks
-    }
-    Thread.sleep(forTimeInterval: 1)
-    s = try client.status()
-    _ = try client.cancel(id)
-    let result: [String: Double] = [
-        "in_flight": Double(s.leasedTasks + s.runningTasks),
-        "rss_before_mib": Double(before) / 1_048_576,
-        "rss_in_flight_mib": Double(s.coordinatorRssBytes) / 1_048_576,
-        "kib_per_1000_in_flight": Double(Int64(s.coordinatorRssBytes) - Int64(before)) / 1024 / Double(tasks) * 1000,
-    ]
-    print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
-    exit(0)
-}
 guard args.count == 5, let tasks = Int(args[3]), let rounds = Int(args[4]) else {
     FileHandle.standardError.write(Data("usage: SchedulerBenchmark COORDINATOR SECRET_FILE TASKS LATENCY_ROUNDS | inflight COORDINATOR SECRET_FILE TASKS\n".utf8))
     exit(2)
@@ -49,10 +23,18 @@ func noopJob(_ n: Int) -> JobSpec {
     JobSpec(name: "bench-noop", stages: [StageSpec(tasks: UInt32(n), spec: TaskSpec(kind: .builtin, payload: BuiltinSpec(action: "noop").encoded()))])
 }
 
-func run(_ n: Int) throws -> (seconds: Double, firstStartMs: Double) {
+/// The largest number of tasks in flight seen, and the coordinator's RSS then.
+nonisolated(unsafe) var peak: (inFlight: UInt32, rss: UInt64) = (0, 0)
+
+func run(_ n: Int, sample: Bool = false) throws -> (seconds: Double, firstStartMs: Double) {
     let sent = Date()
     let id = try client.submit(noopJob(n)).jobID
-    let summary = try client.wait(for: id, poll: .milliseconds(2))
+    var lastSample = Date.distantPast
+    let summary = try client.wait(for: id, poll: .milliseconds(2)) { _ in
+        guard sample, Date().timeIntervalSince(lastSample) > 0.1, let s = try? client.status() else { return }
+        lastSample = Date()
+        if s.leasedTasks + s.runningTasks > peak.inFlight { peak = (s.leasedTasks + s.runningTasks, s.coordinatorRssBytes) }
+    }
     let end = Date()
     guard summary.state == "succeeded" else { throw ClientError("benchmark job \(id) \(summary.state): \(summary.reason)") }
     let detail = try client.job(id, page: 1)
@@ -61,7 +43,8 @@ func run(_ n: Int) throws -> (seconds: Double, firstStartMs: Double) {
 }
 
 _ = try run(1000)  // warm up
-let throughput = try run(tasks)
+let idleRSS = try client.status().coordinatorRssBytes
+let throughput = try run(tasks, sample: true)
 var latencies: [Double] = []
 for _ in 0..<rounds {
     latencies.append(try run(1).firstStartMs)
@@ -74,5 +57,9 @@ let result: [String: Double] = [
     "tasks_per_second": Double(tasks) / throughput.seconds,
     "first_task_ms_median": latencies[latencies.count / 2],
     "first_task_ms_p90": latencies[min(latencies.count - 1, latencies.count * 9 / 10)],
+    "rss_idle_mib": Double(idleRSS) / 1_048_576,
+    "rss_peak_mib": Double(peak.rss) / 1_048_576,
+    "peak_in_flight": Double(peak.inFlight),
+    "kib_per_1000_in_flight": peak.inFlight == 0 ? 0 : Double(Int64(peak.rss) - Int64(idleRSS)) / 1024 / Double(peak.inFlight) * 1000,
 ]
 print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))

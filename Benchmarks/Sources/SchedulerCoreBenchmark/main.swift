@@ -38,3 +38,19 @@ let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
 let state = s.jobs[JobID("bench")]!.state
 print(String(format: "scheduler core: %d tasks in %.2f s = %.0f tasks/s (%d sync events, batch %d, job %@)",
              tasks, seconds, Double(tasks) / seconds, events, batch, state.rawValue))
+
+// Memory per task in flight: 100,000 tasks leased to one worker with room for all of them.
+var m = Scheduler(config: config)
+let big = WorkerKey(id: "big", incarnation: 1)
+_ = m.handle(.workerJoined(WorkerInfo(key: big, slots: 100_000), running: [], queued: [], finished: []), at: 0)
+_ = m.handle(.submitted(JobID("held"), JobPlan(stages: [.init(tasks: 10_000_000)])), at: 0)
+func residentBytes() -> Double {
+    let fields = ((try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8)) ?? "").split(separator: " ")
+    return fields.count > 1 ? (Double(fields[1]) ?? 0) * Double(sysconf(Int32(_SC_PAGESIZE))) : 0
+}
+let before = residentBytes()
+_ = m.handle(.sync(big, token: 1, want: 100_000, deadline: 0, started: [], finished: [], released: []), at: 0)
+let inFlight = m.jobs[JobID("held")]!.activeTasks
+let bytes = residentBytes() - before
+print(String(format: "scheduler core: %d tasks in flight hold %.0f bytes each (%.0f KiB per 1,000) of a 10,000,000-task job",
+             inFlight, bytes / Double(inFlight), bytes / Double(inFlight) * 1000 / 1024))
