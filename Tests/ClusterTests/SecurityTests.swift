@@ -114,6 +114,7 @@ extension ClusterTests {
             _ = try c.client().call(InjectFault(fault: "break-listener"))
             try c.eventually("the listener to be re-created", timeout: 15) { c.log("coordinator").contains("listener re-created") }
             // A new connection works again.
+            c.resetClient()
             let job = try c.client().submit(builtinJob("noop", tasks: 5)).jobID
             #expect(try c.waitForJob(job).state == "succeeded")
         }

@@ -1,5 +1,6 @@
 import Client
 import Foundation
+import Synchronization
 import Testing
 import Transport
 import Wire
@@ -41,6 +42,7 @@ final class TestCluster: @unchecked Sendable {
     func startCoordinator(_ extraArgs: [String] = [], waitForListener: Bool = true) throws {
         coordinator = try launch("coordinator", ["coordinator", "--listen", address, "--data-dir", dir + "/coordinator",
                                                  "--secret-file", secretFile, "--heartbeat", heartbeat, "--dead-after", deadAfter] + extraArgs)
+        resetClient()
         // Clients fail at once when nothing listens yet: wait until something does.
         if waitForListener { try eventually("the coordinator listening") { Reachability.probe(address) == .answers } }
     }
@@ -89,8 +91,24 @@ final class TestCluster: @unchecked Sendable {
         (try? String(contentsOfFile: dir + "/logs/\(name).log", encoding: .utf8)) ?? ""
     }
 
+    /// A client of this cluster. The one with the cluster's secret is made once and
+    /// shared: every client holds an nng socket, and tests poll many times a second.
     func client(secretFile: String? = nil) throws -> ClusterClient {
-        try ClusterClient(coordinator: address, clusterID: "sluice", secret: ClusterSecret(file: secretFile ?? self.secretFile))
+        if let secretFile { return try ClusterClient(coordinator: address, clusterID: "sluice", secret: ClusterSecret(file: secretFile)) }
+        return try sharedClient.withLock { shared in
+            if let shared { return shared }
+            let made = try ClusterClient(coordinator: address, clusterID: "sluice", secret: ClusterSecret(file: self.secretFile))
+            shared = made
+            return made
+        }
+    }
+    private let sharedClient = Mutex<ClusterClient?>(nil)
+
+    /// The next `client()` is a new one. For tests that break the shared one's connection on
+    /// purpose: in a test process where an earlier test left nng 1.5.2's close stalled
+    /// (docs/protocol.md), a socket whose pipe the peer closed may never redial.
+    func resetClient() {
+        sharedClient.withLock { $0 = nil }
     }
 
     /// Runs the CLI against this cluster; returns exit status, stdout, stderr.
