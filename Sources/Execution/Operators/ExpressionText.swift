@@ -3,9 +3,6 @@ import SQL
 
 /// Renders a compiled expression (columns by position) for EXPLAIN.
 enum ExpressionText {
-    static let symbols = ["eq": "=", "ne": "<>", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "add": "+", "subtract": "-",
-                          "multiply": "*", "divide": "/", "int_divide": "//", "modulo": "%", "and": "AND", "or": "OR"]
-
     static func render(_ e: BoundExpr, _ schema: Schema) -> String {
         switch e {
         case .column(let i, _): return i < schema.count ? schema.fields[i].name : "#\(i)"
@@ -13,8 +10,8 @@ enum ExpressionText {
             guard let s = Columnar.render(v, as: t) else { return "NULL" }
             return t == .varchar ? "'\(s)'" : (t == .date || t == .timestamp ? "\(t) '\(s)'" : s)
         case .call(let n, let a, _):
-            if let sym = symbols[n], a.count == 2 { return "(\(render(a[0], schema)) \(sym) \(render(a[1], schema)))" }
-            return "\(n)(" + a.map { render($0, schema) }.joined(separator: ", ") + ")"
+            if let sym = n.symbol, a.count == 2 { return "(\(render(a[0], schema)) \(sym) \(render(a[1], schema)))" }
+            return "\(n.rawValue)(" + a.map { render($0, schema) }.joined(separator: ", ") + ")"
         case .cast(let x, let t): return "CAST(\(render(x, schema)) AS \(t))"
         case .caseWhen(let w, let o, _):
             return "CASE " + w.map { "WHEN \(render($0.condition, schema)) THEN \(render($0.result, schema))" }.joined(separator: " ")

@@ -20,21 +20,21 @@ extension Binder {
             let b = try bindExpr(x, scope)
             if op == "NOT" {
                 let c = try coerce(b, to: .boolean, at: x.location)
-                return .call("not", [c], .boolean)
+                return .call(.not, [c], .boolean)
             }
             guard b.type.isNumeric || b.type == .interval || b.type == .null else {
                 throw SQLError.binder("cannot negate a \(b.type)", loc)
             }
-            return .call("negate", [b], b.type == .null ? .integer : b.type)
+            return .call(.negate, [b], b.type == .null ? .integer : b.type)
         case .binary(let op, let l, let r):
             let a = try bindExpr(l, scope), b = try bindExpr(r, scope)
             switch op {
             case "AND", "OR":
-                return .call(op.lowercased(), [try coerce(a, to: .boolean, at: l.location), try coerce(b, to: .boolean, at: r.location)], .boolean)
+                return .call(op == "AND" ? .and : .or, [try coerce(a, to: .boolean, at: l.location), try coerce(b, to: .boolean, at: r.location)], .boolean)
             case "=", "<>", "<", "<=", ">", ">=":
                 return try comparison(op, a, b, loc)
             case "||":
-                return .call("concat", [try coerce(a, to: .varchar, at: l.location), try coerce(b, to: .varchar, at: r.location)], .varchar)
+                return .call(.concat, [try coerce(a, to: .varchar, at: l.location), try coerce(b, to: .varchar, at: r.location)], .varchar)
             default:
                 return try arithmetic(op, a, b, loc)
             }
@@ -95,22 +95,22 @@ extension Binder {
             throw SQLError.unsupported("EXISTS subqueries come with correlated subqueries in the next engine release", loc)
         case .between(let x, let lo, let hi, let negated):
             let b = try bindExpr(x, scope)
-            let both = BoundExpr.call("and", [
+            let both = BoundExpr.call(.and, [
                 try comparison(">=", b, try bindExpr(lo, scope), lo.location),
                 try comparison("<=", b, try bindExpr(hi, scope), hi.location),
             ], .boolean)
-            return negated ? .call("not", [both], .boolean) : both
+            return negated ? .call(.not, [both], .boolean) : both
         case .like(let x, let p, let negated, let ci):
             let b = try coerce(try bindExpr(x, scope), to: .varchar, at: x.location)
             let pat = try coerce(try bindExpr(p, scope), to: .varchar, at: p.location)
-            let call = BoundExpr.call(ci ? "ilike" : "like", [b, pat], .boolean)
-            return negated ? .call("not", [call], .boolean) : call
+            let call = BoundExpr.call(ci ? .ilike : .like, [b, pat], .boolean)
+            return negated ? .call(.not, [call], .boolean) : call
         case .isNull(let x, let negated):
-            return .call(negated ? "is_not_null" : "is_null", [try bindExpr(x, scope)], .boolean)
+            return .call(negated ? .isNotNull : .isNull, [try bindExpr(x, scope)], .boolean)
         case .isDistinctFrom(let l, let r, let negated):
             let a = try bindExpr(l, scope), b = try bindExpr(r, scope)
             guard let t = TypeRules.common(a.type, b.type) else { throw SQLError.binder("cannot compare \(a.type) with \(b.type)", loc) }
-            return .call(negated ? "is_not_distinct" : "is_distinct", [try coerce(a, to: t, at: l.location), try coerce(b, to: t, at: r.location)], .boolean)
+            return .call(negated ? .isNotDistinct : .isDistinct, [try coerce(a, to: t, at: l.location), try coerce(b, to: t, at: r.location)], .boolean)
         case .extract(let field, let x):
             let b = try bindExpr(x, scope)
             return try bindFunction("date_part", [.literal(.string(field), .varchar), b], [loc, x.location], loc)
@@ -182,7 +182,7 @@ extension Binder {
         else { t = TypeRules.common(a.type, b.type) }
         guard var t else { throw SQLError.binder("cannot compare \(a.type) with \(b.type)", loc) }
         if t == .null { t = .integer }
-        let name = ["=": "eq", "<>": "ne", "<": "lt", "<=": "le", ">": "gt", ">=": "ge"][op]!
+        let name: ScalarFunction = ["=": .eq, "<>": .ne, "<": .lt, "<=": .le, ">": .gt, ">=": .ge][op]!
         return .call(name, [try coerce(a, to: t, at: loc), try coerce(b, to: t, at: loc)], .boolean)
     }
 
@@ -196,7 +196,7 @@ extension Binder {
         guard let result = TypeRules.arithmetic(op, a.type, b.type) else {
             throw SQLError.binder("no operator \(a.type) \(op) \(b.type)", loc)
         }
-        let name = ["+": "add", "-": "subtract", "*": "multiply", "/": "divide", "//": "int_divide", "%": "modulo"][op]!
+        let name: ScalarFunction = ["+": .add, "-": .subtract, "*": .multiply, "/": .divide, "//": .intDivide, "%": .modulo][op]!
         if result.isNumeric, a.type.isNumeric || a.type == .null, b.type.isNumeric || b.type == .null {
             // Operands are cast to a common type first; the result type may be wider.
             let operandType: DataType

@@ -37,59 +37,59 @@ extension Binder {
         switch name {
         case "upper", "lower", "ucase", "lcase":
             try arity(1...1)
-            return .call(name.hasPrefix("u") ? "upper" : "lower", try stringArgs(), .varchar)
+            return .call(name.hasPrefix("u") ? .upper : .lower, try stringArgs(), .varchar)
         case "length", "char_length", "character_length", "strlen":
             try arity(1...1)
-            return .call(name == "strlen" ? "strlen" : "length", try stringArgs(), .bigint)
+            return .call(name == "strlen" ? .strlen : .length, try stringArgs(), .bigint)
         case "trim", "ltrim", "rtrim":
             try arity(1...2)
-            return .call(name, try stringArgs(), .varchar)
+            return .call(ScalarFunction(rawValue: name)!, try stringArgs(), .varchar)
         case "concat":
             guard !args.isEmpty else { throw SQLError.binder("concat() needs arguments", loc) }
             // concat skips NULLs (unlike ||), as in DuckDB and PostgreSQL.
             var out: [BoundExpr] = []
-            for i in args.indices { out.append(.call("coalesce", [try arg(i, .varchar), .literal(.string(""), .varchar)], .varchar)) }
-            return out.dropFirst().reduce(out[0]) { .call("concat", [$0, $1], .varchar) }
+            for i in args.indices { out.append(.call(.coalesce, [try arg(i, .varchar), .literal(.string(""), .varchar)], .varchar)) }
+            return out.dropFirst().reduce(out[0]) { .call(.concat, [$0, $1], .varchar) }
         case "replace":
             try arity(3...3)
-            return .call("replace", try stringArgs(), .varchar)
+            return .call(.replace, try stringArgs(), .varchar)
         case "substring", "substr":
             try arity(2...3)
             var a = [try arg(0, .varchar), try intArg(1)]
             if args.count == 3 { a.append(try intArg(2)) }
-            return .call("substring", a, .varchar)
+            return .call(.substring, a, .varchar)
         case "left", "right":
             try arity(2...2)
-            return .call(name, [try arg(0, .varchar), try intArg(1)], .varchar)
+            return .call(name == "left" ? .left : .right, [try arg(0, .varchar), try intArg(1)], .varchar)
         case "position", "strpos", "instr":
             try arity(2...2)
             // position(needle IN haystack) arrives as (needle, haystack); strpos(haystack, needle).
             let (hay, needle) = name == "position" ? (1, 0) : (0, 1)
-            return .call("strpos", [try arg(hay, .varchar), try arg(needle, .varchar)], .bigint)
+            return .call(.strpos, [try arg(hay, .varchar), try arg(needle, .varchar)], .bigint)
         case "starts_with", "prefix", "contains", "ends_with", "suffix":
             try arity(2...2)
-            let canonical = ["prefix": "starts_with", "suffix": "ends_with"][name] ?? name
+            let canonical: ScalarFunction = ["prefix": .startsWith, "starts_with": .startsWith, "suffix": .endsWith, "ends_with": .endsWith][name] ?? .contains
             return .call(canonical, try stringArgs(), .boolean)
         case "repeat":
             try arity(2...2)
-            return .call("repeat", [try arg(0, .varchar), try intArg(1)], .varchar)
+            return .call(.repeatString, [try arg(0, .varchar), try intArg(1)], .varchar)
         case "reverse":
             try arity(1...1)
-            return .call("reverse", try stringArgs(), .varchar)
+            return .call(.reverse, try stringArgs(), .varchar)
         case "coalesce", "ifnull":
             let (out, t) = try commonArgs()
-            return .call("coalesce", out, t)
+            return .call(.coalesce, out, t)
         case "nullif":
             try arity(2...2)
             guard let t = TypeRules.common(args[0].type, args[1].type) else { throw SQLError.binder("nullif() compares \(args[0].type) with \(args[1].type)", loc) }
-            return .call("nullif", [try arg(0, t), try arg(1, t)], t == .null ? .integer : t)
+            return .call(.nullif, [try arg(0, t), try arg(1, t)], t == .null ? .integer : t)
         case "greatest", "least":
             let (out, t) = try commonArgs()
-            return .call(name, out, t)
+            return .call(name == "greatest" ? .greatest : .least, out, t)
         case "abs":
             try arity(1...1)
             guard args[0].type.isNumeric else { throw SQLError.binder("abs() needs a number, not \(args[0].type)", locs[0]) }
-            return .call("abs", args, args[0].type)
+            return .call(.abs, args, args[0].type)
         case "round", "floor", "ceil", "ceiling", "trunc":
             try arity(name == "round" ? 1...2 : 1...1)
             let t = args[0].type
@@ -101,7 +101,7 @@ extension Binder {
                 }
                 digits = Int(d)
             }
-            let canonical = name == "ceiling" ? "ceil" : name
+            let canonical: ScalarFunction = ["round": .round, "floor": .floor, "ceil": .ceil, "ceiling": .ceil, "trunc": .trunc][name]!
             let result: DataType
             switch t {
             case .decimal(let p, let s): result = .decimal(precision: p, scale: max(0, min(s, digits)))
@@ -111,16 +111,17 @@ extension Binder {
             return .call(canonical, [args[0], .literal(.int(Int64(digits)), .bigint)], result)
         case "sqrt", "ln", "log", "log10", "log2", "exp":
             try arity(1...1)
-            return .call(name == "log" ? "log10" : name, [try arg(0, .double)], .double)
+            let function: ScalarFunction = ["sqrt": .sqrt, "ln": .ln, "log": .log10, "log10": .log10, "log2": .log2, "exp": .exp][name]!
+            return .call(function, [try arg(0, .double)], .double)
         case "power", "pow":
             try arity(2...2)
-            return .call("power", [try arg(0, .double), try arg(1, .double)], .double)
+            return .call(.power, [try arg(0, .double), try arg(1, .double)], .double)
         case "current_date", "today":
             try arity(0...0)
-            return .call("current_date", [], .date)
+            return .call(.currentDate, [], .date)
         case "current_timestamp", "now":
             try arity(0...0)
-            return .call("current_timestamp", [], .timestamp)
+            return .call(.currentTimestamp, [], .timestamp)
         case "date_part", "datepart", "year", "month", "day", "quarter", "dayofweek", "dayofyear", "week", "hour", "minute", "second", "epoch":
             var part: String
             var value: BoundExpr
@@ -138,7 +139,7 @@ extension Binder {
             guard [.date, .timestamp, .interval].contains(value.type) || value.type == .null else {
                 throw SQLError.binder("\(name)() needs a DATE or TIMESTAMP, not \(value.type)", loc)
             }
-            return .call("date_part", [.literal(.string(part), .varchar), value], part == "epoch" ? .double : .bigint)
+            return .call(.datePart, [.literal(.string(part), .varchar), value], part == "epoch" ? .double : .bigint)
         case "date_trunc", "datetrunc":
             try arity(2...2)
             guard case .literal(.string(let p), _) = args[0], let part = DateParts.canonical(p.lowercased()) else {
@@ -147,19 +148,19 @@ extension Binder {
             var value = args[1]
             if value.type == .varchar && value.isConstant { value = try coerce(value, to: .timestamp, at: loc) }
             guard value.type == .date || value.type == .timestamp else { throw SQLError.binder("date_trunc() needs a DATE or TIMESTAMP, not \(value.type)", locs[1]) }
-            return .call("date_trunc", [.literal(.string(part), .varchar), value], .timestamp)
+            return .call(.dateTrunc, [.literal(.string(part), .varchar), value], .timestamp)
         case "date_diff", "datediff", "date_sub", "datesub":
             try arity(3...3)
             guard case .literal(.string(let p), _) = args[0], let part = DateParts.canonical(p.lowercased()) else {
                 throw SQLError.binder("\(name)() needs a constant part name such as 'day'", locs[0])
             }
             let t: DataType = args[1].type == .timestamp || args[2].type == .timestamp ? .timestamp : .date
-            return .call(name.hasPrefix("date_sub") || name == "datesub" ? "date_sub" : "date_diff",
+            return .call(name.hasPrefix("date_sub") || name == "datesub" ? .dateSub : .dateDiff,
                          [.literal(.string(part), .varchar), try arg(1, t), try arg(2, t)], .bigint)
         case "typeof":
             try arity(1...1)
             // The argument stays in the tree so typeof(sum(x)) still makes an aggregate query.
-            return .call("typeof", [args[0], .literal(.string(args[0].type.description), .varchar)], .varchar)
+            return .call(.typeof, [args[0], .literal(.string(args[0].type.description), .varchar)], .varchar)
         default:
             let known = ["upper", "lower", "length", "trim", "concat", "replace", "substring", "position", "strpos", "coalesce", "nullif",
                          "abs", "round", "date_part", "date_trunc", "date_diff", "extract", "year", "month", "current_date", "sum", "count",

@@ -403,7 +403,7 @@ public final class Binder {
                     conds.append(try comparison("=", .column(a.id, a.type), .column(b.id, b.type), .unknown))
                     for i in scope.entries.indices where scope.entries[i].column.id == b.id { scope.entries[i].qualifiedOnly = true }
                 }
-                condition = conds.dropFirst().reduce(conds[0]) { .call("and", [$0, $1], .boolean) }
+                condition = conds.dropFirst().reduce(conds[0]) { .call(.and, [$0, $1], .boolean) }
             }
             return (.join(lp, rp, kind, on: [], residual: condition), scope)
         }

@@ -15,17 +15,17 @@ enum Arithmetic {
         }
     }
 
-    static let opNames = ["add": ("addition", "+"), "subtract": ("subtraction", "-"), "multiply": ("multiplication", "*"),
-                          "int_divide": ("division", "//"), "modulo": ("modulo", "%"), "divide": ("division", "/")]
+    static let opNames: [ScalarFunction: (String, String)] = [.add: ("addition", "+"), .subtract: ("subtraction", "-"), .multiply: ("multiplication", "*"),
+                          .intDivide: ("division", "//"), .modulo: ("modulo", "%"), .divide: ("division", "/")]
 
-    static func overflow(_ name: String, _ t: DataType, _ x: Int128, _ y: Int128) -> SQLError {
-        let (word, sym) = opNames[name] ?? (name, name)
+    static func overflow(_ name: ScalarFunction, _ t: DataType, _ x: Int128, _ y: Int128) -> SQLError {
+        let (word, sym) = opNames[name] ?? (name.rawValue, name.symbol ?? name.rawValue)
         var hint = ""
         if case .decimal = t { hint = ". You might want to add an explicit cast to a bigger DECIMAL" }
         return .execution("Out of Range Error: Overflow in \(word) of \(t) (\(x) \(sym) \(y))\(hint)")
     }
 
-    static func binary(_ name: String, _ a: Column, _ b: Column, _ t: DataType) throws(SQLError) -> Column {
+    static func binary(_ name: ScalarFunction, _ a: Column, _ b: Column, _ t: DataType) throws(SQLError) -> Column {
         let n = a.count
         let validity = Compare.validity(a, b)
         if a.type == .null || b.type == .null { return Column.constant(.null, type: t, count: n) }
@@ -39,11 +39,11 @@ enum Arithmetic {
             let x = doubles(a), y = doubles(b)
             var out = [Double](repeating: 0, count: n)
             switch name {
-            case "add": for i in 0..<n { out[i] = x[i] + y[i] }
-            case "subtract": for i in 0..<n { out[i] = x[i] - y[i] }
-            case "multiply": for i in 0..<n { out[i] = x[i] * y[i] }
-            case "divide": for i in 0..<n { out[i] = x[i] / y[i] }
-            case "int_divide": for i in 0..<n { out[i] = (x[i] / y[i]).rounded(.towardZero) }
+            case .add: for i in 0..<n { out[i] = x[i] + y[i] }
+            case .subtract: for i in 0..<n { out[i] = x[i] - y[i] }
+            case .multiply: for i in 0..<n { out[i] = x[i] * y[i] }
+            case .divide: for i in 0..<n { out[i] = x[i] / y[i] }
+            case .intDivide: for i in 0..<n { out[i] = (x[i] / y[i]).rounded(.towardZero) }
             default: for i in 0..<n { out[i] = fmod(x[i], y[i]) }
             }
             return Column(type: .double, data: .double(out), validity: validity)
@@ -64,16 +64,16 @@ enum Arithmetic {
             var failed = -1
             x.withUnsafeBufferPointer { x in y.withUnsafeBufferPointer { y in out.withUnsafeMutableBufferPointer { o in
                 switch name {
-                case "add":
+                case .add:
                     for i in 0..<n { let (r, f) = x[i].addingReportingOverflow(y[i]); o[i] = r; if f || r > lim || r < -lim { if valid(i) { failed = i; break } } }
-                case "subtract":
+                case .subtract:
                     for i in 0..<n { let (r, f) = x[i].subtractingReportingOverflow(y[i]); o[i] = r; if f || r > lim || r < -lim { if valid(i) { failed = i; break } } }
-                case "multiply":
+                case .multiply:
                     for i in 0..<n { let (r, f) = x[i].multipliedReportingOverflow(by: y[i]); o[i] = r; if f || r > lim || r < -lim { if valid(i) { failed = i; break } } }
                 default:
                     for i in 0..<n where valid(i) {
                         if y[i] == 0 { failed = -2 - i; break }
-                        o[i] = name == "modulo" ? x[i] % y[i] : (a.type.decimalScale > 0 ? (x[i] / y[i]) * Int64(Decimal128.pow10(t.decimalScale)) : x[i] / y[i])
+                        o[i] = name == .modulo ? x[i] % y[i] : (a.type.decimalScale > 0 ? (x[i] / y[i]) * Int64(Decimal128.pow10(t.decimalScale)) : x[i] / y[i])
                     }
                 }
             } } }
@@ -87,12 +87,12 @@ enum Arithmetic {
         for i in 0..<n where valid(i) {
             let r: Int128, f: Bool
             switch name {
-            case "add": (r, f) = x[i].addingReportingOverflow(y[i])
-            case "subtract": (r, f) = x[i].subtractingReportingOverflow(y[i])
-            case "multiply": (r, f) = x[i].multipliedReportingOverflow(by: y[i])
+            case .add: (r, f) = x[i].addingReportingOverflow(y[i])
+            case .subtract: (r, f) = x[i].subtractingReportingOverflow(y[i])
+            case .multiply: (r, f) = x[i].multipliedReportingOverflow(by: y[i])
             default:
                 guard y[i] != 0 else { throw divisionByZero(name, x[i]) }
-                r = name == "modulo" ? x[i] % y[i] : (x[i] / y[i]) * Decimal128.pow10(t.decimalScale); f = false
+                r = name == .modulo ? x[i] % y[i] : (x[i] / y[i]) * Decimal128.pow10(t.decimalScale); f = false
             }
             if f || r > limit || r < -limit { throw overflow(name, t, x[i], y[i]) }
             out[i] = r
@@ -100,17 +100,17 @@ enum Arithmetic {
         return column(out, t, validity)
     }
 
-    static func divisionByZero(_ name: String, _ x: Int128) -> SQLError {
+    static func divisionByZero(_ name: ScalarFunction, _ x: Int128) -> SQLError {
         .execution("Invalid Input Error: Division by zero in expression (\(x) \(opNames[name]?.1 ?? "/") 0)")
     }
 
-    static func temporal(_ name: String, _ a: Column, _ b: Column, _ t: DataType, _ validity: Bitmap?) throws(SQLError) -> Column {
+    static func temporal(_ name: ScalarFunction, _ a: Column, _ b: Column, _ t: DataType, _ validity: Bitmap?) throws(SQLError) -> Column {
         let n = a.count
         func intervals(_ c: Column) -> [Interval] { if case .interval(let v) = c.data { return v }; return [] }
         switch (a.type, b.type) {
         case (.date, .interval), (.timestamp, .interval), (.interval, .date), (.interval, .timestamp):
             let (base, iv) = a.type == .interval ? (b, intervals(a)) : (a, intervals(b))
-            let sign: Int32 = name == "subtract" ? -1 : 1
+            let sign: Int32 = name == .subtract ? -1 : 1
             let raw = int64s(base)
             var out = [Int64](repeating: 0, count: n)
             for i in 0..<n {
@@ -119,7 +119,7 @@ enum Arithmetic {
             }
             return Column(type: .timestamp, data: .int64(out), validity: validity)
         case (.interval, .interval):
-            let x = intervals(a), y = intervals(b), s: Int32 = name == "subtract" ? -1 : 1
+            let x = intervals(a), y = intervals(b), s: Int32 = name == .subtract ? -1 : 1
             return Column(type: .interval, data: .interval((0..<n).map {
                 Interval(months: x[$0].months + s * y[$0].months, days: x[$0].days + s * y[$0].days, micros: x[$0].micros + Int64(s) * y[$0].micros)
             }), validity: validity)
@@ -135,7 +135,7 @@ enum Arithmetic {
         default:
             // date ± integer days
             let (dates, days) = a.type == .date ? (int64s(a), int64s(b)) : (int64s(b), int64s(a))
-            let s: Int64 = name == "subtract" ? -1 : 1
+            let s: Int64 = name == .subtract ? -1 : 1
             return Column(type: .date, data: .int32((0..<n).map { Int32(truncatingIfNeeded: dates[$0] + s * days[$0]) }), validity: validity)
         }
     }
@@ -151,7 +151,7 @@ enum Arithmetic {
         }
     }
 
-    static func math(_ name: String, _ cols: [Column], _ t: DataType) throws(SQLError) -> Column {
+    static func math(_ name: ScalarFunction, _ cols: [Column], _ t: DataType) throws(SQLError) -> Column {
         let a = cols[0]
         let n = a.count
         if a.type == .null { return Column.constant(.null, type: t, count: n) }
@@ -160,19 +160,19 @@ enum Arithmetic {
             let digits = cols.count > 1 ? Int(int64s(cols[1]).first ?? 0) : 0
             let f: (Double) -> Double
             switch name {
-            case "abs": f = { Swift.abs($0) }
-            case "round":
+            case .abs: f = { Swift.abs($0) }
+            case .round:
                 let m = pow(10.0, Double(digits))
                 f = { ($0 * m).rounded() / m }
-            case "floor": f = { $0.rounded(.down) }
-            case "ceil": f = { $0.rounded(.up) }
-            case "trunc": f = { $0.rounded(.towardZero) }
-            case "sqrt": f = { $0.squareRoot() }
-            case "ln": f = { Foundation.log($0) }
-            case "log10": f = { Foundation.log10($0) }
-            case "log2": f = { Foundation.log2($0) }
-            case "exp": f = { Foundation.exp($0) }
-            case "power":
+            case .floor: f = { $0.rounded(.down) }
+            case .ceil: f = { $0.rounded(.up) }
+            case .trunc: f = { $0.rounded(.towardZero) }
+            case .sqrt: f = { $0.squareRoot() }
+            case .ln: f = { Foundation.log($0) }
+            case .log10: f = { Foundation.log10($0) }
+            case .log2: f = { Foundation.log2($0) }
+            case .exp: f = { Foundation.exp($0) }
+            case .power:
                 let y = doubles(cols[1])
                 return Column(type: .double, data: .double((0..<n).map { Foundation.pow(x[$0], y[$0]) }), validity: Compare.validity(a, cols[1]))
             default: throw SQLError.execution("unknown function \(name)")
@@ -184,13 +184,13 @@ enum Arithmetic {
         let s = a.type.decimalScale, ts = t.decimalScale
         let out: [Int128]
         switch name {
-        case "abs": out = x.map { $0 < 0 ? -$0 : $0 }
-        case "round": out = x.map { Decimal128.rescale($0, from: s, to: ts) }
-        case "floor", "ceil", "trunc":
+        case .abs: out = x.map { $0 < 0 ? -$0 : $0 }
+        case .round: out = x.map { Decimal128.rescale($0, from: s, to: ts) }
+        case .floor, .ceil, .trunc:
             let d = Decimal128.pow10(s)
             out = x.map { v in
                 let (q, r) = v.quotientAndRemainder(dividingBy: d)
-                let adjusted = name == "floor" && r < 0 ? q - 1 : (name == "ceil" && r > 0 ? q + 1 : q)
+                let adjusted = name == .floor && r < 0 ? q - 1 : (name == .ceil && r > 0 ? q + 1 : q)
                 return adjusted * Decimal128.pow10(ts)
             }
         default: throw SQLError.execution("\(name)() needs a DOUBLE")

@@ -2,16 +2,16 @@ import Columnar
 
 /// Comparison kernels. Both sides arrive with one type (the binder casts them).
 enum Compare {
-    @inline(__always) static func apply<T: Comparable>(_ op: String, _ a: [T], _ b: [T]) -> [Bool] {
+    @inline(__always) static func apply<T: Comparable>(_ op: ScalarFunction, _ a: [T], _ b: [T]) -> [Bool] {
         let n = a.count
         return [Bool](unsafeUninitializedCapacity: n) { out, k in
             a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
                 switch op {
-                case "eq": for i in 0..<n { out[i] = a[i] == b[i] }
-                case "ne": for i in 0..<n { out[i] = a[i] != b[i] }
-                case "lt": for i in 0..<n { out[i] = a[i] < b[i] }
-                case "le": for i in 0..<n { out[i] = a[i] <= b[i] }
-                case "gt": for i in 0..<n { out[i] = a[i] > b[i] }
+                case .eq: for i in 0..<n { out[i] = a[i] == b[i] }
+                case .ne: for i in 0..<n { out[i] = a[i] != b[i] }
+                case .lt: for i in 0..<n { out[i] = a[i] < b[i] }
+                case .le: for i in 0..<n { out[i] = a[i] <= b[i] }
+                case .gt: for i in 0..<n { out[i] = a[i] > b[i] }
                 default: for i in 0..<n { out[i] = a[i] >= b[i] }
                 }
             } }
@@ -19,16 +19,16 @@ enum Compare {
         }
     }
 
-    @inline(__always) static func apply<T: Comparable>(_ op: String, _ a: [T], _ s: T) -> [Bool] {
+    @inline(__always) static func apply<T: Comparable>(_ op: ScalarFunction, _ a: [T], _ s: T) -> [Bool] {
         let n = a.count
         return [Bool](unsafeUninitializedCapacity: n) { out, k in
             a.withUnsafeBufferPointer { a in
                 switch op {
-                case "eq": for i in 0..<n { out[i] = a[i] == s }
-                case "ne": for i in 0..<n { out[i] = a[i] != s }
-                case "lt": for i in 0..<n { out[i] = a[i] < s }
-                case "le": for i in 0..<n { out[i] = a[i] <= s }
-                case "gt": for i in 0..<n { out[i] = a[i] > s }
+                case .eq: for i in 0..<n { out[i] = a[i] == s }
+                case .ne: for i in 0..<n { out[i] = a[i] != s }
+                case .lt: for i in 0..<n { out[i] = a[i] < s }
+                case .le: for i in 0..<n { out[i] = a[i] <= s }
+                case .gt: for i in 0..<n { out[i] = a[i] > s }
                 default: for i in 0..<n { out[i] = a[i] >= s }
                 }
             }
@@ -36,13 +36,13 @@ enum Compare {
         }
     }
 
-    static func outcome(_ op: String, _ c: Int) -> Bool {
+    static func outcome(_ op: ScalarFunction, _ c: Int) -> Bool {
         switch op {
-        case "eq": return c == 0
-        case "ne": return c != 0
-        case "lt": return c < 0
-        case "le": return c <= 0
-        case "gt": return c > 0
+        case .eq: return c == 0
+        case .ne: return c != 0
+        case .lt: return c < 0
+        case .le: return c <= 0
+        case .gt: return c > 0
         default: return c >= 0
         }
     }
@@ -56,7 +56,7 @@ enum Compare {
         }
     }
 
-    static func columns(_ op: String, _ a: Column, _ b: Column) throws(SQLError) -> Column {
+    static func columns(_ op: ScalarFunction, _ a: Column, _ b: Column) throws(SQLError) -> Column {
         if a.type == .null || b.type == .null { return Column.constant(.null, type: .boolean, count: a.count) }
         let out: [Bool]
         switch (a.data, b.data) {
@@ -78,7 +78,7 @@ enum Compare {
         return Column(type: .boolean, data: .bool(out), validity: validity(a, b))
     }
 
-    static func scalar(_ op: String, _ a: Column, _ v: Value, _ t: DataType) throws(SQLError) -> Column {
+    static func scalar(_ op: ScalarFunction, _ a: Column, _ v: Value, _ t: DataType) throws(SQLError) -> Column {
         if v.isNull || a.type == .null { return Column.constant(.null, type: .boolean, count: a.count) }
         let out: [Bool]
         switch (a.data, v) {
@@ -94,8 +94,8 @@ enum Compare {
             out = s.withUTF8 { sb in
                 x.bytes.withUnsafeBytes { xb in
                     let sraw = UnsafeRawBufferPointer(sb)
-                    if op == "eq" || op == "ne" {
-                        let want = op == "eq"
+                    if op == .eq || op == .ne {
+                        let want = op == .eq
                         return (0..<x.count).map { i in
                             let r = x.range(i)
                             guard r.count == sraw.count else { return !want }

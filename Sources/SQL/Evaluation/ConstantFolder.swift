@@ -20,7 +20,7 @@ public enum ConstantFolder {
     }
 
     static func isVolatile(_ e: BoundExpr) -> Bool {
-        if case .call(let n, _, _) = e, n == "current_timestamp" { return true }
+        if case .call(.currentTimestamp, _, _) = e { return true }
         return e.children.contains(where: isVolatile)
     }
 
@@ -28,7 +28,7 @@ public enum ConstantFolder {
     /// and DATE columns compared with TIMESTAMP constants (`d < date '1995-01-01' +
     /// interval '1' year`) compared as dates, without a cast per row.
     static func simplify(_ e: BoundExpr) -> BoundExpr {
-        if case .call(let op, let args, let t) = e, ["eq", "ne", "lt", "le", "gt", "ge"].contains(op), args.count == 2,
+        if case .call(let op, let args, let t) = e, op.isComparison, args.count == 2,
            case .cast(let x, .timestamp) = args[0], x.type == .date, case .literal(.int(let ts), .timestamp) = args[1] {
             var day = ts / Dates.microsPerDay
             if ts % Dates.microsPerDay < 0 { day -= 1 }
@@ -36,15 +36,15 @@ public enum ConstantFolder {
             let d = BoundExpr.literal(.int(day), .date)
             switch (op, midnight) {
             case (_, true): return .call(op, [x, d], t)
-            case ("lt", false), ("le", false): return .call("le", [x, d], t)   // x < 10:00 on day D: x <= D
-            case ("gt", false), ("ge", false): return .call("gt", [x, d], t)
+            case (.lt, false), (.le, false): return .call(.le, [x, d], t)   // x < 10:00 on day D: x <= D
+            case (.gt, false), (.ge, false): return .call(.gt, [x, d], t)
             default: return e
             }
         }
-        guard case .call(let n, let args, _) = e, n == "and" || n == "or", args.count == 2 else { return e }
+        guard case .call(let n, let args, _) = e, n == .and || n == .or, args.count == 2 else { return e }
         for (k, other) in [(0, 1), (1, 0)] {
             if case .literal(.bool(let b), _) = args[k] {
-                if n == "and" { return b ? args[other] : .literal(.bool(false), .boolean) }
+                if n == .and { return b ? args[other] : .literal(.bool(false), .boolean) }
                 return b ? .literal(.bool(true), .boolean) : args[other]
             }
         }

@@ -2,12 +2,12 @@ import Columnar
 
 /// date_part / extract, date_trunc, date_diff.
 enum DateKernels {
-    static func call(_ name: String, _ part: String, _ cols: [Column], _ t: DataType) throws(SQLError) -> Column {
+    static func call(_ name: ScalarFunction, _ part: String, _ cols: [Column], _ t: DataType) throws(SQLError) -> Column {
         let a = cols[0]
         let n = a.count
         if cols.contains(where: { $0.type == .null }) { return Column.constant(.null, type: t, count: n) }
         switch name {
-        case "date_part":
+        case .datePart:
             if case .interval(let iv) = a.data {
                 let out = iv.map { i -> Int64 in
                     switch part {
@@ -28,12 +28,12 @@ enum DateKernels {
             }
             let out = micros.map { extract(part, $0) }
             return Column(type: .bigint, data: .int64(out), validity: a.validity)
-        case "date_trunc":
+        case .dateTrunc:
             let out = timestamps(a).map { truncate(part, $0) }
             return Column(type: .timestamp, data: .int64(out), validity: a.validity)
         default:
             let x = timestamps(a), y = timestamps(cols[1])
-            let out = (0..<n).map { i in difference(part, x[i], y[i], whole: name == "date_sub") }
+            let out = (0..<n).map { i in difference(part, x[i], y[i], whole: name == .dateSub) }
             return Column(type: .bigint, data: .int64(out), validity: Compare.validity(a, cols[1]))
         }
     }

@@ -38,82 +38,82 @@ public enum Evaluator {
         return a
     }
 
-    static func call(_ name: String, _ args: [BoundExpr], _ t: DataType, _ batch: RecordBatch) throws(SQLError) -> Column {
+    static func call(_ name: ScalarFunction, _ args: [BoundExpr], _ t: DataType, _ batch: RecordBatch) throws(SQLError) -> Column {
         switch name {
-        case "and", "or":
-            return try Logic.andOr(name == "and", try evaluate(args[0], batch), try evaluate(args[1], batch))
-        case "not":
+        case .and, .or:
+            return try Logic.andOr(name == .and, try evaluate(args[0], batch), try evaluate(args[1], batch))
+        case .not:
             return Logic.not(try evaluate(args[0], batch))
-        case "is_null", "is_not_null":
+        case .isNull, .isNotNull:
             let c = try evaluate(args[0], batch)
-            let wantNull = name == "is_null"
+            let wantNull = name == .isNull
             let out = (0..<c.count).map { c.isNull($0) == wantNull }
             return Column(type: .boolean, data: .bool(out))
-        case "eq", "ne", "lt", "le", "gt", "ge":
+        case .eq, .ne, .lt, .le, .gt, .ge:
             // Constant right-hand sides are compared without materializing them.
             if case .literal(let v, let lt) = args[1] {
                 return try Compare.scalar(name, try evaluate(args[0], batch), v, lt)
             }
             if case .literal(let v, let lt) = args[0] {
-                let flipped = ["lt": "gt", "le": "ge", "gt": "lt", "ge": "le"][name] ?? name
-                return try Compare.scalar(flipped, try evaluate(args[1], batch), v, lt)
+                return try Compare.scalar(name.flipped, try evaluate(args[1], batch), v, lt)
             }
             return try Compare.columns(name, try evaluate(args[0], batch), try evaluate(args[1], batch))
-        case "is_distinct", "is_not_distinct":
+        case .isDistinct, .isNotDistinct:
             let a = try evaluate(args[0], batch), b = try evaluate(args[1], batch)
-            let eq = try Compare.columns("eq", a, b)
+            let eq = try Compare.columns(.eq, a, b)
             guard case .bool(let e) = eq.data else { fatalError() }
             let same = (0..<a.count).map { i -> Bool in
                 let an = a.isNull(i), bn = b.isNull(i)
                 return an || bn ? an == bn : e[i]
             }
-            return Column(type: .boolean, data: .bool(name == "is_distinct" ? same.map { !$0 } : same))
-        case "add", "subtract", "multiply", "divide", "int_divide", "modulo":
+            return Column(type: .boolean, data: .bool(name == .isDistinct ? same.map { !$0 } : same))
+        case .add, .subtract, .multiply, .divide, .intDivide, .modulo:
             return try Arithmetic.binary(name, try evaluate(args[0], batch), try evaluate(args[1], batch), t)
-        case "negate":
+        case .negate:
             return try Arithmetic.negate(try evaluate(args[0], batch))
-        case "coalesce":
+        case .coalesce:
             var result = try evaluate(args[0], batch)
             for a in args.dropFirst() where result.validity != nil {
                 let next = try evaluate(a, batch)
                 result = Select.merge(result, next, takeSecond: (0..<result.count).map { result.isNull($0) })
             }
             return result
-        case "nullif":
+        case .nullif:
             let a = try evaluate(args[0], batch)
-            let eq = try Compare.columns("eq", a, try evaluate(args[1], batch))
+            let eq = try Compare.columns(.eq, a, try evaluate(args[1], batch))
             guard case .bool(let e) = eq.data else { fatalError() }
             var v = a.validity ?? Bitmap(count: a.count, allSet: true)
             for i in 0..<a.count where e[i] && !eq.isNull(i) { v[i] = false }
             return Column(type: a.type, data: a.data, validity: v)
-        case "greatest", "least":
+        case .greatest, .least:
             var result = try evaluate(args[0], batch)
             for a in args.dropFirst() {
                 let next = try evaluate(a, batch)
-                let cmp = try Compare.columns(name == "greatest" ? "gt" : "lt", next, result)
+                let cmp = try Compare.columns(name == .greatest ? .gt : .lt, next, result)
                 guard case .bool(let better) = cmp.data else { fatalError() }
                 // NULLs are skipped, as in DuckDB.
                 let take = (0..<next.count).map { i in !next.isNull(i) && (result.isNull(i) || better[i]) }
                 result = Select.merge(result, next, takeSecond: take)
             }
             return result
-        case "abs", "round", "floor", "ceil", "trunc", "sqrt", "ln", "log10", "log2", "exp", "power":
+        case .abs, .round, .floor, .ceil, .trunc, .sqrt, .ln, .log10, .log2, .exp, .power:
             var cols: [Column] = []
             for a in args { cols.append(try evaluate(a, batch)) }
             return try Arithmetic.math(name, cols, t)
-        case "typeof":
+        case .typeof:
             guard case .literal(let v, _) = args[1] else { fatalError() }
             return Column.constant(v, type: .varchar, count: batch.rowCount)
-        case "current_date":
+        case .currentDate:
             return Column.constant(.int(Int64(SessionClock.today())), type: .date, count: batch.rowCount)
-        case "current_timestamp":
+        case .currentTimestamp:
             return Column.constant(.int(SessionClock.nowMicros()), type: .timestamp, count: batch.rowCount)
-        case "date_part", "date_trunc", "date_diff", "date_sub":
+        case .datePart, .dateTrunc, .dateDiff, .dateSub:
             var cols: [Column] = []
             for a in args.dropFirst() { cols.append(try evaluate(a, batch)) }
             guard case .literal(.string(let part), _) = args[0] else { throw SQLError.execution("date part must be constant") }
             return try DateKernels.call(name, part, cols, t)
-        default:
+        case .upper, .lower, .length, .strlen, .trim, .ltrim, .rtrim, .concat, .replace, .substring, .left, .right, .strpos,
+             .startsWith, .endsWith, .contains, .like, .ilike, .repeatString, .reverse:
             var cols: [Column] = []
             for a in args { cols.append(try evaluate(a, batch)) }
             return try StringKernels.call(name, cols, args, batch.rowCount)
@@ -173,8 +173,8 @@ public enum Evaluator {
             result = Column(type: .boolean, data: .bool([Bool](repeating: false, count: value.count)))
             for item in items {
                 let eq: Column
-                if case .literal(let v, let t) = item { eq = try Compare.scalar("eq", value, v, t) }
-                else { eq = try Compare.columns("eq", value, try evaluate(item, batch)) }
+                if case .literal(let v, let t) = item { eq = try Compare.scalar(.eq, value, v, t) }
+                else { eq = try Compare.columns(.eq, value, try evaluate(item, batch)) }
                 result = try Logic.andOr(false, result, eq)
             }
         }

@@ -19,10 +19,10 @@ enum StringKernels {
         }
     }
 
-    static func call(_ name: String, _ cols: [Column], _ args: [BoundExpr], _ n: Int) throws(SQLError) -> Column {
+    static func call(_ name: ScalarFunction, _ cols: [Column], _ args: [BoundExpr], _ n: Int) throws(SQLError) -> Column {
         if cols.contains(where: { $0.type == .null }) {
-            let t: DataType = ["length", "strlen", "strpos"].contains(name) ? .bigint
-                : ["starts_with", "ends_with", "contains", "like", "ilike"].contains(name) ? .boolean : .varchar
+            let t: DataType = [.length, .strlen, .strpos].contains(name) ? .bigint
+                : [.startsWith, .endsWith, .contains, .like, .ilike].contains(name) ? .boolean : .varchar
             return Column.constant(.null, type: t, count: n)
         }
         let valid = validity(cols)
@@ -43,8 +43,8 @@ enum StringKernels {
         }
         func ints(_ c: Column) -> [Int64] { Arithmetic.int64s(c) }
         switch name {
-        case "upper", "lower":
-            let up = name == "upper"
+        case .upper, .lower:
+            let up = name == .upper
             return mapStrings { b, out in
                 if b.allSatisfy({ $0 < 128 }) {
                     for c in b { out.append(up ? (c >= 97 && c <= 122 ? c - 32 : c) : (c >= 65 && c <= 90 ? c + 32 : c)) }
@@ -53,30 +53,30 @@ enum StringKernels {
                     out.append(contentsOf: (up ? str.uppercased() : str.lowercased()).utf8)
                 }
             }
-        case "length", "strlen":
+        case .length, .strlen:
             let out = (0..<n).map { i -> Int64 in
                 let r = s.range(i)
-                if name == "strlen" { return Int64(r.count) }
+                if name == .strlen { return Int64(r.count) }
                 var k: Int64 = 0
                 for j in r where s.bytes[j] & 0xC0 != 0x80 { k += 1 }
                 return k
             }
             return Column(type: .bigint, data: .int64(out), validity: valid)
-        case "trim", "ltrim", "rtrim":
+        case .trim, .ltrim, .rtrim:
             let chars: Set<UInt8> = cols.count > 1 ? Set(strings(cols[1]).bytes) : [32]
             return mapStrings { b, out in
                 var lo = 0, hi = b.count
-                if name != "rtrim" { while lo < hi, chars.contains(b[lo]) { lo += 1 } }
-                if name != "ltrim" { while hi > lo, chars.contains(b[hi - 1]) { hi -= 1 } }
+                if name != .rtrim { while lo < hi, chars.contains(b[lo]) { lo += 1 } }
+                if name != .ltrim { while hi > lo, chars.contains(b[hi - 1]) { hi -= 1 } }
                 out.append(contentsOf: b[lo..<hi])
             }
-        case "concat":
+        case .concat:
             let t = strings(cols[1])
             var out = StringArray()
             out.bytes.reserveCapacity(s.bytes.count + t.bytes.count)
             for i in 0..<n { out.append(utf8: s.bytes[s.range(i)]); out.bytes.append(contentsOf: t.bytes[t.range(i)]); out.offsets[out.offsets.count - 1] = out.bytes.count }
             return Column(type: .varchar, data: .string(out), validity: valid)
-        case "replace":
+        case .replace:
             let from = strings(cols[1]), to = strings(cols[2])
             var i = 0
             return mapStrings { b, out in
@@ -90,7 +90,7 @@ enum StringKernels {
                     } else { out.append(b[k]); k += 1 }
                 }
             }
-        case "substring", "left", "right":
+        case .substring, .left, .right:
             let a1 = ints(cols[1]), a2 = cols.count > 2 ? ints(cols[2]) : nil
             var i = 0
             return mapStrings { b, out in
@@ -105,9 +105,9 @@ enum StringKernels {
                 let len = ascii ? b.count : units.count
                 var begin: Int, end: Int
                 switch name {
-                case "left":
+                case .left:
                     let k = Int(a1[i]); begin = 0; end = k >= 0 ? k : len + k
-                case "right":
+                case .right:
                     let k = Int(a1[i]); end = len; begin = k >= 0 ? len - k : -k
                 default:
                     let start = Int(a1[i])
@@ -119,7 +119,7 @@ enum StringKernels {
                 if ascii { out.append(contentsOf: b[begin..<end]) }
                 else if begin < end { out.append(contentsOf: b[units[begin].lowerBound..<units[end - 1].upperBound]) }
             }
-        case "strpos":
+        case .strpos:
             let needles = strings(cols[1])
             let out = (0..<n).map { i -> Int64 in
                 let h = Array(s.bytes[s.range(i)]), nd = Array(needles.bytes[needles.range(i)])
@@ -127,19 +127,19 @@ enum StringKernels {
                 return Int64(h[0..<at].filter { $0 & 0xC0 != 0x80 }.count + 1)
             }
             return Column(type: .bigint, data: .int64(out), validity: valid)
-        case "starts_with", "ends_with", "contains":
+        case .startsWith, .endsWith, .contains:
             let other = strings(cols[1])
             let out = (0..<n).map { i -> Bool in
                 let h = s.bytes[s.range(i)], nd = Array(other.bytes[other.range(i)])
                 switch name {
-                case "starts_with": return h.starts(with: nd)
-                case "ends_with": return h.reversed().starts(with: nd.reversed())
+                case .startsWith: return h.starts(with: nd)
+                case .endsWith: return h.reversed().starts(with: nd.reversed())
                 default: return find(nd, in: h, from: h.startIndex) != nil
                 }
             }
             return Column(type: .boolean, data: .bool(out), validity: valid)
-        case "like", "ilike":
-            let ci = name == "ilike"
+        case .like, .ilike:
+            let ci = name == .ilike
             let patterns = strings(cols[1])
             var compiled: LikePattern? = nil
             if case .literal(.string(let p), _) = args[1] { compiled = LikePattern(Array(p.utf8), caseInsensitive: ci) }
@@ -150,11 +150,11 @@ enum StringKernels {
                 }
             }
             return Column(type: .boolean, data: .bool(out), validity: valid)
-        case "repeat":
+        case .repeatString:
             let k = ints(cols[1])
             var i = 0
             return mapStrings { b, out in for _ in 0..<max(0, Int(k[i])) { out.append(contentsOf: b) }; i += 1 }
-        case "reverse":
+        case .reverse:
             return mapStrings { b, out in out.append(contentsOf: String(String(decoding: b, as: UTF8.self).reversed()).utf8) }
         default:
             throw SQLError.execution("unknown function \(name)()")

@@ -75,7 +75,7 @@ public struct Optimizer {
                         }
                         let sum = state(AggregateCall(kind: .sum, argument: a.argument, distinct: false, type: sumType), merge: .sum)
                         let count = state(AggregateCall(kind: .count, argument: a.argument, distinct: false, type: .bigint), merge: .sum)
-                        finish.append(.call("divide", [.cast(sum, .double), .call("nullif", [.cast(count, .double), .literal(.double(0), .double)], .double)], .double))
+                        finish.append(.call(.divide, [.cast(sum, .double), .call(.nullif, [.cast(count, .double), .literal(.double(0), .double)], .double)], .double))
                     default: break
                     }
                 }
@@ -135,14 +135,14 @@ public struct Optimizer {
     // MARK: predicate pushdown and join ordering
 
     static func conjuncts(_ e: BoundExpr) -> [BoundExpr] {
-        if case .call("and", let args, _) = e { return args.flatMap(conjuncts) }
+        if case .call(.and, let args, _) = e { return args.flatMap(conjuncts) }
         if case .literal(.bool(true), _) = e { return [] }
-        if case .call("or", _, _) = e { return factorOr(e) }
+        if case .call(.or, _, _) = e { return factorOr(e) }
         return [e]
     }
 
     static func disjuncts(_ e: BoundExpr) -> [BoundExpr] {
-        if case .call("or", let args, _) = e { return args.flatMap(disjuncts) }
+        if case .call(.or, let args, _) = e { return args.flatMap(disjuncts) }
         return [e]
     }
 
@@ -160,12 +160,12 @@ public struct Optimizer {
             guard let c = conjunction(left) else { return common }
             rest.append(c)
         }
-        return common + [rest.dropFirst().reduce(rest[0]) { .call("or", [$0, $1], .boolean) }]
+        return common + [rest.dropFirst().reduce(rest[0]) { .call(.or, [$0, $1], .boolean) }]
     }
 
     static func conjunction(_ es: [BoundExpr]) -> BoundExpr? {
         guard let first = es.first else { return nil }
-        return es.dropFirst().reduce(first) { .call("and", [$0, $1], .boolean) }
+        return es.dropFirst().reduce(first) { .call(.and, [$0, $1], .boolean) }
     }
 
     func applyFilters(_ plan: LogicalPlan, _ preds: [BoundExpr]) -> LogicalPlan {
@@ -244,7 +244,7 @@ public struct Optimizer {
 
     /// `a = b` with a from one side and b from the other, oriented (left, right).
     func equiKey(_ e: BoundExpr, _ lids: Set<Int>, _ rids: Set<Int>) -> (BoundExpr, BoundExpr)? {
-        guard case .call("eq", let args, _) = e else { return nil }
+        guard case .call(.eq, let args, _) = e else { return nil }
         let a = args[0].columnIDs, b = args[1].columnIDs
         guard !a.isEmpty, !b.isEmpty, !args[0].containsSubquery, !args[1].containsSubquery else { return nil }
         if a.isSubset(of: lids), b.isSubset(of: rids) { return (args[0], args[1]) }
@@ -274,7 +274,7 @@ public struct Optimizer {
         case .join(let l, let r, let kind, let on, let residual) where kind == .inner || kind == .cross:
             flatten(l, &relations, &preds)
             flatten(r, &relations, &preds)
-            for (a, b) in on { preds.append(.call("eq", [a, b], .boolean)) }
+            for (a, b) in on { preds.append(.call(.eq, [a, b], .boolean)) }
             preds += residual.map(Optimizer.conjuncts) ?? []
         case .filter(let p, let e):
             flatten(p, &relations, &preds)
@@ -393,11 +393,11 @@ public struct Optimizer {
 enum Estimator {
     static func selectivity(_ e: BoundExpr) -> Double {
         switch e {
-        case .call("eq", let a, _): return a.contains { $0.isConstant } ? 0.05 : 0.1
-        case .call("and", let a, _): return a.map(selectivity).reduce(1, *)
-        case .call("or", let a, _): return min(1, a.map(selectivity).reduce(0, +))
-        case .call("lt", _, _), .call("le", _, _), .call("gt", _, _), .call("ge", _, _): return 0.4
-        case .call("like", _, _): return 0.2
+        case .call(.eq, let a, _): return a.contains { $0.isConstant } ? 0.05 : 0.1
+        case .call(.and, let a, _): return a.map(selectivity).reduce(1, *)
+        case .call(.or, let a, _): return min(1, a.map(selectivity).reduce(0, +))
+        case .call(.lt, _, _), .call(.le, _, _), .call(.gt, _, _), .call(.ge, _, _): return 0.4
+        case .call(.like, _, _): return 0.2
         case .inList(_, let items, let neg): return neg ? 0.9 : min(0.5, 0.05 * Double(items.count))
         default: return 0.5
         }

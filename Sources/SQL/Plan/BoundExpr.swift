@@ -13,8 +13,8 @@ public struct PlanColumn: Hashable, Sendable {
 public indirect enum BoundExpr: Sendable, Hashable {
     case column(Int, DataType)
     case literal(Value, DataType)
-    /// A scalar function or operator by its canonical name (see Functions.swift).
-    case call(String, [BoundExpr], DataType)
+    /// A scalar function or operator, resolved by the binder.
+    case call(ScalarFunction, [BoundExpr], DataType)
     case cast(BoundExpr, DataType)
     case caseWhen([When], otherwise: BoundExpr?, DataType)
     case inList(BoundExpr, [BoundExpr], negated: Bool)
@@ -85,7 +85,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
         switch self {
         case .literal: return true
         case .column, .aggregate, .scalarSubquery, .inSubquery: return false
-        case .call(let n, _, _) where n == "current_date" || n == "current_timestamp": return true
+        case .call(let n, _, _) where n == .currentDate || n == .currentTimestamp: return true
         default: return children.allSatisfy(\.isConstant)
         }
     }
