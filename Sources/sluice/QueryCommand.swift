@@ -28,6 +28,9 @@ struct QueryCommand: ParsableCommand {
     @Option(name: .customLong("table"), help: "Name a file set as a table: NAME=GLOB (repeatable).")
     var tables: [String] = []
 
+    @Option(parsing: .unconditional, help: "Threads to run on, 1...\(Session.maxThreads) (default: the cores; SET threads = N changes it).")
+    var threads: Number?
+
     @Argument(help: "The SQL to run (statements separated by ';').")
     var sql: String?
 
@@ -45,6 +48,7 @@ struct QueryCommand: ParsableCommand {
             text = t
         } else { text = sql! }
         let session = Session()
+        if let threads { try session.setThreads(threads.value("--threads", in: 1...Session.maxThreads)) }
         for t in tables {
             guard let eq = t.firstIndex(of: "="), eq != t.startIndex else { fail("--table wants NAME=GLOB, not \(t)") }
             do { try session.registerFiles(name: String(t[..<eq]), pattern: String(t[t.index(after: eq)...])) }

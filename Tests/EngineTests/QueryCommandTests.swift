@@ -62,19 +62,47 @@ struct QueryCommandTests {
 
     @Test func explainShowsOneOperatorPerLineAndAnalyzeAddsCounts() throws {
         let sql = "SELECT product, sum(amount) FROM '\(data)/sales/*/*.csv' WHERE date = '2026-11-02' GROUP BY product ORDER BY product"
-        let plan = try SluiceProcess.run(["query", "--local", "--format", "csv", "EXPLAIN " + sql])
-        #expect(plan.status == 0, "\(plan.stderr)")
         // CSV quotes the indented lines; unquote them.
-        let lines = plan.stdout.split(separator: "\n").dropFirst().map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
-        #expect(lines.first?.hasPrefix("ORDER_BY") == true)
-        #expect(lines.contains { $0.hasPrefix("  ") && $0.trimmingCharacters(in: .whitespaces).hasPrefix("HASH_AGGREGATE") })
-        #expect(lines.contains { $0.contains("SCAN read_csv") && $0.contains("filters:") })
-        let analyzed = try SluiceProcess.run(["query", "--local", "--format", "csv", "EXPLAIN ANALYZE " + sql])
-        #expect(analyzed.status == 0, "\(analyzed.stderr)")
-        let scan = analyzed.stdout.split(separator: "\n").first { $0.contains("SCAN") } ?? ""
-        // The partition filter skips two of the three directories unopened.
-        #expect(scan.contains("files=1 files_skipped=2"), "\(scan)")
-        #expect(scan.contains("rows=3"))
+        func lines(_ out: String) -> [String] {
+            out.split(separator: "\n").dropFirst().map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+        }
+        let plan = try SluiceProcess.run(["query", "--local", "--threads", "1", "--format", "csv", "EXPLAIN " + sql])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let serial = lines(plan.stdout)
+        #expect(serial.first?.hasPrefix("ORDER_BY") == true)
+        #expect(serial.contains { $0.hasPrefix("  ") && $0.trimmingCharacters(in: .whitespaces).hasPrefix("HASH_AGGREGATE") })
+        #expect(serial.contains { $0.contains("SCAN read_csv") && $0.contains("filters:") })
+        #expect(!serial.contains { $0.contains("EXCHANGE") }, "one thread needs no exchanges")
+        // On four threads: partial aggregates, a repartition on the key, sorted partitions merged.
+        let parallel = lines(try SluiceProcess.run(["query", "--local", "--threads", "4", "--format", "csv", "EXPLAIN " + sql]).stdout)
+        #expect(parallel.first?.hasPrefix("EXCHANGE gather merging product") == true, "\(parallel)")
+        #expect(parallel.contains { $0.contains("EXCHANGE repartition by hash(product)") })
+        #expect(parallel.contains { $0.contains("HASH_AGGREGATE (partial)") } && parallel.contains { $0.contains("HASH_AGGREGATE (final)") })
+        for threads in ["1", "4"] {
+            let analyzed = try SluiceProcess.run(["query", "--local", "--threads", threads, "--format", "csv", "EXPLAIN ANALYZE " + sql])
+            #expect(analyzed.status == 0, "\(analyzed.stderr)")
+            let scan = analyzed.stdout.split(separator: "\n").first { $0.contains("SCAN") } ?? ""
+            // The partition filter skips two of the three directories unopened.
+            #expect(scan.contains("files=1 files_skipped=2"), "\(scan)")
+            #expect(scan.contains("rows=3"))
+            #expect(scan.contains("threads=\(threads)"), "\(scan)")
+            #expect(analyzed.stdout.contains("Total: "))
+        }
+    }
+
+    @Test func explainRunsNothingEvenForASubqueryOverAFile() throws {
+        let dir = try scratch()
+        let file = dir + "/numbers.csv"
+        // With the columns given, planning reads no values; running the subquery fails on 'x'.
+        try "n\n1\nx\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let sql = "SELECT 1 AS one WHERE 2 > (SELECT max(n) FROM read_csv('\(file)', columns={'n': 'BIGINT'}))"
+        let explained = try SluiceProcess.run(["query", "--local", "--format", "csv", "EXPLAIN " + sql])
+        #expect(explained.status == 0, "\(explained.stderr)")
+        #expect(explained.stdout.contains("SUBQUERY $subquery1"))
+        #expect(explained.stdout.contains("(2 > $subquery1)"), "\(explained.stdout)")
+        let run = try SluiceProcess.run(["query", "--local", "--format", "csv", sql])
+        #expect(run.status == 1)
+        #expect(run.stderr.contains("could not convert 'x'"), "\(run.stderr)")
     }
 
     @Test func corruptAndTruncatedSluiceFilesAreRefused() throws {

@@ -4,7 +4,8 @@ import Foundation
 import SQL
 import Testing
 
-/// Runs the golden SQL files in `sql/<area>/*.test` (sqllogictest format).
+/// Runs the golden SQL files in `sql/<area>/*.test` (sqllogictest format),
+/// each on one thread and on four: the answers must not depend on it.
 /// Set SLUICE_REWRITE_GOLDEN=1 to rewrite the expected output of every query
 /// with what Sluice returns now (review the diff before committing it; and run
 /// `Tests/EngineTests/duckdb_check.py` so no wrong answer becomes golden).
@@ -19,11 +20,11 @@ struct SQLLogicTests {
         return out.sorted()
     }
 
-    @Test(arguments: files)
-    func golden(_ file: String) throws {
+    @Test(arguments: files, [1, 4])
+    func golden(_ file: String, threads: Int) throws {
         let path = Self.root.appendingPathComponent("sql").appendingPathComponent(file).path
         let failures = try SQLLogicFile(path: path, dataDir: Self.root.appendingPathComponent("data").path).run(
-            rewrite: ProcessInfo.processInfo.environment["SLUICE_REWRITE_GOLDEN"] == "1")
+            threads: threads, rewrite: threads == 1 && ProcessInfo.processInfo.environment["SLUICE_REWRITE_GOLDEN"] == "1")
         for f in failures { Issue.record(Comment(rawValue: f)) }
     }
 }
@@ -98,12 +99,13 @@ struct SQLLogicFile {
         return abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1e-300)
     }
 
-    func run(rewrite: Bool) throws -> [String] {
+    func run(threads: Int, rewrite: Bool) throws -> [String] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let session = Session()
+        try session.setThreads(threads)
         var failures: [String] = []
         var rewritten: [String] = []
-        let name = URL(fileURLWithPath: path).lastPathComponent
+        let name = URL(fileURLWithPath: path).lastPathComponent + " (threads \(threads))"
         for rec in parse(text) {
             let sql = rec.sql.replacingOccurrences(of: "__DATA__", with: dataDir)
             var out = [rec.headerLine, rec.sql]

@@ -18,9 +18,14 @@ final class ByteSource {
     private let expectedSize: Int
     private(set) var bytesRead = 0
     private var atEnd = false
+    /// Where reading began, and the offset of the next byte to read (plain files).
+    private let start: Int
+    private var position: Int
     static let chunkSize = 4 << 20
+    private static let zeros = [UInt8](repeating: 0, count: chunkSize)
 
-    init(path: String) throws(SQLError) {
+    /// Reads from byte `offset` on (plain files only; a gzip file is read whole).
+    init(path: String, offset: Int = 0) throws(SQLError) {
         self.path = path
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
@@ -32,6 +37,8 @@ final class ByteSource {
         if pread(fd, &magic, 2, 0) == 2, magic == [0x1f, 0x8b] {
             do { inflater = try GzipInflater() } catch { close(fd); throw SQLError.execution("\(error)") }
         }
+        start = inflater == nil ? max(0, offset) : 0
+        position = start
     }
 
     deinit { close(fd) }
@@ -49,7 +56,7 @@ final class ByteSource {
         }
         // Straight into the buffer's tail: no intermediate copy.
         let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: Self.chunkSize))
+        buffer.append(contentsOf: Self.zeros)   // an array append is one copy, even unoptimized
         let n: Int
         do { n = try readSome(into: &buffer, at: old) } catch {
             buffer.removeLast(Self.chunkSize)
@@ -63,10 +70,12 @@ final class ByteSource {
     private func readSome(into target: inout [UInt8], at offset: Int) throws(SQLError) -> Int {
         var n: Int
         repeat {
-            n = target.withUnsafeMutableBytes { Foundation.read(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let at = position
+            n = target.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + offset, $0.count - offset, off_t(at)) }
         } while n < 0 && errno == EINTR
         guard n >= 0 else { throw SQLError.execution("IO Error: reading \"\(path)\": \(String(cString: strerror(errno)))") }
         bytesRead += n
+        position += n
         return n
     }
 
@@ -74,10 +83,34 @@ final class ByteSource {
         atEnd = true
         if let inflater {
             do { try inflater.finish() } catch { throw SQLError.execution("IO Error: \"\(path)\": \(error)") }
-        } else if bytesRead < expectedSize {
-            throw SQLError.execution("IO Error: \"\(path)\" was truncated while it was read: it had \(expectedSize) bytes when opened, \(bytesRead) could be read")
+        } else if position < expectedSize {
+            throw SQLError.execution("IO Error: \"\(path)\" was truncated while it was read: it had \(expectedSize) bytes when opened, \(position) could be read")
         }
         return false
+    }
+
+    /// Bytes [range) of a plain file, exactly; an error if the file is shorter.
+    static func read(_ path: String, range: Range<Int>) throws(SQLError) -> [UInt8] {
+        let s = try ByteSource(path: path, offset: range.lowerBound)
+        var out = [UInt8](repeating: 0, count: range.count)
+        var done = 0
+        while done < range.count {
+            let n = try s.readSome(into: &out, at: done)
+            if n == 0 {
+                throw SQLError.execution("IO Error: \"\(path)\" was truncated while it was read: \(range.upperBound) bytes expected, \(range.lowerBound + done) could be read")
+            }
+            done += n
+        }
+        return out
+    }
+
+    /// Whether the file starts with gzip's magic bytes (it cannot be read from the middle).
+    static func isCompressed(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var magic = [UInt8](repeating: 0, count: 2)
+        return pread(fd, &magic, 2, 0) == 2 && magic == [0x1f, 0x8b]
     }
 
     /// The whole (decompressed) content, or its first `limit` bytes; for

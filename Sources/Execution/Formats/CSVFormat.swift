@@ -4,14 +4,11 @@ import SQL
 
 /// CSV with a resolved dialect (delimiter, header) and schema.
 struct CSVFormat: FileFormat {
-    let options: CSVOptions
-    let delimiter: UInt8
-    let header: Bool
+    let dialect: CSVDialect
     let quarantine: Quarantine?
-    var name: String { "read_csv" }
 
-    func reader(for file: DataFile, schema: Schema, columns: [Int]) throws(SQLError) -> BatchReader {
-        try CSVReader(file: file, schema: schema, columns: columns, options: options, delimiter: delimiter, header: header, quarantine: quarantine)
+    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?) throws(SQLError) -> BatchReader {
+        try CSVReader(file: file, schema: schema, columns: columns, dialect: dialect, quarantine: quarantine, range: range)
     }
 
     /// Opens a CSV file set: detects the dialect and infers the schema from a sample of the first file.
@@ -24,8 +21,8 @@ struct CSVFormat: FileFormat {
         let complete = sample.count < sampleBytes
         guard !sample.isEmpty else {
             if let cols = options.columns {
-                let f = CSVFormat(options: options, delimiter: options.delimiter ?? 44, header: options.header ?? false, quarantine: quarantine(options))
-                return FileTable(files: files, format: f, dataSchema: Schema(cols.map { Field($0.0, $0.1) }), bytesPerRow: 100, label: label)
+                let d = options.dialect(delimiter: options.delimiter ?? 44, header: options.header ?? false)
+                return FileTable(files: files, format: .csv(d), dataSchema: Schema(cols.map { Field($0.0, $0.1) }), bytesPerRow: 100, label: label)
             }
             throw SQLError.execution("CSV Error: file \"\(first.path)\" is empty, so its columns cannot be detected; give them with columns={...}")
         }
@@ -97,9 +94,10 @@ struct CSVFormat: FileFormat {
         let sampledRows = given == nil ? rows.count : max(1, sample.reduce(0) { $1 == 10 ? $0 + 1 : $0 })
         if given != nil { sampledBytes = sample.count }
         let bytesPerRow = Double(max(1, sampledBytes)) / Double(max(1, sampledRows))
-        let format = CSVFormat(options: options, delimiter: delimiter, header: header, quarantine: quarantine(options))
-        let table = FileTable(files: files, format: format, dataSchema: schema, bytesPerRow: bytesPerRow, label: label)
+        let table = FileTable(files: files, format: .csv(options.dialect(delimiter: delimiter, header: header)), dataSchema: schema,
+                              bytesPerRow: bytesPerRow, label: label)
         let skipHeader = header
+        let rowWidth = width
         table.sampleColumn = { field in
             var out: [UInt64] = []
             let t = FieldTable()
@@ -111,18 +109,13 @@ struct CSVFormat: FileFormat {
                     pos = end
                     if first && skipHeader { first = false; continue }
                     first = false
-                    guard t.count == width || t.count == width + 1 else { continue }
+                    guard t.count == rowWidth || t.count == rowWidth + 1 else { continue }
                     out.append(Hashing.hash(bytes: UnsafeRawBufferPointer(rebasing: p[t.starts[field]..<t.ends[field]])))
                 }
             }
             return out
         }
         return table
-    }
-
-    static func quarantine(_ o: CSVOptions) -> Quarantine? {
-        if case .quarantine(let p) = o.onError { return Quarantine(path: p) }
-        return nil
     }
 
     /// The candidate that splits the first lines into the same number (> 1) of fields most often.

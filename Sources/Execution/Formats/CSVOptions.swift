@@ -2,13 +2,6 @@ import Columnar
 import Foundation
 import SQL
 
-/// What to do with a row that does not fit the schema.
-enum ErrorPolicy: Sendable {
-    case fail
-    case skip
-    case quarantine(String)
-}
-
 /// read_csv options, in DuckDB's spelling.
 struct CSVOptions: Sendable {
     var delimiter: UInt8?                 // nil: detect
@@ -57,6 +50,11 @@ struct CSVOptions: Sendable {
         return o
     }
 
+    /// The dialect a reader needs, once delimiter and header are known.
+    func dialect(delimiter: UInt8, header: Bool) -> CSVDialect {
+        CSVDialect(delimiter: delimiter, quote: quote, escape: escape, header: header, nullString: nullString, onError: onError)
+    }
+
     static func single(_ s: String, _ key: String) throws(SQLError) -> UInt8 {
         let u = s == "\\t" ? [9] : Array(s.utf8)
         guard u.count == 1 else { throw SQLError.binder("\(key) must be one character, not '\(s)'", .unknown) }
@@ -66,6 +64,20 @@ struct CSVOptions: Sendable {
     static func type(_ s: String, for column: String) throws(SQLError) -> DataType {
         guard let t = DataType.parse(s) else { throw SQLError.binder("unknown type '\(s)' for column \"\(column)\"", .unknown) }
         return t
+    }
+}
+
+/// The quarantine writers of one query run, one per path, shared by its readers.
+final class QuarantineSet: @unchecked Sendable {
+    private let writers = Locked<[String: Quarantine]>([:])
+    func writer(for policy: ErrorPolicy) -> Quarantine? {
+        guard case .quarantine(let path) = policy else { return nil }
+        return writers.withLock { w in
+            if let q = w[path] { return q }
+            let q = Quarantine(path: path)
+            w[path] = q
+            return q
+        }
     }
 }
 

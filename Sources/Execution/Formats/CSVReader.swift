@@ -2,18 +2,22 @@ import Columnar
 import Foundation
 import SQL
 
-/// Reads one CSV file into batches of the requested columns, applying the error policy.
+/// Reads one CSV file, or one byte range of it, into batches of the
+/// requested columns, applying the error policy.
 final class CSVReader: BatchReader {
     let file: DataFile
     let schema: Schema
     let columns: [Int]
-    let options: CSVOptions
+    let dialect: CSVDialect
     let quarantine: Quarantine?
     let scanner: CSVScanner
-    private let source: ByteSource
+    private var source: ByteSource
     private var buffer: [UInt8] = []
+    /// The file offset of `buffer[0]`.
+    private var base = 0
     private var pos = 0
     private var eof = false
+    /// Line of the next row, counted from the reader's first row (1); see `lineNumber`.
     private var line = 1
     private var headerPending: Bool
     private let table = FieldTable()
@@ -21,22 +25,101 @@ final class CSVReader: BatchReader {
     private var bounds: [Int] = []     // start, end of each row of the batch
     private let maxBatchRows = 16_384
     private(set) var rowsRejected = 0
-    var bytesRead: Int { source.bytesRead }
+    private var bytesBefore = 0
+    var bytesRead: Int { bytesBefore + source.bytesRead }
 
-    init(file: DataFile, schema: Schema, columns: [Int], options: CSVOptions, delimiter: UInt8, header: Bool, quarantine: Quarantine?) throws(SQLError) {
-        self.file = file; self.schema = schema; self.columns = columns; self.options = options; self.quarantine = quarantine
-        scanner = CSVScanner(delimiter: delimiter, quote: options.quote, escape: options.escape)
-        source = try ByteSource(path: file.path)
-        headerPending = header
+    /// Set when reading one range of a split file.
+    private let range: FileRange?
+    /// A second read of an earlier range, looking for its first error: it hands nothing on.
+    private let recheck: Bool
+    private var started = false
+    /// No row starts in the range, or a row starting after its end was reached.
+    private var rangeDone = false
+    private var firstRow = 0
+    private var hasRows = true
+    private var reported = false
+    private var lineOffset: Int?
+
+    init(file: DataFile, schema: Schema, columns: [Int], dialect: CSVDialect, quarantine: Quarantine?,
+         range: FileRange? = nil, recheck: Bool = false) throws(SQLError) {
+        self.file = file; self.schema = schema; self.columns = columns; self.dialect = dialect; self.quarantine = quarantine
+        self.range = range
+        self.recheck = recheck
+        scanner = CSVScanner(delimiter: dialect.delimiter, quote: dialect.quote, escape: dialect.escape)
+        source = try ByteSource(path: file.path, offset: range?.bytes.upperBound ?? 0)
+        headerPending = dialect.header && (range?.bytes.lowerBound ?? 0) == 0
+        if range == nil { started = true; lineOffset = 0 }
     }
 
     /// Reads the rows that are whole in the buffer in two passes: find every
     /// field's bounds, then parse one column at a time in a tight loop per type.
     func next() throws(SQLError) -> RecordBatch? {
-        while true {
-            if let b = try parseBatch() { return b }
-            if pos >= dataCount && eof { return nil }
+        do {
+            if !started { try startRange() }
+            while true {
+                if let b = try parseBatch() { return b }
+                if rangeDone || (pos >= dataCount && eof) {
+                    if let range, !recheck, hasRows, !reported {
+                        reported = true
+                        try range.split.finished(range.part, end: base + pos)
+                    }
+                    return nil
+                }
+            }
+        } catch {
+            // Failing on a bad row, the error must be the first in the file, as
+            // one reader would find it: earlier ranges still being read are read here too.
+            if let range, !recheck, case .fail = dialect.onError, let earlier = try earlierFailure(range) { throw earlier }
+            throw error
         }
+    }
+
+    /// Finds where the range's first row starts, from the quoting state the
+    /// range before handed on, and hands on the state at the range's end.
+    private func startRange() throws(SQLError) {
+        guard let range else { return }
+        started = true
+        let b = range.bytes.lowerBound, e = range.bytes.upperBound
+        let state = try range.split.state(before: range.part)
+        let from = max(0, b - 1)
+        buffer = try ByteSource.read(file.path, range: from..<e)
+        bytesBefore = buffer.count
+        base = from
+        let (end, first) = buffer.withUnsafeBytes { p in
+            scanner.follow(p, from: b - from, to: p.count, state: state, previous: b == 0 ? 10 : p[0])
+        }
+        let row = b == 0 ? 0 : first.map { $0 + from }
+        if !recheck { range.split.handOn(range.part, state: end, firstRow: row) }
+        guard let row else {
+            hasRows = false
+            rangeDone = true
+            eof = true
+            pos = buffer.count
+            return
+        }
+        firstRow = row
+        pos = row - from
+        if e >= file.size { eof = true }
+    }
+
+    /// The file line of a row `relative` lines after the reader's first row.
+    private func lineNumber(_ relative: Int) throws(SQLError) -> Int {
+        if lineOffset == nil, let range { lineOffset = try range.split.line(at: firstRow, in: range.part) - 1 }
+        return relative + (lineOffset ?? 0)
+    }
+
+    /// The first error of an unfinished range before this one, if any.
+    private func earlierFailure(_ range: FileRange) throws(SQLError) -> SQLError? {
+        for j in 0..<range.part where !range.split.isFinished(j) {
+            do {
+                let r = try CSVReader(file: file, schema: schema, columns: columns, dialect: dialect, quarantine: nil,
+                                      range: FileRange(split: range.split, part: j), recheck: true)
+                while try r.next() != nil {}
+            } catch {
+                return error
+            }
+        }
+        return nil
     }
 
     private func parseBatch() throws(SQLError) -> RecordBatch? {
@@ -48,10 +131,11 @@ final class CSVReader: BatchReader {
         var stop: (line: Int, reason: String, text: String)? = nil
         // Pass 1: field bounds of whole rows in the buffer.
         scanning: while rows < maxBatchRows {
+            if let range, base + pos > range.bytes.upperBound { rangeDone = true; break }
             if pos >= dataCount {
                 if eof { break }
                 if rows > 0 { break }
-                if pos > 0 { buffer.removeFirst(pos); pos = 0 }
+                compact()
                 if !(try source.read(into: &buffer)) { eof = true }
                 continue
             }
@@ -61,7 +145,7 @@ final class CSVReader: BatchReader {
             case .incomplete:
                 table.removeLast(table.count - before)
                 if rows > 0 { break scanning }   // parse what we have; the row continues in the next read
-                if pos > 0 { buffer.removeFirst(pos); pos = 0 }
+                compact()
                 if !(try source.read(into: &buffer)) { eof = true }
             case .malformed(let why, let end, let newlines):
                 table.removeLast(table.count - before)
@@ -69,7 +153,7 @@ final class CSVReader: BatchReader {
                 line += newlines
                 let text = rowText(pos, end)
                 pos = end
-                if case .fail = options.onError { stop = (rowLine, why, text); break scanning }
+                if case .fail = dialect.onError { stop = (rowLine, why, text); break scanning }
                 try reject(rowLine, why, text)
             case .row(let end, let newlines):
                 let rowLine = line
@@ -87,7 +171,7 @@ final class CSVReader: BatchReader {
                 guard count == width else {
                     table.removeLast(count)
                     let why = "expected \(width) fields but found \(count)"
-                    if case .fail = options.onError { stop = (rowLine, why, rowText(start, end)); break scanning }
+                    if case .fail = dialect.onError { stop = (rowLine, why, rowText(start, end)); break scanning }
                     try reject(rowLine, why, rowText(start, end))
                     continue
                 }
@@ -107,14 +191,14 @@ final class CSVReader: BatchReader {
         var keep: [Int32]? = nil
         if !bad.isEmpty {
             let order = bad.keys.sorted()
-            if case .fail = options.onError {
+            if case .fail = dialect.onError {
                 let r = order[0]
-                throw failure(lines[r], bad[r]!)
+                throw try failure(lines[r], bad[r]!)
             }
             for r in order { try reject(lines[r], bad[r]!, rowText(bounds[2 * r], bounds[2 * r + 1])) }
             keep = (0..<rows).filter { bad[$0] == nil }.map { Int32($0) }
         }
-        if let stop { throw failure(stop.line, stop.reason) }
+        if let stop { throw try failure(stop.line, stop.reason) }
         if rows == 0 { return nil }
         let out = Schema(self.columns.map { schema.fields[$0] })
         let batch = RecordBatch(schema: out, columns: columns, rowCount: rows)
@@ -128,7 +212,7 @@ final class CSVReader: BatchReader {
             if validity == nil { validity = Bitmap(count: rows, allSet: true) }
             validity![r] = false
         }
-        let nullBytes = Array(options.nullString.utf8)
+        let nullBytes = Array(dialect.nullString.utf8)
         let starts = table.starts, ends = table.ends, flags = table.flags
         @inline(__always) func field(_ r: Int) -> (UnsafeRawBufferPointer, UInt8)? {
             let k = r * width + f
@@ -194,8 +278,16 @@ final class CSVReader: BatchReader {
         return Column(type: type, data: data, validity: validity)
     }
 
-    private func failure(_ line: Int, _ why: String) -> SQLError {
-        .execution("CSV Error in file \"\(file.path)\" on line \(line): \(why). Use on_error='skip' or on_error='quarantine' to load the other rows")
+    private func failure(_ line: Int, _ why: String) throws(SQLError) -> SQLError {
+        .execution("CSV Error in file \"\(file.path)\" on line \(try lineNumber(line)): \(why). Use on_error='skip' or on_error='quarantine' to load the other rows")
+    }
+
+    /// Drops the bytes already parsed from the buffer.
+    private func compact() {
+        guard pos > 0 else { return }
+        buffer.removeFirst(pos)
+        base += pos
+        pos = 0
     }
 
     /// The bytes being parsed: the buffer of read chunks.
@@ -211,13 +303,13 @@ final class CSVReader: BatchReader {
     }
 
     private func reject(_ line: Int, _ why: String, _ text: String) throws(SQLError) {
-        switch options.onError {
+        switch dialect.onError {
         case .fail:
-            throw failure(line, why)
+            throw try failure(line, why)
         case .skip: rowsRejected += 1
         case .quarantine:
             rowsRejected += 1
-            try quarantine?.write(file: file.path, line: line, reason: why, text: text)
+            try quarantine?.write(file: file.path, line: try lineNumber(line), reason: why, text: text)
         }
     }
 

@@ -212,3 +212,76 @@ struct CSVScanner {
         return o
     }
 }
+
+/// The scanner's quoting rules alone, fast, for finding where rows start in
+/// the middle of a file: follows the state through bytes without splitting
+/// fields, jumping from quote to quote with memchr (a range without quotes
+/// costs one memchr). Exact for every input: the states are the scanner's.
+extension CSVScanner {
+    enum Quoting {
+        /// Outside quotes (a quote opens a field only at a field's start).
+        static let outside: UInt8 = 0
+        static let quoted: UInt8 = 1
+        /// Just after a closing quote (a second quote makes it a doubled one).
+        static let closed: UInt8 = 2
+        /// After a closing quote and a carriage return.
+        static let closedCR: UInt8 = 3
+        /// After an escape character inside quotes (escape differs from quote).
+        static let escaped: UInt8 = 4
+        /// A malformed row: everything up to the next newline belongs to it.
+        static let malformed: UInt8 = 5
+    }
+
+    /// Follows the quoting through `p[from..<to]` starting in `state`; `previous` is
+    /// the byte before `from` (a newline at the start of the file). Returns the state
+    /// after the bytes, and the first row start (just after a newline that ends a
+    /// row) in `from + 1 ... to`, if any.
+    func follow(_ p: UnsafeRawBufferPointer, from: Int, to: Int, state: UInt8, previous: UInt8) -> (state: UInt8, firstRow: Int?) {
+        let base = p.baseAddress!
+        var s = state, i = from
+        var first: Int? = nil
+        @inline(__always) func find(_ byte: UInt8, _ at: Int) -> Int {
+            guard at < to, let hit = memchr(base + at, Int32(byte), to - at) else { return to }
+            return base.distance(to: UnsafeRawPointer(hit))
+        }
+        while i < to {
+            switch s {
+            case Quoting.outside:
+                let q = find(quote, i)
+                if first == nil {
+                    let nl = find(10, i)
+                    if nl < q {
+                        first = nl + 1
+                        i = nl + 1
+                        continue
+                    }
+                }
+                guard q < to else { i = to; continue }
+                let before = q == from ? previous : p[q - 1]
+                if before == delimiter || before == 10 { s = Quoting.quoted }
+                i = q + 1
+            case Quoting.quoted:
+                let q = find(quote, i)
+                let e = escape == quote ? to : find(escape, i)
+                if e < q { s = Quoting.escaped; i = e + 1 } else if q < to { s = Quoting.closed; i = q + 1 } else { i = to }
+            case Quoting.escaped:
+                let c = p[i]
+                s = Quoting.quoted
+                if c == quote || c == escape { i += 1 }   // else the byte is read again, inside quotes
+            case Quoting.closed, Quoting.closedCR:
+                let c = p[i]
+                if c == quote, escape == quote, s == Quoting.closed { s = Quoting.quoted }
+                else if c == delimiter { s = Quoting.outside }
+                else if c == 10 { s = Quoting.outside; if first == nil { first = i + 1 } }
+                else if c == 13, s == Quoting.closed { s = Quoting.closedCR }
+                else { s = Quoting.malformed }
+                i += 1
+            default:   // malformed
+                let nl = find(10, i)
+                if nl < to { s = Quoting.outside; if first == nil { first = nl + 1 } }
+                i = nl + 1
+            }
+        }
+        return (s, first)
+    }
+}

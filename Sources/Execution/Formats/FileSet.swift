@@ -1,13 +1,6 @@
 import Foundation
 import SQL
 
-/// One file of a table, with the values of its Hive-style partition directories.
-struct DataFile: Sendable {
-    var path: String
-    var size: Int
-    var partitions: [(String, String)]
-}
-
 /// Expands paths and globs (`lake/sales/*.csv`, `lake/**/*.csv`) into files, and
 /// reads `key=value` directory names as partition columns.
 enum FileSet {
@@ -71,13 +64,13 @@ enum FileSet {
 
     private static func file(_ path: String, root: String) -> DataFile {
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
-        var partitions: [(String, String)] = []
+        var partitions: [DataFile.Partition] = []
         let relative = path.hasPrefix(root) ? String(path.dropFirst(root.count)) : path
         for component in relative.split(separator: "/").dropLast() {
             if let eq = component.firstIndex(of: "="), eq != component.startIndex {
                 let key = String(component[..<eq])
                 let value = String(component[component.index(after: eq)...]).removingPercentEncoding ?? String(component[component.index(after: eq)...])
-                partitions.append((key, value))
+                partitions.append(DataFile.Partition(key, value))
             }
         }
         return DataFile(path: path, size: size, partitions: partitions)

@@ -131,9 +131,8 @@ struct JSONLineParser {
 struct JSONFormat: FileFormat {
     let onError: ErrorPolicy
     let quarantine: Quarantine?
-    var name: String { "read_json" }
 
-    func reader(for file: DataFile, schema: Schema, columns: [Int]) throws(SQLError) -> BatchReader {
+    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?) throws(SQLError) -> BatchReader {
         try JSONReader(file: file, schema: schema, columns: columns, format: self)
     }
 
@@ -145,7 +144,7 @@ struct JSONFormat: FileFormat {
             throw SQLError.binder("unknown read_json option \(k)", .unknown)
         }
         let o = try CSVOptions.parse(csvLike)
-        let format = JSONFormat(onError: o.onError, quarantine: CSVFormat.quarantine(o))
+        let format = FileFormatSpec.json(onError: o.onError)
         if let cols = o.columns {
             return FileTable(files: files, format: format, dataSchema: Schema(cols.map { Field($0.0, $0.1) }), bytesPerRow: 100, label: label)
         }

@@ -4,9 +4,8 @@ import SQL
 
 /// Sluice's own file format: a sequence of encoded batch blocks (see BatchCodec).
 struct SluiceFormat: FileFormat {
-    var name: String { "read_sluice" }
 
-    func reader(for file: DataFile, schema: Schema, columns: [Int]) throws(SQLError) -> BatchReader {
+    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?) throws(SQLError) -> BatchReader {
         try SluiceReader(file: file, schema: schema, columns: columns)
     }
 
@@ -17,7 +16,7 @@ struct SluiceFormat: FileFormat {
         do { first = try BatchCodec.decode(bytes, offset: &offset) }
         catch { throw SQLError.execution("Sluice file \"\(files[0].path)\": \(error)") }
         let perRow = Double(offset) / Double(max(1, first.rowCount))
-        return FileTable(files: files, format: SluiceFormat(), dataSchema: first.schema, bytesPerRow: perRow, label: label)
+        return FileTable(files: files, format: .sluice, dataSchema: first.schema, bytesPerRow: perRow, label: label)
     }
 }
 

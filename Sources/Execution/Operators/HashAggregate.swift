@@ -1,39 +1,38 @@
 import Columnar
 import SQL
 
-/// GROUP BY and aggregates over a hash table of group keys. Consumes its whole
-/// input, then emits one row per group. For parallel execution each partition's
-/// instance holds its own table; the partial/final split merges them by key.
+/// GROUP BY and aggregates over a hash table of group keys: consumes its whole
+/// input, then emits one row per group. One instance per partition, each with
+/// its own table. A partial aggregate turns a partition's rows into one state
+/// row per group; the final one, after a repartition on the keys, merges the
+/// states of a group (all in its partition) with ordinary aggregates: sum of
+/// counts, min of mins. The operator itself does not depend on the phase.
 final class HashAggregateOperator: Operator {
     let input: Operator
     let groups: [BoundExpr]
     let aggregates: [AggregateCall]
     let schema: Schema
     let stats = OperatorStats()
-    private var output: [RecordBatch]?
+    private let context: RunContext
+    private var output: BatchQueue?
 
-    /// "partial" or "final" when the optimizer split the aggregate, for EXPLAIN.
-    let phase: String?
-
-    init(_ input: Operator, groups: [BoundExpr], aggregates: [AggregateCall], schema: Schema, phase: String? = nil) {
-        self.input = input; self.groups = groups; self.aggregates = aggregates; self.schema = schema; self.phase = phase
+    init(_ input: Operator, groups: [BoundExpr], aggregates: [AggregateCall], schema: Schema, context: RunContext) {
+        self.input = input
+        self.groups = groups
+        self.aggregates = aggregates
+        self.schema = schema
+        self.context = context
     }
-    var children: [Operator] { [input] }
-    var label: String {
-        var parts: [String] = []
-        if !groups.isEmpty { parts.append("keys: " + groups.map { ExpressionText.render($0, input.schema) }.joined(separator: ", ")) }
-        if !aggregates.isEmpty {
-            parts.append("aggregates: " + aggregates.map { a in
-                "\(a.kind == .countStar ? "count" : a.kind.rawValue)(\(a.distinct ? "DISTINCT " : "")\(a.argument.map { ExpressionText.render($0, input.schema) } ?? "*"))"
-            }.joined(separator: ", "))
-        }
-        return "HASH_AGGREGATE" + (phase.map { " (\($0))" } ?? "") + " " + parts.joined(separator: "; ")
+
+    func close() {
+        output = BatchQueue()
+        input.close()
     }
 
     func next() throws(SQLError) -> RecordBatch? {
         try stats.measure { () throws(SQLError) -> RecordBatch? in
-            if output == nil { output = try run() }
-            return output!.isEmpty ? nil : output!.removeFirst()
+            if output == nil { output = BatchQueue(try run()) }
+            return output?.pop()
         }
     }
 
@@ -44,6 +43,7 @@ final class HashAggregateOperator: Operator {
         var totalGroups = groups.isEmpty ? 1 : 0
         if groups.isEmpty { for s in states { s.resize(1) } }
         while let b = try input.next() {
+            try context.check()
             if b.rowCount == 0 { continue }
             let ids: [Int32]
             if groups.isEmpty {
@@ -76,14 +76,6 @@ final class HashAggregateOperator: Operator {
         var cols: [Column] = []
         for k in keyBuilders.indices { cols.append(keyBuilders[k].finish()) }
         for s in states { cols.append(try s.finish(totalGroups)) }
-        let all = RecordBatch(schema: schema, columns: cols, rowCount: totalGroups)
-        var out: [RecordBatch] = []
-        var start = 0
-        while start < totalGroups {
-            let end = min(totalGroups, start + targetBatchRows * 8)
-            out.append(all.slice(start..<end))
-            start = end
-        }
-        return out
+        return chunked(RecordBatch(schema: schema, columns: cols, rowCount: totalGroups))
     }
 }

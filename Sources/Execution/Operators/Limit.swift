@@ -1,30 +1,47 @@
 import Columnar
 import SQL
 
-/// LIMIT / OFFSET: stops pulling from its input once it has enough rows.
+/// LIMIT / OFFSET: stops pulling from its input once it has enough rows. Below
+/// a gather it bounds one partition (at limit + offset); above it, the result.
 final class LimitOperator: Operator {
     let input: Operator
     let limit: Int?
-    var skip: Int
-    var emitted = 0
+    private var skip: Int
+    private var emitted = 0
+    private var done = false
     let stats = OperatorStats()
-    init(_ input: Operator, limit: Int?, offset: Int) { self.input = input; self.limit = limit; self.skip = offset }
+    private let context: RunContext
+
+    init(_ input: Operator, limit: Int?, offset: Int, context: RunContext) {
+        self.input = input
+        self.limit = limit
+        self.skip = offset
+        self.context = context
+    }
+
     var schema: Schema { input.schema }
-    var children: [Operator] { [input] }
-    var label: String { "LIMIT \(limit.map(String.init) ?? "ALL")" + (skip > 0 ? " OFFSET \(skip)" : "") }
+    var morsel: Int { input.morsel }
+
+    func close() {
+        if !done { done = true; input.close() }
+    }
+
     func next() throws(SQLError) -> RecordBatch? {
         try stats.measure { () throws(SQLError) -> RecordBatch? in
-            while true {
-                if let l = limit, emitted >= l { return nil }
-                guard var b = try input.next() else { return nil }
+            while !done {
+                try context.check()
+                if let l = limit, emitted >= l { close(); return nil }
+                guard var b = try input.next() else { done = true; return nil }
                 if skip > 0 {
                     if b.rowCount <= skip { skip -= b.rowCount; continue }
-                    b = b.slice(skip..<b.rowCount); skip = 0
+                    b = b.slice(skip..<b.rowCount)
+                    skip = 0
                 }
                 if let l = limit, emitted + b.rowCount > l { b = b.slice(0..<(l - emitted)) }
                 emitted += b.rowCount
                 return b
             }
+            return nil
         }
     }
 }

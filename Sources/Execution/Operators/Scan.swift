@@ -1,96 +1,91 @@
 import Columnar
 import SQL
 
-/// Reads a table's files (or memory) and applies the filters pushed into it.
-/// Files whose partition values fail a filter on partition columns are skipped
-/// unopened. Files are independent, so parallel scans split the file list.
+/// One partition of a scan: takes morsels from the scan's shared queue until
+/// none are left, reads each, adds the partition columns of its file, and
+/// applies the pushed filters. Batches carry their morsel (`morsel`); each
+/// morsel ends with the batch that exhausted it, possibly empty, so a gather
+/// keeping file order learns the morsel is complete.
 final class ScanOperator: Operator {
-    let source: TableSource
-    let fields: [Int]            // positions in source.schema
-    let filters: [BoundExpr]     // compiled against this operator's output
+    let spec: ScanSpec
     let schema: Schema
     let stats = OperatorStats()
-    let cancel: Cancellation
-
-    private var fileIndex = 0
+    private let queue: MorselQueue
+    private let format: FileFormat
+    /// Filters still to apply to rows (those on partition columns only were applied per file).
+    private let filters: [BoundExpr]
+    /// Positions in the data schema of the data columns read, in output order.
+    private let dataColumns: [Int]
+    private let context: RunContext
     private var reader: BatchReader?
-    private var partitionValues: [Int: Value] = [:]
-    private var memoryIndex = 0
-    private var pruneFilters: [BoundExpr] = []
+    private var partitionColumns: [Int: Value] = [:]   // output slot -> this file's value
+    private(set) var morsel = -1
+    private var closed = false
 
-    init(source: TableSource, fields: [Int], filters: [BoundExpr], cancel: Cancellation) {
-        self.source = source; self.fields = fields; self.filters = filters; self.cancel = cancel
-        schema = Schema(fields.map { source.schema.fields[$0] })
-        if let t = source as? FileTable {
-            let partitionSlots = Set(fields.indices.filter { fields[$0] >= t.dataSchema.count })
-            pruneFilters = filters.filter { f in !f.columnIDs.isEmpty && f.columnIDs.isSubset(of: partitionSlots) }
-        }
+    init(_ spec: ScanSpec, queue: MorselQueue, format: FileFormat, filters: [BoundExpr], context: RunContext) {
+        self.spec = spec
+        self.schema = spec.outputSchema
+        self.queue = queue
+        self.format = format
+        self.filters = filters
+        self.context = context
+        dataColumns = spec.fields.filter { $0 < spec.dataSchema.count }
     }
-    var children: [Operator] { [] }
-    var label: String {
-        var s = "SCAN \(source.displayName) [" + schema.fields.map(\.name).joined(separator: ", ") + "]"
-        if !filters.isEmpty { s += " filters: " + filters.map { ExpressionText.render($0, schema) }.joined(separator: " AND ") }
-        return s
+
+    func close() {
+        closed = true
+        reader = nil
     }
 
     func next() throws(SQLError) -> RecordBatch? {
         try stats.measure { () throws(SQLError) -> RecordBatch? in
-            while true {
-                try cancel.check()
-                guard let b = try nextRaw() else { return nil }
-                var out = b
-                for f in filters {
+            while !closed {
+                try context.check()
+                if reader == nil {
+                    guard let m = queue.next() else { closed = true; return nil }
+                    try open(m)
+                }
+                guard let r = reader else { continue }
+                guard let raw = try r.next() else {
+                    stats.bytesRead += r.bytesRead
+                    reader = nil
+                    continue
+                }
+                var out = assemble(raw)
+                for f in filters where out.rowCount > 0 {
                     let idx = selectionIndices(try Evaluator.select(f, out))
                     if idx.count != out.rowCount { out = out.gather(idx) }
-                    if out.rowCount == 0 { break }
                 }
-                if out.rowCount > 0 { return out }
+                return out
             }
+            return nil
         }
     }
 
-    private func nextRaw() throws(SQLError) -> RecordBatch? {
-        if let m = source as? MemoryTable {
-            guard memoryIndex < m.batches.count else { return nil }
-            let b = m.batches[memoryIndex]
-            memoryIndex += 1
-            return RecordBatch(schema: schema, columns: fields.map { b.columns[$0] }, rowCount: b.rowCount)
+    private func open(_ m: MorselQueue.Morsel) throws(SQLError) {
+        let file = spec.files[m.file]
+        partitionColumns = [:]
+        let dataCount = spec.dataSchema.count
+        for (slot, field) in spec.fields.enumerated() where field >= dataCount {
+            partitionColumns[slot] = queue.partitionValues[m.file][field - dataCount]
         }
-        guard let t = source as? FileTable else { return nil }
-        while true {
-            if let r = reader {
-                if let b = try r.next() {
-                    var cols: [Column] = []
-                    var k = 0
-                    for (slot, f) in fields.enumerated() {
-                        if f < t.dataSchema.count { cols.append(b.columns[k]); k += 1 }
-                        else { cols.append(Column.constant(partitionValues[slot] ?? .null, type: schema.fields[slot].type, count: b.rowCount)) }
-                    }
-                    return RecordBatch(schema: schema, columns: cols, rowCount: b.rowCount)
-                }
-                stats.bytesRead += r.bytesRead
-                reader = nil
+        morsel = m.index
+        reader = try format.reader(for: file, schema: spec.dataSchema, columns: dataColumns, range: m.range)
+    }
+
+    /// The data columns read, with the file's partition values in their slots.
+    private func assemble(_ b: RecordBatch) -> RecordBatch {
+        if partitionColumns.isEmpty { return RecordBatch(schema: schema, columns: b.columns, rowCount: b.rowCount) }
+        var cols: [Column] = []
+        var k = 0
+        for slot in spec.fields.indices {
+            if let v = partitionColumns[slot] {
+                cols.append(Column.constant(v, type: schema.fields[slot].type, count: b.rowCount))
+            } else {
+                cols.append(b.columns[k])
+                k += 1
             }
-            guard fileIndex < t.files.count else { return nil }
-            let file = t.files[fileIndex]
-            fileIndex += 1
-            partitionValues = [:]
-            for (slot, f) in fields.enumerated() where f >= t.dataSchema.count {
-                let name = schema.fields[slot].name
-                let text = file.partitions.first { $0.0 == name }?.1
-                partitionValues[slot] = text.flatMap { Cast.parse($0, as: schema.fields[slot].type) } ?? .null
-            }
-            if !pruneFilters.isEmpty {
-                let one = RecordBatch(schema: schema, columns: schema.fields.indices.map { i in
-                    Column.constant(partitionValues[i] ?? .null, type: schema.fields[i].type, count: 1)
-                }, rowCount: 1)
-                var keep = true
-                for f in pruneFilters where !(try Evaluator.select(f, one)[0]) { keep = false; break }
-                if !keep { stats.filesSkipped += 1; stats.bytesSkipped += file.size; continue }
-            }
-            stats.filesRead += 1
-            let dataColumns = fields.filter { $0 < t.dataSchema.count }
-            reader = try t.format.reader(for: file, schema: t.dataSchema, columns: dataColumns)
         }
+        return RecordBatch(schema: schema, columns: cols, rowCount: b.rowCount)
     }
 }

@@ -1,26 +1,39 @@
 import Columnar
 import SQL
 
-/// ORDER BY: materializes its input and sorts it (stable). Parallel plans sort
-/// each partition and merge the runs.
+/// ORDER BY over one partition: materializes its input and sorts it
+/// (stable). Above it, a merging gather combines the partitions' runs.
 final class SortOperator: Operator {
     let input: Operator
     let keys: [SortKey]
     let stats = OperatorStats()
-    private var output: [RecordBatch]?
+    private let context: RunContext
+    private var output: BatchQueue?
 
-    init(_ input: Operator, keys: [SortKey]) { self.input = input; self.keys = keys }
+    init(_ input: Operator, keys: [SortKey], context: RunContext) {
+        self.input = input
+        self.keys = keys
+        self.context = context
+    }
+
     var schema: Schema { input.schema }
-    var children: [Operator] { [input] }
-    var label: String { "ORDER_BY " + SortKernel.describe(keys, input.schema) }
+
+    func close() {
+        output = BatchQueue()
+        input.close()
+    }
 
     func next() throws(SQLError) -> RecordBatch? {
         try stats.measure { () throws(SQLError) -> RecordBatch? in
             if output == nil {
-                let held = try drain(input)
-                output = held.isEmpty ? [] : SortKernel.chunks(try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: nil))
+                var held: [RecordBatch] = []
+                while let b = try input.next() {
+                    try context.check()
+                    if b.rowCount > 0 { held.append(b) }
+                }
+                output = BatchQueue(held.isEmpty ? [] : chunked(try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: nil)))
             }
-            return output!.isEmpty ? nil : output!.removeFirst()
+            return output?.pop()
         }
     }
 }
@@ -31,16 +44,6 @@ enum SortKernel {
         keys.map { k in
             ExpressionText.render(k.expr, schema) + (k.ascending ? " ASC" : " DESC") + (k.nullsFirst ? " NULLS FIRST" : " NULLS LAST")
         }.joined(separator: ", ")
-    }
-
-    static func chunks(_ all: RecordBatch) -> [RecordBatch] {
-        var out: [RecordBatch] = []
-        var start = 0
-        while start < all.rowCount {
-            let end = min(all.rowCount, start + targetBatchRows * 8)
-            out.append(all.slice(start..<end)); start = end
-        }
-        return out
     }
 
     /// The rows of `b` in key order; only the first `keep` when given.

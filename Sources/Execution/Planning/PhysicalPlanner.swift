@@ -1,28 +1,56 @@
 import Columnar
 import SQL
 
-/// Turns an optimized logical plan into operators: column ids become positions,
-/// uncorrelated subqueries run once and become constants, LIMIT over ORDER BY
-/// becomes top-N, and joins without equality keys become nested loops.
+/// Turns an optimized logical plan into a physical query for `partitions`
+/// partitions (the threads of this process): column ids become positions,
+/// LIMIT over ORDER BY becomes top-N, joins without equality keys become
+/// nested loops, and wherever a node needs its input partitioned otherwise
+/// than it is, an exchange goes in between. Uncorrelated subqueries and
+/// shared CTEs become plans of their own that the query refers to; nothing
+/// runs here.
 struct PhysicalPlanner {
-    let cancel: Cancellation
+    let partitions: Int
 
-    func plan(_ p: LogicalPlan) throws(SQLError) -> Operator {
-        try build(p).op
+    private final class Collected {
+        var subqueries: [PhysicalPlan] = []
+        var subqueryIndex: [Int: Int] = [:]         // Subquery.id -> index
+        var ctes: [PhysicalPlan] = []
+        var cteIndex: [ObjectIdentifier: Int] = [:]
+    }
+    private let collected = Collected()
+
+    init(partitions: Int) {
+        self.partitions = max(1, partitions)
     }
 
-    private func build(_ p: LogicalPlan) throws(SQLError) -> (op: Operator, layout: [Int]) {
+    func plan(_ p: LogicalPlan) throws(SQLError) -> PhysicalQuery {
+        let root = gathered(try build(p).plan)
+        return PhysicalQuery(root: root.numbered(), subqueries: collected.subqueries.map { $0.numbered() }, ctes: collected.ctes.map { $0.numbered() })
+    }
+
+    /// A physical plan and, for each of its output columns, the logical column id.
+    private typealias Built = (plan: PhysicalPlan, layout: [Int])
+
+    private func schema(_ cols: [PlanColumn]) -> Schema { Schema(cols.map { Field($0.name, $0.type) }) }
+
+    private func build(_ p: LogicalPlan) throws(SQLError) -> Built {
         switch p {
         case .scan(let src, let fields, let cols, let filters):
             let layout = cols.map(\.id)
             var compiled: [BoundExpr] = []
             for f in filters { compiled.append(try compile(f, layout)) }
-            return (ScanOperator(source: src, fields: fields, filters: compiled, cancel: cancel), layout)
-        case .materialized(let shared, let cols):
-            let schema = Schema(cols.map { Field($0.name, $0.type) })
-            return (MaterializedOperator(shared: shared, schema: schema) { () throws(SQLError) -> [RecordBatch] in try drain(try self.plan(shared.plan)) }, cols.map(\.id))
+            if let table = src as? FileTable {
+                return (PhysicalPlan(.scan(table.scanSpec(fields: fields, filters: compiled)), schema: schema(cols)), layout)
+            }
+            guard let memory = src as? MemoryTable else { throw SQLError.execution("internal error: unknown table source \(src.displayName)") }
+            // An in-memory table's rows travel with the plan; its pushed filters run over them.
+            let out = schema(cols)
+            let batches = memory.batches.map { b in RecordBatch(schema: out, columns: fields.map { b.columns[$0] }, rowCount: b.rowCount) }
+            var plan = PhysicalPlan(.values(batches), schema: out)
+            if let all = conjunction(compiled) { plan = PhysicalPlan(.filter(all), inputs: [plan], schema: out) }
+            return (plan, layout)
         case .values(let rows, let cols):
-            let schema = Schema(cols.map { Field($0.name, $0.type) })
+            let out = schema(cols)
             var builders = cols.map { ColumnBuilder(type: $0.type) }
             for r in rows {
                 for (k, e) in r.enumerated() {
@@ -30,49 +58,140 @@ struct PhysicalPlanner {
                     builders[k].append(v.value(at: 0))
                 }
             }
-            let batch = RecordBatch(schema: schema, columns: builders.indices.map { builders[$0].finish() }, rowCount: rows.count)
-            return (ValuesOperator(batch), cols.map(\.id))
+            let batch = RecordBatch(schema: out, columns: builders.indices.map { builders[$0].finish() }, rowCount: rows.count)
+            return (PhysicalPlan(.values([batch]), schema: out), cols.map(\.id))
+        case .materialized(let shared, let cols):
+            let key = ObjectIdentifier(shared)
+            let id: Int
+            if let known = collected.cteIndex[key] {
+                id = known
+            } else {
+                let inner = gathered(try build(shared.plan).plan)
+                id = collected.ctes.count
+                collected.ctes.append(inner)
+                collected.cteIndex[key] = id
+            }
+            return (PhysicalPlan(.cteScan(id: id), schema: schema(cols)), cols.map(\.id))
         case .filter(let input, let e):
-            let (op, layout) = try build(input)
-            return (FilterOperator(op, try compile(e, layout)), layout)
+            let (child, layout) = try build(input)
+            return (PhysicalPlan(.filter(try compile(e, layout)), inputs: [child], schema: child.schema), layout)
         case .project(let input, let exprs, let cols):
-            let (op, layout) = try build(input)
+            let (child, layout) = try build(input)
             var compiled: [BoundExpr] = []
             for e in exprs { compiled.append(try compile(e, layout)) }
-            return (ProjectOperator(op, compiled, Schema(cols.map { Field($0.name, $0.type) })), cols.map(\.id))
-        case .aggregate(let input, let groups, let aggs, let cols), .partialAggregate(let input, let groups, let aggs, let cols):
-            let (op, layout) = try build(input)
-            var gs: [BoundExpr] = []
-            for g in groups { gs.append(try compile(g, layout)) }
-            var calls: [AggregateCall] = []
-            for var a in aggs { a.argument = try a.argument.map { (e) throws(SQLError) in try compile(e, layout) }; calls.append(a) }
-            var phase: String? = nil
-            if case .partialAggregate = p { phase = "partial" } else if case .partialAggregate = input { phase = "final" }
-            return (HashAggregateOperator(op, groups: gs, aggregates: calls, schema: Schema(cols.map { Field($0.name, $0.type) }), phase: phase), cols.map(\.id))
+            return (PhysicalPlan(.project(compiled), inputs: [child], schema: schema(cols)), cols.map(\.id))
+        case .partialAggregate(let input, let groups, let aggs, let cols):
+            let (child, layout) = try build(input)
+            let (gs, calls) = try compileAggregate(groups, aggs, layout)
+            return (PhysicalPlan(.aggregate(groups: gs, aggregates: calls, phase: .partial), inputs: [child], schema: schema(cols)), cols.map(\.id))
+        case .aggregate(let input, let groups, let aggs, let cols):
+            var (child, layout) = try build(input)
+            let (gs, calls) = try compileAggregate(groups, aggs, layout)
+            let phase: AggregatePhase
+            if case .partialAggregate = input { phase = .final } else { phase = .single }
+            // All of a group's rows (or states) must meet in one partition.
+            child = gs.isEmpty ? gathered(child) : hashed(child, gs)
+            return (PhysicalPlan(.aggregate(groups: gs, aggregates: calls, phase: phase), inputs: [child], schema: schema(cols)), cols.map(\.id))
         case .join(let l, let r, let kind, let on, let residual):
-            let (lop, ll) = try build(l)
-            let (rop, rl) = try build(r)
+            var (left, ll) = try build(l)
+            var (right, rl) = try build(r)
             let layout = ll + rl
-            let schema = Schema(lop.schema.fields + rop.schema.fields)
+            let out = Schema(left.schema.fields + right.schema.fields)
             let res = try residual.map { (e) throws(SQLError) in try compile(e, layout) }
             if on.isEmpty {
-                return (NestedLoopJoinOperator(lop, rop, kind: kind, condition: res, schema: schema, cancel: cancel), layout)
+                // Every outer row meets every inner row: the inner side goes to every partition,
+                // unless unmatched inner rows must be found, which needs them all in one place.
+                if kind == .right || kind == .full {
+                    left = gathered(left)
+                    right = gathered(right)
+                } else {
+                    right = broadcast(right, to: left)
+                }
+                return (PhysicalPlan(.nestedLoopJoin(kind: kind, condition: res), inputs: [left, right], schema: out), layout)
             }
             var pk: [BoundExpr] = [], bk: [BoundExpr] = []
             for (a, b) in on { pk.append(try compile(a, ll)); bk.append(try compile(b, rl)) }
-            return (HashJoinOperator(probe: lop, build: rop, kind: kind, probeKeys: pk, buildKeys: bk, residual: res, schema: schema), layout)
+            let distribution: BuildDistribution
+            if (kind == .right || kind == .full) && isSpread(left) {
+                // Unmatched build rows are known only where all their probes went: partition both sides.
+                distribution = .partitioned
+                left = hashed(left, pk)
+                right = hashed(right, bk)
+            } else {
+                distribution = .shared
+                right = broadcast(right, to: left)
+            }
+            let node = PhysicalNode.hashJoin(kind: kind, probeKeys: pk, buildKeys: bk, residual: res, build: distribution)
+            return (PhysicalPlan(node, inputs: [left, right], schema: out), layout)
         case .sort(let input, let keys):
-            let (op, layout) = try build(input)
-            return (SortOperator(op, keys: try compileKeys(keys, layout)), layout)
+            let (child, layout) = try build(input)
+            let ks = try compileKeys(keys, layout)
+            let sorted = PhysicalPlan(.sort(ks), inputs: [child], schema: child.schema)
+            return (isSpread(child) ? exchange(sorted, .gather(.merge(ks))) : sorted, layout)
         case .limit(let input, let limit, let offset):
             if case .sort(let inner, let keys) = input, let limit {
-                let (op, layout) = try build(inner)
-                let top = TopNOperator(op, keys: try compileKeys(keys, layout), limit: limit + offset)
-                return (LimitOperator(top, limit: limit, offset: offset), layout)
+                let (child, layout) = try build(inner)
+                let ks = try compileKeys(keys, layout)
+                var top = PhysicalPlan(.topN(ks, limit: limit + offset), inputs: [child], schema: child.schema)
+                if isSpread(child) { top = exchange(top, .gather(.merge(ks))) }
+                return (PhysicalPlan(.limit(limit: limit, offset: offset), inputs: [top], schema: child.schema), layout)
             }
-            let (op, layout) = try build(input)
-            return (LimitOperator(op, limit: limit, offset: offset), layout)
+            let (child, layout) = try build(input)
+            var below = child
+            if isSpread(child) {
+                // Each partition stops at limit + offset rows; the first rows overall are among them.
+                if let limit { below = PhysicalPlan(.limit(limit: limit + offset, offset: 0), inputs: [child], schema: child.schema) }
+                below = gathered(below)
+            }
+            return (PhysicalPlan(.limit(limit: limit, offset: offset), inputs: [below], schema: child.schema), layout)
         }
+    }
+
+    // MARK: partitioning
+
+    /// True when the plan runs in more than one partition here.
+    private func isSpread(_ p: PhysicalPlan) -> Bool {
+        guard partitions > 1 else { return false }
+        switch p.partitioning {
+        case .single, .broadcast: return false
+        case .spread, .hash: return true
+        }
+    }
+
+    private func exchange(_ p: PhysicalPlan, _ e: Exchange) -> PhysicalPlan {
+        PhysicalPlan(.exchange(e), inputs: [p], schema: p.schema)
+    }
+
+    /// All partitions into one, keeping the input's order where it has one.
+    private func gathered(_ p: PhysicalPlan) -> PhysicalPlan {
+        isSpread(p) ? exchange(p, .gather(p.keepsInputOrder ? .preserve : .any)) : p
+    }
+
+    /// Rows with equal keys in one partition.
+    private func hashed(_ p: PhysicalPlan, _ keys: [BoundExpr]) -> PhysicalPlan {
+        guard isSpread(p) else { return p }
+        if case .hash(let current) = p.partitioning, current == keys { return p }
+        return exchange(p, .repartition(keys: keys))
+    }
+
+    /// The build (or inner) side, readable in full by every partition of `consumer`.
+    private func broadcast(_ p: PhysicalPlan, to consumer: PhysicalPlan) -> PhysicalPlan {
+        isSpread(consumer) || isSpread(p) ? exchange(p, .broadcast) : p
+    }
+
+    // MARK: expressions
+
+    private func conjunction(_ es: [BoundExpr]) -> BoundExpr? {
+        guard let first = es.first else { return nil }
+        return es.dropFirst().reduce(first) { .call(.and, [$0, $1], .boolean) }
+    }
+
+    private func compileAggregate(_ groups: [BoundExpr], _ aggs: [AggregateCall], _ layout: [Int]) throws(SQLError) -> ([BoundExpr], [AggregateCall]) {
+        var gs: [BoundExpr] = []
+        for g in groups { gs.append(try compile(g, layout)) }
+        var calls: [AggregateCall] = []
+        for var a in aggs { a.argument = try a.argument.map { (e) throws(SQLError) in try compile(e, layout) }; calls.append(a) }
+        return (gs, calls)
     }
 
     private func compileKeys(_ keys: [SortKey], _ layout: [Int]) throws(SQLError) -> [SortKey] {
@@ -81,31 +200,29 @@ struct PhysicalPlanner {
         return out
     }
 
-    /// Column ids to positions; subqueries to their results.
+    /// Column ids to positions; subqueries to references to plans of their own.
     func compile(_ e: BoundExpr, _ layout: [Int]) throws(SQLError) -> BoundExpr {
         switch e {
         case .column(let id, let t):
             guard let i = layout.firstIndex(of: id) else { throw SQLError.execution("internal error: column #\(id) is not available here") }
             return .column(i, t)
         case .scalarSubquery(let s, let t):
-            let batches = try drain(try plan(s.plan))
-            let rows = batches.reduce(0) { $0 + $1.rowCount }
-            guard rows <= 1 else {
-                throw SQLError.execution("More than one row returned by a subquery used as an expression (\(rows) rows); add LIMIT 1 or an aggregate")
-            }
-            let v = rows == 0 ? Value.null : batches.first { $0.rowCount > 0 }!.columns[0].value(at: 0)
-            return .literal(v, t)
+            return .subqueryValue(try subquery(s), t)
         case .inSubquery(let x, let s, let negated):
-            let batches = try drain(try plan(s.plan))
-            let t = s.plan.columns[0].type
-            var items: [BoundExpr] = []
-            var seen = Set<Value>()
-            for b in batches { for i in 0..<b.rowCount { let v = b.columns[0].value(at: i); if seen.insert(v).inserted { items.append(.literal(v, t)) } } }
-            if items.isEmpty { return .literal(.bool(negated), .boolean) }   // x IN (empty) is FALSE, even for NULL x
-            return .inList(try compile(x, layout), items, negated: negated)
+            return .inSubqueryRows(try compile(x, layout), try subquery(s), negated: negated)
         default:
             return try e.mapChildren { (c) throws(SQLError) in try compile(c, layout) }
         }
+    }
+
+    private func subquery(_ s: Subquery) throws(SQLError) -> Int {
+        if let known = collected.subqueryIndex[s.id] { return known }
+        // Planned first, so a subquery's own subqueries get lower indices and run before it.
+        let plan = gathered(try build(s.plan).plan)
+        let index = collected.subqueries.count
+        collected.subqueries.append(plan)
+        collected.subqueryIndex[s.id] = index
+        return index
     }
 }
 

@@ -14,8 +14,20 @@ public enum StatementResult {
 public final class Session: Catalog {
     private var entries: [String: (name: String, entry: CatalogEntry)] = [:]
     public let cancel = Cancellation()
+    /// How many threads a query runs on (`SET threads = N`, `--threads N`); the cores by default.
+    public private(set) var threads = Session.defaultThreads
+    public static let maxThreads = 256
+    public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     public init() {}
+
+    /// Sets the thread count, refusing what is not 1 through `maxThreads`.
+    public func setThreads(_ n: Int) throws(SQLError) {
+        guard (1...Session.maxThreads).contains(n) else {
+            throw SQLError.binder("threads must be between 1 and \(Session.maxThreads), not \(n)", .unknown)
+        }
+        threads = n
+    }
 
     public var names: [String] { entries.values.map(\.name) }
 
@@ -67,12 +79,32 @@ public final class Session: Catalog {
             return .rows(schema, batches)
         case .explain(let inner, let analyze):
             guard case .query(let q) = inner else { throw SQLError.unsupported("EXPLAIN of anything but a query", .unknown) }
-            let op = try physical(q)
-            if analyze { _ = try drain(op) }
-            let lines = Explain.render(op, analyze: analyze)
+            let plan = try physical(q)
+            var lines: [String]
+            if analyze {
+                let run = QueryRun(plan, partitions: threads, cancel: cancel)
+                let start = monotonicNanos()
+                _ = try run.run()
+                let elapsed = Double(monotonicNanos() - start) / 1e6
+                lines = PlanText.render(plan, stats: run.context.stats, trees: (QueryRun.rootTree, run.subqueryTree, run.cteTree))
+                lines.insert(String(format: "Total: %.3fms on %d threads", elapsed, threads), at: 0)
+            } else {
+                lines = PlanText.render(plan)
+            }
+            let field = Field(analyze ? "analyzed_plan" : "physical_plan", .varchar)
             var b = ColumnBuilder(type: .varchar)
             for l in lines { b.append(string: l) }
-            return .rows(Schema([Field(analyze ? "analyzed_plan" : "physical_plan", .varchar)]), [RecordBatch(schema: Schema([Field(analyze ? "analyzed_plan" : "physical_plan", .varchar)]), columns: [b.finish()])])
+            return .rows(Schema([field]), [RecordBatch(schema: Schema([field]), columns: [b.finish()])])
+        case .set(let name, let value, let loc):
+            guard name.lowercased() == "threads" else {
+                throw SQLError.binder("unknown setting \"\(name)\"; the settings are: threads", loc)
+            }
+            guard let value else { threads = Session.defaultThreads; return .message("RESET") }
+            guard case .literal(.number(let text)) = value.kind, let n = Int(text) else {
+                throw SQLError.binder("threads takes a whole number, like SET threads = 4", value.location)
+            }
+            try setThreads(n)
+            return .message("SET")
         case .createTable(let name, let columns, let q, let orReplace, let ifNotExists):
             if lookup(name) != nil {
                 if ifNotExists { return .message("CREATE TABLE") }
@@ -145,17 +177,17 @@ public final class Session: Catalog {
         }
     }
 
-    func physical(_ q: Query) throws(SQLError) -> Operator {
+    /// The physical plan of a query for this session's thread count; runs nothing.
+    func physical(_ q: Query) throws(SQLError) -> PhysicalQuery {
         let logical = try Binder(catalog: self).bind(q)
         let optimized = try Optimizer().optimize(logical)
-        return try PhysicalPlanner(cancel: cancel).plan(optimized)
+        return try PhysicalPlanner(partitions: threads).plan(optimized)
     }
 
-    /// Runs a query to completion; result columns carry the query's names.
+    /// Runs a query to completion; result columns carry the query's names, rows in result order.
     public func query(_ q: Query) throws(SQLError) -> (Schema, [RecordBatch]) {
-        let op = try physical(q)
-        let batches = try drain(op)
-        return (op.schema, batches.map { RecordBatch(schema: op.schema, columns: $0.columns, rowCount: $0.rowCount) })
+        let plan = try physical(q)
+        return (plan.root.schema, try QueryRun(plan, partitions: threads, cancel: cancel).run())
     }
 
     private func insert(into t: MemoryTable, columns: [String]?, _ source: Query, _ loc: SourceLocation) throws(SQLError) -> Int {
@@ -185,29 +217,7 @@ public final class Session: Catalog {
             converted.append(RecordBatch(schema: t.schema, columns: cols, rowCount: b.rowCount))
             inserted += b.rowCount
         }
-        t.batches += converted   // all or nothing: a failed cast above left the table as it was
+        t.append(converted)   // all or nothing: a failed cast above left the table as it was
         return inserted
-    }
-}
-
-/// EXPLAIN and EXPLAIN ANALYZE text: one operator per line, children indented.
-enum Explain {
-    static func render(_ op: Operator, analyze: Bool) -> [String] {
-        var lines: [String] = []
-        func walk(_ o: Operator, _ depth: Int) {
-            var line = String(repeating: "  ", count: depth) + o.label
-            if analyze {
-                let s = o.stats
-                line += String(format: "  (rows=%d batches=%d time=%.3fms", s.rows, s.batches, Double(s.nanos) / 1e6)
-                if o is ScanOperator {
-                    line += " files=\(s.filesRead) files_skipped=\(s.filesSkipped) bytes=\(s.bytesRead) bytes_skipped=\(s.bytesSkipped)"
-                }
-                line += ")"
-            }
-            lines.append(line)
-            for c in o.children { walk(c, depth + 1) }
-        }
-        walk(op, 0)
-        return lines
     }
 }

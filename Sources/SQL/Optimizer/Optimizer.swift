@@ -28,107 +28,75 @@ public struct Optimizer {
     /// count) under the original column ids. Others (median, stddev, DISTINCT)
     /// stay whole: they need all of a group's values in one place.
     func splitAggregates(_ plan: LogicalPlan, ids: IDSource) -> LogicalPlan {
-        func rebuild(_ p: LogicalPlan) -> LogicalPlan {
-            switch p {
-            case .scan, .values, .materialized: return p
-            case .filter(let i, let e): return .filter(rebuild(i), e)
-            case .project(let i, let e, let c): return .project(rebuild(i), e, columns: c)
-            case .join(let l, let r, let k, let on, let res): return .join(rebuild(l), rebuild(r), k, on: on, residual: res)
-            case .sort(let i, let k): return .sort(rebuild(i), k)
-            case .limit(let i, let l, let o): return .limit(rebuild(i), limit: l, offset: o)
-            case .partialAggregate(let i, let g, let a, let c): return .partialAggregate(rebuild(i), groups: g, aggregates: a, columns: c)
-            case .aggregate(let i, let groups, let aggs, let cols):
-                let input = rebuild(i)
-                let mergeable: Set<AggregateKind> = [.countStar, .count, .sum, .avg, .min, .max, .any_value, .bool_and, .bool_or]
-                guard !aggs.isEmpty, aggs.allSatisfy({ mergeable.contains($0.kind) && !$0.distinct }) else {
-                    return .aggregate(input, groups: groups, aggregates: aggs, columns: cols)
+        // transformUp with a closure that never throws.
+        (try? plan.transformUp { (p) throws(SQLError) -> LogicalPlan in
+            guard case .aggregate(let input, let groups, let aggs, let cols) = p else { return p }
+            let mergeable: Set<AggregateKind> = [.countStar, .count, .sum, .avg, .min, .max, .any_value, .bool_and, .bool_or]
+            guard !aggs.isEmpty, aggs.allSatisfy({ mergeable.contains($0.kind) && !$0.distinct }) else { return p }
+            func fresh(_ name: String, _ t: DataType) -> PlanColumn { PlanColumn(id: ids.next(), name: name, table: nil, type: t) }
+            let partialGroups = groups.enumerated().map { fresh(cols[$0.offset].name, $0.element.type) }
+            var partialCalls: [AggregateCall] = [], partialCols: [PlanColumn] = []
+            var finalCalls: [AggregateCall] = [], finalCols: [PlanColumn] = []
+            var finish: [BoundExpr] = []
+            var merged: [AggregateCall: BoundExpr] = [:]   // avg(x) and sum(x) share sum(x)
+            for a in aggs {
+                func state(_ call: AggregateCall, merge: AggregateKind) -> BoundExpr {
+                    if let done = merged[call] { return done }
+                    let s = fresh("partial_\(call.kind.rawValue)", call.type)
+                    partialCalls.append(call); partialCols.append(s)
+                    let mergedType = merge == .sum && call.type.isIntegral ? DataType.bigint : call.type
+                    let f = fresh(call.kind.rawValue, mergedType)
+                    finalCalls.append(AggregateCall(kind: merge, argument: .column(s.id, s.type), distinct: false, type: mergedType))
+                    finalCols.append(f)
+                    merged[call] = .column(f.id, f.type)
+                    return .column(f.id, f.type)
                 }
-                func fresh(_ name: String, _ t: DataType) -> PlanColumn { PlanColumn(id: ids.next(), name: name, table: nil, type: t) }
-                let partialGroups = groups.enumerated().map { fresh(cols[$0.offset].name, $0.element.type) }
-                var partialCalls: [AggregateCall] = [], partialCols: [PlanColumn] = []
-                var finalCalls: [AggregateCall] = [], finalCols: [PlanColumn] = []
-                var finish: [BoundExpr] = []
-                var merged: [AggregateCall: BoundExpr] = [:]   // avg(x) and sum(x) share sum(x)
-                for a in aggs {
-                    func state(_ call: AggregateCall, merge: AggregateKind) -> BoundExpr {
-                        if let done = merged[call] { return done }
-                        let s = fresh("partial_\(call.kind.rawValue)", call.type)
-                        partialCalls.append(call); partialCols.append(s)
-                        let mergedType = merge == .sum && call.type.isIntegral ? DataType.bigint : call.type
-                        let f = fresh(call.kind.rawValue, mergedType)
-                        finalCalls.append(AggregateCall(kind: merge, argument: .column(s.id, s.type), distinct: false, type: mergedType))
-                        finalCols.append(f)
-                        merged[call] = .column(f.id, f.type)
-                        return .column(f.id, f.type)
+                switch a.kind {
+                case .countStar, .count: finish.append(state(a, merge: .sum))
+                case .sum: finish.append(state(a, merge: .sum))
+                case .min, .max, .any_value, .bool_and, .bool_or: finish.append(state(a, merge: a.kind))
+                case .avg:
+                    let arg = a.argument!
+                    let sumType: DataType
+                    switch arg.type {
+                    case .decimal(_, let s): sumType = .decimal(precision: 38, scale: s)
+                    case .double: sumType = .double
+                    default: sumType = .bigint
                     }
-                    switch a.kind {
-                    case .countStar, .count: finish.append(state(a, merge: .sum))
-                    case .sum: finish.append(state(a, merge: .sum))
-                    case .min, .max, .any_value, .bool_and, .bool_or: finish.append(state(a, merge: a.kind))
-                    case .avg:
-                        let arg = a.argument!
-                        let sumType: DataType
-                        switch arg.type {
-                        case .decimal(_, let s): sumType = .decimal(precision: 38, scale: s)
-                        case .double: sumType = .double
-                        default: sumType = .bigint
-                        }
-                        let sum = state(AggregateCall(kind: .sum, argument: a.argument, distinct: false, type: sumType), merge: .sum)
-                        let count = state(AggregateCall(kind: .count, argument: a.argument, distinct: false, type: .bigint), merge: .sum)
-                        finish.append(.call(.divide, [.cast(sum, .double), .call(.nullif, [.cast(count, .double), .literal(.double(0), .double)], .double)], .double))
-                    default: break
-                    }
+                    let sum = state(AggregateCall(kind: .sum, argument: a.argument, distinct: false, type: sumType), merge: .sum)
+                    let count = state(AggregateCall(kind: .count, argument: a.argument, distinct: false, type: .bigint), merge: .sum)
+                    finish.append(.call(.divide, [.cast(sum, .double), .call(.nullif, [.cast(count, .double), .literal(.double(0), .double)], .double)], .double))
+                default: break
                 }
-                let partial = LogicalPlan.partialAggregate(input, groups: groups, aggregates: partialCalls, columns: partialGroups + partialCols)
-                let finalGroups = partialGroups.map { fresh($0.name, $0.type) }
-                let final = LogicalPlan.aggregate(partial, groups: partialGroups.map { .column($0.id, $0.type) }, aggregates: finalCalls, columns: finalGroups + finalCols)
-                let exprs = finalGroups.map { BoundExpr.column($0.id, $0.type) } + finish
-                return .project(final, exprs, columns: cols)
             }
-        }
-        return rebuild(plan)
+            let partial = LogicalPlan.partialAggregate(input, groups: groups, aggregates: partialCalls, columns: partialGroups + partialCols)
+            let finalGroups = partialGroups.map { fresh($0.name, $0.type) }
+            let final = LogicalPlan.aggregate(partial, groups: partialGroups.map { .column($0.id, $0.type) }, aggregates: finalCalls, columns: finalGroups + finalCols)
+            let exprs = finalGroups.map { BoundExpr.column($0.id, $0.type) } + finish
+            return .project(final, exprs, columns: cols)
+        }) ?? plan
     }
 
     // MARK: constant folding
 
     func foldConstants(_ plan: LogicalPlan) throws(SQLError) -> LogicalPlan {
-        func f(_ e: BoundExpr) throws(SQLError) -> BoundExpr { try ConstantFolder.fold(try foldSubqueries(e)) }
         func foldSubqueries(_ e: BoundExpr) throws(SQLError) -> BoundExpr {
             switch e {
             case .scalarSubquery(let s, _), .inSubquery(_, let s, _):
                 s.plan = try optimize(s.plan)
-                return try e.mapChildren(foldSubqueries)
-            default: return try e.mapChildren(foldSubqueries)
+            default: break
             }
+            return try e.mapChildren(foldSubqueries)
         }
-        switch plan {
-        case .scan, .partialAggregate: return plan   // partials appear only after this pass
-        case .materialized(let shared, _):
-            if !shared.optimized { shared.plan = try optimize(shared.plan); shared.optimized = true }
-            return plan
-        case .values(let rows, let c):
-            var out: [[BoundExpr]] = []
-            for r in rows { var o: [BoundExpr] = []; for e in r { o.append(try f(e)) }; out.append(o) }
-            return .values(out, columns: c)
-        case .filter(let p, let e): return .filter(try foldConstants(p), try f(e))
-        case .project(let p, let es, let c):
-            var out: [BoundExpr] = []
-            for e in es { out.append(try f(e)) }
-            return .project(try foldConstants(p), out, columns: c)
-        case .aggregate(let p, let g, let a, let c):
-            var gs: [BoundExpr] = [], aggs: [AggregateCall] = []
-            for e in g { gs.append(try f(e)) }
-            for var x in a { x.argument = try x.argument.map(f); aggs.append(x) }
-            return .aggregate(try foldConstants(p), groups: gs, aggregates: aggs, columns: c)
-        case .join(let l, let r, let k, let on, let res):
-            var keys: [(BoundExpr, BoundExpr)] = []
-            for (a, b) in on { keys.append((try f(a), try f(b))) }
-            return .join(try foldConstants(l), try foldConstants(r), k, on: keys, residual: try res.map(f))
-        case .sort(let p, let keys):
-            var ks: [SortKey] = []
-            for var k in keys { k.expr = try f(k.expr); ks.append(k) }
-            return .sort(try foldConstants(p), ks)
-        case .limit(let p, let l, let o): return .limit(try foldConstants(p), limit: l, offset: o)
+        return try plan.transformUp { (p) throws(SQLError) -> LogicalPlan in
+            switch p {
+            case .scan, .partialAggregate: return p   // partials appear only after this pass
+            case .materialized(let shared, _):
+                if !shared.optimized { shared.plan = try optimize(shared.plan); shared.optimized = true }
+                return p
+            default:
+                return try p.mapExpressions { (e) throws(SQLError) in try ConstantFolder.fold(try foldSubqueries(e)) }
+            }
         }
     }
 

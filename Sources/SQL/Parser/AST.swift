@@ -11,6 +11,8 @@ public indirect enum Statement: Sendable {
     case drop(kind: String, name: String, ifExists: Bool, location: SourceLocation)
     case describe(TableRef)
     case copy(Query, path: String, options: [String: Expr])
+    /// `SET name = value`, or `RESET name` (value nil): a session setting.
+    case set(name: String, value: Expr?, location: SourceLocation)
 }
 
 public struct Query: Sendable {

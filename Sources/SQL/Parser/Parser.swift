@@ -195,7 +195,18 @@ public struct Parser {
             }
             return .copy(q, path: path, options: options)
         }
-        throw unexpected("a statement (SELECT, WITH, CREATE, INSERT, DROP, DESCRIBE, COPY, EXPLAIN)")
+        if acceptKeyword("SET") {
+            _ = acceptKeyword("SESSION") || acceptKeyword("GLOBAL")
+            let loc = peek.location
+            let name = try identifier("a setting name")
+            guard accept("=") || acceptKeyword("TO") else { throw unexpected("= or TO") }
+            return .set(name: name, value: try expression(), location: loc)
+        }
+        if acceptKeyword("RESET") {
+            let loc = peek.location
+            return .set(name: try identifier("a setting name"), value: nil, location: loc)
+        }
+        throw unexpected("a statement (SELECT, WITH, CREATE, INSERT, DROP, DESCRIBE, COPY, EXPLAIN, SET)")
     }
 
     mutating func skipParenthesizedClause() throws(SQLError) {

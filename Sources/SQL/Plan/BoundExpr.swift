@@ -20,6 +20,11 @@ public indirect enum BoundExpr: Sendable, Hashable {
     case inList(BoundExpr, [BoundExpr], negated: Bool)
     case inSubquery(BoundExpr, Subquery, negated: Bool)
     case scalarSubquery(Subquery, DataType)
+    /// In a physical plan: the value of subquery `index` of the plan, filled in
+    /// when the query runs (the subquery runs first, once).
+    case subqueryValue(Int, DataType)
+    /// In a physical plan: `x [NOT] IN (rows of subquery index)`, filled in when the query runs.
+    case inSubqueryRows(BoundExpr, Int, negated: Bool)
     /// Only between binding and aggregate rewriting.
     case aggregate(AggregateCall)
 
@@ -30,28 +35,29 @@ public indirect enum BoundExpr: Sendable, Hashable {
 
     public var type: DataType {
         switch self {
-        case .column(_, let t), .literal(_, let t), .call(_, _, let t), .cast(_, let t), .caseWhen(_, _, let t), .scalarSubquery(_, let t):
+        case .column(_, let t), .literal(_, let t), .call(_, _, let t), .cast(_, let t), .caseWhen(_, _, let t), .scalarSubquery(_, let t),
+             .subqueryValue(_, let t):
             return t
-        case .inList, .inSubquery: return .boolean
+        case .inList, .inSubquery, .inSubqueryRows: return .boolean
         case .aggregate(let a): return a.type
         }
     }
 
     public var children: [BoundExpr] {
         switch self {
-        case .column, .literal, .scalarSubquery, .aggregate: return []
+        case .column, .literal, .scalarSubquery, .aggregate, .subqueryValue: return []
         case .call(_, let a, _): return a
         case .cast(let e, _): return [e]
         case .caseWhen(let w, let o, _): return w.flatMap { [$0.condition, $0.result] } + (o.map { [$0] } ?? [])
         case .inList(let e, let l, _): return [e] + l
-        case .inSubquery(let e, _, _): return [e]
+        case .inSubquery(let e, _, _), .inSubqueryRows(let e, _, _): return [e]
         }
     }
 
     /// Rebuilds this node with its children transformed (bottom-up rewrites).
     public func mapChildren(_ f: (BoundExpr) throws(SQLError) -> BoundExpr) throws(SQLError) -> BoundExpr {
         switch self {
-        case .column, .literal, .scalarSubquery, .aggregate: return self
+        case .column, .literal, .scalarSubquery, .aggregate, .subqueryValue: return self
         case .call(let n, let a, let t):
             var out: [BoundExpr] = []
             for x in a { out.append(try f(x)) }
@@ -66,6 +72,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
             for x in l { out.append(try f(x)) }
             return .inList(try f(e), out, negated: n)
         case .inSubquery(let e, let q, let n): return .inSubquery(try f(e), q, negated: n)
+        case .inSubqueryRows(let e, let q, let n): return .inSubqueryRows(try f(e), q, negated: n)
         }
     }
 
@@ -84,7 +91,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
     public var isConstant: Bool {
         switch self {
         case .literal: return true
-        case .column, .aggregate, .scalarSubquery, .inSubquery: return false
+        case .column, .aggregate, .scalarSubquery, .inSubquery, .subqueryValue, .inSubqueryRows: return false
         case .call(let n, _, _) where n == .currentDate || n == .currentTimestamp: return true
         default: return children.allSatisfy(\.isConstant)
         }
@@ -92,7 +99,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
 
     public var containsSubquery: Bool {
         switch self {
-        case .scalarSubquery, .inSubquery: return true
+        case .scalarSubquery, .inSubquery, .subqueryValue, .inSubqueryRows: return true
         default: return children.contains { $0.containsSubquery }
         }
     }
@@ -116,7 +123,14 @@ public final class SharedPlan: @unchecked Sendable {
     init(plan: LogicalPlan) { self.plan = plan }
 }
 
-public enum AggregateKind: String, Sendable, Hashable {
+/// Where an aggregate sits when it is split (see `Optimizer.splitAggregates`):
+/// `partial` turns rows into per-group states, `final` merges states, `single`
+/// does both over all of a group's rows in one place.
+public enum AggregatePhase: String, Sendable, Hashable {
+    case single, partial, final
+}
+
+public enum AggregateKind: String, Sendable, Hashable, CaseIterable {
     case countStar = "count_star", count, sum, avg, min, max, stddev = "stddev_samp", stddevPop = "stddev_pop",
          varianceSamp = "var_samp", variancePop = "var_pop", median, bool_and, bool_or, any_value = "any_value"
 }

@@ -63,3 +63,73 @@ public indirect enum LogicalPlan: Sendable {
         return out
     }
 }
+
+/// The one place that knows every node's inputs and expressions, so that a
+/// rewrite is written once (in the spirit of DataFusion's TreeNode) instead of
+/// as a full switch in every pass.
+extension LogicalPlan {
+    /// This node with its inputs replaced (same count and order as `inputs`).
+    public func withNewInputs(_ new: [LogicalPlan]) -> LogicalPlan {
+        precondition(new.count == inputs.count, "Internal inconsistency: \(new.count) inputs for a node with \(inputs.count) (this is a bug, please report it)")
+        switch self {
+        case .scan, .values, .materialized: return self
+        case .filter(_, let e): return .filter(new[0], e)
+        case .project(_, let e, let c): return .project(new[0], e, columns: c)
+        case .aggregate(_, let g, let a, let c): return .aggregate(new[0], groups: g, aggregates: a, columns: c)
+        case .partialAggregate(_, let g, let a, let c): return .partialAggregate(new[0], groups: g, aggregates: a, columns: c)
+        case .join(_, _, let k, let on, let r): return .join(new[0], new[1], k, on: on, residual: r)
+        case .sort(_, let k): return .sort(new[0], k)
+        case .limit(_, let l, let o): return .limit(new[0], limit: l, offset: o)
+        }
+    }
+
+    /// Rewrites bottom-up: inputs first, then `f` on the node with its new inputs.
+    public func transformUp(_ f: (LogicalPlan) throws(SQLError) -> LogicalPlan) throws(SQLError) -> LogicalPlan {
+        var new: [LogicalPlan] = []
+        for i in inputs { new.append(try i.transformUp(f)) }
+        return try f(inputs.isEmpty ? self : withNewInputs(new))
+    }
+
+    /// Rewrites top-down: `f` on the node first, then on the inputs of what it returned.
+    public func transformDown(_ f: (LogicalPlan) throws(SQLError) -> LogicalPlan) throws(SQLError) -> LogicalPlan {
+        let top = try f(self)
+        var new: [LogicalPlan] = []
+        for i in top.inputs { new.append(try i.transformDown(f)) }
+        return top.inputs.isEmpty ? top : top.withNewInputs(new)
+    }
+
+    /// This node with `f` applied to each of its own expressions (not its inputs').
+    public func mapExpressions(_ f: (BoundExpr) throws(SQLError) -> BoundExpr) throws(SQLError) -> LogicalPlan {
+        func all(_ es: [BoundExpr]) throws(SQLError) -> [BoundExpr] {
+            var out: [BoundExpr] = []
+            for e in es { out.append(try f(e)) }
+            return out
+        }
+        func calls(_ a: [AggregateCall]) throws(SQLError) -> [AggregateCall] {
+            var out: [AggregateCall] = []
+            for var c in a { c.argument = try c.argument.map(f); out.append(c) }
+            return out
+        }
+        switch self {
+        case .materialized: return self
+        case .scan(let s, let fields, let c, let filters): return .scan(s, fields: fields, columns: c, filters: try all(filters))
+        case .values(let rows, let c):
+            var out: [[BoundExpr]] = []
+            for r in rows { out.append(try all(r)) }
+            return .values(out, columns: c)
+        case .filter(let p, let e): return .filter(p, try f(e))
+        case .project(let p, let e, let c): return .project(p, try all(e), columns: c)
+        case .aggregate(let p, let g, let a, let c): return .aggregate(p, groups: try all(g), aggregates: try calls(a), columns: c)
+        case .partialAggregate(let p, let g, let a, let c): return .partialAggregate(p, groups: try all(g), aggregates: try calls(a), columns: c)
+        case .join(let l, let r, let k, let on, let res):
+            var keys: [(BoundExpr, BoundExpr)] = []
+            for (a, b) in on { keys.append((try f(a), try f(b))) }
+            return .join(l, r, k, on: keys, residual: try res.map(f))
+        case .sort(let p, let keys):
+            var out: [SortKey] = []
+            for var k in keys { k.expr = try f(k.expr); out.append(k) }
+            return .sort(p, out)
+        case .limit: return self
+        }
+    }
+}

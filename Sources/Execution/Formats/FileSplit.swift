@@ -1,0 +1,139 @@
+import Foundation
+import SQL
+
+/// A text file read in byte ranges by several readers at once, and what they
+/// must agree on. Range k is bytes [b_k, b_k+1); its rows are those that
+/// start after b_k and at or before b_k+1 (the first range also has the row at
+/// 0), so every row belongs to exactly one range, however the ranges fall.
+///
+/// Where rows start depends on the quoting before them: a newline inside a
+/// quoted field does not end a row. Each reader learns the quoting state at
+/// its start from the range before (`state(before:)`), follows it through its
+/// own bytes, which is a fast scan, and hands the state on (`handOn`) before
+/// it parses, so the chain runs well ahead of the parsing. Line numbers, which
+/// only error messages need, are counted on the first error.
+final class FileSplit: @unchecked Sendable, Wakeable {
+    let path: String
+    /// b_0 = 0, ..., b_n = the file's size.
+    let bounds: [Int]
+    private let condition = NSCondition()
+    private let context: RunContext
+    // Guarded by `condition`.
+    private var states: [UInt8?]
+    private var firstRows: [Int?]
+    private var ends: [Int?]
+    private var newlines: [Int?]
+
+    init(path: String, bounds: [Int], context: RunContext) {
+        self.path = path
+        self.bounds = bounds
+        self.context = context
+        let n = bounds.count - 1
+        states = Array(repeating: nil, count: n + 1)
+        states[0] = 0
+        firstRows = Array(repeating: nil, count: n)
+        ends = Array(repeating: nil, count: n)
+        newlines = Array(repeating: nil, count: n)
+        context.register(self)
+    }
+
+    var parts: Int { bounds.count - 1 }
+    func range(_ k: Int) -> Range<Int> { bounds[k]..<bounds[k + 1] }
+
+    /// The quoting state at the start of range `k`, once range k-1 handed it on.
+    func state(before k: Int) throws(SQLError) -> UInt8 {
+        condition.lock()
+        defer { condition.unlock() }
+        while states[k] == nil {
+            if context.isStopped {
+                condition.unlock()
+                defer { condition.lock() }
+                try context.check()
+                throw SQLError.stopped
+            }
+            condition.wait()
+        }
+        return states[k]!
+    }
+
+    /// Range `k` found its first row at `firstRow` (nil: none starts in it) and ends in `state`.
+    func handOn(_ k: Int, state: UInt8, firstRow: Int?) {
+        condition.lock()
+        states[k + 1] = state
+        firstRows[k] = firstRow
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Range `k` was read to its end: its last row ended at `end`, where the
+    /// next range with a row must have found its first. The last range to
+    /// finish checks them all: a disagreement would mean the quoting followed
+    /// between ranges differs from the parser's, and is an error, never wrong rows.
+    func finished(_ k: Int, end: Int) throws(SQLError) {
+        condition.lock()
+        ends[k] = end
+        let all = (0..<parts).allSatisfy { j in self.states[j + 1] != nil && (self.firstRows[j] == nil || self.ends[j] != nil) }
+        let (ends, firstRows) = (self.ends, self.firstRows)
+        condition.unlock()
+        guard all else { return }
+        var next = bounds[parts]
+        for j in stride(from: parts - 1, through: 0, by: -1) {
+            if let e = ends[j], e != next {
+                throw SQLError.execution("CSV Error in file \"\(path)\": read in parallel, the rows before byte \(bounds[j + 1]) end at byte \(e) but the next rows start at byte \(next); read it with SET threads = 1")
+            }
+            if let f = firstRows[j] { next = f }
+        }
+    }
+
+    /// Whether range `k` was read to its end.
+    func isFinished(_ k: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return ends[k] != nil
+    }
+
+    /// The line number of byte `offset`, which lies in range `k` (1 + the newlines before it).
+    func line(at offset: Int, in k: Int) throws(SQLError) -> Int {
+        var lines = 1
+        for j in 0..<k { lines += try newlineCount(j) }
+        let from = bounds[k]
+        if offset > from { lines += Self.countNewlines(try ByteSource.read(path, range: from..<offset)) }
+        return lines
+    }
+
+    private func newlineCount(_ j: Int) throws(SQLError) -> Int {
+        condition.lock()
+        let known = newlines[j]
+        condition.unlock()
+        if let known { return known }
+        let n = Self.countNewlines(try ByteSource.read(path, range: range(j)))
+        condition.lock()
+        newlines[j] = n
+        condition.unlock()
+        return n
+    }
+
+    static func countNewlines(_ bytes: [UInt8]) -> Int {
+        bytes.withUnsafeBytes { p in
+            var n = 0, i = 0
+            while i < p.count, let hit = memchr(p.baseAddress! + i, 10, p.count - i) {
+                n += 1
+                i = p.baseAddress!.distance(to: UnsafeRawPointer(hit)) + 1
+            }
+            return n
+        }
+    }
+
+    func wake() {
+        condition.lock()
+        condition.broadcast()
+        condition.unlock()
+    }
+}
+
+/// Which part of a file a reader reads: all of it, or range `part` of a split.
+struct FileRange: Sendable {
+    let split: FileSplit
+    let part: Int
+    var bytes: Range<Int> { split.range(part) }
+}

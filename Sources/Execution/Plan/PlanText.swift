@@ -1,0 +1,98 @@
+import Columnar
+import Foundation
+import SQL
+
+/// EXPLAIN's text: one node a line, inputs indented under it; then each
+/// subquery and CTE under a heading of its own. With statistics (EXPLAIN
+/// ANALYZE), every line adds what its operators did, summed over the
+/// partitions that ran it: rows and batches out, time spent in the node itself
+/// (its inputs' time taken off), and how many threads ran it.
+enum PlanText {
+    static func render(_ q: PhysicalQuery, stats: RunStats? = nil, trees: (root: Int, subquery: (Int) -> Int, cte: (Int) -> Int)? = nil) -> [String] {
+        var lines: [String] = []
+        func walk(_ p: PhysicalPlan, _ depth: Int, tree: Int) {
+            var line = String(repeating: "  ", count: depth) + label(p)
+            if let stats { line += "  " + analysis(p, stats, tree: tree) }
+            lines.append(line)
+            for i in p.inputs { walk(i, depth + 1, tree: tree) }
+        }
+        walk(q.root, 0, tree: trees?.root ?? 0)
+        for (i, s) in q.subqueries.enumerated() {
+            lines.append("SUBQUERY $subquery\(i + 1):")
+            walk(s, 1, tree: trees?.subquery(i) ?? 0)
+        }
+        for (i, c) in q.ctes.enumerated() {
+            lines.append("CTE cte\(i + 1):")
+            walk(c, 1, tree: trees?.cte(i) ?? 0)
+        }
+        return lines
+    }
+
+    static func label(_ p: PhysicalPlan) -> String {
+        let input = p.inputs.first?.schema ?? p.schema
+        func list(_ es: [BoundExpr], _ s: Schema) -> String { es.map { ExpressionText.render($0, s) }.joined(separator: ", ") }
+        switch p.node {
+        case .scan(let spec):
+            var s = "SCAN \(spec.label) [" + p.schema.fields.map(\.name).joined(separator: ", ") + "]"
+            if !spec.filters.isEmpty { s += " filters: " + spec.filters.map { ExpressionText.render($0, p.schema) }.joined(separator: " AND ") }
+            return s
+        case .values(let batches):
+            return "VALUES (\(batches.reduce(0) { $0 + $1.rowCount }) rows)"
+        case .cteScan(let id):
+            return "CTE_SCAN cte\(id + 1) [" + p.schema.fields.map(\.name).joined(separator: ", ") + "]"
+        case .filter(let e):
+            return "FILTER " + ExpressionText.render(e, input)
+        case .project(let es):
+            return "PROJECT " + list(es, input)
+        case .aggregate(let groups, let aggregates, let phase):
+            var parts: [String] = []
+            if !groups.isEmpty { parts.append("keys: " + list(groups, input)) }
+            if !aggregates.isEmpty {
+                parts.append("aggregates: " + aggregates.map { a in
+                    "\(a.kind == .countStar ? "count" : a.kind.rawValue)(\(a.distinct ? "DISTINCT " : "")\(a.argument.map { ExpressionText.render($0, input) } ?? "*"))"
+                }.joined(separator: ", "))
+            }
+            return "HASH_AGGREGATE" + (phase == .single ? "" : " (\(phase.rawValue))") + " " + parts.joined(separator: "; ")
+        case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, let build):
+            let conditions = zip(probeKeys, buildKeys).map { "\(ExpressionText.render($0, input)) = \(ExpressionText.render($1, p.inputs[1].schema))" }
+            return "HASH_JOIN \(kind.rawValue) " + conditions.joined(separator: " AND ")
+                + (residual.map { " AND \(ExpressionText.render($0, p.schema))" } ?? "") + " (build: \(build.rawValue))"
+        case .nestedLoopJoin(let kind, let condition):
+            return (kind == .cross || kind == .inner ? "CROSS_PRODUCT" : "NESTED_LOOP_JOIN \(kind.rawValue)")
+                + (condition.map { " " + ExpressionText.render($0, p.schema) } ?? "")
+        case .sort(let keys):
+            return "ORDER_BY " + SortKernel.describe(keys, input)
+        case .topN(let keys, let limit):
+            return "TOP_N \(limit) " + SortKernel.describe(keys, input)
+        case .limit(let limit, let offset):
+            return "LIMIT \(limit.map(String.init) ?? "ALL")" + (offset > 0 ? " OFFSET \(offset)" : "")
+        case .exchange(.repartition(let keys)):
+            return "EXCHANGE repartition by hash(" + list(keys, input) + ")"
+        case .exchange(.gather(.any)):
+            return "EXCHANGE gather"
+        case .exchange(.gather(.preserve)):
+            return "EXCHANGE gather (input order)"
+        case .exchange(.gather(.merge(let keys))):
+            return "EXCHANGE gather merging " + SortKernel.describe(keys, input)
+        case .exchange(.broadcast):
+            return "EXCHANGE broadcast"
+        }
+    }
+
+    private static func analysis(_ p: PhysicalPlan, _ stats: RunStats, tree: Int) -> String {
+        let own = stats.of(tree: tree, node: p.id)
+        guard !own.isEmpty else { return "(not run)" }
+        let total = own.reduce(UInt64(0)) { $0 &+ $1.nanos }
+        let inputs = p.inputs.flatMap { stats.of(tree: tree, node: $0.id) }.reduce(UInt64(0)) { $0 &+ $1.nanos }
+        // Exchanges run their inputs on other threads: all of their time is their own (waiting included).
+        let selfTime: UInt64
+        if case .exchange = p.node { selfTime = total } else { selfTime = total > inputs ? total - inputs : 0 }
+        var s = String(format: "(rows=%d batches=%d time=%.3fms threads=%d", own.reduce(0) { $0 + $1.rows }, own.reduce(0) { $0 + $1.batches },
+                       Double(selfTime) / 1e6, own.count)
+        if case .scan = p.node {
+            s += " files=\(own.reduce(0) { $0 + $1.filesRead }) files_skipped=\(own.reduce(0) { $0 + $1.filesSkipped })"
+            s += " bytes=\(own.reduce(0) { $0 + $1.bytesRead }) bytes_skipped=\(own.reduce(0) { $0 + $1.bytesSkipped })"
+        }
+        return s + ")"
+    }
+}

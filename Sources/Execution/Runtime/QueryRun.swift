@@ -1,0 +1,335 @@
+import Columnar
+import SQL
+
+/// One execution of a physical query in this process. Uncorrelated
+/// subqueries run first, in order, and their rows replace the references to
+/// them; CTEs run when first read, once. Each plan tree is instantiated as
+/// operators per partition (`TreeRun`); exchanges run their producers on
+/// threads of their own; the root is drained on the calling thread.
+final class QueryRun {
+    let query: PhysicalQuery
+    /// Parent of every tree's run: cancellation, settings and statistics they share.
+    let context: RunContext
+    private var subqueryRows: [[RecordBatch]] = []
+    private let cteRows: [Once<[RecordBatch]>]
+
+    init(_ query: PhysicalQuery, partitions: Int, cancel: Cancellation) {
+        self.query = query
+        context = RunContext(cancel: cancel, partitions: partitions)
+        let root = context
+        cteRows = query.ctes.map { _ in Once(context: root) }
+    }
+
+    /// Tree numbers for statistics: the root, then subqueries, then CTEs.
+    static let rootTree = 0
+    func subqueryTree(_ i: Int) -> Int { 1 + i }
+    func cteTree(_ i: Int) -> Int { 1 + query.subqueries.count + i }
+
+    /// Runs the query to completion; its rows, in the root's schema.
+    func run() throws(SQLError) -> [RecordBatch] {
+        defer { context.join() }
+        for (i, s) in query.subqueries.enumerated() {
+            subqueryRows.append(try execute(try resolve(s), tree: subqueryTree(i), parent: context))
+        }
+        let schema = query.root.schema
+        return try execute(try resolve(query.root), tree: Self.rootTree, parent: context).map {
+            RecordBatch(schema: schema, columns: $0.columns, rowCount: $0.rowCount)
+        }
+    }
+
+    /// Runs one tree in a child run of `parent`, draining its root here.
+    private func execute(_ plan: PhysicalPlan, tree: Int, parent: RunContext) throws(SQLError) -> [RecordBatch] {
+        let run = parent.child()
+        defer { run.join() }
+        var out: [RecordBatch] = []
+        do {
+            let root = try TreeRun(query: self, tree: tree, context: run).operator(plan, partition: 0)
+            while let b = try root.next() { if b.rowCount > 0 { out.append(b) } }
+        } catch {
+            run.fail(error)
+            throw run.error ?? error
+        }
+        if let e = run.error { throw e }
+        return out
+    }
+
+    /// A CTE's rows, computed by the first partition that reads them.
+    func cte(_ id: Int, from context: RunContext) throws(SQLError) -> [RecordBatch] {
+        try cteRows[id].get { () throws(SQLError) in
+            try execute(try resolve(query.ctes[id]), tree: cteTree(id), parent: context)
+        }
+    }
+
+    // MARK: subquery results
+
+    /// The plan with every subquery reference replaced by the subquery's result.
+    private func resolve(_ plan: PhysicalPlan) throws(SQLError) -> PhysicalPlan {
+        try plan.transformUp { (p) throws(SQLError) -> PhysicalPlan in
+            var q = p
+            q.node = try p.node.mapExpressions { (e) throws(SQLError) in try self.substitute(e) }
+            return q
+        }
+    }
+
+    private func substitute(_ e: BoundExpr) throws(SQLError) -> BoundExpr {
+        switch e {
+        case .subqueryValue(let i, let t):
+            let batches = subqueryRows[i]
+            let rows = batches.reduce(0) { $0 + $1.rowCount }
+            guard rows <= 1 else {
+                throw SQLError.execution("More than one row returned by a subquery used as an expression (\(rows) rows); add LIMIT 1 or an aggregate")
+            }
+            let v = rows == 0 ? Value.null : batches.first { $0.rowCount > 0 }!.columns[0].value(at: 0)
+            return .literal(v, t)
+        case .inSubqueryRows(let x, let i, let negated):
+            let batches = subqueryRows[i]
+            let t = query.subqueries[i].schema.fields[0].type
+            var items: [BoundExpr] = []
+            var seen = Set<Value>()
+            for b in batches {
+                for r in 0..<b.rowCount {
+                    let v = b.columns[0].value(at: r)
+                    if seen.insert(v).inserted { items.append(.literal(v, t)) }
+                }
+            }
+            if items.isEmpty { return .literal(.bool(negated), .boolean) }   // x IN (empty) is FALSE, even for NULL x
+            return .inList(try substitute(x), items, negated: negated)
+        default:
+            return try e.mapChildren { (c) throws(SQLError) in try self.substitute(c) }
+        }
+    }
+}
+
+/// One plan tree's operators for one run: an operator per node per
+/// partition, and the state a node's partitions share (a scan's morsel
+/// queue, an exchange, a shared build). Built on one thread before anything runs.
+final class TreeRun {
+    private let query: QueryRun
+    let tree: Int
+    let context: RunContext
+    private var queues: [Int: MorselQueue] = [:]
+    private var exchanges: [Int: ExchangeState] = [:]
+    private var sharedTables: [Int: Once<JoinTable>] = [:]
+
+    private enum ExchangeState {
+        /// A gather in any order (one channel) or a repartition (a channel per partition).
+        case channels(Producers, [Channel])
+        case preserve(Producers, [Channel])
+        case merge(Producers, [Channel], [SortKey])
+        case broadcast(Once<[RecordBatch]>, OperatorStats)
+    }
+
+    init(query: QueryRun, tree: Int, context: RunContext) {
+        self.query = query
+        self.tree = tree
+        self.context = context
+    }
+
+    /// How many partitions of `p` run.
+    func partitions(_ p: PhysicalPlan) -> Int {
+        if case .single = p.partitioning { return 1 }
+        return context.partitions
+    }
+
+    /// Partition `k` of node `p`, with its inputs.
+    func `operator`(_ p: PhysicalPlan, partition k: Int) throws(SQLError) -> Operator {
+        let op: Operator
+        switch p.node {
+        case .scan(let spec):
+            let queue = try morselQueue(p, spec)
+            let scan = ScanOperator(spec, queue: queue.queue, format: spec.format.format(quarantines: context.quarantines),
+                                    filters: queue.rowFilters, context: context)
+            if k == 0 {
+                scan.stats.filesRead = queue.queue.filesRead
+                scan.stats.filesSkipped = queue.queue.filesSkipped
+                scan.stats.bytesSkipped = queue.queue.bytesSkipped
+            }
+            op = scan
+        case .values(let batches):
+            op = ValuesOperator(k == 0 ? batches : [], schema: p.schema, context: context)
+        case .cteScan(let id):
+            let run = query, ctx = context
+            op = SharedRowsSource(schema: p.schema, context: context) { () throws(SQLError) in try run.cte(id, from: ctx) }
+        case .filter(let e):
+            op = FilterOperator(try self.operator(p.inputs[0], partition: k), e, context: context)
+        case .project(let es):
+            op = ProjectOperator(try self.operator(p.inputs[0], partition: k), es, p.schema, context: context)
+        case .aggregate(let groups, let aggregates, _):
+            op = HashAggregateOperator(try self.operator(p.inputs[0], partition: k), groups: groups, aggregates: aggregates,
+                                       schema: p.schema, context: context)
+        case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _):
+            let probe = try self.operator(p.inputs[0], partition: k)
+            let side = p.inputs[1]
+            let build: () throws(SQLError) -> JoinTable
+            let closeBuild: () -> Void
+            if case .exchange(.broadcast) = side.node {
+                let rows = try broadcastRows(side)
+                let shared = sharedTables[p.id] ?? Once(context: context)
+                sharedTables[p.id] = shared
+                build = { () throws(SQLError) in
+                    try shared.get { () throws(SQLError) in try JoinTable(try rows(), schema: side.schema, keys: buildKeys) }
+                }
+                closeBuild = {}
+            } else {
+                let input = try self.operator(side, partition: k)
+                build = { () throws(SQLError) in try JoinTable(try drain(input), schema: side.schema, keys: buildKeys) }
+                closeBuild = { input.close() }
+            }
+            op = HashJoinOperator(probe: probe, build: build, closeBuild: closeBuild, kind: kind, probeKeys: probeKeys,
+                                  residual: residual, schema: p.schema, context: context)
+        case .nestedLoopJoin(let kind, let condition):
+            let outer = try self.operator(p.inputs[0], partition: k)
+            let side = p.inputs[1]
+            let inner: () throws(SQLError) -> RecordBatch
+            let closeInner: () -> Void
+            if case .exchange(.broadcast) = side.node {
+                let rows = try broadcastRows(side)
+                inner = { () throws(SQLError) in RecordBatch.concat(try rows(), schema: side.schema) }
+                closeInner = {}
+            } else {
+                let input = try self.operator(side, partition: k)
+                inner = { () throws(SQLError) in RecordBatch.concat(try drain(input), schema: side.schema) }
+                closeInner = { input.close() }
+            }
+            op = NestedLoopJoinOperator(outer: outer, inner: inner, innerSchema: side.schema, closeInner: closeInner,
+                                        kind: kind, condition: condition, schema: p.schema, context: context)
+        case .sort(let keys):
+            op = SortOperator(try self.operator(p.inputs[0], partition: k), keys: keys, context: context)
+        case .topN(let keys, let limit):
+            op = TopNOperator(try self.operator(p.inputs[0], partition: k), keys: keys, limit: limit, context: context)
+        case .limit(let limit, let offset):
+            op = LimitOperator(try self.operator(p.inputs[0], partition: k), limit: limit, offset: offset, context: context)
+        case .exchange:
+            op = try consumer(p, partition: k)
+        }
+        context.stats.record(op.stats, tree: tree, node: p.id)
+        return op
+    }
+
+    // MARK: scans
+
+    private struct ScanState {
+        var queue: MorselQueue
+        var rowFilters: [BoundExpr]
+    }
+    private var scans: [Int: ScanState] = [:]
+
+    private func morselQueue(_ p: PhysicalPlan, _ spec: ScanSpec) throws(SQLError) -> ScanState {
+        if let s = scans[p.id] { return s }
+        // Filters on partition columns alone are decided per file, before opening it.
+        let partitionSlots = Set(spec.fields.indices.filter { spec.fields[$0] >= spec.dataSchema.count })
+        let pruning = spec.filters.filter { f in !f.columnIDs.isEmpty && f.columnIDs.isSubset(of: partitionSlots) }
+        let rows = spec.filters.filter { f in f.columnIDs.isEmpty || !f.columnIDs.isSubset(of: partitionSlots) }
+        let state = ScanState(queue: try MorselQueue(spec, pruning: pruning, partitions: context.partitions, context: context),
+                              rowFilters: rows)
+        scans[p.id] = state
+        return state
+    }
+
+    // MARK: exchanges
+
+    private func consumer(_ p: PhysicalPlan, partition k: Int) throws(SQLError) -> Operator {
+        guard case .exchange(let kind) = p.node else { throw SQLError.execution("internal error: not an exchange") }
+        let state = try exchange(p, kind)
+        switch state {
+        case .channels(let producers, let channels):
+            return ChannelSource(channels[channels.count == 1 ? 0 : k], producers: producers, schema: p.schema, context: context)
+        case .preserve(let producers, let channels):
+            return PreservingGather(channels, producers: producers, schema: p.schema, context: context)
+        case .merge(let producers, let channels, let keys):
+            return MergingGather(channels, producers: producers, keys: keys, schema: p.schema, context: context)
+        case .broadcast:
+            let rows = try broadcastRows(p)
+            return SharedRowsSource(schema: p.schema, context: context, rows: rows)
+        }
+    }
+
+    /// The rows of a broadcast exchange, collected once for every reader.
+    private func broadcastRows(_ p: PhysicalPlan) throws(SQLError) -> () throws(SQLError) -> [RecordBatch] {
+        guard case .broadcast(let once, let stats) = try exchange(p, .broadcast) else {
+            throw SQLError.execution("internal error: not a broadcast")
+        }
+        return { () throws(SQLError) in try once.get { () throws(SQLError) in
+            try stats.measureAll { () throws(SQLError) in try self.collectBroadcast(p) }
+        } }
+    }
+
+    private var broadcastInputs: [Int: (Producers, Channel)] = [:]
+
+    private func collectBroadcast(_ p: PhysicalPlan) throws(SQLError) -> [RecordBatch] {
+        guard let (producers, channel) = broadcastInputs[p.id] else { return [] }
+        producers.start()
+        var out: [RecordBatch] = []
+        while let item = channel.receive() { if item.batch.rowCount > 0 { out.append(item.batch) } }
+        try context.check()
+        return out
+    }
+
+    private func exchange(_ p: PhysicalPlan, _ kind: Exchange) throws(SQLError) -> ExchangeState {
+        if let e = exchanges[p.id] { return e }
+        let input = p.inputs[0]
+        var inputs: [Operator] = []
+        for i in 0..<partitions(input) { inputs.append(try self.operator(input, partition: i)) }
+        let n = inputs.count
+        let name = "sluice-x\(tree).\(p.id)"
+        let state: ExchangeState
+        switch kind {
+        case .gather(.any):
+            let c = Channel(producers: n, context: context)
+            let producers = Producers(inputs, name: name, context: context,
+                                      route: { _, b, m in b.rowCount == 0 || c.send(b, morsel: m) },
+                                      finish: { _ in c.producerDone() })
+            state = .channels(producers, [c])
+        case .gather(.preserve), .gather(.merge):
+            let cs = (0..<n).map { _ in Channel(producers: 1, context: context) }
+            let producers = Producers(inputs, name: name, context: context,
+                                      route: { i, b, m in cs[i].send(b, morsel: m) },
+                                      finish: { i in cs[i].producerDone() })
+            if case .gather(.merge(let keys)) = kind { state = .merge(producers, cs, keys) } else { state = .preserve(producers, cs) }
+        case .repartition(let keys):
+            let m = context.partitions
+            let cs = (0..<m).map { _ in Channel(producers: n, context: context) }
+            let router = HashRouter(keys: keys, n: m)
+            let open = Locked([Bool](repeating: true, count: n * m))
+            let producers = Producers(inputs, name: name, context: context,
+                                      route: { (i, b, morsel) throws(SQLError) -> Bool in
+                                          guard b.rowCount > 0 else { return true }
+                                          let parts = try router.split(b)
+                                          var wanted = false
+                                          for t in 0..<m {
+                                              guard open.withLock({ $0[i * m + t] }) else { continue }
+                                              if let part = parts[t], !cs[t].send(part, morsel: morsel) {
+                                                  open.withLock { $0[i * m + t] = false }
+                                                  continue
+                                              }
+                                              wanted = true
+                                          }
+                                          return wanted
+                                      },
+                                      finish: { _ in for c in cs { c.producerDone() } })
+            state = .channels(producers, cs)
+        case .broadcast:
+            let c = Channel(producers: n, context: context)
+            let producers = Producers(inputs, name: name, context: context,
+                                      route: { _, b, m in b.rowCount == 0 || c.send(b, morsel: m) },
+                                      finish: { _ in c.producerDone() })
+            broadcastInputs[p.id] = (producers, c)
+            let stats = OperatorStats()
+            context.stats.record(stats, tree: tree, node: p.id)
+            state = .broadcast(Once(context: context), stats)
+        }
+        exchanges[p.id] = state
+        return state
+    }
+}
+
+extension OperatorStats {
+    /// Times `body` and counts the rows of all the batches it returns.
+    func measureAll(_ body: () throws(SQLError) -> [RecordBatch]) throws(SQLError) -> [RecordBatch] {
+        let start = monotonicNanos()
+        defer { nanos &+= monotonicNanos() &- start }
+        let out = try body()
+        for b in out where b.rowCount > 0 { rows += b.rowCount; batches += 1 }
+        return out
+    }
+}

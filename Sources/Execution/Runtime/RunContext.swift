@@ -1,0 +1,205 @@
+import Columnar
+import Foundation
+import SQL
+
+/// What every thread of one run of a plan shares: whether to go on (the
+/// session's Ctrl-C, the first error anywhere, the consumer having all it
+/// wants, or the same of the run this one serves), the threads to join at
+/// the end, and what to wake when it stops. A subquery's or a CTE's run is a
+/// child of the query's: it stops when its parent does.
+final class RunContext: @unchecked Sendable, Wakeable {
+    let cancel: Cancellation
+    let quarantines: QuarantineSet
+    let stats: RunStats
+    /// How many partitions a spread node runs in.
+    let partitions: Int
+    private let parent: RunContext?
+    private let lock = NSLock()
+    // Guarded by `lock`.
+    private var failure: SQLError?
+    private var stopped = false
+    private var sleepers: [Wakeable] = []
+    private let threads = DispatchGroup()
+
+    init(cancel: Cancellation, partitions: Int, quarantines: QuarantineSet = QuarantineSet(), stats: RunStats = RunStats(), parent: RunContext? = nil) {
+        self.cancel = cancel
+        self.partitions = max(1, partitions)
+        self.quarantines = quarantines
+        self.stats = stats
+        self.parent = parent
+        parent?.register(self)
+    }
+
+    /// A run serving this one (a CTE computed on first use), sharing its settings.
+    func child() -> RunContext {
+        RunContext(cancel: cancel, partitions: partitions, quarantines: quarantines, stats: stats, parent: self)
+    }
+
+    /// Throws when the run must end: the session was cancelled, a thread failed,
+    /// or the consumer stopped early (`SQLError.stopped`, which threads end on quietly).
+    func check() throws(SQLError) {
+        try cancel.check()
+        lock.lock()
+        let (f, s) = (failure, stopped)
+        lock.unlock()
+        if let f { throw f }
+        if s { throw SQLError.stopped }
+        try parent?.check()
+    }
+
+    var isStopped: Bool {
+        lock.lock()
+        let own = stopped || failure != nil
+        lock.unlock()
+        return own || cancel.isCancelled || (parent?.isStopped ?? false)
+    }
+
+    /// Records the first error; every thread ends at its next check.
+    func fail(_ error: SQLError) {
+        if error == .stopped { return }
+        lock.lock()
+        if failure == nil { failure = error }
+        lock.unlock()
+        wake()
+    }
+
+    /// The consumer has what it wants (a LIMIT was reached, the run is over): stop producing.
+    func stop() {
+        lock.lock()
+        stopped = true
+        lock.unlock()
+        wake()
+    }
+
+    /// The error that ended the run, if any.
+    var error: SQLError? {
+        lock.lock()
+        defer { lock.unlock() }
+        return failure
+    }
+
+    /// `w` is woken when the run stops or fails (channels, waits on shared state, child runs).
+    func register(_ w: Wakeable) {
+        lock.lock()
+        sleepers.append(w)
+        lock.unlock()
+    }
+
+    func wake() {
+        lock.lock()
+        let all = sleepers
+        lock.unlock()
+        for w in all { w.wake() }
+    }
+
+    /// Runs `body` on a thread of its own, joined by `join()`; an error it throws ends the run.
+    /// The closure (and the operators it holds) belongs to that thread alone from here on.
+    func spawn(_ name: String, _ body: @escaping () throws(SQLError) -> Void) {
+        threads.enter()
+        let handed = HandedOver(body)
+        let t = Thread { [self] in
+            defer { threads.leave() }
+            do throws(SQLError) { try handed.value() } catch { fail(error) }
+        }
+        t.name = name
+        t.stackSize = 4 << 20
+        t.start()
+    }
+
+    /// Stops the run and waits for every thread it started.
+    func join() {
+        stop()
+        threads.wait()
+    }
+}
+
+/// A value moved to another thread, which alone uses it from then on.
+struct HandedOver<T>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
+}
+
+/// Something a stopping run must wake: a thread may be asleep in it.
+protocol Wakeable: AnyObject {
+    func wake()
+}
+
+extension SQLError {
+    /// Not an error: the consumer of a run had all it wanted and stopped it.
+    static var stopped: SQLError { .execution("internal: run stopped") }
+}
+
+/// The operators' statistics of a query's runs, by plan tree and node, for EXPLAIN ANALYZE.
+final class RunStats: @unchecked Sendable {
+    struct Key: Hashable {
+        var tree: Int
+        var node: Int
+    }
+    private let lock = NSLock()
+    private var stats: [Key: [OperatorStats]] = [:]
+
+    func record(_ s: OperatorStats, tree: Int, node: Int) {
+        lock.lock()
+        stats[Key(tree: tree, node: node), default: []].append(s)
+        lock.unlock()
+    }
+
+    /// Every instance's statistics for a node (read after the run joined its threads).
+    func of(tree: Int, node: Int) -> [OperatorStats] {
+        lock.lock()
+        defer { lock.unlock() }
+        return stats[Key(tree: tree, node: node)] ?? []
+    }
+}
+
+/// A value computed once, by the first thread that asks; the others wait for
+/// it (a shared hash join build, a CTE's rows, a broadcast). A failure is
+/// remembered and thrown to every caller.
+final class Once<Value>: @unchecked Sendable, Wakeable {
+    private enum State {
+        case empty, running, done(Value), failed(SQLError)
+    }
+    private let condition = NSCondition()
+    private var state = State.empty
+    private let context: RunContext
+
+    init(context: RunContext) {
+        self.context = context
+        context.register(self)
+    }
+
+    func get(_ make: () throws(SQLError) -> Value) throws(SQLError) -> Value {
+        condition.lock()
+        while true {
+            switch state {
+            case .done(let v):
+                condition.unlock()
+                return v
+            case .failed(let e):
+                condition.unlock()
+                throw e
+            case .running:
+                if context.isStopped {
+                    condition.unlock()
+                    try context.check()
+                    throw SQLError.stopped
+                }
+                condition.wait()
+            case .empty:
+                state = .running
+                condition.unlock()
+                let outcome: State
+                do { outcome = .done(try make()) } catch { outcome = .failed(error) }
+                condition.lock()
+                state = outcome
+                condition.broadcast()
+            }
+        }
+    }
+
+    func wake() {
+        condition.lock()
+        condition.broadcast()
+        condition.unlock()
+    }
+}
