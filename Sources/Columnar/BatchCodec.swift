@@ -100,6 +100,22 @@ public enum BatchCodec {
         return try decodePayload(payload)
     }
 
+    /// The whole size of the block whose first `headerSize` bytes are `header`
+    /// (to walk a file's blocks without reading them).
+    public static func blockSize(header: [UInt8]) throws(BatchCodecError) -> Int {
+        guard header.count >= headerSize else { throw .truncated("block header needs \(headerSize) bytes, \(header.count) left") }
+        var r = ByteReader(header, 0)
+        guard try r.bytes(4) == magic else { throw .corrupt("not a Sluice batch block (bad magic)") }
+        let v = try r.u16()
+        guard v == version else { throw .unsupportedVersion(Int(v)) }
+        _ = try r.u16()
+        let rawLength = Int(try r.u32()), storedLength = Int(try r.u32())
+        guard rawLength <= maxPayload, storedLength <= maxPayload + maxPayload / 255 + 16 else {
+            throw .corrupt("block declares a \(rawLength)-byte payload; the limit is \(maxPayload)")
+        }
+        return headerSize + storedLength
+    }
+
     public static func decodeAll(_ bytes: [UInt8]) throws(BatchCodecError) -> [RecordBatch] {
         var offset = 0, out: [RecordBatch] = []
         while offset < bytes.count { out.append(try decode(bytes, offset: &offset)) }

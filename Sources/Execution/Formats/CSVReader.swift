@@ -110,16 +110,10 @@ final class CSVReader: BatchReader {
 
     /// The first error of an unfinished range before this one, if any.
     private func earlierFailure(_ range: FileRange) throws(SQLError) -> SQLError? {
-        for j in 0..<range.part where !range.split.isFinished(j) {
-            do {
-                let r = try CSVReader(file: file, schema: schema, columns: columns, dialect: dialect, quarantine: nil,
-                                      range: FileRange(split: range.split, part: j), recheck: true)
-                while try r.next() != nil {}
-            } catch {
-                return error
-            }
+        range.split.firstFailure(before: range.part) { (r) throws(SQLError) in
+            let again = try CSVReader(file: file, schema: schema, columns: columns, dialect: dialect, quarantine: nil, range: r, recheck: true)
+            while try again.next() != nil {}
         }
-        return nil
     }
 
     private func parseBatch() throws(SQLError) -> RecordBatch? {

@@ -79,7 +79,7 @@ final class FileSplit: @unchecked Sendable, Wakeable {
         var next = bounds[parts]
         for j in stride(from: parts - 1, through: 0, by: -1) {
             if let e = ends[j], e != next {
-                throw SQLError.execution("CSV Error in file \"\(path)\": read in parallel, the rows before byte \(bounds[j + 1]) end at byte \(e) but the next rows start at byte \(next); read it with SET threads = 1")
+                throw SQLError.execution("Error in file \"\(path)\": read in parallel, the rows before byte \(bounds[j + 1]) end at byte \(e) but the next rows start at byte \(next); read it with SET threads = 1")
             }
             if let f = firstRows[j] { next = f }
         }
@@ -90,6 +90,16 @@ final class FileSplit: @unchecked Sendable, Wakeable {
         condition.lock()
         defer { condition.unlock() }
         return ends[k] != nil
+    }
+
+    /// The first error in the ranges before `k` that are not read to their end
+    /// yet, found by reading them again with `read` (one reader failing on a bad
+    /// row must report the first bad row of the file, as a single reader would).
+    func firstFailure(before k: Int, read: (FileRange) throws(SQLError) -> Void) -> SQLError? {
+        for j in 0..<k where !isFinished(j) {
+            do { try read(FileRange(split: self, part: j)) } catch { return error }
+        }
+        return nil
     }
 
     /// The line number of byte `offset`, which lies in range `k` (1 + the newlines before it).

@@ -133,7 +133,7 @@ struct JSONFormat: FileFormat {
     let quarantine: Quarantine?
 
     func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?) throws(SQLError) -> BatchReader {
-        try JSONReader(file: file, schema: schema, columns: columns, format: self)
+        try JSONReader(file: file, schema: schema, columns: columns, format: self, range: range)
     }
 
     static func open(_ files: [DataFile], options: [String: OptionValue], label: String) throws(SQLError) -> FileTable {
@@ -198,34 +198,105 @@ struct JSONFormat: FileFormat {
     }
 }
 
+/// Reads one JSON Lines file, or one byte range of it (the lines that start
+/// in it; a JSON string cannot hold a raw newline, so every newline ends a line).
 final class JSONReader: BatchReader {
     let file: DataFile, schema: Schema, columns: [Int], format: JSONFormat
     private let source: ByteSource
     private var buffer: [UInt8] = []
-    private var pos = 0, line = 0
+    /// The file offset of `buffer[0]`.
+    private var base = 0
+    private var pos = 0
+    /// Lines consumed, counted from the reader's first line; see `lineNumber`.
+    private var line = 0
     private var eof = false
     private(set) var rowsRejected = 0
-    var bytesRead: Int { source.bytesRead }
+    private var bytesBefore = 0
+    var bytesRead: Int { bytesBefore + source.bytesRead }
     private let lookup: [String: Int]
+    private let range: FileRange?
+    private let recheck: Bool
+    private var started = false
+    private var rangeDone = false
+    private var hasRows = true
+    private var reported = false
+    private var firstRow = 0
+    private var lineOffset: Int?
 
-    init(file: DataFile, schema: Schema, columns: [Int], format: JSONFormat) throws(SQLError) {
+    init(file: DataFile, schema: Schema, columns: [Int], format: JSONFormat, range: FileRange? = nil, recheck: Bool = false) throws(SQLError) {
         self.file = file; self.schema = schema; self.columns = columns; self.format = format
-        source = try ByteSource(path: file.path)
+        self.range = range
+        self.recheck = recheck
+        source = try ByteSource(path: file.path, offset: range?.bytes.upperBound ?? 0)
         var l: [String: Int] = [:]
         for (slot, c) in columns.enumerated() { l[schema.fields[c].name] = slot }
         lookup = l
+        if range == nil { started = true; lineOffset = 0 }
     }
 
     func next() throws(SQLError) -> RecordBatch? {
+        do {
+            if !started { try startRange() }
+            if let b = try nextBatch() { return b }
+            if let range, !recheck, hasRows, !reported {
+                reported = true
+                try range.split.finished(range.part, end: base + pos)
+            }
+            return nil
+        } catch {
+            // As for CSV: failing, report the first bad line of the file.
+            if let range, !recheck, case .fail = format.onError,
+               let earlier = range.split.firstFailure(before: range.part, read: { (r) throws(SQLError) in
+                   let again = try JSONReader(file: file, schema: schema, columns: columns, format: format, range: r, recheck: true)
+                   while try again.next() != nil {}
+               }) {
+                throw earlier
+            }
+            throw error
+        }
+    }
+
+    /// Reads the range and finds its first line: the one after its first newline.
+    private func startRange() throws(SQLError) {
+        guard let range else { return }
+        started = true
+        let b = range.bytes.lowerBound, e = range.bytes.upperBound
+        let from = max(0, b - 1)
+        buffer = try ByteSource.read(file.path, range: from..<e)
+        bytesBefore = buffer.count
+        base = from
+        let row: Int? = b == 0 ? 0 : buffer[(b - from)...].firstIndex(of: 10).map { from + $0 + 1 }
+        if !recheck { range.split.handOn(range.part, state: 0, firstRow: row) }
+        if e >= file.size { eof = true }
+        guard let row else {
+            hasRows = false
+            rangeDone = true
+            pos = buffer.count
+            return
+        }
+        firstRow = row
+        pos = row - from
+    }
+
+    private func lineNumber() throws(SQLError) -> Int {
+        if lineOffset == nil, let range { lineOffset = try range.split.line(at: firstRow, in: range.part) - 1 }
+        return line + (lineOffset ?? 0)
+    }
+
+    private func nextBatch() throws(SQLError) -> RecordBatch? {
         var builders = columns.map { ColumnBuilder(type: schema.fields[$0].type) }
         var rows = 0
-        while rows < targetBatchRows {
+        while rows < targetBatchRows, !rangeDone {
+            if let range, base + pos > range.bytes.upperBound { rangeDone = true; break }
             guard let nl = buffer[pos...].firstIndex(of: 10) else {
                 if eof {
                     if pos < buffer.count { try row(buffer[pos...], &builders, &rows); pos = buffer.count }
+                    rangeDone = true
                     break
                 }
-                buffer.removeFirst(pos); pos = 0
+                buffer.removeFirst(pos)
+                base += pos
+                pos = 0
                 if !(try source.read(into: &buffer)) { eof = true }
                 continue
             }
@@ -233,7 +304,7 @@ final class JSONReader: BatchReader {
             pos = nl + 1
             try row(slice, &builders, &rows)
         }
-        if rows == 0 && eof && pos >= buffer.count { return nil }
+        if rows == 0 && rangeDone { return nil }
         return RecordBatch(schema: Schema(columns.map { schema.fields[$0] }), columns: builders.indices.map { builders[$0].finish() }, rowCount: rows)
     }
 
@@ -262,11 +333,11 @@ final class JSONReader: BatchReader {
         } catch {
             let why = (error as? SQLError)?.message ?? "\(error)"
             switch format.onError {
-            case .fail: throw SQLError.execution("JSON Error in file \"\(file.path)\" on line \(line): \(why)")
+            case .fail: throw SQLError.execution("JSON Error in file \"\(file.path)\" on line \(try lineNumber()): \(why)")
             case .skip: rowsRejected += 1; return
             case .quarantine:
                 rowsRejected += 1
-                try format.quarantine?.write(file: file.path, line: line, reason: why, text: String(decoding: slice, as: UTF8.self))
+                try format.quarantine?.write(file: file.path, line: try lineNumber(), reason: why, text: String(decoding: slice, as: UTF8.self))
                 return
             }
         }

@@ -6,7 +6,22 @@ import SQL
 struct SluiceFormat: FileFormat {
 
     func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?) throws(SQLError) -> BatchReader {
-        try SluiceReader(file: file, schema: schema, columns: columns)
+        try SluiceReader(file: file, schema: schema, columns: columns, range: range?.bytes)
+    }
+
+    /// Where each block of a file starts (and, last, where the file ends),
+    /// read from the block headers alone.
+    static func blockStarts(_ file: DataFile) throws(SQLError) -> [Int] {
+        var starts: [Int] = []
+        var at = 0
+        while at < file.size {
+            starts.append(at)
+            let header = try ByteSource.read(file.path, range: at..<min(file.size, at + BatchCodec.headerSize))
+            do { at += try BatchCodec.blockSize(header: header) }
+            catch { throw SQLError.execution("Sluice file \"\(file.path)\" at byte \(at): \(error)") }
+        }
+        starts.append(max(at, file.size))
+        return starts
     }
 
     static func open(_ files: [DataFile], label: String) throws(SQLError) -> FileTable {
@@ -20,6 +35,7 @@ struct SluiceFormat: FileFormat {
     }
 }
 
+/// Reads the blocks of a Sluice file, or of a range of it that starts and ends at blocks.
 final class SluiceReader: BatchReader {
     let file: DataFile, schema: Schema, columns: [Int]
     private let bytes: [UInt8]
@@ -27,9 +43,9 @@ final class SluiceReader: BatchReader {
     let rowsRejected = 0
     var bytesRead: Int { offset }
 
-    init(file: DataFile, schema: Schema, columns: [Int]) throws(SQLError) {
+    init(file: DataFile, schema: Schema, columns: [Int], range: Range<Int>? = nil) throws(SQLError) {
         self.file = file; self.schema = schema; self.columns = columns
-        bytes = try ByteSource.readAll(file.path)
+        if let range { bytes = try ByteSource.read(file.path, range: range) } else { bytes = try ByteSource.readAll(file.path) }
     }
 
     func next() throws(SQLError) -> RecordBatch? {

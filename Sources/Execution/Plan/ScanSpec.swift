@@ -64,8 +64,7 @@ public enum FileFormatSpec: Sendable, Equatable {
     /// Whether one file can be read in byte ranges by several readers.
     public var splittable: Bool {
         switch self {
-        case .csv: true
-        case .json, .sluice: false
+        case .csv, .json, .sluice: true
         }
     }
 

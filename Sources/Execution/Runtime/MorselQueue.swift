@@ -22,6 +22,19 @@ final class MorselQueue: Sendable {
     let filesSkipped: Int
     let bytesSkipped: Int
     private let cursor = Atomic<Int>(0)
+    /// Where to split a file into ranges of about `size` bytes: anywhere in a
+    /// text file (each range's reader finds its first row), at block starts in a Sluice file.
+    static func bounds(_ file: DataFile, _ format: FileFormatSpec, size: Int) throws(SQLError) -> [Int] {
+        guard case .sluice = format else {
+            return Array(stride(from: 0, to: file.size - size / 2, by: size)) + [file.size]
+        }
+        let blocks = try SluiceFormat.blockStarts(file)
+        var bounds = [0]
+        for b in blocks.dropFirst() where b - bounds.last! >= size || b == blocks.last! { bounds.append(b) }
+        if bounds.count > 2, bounds[bounds.count - 1] - bounds[bounds.count - 2] < size / 2 { bounds.remove(at: bounds.count - 2) }
+        return bounds
+    }
+
     /// How large the ranges of a file are: enough of them for every reader
     /// to have a few (so they finish together), none so small that starting
     /// one costs much, none so large that one holds much memory.
@@ -54,9 +67,8 @@ final class MorselQueue: Sendable {
             }
             read += 1
             let size = Self.rangeSize(file.size, partitions: partitions)
-            if partitions > 1, file.size >= 2 * size, spec.format.splittable, !ByteSource.isCompressed(file.path) {
-                var bounds = Array(stride(from: 0, to: file.size - size / 2, by: size))
-                bounds.append(file.size)
+            if partitions > 1, file.size >= 2 * size, spec.format.splittable, !ByteSource.isCompressed(file.path),
+               case let bounds = try Self.bounds(file, spec.format, size: size), bounds.count > 2 {
                 let split = FileSplit(path: file.path, bounds: bounds, context: context)
                 for k in 0..<split.parts { morsels.append(Morsel(index: morsels.count, file: f, range: FileRange(split: split, part: k))) }
             } else {
