@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c"),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3"),
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"], path: "Sources/CSluiceProto"),
+        .target(name: "CPlanProto", dependencies: ["CProtobufC"], path: "Sources/CPlanProto"),
         .target(name: "CSpawn", path: "Sources/CSpawn"),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -32,9 +33,11 @@ let package = Package(
         .target(name: "Platform", dependencies: ["CSpawn"]),
         // nng sockets: REQ clients and a REP server driven by aio callbacks.
         .target(name: "Transport", dependencies: ["CNNG"]),
+        // protobuf-c memory for Swift: an arena for building messages, readers of unpacked ones.
+        .target(name: "ProtobufSupport", dependencies: ["CProtobufC"]),
         // The wire contract: message mirrors, envelopes, HMAC sealing, replay guard.
         .target(name: "Wire", dependencies: [
-            "CSluiceProto", "CProtobufC", "Transport",
+            "CSluiceProto", "CProtobufC", "ProtobufSupport", "Transport",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
         // A thin SQLite wrapper for the journal (and later the catalog).
@@ -60,6 +63,8 @@ let package = Package(
         .target(name: "SQL", dependencies: ["Columnar"]),
         // Operators, file formats, the in-process session (`sluice query --local`).
         .target(name: "Execution", dependencies: ["SQL", "Columnar", "Compression"]),
+        // Physical plans to and from protobuf (proto/plan.proto): what workers are sent.
+        .target(name: "PlanCodec", dependencies: ["Execution", "SQL", "Columnar", "CPlanProto", "CProtobufC", "ProtobufSupport"]),
         .executableTarget(name: "sluice", dependencies: [
             "Coordinator", "Worker", "Client", "Wire", "Platform", "Execution", "SQL", "Columnar",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -72,6 +77,7 @@ let package = Package(
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "Compression"]),
         .testTarget(name: "EngineTests", dependencies: ["Execution", "SQL", "Columnar"], exclude: ["sql", "data", "tpch-sf0.1", "duckdb_check.py"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
+        .testTarget(name: "PlanCodecTests", dependencies: ["PlanCodec", "Execution", "SQL", "Columnar"]),
         .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport", "SQLite", "Platform"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]

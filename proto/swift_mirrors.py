@@ -82,6 +82,7 @@ def generate(package, enums, messages):
         "",
         "internal import CProtobufC",
         "internal import CSluiceProto",
+        "internal import ProtobufSupport",
         "",
     ]
     for name, values in enums:

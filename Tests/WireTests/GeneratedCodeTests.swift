@@ -14,6 +14,7 @@ import Testing
         p.waitUntilExit()
         try #require(p.terminationStatus == 0, "proto/generate failed")
         for file in ["Sources/CSluiceProto/sluice.pb-c.c", "Sources/CSluiceProto/include/sluice.pb-c.h",
+                     "Sources/CPlanProto/plan.pb-c.c", "Sources/CPlanProto/include/plan.pb-c.h",
                      "Sources/Wire/Generated/Messages.swift", "Tests/WireTests/Generated/Samples.swift"] {
             let fresh = FileManager.default.contents(atPath: scratch + "/" + file)
             let committed = FileManager.default.contents(atPath: repoRoot + "/" + file)

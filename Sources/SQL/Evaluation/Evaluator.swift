@@ -39,6 +39,9 @@ public enum Evaluator {
     }
 
     static func call(_ name: ScalarFunction, _ args: [BoundExpr], _ t: DataType, _ batch: RecordBatch) throws(SQLError) -> Column {
+        guard name.arity.contains(args.count) else {
+            throw SQLError.execution("\(name.rawValue)() was given \(args.count) arguments")
+        }
         switch name {
         case .and, .or:
             return try Logic.andOr(name == .and, try evaluate(args[0], batch), try evaluate(args[1], batch))
@@ -61,7 +64,7 @@ public enum Evaluator {
         case .isDistinct, .isNotDistinct:
             let a = try evaluate(args[0], batch), b = try evaluate(args[1], batch)
             let eq = try Compare.columns(.eq, a, b)
-            guard case .bool(let e) = eq.data else { fatalError() }
+            guard case .bool(let e) = eq.data else { throw SQLError.execution("internal error: a comparison gave no booleans") }
             let same = (0..<a.count).map { i -> Bool in
                 let an = a.isNull(i), bn = b.isNull(i)
                 return an || bn ? an == bn : e[i]
@@ -81,7 +84,7 @@ public enum Evaluator {
         case .nullif:
             let a = try evaluate(args[0], batch)
             let eq = try Compare.columns(.eq, a, try evaluate(args[1], batch))
-            guard case .bool(let e) = eq.data else { fatalError() }
+            guard case .bool(let e) = eq.data else { throw SQLError.execution("internal error: a comparison gave no booleans") }
             var v = a.validity ?? Bitmap(count: a.count, allSet: true)
             for i in 0..<a.count where e[i] && !eq.isNull(i) { v[i] = false }
             return Column(type: a.type, data: a.data, validity: v)
@@ -90,7 +93,7 @@ public enum Evaluator {
             for a in args.dropFirst() {
                 let next = try evaluate(a, batch)
                 let cmp = try Compare.columns(name == .greatest ? .gt : .lt, next, result)
-                guard case .bool(let better) = cmp.data else { fatalError() }
+                guard case .bool(let better) = cmp.data else { throw SQLError.execution("internal error: a comparison gave no booleans") }
                 // NULLs are skipped, as in DuckDB.
                 let take = (0..<next.count).map { i in !next.isNull(i) && (result.isNull(i) || better[i]) }
                 result = Select.merge(result, next, takeSecond: take)
@@ -101,7 +104,7 @@ public enum Evaluator {
             for a in args { cols.append(try evaluate(a, batch)) }
             return try Arithmetic.math(name, cols, t)
         case .typeof:
-            guard case .literal(let v, _) = args[1] else { fatalError() }
+            guard case .literal(let v, _) = args[1] else { throw SQLError.execution("typeof() needs its type name as a constant") }
             return Column.constant(v, type: .varchar, count: batch.rowCount)
         case .currentDate:
             return Column.constant(.int(Int64(SessionClock.today())), type: .date, count: batch.rowCount)

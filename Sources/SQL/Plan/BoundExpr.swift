@@ -31,6 +31,11 @@ public indirect enum BoundExpr: Sendable, Hashable {
     public struct When: Sendable, Hashable {
         public var condition: BoundExpr
         public var result: BoundExpr
+
+        public init(condition: BoundExpr, result: BoundExpr) {
+            self.condition = condition
+            self.result = result
+        }
     }
 
     public var type: DataType {
@@ -140,4 +145,11 @@ public struct AggregateCall: Sendable, Hashable {
     public var argument: BoundExpr?
     public var distinct: Bool
     public var type: DataType
+
+    public init(kind: AggregateKind, argument: BoundExpr?, distinct: Bool, type: DataType) {
+        self.kind = kind
+        self.argument = argument
+        self.distinct = distinct
+        self.type = type
+    }
 }

@@ -18,6 +18,12 @@ public struct SortKey: Sendable, Hashable {
     public var expr: BoundExpr
     public var ascending: Bool
     public var nullsFirst: Bool
+
+    public init(expr: BoundExpr, ascending: Bool, nullsFirst: Bool) {
+        self.expr = expr
+        self.ascending = ascending
+        self.nullsFirst = nullsFirst
+    }
 }
 
 /// The logical plan: what to compute, with column ids instead of positions.

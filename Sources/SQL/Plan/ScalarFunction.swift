@@ -56,4 +56,22 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
     }
 
     public var isComparison: Bool { [.eq, .ne, .lt, .le, .gt, .ge].contains(self) }
+
+    /// How many arguments a call has as the binder makes it (round gets its
+    /// digits, date functions their part, typeof the type's name); the
+    /// evaluator refuses any other count, so a plan from elsewhere cannot make
+    /// a kernel read an argument that is not there.
+    public var arity: ClosedRange<Int> {
+        switch self {
+        case .currentDate, .currentTimestamp: 0...0
+        case .not, .isNull, .isNotNull, .negate, .abs, .sqrt, .ln, .log10, .log2, .exp, .upper, .lower, .length, .strlen, .reverse: 1...1
+        case .trim, .ltrim, .rtrim: 1...2
+        case .substring: 2...3
+        case .replace, .dateDiff, .dateSub: 3...3
+        case .coalesce, .greatest, .least: 1...Int.max
+        case .and, .or, .eq, .ne, .lt, .le, .gt, .ge, .isDistinct, .isNotDistinct, .add, .subtract, .multiply, .divide, .intDivide,
+             .modulo, .power, .nullif, .concat, .left, .right, .strpos, .startsWith, .endsWith, .contains, .like, .ilike,
+             .repeatString, .typeof, .round, .floor, .ceil, .trunc, .datePart, .dateTrunc: 2...2
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 internal import CProtobufC
 internal import CSluiceProto
+internal import ProtobufSupport
 
 public enum MessageKind: Int32, Sendable, CaseIterable, Codable {
     case unspecified = 0

@@ -1,0 +1,145 @@
+public import Columnar
+public import SQL
+
+/// Checks a physical query made elsewhere (decoded from the wire) before it
+/// runs: every node has the inputs its kind needs, every column reference is
+/// in range with the type its input has, every schema is what its node
+/// produces, every subquery and CTE reference exists. The operators trust
+/// their plan; this is what earns them that trust, so no plan, however
+/// made, can make one index outside a batch.
+extension PhysicalQuery {
+    public func check() throws(SQLError) {
+        for (i, s) in subqueries.enumerated() {
+            // A subquery runs after the ones before it, so it may use only those.
+            try PlanCheck(query: self, subqueries: i, tree: "subquery \(i + 1)").node(s)
+            guard s.schema.count >= 1 else { throw PlanCheck.error("subquery \(i + 1) returns no column") }
+        }
+        for (i, c) in ctes.enumerated() {
+            try PlanCheck(query: self, subqueries: subqueries.count, tree: "CTE \(i + 1)").node(c)
+        }
+        try PlanCheck(query: self, subqueries: subqueries.count, tree: "the plan").node(root)
+    }
+}
+
+struct PlanCheck {
+    let query: PhysicalQuery
+    /// How many subqueries expressions here may refer to.
+    let subqueries: Int
+    let tree: String
+
+    static func error(_ why: String) -> SQLError { .execution("Invalid plan: \(why)") }
+    func error(_ p: PhysicalPlan, _ why: String) -> SQLError { Self.error("\(tree), node \(p.id): \(why)") }
+
+    func node(_ p: PhysicalPlan) throws(SQLError) {
+        for i in p.inputs { try node(i) }
+        let want: Int
+        switch p.node {
+        case .scan, .values, .cteScan: want = 0
+        case .hashJoin, .nestedLoopJoin: want = 2
+        default: want = 1
+        }
+        guard p.inputs.count == want else { throw error(p, "\(p.inputs.count) inputs where \(want) are needed") }
+        let input = p.inputs.first?.schema ?? Schema([])
+        func same(_ produced: [DataType]) throws(SQLError) {
+            guard produced == p.schema.fields.map(\.type) else {
+                throw error(p, "declares columns \(p.schema.fields.map(\.type)) but produces \(produced)")
+            }
+        }
+        func over(_ es: [BoundExpr], _ s: Schema) throws(SQLError) { for e in es { try expr(e, s, p) } }
+        func keys(_ ks: [SortKey]) throws(SQLError) { try over(ks.map(\.expr), input) }
+        switch p.node {
+        case .scan(let spec):
+            let all = spec.fullSchema
+            guard spec.fields.allSatisfy({ $0 >= 0 && $0 < all.count }) else { throw error(p, "scan reads a column it does not have") }
+            try same(spec.outputSchema.fields.map(\.type))
+            try over(spec.filters, p.schema)
+            if case .csv(let d) = spec.format, d.delimiter == d.quote || d.delimiter == 10 || d.quote == 10 {
+                throw error(p, "CSV delimiter, quote and newline must differ")
+            }
+        case .values(let batches):
+            for b in batches {
+                guard b.columns.map(\.type) == p.schema.fields.map(\.type), b.columns.allSatisfy({ $0.count == b.rowCount }) else {
+                    throw error(p, "rows do not have the node's columns")
+                }
+            }
+        case .cteScan(let id):
+            guard id >= 0, id < query.ctes.count else { throw error(p, "CTE \(id + 1) does not exist") }
+            try same(query.ctes[id].schema.fields.map(\.type))
+        case .filter(let e):
+            try expr(e, input, p)
+            try same(input.fields.map(\.type))
+        case .project(let es):
+            try over(es, input)
+            try same(es.map(\.type))
+        case .aggregate(let groups, let aggregates, _):
+            try over(groups, input)
+            try over(aggregates.compactMap(\.argument), input)
+            guard aggregates.allSatisfy({ ($0.argument == nil) == ($0.kind == .countStar) }) else {
+                throw error(p, "an aggregate is missing its argument")
+            }
+            try same(groups.map(\.type) + aggregates.map(\.type))
+        case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _):
+            guard [.inner, .left, .right, .full].contains(kind) else { throw error(p, "a hash join cannot be \(kind.rawValue)") }
+            guard !probeKeys.isEmpty, probeKeys.count == buildKeys.count else { throw error(p, "join keys do not pair up") }
+            try over(probeKeys, input)
+            try over(buildKeys, p.inputs[1].schema)
+            let both = Schema(input.fields + p.inputs[1].schema.fields)
+            if let residual { try expr(residual, both, p) }
+            try same(both.fields.map(\.type))
+        case .nestedLoopJoin(_, let condition):
+            let both = Schema(input.fields + p.inputs[1].schema.fields)
+            if let condition { try expr(condition, both, p) }
+            try same(both.fields.map(\.type))
+        case .sort(let ks):
+            try keys(ks)
+            try same(input.fields.map(\.type))
+        case .topN(let ks, let limit):
+            try keys(ks)
+            guard limit >= 0 else { throw error(p, "negative limit") }
+            try same(input.fields.map(\.type))
+        case .limit(let limit, let offset):
+            guard (limit ?? 0) >= 0, offset >= 0 else { throw error(p, "negative limit or offset") }
+            try same(input.fields.map(\.type))
+        case .exchange(let e):
+            switch e {
+            case .repartition(let ks): try over(ks, input)
+            case .gather(.merge(let ks)): try keys(ks)
+            case .gather, .broadcast: break
+            }
+            try same(input.fields.map(\.type))
+        }
+    }
+
+    func expr(_ e: BoundExpr, _ s: Schema, _ p: PhysicalPlan) throws(SQLError) {
+        switch e {
+        case .column(let i, let t):
+            guard i >= 0, i < s.count else { throw error(p, "column #\(i) of \(s.count)") }
+            guard s.fields[i].type == t else { throw error(p, "column #\(i) is \(s.fields[i].type), not \(t)") }
+        case .literal(let v, let t):
+            guard Self.fits(v, t) else { throw error(p, "a \(t) constant holds \(v)") }
+        case .call(let f, let args, _):
+            guard f.arity.contains(args.count) else { throw error(p, "\(f.rawValue)() with \(args.count) arguments") }
+        case .subqueryValue(let i, _), .inSubqueryRows(_, let i, _):
+            guard i >= 0, i < subqueries else { throw error(p, "subquery \(i + 1) is not available here") }
+        case .inSubquery, .scalarSubquery, .aggregate:
+            throw error(p, "an expression that only a logical plan may hold")
+        case .cast, .caseWhen, .inList:
+            break
+        }
+        for c in e.children { try expr(c, s, p) }
+    }
+
+    /// Whether a constant's value has the shape its type stores.
+    static func fits(_ v: Value, _ t: DataType) -> Bool {
+        switch (v, t.physical) {
+        case (.null, _): return true
+        case (.bool, .bool): return true
+        case (.int, .int32), (.int, .int64), (.int, .int128): return true
+        case (.wide, .int128): return true
+        case (.double, .double): return true
+        case (.string, .string): return true
+        case (.interval, .interval): return true
+        default: return false
+        }
+    }
+}
