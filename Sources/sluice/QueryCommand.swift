@@ -90,12 +90,11 @@ enum ResultPrinter {
         var out = ""
         switch format {
         case .csv:
-            out += schema.fields.map { TextEncoding.csvField($0.name) }.joined(separator: ",") + "\n"
-            for b in batches {
-                for r in 0..<b.rowCount {
-                    out += b.columns.indices.map { TextEncoding.csvField(Columnar.render(b.columns[$0].value(at: r), as: schema.fields[$0].type)) }.joined(separator: ",") + "\n"
-                }
-            }
+            let writer = CSVWriter()
+            var bytes: [UInt8] = []
+            writer.header(schema, into: &bytes)
+            for b in batches { writer.append(b, into: &bytes) }
+            out = String(decoding: bytes, as: UTF8.self)
         case .jsonl, .json:
             var rows: [String] = []
             for b in batches { for r in 0..<b.rowCount { rows.append(TextEncoding.jsonObject(RecordBatch(schema: schema, columns: b.columns, rowCount: b.rowCount), r)) } }

@@ -2,16 +2,8 @@ import Columnar
 import Foundation
 import SQL
 
-/// Text forms of values shared by the CSV and JSON writers and the CLI.
+/// Text forms of values shared by the JSON writer and the CLI.
 public enum TextEncoding {
-    public static func csvField(_ s: String?, delimiter: Character = ",") -> String {
-        guard let s else { return "" }
-        if s.isEmpty || s.contains(delimiter) || s.contains("\"") || s.contains("\n") || s.contains("\r") || s.first == " " || s.last == " " {
-            return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-        }
-        return s
-    }
-
     public static func jsonString(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
@@ -84,13 +76,9 @@ enum ResultWriter {
         var out: [UInt8] = []
         switch format {
         case "csv":
-            if header { out += Array((schema.fields.map { TextEncoding.csvField($0.name, delimiter: delimiter) }.joined(separator: String(delimiter)) + "\n").utf8) }
-            for b in batches {
-                for r in 0..<b.rowCount {
-                    let line = b.columns.indices.map { c in TextEncoding.csvField(render(b.columns[c].value(at: r), as: schema.fields[c].type), delimiter: delimiter) }
-                    out += Array((line.joined(separator: String(delimiter)) + "\n").utf8)
-                }
-            }
+            let writer = CSVWriter(delimiter: String(delimiter))
+            if header { writer.header(schema, into: &out) }
+            for b in batches { writer.append(b, into: &out) }
         case "jsonl":
             for b in batches { for r in 0..<b.rowCount { out += Array((TextEncoding.jsonObject(b, r) + "\n").utf8) } }
         case "sluice":
