@@ -1,11 +1,13 @@
 import Columnar
-import Execution
+@testable import Execution
 import Foundation
 import SQL
 import Testing
 
 /// Runs the golden SQL files in `sql/<area>/*.test` (sqllogictest format),
-/// each on one thread and on four: the answers must not depend on it.
+/// each on one thread, on four, and on four with every hash join partitioned
+/// (both sides hashed on the keys) instead of sharing its build: the answers
+/// must not depend on it.
 /// Set SLUICE_REWRITE_GOLDEN=1 to rewrite the expected output of every query
 /// with what Sluice returns now (review the diff before committing it; and run
 /// `Tests/EngineTests/duckdb_check.py` so no wrong answer becomes golden).
@@ -20,11 +22,15 @@ struct SQLLogicTests {
         return out.sorted()
     }
 
-    @Test(arguments: files, [1, 4])
-    func golden(_ file: String, threads: Int) throws {
+    enum Mode: String, CaseIterable, Sendable {
+        case oneThread, fourThreads, fourThreadsPartitionedJoins
+    }
+
+    @Test(arguments: files, Mode.allCases)
+    func golden(_ file: String, mode: Mode) throws {
         let path = Self.root.appendingPathComponent("sql").appendingPathComponent(file).path
         let failures = try SQLLogicFile(path: path, dataDir: Self.root.appendingPathComponent("data").path).run(
-            threads: threads, rewrite: threads == 1 && ProcessInfo.processInfo.environment["SLUICE_REWRITE_GOLDEN"] == "1")
+            mode: mode, rewrite: mode == .oneThread && ProcessInfo.processInfo.environment["SLUICE_REWRITE_GOLDEN"] == "1")
         for f in failures { Issue.record(Comment(rawValue: f)) }
     }
 }
@@ -99,13 +105,14 @@ struct SQLLogicFile {
         return abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1e-300)
     }
 
-    func run(threads: Int, rewrite: Bool) throws -> [String] {
+    func run(mode: SQLLogicTests.Mode, rewrite: Bool) throws -> [String] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let session = Session()
-        try session.setThreads(threads)
+        try session.setThreads(mode == .oneThread ? 1 : 4)
+        if mode == .fourThreadsPartitionedJoins { session.broadcastLimit = 0 }
         var failures: [String] = []
         var rewritten: [String] = []
-        let name = URL(fileURLWithPath: path).lastPathComponent + " (threads \(threads))"
+        let name = URL(fileURLWithPath: path).lastPathComponent + " (\(mode))"
         for rec in parse(text) {
             let sql = rec.sql.replacingOccurrences(of: "__DATA__", with: dataDir)
             var out = [rec.headerLine, rec.sql]

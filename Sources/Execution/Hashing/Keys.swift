@@ -1,3 +1,4 @@
+import Foundation
 import Columnar
 import SQL
 
@@ -126,17 +127,24 @@ struct Keys {
 }
 
 /// Open-addressing hash table from keys to dense ids 0, 1, 2, ... in insertion
-/// order; the aggregate's groups and the join's distinct build keys. One instance
-/// per thread (a parallel build would partition by hash and give each a table).
-final class KeyTable {
+/// order; the aggregate's groups and the join's distinct build keys. A slot
+/// holds the key itself (integer mode) or its hash (byte keys, whose bytes
+/// sit in an arena by id) next to the id, so a probe touches one cache line.
+/// Slots are plain memory read through local pointers: the hot loops pay no
+/// array bounds or exclusivity checks. One writer; once built, any number of
+/// readers (`insert: false`) at once.
+final class KeyTable: @unchecked Sendable {
+    private struct Slot {
+        var key: UInt64     // the integer key's bits, or the byte key's hash
+        var id: Int32       // -1: empty
+    }
     private(set) var count = 0
-    private var slots: [Int32]
-    private var mask: Int
-    private var storedHashes: [UInt64] = []
-    private var intKeys: [Int64] = []
+    private var slots: UnsafeMutablePointer<Slot>
+    private var capacity: Int
+    /// Byte keys by id: bytes [byteOffsets[id], byteOffsets[id + 1]) of `arena`.
     private var byteOffsets: [Int] = [0]
     private var arena: [UInt8] = []
-    /// Id of the NULL key in integer mode: it takes an id but no slot (NULL groups with NULL).
+    /// Id of the NULL key: it takes an id but no slot (NULL groups with NULL).
     private var nullID: Int32 = -1
     let integerMode: Bool
 
@@ -144,86 +152,129 @@ final class KeyTable {
         self.integerMode = integerMode
         var cap = 16
         while cap < capacity * 2 { cap <<= 1 }
-        slots = [Int32](repeating: -1, count: cap)
-        mask = cap - 1
+        self.capacity = cap
+        slots = .allocate(capacity: cap)
+        slots.initialize(repeating: Slot(key: 0, id: -1), count: cap)
     }
 
+    deinit { slots.deallocate() }
+
     private func grow() {
-        let cap = slots.count * 2
-        var fresh = [Int32](repeating: -1, count: cap)
-        let m = cap - 1
-        for id in 0..<storedHashes.count {
-            var s = Int(truncatingIfNeeded: storedHashes[id]) & m
-            while fresh[s] >= 0 { s = (s + 1) & m }
-            fresh[s] = Int32(id)
+        let old = slots, oldCapacity = capacity
+        capacity *= 2
+        let mask = capacity - 1
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: Slot(key: 0, id: -1), count: capacity)
+        for k in 0..<oldCapacity where old[k].id >= 0 {
+            let h = integerMode ? Hashing.mix(old[k].key) : old[k].key
+            var s = Int(truncatingIfNeeded: h) & mask
+            while slots[s].id >= 0 { s = (s + 1) & mask }
+            slots[s] = old[k]
         }
-        slots = fresh; mask = m
+        old.deallocate()
     }
 
     /// Ids for every row of `keys`; inserts unseen keys when `insert`, else -1 for them.
     /// Rows with a NULL key get -1 when `nullsMatch` is false (join semantics).
     func ids(_ keys: Keys, insert: Bool, nullsMatch: Bool) -> [Int32] {
         let n = keys.count
-        var out = [Int32](repeating: -1, count: n)
-        switch keys.storage {
-        case .ints(let v):
-            for i in 0..<n {
-                if let nl = keys.nulls, nl[i] {
-                    if nullsMatch {
-                        if nullID < 0, insert { nullID = Int32(count); count += 1; storedHashes.append(0); intKeys.append(0) }
-                        out[i] = nullID
+        return [Int32](unsafeUninitializedCapacity: n) { out, initialized in
+            out.initialize(repeating: -1)
+            keys.hashes.withUnsafeBufferPointer { hashes in
+                switch keys.storage {
+                case .ints(let v):
+                    v.withUnsafeBufferPointer { v in
+                        var i = 0
+                        while i < n {
+                            // Insert one row at a time; the table may grow under it.
+                            i = lookupInts(v, hashes, keys.nulls, from: i, out, insert: insert, nullsMatch: nullsMatch)
+                        }
                     }
-                    continue
-                }
-                let h = keys.hashes[i], key = v[i]
-                var s = Int(truncatingIfNeeded: h) & mask
-                while true {
-                    let id = slots[s]
-                    if id < 0 {
-                        if insert { out[i] = add(h, s) { intKeys.append(key) } }
-                        break
-                    }
-                    if storedHashes[Int(id)] == h, intKeys[Int(id)] == key, id != nullID { out[i] = id; break }
-                    s = (s + 1) & mask
+                case .bytes(let offsets, let bytes):
+                    lookupBytes(offsets, bytes, hashes, keys.nulls, out, insert: insert, nullsMatch: nullsMatch)
                 }
             }
-        case .bytes(let offsets, let bytes):
-            bytes.withUnsafeBytes { raw in
-                for i in 0..<n {
-                    if !nullsMatch, let nl = keys.nulls, nl[i] { continue }
-                    let h = keys.hashes[i]
-                    let key = UnsafeRawBufferPointer(rebasing: raw[offsets[i]..<offsets[i + 1]])
-                    var s = Int(truncatingIfNeeded: h) & mask
-                    while true {
-                        let id = slots[s]
-                        if id < 0 {
-                            if insert { out[i] = add(h, s) { arena.append(contentsOf: key); byteOffsets.append(arena.count) } }
+            initialized = n
+        }
+    }
+
+    /// Rows `from...` of integer keys until one needs the table to grow; returns where it stopped.
+    private func lookupInts(_ v: UnsafeBufferPointer<Int64>, _ hashes: UnsafeBufferPointer<UInt64>, _ nulls: [Bool]?, from: Int,
+                            _ out: UnsafeMutableBufferPointer<Int32>, insert: Bool, nullsMatch: Bool) -> Int {
+        let slots = self.slots, mask = capacity - 1
+        var count = self.count
+        defer { self.count = count }
+        var i = from
+        while i < v.count {
+            if let nulls, nulls[i] {
+                if nullsMatch {
+                    if nullID < 0, insert { nullID = Int32(count); count += 1 }
+                    out[i] = nullID
+                }
+                i += 1
+                continue
+            }
+            let key = UInt64(bitPattern: v[i])
+            var s = Int(truncatingIfNeeded: hashes[i]) & mask
+            while true {
+                let slot = slots[s]
+                if slot.id < 0 {
+                    if insert {
+                        slots[s] = Slot(key: key, id: Int32(count))
+                        out[i] = Int32(count)
+                        count += 1
+                        if count * 2 > capacity {
+                            self.count = count
+                            grow()
+                            return i + 1
+                        }
+                    }
+                    break
+                }
+                if slot.key == key { out[i] = slot.id; break }
+                s = (s + 1) & mask
+            }
+            i += 1
+        }
+        return i
+    }
+
+    private func lookupBytes(_ offsets: [Int], _ bytes: [UInt8], _ hashes: UnsafeBufferPointer<UInt64>, _ nulls: [Bool]?,
+                             _ out: UnsafeMutableBufferPointer<Int32>, insert: Bool, nullsMatch: Bool) {
+        // The arena moves to a local while rows are added, so appends do not copy it.
+        var arena = self.arena, byteOffsets = self.byteOffsets
+        self.arena = []
+        self.byteOffsets = []
+        defer { self.arena = arena; self.byteOffsets = byteOffsets }
+        bytes.withUnsafeBytes { raw in
+            for i in 0..<hashes.count {
+                if !nullsMatch, let nulls, nulls[i] { continue }
+                let h = hashes[i]
+                let key = UnsafeRawBufferPointer(rebasing: raw[offsets[i]..<offsets[i + 1]])
+                var s = Int(truncatingIfNeeded: h) & (capacity - 1)
+                while true {
+                    let slot = slots[s]
+                    if slot.id < 0 {
+                        if insert {
+                            slots[s] = Slot(key: h, id: Int32(count))
+                            out[i] = Int32(count)
+                            arena.append(contentsOf: key)
+                            byteOffsets.append(arena.count)
+                            count += 1
+                            if count * 2 > capacity { grow() }
+                        }
+                        break
+                    }
+                    if slot.key == h {
+                        let id = Int(slot.id), lo = byteOffsets[id], hi = byteOffsets[id + 1]
+                        if hi - lo == key.count, key.isEmpty || arena.withUnsafeBytes({ memcmp($0.baseAddress! + lo, key.baseAddress!, key.count) == 0 }) {
+                            out[i] = slot.id
                             break
                         }
-                        if storedHashes[Int(id)] == h, equalBytes(Int(id), key) { out[i] = id; break }
-                        s = (s + 1) & mask
                     }
+                    s = (s + 1) & (capacity - 1)
                 }
             }
         }
-        return out
-    }
-
-    @inline(__always) private func equalBytes(_ id: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        let lo = byteOffsets[id], hi = byteOffsets[id + 1]
-        guard hi - lo == key.count else { return false }
-        return arena.withUnsafeBytes { memcmp($0.baseAddress! + lo, key.baseAddress!, key.count) == 0 }
-    }
-
-    @inline(__always) private func add(_ h: UInt64, _ slot: Int, _ store: () -> Void) -> Int32 {
-        let id = Int32(count)
-        slots[slot] = id
-        storedHashes.append(h)
-        store()
-        count += 1
-        if count * 2 > slots.count { grow() }
-        return id
     }
 }
-
-import Foundation

@@ -32,18 +32,37 @@ final class JoinTable: @unchecked Sendable {
 
     var isEmpty: Bool { rows.rowCount == 0 }
 
-    /// Calls `match(probeRow, buildRow)` for every pair with equal keys, probe rows in order.
-    @inline(__always)
-    func matches(_ keys: [Column], _ body: (Int32, Int32) throws(SQLError) -> Void) throws(SQLError) {
-        guard let n = keys.first?.count, n > 0, !isEmpty else { return }
-        let ids = table.ids(Keys(keys, packPairs: true), insert: false, nullsMatch: false)
-        for i in 0..<n where ids[i] >= 0 {
-            var row = head[Int(ids[i])]
-            while row >= 0 {
-                try body(Int32(i), row)
-                row = nextRow[Int(row)]
+    /// The key id of every probe row (-1: no build row has its key).
+    func ids(_ keys: [Column]) -> [Int32] {
+        let n = keys.first?.count ?? 0
+        guard n > 0, !isEmpty else { return [Int32](repeating: -1, count: n) }
+        return table.ids(Keys(keys, packPairs: true), insert: false, nullsMatch: false)
+    }
+
+    /// Appends the (probe row, build row) pairs with equal keys, probe rows in
+    /// order from `start`, stopping after the probe row that reaches `limit`
+    /// pairs; returns the probe row to go on from.
+    func pairs(_ ids: [Int32], from start: Int, limit: Int, left: inout [Int32], right: inout [Int32]) -> Int {
+        var i = start
+        head.withUnsafeBufferPointer { head in
+            nextRow.withUnsafeBufferPointer { next in
+                ids.withUnsafeBufferPointer { ids in
+                    while i < ids.count, left.count < limit {
+                        let id = ids[i]
+                        if id >= 0 {
+                            var row = head[Int(id)]
+                            while row >= 0 {
+                                left.append(Int32(i))
+                                right.append(row)
+                                row = next[Int(row)]
+                            }
+                        }
+                        i += 1
+                    }
+                }
             }
         }
+        return i
     }
 }
 
@@ -51,8 +70,8 @@ final class JoinTable: @unchecked Sendable {
 /// RIGHT and FULL; extra conditions are checked on each candidate pair. The
 /// table is this partition's own (`partitioned`, both sides hashed on the
 /// keys) or one shared by all (`shared`, built once from a broadcast).
-/// Unmatched build rows (RIGHT, FULL) are known only to a partition that saw
-/// every probe row for them, which the planner guarantees.
+/// Unmatched build rows (RIGHT, FULL) of a shared table are known only when
+/// every partition is done: `matches` combines their flags for the last one.
 final class HashJoinOperator: Operator {
     let probe: Operator
     let kind: JoinKind
@@ -63,14 +82,16 @@ final class HashJoinOperator: Operator {
     private let context: RunContext
     private let build: () throws(SQLError) -> JoinTable
     private let closeBuild: () -> Void
+    private let matches: SharedMatches?
     private var table: JoinTable?
     private var buildMatched: [Bool] = []
     private var pending = BatchQueue()
     private var finished = false
 
-    init(probe: Operator, build: @escaping () throws(SQLError) -> JoinTable, closeBuild: @escaping () -> Void,
+    init(probe: Operator, build: @escaping () throws(SQLError) -> JoinTable, closeBuild: @escaping () -> Void, matches: SharedMatches?,
          kind: JoinKind, probeKeys: [BoundExpr], residual: BoundExpr?, schema: Schema, context: RunContext) {
         self.probe = probe
+        self.matches = matches
         self.build = build
         self.closeBuild = closeBuild
         self.kind = kind
@@ -114,13 +135,17 @@ final class HashJoinOperator: Operator {
         guard let t = table else { return }
         var keyCols: [Column] = []
         for k in probeKeys { keyCols.append(try Evaluator.evaluate(k, p)) }
-        var left: [Int32] = [], right: [Int32] = []
-        left.reserveCapacity(p.rowCount)
-        right.reserveCapacity(p.rowCount)
+        let ids = t.ids(keyCols)
         var probeMatched = [Bool](repeating: false, count: kind == .left || kind == .full ? p.rowCount : 0)
-        let tracksBuild = kind == .right || kind == .full
-        func flush() throws(SQLError) {
-            guard !left.isEmpty else { return }
+        var left: [Int32] = [], right: [Int32] = []
+        left.reserveCapacity(min(p.rowCount, targetBatchRows * 4))
+        right.reserveCapacity(min(p.rowCount, targetBatchRows * 4))
+        var next = 0
+        while next < p.rowCount {
+            left.removeAll(keepingCapacity: true)
+            right.removeAll(keepingCapacity: true)
+            next = t.pairs(ids, from: next, limit: targetBatchRows * 4, left: &left, right: &right)
+            guard !left.isEmpty else { continue }
             var out = joined(p, left, t.rows, right)
             var l = left, r = right
             if let residual {
@@ -132,17 +157,9 @@ final class HashJoinOperator: Operator {
                 }
             }
             if !probeMatched.isEmpty { for x in l { probeMatched[Int(x)] = true } }
-            if tracksBuild { for x in r { buildMatched[Int(x)] = true } }
+            if !buildMatched.isEmpty { buildMatched.withUnsafeMutableBufferPointer { m in for x in r { m[Int(x)] = true } } }
             if out.rowCount > 0 { pending.append(out) }
-            left.removeAll(keepingCapacity: true)
-            right.removeAll(keepingCapacity: true)
         }
-        try t.matches(keyCols) { (i, row) throws(SQLError) in
-            left.append(i)
-            right.append(row)
-            if left.count >= targetBatchRows * 4 { try flush() }
-        }
-        try flush()
         if !probeMatched.isEmpty {
             let unmatched = (0..<p.rowCount).filter { !probeMatched[$0] }.map { Int32($0) }
             if !unmatched.isEmpty { pending.append(joined(p, unmatched, t.rows, [Int32](repeating: -1, count: unmatched.count))) }
@@ -151,7 +168,12 @@ final class HashJoinOperator: Operator {
 
     private func emitUnmatchedBuild() {
         guard let b = table?.rows else { return }
-        let unmatched = (0..<b.rowCount).filter { !buildMatched[$0] }.map { Int32($0) }
+        var matched = buildMatched
+        if let matches {
+            guard let all = matches.finish(buildMatched) else { return }   // another partition finishes last
+            matched = all
+        }
+        let unmatched = (0..<b.rowCount).filter { !matched[$0] }.map { Int32($0) }
         guard !unmatched.isEmpty else { return }
         let nullProbe = RecordBatch(schema: probe.schema, columns: probe.schema.fields.map { Column.constant(.null, type: $0.type, count: 1) }, rowCount: 1)
         pending.append(joined(nullProbe, [Int32](repeating: -1, count: unmatched.count), b, unmatched))

@@ -3,7 +3,8 @@ import SQL
 
 /// Every outer row with every inner row, then the condition (if any), for
 /// joins without equality keys. The inner rows are materialized (this
-/// partition's own, or one copy shared by all partitions); the outer side streams.
+/// partition's own, or one copy shared by all partitions, whose unmatched
+/// rows the last partition to finish emits); the outer side streams.
 final class NestedLoopJoinOperator: Operator {
     let outer: Operator
     let condition: BoundExpr?
@@ -13,6 +14,7 @@ final class NestedLoopJoinOperator: Operator {
     private let innerSchema: Schema
     private let inner: () throws(SQLError) -> RecordBatch
     private let closeInner: () -> Void
+    private let matches: SharedMatches?
     private let context: RunContext
     private var rows: RecordBatch?
     private var pending = BatchQueue()
@@ -20,8 +22,9 @@ final class NestedLoopJoinOperator: Operator {
     private var finished = false
 
     init(outer: Operator, inner: @escaping () throws(SQLError) -> RecordBatch, innerSchema: Schema, closeInner: @escaping () -> Void,
-         kind: JoinKind, condition: BoundExpr?, schema: Schema, context: RunContext) {
+         matches: SharedMatches?, kind: JoinKind, condition: BoundExpr?, schema: Schema, context: RunContext) {
         self.outer = outer
+        self.matches = matches
         self.inner = inner
         self.innerSchema = innerSchema
         self.closeInner = closeInner
@@ -52,8 +55,8 @@ final class NestedLoopJoinOperator: Operator {
                 try context.check()
                 guard let l = try outer.next() else {
                     finished = true
-                    if kind == .right || kind == .full {
-                        let un = (0..<r.rowCount).filter { !innerMatched[$0] }.map { Int32($0) }
+                    if kind == .right || kind == .full, let matched = matches.map({ $0.finish(innerMatched) }) ?? innerMatched {
+                        let un = (0..<r.rowCount).filter { !matched[$0] }.map { Int32($0) }
                         if !un.isEmpty {
                             let nulls = outer.schema.fields.map { Column.constant(.null, type: $0.type, count: un.count) }
                             pending.append(RecordBatch(schema: schema, columns: nulls + r.columns.map { $0.gather(un) }, rowCount: un.count))

@@ -8,8 +8,15 @@ import SQL
 /// than it is, an exchange goes in between. Uncorrelated subqueries and
 /// shared CTEs become plans of their own that the query refers to; nothing
 /// runs here.
+///
+/// A hash join's build side is shared by every probe partition (its input
+/// broadcast) unless it is expected to exceed `broadcastLimit` rows; then
+/// both sides are hash-partitioned on the keys and each partition builds its
+/// own table. In one process sharing costs nothing, so there is no limit; a
+/// cluster, where broadcasting means copying to every worker, sets one.
 struct PhysicalPlanner {
     let partitions: Int
+    let broadcastLimit: Double?
 
     private final class Collected {
         var subqueries: [PhysicalPlan] = []
@@ -19,8 +26,9 @@ struct PhysicalPlanner {
     }
     private let collected = Collected()
 
-    init(partitions: Int) {
+    init(partitions: Int, broadcastLimit: Double? = nil) {
         self.partitions = max(1, partitions)
+        self.broadcastLimit = broadcastLimit
     }
 
     func plan(_ p: LogicalPlan) throws(SQLError) -> PhysicalQuery {
@@ -99,21 +107,15 @@ struct PhysicalPlanner {
             let out = Schema(left.schema.fields + right.schema.fields)
             let res = try residual.map { (e) throws(SQLError) in try compile(e, layout) }
             if on.isEmpty {
-                // Every outer row meets every inner row: the inner side goes to every partition,
-                // unless unmatched inner rows must be found, which needs them all in one place.
-                if kind == .right || kind == .full {
-                    left = gathered(left)
-                    right = gathered(right)
-                } else {
-                    right = broadcast(right, to: left)
-                }
+                // Every outer row meets every inner row: the inner side goes to every partition
+                // (unmatched inner rows of RIGHT and FULL joins are found once all partitions are done).
+                right = broadcast(right, to: left)
                 return (PhysicalPlan(.nestedLoopJoin(kind: kind, condition: res), inputs: [left, right], schema: out), layout)
             }
             var pk: [BoundExpr] = [], bk: [BoundExpr] = []
             for (a, b) in on { pk.append(try compile(a, ll)); bk.append(try compile(b, rl)) }
             let distribution: BuildDistribution
-            if (kind == .right || kind == .full) && isSpread(left) {
-                // Unmatched build rows are known only where all their probes went: partition both sides.
+            if let limit = broadcastLimit, isSpread(left), Estimator.estimatedRows(r) > limit {
                 distribution = .partitioned
                 left = hashed(left, pk)
                 right = hashed(right, bk)

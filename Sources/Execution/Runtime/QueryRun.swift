@@ -162,7 +162,9 @@ final class TreeRun {
             let side = p.inputs[1]
             let build: () throws(SQLError) -> JoinTable
             let closeBuild: () -> Void
+            var matches: SharedMatches? = nil
             if case .exchange(.broadcast) = side.node {
+                if kind == .right || kind == .full { matches = sharedMatches(p) }
                 let rows = try broadcastRows(side)
                 let shared = sharedTables[p.id] ?? Once(context: context)
                 sharedTables[p.id] = shared
@@ -175,14 +177,16 @@ final class TreeRun {
                 build = { () throws(SQLError) in try JoinTable(try drain(input), schema: side.schema, keys: buildKeys) }
                 closeBuild = { input.close() }
             }
-            op = HashJoinOperator(probe: probe, build: build, closeBuild: closeBuild, kind: kind, probeKeys: probeKeys,
+            op = HashJoinOperator(probe: probe, build: build, closeBuild: closeBuild, matches: matches, kind: kind, probeKeys: probeKeys,
                                   residual: residual, schema: p.schema, context: context)
         case .nestedLoopJoin(let kind, let condition):
             let outer = try self.operator(p.inputs[0], partition: k)
             let side = p.inputs[1]
             let inner: () throws(SQLError) -> RecordBatch
             let closeInner: () -> Void
+            var matches: SharedMatches? = nil
             if case .exchange(.broadcast) = side.node {
+                if kind == .right || kind == .full { matches = sharedMatches(p) }
                 let rows = try broadcastRows(side)
                 inner = { () throws(SQLError) in RecordBatch.concat(try rows(), schema: side.schema) }
                 closeInner = {}
@@ -192,7 +196,7 @@ final class TreeRun {
                 closeInner = { input.close() }
             }
             op = NestedLoopJoinOperator(outer: outer, inner: inner, innerSchema: side.schema, closeInner: closeInner,
-                                        kind: kind, condition: condition, schema: p.schema, context: context)
+                                        matches: matches, kind: kind, condition: condition, schema: p.schema, context: context)
         case .sort(let keys):
             op = SortOperator(try self.operator(p.inputs[0], partition: k), keys: keys, context: context)
         case .topN(let keys, let limit):
@@ -204,6 +208,16 @@ final class TreeRun {
         }
         context.stats.record(op.stats, tree: tree, node: p.id)
         return op
+    }
+
+    private var matchSets: [Int: SharedMatches] = [:]
+
+    /// The flags of a RIGHT or FULL join's shared build rows, one set for all its partitions.
+    private func sharedMatches(_ p: PhysicalPlan) -> SharedMatches {
+        if let m = matchSets[p.id] { return m }
+        let m = SharedMatches(partitions: partitions(p))
+        matchSets[p.id] = m
+        return m
     }
 
     // MARK: scans

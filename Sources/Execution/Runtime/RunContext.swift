@@ -203,3 +203,31 @@ final class Once<Value>: @unchecked Sendable, Wakeable {
         condition.unlock()
     }
 }
+
+/// For a RIGHT or FULL join whose build (inner) rows all its partitions share:
+/// which of those rows some partition matched. Each partition hands in its
+/// flags when its probe side is done; the last one gets them all combined and
+/// emits the rows no partition matched.
+final class SharedMatches: @unchecked Sendable {
+    private let lock = NSLock()
+    private var combined: [Bool]?
+    private var waiting: Int
+
+    init(partitions: Int) {
+        waiting = partitions
+    }
+
+    /// The combined flags for the last partition to finish; nil for the others.
+    func finish(_ flags: [Bool]) -> [Bool]? {
+        lock.lock()
+        defer { lock.unlock() }
+        if var all = combined {
+            for i in all.indices where flags[i] { all[i] = true }
+            combined = all
+        } else {
+            combined = flags
+        }
+        waiting -= 1
+        return waiting == 0 ? combined : nil
+    }
+}

@@ -17,6 +17,10 @@ public final class Session: Catalog {
     /// How many threads a query runs on (`SET threads = N`, `--threads N`); the cores by default.
     public private(set) var threads = Session.defaultThreads
     public static let maxThreads = 256
+    /// Hash joins whose build side is expected to exceed this many rows
+    /// partition both sides instead of sharing one table (see PhysicalPlanner);
+    /// nil in one process. Tests set it to run partitioned joins.
+    var broadcastLimit: Double?
     public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     public init() {}
@@ -181,7 +185,7 @@ public final class Session: Catalog {
     func physical(_ q: Query) throws(SQLError) -> PhysicalQuery {
         let logical = try Binder(catalog: self).bind(q)
         let optimized = try Optimizer().optimize(logical)
-        return try PhysicalPlanner(partitions: threads).plan(optimized)
+        return try PhysicalPlanner(partitions: threads, broadcastLimit: broadcastLimit).plan(optimized)
     }
 
     /// Runs a query to completion; result columns carry the query's names, rows in result order.

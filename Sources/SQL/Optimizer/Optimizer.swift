@@ -358,7 +358,10 @@ public struct Optimizer {
 }
 
 /// Row-count estimates without statistics: source sizes and fixed selectivities.
-enum Estimator {
+public enum Estimator {
+    /// The rows a plan is expected to produce.
+    public static func estimatedRows(_ plan: LogicalPlan) -> Double { rows(plan) }
+
     static func selectivity(_ e: BoundExpr) -> Double {
         switch e {
         case .call(.eq, let a, _): return a.contains { $0.isConstant } ? 0.05 : 0.1
