@@ -21,12 +21,16 @@ final class ByteSource {
     /// Where reading began, and the offset of the next byte to read (plain files).
     private let start: Int
     private var position: Int
-    static let chunkSize = 4 << 20
-    private static let zeros = [UInt8](repeating: 0, count: chunkSize)
+    /// Bytes per read: small enough that what was read is still in the core's
+    /// cache when the parser gets to it.
+    let chunkSize: Int
+    private static let zeros = [UInt8](repeating: 0, count: 1 << 20)
 
-    /// Reads from byte `offset` on (plain files only; a gzip file is read whole).
-    init(path: String, offset: Int = 0) throws(SQLError) {
+    /// Reads from byte `offset` on (plain files only; a gzip file is read whole),
+    /// `chunkSize` bytes at a time (at most 1 MiB).
+    init(path: String, offset: Int = 0, chunkSize: Int = 1 << 20) throws(SQLError) {
         self.path = path
+        self.chunkSize = min(max(chunkSize, 4096), Self.zeros.count)
         fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else {
             throw SQLError.execution("IO Error: cannot open \"\(path)\": \(String(cString: strerror(errno)))")
@@ -56,13 +60,13 @@ final class ByteSource {
         }
         // Straight into the buffer's tail: no intermediate copy.
         let old = buffer.count
-        buffer.append(contentsOf: Self.zeros)   // an array append is one copy, even unoptimized
+        buffer.append(contentsOf: Self.zeros[..<chunkSize])   // an array append is one copy, even unoptimized
         let n: Int
         do { n = try readSome(into: &buffer, at: old) } catch {
-            buffer.removeLast(Self.chunkSize)
+            buffer.removeLast(chunkSize)
             throw error
         }
-        buffer.removeLast(Self.chunkSize - n)
+        buffer.removeLast(chunkSize - n)
         if n == 0 { return try finish() }
         return true
     }
@@ -92,15 +96,24 @@ final class ByteSource {
     /// Bytes [range) of a plain file, exactly; an error if the file is shorter.
     static func read(_ path: String, range: Range<Int>) throws(SQLError) -> [UInt8] {
         let s = try ByteSource(path: path, offset: range.lowerBound)
-        var out = [UInt8](repeating: 0, count: range.count)
-        var done = 0
-        while done < range.count {
-            let n = try s.readSome(into: &out, at: done)
-            if n == 0 {
-                throw SQLError.execution("IO Error: \"\(path)\" was truncated while it was read: \(range.upperBound) bytes expected, \(range.lowerBound + done) could be read")
+        var failure: SQLError?
+        // Uninitialized: every byte is read before anything looks at it.
+        let out = [UInt8](unsafeUninitializedCapacity: range.count) { buffer, count in
+            var done = 0
+            while done < range.count {
+                var n: Int
+                repeat { n = pread(s.fd, buffer.baseAddress! + done, range.count - done, off_t(range.lowerBound + done)) } while n < 0 && errno == EINTR
+                if n < 0 { failure = .execution("IO Error: reading \"\(path)\": \(String(cString: strerror(errno)))"); break }
+                if n == 0 {
+                    failure = .execution("IO Error: \"\(path)\" was truncated while it was read: \(range.upperBound) bytes expected, \(range.lowerBound + done) could be read")
+                    break
+                }
+                done += n
             }
-            done += n
+            count = done   // on failure only what was read is initialized; the caller throws
+
         }
+        if let failure { throw failure }
         return out
     }
 

@@ -7,8 +7,8 @@ struct CSVFormat: FileFormat {
     let dialect: CSVDialect
     let quarantine: Quarantine?
 
-    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?) throws(SQLError) -> BatchReader {
-        try CSVReader(file: file, schema: schema, columns: columns, dialect: dialect, quarantine: quarantine, range: range)
+    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?, scratch: ReadScratch) throws(SQLError) -> BatchReader {
+        try CSVReader(file: file, schema: schema, columns: columns, dialect: dialect, quarantine: quarantine, range: range, scratch: scratch)
     }
 
     /// Opens a CSV file set: detects the dialect and infers the schema from a sample of the first file.

@@ -20,7 +20,7 @@ final class CSVReader: BatchReader {
     /// Line of the next row, counted from the reader's first row (1); see `lineNumber`.
     private var line = 1
     private var headerPending: Bool
-    private let table = FieldTable()
+    private let table: FieldTable
     private var lines: [Int] = []      // line number of each row of the batch
     private var bounds: [Int] = []     // start, end of each row of the batch
     private let maxBatchRows = 16_384
@@ -41,12 +41,16 @@ final class CSVReader: BatchReader {
     private var lineOffset: Int?
 
     init(file: DataFile, schema: Schema, columns: [Int], dialect: CSVDialect, quarantine: Quarantine?,
-         range: FileRange? = nil, recheck: Bool = false) throws(SQLError) {
+         range: FileRange? = nil, recheck: Bool = false, scratch: ReadScratch = ReadScratch()) throws(SQLError) {
         self.file = file; self.schema = schema; self.columns = columns; self.dialect = dialect; self.quarantine = quarantine
         self.range = range
         self.recheck = recheck
         scanner = CSVScanner(delimiter: dialect.delimiter, quote: dialect.quote, escape: dialect.escape)
-        source = try ByteSource(path: file.path, offset: range?.bytes.upperBound ?? 0)
+        // A range is read whole up front; what follows it is only the rest of its last row.
+        source = try ByteSource(path: file.path, offset: range?.bytes.upperBound ?? 0, chunkSize: range == nil ? 1 << 20 : 64 << 10)
+        table = scratch.fields ?? FieldTable()
+        table.removeAll()
+        scratch.fields = table
         headerPending = dialect.header && (range?.bytes.lowerBound ?? 0) == 0
         if range == nil { started = true; lineOffset = 0 }
     }

@@ -14,8 +14,16 @@ protocol BatchReader: AnyObject {
 /// A file format's reader factory: CSV, JSON Lines, Sluice batches (Parquet
 /// will be another). Made from a `FileFormatSpec` when a query runs.
 protocol FileFormat: Sendable {
-    /// A reader of `file`, or of one range of it when it is split (`FileSplit` says which rows that is).
-    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?) throws(SQLError) -> BatchReader
+    /// A reader of `file`, or of one range of it when it is split (`FileSplit`
+    /// says which rows that is). `scratch` is memory the partition's readers
+    /// reuse, one after another.
+    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?, scratch: ReadScratch) throws(SQLError) -> BatchReader
+}
+
+/// Buffers one partition's readers pass on to each other (a morsel's reader
+/// is made and dropped per range), so each range does not allocate them anew.
+final class ReadScratch {
+    var fields: FieldTable?
 }
 
 extension FileFormatSpec {

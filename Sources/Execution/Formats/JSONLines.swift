@@ -132,7 +132,7 @@ struct JSONFormat: FileFormat {
     let onError: ErrorPolicy
     let quarantine: Quarantine?
 
-    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?) throws(SQLError) -> BatchReader {
+    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?, scratch: ReadScratch) throws(SQLError) -> BatchReader {
         try JSONReader(file: file, schema: schema, columns: columns, format: self, range: range)
     }
 
@@ -227,7 +227,7 @@ final class JSONReader: BatchReader {
         self.file = file; self.schema = schema; self.columns = columns; self.format = format
         self.range = range
         self.recheck = recheck
-        source = try ByteSource(path: file.path, offset: range?.bytes.upperBound ?? 0)
+        source = try ByteSource(path: file.path, offset: range?.bytes.upperBound ?? 0, chunkSize: range == nil ? 1 << 20 : 64 << 10)
         var l: [String: Int] = [:]
         for (slot, c) in columns.enumerated() { l[schema.fields[c].name] = slot }
         lookup = l

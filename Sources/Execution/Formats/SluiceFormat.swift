@@ -5,7 +5,7 @@ import SQL
 /// Sluice's own file format: a sequence of encoded batch blocks (see BatchCodec).
 struct SluiceFormat: FileFormat {
 
-    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?) throws(SQLError) -> BatchReader {
+    func reader(for file: DataFile, schema: Schema, columns: [Int], range: FileRange?, scratch: ReadScratch) throws(SQLError) -> BatchReader {
         try SluiceReader(file: file, schema: schema, columns: columns, range: range?.bytes)
     }
 

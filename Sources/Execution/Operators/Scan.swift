@@ -21,6 +21,7 @@ final class ScanOperator: Operator {
     private var partitionColumns: [Int: Value] = [:]   // output slot -> this file's value
     private(set) var morsel = -1
     private var closed = false
+    private let scratch = ReadScratch()
 
     init(_ spec: ScanSpec, queue: MorselQueue, format: FileFormat, filters: [BoundExpr], context: RunContext) {
         self.spec = spec
@@ -70,7 +71,7 @@ final class ScanOperator: Operator {
             partitionColumns[slot] = queue.partitionValues[m.file][field - dataCount]
         }
         morsel = m.index
-        reader = try format.reader(for: file, schema: spec.dataSchema, columns: dataColumns, range: m.range)
+        reader = try format.reader(for: file, schema: spec.dataSchema, columns: dataColumns, range: m.range, scratch: scratch)
     }
 
     /// The data columns read, with the file's partition values in their slots.

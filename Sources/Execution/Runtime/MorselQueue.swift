@@ -36,10 +36,11 @@ final class MorselQueue: Sendable {
     }
 
     /// How large the ranges of a file are: enough of them for every reader
-    /// to have a few (so they finish together), none so small that starting
-    /// one costs much, none so large that one holds much memory.
+    /// to have several (so they finish together), none so small that starting
+    /// one costs much, none so large that its bytes leave the cache before
+    /// they are parsed (a range is read whole, then followed for quotes, then parsed).
     static func rangeSize(_ fileSize: Int, partitions: Int) -> Int {
-        min(16 << 20, max(1 << 20, fileSize / max(1, 4 * partitions)))
+        min(2 << 20, max(1 << 20, fileSize / max(1, 8 * partitions)))
     }
 
     /// `pruning` are the scan's filters over partition columns only; large
