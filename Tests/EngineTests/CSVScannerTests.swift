@@ -60,19 +60,33 @@ import Foundation
         let path = dir + "/big.csv"
         let line = Array("1,abcdefghijklmnopqrstuvwxyz,3.5\n".utf8)
         var data: [UInt8] = []
-        while data.count < 3 * ByteSource.chunkSize { data += line }
+        let chunk = 1 << 20
+        while data.count < 3 * chunk { data += line }
         try Data(data).write(to: URL(fileURLWithPath: path))
-        let source = try ByteSource(path: path)
+        let source = try ByteSource(path: path, chunkSize: chunk)
         var buffer: [UInt8] = []
         #expect(try source.read(into: &buffer))
         // Another process cuts the file short mid-read.
-        #expect(truncate(path, ByteSource.chunkSize + 100) == 0)
+        #expect(truncate(path, off_t(chunk + 100)) == 0)
         do {
             while try source.read(into: &buffer) {}
             Issue.record("a truncated file read to its end without an error")
         } catch {
             #expect("\(error)".contains("big.csv"))
             #expect("\(error)".contains("truncated while it was read"))
+        }
+    }
+
+    @Test func aRangeOfATruncatedFileIsAnErrorNamingIt() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-trunc-range-\(UUID().uuidString).csv").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(repeating: 65, count: 1000).write(to: URL(fileURLWithPath: path))
+        #expect(try ByteSource.read(path, range: 100..<1000).count == 900)
+        do {
+            _ = try ByteSource.read(path, range: 500..<2000)
+            Issue.record("read past the end of the file")
+        } catch {
+            #expect("\(error)".contains("truncated while it was read"), "\(error)")
         }
     }
 
