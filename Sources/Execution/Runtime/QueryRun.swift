@@ -159,44 +159,26 @@ final class TreeRun {
                                        schema: p.schema, context: context)
         case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _):
             let probe = try self.operator(p.inputs[0], partition: k)
-            let side = p.inputs[1]
+            let side = try joinSide(p, partition: k)
+            let schema = p.inputs[1].schema
             let build: () throws(SQLError) -> JoinTable
-            let closeBuild: () -> Void
-            var matches: SharedMatches? = nil
-            if case .exchange(.broadcast) = side.node {
-                if kind == .right || kind == .full { matches = sharedMatches(p) }
-                let rows = try broadcastRows(side)
-                let shared = sharedTables[p.id] ?? Once(context: context)
-                sharedTables[p.id] = shared
-                build = { () throws(SQLError) in
-                    try shared.get { () throws(SQLError) in try JoinTable(try rows(), schema: side.schema, keys: buildKeys) }
-                }
-                closeBuild = {}
+            if side.shared {
+                // One table for every partition, built by the first to need it.
+                let once = sharedTables[p.id] ?? Once(context: context)
+                sharedTables[p.id] = once
+                build = { () throws(SQLError) in try once.get { () throws(SQLError) in try JoinTable(try side.rows(), schema: schema, keys: buildKeys) } }
             } else {
-                let input = try self.operator(side, partition: k)
-                build = { () throws(SQLError) in try JoinTable(try drain(input), schema: side.schema, keys: buildKeys) }
-                closeBuild = { input.close() }
+                build = { () throws(SQLError) in try JoinTable(try side.rows(), schema: schema, keys: buildKeys) }
             }
-            op = HashJoinOperator(probe: probe, build: build, closeBuild: closeBuild, matches: matches, kind: kind, probeKeys: probeKeys,
+            op = HashJoinOperator(probe: probe, build: build, closeBuild: side.close, matches: side.matches, kind: kind, probeKeys: probeKeys,
                                   residual: residual, schema: p.schema, context: context)
         case .nestedLoopJoin(let kind, let condition):
             let outer = try self.operator(p.inputs[0], partition: k)
-            let side = p.inputs[1]
-            let inner: () throws(SQLError) -> RecordBatch
-            let closeInner: () -> Void
-            var matches: SharedMatches? = nil
-            if case .exchange(.broadcast) = side.node {
-                if kind == .right || kind == .full { matches = sharedMatches(p) }
-                let rows = try broadcastRows(side)
-                inner = { () throws(SQLError) in RecordBatch.concat(try rows(), schema: side.schema) }
-                closeInner = {}
-            } else {
-                let input = try self.operator(side, partition: k)
-                inner = { () throws(SQLError) in RecordBatch.concat(try drain(input), schema: side.schema) }
-                closeInner = { input.close() }
-            }
-            op = NestedLoopJoinOperator(outer: outer, inner: inner, innerSchema: side.schema, closeInner: closeInner,
-                                        matches: matches, kind: kind, condition: condition, schema: p.schema, context: context)
+            let side = try joinSide(p, partition: k)
+            let schema = p.inputs[1].schema
+            op = NestedLoopJoinOperator(outer: outer, inner: { () throws(SQLError) in RecordBatch.concat(try side.rows(), schema: schema) },
+                                        innerSchema: schema, closeInner: side.close, matches: side.matches, kind: kind,
+                                        condition: condition, schema: p.schema, context: context)
         case .sort(let keys):
             op = SortOperator(try self.operator(p.inputs[0], partition: k), keys: keys, context: context)
         case .topN(let keys, let limit):
@@ -211,6 +193,24 @@ final class TreeRun {
     }
 
     private var matchSets: [Int: SharedMatches] = [:]
+
+    /// A join's build (inner) side for partition `k`: the rows of a broadcast,
+    /// which every partition shares (with, for RIGHT and FULL joins, one set of
+    /// matched flags), or this partition's own input.
+    private func joinSide(_ join: PhysicalPlan, partition k: Int) throws(SQLError)
+        -> (rows: () throws(SQLError) -> [RecordBatch], close: () -> Void, shared: Bool, matches: SharedMatches?) {
+        let side = join.inputs[1]
+        guard case .exchange(.broadcast) = side.node else {
+            let input = try self.operator(side, partition: k)
+            return ({ () throws(SQLError) in try drain(input) }, { input.close() }, false, nil)
+        }
+        var outer = false
+        switch join.node {
+        case .hashJoin(let kind, _, _, _, _), .nestedLoopJoin(let kind, _): outer = kind == .right || kind == .full
+        default: break
+        }
+        return (try broadcastRows(side), {}, true, outer ? sharedMatches(join) : nil)
+    }
 
     /// The flags of a RIGHT or FULL join's shared build rows, one set for all its partitions.
     private func sharedMatches(_ p: PhysicalPlan) -> SharedMatches {
