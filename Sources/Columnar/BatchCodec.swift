@@ -5,23 +5,31 @@ internal import Compression
 ///
 ///     offset size  field (all integers little-endian)
 ///     0      4     magic "SLCB"
-///     4      2     format version (1)
-///     6      2     codec: 0 = stored, 1 = LZ4 block
-///     8      4     payload length before compression
-///     12     4     payload length as stored
-///     16     4     CRC-32 of the stored payload
-///     20     ...   stored payload
+///     4      2     format version (2; version 1 is still read)
+///     6      2     codec: 0 = buffers stored, 1 = buffers LZ4-compressed (each
+///                  only when that makes it smaller)
+///     8      4     length of the layout (below)
+///     12     4     length of the payload (layout and buffers)
+///     16     4     CRC-32 of the payload
+///     20     ...   payload
 ///
-/// Payload: row count u32, column count u32, then per column: name (u32 length +
-/// UTF-8), type (tag u8, precision u8, scale u8), validity flag u8 [+ bitmap words
-/// u64], values (fixed-width little-endian; strings as u64 offsets then bytes;
-/// booleans one byte each; intervals as i32 months, i32 days, i64 micros).
-/// Encoding and decoding are pure; any number may run at once.
+/// Layout: row count u32, column count u32, then per column: name (u32 length
+/// + UTF-8), type (tag u8, precision u8, scale u8), validity flag u8, and for
+/// each of its buffers the raw and the stored length (u32 each). Then the
+/// buffers, back to back: the validity bitmap's words (u64) when flagged, then
+/// the values: booleans one byte each, fixed-width values in memory order,
+/// strings as u64 offsets (rows + 1, from 0) and the UTF-8 bytes, intervals as
+/// i32 months, i32 days, i64 micros.
+///
+/// Each buffer is compressed on its own, so decoding writes it straight into
+/// the column's own storage: the decompressed bytes are the column, with no
+/// copy after. (Version 1 compressed the payload as one block and copied the
+/// columns out of it.) Encoding and decoding are pure; any number may run at once.
 public enum BatchCodec {
     public static let magic: [UInt8] = Array("SLCB".utf8)
-    public static let version: UInt16 = 1
+    public static let version: UInt16 = 2
     public static let headerSize = 20
-    /// The largest payload a block may declare (what one LZ4 block can hold).
+    /// The largest payload or buffer a block may declare (what one LZ4 block can hold).
     public static let maxPayload = LZ4.maxBlockSize
 
     public static func encode(_ batch: RecordBatch, compress: Bool = true) -> [UInt8] {
@@ -32,38 +40,49 @@ public enum BatchCodec {
 
     /// Appends one encoded block to `out`.
     public static func encode(_ batch: RecordBatch, into out: inout [UInt8], compress: Bool = true) {
-        var w = ByteWriter()
-        w.u32(UInt32(batch.rowCount)); w.u32(UInt32(batch.columns.count))
-        for (field, col) in zip(batch.schema.fields, batch.columns) {
-            let name = Array(field.name.utf8)
-            w.u32(UInt32(name.count)); w.bytes(name)
-            let (tag, p, s) = typeTag(field.type)
-            w.u8(tag); w.u8(p); w.u8(s)
-            if let v = col.validity { w.u8(1); for word in v.words { w.u64(word) } } else { w.u8(0) }
-            switch col.data {
-            case .bool(let a): for b in a { w.u8(b ? 1 : 0) }
-            case .int32(let a): w.raw(a)
-            case .int64(let a): w.raw(a)
-            case .int128(let a): w.raw(a)
-            case .double(let a): w.raw(a)
-            case .string(let st): w.raw(st.offsets); w.bytes(st.bytes)   // Int is 64-bit little-endian here
-            case .interval(let a): for i in a { w.u32(UInt32(bitPattern: i.months)); w.u32(UInt32(bitPattern: i.days)); w.u64(UInt64(bitPattern: i.micros)) }
+        var layout = ByteWriter()
+        var bodies: [UInt8] = []
+        var scratch: [UInt8] = []
+        layout.u32(UInt32(batch.rowCount)); layout.u32(UInt32(batch.columns.count))
+        /// Adds one buffer: its lengths to the layout, its bytes (compressed when smaller) to the bodies.
+        func buffer(_ raw: UnsafeRawBufferPointer) {
+            if compress, raw.count > 64, LZ4.compress(raw, into: &scratch), scratch.count < raw.count {
+                layout.u32(UInt32(raw.count)); layout.u32(UInt32(scratch.count))
+                bodies.append(contentsOf: scratch)
+            } else {
+                layout.u32(UInt32(raw.count)); layout.u32(UInt32(raw.count))
+                bodies.append(contentsOf: raw)
             }
         }
-        let payload = w.buffer
-        var stored: [UInt8]
-        var codec: UInt16 = 0
-        if compress {
-            var c: [UInt8] = []
-            let compressed = payload.withUnsafeBytes { LZ4.compress($0, into: &c) }
-            if compressed && c.count < payload.count { stored = c; codec = 1 } else { stored = payload }
-        } else { stored = payload }
+        for (field, col) in zip(batch.schema.fields, batch.columns) {
+            let name = Array(field.name.utf8)
+            layout.u32(UInt32(name.count)); layout.bytes(name)
+            let (tag, p, s) = typeTag(field.type)
+            layout.u8(tag); layout.u8(p); layout.u8(s)
+            layout.u8(col.validity == nil ? 0 : 1)
+            if let v = col.validity { v.words.withUnsafeBytes { buffer($0) } }
+            switch col.data {
+            case .bool(let a): a.withUnsafeBytes { buffer($0) }   // one byte each, 0 or 1
+            case .int32(let a): a.withUnsafeBytes { buffer($0) }
+            case .int64(let a): a.withUnsafeBytes { buffer($0) }
+            case .int128(let a): a.withUnsafeBytes { buffer($0) }
+            case .double(let a): a.withUnsafeBytes { buffer($0) }
+            case .interval(let a): a.withUnsafeBytes { buffer($0) }   // i32, i32, i64: 16 bytes, no padding
+            case .string(let st):
+                // A slice's offsets need not start at 0: written from 0, over its own bytes.
+                let base = st.offsets[0]
+                let offsets = (0...st.count).map { UInt64(st.offsets[$0] - base) }
+                offsets.withUnsafeBytes { buffer($0) }
+                st.bytes.withUnsafeBufferPointer { buffer(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[st.usedBytes]))) }
+            }
+        }
+        let payload = layout.buffer + bodies
         var h = ByteWriter()
-        h.bytes(magic); h.u16(version); h.u16(codec)
-        h.u32(UInt32(payload.count)); h.u32(UInt32(stored.count))
-        h.u32(stored.withUnsafeBytes { crc32($0) })
+        h.bytes(magic); h.u16(version); h.u16(compress ? 1 : 0)
+        h.u32(UInt32(layout.buffer.count)); h.u32(UInt32(payload.count))
+        h.u32(payload.withUnsafeBytes { crc32($0) })
         out.append(contentsOf: h.buffer)
-        out.append(contentsOf: stored)
+        out.append(contentsOf: payload)
     }
 
     /// Decodes the block at `offset`, advancing it past the block.
@@ -74,30 +93,31 @@ public enum BatchCodec {
         var r = ByteReader(bytes, offset)
         guard try r.bytes(4) == magic else { throw .corrupt("not a Sluice batch block (bad magic)") }
         let v = try r.u16()
-        guard v == version else { throw .unsupportedVersion(Int(v)) }
+        guard v == 1 || v == version else { throw .unsupportedVersion(Int(v)) }
         let codec = try r.u16()
-        let rawLength = Int(try r.u32()), storedLength = Int(try r.u32()), checksum = try r.u32()
+        let first = Int(try r.u32()), storedLength = Int(try r.u32()), checksum = try r.u32()
         // Lengths come from the writer: check them before they size anything.
-        guard rawLength <= maxPayload else { throw .corrupt("block declares a \(rawLength)-byte payload; the limit is \(maxPayload)") }
-        guard codec != 0 || rawLength == storedLength else {
-            throw .corrupt("stored block declares \(rawLength) bytes but holds \(storedLength)")
-        }
         guard bytes.count - r.offset >= storedLength else {
             throw .truncated("block payload needs \(storedLength) bytes, \(bytes.count - r.offset) left")
         }
-        let stored = bytes[r.offset..<(r.offset + storedLength)]
-        let actual = stored.withUnsafeBytes { crc32($0) }
+        let start = r.offset
+        let actual = bytes.withUnsafeBytes { crc32(UnsafeRawBufferPointer(rebasing: $0[start..<(start + storedLength)])) }
         guard actual == checksum else { throw .corrupt("checksum mismatch (stored \(checksum), computed \(actual))") }
-        offset = r.offset + storedLength
-        let payload: [UInt8]
-        switch codec {
-        case 0: payload = Array(stored)   // one copy; the decoded columns copy out of it anyway
-        case 1:
-            do { payload = try stored.withUnsafeBytes { try LZ4.decompress($0, originalSize: rawLength) } }
-            catch { throw .corrupt("\(error)") }
-        default: throw .corrupt("unknown codec \(codec)")
+        offset = start + storedLength
+        if v == 1 { return try decodeVersion1(bytes, start: start, rawLength: first, storedLength: storedLength, codec: codec) }
+        guard codec <= 1 else { throw .corrupt("unknown codec \(codec)") }
+        guard first <= storedLength else { throw .corrupt("layout of \(first) bytes in a payload of \(storedLength)") }
+        let result = bytes.withUnsafeBytes { all -> Result<RecordBatch, BatchCodecError> in
+            let payload = UnsafeRawBufferPointer(rebasing: all[start..<(start + storedLength)])
+            do throws(BatchCodecError) { return .success(try decodeLayout(payload, layoutLength: first)) } catch { return .failure(error) }
         }
-        return try decodePayload(payload)
+        return try result.get()
+    }
+
+    public static func decodeAll(_ bytes: [UInt8]) throws(BatchCodecError) -> [RecordBatch] {
+        var offset = 0, out: [RecordBatch] = []
+        while offset < bytes.count { out.append(try decode(bytes, offset: &offset)) }
+        return out
     }
 
     /// The whole size of the block whose first `headerSize` bytes are `header`
@@ -107,25 +127,105 @@ public enum BatchCodec {
         var r = ByteReader(header, 0)
         guard try r.bytes(4) == magic else { throw .corrupt("not a Sluice batch block (bad magic)") }
         let v = try r.u16()
-        guard v == version else { throw .unsupportedVersion(Int(v)) }
+        guard v == 1 || v == version else { throw .unsupportedVersion(Int(v)) }
         _ = try r.u16()
-        let rawLength = Int(try r.u32()), storedLength = Int(try r.u32())
-        guard rawLength <= maxPayload, storedLength <= maxPayload + maxPayload / 255 + 16 else {
-            throw .corrupt("block declares a \(rawLength)-byte payload; the limit is \(maxPayload)")
-        }
+        _ = try r.u32()
+        let storedLength = Int(try r.u32())
+        guard storedLength <= maxPayload else { throw .corrupt("block declares a \(storedLength)-byte payload; the limit is \(maxPayload)") }
         return headerSize + storedLength
     }
 
-    public static func decodeAll(_ bytes: [UInt8]) throws(BatchCodecError) -> [RecordBatch] {
-        var offset = 0, out: [RecordBatch] = []
-        while offset < bytes.count { out.append(try decode(bytes, offset: &offset)) }
-        return out
+    // MARK: version 2
+
+    /// Reads the layout, then each buffer straight into the storage of its column.
+    private static func decodeLayout(_ payload: UnsafeRawBufferPointer, layoutLength: Int) throws(BatchCodecError) -> RecordBatch {
+        var layout = RawReader(UnsafeRawBufferPointer(rebasing: payload[0..<layoutLength]))
+        var body = layoutLength
+        let rows = Int(try layout.u32()), ncols = Int(try layout.u32())
+        // Every column takes at least 8 bytes of layout: a column count it cannot hold is corrupt.
+        guard ncols <= layout.remaining / 8 else { throw .corrupt("\(ncols) columns cannot fit in \(layoutLength) bytes") }
+
+        /// The next buffer, `count` values of T, decompressed (or copied) straight into
+        /// the array that becomes the column's storage; `valid` vets its bytes first.
+        func buffer<T>(_ type: T.Type, count: Int, what: String,
+                       valid: (UnsafeRawBufferPointer) -> Bool = { _ in true }) throws(BatchCodecError) -> [T] {
+            let raw = Int(try layout.u32()), stored = Int(try layout.u32())
+            let (need, overflow) = count.multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+            guard !overflow, raw == need else { throw .corrupt("\(what): \(raw) bytes where \(count) values need \(overflow ? -1 : need)") }
+            guard stored <= payload.count - body else { throw .truncated("\(what) needs \(stored) bytes, \(payload.count - body) left") }
+            guard raw <= maxPayload, stored == raw || stored * 255 >= raw else { throw .corrupt("\(what): \(stored) bytes cannot hold \(raw)") }
+            let src = UnsafeRawBufferPointer(rebasing: payload[body..<(body + stored)])
+            body += stored
+            var failure: BatchCodecError?
+            let out = [T](unsafeUninitializedCapacity: count) { dst, n in
+                let target = UnsafeMutableRawBufferPointer(dst)
+                if stored == raw {
+                    if raw > 0 { target.copyMemory(from: src) }
+                } else {
+                    do { try LZ4.decompress(src, into: UnsafeMutableRawBufferPointer(rebasing: target[0..<raw])) }
+                    catch { failure = .corrupt("\(what): \(error)") }
+                }
+                if failure == nil, !valid(UnsafeRawBufferPointer(rebasing: target[0..<raw])) { failure = .corrupt("\(what) holds values its type cannot") }
+                // Only values known good count as initialized (all are trivial: nothing to clean up).
+                n = failure == nil ? count : 0
+            }
+            if let failure { throw failure }
+            return out
+        }
+
+        var fields: [Field] = [], columns: [Column] = []
+        for _ in 0..<ncols {
+            let nameLength = Int(try layout.u32())
+            let name = String(decoding: try layout.bytes(nameLength), as: UTF8.self)
+            let type = try typeFrom(tag: try layout.u8(), try layout.u8(), try layout.u8())
+            var validity: Bitmap? = nil
+            if try layout.u8() == 1 {
+                validity = Bitmap(words: try buffer(UInt64.self, count: (rows + 63) / 64, what: "validity of \(name)"), count: rows)
+            }
+            let data: ColumnData
+            switch type.physical {
+            case .bool:
+                // Bytes are Bools only if each is 0 or 1.
+                data = .bool(try buffer(Bool.self, count: rows, what: "values of \(name)") { $0.allSatisfy { $0 <= 1 } })
+            case .int32: data = .int32(try buffer(Int32.self, count: rows, what: "values of \(name)"))
+            case .int64: data = .int64(try buffer(Int64.self, count: rows, what: "values of \(name)"))
+            case .int128: data = .int128(try buffer(Int128.self, count: rows, what: "values of \(name)"))
+            case .double: data = .double(try buffer(Double.self, count: rows, what: "values of \(name)"))
+            case .interval: data = .interval(try buffer(Interval.self, count: rows, what: "values of \(name)"))
+            case .string:
+                let offsets = try buffer(Int.self, count: rows + 1, what: "string offsets of \(name)")
+                var ordered = offsets[0] == 0
+                if ordered { for k in 0..<rows where offsets[k] > offsets[k + 1] { ordered = false; break } }
+                guard ordered, let total = offsets.last else { throw .corrupt("string offsets out of order in column \(name)") }
+                let bytes = try buffer(UInt8.self, count: total, what: "strings of \(name)")
+                data = .string(StringArray(offsets: offsets, bytes: bytes))
+            }
+            fields.append(Field(name, type))
+            columns.append(Column(type: type, data: data, validity: validity))
+        }
+        guard layout.remaining == 0 else { throw .corrupt("\(layout.remaining) stray bytes after the last column's layout") }
+        guard body == payload.count else { throw .corrupt("\(payload.count - body) stray bytes after the last buffer") }
+        return RecordBatch(schema: Schema(fields), columns: columns, rowCount: rows)
     }
 
-    private static func decodePayload(_ payload: [UInt8]) throws(BatchCodecError) -> RecordBatch {
+    // MARK: version 1
+
+    private static func decodeVersion1(_ bytes: [UInt8], start: Int, rawLength: Int, storedLength: Int, codec: UInt16) throws(BatchCodecError) -> RecordBatch {
+        guard rawLength <= maxPayload else { throw .corrupt("block declares a \(rawLength)-byte payload; the limit is \(maxPayload)") }
+        guard codec != 0 || rawLength == storedLength else {
+            throw .corrupt("stored block declares \(rawLength) bytes but holds \(storedLength)")
+        }
+        let stored = bytes[start..<(start + storedLength)]
+        let payload: [UInt8]
+        switch codec {
+        case 0: payload = Array(stored)
+        case 1:
+            do { payload = try stored.withUnsafeBytes { try LZ4.decompress($0, originalSize: rawLength) } }
+            catch { throw .corrupt("\(error)") }
+        default: throw .corrupt("unknown codec \(codec)")
+        }
         var r = ByteReader(payload, 0)
         let rows = Int(try r.u32()), ncols = Int(try r.u32())
-        // Every column takes at least 8 bytes (name length, type, validity flag): a column count the payload cannot hold is corrupt.
         guard ncols <= (payload.count - r.offset) / 8 else { throw .corrupt("\(ncols) columns cannot fit in \(payload.count) bytes") }
         var fields: [Field] = [], columns: [Column] = []
         for _ in 0..<ncols {
@@ -141,10 +241,10 @@ public enum BatchCodec {
             let data: ColumnData
             switch type.physical {
             case .bool: data = .bool(try r.bytes(rows).map { $0 != 0 })
-            case .int32: data = .int32(try r.raw(rows))
-            case .int64: data = .int64(try r.raw(rows))
-            case .int128: data = .int128(try r.raw(rows))
-            case .double: data = .double(try r.raw(rows))
+            case .int32: data = .int32(try r.raw(rows) as [Int32])
+            case .int64: data = .int64(try r.raw(rows) as [Int64])
+            case .int128: data = .int128(try r.raw(rows) as [Int128])
+            case .double: data = .double(try r.raw(rows) as [Double])
             case .string:
                 let offs: [Int] = try r.raw(rows + 1)
                 var ordered = offs.first == 0
@@ -207,7 +307,7 @@ public enum BatchCodecError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .truncated(let m): return "truncated Sluice batch: \(m)"
         case .corrupt(let m): return "corrupt Sluice batch: \(m)"
-        case .unsupportedVersion(let v): return "Sluice batch format version \(v) is not supported (this build reads version \(BatchCodec.version))"
+        case .unsupportedVersion(let v): return "Sluice batch format version \(v) is not supported (this build reads versions 1 and \(BatchCodec.version))"
         }
     }
 }
@@ -219,8 +319,28 @@ struct ByteWriter {
     mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { buffer.append(contentsOf: $0) } }
     mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { buffer.append(contentsOf: $0) } }
     mutating func bytes(_ b: [UInt8]) { buffer.append(contentsOf: b) }
-    /// Fixed-width values in memory order (this format is little-endian; so are the hosts we build for).
-    mutating func raw<T>(_ a: [T]) { a.withUnsafeBytes { buffer.append(contentsOf: $0) } }
+}
+
+/// Reads integers and byte runs from memory, refusing to read past its end.
+struct RawReader {
+    let data: UnsafeRawBufferPointer
+    var offset = 0
+    init(_ data: UnsafeRawBufferPointer) { self.data = data }
+    var remaining: Int { data.count - offset }
+
+    mutating func bytes(_ n: Int) throws(BatchCodecError) -> [UInt8] {
+        guard n >= 0, n <= remaining else { throw .truncated("needs \(n) more bytes at offset \(offset), \(remaining) left") }
+        defer { offset += n }
+        return Array(UnsafeRawBufferPointer(rebasing: data[offset..<(offset + n)]))
+    }
+    mutating func u8() throws(BatchCodecError) -> UInt8 { UInt8(littleEndian: try load()) }
+    mutating func u32() throws(BatchCodecError) -> UInt32 { UInt32(littleEndian: try load()) }
+    private mutating func load<T: FixedWidthInteger>() throws(BatchCodecError) -> T {
+        let size = MemoryLayout<T>.size
+        guard remaining >= size else { throw .truncated("needs \(size) more bytes at offset \(offset)") }
+        defer { offset += size }
+        return data.loadUnaligned(fromByteOffset: offset, as: T.self)
+    }
 }
 
 struct ByteReader {

@@ -1,13 +1,38 @@
-/// Variable-length strings of a column: row i is bytes[offsets[i]..<offsets[i+1]] (UTF-8).
+/// Variable-length strings of a column: row i is bytes[offsets[i]..<offsets[i+1]]
+/// (UTF-8). A slice views part of `offsets` and shares all of `bytes`, so
+/// offsets need not start at 0.
 public struct StringArray: Sendable {
-    public var offsets: [Int]
-    public var bytes: [UInt8]
+    public let offsets: Buffer<Int>
+    public let bytes: Buffer<UInt8>
     public init() { offsets = [0]; bytes = [] }
-    public init(offsets: [Int], bytes: [UInt8]) { self.offsets = offsets; self.bytes = bytes }
+    public init(offsets: Buffer<Int>, bytes: Buffer<UInt8>) { self.offsets = offsets; self.bytes = bytes }
+    public init(offsets: [Int], bytes: [UInt8]) { self.offsets = Buffer(offsets); self.bytes = Buffer(bytes) }
     public var count: Int { offsets.count - 1 }
 
     @inline(__always) public func range(_ i: Int) -> Range<Int> { offsets[i]..<offsets[i + 1] }
-    public subscript(i: Int) -> String { String(decoding: bytes[range(i)], as: UTF8.self) }
+    public subscript(i: Int) -> String { withBytes(i) { String(decoding: $0, as: UTF8.self) } }
+
+    /// Calls body with row i's bytes without copying.
+    @inline(__always) public func withBytes<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        let r = range(i)
+        return bytes.withUnsafeBufferPointer { body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0[r]))) }
+    }
+
+    /// Rows `range`, sharing these buffers.
+    public func slice(_ range: Range<Int>) -> StringArray {
+        StringArray(offsets: offsets.slice(range.lowerBound..<(range.upperBound + 1)), bytes: bytes)
+    }
+
+    /// The bytes of all rows, back to back (a slice's own part of `bytes`).
+    public var usedBytes: Range<Int> { offsets[0]..<offsets[count] }
+}
+
+/// Builds a StringArray by appending rows.
+public struct StringArrayBuilder: Sendable {
+    public var offsets: [Int] = [0]
+    public var bytes: [UInt8] = []
+    public init() {}
+    public var count: Int { offsets.count - 1 }
 
     @inlinable
     public mutating func append<C: Collection>(utf8: C) where C.Element == UInt8 {
@@ -20,22 +45,26 @@ public struct StringArray: Sendable {
     public mutating func append(_ s: String) { var s = s; s.withUTF8 { append(utf8: $0) } }
     public mutating func appendEmpty() { offsets.append(bytes.count) }
 
-    /// Calls body with row i's bytes without copying.
-    @inline(__always) public func withBytes<R>(_ i: Int, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        let r = range(i)
-        return bytes.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[r])) }
-    }
+    public func finish() -> StringArray { StringArray(offsets: offsets, bytes: bytes) }
 }
 
 /// The buffers of one column, by physical type.
 public enum ColumnData: Sendable {
-    case bool([Bool])
-    case int32([Int32])
-    case int64([Int64])
-    case int128([Int128])
-    case double([Double])
+    case bool(Buffer<Bool>)
+    case int32(Buffer<Int32>)
+    case int64(Buffer<Int64>)
+    case int128(Buffer<Int128>)
+    case double(Buffer<Double>)
     case string(StringArray)
-    case interval([Interval])
+    case interval(Buffer<Interval>)
+
+    // Built arrays become buffers without a copy.
+    @inlinable public static func bool(_ a: [Bool]) -> ColumnData { .bool(Buffer(a)) }
+    @inlinable public static func int32(_ a: [Int32]) -> ColumnData { .int32(Buffer(a)) }
+    @inlinable public static func int64(_ a: [Int64]) -> ColumnData { .int64(Buffer(a)) }
+    @inlinable public static func int128(_ a: [Int128]) -> ColumnData { .int128(Buffer(a)) }
+    @inlinable public static func double(_ a: [Double]) -> ColumnData { .double(Buffer(a)) }
+    @inlinable public static func interval(_ a: [Interval]) -> ColumnData { .interval(Buffer(a)) }
 }
 
 /// One column of a record batch: typed buffers plus an optional validity bitmap
@@ -102,7 +131,7 @@ public struct Column: Sendable {
             for (k, i) in indices.enumerated() where i < 0 || isNull(Int(i)) { v[k] = false }
             validity = v
         }
-        @inline(__always) func take<T>(_ a: [T], _ zero: T) -> [T] {
+        @inline(__always) func take<T>(_ a: Buffer<T>, _ zero: T) -> [T] {
             if hasNegative { return indices.map { $0 < 0 ? zero : a[Int($0)] } }
             return [T](unsafeUninitializedCapacity: indices.count) { buf, n in
                 a.withUnsafeBufferPointer { src in
@@ -146,8 +175,26 @@ public struct Column: Sendable {
         return gather(idx)
     }
 
+    /// Rows `range`: views of the same buffers, no copy of the values (the
+    /// validity bitmap, a bit a row, is copied).
     public func slice(_ range: Range<Int>) -> Column {
-        gather(range.map { Int32($0) })
+        if range == 0..<count { return self }
+        let data: ColumnData
+        switch self.data {
+        case .bool(let a): data = .bool(a.slice(range))
+        case .int32(let a): data = .int32(a.slice(range))
+        case .int64(let a): data = .int64(a.slice(range))
+        case .int128(let a): data = .int128(a.slice(range))
+        case .double(let a): data = .double(a.slice(range))
+        case .interval(let a): data = .interval(a.slice(range))
+        case .string(let s): data = .string(s.slice(range))
+        }
+        let bits = validity.map { v in
+            var b = Bitmap(count: range.count, allSet: true)
+            for (k, i) in range.enumerated() where !v[i] { b[k] = false }
+            return b
+        }
+        return Column(type: type, data: data, validity: bits)
     }
 
     /// Appends the rows of columns of the same type, in order.

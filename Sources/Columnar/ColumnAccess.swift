@@ -4,7 +4,7 @@ extension Column {
         let scale = type.decimalScale
         let div = scale > 0 ? Double(Decimal128.pow10(scale)) : 1
         switch data {
-        case .double(let a): return a
+        case .double(let a): return a.array
         case .int32(let a): return a.map { Double($0) / div }
         case .int64(let a): return scale == 0 ? a.map { Double($0) } : a.map { Double($0) / div }
         case .int128(let a): return a.map { Double($0) / div }
@@ -15,7 +15,7 @@ extension Column {
     /// Integer-like values widened to 64 bits (booleans as 0/1).
     public func int64Values() -> [Int64] {
         switch data {
-        case .int64(let a): return a
+        case .int64(let a): return a.array
         case .int32(let a): return a.map { Int64($0) }
         case .int128(let a): return a.map { Int64(truncatingIfNeeded: $0) }
         case .bool(let a): return a.map { $0 ? 1 : 0 }
@@ -26,7 +26,7 @@ extension Column {
     /// Integer-like values widened to 128 bits.
     public func int128Values() -> [Int128] {
         switch data {
-        case .int128(let a): return a
+        case .int128(let a): return a.array
         case .int64(let a): return a.map { Int128($0) }
         case .int32(let a): return a.map { Int128($0) }
         default: return [Int128](repeating: 0, count: count)

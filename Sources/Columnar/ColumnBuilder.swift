@@ -7,7 +7,7 @@ public struct ColumnBuilder {
     private var i64: [Int64] = []
     private var i128: [Int128] = []
     private var doubles: [Double] = []
-    private var strings = StringArray()
+    private var strings = StringArrayBuilder()
     private var intervals: [Interval] = []
     private var validity: Bitmap?
     public private(set) var count = 0
@@ -82,9 +82,10 @@ public struct ColumnBuilder {
         case .double(let a): doubles.append(contentsOf: a)
         case .interval(let a): intervals.append(contentsOf: a)
         case .string(let s):
-            let base = strings.bytes.count
-            strings.bytes.append(contentsOf: s.bytes)
-            strings.offsets.append(contentsOf: s.offsets.dropFirst().map { $0 + base })
+            // A slice's offsets need not start at 0: move them to this builder's bytes.
+            let shift = strings.bytes.count - s.offsets[0]
+            s.bytes.withUnsafeBufferPointer { strings.bytes.append(contentsOf: $0[s.usedBytes]) }
+            strings.offsets.append(contentsOf: s.offsets.dropFirst().map { $0 + shift })
         }
         count += c.count
         if let v = c.validity {
@@ -103,7 +104,7 @@ public struct ColumnBuilder {
         case .int64: data = .int64(i64)
         case .int128: data = .int128(i128)
         case .double: data = .double(doubles)
-        case .string: data = .string(strings)
+        case .string: data = .string(strings.finish())
         case .interval: data = .interval(intervals)
         }
         let c = Column(type: type, data: data, validity: validity)

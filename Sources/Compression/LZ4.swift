@@ -45,6 +45,20 @@ public enum LZ4 {
     }
 }
 
+extension LZ4 {
+    /// Decompresses a block into `output`, which it must fill exactly (the
+    /// caller sized it from the writer's word, after bounding that word).
+    public static func decompress(_ input: UnsafeRawBufferPointer, into output: UnsafeMutableRawBufferPointer) throws(CompressionError) {
+        guard input.count <= maxBlockSize, output.count <= maxBlockSize else { throw .corrupt("LZ4 block larger than a block may be") }
+        guard output.count > 0 else { return }
+        let n = LZ4_decompress_safe(
+            input.baseAddress?.assumingMemoryBound(to: CChar.self),
+            output.baseAddress!.assumingMemoryBound(to: CChar.self),
+            Int32(input.count), Int32(output.count))
+        guard n == output.count else { throw .corrupt("LZ4 block does not decompress to \(output.count) bytes") }
+    }
+}
+
 public enum CompressionError: Error, Equatable, CustomStringConvertible {
     case corrupt(String)
     case truncated(String)

@@ -43,6 +43,23 @@ struct BatchCodecTests {
         if compress { #expect(bytes.count < BatchCodec.encode(batch, compress: false).count) }
     }
 
+    @Test func slicesAndDecodedColumnsShareStorage() throws {
+        let batch = Self.sample()
+        let piece = batch.slice(100..<300)
+        for (whole, part) in zip(batch.columns, piece.columns) {
+            switch (whole.data, part.data) {
+            case (.int64(let a), .int64(let b)): #expect(a.sharesStorage(with: b))
+            case (.string(let a), .string(let b)): #expect(a.bytes.sharesStorage(with: b.bytes) && a.offsets.sharesStorage(with: b.offsets))
+            case (.double(let a), .double(let b)): #expect(a.sharesStorage(with: b))
+            default: break
+            }
+        }
+        for r in 0..<200 { #expect(piece.row(r) == batch.row(100 + r)) }
+        // A slice encodes as the rows it shows (its string offsets start past 0).
+        let decoded = try BatchCodec.decodeAll(BatchCodec.encode(piece))[0]
+        for r in 0..<200 { #expect(decoded.row(r) == batch.row(100 + r)) }
+    }
+
     @Test func severalBlocksInOneBuffer() throws {
         var bytes: [UInt8] = []
         let batch = Self.sample()
@@ -74,11 +91,12 @@ struct BatchCodecTests {
 /// Blocks written by someone hostile: lengths that would size allocations or
 /// narrow into 32-bit arguments are refused before anything is allocated.
 struct HostileBlockTests {
-    /// A block with a valid checksum over `stored`, declaring `rawLength`.
-    static func block(codec: UInt16, rawLength: UInt32, stored: [UInt8]) -> [UInt8] {
+    /// A block with a valid checksum over `stored`, declaring `rawLength` (version 1:
+    /// the payload's length before compression; version 2: the layout's length).
+    static func block(version: UInt16 = 1, codec: UInt16, rawLength: UInt32, stored: [UInt8]) -> [UInt8] {
         var out = BatchCodec.magic
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-        put(BatchCodec.version); put(codec); put(rawLength); put(UInt32(stored.count))
+        put(version); put(codec); put(rawLength); put(UInt32(stored.count))
         put(stored.withUnsafeBytes { crc32($0) })
         return out + stored
     }
@@ -119,6 +137,46 @@ struct HostileBlockTests {
         #expect(throws: BatchCodecError.self) { try BatchCodec.decodeAll(bytes) }
     }
 
+    @Test func aVersion1BlockStillReads() throws {
+        // Two BIGINT rows, 7 and -1, in a stored version 1 payload.
+        var payload: [UInt8] = []
+        func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { payload.append(contentsOf: $0) } }
+        put(UInt32(2)); put(UInt32(1)); put(UInt32(1)); payload.append(UInt8(ascii: "a")); payload += [3, 0, 0, 0]
+        put(Int64(7)); put(Int64(-1))
+        let batch = try BatchCodec.decodeAll(Self.block(codec: 0, rawLength: UInt32(payload.count), stored: payload))[0]
+        #expect(batch.rowCount == 2 && batch.row(0) == [.int(7)] && batch.row(1) == [.int(-1)])
+    }
+
+    /// A version 2 payload: one column of `tag`, `rows` rows, buffers given as (raw length, stored bytes).
+    static func version2(rows: UInt32, tag: UInt8, buffers: [(UInt32, [UInt8])]) -> [UInt8] {
+        var layout: [UInt8] = []
+        func put(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { layout.append(contentsOf: $0) } }
+        put(rows); put(1); put(1); layout.append(UInt8(ascii: "a")); layout += [tag, 0, 0, 0]
+        for (raw, stored) in buffers { put(raw); put(UInt32(stored.count)) }
+        return block(version: 2, codec: 1, rawLength: UInt32(layout.count), stored: layout + buffers.flatMap(\.1))
+    }
+
+    @Test func version2BuffersThatLieAreRefused() {
+        func refused(_ bytes: [UInt8], _ why: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            do { _ = try BatchCodec.decodeAll(bytes); Issue.record("decoded", sourceLocation: sourceLocation) }
+            catch { #expect("\(error)".contains(why), "\(error)", sourceLocation: sourceLocation) }
+        }
+        // A BIGINT column of 2 rows needs 16 bytes of values.
+        refused(Self.version2(rows: 2, tag: 3, buffers: [(15, [UInt8](repeating: 1, count: 15))]), "where 2 values need 16")
+        // A huge row count cannot size anything: the buffer must still be rows x 8 bytes.
+        refused(Self.version2(rows: .max, tag: 3, buffers: [(16, [UInt8](repeating: 1, count: 16))]), "values need")
+        // 4 stored bytes cannot decompress to a megabyte.
+        refused(Self.version2(rows: 1 << 17, tag: 3, buffers: [(1 << 20, [0x1f, 0, 0, 0])]), "cannot hold")
+        // Booleans are bytes 0 or 1.
+        refused(Self.version2(rows: 2, tag: 1, buffers: [(2, [1, 2])]), "cannot")
+        // String offsets from 0, in order.
+        var offsets: [UInt8] = []
+        for o: UInt64 in [0, 5, 3] { withUnsafeBytes(of: o.littleEndian) { offsets += $0 } }
+        refused(Self.version2(rows: 2, tag: 6, buffers: [(24, offsets), (5, Array("hello".utf8))]), "out of order")
+        // The same shape told truthfully decodes.
+        #expect((try? BatchCodec.decodeAll(Self.version2(rows: 2, tag: 3, buffers: [(16, [UInt8](repeating: 1, count: 16))])))?.first?.rowCount == 2)
+    }
+
     @Test func randomBytesAfterAValidHeaderNeverTrap() {
         var rng = SystemRandomNumberGenerator()
         for _ in 0..<500 {
@@ -127,6 +185,7 @@ struct HostileBlockTests {
             let codec = UInt16.random(in: 0...1, using: &rng)
             let raw = codec == 0 ? UInt32(n) : UInt32.random(in: 0...4096, using: &rng)
             _ = try? BatchCodec.decodeAll(Self.block(codec: codec, rawLength: raw, stored: stored))
+            _ = try? BatchCodec.decodeAll(Self.block(version: 2, codec: codec, rawLength: UInt32.random(in: 0...UInt32(n), using: &rng), stored: stored))
         }
     }
 }

@@ -236,13 +236,13 @@ final class CSVReader: BatchReader {
         let data: ColumnData
         switch type {
         case .varchar:
-            var strings = StringArray()
+            var strings = StringArrayBuilder()
             strings.offsets.reserveCapacity(rows + 1)
             for r in 0..<rows {
                 guard let (b, fl) = field(r) else { strings.appendEmpty(); null(r); continue }
                 if fl & 2 != 0 { strings.append(utf8: CSVReader.unescape(b, scanner.quote, scanner.escape)) } else { strings.append(raw: b) }
             }
-            data = .string(strings)
+            data = .string(strings.finish())
         case .integer:
             data = .int32(fixed(0) { b in CSVReader.parseInt(b).flatMap { Int32(exactly: $0) } })
         case .bigint:

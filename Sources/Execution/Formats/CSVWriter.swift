@@ -50,8 +50,10 @@ public struct CSVWriter {
             bytes.reserveCapacity(a.count * 12)
             for i in a.indices { if !(nulls && c.isNull(i)) { Self.decimal(a[i], scale: scale, into: &bytes) }; next() }
         case (.string(let s), _):
-            bytes.reserveCapacity(s.bytes.count + s.count)
-            for i in 0..<s.count { if !(nulls && c.isNull(i)) { field(s.bytes[s.range(i)], into: &bytes) }; next() }
+            bytes.reserveCapacity(s.usedBytes.count + s.count)
+            s.bytes.withUnsafeBufferPointer { raw in
+                for i in 0..<s.count { if !(nulls && c.isNull(i)) { field(raw[s.range(i)], into: &bytes) }; next() }
+            }
         default:
             // Rarer types, and any a faster loop above does not cover, go through their text.
             for i in 0..<c.count {
@@ -63,15 +65,15 @@ public struct CSVWriter {
     }
 
     /// A field's bytes, quoted when they must be.
-    private func field(_ f: ArraySlice<UInt8>, into out: inout [UInt8]) {
-        var quote = f.isEmpty || f.first == 32 || f.last == 32
+    private func field<C: Collection>(_ f: C, into out: inout [UInt8]) where C.Element == UInt8, C.Index == Int {
+        var quote = f.isEmpty || f.first == 32 || f[f.index(f.endIndex, offsetBy: -1)] == 32
         if !quote {
             for b in f where b == 34 || b == 10 || b == 13 || (delimiter.count == 1 && b == delimiter[0]) { quote = true; break }
         }
         if !quote, delimiter.count > 1, f.count >= delimiter.count {
             quote = (f.startIndex...(f.endIndex - delimiter.count)).contains { f[$0..<($0 + delimiter.count)].elementsEqual(delimiter) }
         }
-        guard quote else { out += f; return }
+        guard quote else { out.append(contentsOf: f); return }
         out.append(34)
         for b in f {
             if b == 34 { out.append(34) }

@@ -90,7 +90,7 @@ struct Keys {
     static func write(_ c: Column, _ out: UnsafeMutableRawBufferPointer, _ cursor: inout [Int]) {
         let n = c.count
         let allValid = c.validity == nil && c.type != .null
-        @inline(__always) func put<T>(_ a: [T], _ transform: (T) -> T = { $0 }) {
+        @inline(__always) func put<T>(_ a: Buffer<T>, _ transform: (T) -> T = { $0 }) {
             let size = MemoryLayout<T>.size
             a.withUnsafeBufferPointer { src in
                 for i in 0..<n {

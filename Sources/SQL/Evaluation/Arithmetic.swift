@@ -106,7 +106,7 @@ enum Arithmetic {
 
     static func temporal(_ name: ScalarFunction, _ a: Column, _ b: Column, _ t: DataType, _ validity: Bitmap?) throws(SQLError) -> Column {
         let n = a.count
-        func intervals(_ c: Column) -> [Interval] { if case .interval(let v) = c.data { return v }; return [] }
+        func intervals(_ c: Column) -> [Interval] { if case .interval(let v) = c.data { return v.array }; return [] }
         switch (a.type, b.type) {
         case (.date, .interval), (.timestamp, .interval), (.interval, .date), (.interval, .timestamp):
             let (base, iv) = a.type == .interval ? (b, intervals(a)) : (a, intervals(b))

@@ -2,7 +2,7 @@ import Columnar
 
 /// Comparison kernels. Both sides arrive with one type (the binder casts them).
 enum Compare {
-    @inline(__always) static func apply<T: Comparable>(_ op: ScalarFunction, _ a: [T], _ b: [T]) -> [Bool] {
+    @inline(__always) static func apply<T: Comparable>(_ op: ScalarFunction, _ a: Buffer<T>, _ b: Buffer<T>) -> [Bool] {
         let n = a.count
         return [Bool](unsafeUninitializedCapacity: n) { out, k in
             a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
@@ -19,7 +19,7 @@ enum Compare {
         }
     }
 
-    @inline(__always) static func apply<T: Comparable>(_ op: ScalarFunction, _ a: [T], _ s: T) -> [Bool] {
+    @inline(__always) static func apply<T: Comparable>(_ op: ScalarFunction, _ a: Buffer<T>, _ s: T) -> [Bool] {
         let n = a.count
         return [Bool](unsafeUninitializedCapacity: n) { out, k in
             a.withUnsafeBufferPointer { a in
@@ -60,7 +60,7 @@ enum Compare {
         if a.type == .null || b.type == .null { return Column.constant(.null, type: .boolean, count: a.count) }
         let out: [Bool]
         switch (a.data, b.data) {
-        case (.bool(let x), .bool(let y)): out = apply(op, x.map { $0 ? 1 : 0 }, y.map { $0 ? 1 : 0 })
+        case (.bool(let x), .bool(let y)): out = apply(op, Buffer(x.map { $0 ? 1 : 0 }), Buffer(y.map { $0 ? 1 : 0 }))
         case (.int32(let x), .int32(let y)): out = apply(op, x, y)
         case (.int64(let x), .int64(let y)): out = apply(op, x, y)
         case (.int128(let x), .int128(let y)): out = apply(op, x, y)
@@ -87,7 +87,7 @@ enum Compare {
         case (.int128(let x), .wide(let s)): out = apply(op, x, s)
         case (.int128(let x), .int(let s)): out = apply(op, x, Int128(s))
         case (.double(let x), .double(let s)): out = apply(op, x, s)
-        case (.bool(let x), .bool(let s)): out = apply(op, x.map { $0 ? 1 : 0 }, s ? 1 : 0)
+        case (.bool(let x), .bool(let s)): out = apply(op, Buffer(x.map { $0 ? 1 : 0 }), s ? 1 : 0)
         case (.interval(let x), .interval(let s)): out = apply(op, x, s)
         case (.string(let x), .string(let s)):
             var s = s

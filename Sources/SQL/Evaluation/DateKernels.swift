@@ -41,7 +41,7 @@ enum DateKernels {
     static func timestamps(_ c: Column) -> [Int64] {
         switch c.data {
         case .int32(let d): return d.map { Int64($0) * Dates.microsPerDay }
-        case .int64(let t): return t
+        case .int64(let t): return t.array
         default: return [Int64](repeating: 0, count: c.count)
         }
     }

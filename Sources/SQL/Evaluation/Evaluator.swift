@@ -30,10 +30,11 @@ public enum Evaluator {
     /// Evaluates a predicate to a selection: true only where the result is TRUE (not NULL).
     public static func select(_ e: BoundExpr, _ batch: RecordBatch) throws(SQLError) -> [Bool] {
         let c = try evaluate(e, batch)
-        guard case .bool(var a) = c.data else {
+        guard case .bool(let view) = c.data else {
             if case .null = c.type { return [Bool](repeating: false, count: batch.rowCount) }
             throw SQLError.execution("internal error: predicate is not BOOLEAN")
         }
+        var a = view.array
         if let v = c.validity { for i in 0..<a.count where !v[i] { a[i] = false } }
         return a
     }

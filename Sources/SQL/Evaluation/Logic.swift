@@ -3,7 +3,7 @@ import Columnar
 /// Three-valued AND, OR and NOT.
 enum Logic {
     static func bools(_ c: Column) -> [Bool] {
-        if case .bool(let a) = c.data { return a }
+        if case .bool(let a) = c.data { return a.array }
         return [Bool](repeating: false, count: c.count)   // a NULL-typed column
     }
 

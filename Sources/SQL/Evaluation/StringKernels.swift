@@ -4,9 +4,7 @@ import Columnar
 enum StringKernels {
     static func strings(_ c: Column) -> StringArray {
         if case .string(let s) = c.data { return s }
-        var s = StringArray()
-        for _ in 0..<c.count { s.appendEmpty() }
-        return s
+        return StringArray(offsets: [Int](repeating: 0, count: c.count + 1), bytes: [])
     }
 
     static func validity(_ cols: [Column]) -> Bitmap? {
@@ -28,9 +26,9 @@ enum StringKernels {
         let valid = validity(cols)
         let s = strings(cols[0])
         func mapStrings(_ f: (UnsafeRawBufferPointer, inout [UInt8]) -> Void) -> Column {
-            var out = StringArray()
+            var out = StringArrayBuilder()
             out.offsets.reserveCapacity(n + 1)
-            out.bytes.reserveCapacity(s.bytes.count)
+            out.bytes.reserveCapacity(s.usedBytes.count)
             var scratch: [UInt8] = []
             s.bytes.withUnsafeBytes { raw in
                 for i in 0..<n {
@@ -39,7 +37,7 @@ enum StringKernels {
                     out.append(utf8: scratch)
                 }
             }
-            return Column(type: .varchar, data: .string(out), validity: valid)
+            return Column(type: .varchar, data: .string(out.finish()), validity: valid)
         }
         func ints(_ c: Column) -> [Int64] { Arithmetic.int64s(c) }
         switch name {
@@ -72,10 +70,16 @@ enum StringKernels {
             }
         case .concat:
             let t = strings(cols[1])
-            var out = StringArray()
-            out.bytes.reserveCapacity(s.bytes.count + t.bytes.count)
-            for i in 0..<n { out.append(utf8: s.bytes[s.range(i)]); out.bytes.append(contentsOf: t.bytes[t.range(i)]); out.offsets[out.offsets.count - 1] = out.bytes.count }
-            return Column(type: .varchar, data: .string(out), validity: valid)
+            var out = StringArrayBuilder()
+            out.bytes.reserveCapacity(s.usedBytes.count + t.usedBytes.count)
+            s.bytes.withUnsafeBufferPointer { sb in t.bytes.withUnsafeBufferPointer { tb in
+                for i in 0..<n {
+                    out.bytes.append(contentsOf: sb[s.range(i)])
+                    out.bytes.append(contentsOf: tb[t.range(i)])
+                    out.offsets.append(out.bytes.count)
+                }
+            } }
+            return Column(type: .varchar, data: .string(out.finish()), validity: valid)
         case .replace:
             let from = strings(cols[1]), to = strings(cols[2])
             var i = 0
