@@ -1,4 +1,4 @@
-public import Columnar
+import Columnar
 public import SQL
 
 /// Checks a physical query made elsewhere (decoded from the wire) before it
