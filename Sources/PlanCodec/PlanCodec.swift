@@ -1,4 +1,4 @@
-public import Columnar
+import Columnar
 internal import CPlanProto
 internal import CProtobufC
 public import Execution
