@@ -38,7 +38,7 @@ struct CSVFormat: FileFormat {
         sample.withUnsafeBytes { p in
             while rows.count < rowLimit, pos < p.count {
                 switch scanner.scan(p, from: pos, atEOF: complete, into: &fields) {
-                case .row(let end, _):
+                case .row(let end, _, _, _):
                     if !(fields.count == 1 && fields[0].start == fields[0].end) {
                         rows.append(fields.map { f in
                             let b = UnsafeRawBufferPointer(rebasing: p[f.start..<f.end])
@@ -105,7 +105,7 @@ struct CSVFormat: FileFormat {
             sample.withUnsafeBytes { p in
                 while pos < p.count, out.count < options.sampleRows {
                     t.removeAll()
-                    guard case .row(let end, _) = scanner.scan(p, from: pos, atEOF: complete, into: t) else { break }
+                    guard case .row(let end, _, _, _) = scanner.scan(p, from: pos, atEOF: complete, into: t) else { break }
                     pos = end
                     if first && skipHeader { first = false; continue }
                     first = false
@@ -128,7 +128,7 @@ struct CSVFormat: FileFormat {
             var fields: [FieldRef] = []
             sample.withUnsafeBytes { p in
                 while lines < 50, pos < p.count {
-                    guard case .row(let end, _) = s.scan(p, from: pos, atEOF: complete, into: &fields) else { break }
+                    guard case .row(let end, _, _, _) = s.scan(p, from: pos, atEOF: complete, into: &fields) else { break }
                     counts[fields.count, default: 0] += 1
                     pos = end; lines += 1
                 }

@@ -122,6 +122,8 @@ final class CSVReader: BatchReader {
 
     private func parseBatch() throws(SQLError) -> RecordBatch? {
         let width = schema.count
+        // Fields past the last column read are counted, not recorded.
+        let keep = min(width, (columns.max() ?? 0) + 1)
         table.removeAll()
         lines.removeAll(keepingCapacity: true)
         bounds.removeAll(keepingCapacity: true)
@@ -138,7 +140,7 @@ final class CSVReader: BatchReader {
                 continue
             }
             let before = table.count
-            let outcome = withData { scanner.scan($0, from: pos, atEOF: eof, into: table) }
+            let outcome = withData { scanner.scan($0, from: pos, atEOF: eof, into: table, keep: keep) }
             switch outcome {
             case .incomplete:
                 table.removeLast(table.count - before)
@@ -153,26 +155,24 @@ final class CSVReader: BatchReader {
                 pos = end
                 if case .fail = dialect.onError { stop = (rowLine, why, text); break scanning }
                 try reject(rowLine, why, text)
-            case .row(let end, let newlines):
+            case .row(let end, let newlines, let fields, let lastEmpty):
                 let rowLine = line
                 let start = pos
                 line += newlines
                 pos = end
-                var count = table.count - before
-                if headerPending { headerPending = false; table.removeLast(count); continue }
-                if count == 1, table.starts[before] == table.ends[before], table.flags[before] == 0 {   // blank line
-                    table.removeLast(1); continue
-                }
-                if count == width + 1, table.starts[table.count - 1] == table.ends[table.count - 1], table.flags[table.count - 1] == 0 {
-                    table.removeLast(1); count = width   // a trailing delimiter (TPC-H .tbl files)
-                }
+                let stored = table.count - before
+                if headerPending { headerPending = false; table.removeLast(stored); continue }
+                if fields == 1, lastEmpty { table.removeLast(stored); continue }   // a blank line
+                // A trailing delimiter (TPC-H .tbl files) does not make a field.
+                let count = fields == width + 1 && lastEmpty ? width : fields
                 guard count == width else {
-                    table.removeLast(count)
+                    table.removeLast(stored)
                     let why = "expected \(width) fields but found \(count)"
                     if case .fail = dialect.onError { stop = (rowLine, why, rowText(start, end)); break scanning }
                     try reject(rowLine, why, rowText(start, end))
                     continue
                 }
+                if stored > keep { table.removeLast(stored - keep) }   // the byte-at-a-time scanner records them all
                 lines.append(rowLine)
                 bounds.append(start); bounds.append(end)
                 rows += 1
@@ -183,10 +183,10 @@ final class CSVReader: BatchReader {
         var bad: [Int: String] = [:]
         withData { p in
             for (slot, f) in self.columns.enumerated() {
-                columns.append(parseColumn(field: f, slot: slot, rows: rows, width: width, p, &bad))
+                columns.append(parseColumn(field: f, slot: slot, rows: rows, width: keep, p, &bad))
             }
         }
-        var keep: [Int32]? = nil
+        var good: [Int32]? = nil
         if !bad.isEmpty {
             let order = bad.keys.sorted()
             if case .fail = dialect.onError {
@@ -194,15 +194,16 @@ final class CSVReader: BatchReader {
                 throw try failure(lines[r], bad[r]!)
             }
             for r in order { try reject(lines[r], bad[r]!, rowText(bounds[2 * r], bounds[2 * r + 1])) }
-            keep = (0..<rows).filter { bad[$0] == nil }.map { Int32($0) }
+            good = (0..<rows).filter { bad[$0] == nil }.map { Int32($0) }
         }
         if let stop { throw try failure(stop.line, stop.reason) }
         if rows == 0 { return nil }
         let out = Schema(self.columns.map { schema.fields[$0] })
         let batch = RecordBatch(schema: out, columns: columns, rowCount: rows)
-        return keep.map { batch.gather($0) } ?? batch
+        return good.map { batch.gather($0) } ?? batch
     }
 
+    /// Column `f` of the batch's rows; `width` fields of each row are in the table.
     private func parseColumn(field f: Int, slot: Int, rows: Int, width: Int, _ p: UnsafeRawBufferPointer, _ bad: inout [Int: String]) -> Column {
         let type = schema.fields[f].type
         var validity: Bitmap? = nil

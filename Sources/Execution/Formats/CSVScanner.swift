@@ -51,15 +51,30 @@ struct CSVScanner {
     let quote: UInt8
     let escape: UInt8
 
-    enum Outcome { case row(end: Int, newlines: Int), incomplete, malformed(String, end: Int, newlines: Int) }
+    /// A row ends at `end`, after `newlines` newlines (some may be inside
+    /// quotes); it has `fields` fields, the last of them empty and unquoted when
+    /// `lastEmpty` (a blank line, or the trailing delimiter of TPC-H's files).
+    enum Outcome {
+        case row(end: Int, newlines: Int, fields: Int, lastEmpty: Bool)
+        case incomplete
+        case malformed(String, end: Int, newlines: Int)
+    }
 
-    /// Scans the row starting at `start`, appending its fields to `table`.
-    /// `atEOF` says no more bytes will come. On anything but `.row`, the row's
-    /// partial fields are left appended; callers drop them.
+    /// Scans the row starting at `start`, appending its fields to `table`, or
+    /// only its first `keep` (the rest are counted, not recorded: a query
+    /// reading a row's first columns spends little on the others). `atEOF` says
+    /// no more bytes will come. On anything but `.row`, the row's partial
+    /// fields are left appended; callers drop them.
     @inline(__always)
-    func scan(_ p: UnsafeRawBufferPointer, from start: Int, atEOF: Bool, into table: FieldTable) -> Outcome {
-        if escape == quote, let row = scanFast(p, from: start, into: table) { return row }
-        return scanSlow(p, from: start, atEOF: atEOF, into: table)
+    func scan(_ p: UnsafeRawBufferPointer, from start: Int, atEOF: Bool, into table: FieldTable, keep: Int = .max) -> Outcome {
+        if escape == quote, let row = scanFast(p, from: start, into: table, keep: keep) { return row }
+        let first = table.count
+        let outcome = scanSlow(p, from: start, atEOF: atEOF, into: table)
+        guard case .row(let end, let newlines, _, _) = outcome else { return outcome }
+        let fields = table.count - first
+        let last = table.count - 1
+        let lastEmpty = fields > 0 && table.starts[last] == table.ends[last] && table.flags[last] == 0
+        return .row(end: end, newlines: newlines, fields: fields, lastEmpty: lastEmpty)
     }
 
     /// The common case at full speed: a row that ends at least eight bytes before
@@ -68,7 +83,7 @@ struct CSVScanner {
     /// or quotes. Returns nil (having added nothing) for anything else, which the
     /// byte-at-a-time scanner then handles, errors included.
     @inline(__always)
-    func scanFast(_ p: UnsafeRawBufferPointer, from start: Int, into table: FieldTable) -> Outcome? {
+    func scanFast(_ p: UnsafeRawBufferPointer, from start: Int, into table: FieldTable, keep: Int = .max) -> Outcome? {
         table.reserve(1024)
         let first = table.count
         var count = first
@@ -97,7 +112,8 @@ struct CSVScanner {
                     starts[count] = fieldStart; ends[count] = e; flags[count] = 0
                     count += 1
                     fieldStart = at + 1
-                    if c == 10 { table.count = count; return .row(end: at + 1, newlines: newlines + 1) }
+                    if c == 10 { table.count = count; return .row(end: at + 1, newlines: newlines + 1, fields: count - first, lastEmpty: e == starts[count - 1]) }
+                    if count - first == keep { return skipRest(p, from: fieldStart, kept: count, first: first, newlines: newlines, table) }
                 } else if c == quote, at == fieldStart {
                     // A quoted field: find its closing quote, skipping doubled ones.
                     var k = at + 1, escaped = false
@@ -117,12 +133,78 @@ struct CSVScanner {
                     starts[count] = at + 1; ends[count] = k; flags[count] = escaped ? 3 : 1
                     count += 1
                     fieldStart = next + 1
-                    if after == 10 { table.count = count; return .row(end: next + 1, newlines: newlines + 1) }
+                    if after == 10 { table.count = count; return .row(end: next + 1, newlines: newlines + 1, fields: count - first, lastEmpty: false) }
+                    if count - first == keep { return skipRest(p, from: fieldStart, kept: count, first: first, newlines: newlines, table) }
                     resume = next + 1
                     break
                 }
             }
             i = resume
+        }
+        table.count = first
+        return nil
+    }
+
+    /// The rest of a row whose first fields are recorded (`kept`, the table's
+    /// count so far): counts its fields up to the newline without recording
+    /// them: plain stretches a word at a time (a popcount of delimiters), a
+    /// quoted field with memchr to its closing quote. Anything else (a quote
+    /// inside a field, a malformed close, the end of the data) hands the whole
+    /// row to the byte-at-a-time scanner (nil, nothing recorded).
+    @inline(__always)
+    private func skipRest(_ p: UnsafeRawBufferPointer, from start: Int, kept: Int, first: Int, newlines rowNewlines: Int, _ table: FieldTable) -> Outcome? {
+        let ones: UInt64 = 0x0101_0101_0101_0101, lows: UInt64 = 0x7F7F_7F7F_7F7F_7F7F, highs: UInt64 = 0x8080_8080_8080_8080
+        let delimiters = UInt64(delimiter) &* ones, newlineBytes = UInt64(10) &* ones, quotes = UInt64(quote) &* ones
+        /// The high bit of every byte of `x` that is zero, exactly (no borrow into the next byte).
+        @inline(__always) func zeros(_ x: UInt64) -> UInt64 { ~(((x & lows) &+ lows) | x) & highs }
+        let n = p.count
+        var newlines = rowNewlines
+        var extra = 0, lastDelimiter = start - 1, fieldStart = start
+        var i = start
+        @inline(__always) func row(end: Int, lastEmpty: Bool) -> Outcome {
+            table.count = kept
+            return .row(end: end, newlines: newlines + 1, fields: kept - first + extra + 1, lastEmpty: lastEmpty)
+        }
+        while i + 8 <= n {
+            let w = p.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            var d = zeros(w ^ delimiters)
+            let stops = zeros(w ^ newlineBytes) | zeros(w ^ quotes)
+            if stops == 0 {
+                extra += d.nonzeroBitCount
+                if d != 0 { lastDelimiter = i + (63 - d.leadingZeroBitCount) >> 3; fieldStart = lastDelimiter + 1 }
+                i += 8
+                continue
+            }
+            // Delimiters before the first newline or quote, at once.
+            d &= (UInt64(1) << UInt64(stops.trailingZeroBitCount - 7)) &- 1
+            extra += d.nonzeroBitCount
+            if d != 0 { lastDelimiter = i + (63 - d.leadingZeroBitCount) >> 3; fieldStart = lastDelimiter + 1 }
+            let at = i + stops.trailingZeroBitCount >> 3
+            if p[at] == 10 {
+                var e = at
+                if e > fieldStart, p[e - 1] == 13 { e -= 1 }
+                return row(end: at + 1, lastEmpty: e == fieldStart)
+            }
+            // A quote: only a quoted field (one starting here) is read past, to its closing quote.
+            guard at == fieldStart else { break }
+            var k = at + 1
+            var close = -1
+            while k < n, let hit = memchr(p.baseAddress! + k, Int32(quote), n - k) {
+                let q = p.baseAddress!.distance(to: UnsafeRawPointer(hit))
+                for b in k..<q where p[b] == 10 { newlines += 1 }
+                if q + 1 < n, p[q + 1] == quote { k = q + 2; continue }
+                close = q
+                break
+            }
+            guard close >= 0, close + 1 < n else { break }
+            var next = close + 1
+            if p[next] == 13, next + 1 < n, p[next + 1] == 10 { next += 1 }
+            if p[next] == 10 { return row(end: next + 1, lastEmpty: false) }
+            guard p[next] == delimiter else { break }
+            extra += 1
+            lastDelimiter = next
+            fieldStart = next + 1
+            i = next + 1
         }
         table.count = first
         return nil
@@ -196,11 +278,11 @@ struct CSVScanner {
                 add(fs, e, 0)
             }
             if i >= n {
-                if atEOF { return .row(end: n, newlines: newlines) }
+                if atEOF { return .row(end: n, newlines: newlines, fields: 0, lastEmpty: false) }
                 return .incomplete
             }
             if p[i] == delimiter { i += 1; continue }
-            return .row(end: i + 1, newlines: newlines + 1)   // p[i] is '\n'
+            return .row(end: i + 1, newlines: newlines + 1, fields: 0, lastEmpty: false)   // p[i] is '\n'; scan() counts the fields
         }
     }
 
