@@ -28,11 +28,25 @@ public enum Dates {
 
     public static func isLeap(_ y: Int) -> Bool { (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 }
     public static func daysIn(year: Int, month: Int) -> Int {
-        [31, isLeap(year) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        switch month {
+        case 2: return isLeap(year) ? 29 : 28
+        case 4, 6, 9, 11: return 30
+        default: return 31
+        }
     }
 
     /// Parses `YYYY-MM-DD`; nil if malformed or not a real date.
     public static func parseDate(utf8 b: UnsafeRawBufferPointer) -> Int32? {
+        // The common shape, YYYY-MM-DD exactly, without the general loop.
+        if b.count == 10, b[4] == 45, b[7] == 45 {
+            @inline(__always) func digit(_ k: Int) -> Int { Int(b[k] &- 48) }
+            let ds = (digit(0), digit(1), digit(2), digit(3), digit(5), digit(6), digit(8), digit(9))
+            if ds.0 < 10, ds.1 < 10, ds.2 < 10, ds.3 < 10, ds.4 < 10, ds.5 < 10, ds.6 < 10, ds.7 < 10 {
+                let y = ds.0 * 1000 + ds.1 * 100 + ds.2 * 10 + ds.3, m = ds.4 * 10 + ds.5, d = ds.6 * 10 + ds.7
+                guard m >= 1, m <= 12, d >= 1, d <= daysIn(year: y, month: m) else { return nil }
+                return days(year: y, month: m, day: d)
+            }
+        }
         var i = 0, n = b.count
         while i < n, b[i] == 32 { i += 1 }
         while n > i, b[n - 1] == 32 { n -= 1 }

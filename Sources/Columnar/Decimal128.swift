@@ -44,7 +44,24 @@ public enum Decimal128 {
 
     /// The 64-bit form for DECIMAL(p <= 18), same rounding.
     public static func parse64(utf8 b: UnsafeRawBufferPointer, scale: Int) -> Int64? {
-        parseUnscaled(b, scale: scale, maxDigits: 18)
+        // The common shape, [-]digits[.digits] with no more fraction digits than
+        // the scale and no spaces, in one pass; anything else goes the general way.
+        let n = b.count
+        var i = 0
+        let negative = n > 0 && b[0] == 45
+        if negative { i = 1 }
+        var v: Int64 = 0, digits = 0
+        while i < n, case let d = b[i] &- 48, d < 10 { v = v &* 10 &+ Int64(d); digits += 1; i += 1 }
+        var fraction = 0
+        if i < n, b[i] == 46 {
+            i += 1
+            while i < n, fraction < scale, case let d = b[i] &- 48, d < 10 { v = v &* 10 &+ Int64(d); fraction += 1; i += 1 }
+        }
+        if i == n, digits + fraction > 0, digits + scale <= 18 {
+            for _ in fraction..<scale { v &*= 10 }
+            return negative ? -v : v
+        }
+        return parseUnscaled(b, scale: scale, maxDigits: 18)
     }
 
     /// `-12.345` as an unscaled integer at `scale`: spaces around are allowed,

@@ -1,5 +1,6 @@
-import Columnar
+@testable import Columnar
 import Compression
+import Foundation
 import Testing
 
 struct BatchCodecTests {
@@ -230,6 +231,33 @@ struct ValueTests {
         #expect(Decimal128.parse("1.2.3", scale: 2) == nil)
         #expect(Decimal128.format(-5, scale: 2) == "-0.05")
         #expect(Decimal128.rescale(-125, from: 2, to: 1) == -13)
+    }
+
+    /// The one-pass fast paths of DECIMAL and DATE parsing answer exactly as the general parsers.
+    @Test func fastParsersAgreeWithTheGeneralOnes() {
+        var r: UInt64 = 17
+        func next(_ n: Int) -> Int { r = r &* 6364136223846793005 &+ 1442695040888963407; return Int((r >> 33) % UInt64(n)) }
+        let alphabet = Array("0123456789-.+ e".utf8)
+        for _ in 0..<20_000 {
+            let text = (0..<(next(24))).map { _ in alphabet[next(next(4) == 0 ? alphabet.count : 10 + next(3))] }
+            let scale = next(7)
+            text.withUnsafeBytes { b in
+                let general: Int64? = Decimal128.parseUnscaled(b, scale: scale, maxDigits: 18)
+                #expect(Decimal128.parse64(utf8: b, scale: scale) == general, "\(String(decoding: text, as: UTF8.self)) at scale \(scale)")
+            }
+            let date = Array("\(1000 + next(9000))-\(next(14))-\(next(33))".utf8)
+            let padded = date.count == 10 ? date : Array(String(format: "%04d-%02d-%02d", 1000 + next(9000), next(14), next(33)).utf8)
+            for d in [date, padded] {
+                d.withUnsafeBytes { b in
+                    var general: Int32? = nil
+                    let parts = String(decoding: d, as: UTF8.self).split(separator: "-").compactMap { Int($0) }
+                    if parts.count == 3, (1...12).contains(parts[1]), parts[2] >= 1, parts[2] <= Dates.daysIn(year: parts[0], month: parts[1]) {
+                        general = Dates.days(year: parts[0], month: parts[1], day: parts[2])
+                    }
+                    #expect(Dates.parseDate(utf8: b) == general, "\(String(decoding: d, as: UTF8.self))")
+                }
+            }
+        }
     }
 
     @Test func datesRoundTripThroughTheCalendar() {
