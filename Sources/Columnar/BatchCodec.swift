@@ -157,7 +157,7 @@ public enum BatchCodec {
             let src = UnsafeRawBufferPointer(rebasing: payload[body..<(body + stored)])
             body += stored
             var failure: BatchCodecError?
-            let out = [T](unsafeUninitializedCapacity: count) { dst, n in
+            let out = [T](uninitializedCount: count) { dst, n in
                 let target = UnsafeMutableRawBufferPointer(dst)
                 if stored == raw {
                     if raw > 0 { target.copyMemory(from: src) }
@@ -363,7 +363,7 @@ struct ByteReader {
         let size = count * MemoryLayout<T>.stride
         guard count >= 0, data.count - offset >= size else { throw .truncated("needs \(size) more bytes at offset \(offset), \(data.count - offset) left") }
         defer { offset += size }
-        return [T](unsafeUninitializedCapacity: count) { buf, n in
+        return [T](uninitializedCount: count) { buf, n in
             data.withUnsafeBytes { src in
                 UnsafeMutableRawBufferPointer(buf).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset..<(offset + size)]))
             }

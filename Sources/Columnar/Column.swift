@@ -133,7 +133,7 @@ public struct Column: Sendable {
         }
         @inline(__always) func take<T>(_ a: Buffer<T>, _ zero: T) -> [T] {
             if hasNegative { return indices.map { $0 < 0 ? zero : a[Int($0)] } }
-            return [T](unsafeUninitializedCapacity: indices.count) { buf, n in
+            return [T](uninitializedCount: indices.count) { buf, n in
                 a.withUnsafeBufferPointer { src in
                     for k in 0..<indices.count { (buf.baseAddress! + k).initialize(to: src[Int(indices[k])]) }
                 }
@@ -153,7 +153,7 @@ public struct Column: Sendable {
             for (k, i) in indices.enumerated() {
                 offsets[k + 1] = offsets[k] + (i < 0 ? 0 : s.offsets[Int(i) + 1] - s.offsets[Int(i)])
             }
-            let bytes = [UInt8](unsafeUninitializedCapacity: offsets[indices.count]) { out, n in
+            let bytes = [UInt8](uninitializedCount: offsets[indices.count]) { out, n in
                 s.bytes.withUnsafeBytes { src in
                     for (k, i) in indices.enumerated() where i >= 0 {
                         let lo = s.offsets[Int(i)], len = offsets[k + 1] - offsets[k]

@@ -52,6 +52,8 @@ package final class Arena {
 package func packed<C>(_ p: UnsafeMutablePointer<C>) -> [UInt8] {
     p.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { message in
         let size = protobuf_c_message_get_packed_size(message)
+        // Not through the capacity-0 initializer: it writes to the shared empty array.
+        if size == 0 { return [] }
         return [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
             count = protobuf_c_message_pack(message, buffer.baseAddress)
         }

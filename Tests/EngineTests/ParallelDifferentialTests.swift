@@ -61,6 +61,11 @@ final class ParallelDifferentialTests {
             ("SELECT id FROM \(f) WHERE k NOT IN (SELECT k FROM \(d) WHERE k IS NOT NULL) AND id % 11 = 0", false),
             ("WITH t AS (SELECT k, sum(v) AS s FROM \(f) GROUP BY k) SELECT a.k, a.s, b.s FROM t a JOIN t b ON a.k = b.k + 1", false),
             ("SELECT DISTINCT g FROM \(f)", false),
+            // Large build sides: the shared table is built in regions by several threads.
+            ("SELECT count(*), sum(a.v - b.v) FROM \(f) a JOIN \(f) b ON a.id = b.id + 1", false),
+            ("SELECT a.k, count(*) FROM \(f) a JOIN (SELECT * FROM \(f) WHERE id % 3 = 0) b ON a.k = b.k WHERE a.id < 2000 GROUP BY a.k", false),
+            ("SELECT a.id, b.id FROM (SELECT * FROM \(f) WHERE id < 300) a JOIN \(f) b ON a.g = b.g AND a.dt = b.dt", false),
+            ("SELECT count(*), count(a.id), count(b.id) FROM (SELECT * FROM \(f) WHERE id < 500) a FULL JOIN \(f) b ON a.note = b.note AND a.k = b.k", false),
         ]
     }
 

@@ -8,6 +8,8 @@ import Testing
 /// each on one thread, on four, and on four with every hash join partitioned
 /// (both sides hashed on the keys) instead of sharing its build: the answers
 /// must not depend on it.
+/// In the SQL, `__DATA__` names `data/` and `__SCRATCH__` a fresh folder of
+/// the run's own (removed afterwards) for the files a test writes.
 /// Set SLUICE_REWRITE_GOLDEN=1 to rewrite the expected output of every query
 /// with what Sluice returns now (review the diff before committing it; and run
 /// `Tests/EngineTests/duckdb_check.py` so no wrong answer becomes golden).
@@ -113,8 +115,14 @@ struct SQLLogicFile {
         var failures: [String] = []
         var rewritten: [String] = []
         let name = URL(fileURLWithPath: path).lastPathComponent + " (\(mode))"
+        // Files a test writes go to a folder of this run's own: the modes run at
+        // the same time and must not read each other's output.
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-golden-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
         for rec in parse(text) {
             let sql = rec.sql.replacingOccurrences(of: "__DATA__", with: dataDir)
+                .replacingOccurrences(of: "__SCRATCH__", with: scratch.path)
             var out = [rec.headerLine, rec.sql]
             switch rec.kind {
             case .ok:

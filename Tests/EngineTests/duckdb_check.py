@@ -9,7 +9,7 @@ messages differ and are not compared).
 
 Exit status 1 when DuckDB disagrees anywhere. Known, intended differences are
 listed in KNOWN below with the reason."""
-import datetime, decimal, math, pathlib, sys
+import datetime, decimal, math, pathlib, sys, tempfile
 import duckdb
 
 HERE = pathlib.Path(__file__).parent
@@ -45,7 +45,7 @@ def same(a, b, real):
         return False
     return abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1e-300)
 
-def records(path):
+def records(path, scratch):
     lines = path.read_text().split("\n")
     i = 0
     known = None
@@ -65,13 +65,17 @@ def records(path):
             i += 1
             while i < len(lines) and lines[i].strip():
                 expected.append(lines[i]); i += 1
-        yield start, head, "\n".join(sql).replace("__DATA__", DATA), expected, known
+        yield start, head, "\n".join(sql).replace("__DATA__", DATA).replace("__SCRATCH__", scratch), expected, known
         known = None
 
 def check(path):
+    with tempfile.TemporaryDirectory(prefix="sluice-golden-") as scratch:
+        return check_in(path, scratch)
+
+def check_in(path, scratch):
     con = duckdb.connect()
     problems = 0
-    for line, head, sql, expected, known in records(path):
+    for line, head, sql, expected, known in records(path, scratch):
         where = f"{path.relative_to(HERE)}:{line}"
         if known:
             try:

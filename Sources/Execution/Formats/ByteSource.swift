@@ -1,4 +1,5 @@
 import Compression
+import Columnar
 import Foundation
 import SQL
 
@@ -98,7 +99,7 @@ final class ByteSource {
         let s = try ByteSource(path: path, offset: range.lowerBound)
         var failure: SQLError?
         // Uninitialized: every byte is read before anything looks at it.
-        let out = [UInt8](unsafeUninitializedCapacity: range.count) { buffer, count in
+        let out = [UInt8](uninitializedCount: range.count) { buffer, count in
             var done = 0
             while done < range.count {
                 var n: Int

@@ -226,7 +226,7 @@ final class CSVReader: BatchReader {
             if bad[r] == nil { bad[r] = "could not convert '\(String(decoding: b, as: UTF8.self))' to \(type) in column \"\(schema.fields[f].name)\"" }
         }
         func fixed<T>(_ zero: T, _ parse: (UnsafeRawBufferPointer) -> T?) -> [T] {
-            [T](unsafeUninitializedCapacity: rows) { out, n in
+            [T](uninitializedCount: rows) { out, n in
                 for r in 0..<rows {
                     guard let (b, _) = field(r) else { out[r] = zero; null(r); continue }
                     if let v = parse(b) { out[r] = v } else { out[r] = zero; null(r); fail(r, b) }

@@ -178,7 +178,7 @@ final class KeyTable: @unchecked Sendable {
     /// Rows with a NULL key get -1 when `nullsMatch` is false (join semantics).
     func ids(_ keys: Keys, insert: Bool, nullsMatch: Bool) -> [Int32] {
         let n = keys.count
-        return [Int32](unsafeUninitializedCapacity: n) { out, initialized in
+        return [Int32](uninitializedCount: n) { out, initialized in
             out.initialize(repeating: -1)
             keys.hashes.withUnsafeBufferPointer { hashes in
                 switch keys.storage {

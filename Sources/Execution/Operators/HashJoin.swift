@@ -1,69 +1,149 @@
 import Columnar
+import Foundation
 import SQL
 
-/// The build side of a hash join: its rows, a hash table of their keys, and
-/// for each distinct key the chain of rows that have it (in input order).
-/// Built once, then only read, so every probe partition may share one.
+/// The build side of a hash join: its rows, and an open-addressing table
+/// from each distinct key to the first of the rows that have it, the others
+/// chained behind it in input order. The table is split into regions by the
+/// high bits of the hash, built at once by as many threads (each inserts
+/// only its region's keys, so none waits for another) and probed as one:
+/// a probe goes straight to its key's region. Built once, then only read, so
+/// every probe partition may share one.
 final class JoinTable: @unchecked Sendable {
     let rows: RecordBatch
-    private let table: KeyTable
-    private let head: [Int32]
-    private let nextRow: [Int32]
+    private struct Slot {
+        var key: UInt64     // the integer key's bits, or the byte key's hash
+        var row: Int32      // the first build row with the key; -1: empty
+    }
+    private let slots: UnsafeMutablePointer<Slot>
+    private let regionBits: Int
+    private let regionMask: Int     // slots per region - 1
+    private let nextRow: UnsafeMutablePointer<Int32>
+    /// The build rows' keys (byte keys are compared against them).
+    private let keys: Keys
 
-    init(_ batches: [RecordBatch], schema: Schema, keys: [BoundExpr]) throws(SQLError) {
+    /// `parallel(n, body)` runs body(0..<n) on n threads at once and returns when all are done.
+    init(_ batches: [RecordBatch], schema: Schema, keys: [BoundExpr], threads: Int = 1,
+         parallel: (Int, @escaping @Sendable (Int) -> Void) -> Void = { n, body in for k in 0..<n { body(k) } }) throws(SQLError) {
         let b = batches.isEmpty ? RecordBatch.empty(schema) : RecordBatch.concat(batches, schema: schema)
         var keyCols: [Column] = []
         for k in keys { keyCols.append(try Evaluator.evaluate(k, b)) }
-        let t = KeyTable(integerMode: Keys.integerMode(keyCols.map(\.type), packPairs: true), capacity: max(16, b.rowCount))
-        let ids = b.rowCount == 0 ? [] : t.ids(Keys(keyCols, packPairs: true), insert: true, nullsMatch: false)
-        var head = [Int32](repeating: -1, count: t.count)
-        var nextRow = [Int32](repeating: -1, count: b.rowCount)
-        // Chains keep build rows in input order: insert from the back.
-        for row in stride(from: b.rowCount - 1, through: 0, by: -1) where ids[row] >= 0 {
-            let id = Int(ids[row])
-            nextRow[row] = head[id]
-            head[id] = Int32(row)
-        }
+        let n = b.rowCount
+        self.keys = n == 0 ? Keys([]) : Keys(keyCols, packPairs: true)
+        // Regions: a power of two, about one per thread, each at least 4096 slots.
+        var regions = 1
+        while regions < threads, n / (regions * 2) >= 2048 { regions *= 2 }
+        var perRegion = 16
+        while perRegion * regions < n * 2 { perRegion <<= 1 }
+        regionBits = regions.trailingZeroBitCount
+        regionMask = perRegion - 1
+        slots = .allocate(capacity: perRegion * regions)
+        slots.initialize(repeating: Slot(key: 0, row: -1), count: perRegion * regions)
+        nextRow = .allocate(capacity: max(1, n))
+        nextRow.initialize(repeating: -1, count: max(1, n))
         rows = b
-        table = t
-        self.head = head
-        self.nextRow = nextRow
+        guard n > 0 else { return }
+        let table = Unshared(self)
+        parallel(regions) { region in table.value.build(region: region) }
+    }
+
+    deinit {
+        slots.deallocate()
+        nextRow.deallocate()
+    }
+
+    @inline(__always) private func region(_ h: UInt64) -> Int {
+        regionBits == 0 ? 0 : Int(truncatingIfNeeded: h >> UInt64(64 - regionBits))
+    }
+
+    @inline(__always) private func sameKey(_ slot: Slot, _ h: UInt64, _ row: Int, in probe: Keys) -> Bool {
+        switch (probe.storage, keys.storage) {
+        case (.ints(let a), _): return slot.key == UInt64(bitPattern: a[row])
+        case (.bytes(let po, let pa), .bytes(let bo, let ba)):
+            guard slot.key == h else { return false }
+            let r = Int(slot.row)
+            let (plo, phi, blo, bhi) = (po[row], po[row + 1], bo[r], bo[r + 1])
+            guard phi - plo == bhi - blo else { return false }
+            return pa.withUnsafeBytes { p in ba.withUnsafeBytes { q in memcmp(p.baseAddress! + plo, q.baseAddress! + blo, phi - plo) == 0 } }
+        default: return false
+        }
+    }
+
+    /// Inserts the rows whose keys fall in `region`, from the back so each chain keeps input order.
+    private func build(region k: Int) {
+        let base = k * (regionMask + 1)
+        let n = keys.count
+        for row in stride(from: n - 1, through: 0, by: -1) {
+            let h = keys.hashes[row]
+            guard region(h) == k, !(keys.nulls?[row] ?? false) else { continue }
+            var s = Int(truncatingIfNeeded: h) & regionMask
+            while true {
+                let slot = slots[base + s]
+                if slot.row < 0 {
+                    let key: UInt64
+                    if case .ints(let v) = keys.storage { key = UInt64(bitPattern: v[row]) } else { key = h }
+                    slots[base + s] = Slot(key: key, row: Int32(row))
+                    break
+                }
+                if sameKey(slot, h, row, in: keys) {
+                    nextRow[row] = slot.row
+                    slots[base + s].row = Int32(row)
+                    break
+                }
+                s = (s + 1) & regionMask
+            }
+        }
     }
 
     var isEmpty: Bool { rows.rowCount == 0 }
 
-    /// The key id of every probe row (-1: no build row has its key).
-    func ids(_ keys: [Column]) -> [Int32] {
-        let n = keys.first?.count ?? 0
+    /// The first build row with each probe row's key (-1: none, or a NULL key).
+    func heads(_ keyColumns: [Column]) -> [Int32] {
+        let n = keyColumns.first?.count ?? 0
         guard n > 0, !isEmpty else { return [Int32](repeating: -1, count: n) }
-        return table.ids(Keys(keys, packPairs: true), insert: false, nullsMatch: false)
+        let probe = Keys(keyColumns, packPairs: true)
+        return [Int32](uninitializedCount: n) { out, count in
+            for i in 0..<n {
+                out[i] = -1
+                if probe.nulls?[i] ?? false { continue }
+                let h = probe.hashes[i]
+                let base = region(h) * (regionMask + 1)
+                var s = Int(truncatingIfNeeded: h) & regionMask
+                while true {
+                    let slot = slots[base + s]
+                    if slot.row < 0 { break }
+                    if sameKey(slot, h, i, in: probe) { out[i] = slot.row; break }
+                    s = (s + 1) & regionMask
+                }
+            }
+            count = n
+        }
     }
 
     /// Appends the (probe row, build row) pairs with equal keys, probe rows in
     /// order from `start`, stopping after the probe row that reaches `limit`
     /// pairs; returns the probe row to go on from.
-    func pairs(_ ids: [Int32], from start: Int, limit: Int, left: inout [Int32], right: inout [Int32]) -> Int {
+    func pairs(_ heads: [Int32], from start: Int, limit: Int, left: inout [Int32], right: inout [Int32]) -> Int {
         var i = start
-        head.withUnsafeBufferPointer { head in
-            nextRow.withUnsafeBufferPointer { next in
-                ids.withUnsafeBufferPointer { ids in
-                    while i < ids.count, left.count < limit {
-                        let id = ids[i]
-                        if id >= 0 {
-                            var row = head[Int(id)]
-                            while row >= 0 {
-                                left.append(Int32(i))
-                                right.append(row)
-                                row = next[Int(row)]
-                            }
-                        }
-                        i += 1
-                    }
+        heads.withUnsafeBufferPointer { heads in
+            while i < heads.count, left.count < limit {
+                var row = heads[i]
+                while row >= 0 {
+                    left.append(Int32(i))
+                    right.append(row)
+                    row = nextRow[Int(row)]
                 }
+                i += 1
             }
         }
         return i
     }
+}
+
+/// A reference handed to the threads of a parallel build, each touching only its own part.
+private struct Unshared<T: AnyObject>: @unchecked Sendable {
+    let value: T
+    init(_ value: T) { self.value = value }
 }
 
 /// Equi-join of one probe partition against a build table: INNER, LEFT,
@@ -135,7 +215,7 @@ final class HashJoinOperator: Operator {
         guard let t = table else { return }
         var keyCols: [Column] = []
         for k in probeKeys { keyCols.append(try Evaluator.evaluate(k, p)) }
-        let ids = t.ids(keyCols)
+        let heads = t.heads(keyCols)
         var probeMatched = [Bool](repeating: false, count: kind == .left || kind == .full ? p.rowCount : 0)
         var left: [Int32] = [], right: [Int32] = []
         left.reserveCapacity(min(p.rowCount, targetBatchRows * 4))
@@ -144,7 +224,7 @@ final class HashJoinOperator: Operator {
         while next < p.rowCount {
             left.removeAll(keepingCapacity: true)
             right.removeAll(keepingCapacity: true)
-            next = t.pairs(ids, from: next, limit: targetBatchRows * 4, left: &left, right: &right)
+            next = t.pairs(heads, from: next, limit: targetBatchRows * 4, left: &left, right: &right)
             guard !left.isEmpty else { continue }
             var out = joined(p, left, t.rows, right)
             var l = left, r = right

@@ -83,6 +83,7 @@ struct PlanCheck {
             guard !probeKeys.isEmpty, probeKeys.count == buildKeys.count else { throw error(p, "join keys do not pair up") }
             try over(probeKeys, input)
             try over(buildKeys, p.inputs[1].schema)
+            guard zip(probeKeys, buildKeys).allSatisfy({ $0.type == $1.type }) else { throw error(p, "join keys of different types") }
             let both = Schema(input.fields + p.inputs[1].schema.fields)
             if let residual { try expr(residual, both, p) }
             try same(both.fields.map(\.type))

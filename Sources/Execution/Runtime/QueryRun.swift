@@ -163,10 +163,15 @@ final class TreeRun {
             let schema = p.inputs[1].schema
             let build: () throws(SQLError) -> JoinTable
             if side.shared {
-                // One table for every partition, built by the first to need it.
+                // One table for every partition, built by the first to need it with a thread per partition.
                 let once = sharedTables[p.id] ?? Once(context: context)
                 sharedTables[p.id] = once
-                build = { () throws(SQLError) in try once.get { () throws(SQLError) in try JoinTable(try side.rows(), schema: schema, keys: buildKeys) } }
+                let ctx = context
+                build = { () throws(SQLError) in
+                    try once.get { () throws(SQLError) in
+                        try JoinTable(try side.rows(), schema: schema, keys: buildKeys, threads: ctx.partitions, parallel: ctx.parallel)
+                    }
+                }
             } else {
                 build = { () throws(SQLError) in try JoinTable(try side.rows(), schema: schema, keys: buildKeys) }
             }

@@ -106,6 +106,25 @@ final class RunContext: @unchecked Sendable, Wakeable {
         t.start()
     }
 
+    /// Runs body(0), ..., body(n - 1) at once, body(0) on this thread, and
+    /// returns when all are done (a parallel build by a thread that others wait for).
+    func parallel(_ n: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        guard n > 1 else { if n == 1 { body(0) }; return }
+        let group = DispatchGroup()
+        for k in 1..<n {
+            group.enter()
+            let t = Thread {
+                body(k)
+                group.leave()
+            }
+            t.name = "sluice-build-\(k)"
+            t.stackSize = 1 << 20
+            t.start()
+        }
+        body(0)
+        group.wait()
+    }
+
     /// Stops the run and waits for every thread it started.
     func join() {
         stop()

@@ -4,7 +4,7 @@ import Columnar
 enum Compare {
     @inline(__always) static func apply<T: Comparable>(_ op: ScalarFunction, _ a: Buffer<T>, _ b: Buffer<T>) -> [Bool] {
         let n = a.count
-        return [Bool](unsafeUninitializedCapacity: n) { out, k in
+        return [Bool](uninitializedCount: n) { out, k in
             a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in
                 switch op {
                 case .eq: for i in 0..<n { out[i] = a[i] == b[i] }
@@ -21,7 +21,7 @@ enum Compare {
 
     @inline(__always) static func apply<T: Comparable>(_ op: ScalarFunction, _ a: Buffer<T>, _ s: T) -> [Bool] {
         let n = a.count
-        return [Bool](unsafeUninitializedCapacity: n) { out, k in
+        return [Bool](uninitializedCount: n) { out, k in
             a.withUnsafeBufferPointer { a in
                 switch op {
                 case .eq: for i in 0..<n { out[i] = a[i] == s }
