@@ -400,6 +400,11 @@ final class CoordinatorCore {
             case .workerForgotten(let key):
                 workerMeta[key] = nil
                 pendingCancels[key] = nil
+            case .outputLost(let t, let epoch, let reason):
+                // Jobs with stages that keep outputs are not resumed after a restart, so the
+                // journal's commit of the lost output is never read back as a live one.
+                logger.warning("task output lost; running it again",
+                               metadata: ["task": "\(t)", "epoch": "\(epoch)", "reason": "\(reason)"])
             }
         }
     }

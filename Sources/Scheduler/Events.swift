@@ -13,6 +13,10 @@ public enum Event: Sendable {
     case sync(WorkerKey, token: UInt64, want: Int, deadline: Millis, started: [AttemptID], finished: [Report], released: [AttemptID], draining: Bool = false)
     case workerLeft(WorkerKey)
     case cancel(JobID, reason: String)
+    /// The output of a committed task (of a stage that keeps outputs) at
+    /// output epoch `epoch` is gone: the shell learned the worker holding it
+    /// cannot serve it. Stale epochs are ignored.
+    case outputLost(TaskKey, epoch: Int, reason: String)
     /// Time passes: heartbeats go missing, backoffs end, parked polls expire.
     case tick
 }
@@ -39,6 +43,9 @@ public enum Action: Hashable, Sendable {
     /// A finished job left memory (`keepFinished` after it ended); the journal keeps it.
     case jobForgotten(JobID)
     case workerChanged(WorkerKey, WorkerState, reason: String)
+    /// A committed task's output was lost while still needed: it runs again
+    /// under output epoch `epoch` (the journal marks its commit void).
+    case outputLost(TaskKey, epoch: Int, reason: String)
     /// A dead or departed worker left memory (`forgetWorkersAfter` after it went).
     case workerForgotten(WorkerKey)
 }

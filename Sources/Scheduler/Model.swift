@@ -63,10 +63,15 @@ public struct JobPlan: Sendable, Equatable {
         public var dependsOn: [Int]
         /// Capabilities a worker must offer to run this stage's tasks (e.g. "commands").
         public var requires: Set<String>
-        public init(tasks: Int, dependsOn: [Int] = [], requires: Set<String> = []) {
+        /// Its tasks leave outputs on the worker that ran them (shuffle data)
+        /// that the stages depending on it read: the scheduler remembers where
+        /// each one is, and a lost output that is still needed runs again.
+        public var keepsOutputs: Bool
+        public init(tasks: Int, dependsOn: [Int] = [], requires: Set<String> = [], keepsOutputs: Bool = false) {
             self.tasks = tasks
             self.dependsOn = dependsOn
             self.requires = requires
+            self.keepsOutputs = keepsOutputs
         }
     }
 
@@ -84,6 +89,9 @@ public struct JobPlan: Sendable, Equatable {
 
     /// The most tasks one stage may have: task indices travel as 32-bit fields.
     public static let maxTasksPerStage = 100_000_000
+    /// The most tasks a stage that keeps outputs may have: the scheduler holds
+    /// an entry per output until the job ends.
+    public static let maxTasksKeepingOutputs = 100_000
 
     /// Nil when the plan is usable, else why not.
     public var problem: String? {
@@ -91,6 +99,9 @@ public struct JobPlan: Sendable, Equatable {
         for (i, s) in stages.enumerated() {
             if s.tasks < 1 { return "stage \(i) has no tasks" }
             if s.tasks > Self.maxTasksPerStage { return "stage \(i) has \(s.tasks) tasks; the limit is \(Self.maxTasksPerStage)" }
+            if s.keepsOutputs, s.tasks > Self.maxTasksKeepingOutputs {
+                return "stage \(i) keeps its outputs and has \(s.tasks) tasks; the limit for such a stage is \(Self.maxTasksKeepingOutputs)"
+            }
             for d in s.dependsOn where d < 0 || d >= i {
                 return "stage \(i) depends on stage \(d), which is not an earlier stage"
             }
@@ -112,6 +123,10 @@ public enum Outcome: Hashable, Sendable {
     case failed(reason: String, exitCode: Int32)
     case timedOut(reason: String, exitCode: Int32 = -1)
     case cancelled
+    /// It could not read the output of `producer` (a task of a stage it
+    /// depends on) at output epoch `epoch`: not the attempt's fault, so it
+    /// uses no retry; the output is lost and runs again, and so does this task.
+    case inputLost(producer: TaskKey, epoch: Int, reason: String)
 }
 
 public struct WorkerInfo: Hashable, Sendable {
@@ -154,6 +169,8 @@ public enum TaskPhase: String, Sendable {
         case (.pending, .active), (.pending, .cancelled), (.pending, .succeeded), (.pending, .failed): true
         case (.backoff, .pending), (.backoff, .cancelled), (.backoff, .succeeded): true
         case (.active, .pending), (.active, .backoff), (.active, .succeeded), (.active, .failed), (.active, .cancelled): true
+        // Output lost: its output is gone and still needed, so it runs again under a new output epoch.
+        case (.succeeded, .pending): true
         default: false
         }
     }

@@ -89,6 +89,10 @@ extension Scheduler {
                     for a in task.attempts where attempts[a] == nil { problems.append("\(job.id) task \(s).\(t) lists forgotten attempt \(a)") }
                 }
                 if job.state == .succeeded && stage.state != .succeeded { problems.append("\(job.id) succeeded but stage \(s) is \(stage.state)") }
+                if !stage.keepsOutputs && !stage.outputs.isEmpty { problems.append("\(job.id) stage \(s) keeps no outputs but lists \(stage.outputs.count)") }
+                if stage.outputs.count > stage.succeeded { problems.append("\(job.id) stage \(s): \(stage.outputs.count) outputs for \(stage.succeeded) committed tasks") }
+                for t in stage.outputs.keys where stage.live[t] != nil { problems.append("\(job.id) task \(s).\(t) is live and has an output") }
+                if stage.state == .succeeded && stage.succeeded != stage.total { problems.append("\(job.id) stage \(s) succeeded with \(stage.succeeded) of \(stage.total)") }
             }
             if job.state == .succeeded && job.succeededTasks != job.totalTasks { problems.append("\(job.id) succeeded with \(job.succeededTasks) of \(job.totalTasks) tasks") }
             if job.state == .running {

@@ -63,7 +63,7 @@ extension Scheduler {
 
     private mutating func restore(_ rj: RestoredJob, now: Millis) {
         var stages: [Stage] = rj.plan.stages.enumerated().map { i, p in
-            var stage = Stage(state: .waiting, total: p.tasks, requires: p.requires)
+            var stage = Stage(state: .waiting, total: p.tasks, requires: p.requires, keepsOutputs: p.keepsOutputs)
             stage.succeeded = min(max(i < rj.committed.count ? rj.committed[i] : 0, 0), p.tasks)
             stage.untouched = min(max(i < rj.untouched.count ? rj.untouched[i] : 0, 0), p.tasks)
             return stage

@@ -68,6 +68,9 @@ public struct Scheduler: Sendable {
         public internal(set) var state: StageState
         public let total: Int
         public let requires: Set<String>
+        public let keepsOutputs: Bool
+        /// Where each committed task's output is, for a stage that keeps outputs.
+        public internal(set) var outputs: [Int32: Output] = [:]
         /// Tasks at or after this index were never leased: pending while the
         /// stage runs (waiting before), with nothing in memory. Tasks are
         /// leased from the range in index order, so every task below it has
@@ -96,8 +99,22 @@ public struct Scheduler: Sendable {
         public func task(_ t: Int) -> Task? { live[Int32(truncatingIfNeeded: t)] }
     }
 
+    /// A committed task's output: the worker holding it, and its output
+    /// epoch (0 at first; one more each time it was lost and ran again).
+    public struct Output: Sendable, Equatable {
+        public let worker: WorkerKey
+        public let epoch: Int
+        /// Attempts the task had made by then (a rerun numbers on from here).
+        public var attempts = 0
+        public static func == (a: Output, b: Output) -> Bool { a.worker == b.worker && a.epoch == b.epoch }
+    }
+
     public struct Task: Sendable {
         public internal(set) var phase: TaskPhase
+        /// The output epoch its next commit belongs to.
+        public internal(set) var epoch = 0
+        /// Attempts made in earlier epochs.
+        public internal(set) var earlierAttempts = 0
         public internal(set) var attempts: [AttemptID] = []
         public internal(set) var failures = 0
         public internal(set) var lost = 0
@@ -147,11 +164,14 @@ public struct Scheduler: Sendable {
                 closeSync(key, &out)
                 loseAttempts(of: key, countTowardPoison: false, reason: "worker \(key) left", now: now, &out)
                 setWorker(key, .left, reason: "left the cluster", now: now, &out)
+                loseOutputs(of: key, reason: "worker \(key) left", &out)
             }
         case .cancel(let id, let reason):
             if jobs[id]?.state == .running {
                 finishJob(id, .cancelled, reason: reason, now: now, &out)
             }
+        case .outputLost(let t, let epoch, let reason):
+            loseOutput(t, epoch: epoch, reason: reason, &out)
         case .tick:
             tick(now: now, &out)
         }
@@ -180,7 +200,7 @@ public struct Scheduler: Sendable {
     private mutating func submit(_ id: JobID, _ plan: JobPlan, _ out: inout [Action]) {
         precondition(jobs[id] == nil, "Internal inconsistency: job \(id) submitted twice (this is a bug, please report it)")
         precondition(plan.problem == nil, "Internal inconsistency: invalid plan reached the scheduler: \(plan.problem!)")
-        let stages = plan.stages.map { Stage(state: .waiting, total: $0.tasks, requires: $0.requires) }
+        let stages = plan.stages.map { Stage(state: .waiting, total: $0.tasks, requires: $0.requires, keepsOutputs: $0.keepsOutputs) }
         jobs[id] = Job(id: id, plan: plan, totalTasks: plan.stages.reduce(0) { $0 + $1.tasks }, stages: stages)
         runningJobs.append(id)
         startReadyStages(id)
@@ -347,6 +367,42 @@ public struct Scheduler: Sendable {
         closeSync(key, &out)
         setWorker(key, .dead, reason: reason, now: now, &out)
         loseAttempts(of: key, countTowardPoison: true, reason: "worker \(key) died: \(reason)", now: now, &out)
+        loseOutputs(of: key, reason: "worker \(key) died: \(reason)", &out)
+    }
+
+    // MARK: outputs
+
+    /// Every output the worker held is lost (those of running jobs' stages that keep outputs).
+    private mutating func loseOutputs(of key: WorkerKey, reason: String, _ out: inout [Action]) {
+        for id in runningJobs {
+            for s in jobs[id]!.stages.indices where jobs[id]!.stages[s].keepsOutputs {
+                for (t, o) in jobs[id]!.stages[s].outputs.sorted(by: { $0.key < $1.key }) where o.worker == key {
+                    loseOutput(TaskKey(job: id, stage: s, task: Int(t)), epoch: o.epoch, reason: reason, &out)
+                }
+            }
+        }
+    }
+
+    /// Output lost: the committed output of `t` at `epoch` is gone. When a
+    /// stage depending on its stage has not succeeded yet, the task returns to
+    /// pending under the next epoch and its stage reopens (the stages reading
+    /// it lease nothing until it succeeds again); otherwise nobody needs it and
+    /// nothing runs. A stale epoch (already lost and rerun) changes nothing.
+    mutating func loseOutput(_ t: TaskKey, epoch: Int, reason: String, _ out: inout [Action]) {
+        guard let job = jobs[t.job], job.state == .running, t.stage >= 0, t.stage < job.stages.count else { return }
+        let k = Int32(truncatingIfNeeded: t.task)
+        guard let o = job.stages[t.stage].outputs[k], o.epoch == epoch else { return }
+        jobs[t.job]!.stages[t.stage].outputs[k] = nil
+        let needed = job.plan.stages.indices.contains { c in
+            job.plan.stages[c].dependsOn.contains(t.stage) && job.stages[c].state != .succeeded
+        }
+        guard needed else { return }
+        jobs[t.job]!.stages[t.stage].live[k] = Task(phase: .succeeded, epoch: epoch + 1, earlierAttempts: o.attempts)
+        jobs[t.job]!.stages[t.stage].succeeded -= 1
+        jobs[t.job]!.stages[t.stage].state = .running
+        move(t, to: .pending)
+        jobs[t.job]!.stages[t.stage].ready.push(k)
+        out.append(.outputLost(t, epoch: epoch + 1, reason: reason))
     }
 
     /// Every attempt the worker holds is lost and goes back to the queue
@@ -468,6 +524,9 @@ public struct Scheduler: Sendable {
                 for (w, list) in cancels.sorted(by: { $0.key < $1.key }) { out.append(.cancel(w, list)) }
                 if task.phase == .backoff { backoffs.removeAll { $0.task == t } }
                 move(t, to: .succeeded)
+                if jobs[t.job]!.stages[t.stage].keepsOutputs {
+                    jobs[t.job]!.stages[t.stage].outputs[Int32(t.task)] = Output(worker: key, epoch: task.epoch, attempts: task.earlierAttempts + task.attempts.count)
+                }
                 forget(t)
                 jobs[t.job]!.stages[t.stage].succeeded += 1
                 let stageDone = jobs[t.job]!.stages[t.stage].remaining == 0
@@ -497,6 +556,18 @@ public struct Scheduler: Sendable {
             case .cancelled:
                 guard active else { continue }
                 endAttempt(r.attempt, .cancelled, reason: "cancelled on the worker", &out)
+                guard let task = live(t), task.phase == .active, !hasActiveAttempt(task) else { continue }
+                move(t, to: .pending)
+                jobs[t.job]!.stages[t.stage].ready.push(Int32(t.task))
+            case .inputLost(let producer, let epoch, let reason):
+                guard active else { continue }
+                // Only a stage this one reads from: anything else is a confused report, and an ordinary failure.
+                guard producer.job == t.job, jobs[t.job]!.plan.stages[t.stage].dependsOn.contains(producer.stage) else {
+                    finish([Report(attempt: r.attempt, outcome: .failed(reason: reason, exitCode: 1))], from: key, now: now, &out)
+                    continue
+                }
+                endAttempt(r.attempt, .failed, reason: "input lost: \(reason)", &out)
+                loseOutput(producer, epoch: epoch, reason: reason, &out)
                 guard let task = live(t), task.phase == .active, !hasActiveAttempt(task) else { continue }
                 move(t, to: .pending)
                 jobs[t.job]!.stages[t.stage].ready.push(Int32(t.task))
@@ -644,6 +715,8 @@ public struct Scheduler: Sendable {
         guard let job = jobs[id], job.pendingTasks > 0 else { return nil }
         for s in job.stages.indices where job.stages[s].state == .running {
             guard job.stages[s].requires.isSubset(of: capabilities) else { continue }
+            // A stage whose input was lost waits for it to be made again.
+            guard job.plan.stages[s].dependsOn.allSatisfy({ job.stages[$0].state == .succeeded }) else { continue }
             while let t = jobs[id]!.stages[s].ready.pop() {
                 if jobs[id]!.stages[s].live[t]?.phase == .pending { return TaskKey(job: id, stage: s, task: Int(t)) }
             }
@@ -662,7 +735,7 @@ public struct Scheduler: Sendable {
         nextAttemptID += 1
         move(t, to: .active)
         jobs[t.job]!.stages[t.stage].live[Int32(t.task)]!.attempts.append(id)
-        let number = live(t)!.attempts.count
+        let number = live(t)!.earlierAttempts + live(t)!.attempts.count
         attempts[id] = Attempt(id: id, task: t, number: number, worker: key, state: .leased)
         workers[key]!.active.insert(id)
         return Assignment(attempt: id, task: t, number: number)
