@@ -1582,6 +1582,51 @@ void   plan__repartition__free_unpacked
   assert(message->base.descriptor == &plan__repartition__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   plan__stage_input__init
+                     (Plan__StageInput         *message)
+{
+  static const Plan__StageInput init_value = PLAN__STAGE_INPUT__INIT;
+  *message = init_value;
+}
+size_t plan__stage_input__get_packed_size
+                     (const Plan__StageInput *message)
+{
+  assert(message->base.descriptor == &plan__stage_input__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__stage_input__pack
+                     (const Plan__StageInput *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__stage_input__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__stage_input__pack_to_buffer
+                     (const Plan__StageInput *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__stage_input__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__StageInput *
+       plan__stage_input__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__StageInput *)
+     protobuf_c_message_unpack (&plan__stage_input__descriptor,
+                                allocator, len, data);
+}
+void   plan__stage_input__free_unpacked
+                     (Plan__StageInput *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__stage_input__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   plan__node__init
                      (Plan__Node         *message)
 {
@@ -4024,7 +4069,58 @@ const ProtobufCMessageDescriptor plan__repartition__descriptor =
   (ProtobufCMessageInit) plan__repartition__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__node__field_descriptors[15] =
+static const ProtobufCFieldDescriptor plan__stage_input__field_descriptors[2] =
+{
+  {
+    "stage",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__StageInput, stage),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "exchange",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Plan__StageInput, exchange),
+    &plan__exchange__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__stage_input__field_indices_by_name[] = {
+  1,   /* field[1] = exchange */
+  0,   /* field[0] = stage */
+};
+static const ProtobufCIntRange plan__stage_input__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor plan__stage_input__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.StageInput",
+  "StageInput",
+  "Plan__StageInput",
+  "plan",
+  sizeof(Plan__StageInput),
+  2,
+  plan__stage_input__field_descriptors,
+  plan__stage_input__field_indices_by_name,
+  1,  plan__stage_input__number_ranges,
+  (ProtobufCMessageInit) plan__stage_input__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__node__field_descriptors[16] =
 {
   {
     "scan",
@@ -4171,6 +4267,18 @@ static const ProtobufCFieldDescriptor plan__node__field_descriptors[15] =
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "stage_input",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Node, kind_case),
+    offsetof(Plan__Node, stage_input),
+    &plan__stage_input__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "inputs",
     20,
     PROTOBUF_C_LABEL_REPEATED,
@@ -4213,22 +4321,23 @@ static const unsigned plan__node__field_indices_by_name[] = {
   11,   /* field[11] = exchange */
   3,   /* field[3] = filter */
   6,   /* field[6] = hash_join */
-  14,   /* field[14] = id */
-  12,   /* field[12] = inputs */
+  15,   /* field[15] = id */
+  13,   /* field[13] = inputs */
   10,   /* field[10] = limit */
   7,   /* field[7] = nested_loop_join */
   4,   /* field[4] = project */
   0,   /* field[0] = scan */
-  13,   /* field[13] = schema */
+  14,   /* field[14] = schema */
   8,   /* field[8] = sort */
+  12,   /* field[12] = stage_input */
   9,   /* field[9] = top_n */
   1,   /* field[1] = values */
 };
 static const ProtobufCIntRange plan__node__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 20, 12 },
-  { 0, 15 }
+  { 20, 13 },
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor plan__node__descriptor =
 {
@@ -4238,7 +4347,7 @@ const ProtobufCMessageDescriptor plan__node__descriptor =
   "Plan__Node",
   "plan",
   sizeof(Plan__Node),
-  15,
+  16,
   plan__node__field_descriptors,
   plan__node__field_indices_by_name,
   2,  plan__node__number_ranges,

@@ -393,32 +393,43 @@ private struct Encoder {
                 l.pointee.offset = UInt64(max(0, offset))
             }
         case .exchange(let e):
-            let x = arena.allocate(Plan__Exchange.self)
-            plan__exchange__init(x)
-            switch e {
-            case .repartition(let keys):
-                let r = arena.allocate(Plan__Repartition.self)
-                plan__repartition__init(r)
-                (r.pointee.n_keys, r.pointee.keys) = try list(keys, expr)
-                x.pointee.kind_case = PLAN__EXCHANGE__KIND_REPARTITION
-                x.pointee.repartition = r
-            case .gather(let order):
-                x.pointee.kind_case = PLAN__EXCHANGE__KIND_GATHER
-                switch order {
-                case .any: x.pointee.gather = PLAN__EXCHANGE__GATHER__ANY
-                case .preserve: x.pointee.gather = PLAN__EXCHANGE__GATHER__PRESERVE
-                case .merge(let keys):
-                    x.pointee.gather = PLAN__EXCHANGE__GATHER__MERGE
-                    (x.pointee.n_keys, x.pointee.keys) = try list(keys, sortKey)
-                }
-            case .broadcast:
-                x.pointee.kind_case = PLAN__EXCHANGE__KIND_BROADCAST
-                x.pointee.broadcast = 1
-            }
             p.pointee.kind_case = PLAN__NODE__KIND_EXCHANGE
-            p.pointee.exchange = x
+            p.pointee.exchange = try exchange(e)
+        case .stageInput(let stage, let e):
+            let x = arena.allocate(Plan__StageInput.self)
+            plan__stage_input__init(x)
+            x.pointee.stage = UInt32(clamping: stage)
+            x.pointee.exchange = try exchange(e)
+            p.pointee.kind_case = PLAN__NODE__KIND_STAGE_INPUT
+            p.pointee.stage_input = x
         }
         return p
+    }
+
+    func exchange(_ e: Exchange) throws(SQLError) -> UnsafeMutablePointer<Plan__Exchange> {
+        let x = arena.allocate(Plan__Exchange.self)
+        plan__exchange__init(x)
+        switch e {
+        case .repartition(let keys):
+            let r = arena.allocate(Plan__Repartition.self)
+            plan__repartition__init(r)
+            (r.pointee.n_keys, r.pointee.keys) = try list(keys, expr)
+            x.pointee.kind_case = PLAN__EXCHANGE__KIND_REPARTITION
+            x.pointee.repartition = r
+        case .gather(let order):
+            x.pointee.kind_case = PLAN__EXCHANGE__KIND_GATHER
+            switch order {
+            case .any: x.pointee.gather = PLAN__EXCHANGE__GATHER__ANY
+            case .preserve: x.pointee.gather = PLAN__EXCHANGE__GATHER__PRESERVE
+            case .merge(let keys):
+                x.pointee.gather = PLAN__EXCHANGE__GATHER__MERGE
+                (x.pointee.n_keys, x.pointee.keys) = try list(keys, sortKey)
+            }
+        case .broadcast:
+            x.pointee.kind_case = PLAN__EXCHANGE__KIND_BROADCAST
+            x.pointee.broadcast = 1
+        }
+        return x
     }
 }
 
@@ -662,26 +673,32 @@ private struct Decoder {
             let l = try required(n.limit, "a limit").pointee
             kind = .limit(limit: l.has_limit != 0 ? try int(l.limit, "limit") : nil, offset: try int(l.offset, "offset"))
         case PLAN__NODE__KIND_EXCHANGE:
-            let x = try required(n.exchange, "an exchange").pointee
-            switch x.kind_case {
-            case PLAN__EXCHANGE__KIND_REPARTITION:
-                let r = try required(x.repartition, "a repartition").pointee
-                kind = .exchange(.repartition(keys: try list(r.keys, r.n_keys, expr)))
-            case PLAN__EXCHANGE__KIND_GATHER:
-                switch x.gather {
-                case PLAN__EXCHANGE__GATHER__ANY: kind = .exchange(.gather(.any))
-                case PLAN__EXCHANGE__GATHER__PRESERVE: kind = .exchange(.gather(.preserve))
-                case PLAN__EXCHANGE__GATHER__MERGE: kind = .exchange(.gather(.merge(try list(x.keys, x.n_keys, sortKey))))
-                default: throw Self.error("unknown gather order \(x.gather.rawValue)")
-                }
-            case PLAN__EXCHANGE__KIND_BROADCAST: kind = .exchange(.broadcast)
-            default: throw Self.error("an exchange of no kind")
-            }
+            kind = .exchange(try exchange(try required(n.exchange, "an exchange").pointee))
+        case PLAN__NODE__KIND_STAGE_INPUT:
+            let x = try required(n.stage_input, "a stage input").pointee
+            kind = .stageInput(stage: try int(UInt64(x.stage), "stage"), exchange: try exchange(try required(x.exchange, "an exchange").pointee))
         default:
             throw Self.error("a node of no kind")
         }
         var plan = PhysicalPlan(kind, inputs: try list(n.inputs, n.n_inputs, node), schema: try schema(n.schema))
         plan.id = try int(UInt64(n.id), "node id")
         return plan
+    }
+
+    func exchange(_ x: Plan__Exchange) throws(SQLError) -> Exchange {
+        switch x.kind_case {
+        case PLAN__EXCHANGE__KIND_REPARTITION:
+            let r = try required(x.repartition, "a repartition").pointee
+            return .repartition(keys: try list(r.keys, r.n_keys, expr))
+        case PLAN__EXCHANGE__KIND_GATHER:
+            switch x.gather {
+            case PLAN__EXCHANGE__GATHER__ANY: return .gather(.any)
+            case PLAN__EXCHANGE__GATHER__PRESERVE: return .gather(.preserve)
+            case PLAN__EXCHANGE__GATHER__MERGE: return .gather(.merge(try list(x.keys, x.n_keys, sortKey)))
+            default: throw Self.error("unknown gather order \(x.gather.rawValue)")
+            }
+        case PLAN__EXCHANGE__KIND_BROADCAST: return .broadcast
+        default: throw Self.error("an exchange of no kind")
+        }
     }
 }

@@ -31,6 +31,12 @@ struct QueryCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads to run on, 1...\(Session.maxThreads) (default: the cores; SET threads = N changes it).")
     var threads: Number?
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "Cut each query into stages of N partitions and run them one task at a time through an in-process shuffle, as the cluster will (1...\(Self.maxStagePartitions)); EXPLAIN shows the stages.",
+        valueName: "N"))
+    var stages: Number?
+    static let maxStagePartitions = 4096
+
     @Argument(help: "The SQL to run (statements separated by ';').")
     var sql: String?
 
@@ -49,6 +55,10 @@ struct QueryCommand: ParsableCommand {
         } else { text = sql! }
         let session = Session()
         if let threads { try session.setThreads(threads.value("--threads", in: 1...Session.maxThreads)) }
+        if let stages {
+            let n = try stages.value("--stages", in: 1...Self.maxStagePartitions)
+            session.stages = (partitions: n, scanTasks: n)
+        }
         for t in tables {
             guard let eq = t.firstIndex(of: "="), eq != t.startIndex else { fail("--table wants NAME=GLOB, not \(t)") }
             do { try session.registerFiles(name: String(t[..<eq]), pattern: String(t[t.index(after: eq)...])) }

@@ -6,8 +6,9 @@ import Testing
 
 /// Runs the golden SQL files in `sql/<area>/*.test` (sqllogictest format),
 /// each on one thread, on four, and on four with every hash join partitioned
-/// (both sides hashed on the keys) instead of sharing its build: the answers
-/// must not depend on it.
+/// (both sides hashed on the keys) instead of sharing its build, and cut into
+/// stages run through a shuffle as the cluster runs them: the answers must
+/// not depend on it.
 /// In the SQL, `__DATA__` names `data/` and `__SCRATCH__` a fresh folder of
 /// the run's own (removed afterwards) for the files a test writes.
 /// Set SLUICE_REWRITE_GOLDEN=1 to rewrite the expected output of every query
@@ -26,6 +27,9 @@ struct SQLLogicTests {
 
     enum Mode: String, CaseIterable, Sendable {
         case oneThread, fourThreads, fourThreadsPartitionedJoins
+        /// Cut into stages as the cluster runs them (3 partitions, scans in up to 3
+        /// tasks), each task on one thread; then on two, with every join partitioned.
+        case stages, stagesTwoThreadsPartitionedJoins
     }
 
     @Test(arguments: files, Mode.allCases)
@@ -110,8 +114,13 @@ struct SQLLogicFile {
     func run(mode: SQLLogicTests.Mode, rewrite: Bool) throws -> [String] {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let session = Session()
-        try session.setThreads(mode == .oneThread ? 1 : 4)
-        if mode == .fourThreadsPartitionedJoins { session.broadcastLimit = 0 }
+        switch mode {
+        case .oneThread, .stages: try session.setThreads(1)
+        case .fourThreads, .fourThreadsPartitionedJoins: try session.setThreads(4)
+        case .stagesTwoThreadsPartitionedJoins: try session.setThreads(2)
+        }
+        if mode == .fourThreadsPartitionedJoins || mode == .stagesTwoThreadsPartitionedJoins { session.broadcastLimit = 0 }
+        if mode == .stages || mode == .stagesTwoThreadsPartitionedJoins { session.stages = (partitions: 3, scanTasks: 3) }
         var failures: [String] = []
         var rewritten: [String] = []
         let name = URL(fileURLWithPath: path).lastPathComponent + " (\(mode))"

@@ -81,6 +81,16 @@ final class PlanCodecTests {
             #expect(PlanText.render(decoded) == PlanText.render(original), "\(sql)")
             #expect(try rows(decoded) == rows(original), "\(sql)")
             Self.census(decoded, &nodes, &exprs, &values, &types)
+            // The fragments of the same plan cut into stages, as the cluster sends them
+            // (with the query's subqueries, which their expressions may name).
+            for stage in try StageCutter(partitions: 3, scanTasks: 2).cut(original).stages {
+                let fragment = PhysicalQuery(root: stage.plan, subqueries: original.subqueries)
+                let bytes = try PlanCodec.encode(fragment)
+                let back = try PlanCodec.decode(bytes)
+                #expect(try PlanCodec.encode(back) == bytes, "\(sql) stage \(stage.id)")
+                #expect(PlanText.render(back) == PlanText.render(fragment), "\(sql) stage \(stage.id)")
+                Self.census(back, &nodes, &exprs, &values, &types)
+            }
         }
         // Between them the queries used every kind: a new kind needs a query here.
         #expect(nodes == Set(Self.allNodeKinds), "missing: \(Set(Self.allNodeKinds).subtracting(nodes))")
@@ -93,7 +103,7 @@ final class PlanCodecTests {
     static let allNodeKinds = ["scan csv", "scan json", "scan sluice", "values", "cteScan", "filter", "project",
                                "aggregate single", "aggregate partial", "aggregate final", "hashJoin shared", "hashJoin partitioned",
                                "nestedLoopJoin", "sort", "topN", "limit", "repartition", "gather any", "gather preserve",
-                               "gather merge", "broadcast"]
+                               "gather merge", "broadcast", "stageInput"]
     static let allExprKinds = ["column", "literal", "call", "cast", "caseWhen", "inList", "subqueryValue", "inSubqueryRows"]
 
     /// Which kinds of node, expression, value and type a query holds.
@@ -149,6 +159,7 @@ final class PlanCodecTests {
                 case .exchange(.gather(.preserve)): nodes.insert("gather preserve")
                 case .exchange(.gather(.merge)): nodes.insert("gather merge")
                 case .exchange(.broadcast): nodes.insert("broadcast")
+                case .stageInput: nodes.insert("stageInput")
                 }
             }
         }

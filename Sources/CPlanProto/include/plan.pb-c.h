@@ -50,6 +50,7 @@ typedef struct Plan__TopN Plan__TopN;
 typedef struct Plan__Limit Plan__Limit;
 typedef struct Plan__Exchange Plan__Exchange;
 typedef struct Plan__Repartition Plan__Repartition;
+typedef struct Plan__StageInput Plan__StageInput;
 typedef struct Plan__Node Plan__Node;
 typedef struct Plan__Query Plan__Query;
 
@@ -659,6 +660,21 @@ struct  Plan__Repartition
     , 0,NULL }
 
 
+/*
+ * On the cluster: the outputs of stage `stage`, delivered as `exchange`
+ * (the exchange this leaf replaced) would deliver them. A leaf.
+ */
+struct  Plan__StageInput
+{
+  ProtobufCMessage base;
+  uint32_t stage;
+  Plan__Exchange *exchange;
+};
+#define PLAN__STAGE_INPUT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__stage_input__descriptor) \
+    , 0, NULL }
+
+
 typedef enum {
   PLAN__NODE__KIND__NOT_SET = 0,
   PLAN__NODE__KIND_SCAN = 1,
@@ -672,7 +688,8 @@ typedef enum {
   PLAN__NODE__KIND_SORT = 9,
   PLAN__NODE__KIND_TOP_N = 10,
   PLAN__NODE__KIND_LIMIT = 11,
-  PLAN__NODE__KIND_EXCHANGE = 12
+  PLAN__NODE__KIND_EXCHANGE = 12,
+  PLAN__NODE__KIND_STAGE_INPUT = 13
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PLAN__NODE__KIND__CASE)
 } Plan__Node__KindCase;
 
@@ -697,6 +714,7 @@ struct  Plan__Node
     Plan__TopN *top_n;
     Plan__Limit *limit;
     Plan__Exchange *exchange;
+    Plan__StageInput *stage_input;
   };
 };
 #define PLAN__NODE__INIT \
@@ -1388,6 +1406,25 @@ Plan__Repartition *
 void   plan__repartition__free_unpacked
                      (Plan__Repartition *message,
                       ProtobufCAllocator *allocator);
+/* Plan__StageInput methods */
+void   plan__stage_input__init
+                     (Plan__StageInput         *message);
+size_t plan__stage_input__get_packed_size
+                     (const Plan__StageInput   *message);
+size_t plan__stage_input__pack
+                     (const Plan__StageInput   *message,
+                      uint8_t             *out);
+size_t plan__stage_input__pack_to_buffer
+                     (const Plan__StageInput   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__StageInput *
+       plan__stage_input__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__stage_input__free_unpacked
+                     (Plan__StageInput *message,
+                      ProtobufCAllocator *allocator);
 /* Plan__Node methods */
 void   plan__node__init
                      (Plan__Node         *message);
@@ -1533,6 +1570,9 @@ typedef void (*Plan__Exchange_Closure)
 typedef void (*Plan__Repartition_Closure)
                  (const Plan__Repartition *message,
                   void *closure_data);
+typedef void (*Plan__StageInput_Closure)
+                 (const Plan__StageInput *message,
+                  void *closure_data);
 typedef void (*Plan__Node_Closure)
                  (const Plan__Node *message,
                   void *closure_data);
@@ -1585,6 +1625,7 @@ extern const ProtobufCMessageDescriptor plan__limit__descriptor;
 extern const ProtobufCMessageDescriptor plan__exchange__descriptor;
 extern const ProtobufCEnumDescriptor    plan__exchange__gather__descriptor;
 extern const ProtobufCMessageDescriptor plan__repartition__descriptor;
+extern const ProtobufCMessageDescriptor plan__stage_input__descriptor;
 extern const ProtobufCMessageDescriptor plan__node__descriptor;
 extern const ProtobufCMessageDescriptor plan__query__descriptor;
 

@@ -9,13 +9,15 @@ final class ValuesOperator: Operator {
     private var index = 0
     private let context: RunContext
 
-    init(_ batches: [RecordBatch], schema: Schema, context: RunContext) {
+    /// Its place in an order-keeping gather (a stage input: the task that wrote the rows).
+    let morsel: Int
+
+    init(_ batches: [RecordBatch], schema: Schema, context: RunContext, morsel: Int = 0) {
         self.batches = batches
+        self.morsel = morsel
         self.schema = schema
         self.context = context
     }
-
-    var morsel: Int { 0 }
 
     func close() { index = batches.count }
 

@@ -52,6 +52,10 @@ public enum PhysicalNode: Sendable {
     /// Of each partition; above a gather, of all.
     case limit(limit: Int?, offset: Int)
     case exchange(Exchange)
+    /// On the cluster: what the tasks of stage `stage` wrote for this task,
+    /// delivered as `exchange` would deliver its input in one process (the
+    /// exchange this node replaced when the plan was cut into stages). A leaf.
+    case stageInput(stage: Int, exchange: Exchange)
 }
 
 public enum BuildDistribution: String, Sendable {
@@ -69,6 +73,17 @@ public enum Exchange: Sendable {
     case gather(GatherOrder)
     /// Every consumer partition gets every row (the small side of a join).
     case broadcast
+}
+
+extension Exchange {
+    /// How the rows it delivers are partitioned.
+    public var partitioning: Partitioning {
+        switch self {
+        case .repartition(let keys): .hash(keys)
+        case .gather: .single
+        case .broadcast: .broadcast
+        }
+    }
 }
 
 public enum GatherOrder: Sendable {
@@ -156,9 +171,8 @@ extension PhysicalPlan {
         switch node {
         case .scan: return .spread
         case .values, .cteScan: return .single
-        case .exchange(.repartition(let keys)): return .hash(keys)
-        case .exchange(.gather): return .single
-        case .exchange(.broadcast): return .broadcast
+        case .exchange(let e): return e.partitioning
+        case .stageInput(_, let e): return e.partitioning
         case .filter, .project, .aggregate, .sort, .topN, .limit, .hashJoin, .nestedLoopJoin:
             return inputs[0].partitioning
         }
@@ -171,6 +185,7 @@ extension PhysicalPlan {
         case .scan, .values, .cteScan: return true
         case .filter, .project, .limit: return inputs[0].keepsInputOrder
         case .exchange(.gather(.preserve)): return inputs[0].keepsInputOrder
+        case .stageInput(_, .gather(.preserve)): return true
         default: return false
         }
     }
@@ -182,6 +197,7 @@ extension PhysicalNode {
         switch self {
         case .scan(let s): return s.filters
         case .values, .cteScan, .limit, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return []
+        case .stageInput(_, let e): return PhysicalNode.exchange(e).expressions
         case .filter(let e): return [e]
         case .project(let es): return es
         case .aggregate(let g, let a, _): return g + a.compactMap(\.argument)
@@ -222,6 +238,9 @@ extension PhysicalNode {
         case .topN(let k, let l): return .topN(try keys(k), limit: l)
         case .exchange(.gather(.merge(let k))): return .exchange(.gather(.merge(try keys(k))))
         case .exchange(.repartition(let k)): return .exchange(.repartition(keys: try all(k)))
+        case .stageInput(let s, let e):
+            guard case .exchange(let mapped) = try PhysicalNode.exchange(e).mapExpressions(f) else { return self }
+            return .stageInput(stage: s, exchange: mapped)
         }
     }
 }

@@ -34,7 +34,7 @@ struct PlanCheck {
         for i in p.inputs { try node(i) }
         let want: Int
         switch p.node {
-        case .scan, .values, .cteScan: want = 0
+        case .scan, .values, .cteScan, .stageInput: want = 0
         case .hashJoin, .nestedLoopJoin: want = 2
         default: want = 1
         }
@@ -108,6 +108,13 @@ struct PlanCheck {
             case .gather, .broadcast: break
             }
             try same(input.fields.map(\.type))
+        case .stageInput(let stage, let e):
+            guard stage >= 0 else { throw error(p, "stage \(stage) does not exist") }
+            switch e {
+            case .repartition(let ks): try over(ks, p.schema)
+            case .gather(.merge(let ks)): try over(ks.map(\.expr), p.schema)
+            case .gather, .broadcast: break
+            }
         }
     }
 

@@ -28,6 +28,26 @@ enum PlanText {
         return lines
     }
 
+    /// A query cut into stages: each stage, its tasks and output, then its fragment.
+    static func render(_ plan: StagePlan) -> [String] {
+        var lines: [String] = []
+        func walk(_ p: PhysicalPlan, _ depth: Int) {
+            lines.append(String(repeating: "  ", count: depth) + label(p))
+            for i in p.inputs { walk(i, depth + 1) }
+        }
+        for s in plan.stages {
+            var head = "STAGE \(s.id)\(s.id == plan.stages.count - 1 ? " (result)" : ""): \(s.tasks) task\(s.tasks == 1 ? "" : "s")"
+            switch s.output {
+            case .single: head += ", one output"
+            case .hash(let keys, let n): head += ", output hashed into \(n) by (" + keys.map { ExpressionText.render($0, s.plan.schema) }.joined(separator: ", ") + ")"
+            }
+            if !s.dependsOn.isEmpty { head += ", reads stage" + (s.dependsOn.count == 1 ? " " : "s ") + s.dependsOn.map(String.init).joined(separator: ", ") }
+            lines.append(head)
+            walk(s.plan, 1)
+        }
+        return lines
+    }
+
     static func label(_ p: PhysicalPlan) -> String {
         let input = p.inputs.first?.schema ?? p.schema
         func list(_ es: [BoundExpr], _ s: Schema) -> String { es.map { ExpressionText.render($0, s) }.joined(separator: ", ") }
@@ -38,6 +58,8 @@ enum PlanText {
             return s
         case .values(let batches):
             return "VALUES (\(batches.reduce(0) { $0 + $1.rowCount }) rows)"
+        case .stageInput(let stage, let e):
+            return "STAGE_INPUT stage \(stage) (\(exchangeLabel(e, p.schema)))"
         case .cteScan(let id):
             return "CTE_SCAN cte\(id + 1) [" + p.schema.fields.map(\.name).joined(separator: ", ") + "]"
         case .filter(let e):
@@ -66,16 +88,19 @@ enum PlanText {
             return "TOP_N \(limit) " + SortKernel.describe(keys, input)
         case .limit(let limit, let offset):
             return "LIMIT \(limit.map(String.init) ?? "ALL")" + (offset > 0 ? " OFFSET \(offset)" : "")
-        case .exchange(.repartition(let keys)):
-            return "EXCHANGE repartition by hash(" + list(keys, input) + ")"
-        case .exchange(.gather(.any)):
-            return "EXCHANGE gather"
-        case .exchange(.gather(.preserve)):
-            return "EXCHANGE gather (input order)"
-        case .exchange(.gather(.merge(let keys))):
-            return "EXCHANGE gather merging " + SortKernel.describe(keys, input)
-        case .exchange(.broadcast):
-            return "EXCHANGE broadcast"
+        case .exchange(let e):
+            return "EXCHANGE " + exchangeLabel(e, input)
+        }
+    }
+
+    /// `repartition by hash(a)`, `gather merging a ASC`: over `schema` (an exchange's columns are its input's).
+    static func exchangeLabel(_ e: Exchange, _ schema: Schema) -> String {
+        switch e {
+        case .repartition(let keys): "repartition by hash(" + keys.map { ExpressionText.render($0, schema) }.joined(separator: ", ") + ")"
+        case .gather(.any): "gather"
+        case .gather(.preserve): "gather (input order)"
+        case .gather(.merge(let keys)): "gather merging " + SortKernel.describe(keys, schema)
+        case .broadcast: "broadcast"
         }
     }
 

@@ -17,6 +17,11 @@ import SQL
 struct PhysicalPlanner {
     let partitions: Int
     let broadcastLimit: Double?
+    /// Partitions are tasks on different machines, which cannot combine the
+    /// matched flags of one shared build: the build side's unmatched rows of a
+    /// RIGHT or FULL join need the build partitioned (hash joins) or the outer
+    /// side in one partition (nested loops).
+    let distributed: Bool
 
     private final class Collected {
         var subqueries: [PhysicalPlan] = []
@@ -26,9 +31,10 @@ struct PhysicalPlanner {
     }
     private let collected = Collected()
 
-    init(partitions: Int, broadcastLimit: Double? = nil) {
+    init(partitions: Int, broadcastLimit: Double? = nil, distributed: Bool = false) {
         self.partitions = max(1, partitions)
         self.broadcastLimit = broadcastLimit
+        self.distributed = distributed
     }
 
     func plan(_ p: LogicalPlan) throws(SQLError) -> PhysicalQuery {
@@ -106,16 +112,18 @@ struct PhysicalPlanner {
             let layout = ll + rl
             let out = Schema(left.schema.fields + right.schema.fields)
             let res = try residual.map { (e) throws(SQLError) in try compile(e, layout) }
+            let keepsBuild = kind == .right || kind == .full
             if on.isEmpty {
                 // Every outer row meets every inner row: the inner side goes to every partition
                 // (unmatched inner rows of RIGHT and FULL joins are found once all partitions are done).
+                if distributed && keepsBuild { left = gathered(left) }
                 right = broadcast(right, to: left)
                 return (PhysicalPlan(.nestedLoopJoin(kind: kind, condition: res), inputs: [left, right], schema: out), layout)
             }
             var pk: [BoundExpr] = [], bk: [BoundExpr] = []
             for (a, b) in on { pk.append(try compile(a, ll)); bk.append(try compile(b, rl)) }
             let distribution: BuildDistribution
-            if let limit = broadcastLimit, isSpread(left), Estimator.estimatedRows(r) > limit {
+            if isSpread(left), (distributed && keepsBuild) || broadcastLimit.map({ Estimator.estimatedRows(r) > $0 }) ?? false {
                 distribution = .partitioned
                 left = hashed(left, pk)
                 right = hashed(right, bk)

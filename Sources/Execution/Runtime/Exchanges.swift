@@ -234,6 +234,10 @@ final class SharedRowsSource: Operator {
 struct HashRouter {
     let keys: [BoundExpr]
     let n: Int
+    /// Mixes the hash again before taking the bucket: the cluster's shuffle
+    /// does, so a task's rows (all in one bucket) still spread over its own
+    /// threads, which split by the unmixed hash.
+    var remix = false
 
     func split(_ b: RecordBatch) throws(SQLError) -> [RecordBatch?] {
         var cols: [Column] = []
@@ -242,7 +246,8 @@ struct HashRouter {
         var targets = [[Int32]](repeating: [], count: n)
         for t in 0..<n { targets[t].reserveCapacity(b.rowCount / n + 16) }
         let m = UInt64(n)
-        hashed.hashes.withUnsafeBufferPointer { h in
+        let hashes = remix ? hashed.hashes.map { $0 &* 0x9E37_79B9_7F4A_7C15 } : hashed.hashes
+        hashes.withUnsafeBufferPointer { h in
             if let nulls = hashed.nulls {
                 for i in 0..<b.rowCount { targets[nulls[i] ? 0 : Int((h[i] >> 32) % m)].append(Int32(i)) }
             } else {

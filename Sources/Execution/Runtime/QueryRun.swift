@@ -12,12 +12,30 @@ final class QueryRun {
     let context: RunContext
     private var subqueryRows: [[RecordBatch]] = []
     private let cteRows: [Once<[RecordBatch]>]
+    /// On the cluster: this task's index and what it reads from earlier stages.
+    let stageTask: (index: Int, reader: any StageReader)?
+    /// The type of each subquery's column.
+    private let subqueryTypes: [DataType]
 
     init(_ query: PhysicalQuery, partitions: Int, cancel: Cancellation) {
         self.query = query
         context = RunContext(cancel: cancel, partitions: partitions)
         let root = context
         cteRows = query.ctes.map { _ in Once(context: root) }
+        stageTask = nil
+        subqueryTypes = query.subqueries.map { $0.schema.fields.first?.type ?? .null }
+    }
+
+    /// A task of a stage: `fragment` reads earlier stages through `reader`;
+    /// `subqueryRows` are the rows of the subqueries its expressions use.
+    init(fragment: PhysicalPlan, subqueryRows: [[RecordBatch]], subqueryTypes: [DataType], task: Int, reader: any StageReader,
+         partitions: Int, cancel: Cancellation) {
+        self.subqueryTypes = subqueryTypes
+        query = PhysicalQuery(root: fragment)
+        context = RunContext(cancel: cancel, partitions: partitions)
+        cteRows = []
+        self.subqueryRows = subqueryRows
+        stageTask = (task, reader)
     }
 
     /// Tree numbers for statistics: the root, then subqueries, then CTEs.
@@ -28,7 +46,7 @@ final class QueryRun {
     /// Runs the query to completion; its rows, in the root's schema.
     func run() throws(SQLError) -> [RecordBatch] {
         defer { context.join() }
-        for (i, s) in query.subqueries.enumerated() {
+        for (i, s) in query.subqueries.enumerated() where i >= subqueryRows.count {
             subqueryRows.append(try execute(try resolve(s), tree: subqueryTree(i), parent: context))
         }
         let schema = query.root.schema
@@ -83,7 +101,7 @@ final class QueryRun {
             return .literal(v, t)
         case .inSubqueryRows(let x, let i, let negated):
             let batches = subqueryRows[i]
-            let t = query.subqueries[i].schema.fields[0].type
+            let t = subqueryTypes[i]
             var items: [BoundExpr] = []
             var seen = Set<Value>()
             for b in batches {
@@ -190,7 +208,7 @@ final class TreeRun {
             op = TopNOperator(try self.operator(p.inputs[0], partition: k), keys: keys, limit: limit, context: context)
         case .limit(let limit, let offset):
             op = LimitOperator(try self.operator(p.inputs[0], partition: k), limit: limit, offset: offset, context: context)
-        case .exchange:
+        case .exchange, .stageInput:
             op = try consumer(p, partition: k)
         }
         context.stats.record(op.stats, tree: tree, node: p.id)
@@ -205,7 +223,7 @@ final class TreeRun {
     private func joinSide(_ join: PhysicalPlan, partition k: Int) throws(SQLError)
         -> (rows: () throws(SQLError) -> [RecordBatch], close: () -> Void, shared: Bool, matches: SharedMatches?) {
         let side = join.inputs[1]
-        guard case .exchange(.broadcast) = side.node else {
+        guard case .broadcast = side.partitioning else {
             let input = try self.operator(side, partition: k)
             return ({ () throws(SQLError) in try drain(input) }, { input.close() }, false, nil)
         }
@@ -248,7 +266,11 @@ final class TreeRun {
     // MARK: exchanges
 
     private func consumer(_ p: PhysicalPlan, partition k: Int) throws(SQLError) -> Operator {
-        guard case .exchange(let kind) = p.node else { throw SQLError.execution("internal error: not an exchange") }
+        let kind: Exchange
+        switch p.node {
+        case .exchange(let e), .stageInput(_, let e): kind = e
+        default: throw SQLError.execution("internal error: not an exchange")
+        }
         let state = try exchange(p, kind)
         switch state {
         case .channels(let producers, let channels):
@@ -286,9 +308,19 @@ final class TreeRun {
 
     private func exchange(_ p: PhysicalPlan, _ kind: Exchange) throws(SQLError) -> ExchangeState {
         if let e = exchanges[p.id] { return e }
-        let input = p.inputs[0]
         var inputs: [Operator] = []
-        for i in 0..<partitions(input) { inputs.append(try self.operator(input, partition: i)) }
+        if case .stageInput(let stage, let e) = p.node {
+            // What each task of the earlier stage wrote for this one, a source per task.
+            guard let task = query.stageTask else { throw SQLError.execution("internal error: a stage input outside a stage's task") }
+            var bucket = 0
+            if case .repartition = e { bucket = task.index }
+            for (t, rows) in try task.reader.read(stage: stage, bucket: bucket).enumerated() {
+                inputs.append(ValuesOperator(rows, schema: p.schema, context: context, morsel: t))
+            }
+        } else {
+            let input = p.inputs[0]
+            for i in 0..<partitions(input) { inputs.append(try self.operator(input, partition: i)) }
+        }
         let n = inputs.count
         let name = "sluice-x\(tree).\(p.id)"
         let state: ExchangeState

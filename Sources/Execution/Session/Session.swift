@@ -21,6 +21,10 @@ public final class Session: Catalog {
     /// partition both sides instead of sharing one table (see PhysicalPlanner);
     /// nil in one process. Tests set it to run partitioned joins.
     var broadcastLimit: Double?
+    /// When set, queries are planned for `partitions` partitions, cut into
+    /// stages and run stage by stage through an in-process shuffle, as the
+    /// cluster runs them (EXPLAIN shows the stages). Tests compare the two.
+    public var stages: (partitions: Int, scanTasks: Int)?
     public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     public init() {}
@@ -85,7 +89,9 @@ public final class Session: Catalog {
             guard case .query(let q) = inner else { throw SQLError.unsupported("EXPLAIN of anything but a query", .unknown) }
             let plan = try physical(q)
             var lines: [String]
-            if analyze {
+            if let stages, !analyze {
+                lines = PlanText.render(try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks).cut(plan))
+            } else if analyze {
                 let run = QueryRun(plan, partitions: threads, cancel: cancel)
                 let start = monotonicNanos()
                 _ = try run.run()
@@ -185,12 +191,19 @@ public final class Session: Catalog {
     func physical(_ q: Query) throws(SQLError) -> PhysicalQuery {
         let logical = try Binder(catalog: self).bind(q)
         let optimized = try Optimizer().optimize(logical)
-        return try PhysicalPlanner(partitions: threads, broadcastLimit: broadcastLimit).plan(optimized)
+        return try PhysicalPlanner(partitions: stages?.partitions ?? threads, broadcastLimit: broadcastLimit, distributed: stages != nil).plan(optimized)
     }
 
     /// Runs a query to completion; result columns carry the query's names, rows in result order.
     public func query(_ q: Query) throws(SQLError) -> (Schema, [RecordBatch]) {
         let plan = try physical(q)
+        if let stages {
+            let cut = try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks).cut(plan)
+            let schema = plan.root.schema
+            return (schema, try StagedQuery.run(cut, threads: threads, cancel: cancel).map {
+                RecordBatch(schema: schema, columns: $0.columns, rowCount: $0.rowCount)
+            })
+        }
         return (plan.root.schema, try QueryRun(plan, partitions: threads, cancel: cancel).run())
     }
 

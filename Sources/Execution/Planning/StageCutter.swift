@@ -1,0 +1,118 @@
+public import SQL
+
+/// Cuts a physical query into stages for the cluster. The plan must have
+/// been made for `partitions` partitions (so it has its exchanges); every
+/// exchange becomes a stage boundary: the subtree below it is a stage whose
+/// tasks write their rows split as the exchange would deliver them (hashed
+/// into `partitions` buckets for a repartition, one bucket otherwise), and
+/// the exchange itself becomes a `stageInput` leaf of the stage above.
+/// Subqueries and CTEs become stages of their own, ahead of their readers;
+/// the last stage is the result.
+public struct StageCutter {
+    /// Buckets of a hash shuffle: the tasks of a stage that reads one.
+    public let partitions: Int
+    /// The most tasks a stage that scans files is split into (by whole files).
+    public let scanTasks: Int
+
+    public init(partitions: Int, scanTasks: Int) {
+        self.partitions = max(1, partitions)
+        self.scanTasks = max(1, scanTasks)
+    }
+
+    public func cut(_ query: PhysicalQuery) throws(SQLError) -> StagePlan {
+        var state = State(query: query, cutter: self)
+        for i in query.subqueries.indices {
+            state.subqueryStages.append(try state.stage(query.subqueries[i], output: .single, combine: order(of: query.subqueries[i])))
+        }
+        _ = try state.stage(query.root, output: .single, combine: order(of: query.root))
+        return StagePlan(stages: state.stages)
+    }
+
+    /// How rows leave a tree whose readers expect them in order.
+    private func order(of p: PhysicalPlan) -> GatherOrder { p.keepsInputOrder ? .preserve : .any }
+
+    private struct State {
+        let query: PhysicalQuery
+        let cutter: StageCutter
+        var stages: [QueryStage] = []
+        var subqueryStages: [Int] = []
+        var cteStages: [Int: Int] = [:]
+
+        /// Makes `p` a stage (and every stage below it); returns its id.
+        mutating func stage(_ p: PhysicalPlan, output: StageOutput, combine: GatherOrder) throws(SQLError) -> Int {
+            var inputs: [Int] = []
+            let fragment = try cut(p, &inputs)
+            let subqueries = StageCutter.subqueriesUsed(fragment)
+            var tasks = 1
+            var shares: [Range<Int>]? = nil
+            if fragment.allNodes.contains(where: { if case .stageInput(_, .repartition) = $0.node { true } else { false } }) {
+                tasks = cutter.partitions
+            } else if let files = fragment.allNodes.lazy.compactMap({ if case .scan(let s) = $0.node { s.files.count } else { nil } }).first {
+                tasks = max(1, min(files, cutter.scanTasks))
+                shares = (0..<tasks).map { k in (k * files / tasks)..<((k + 1) * files / tasks) }
+            }
+            for i in subqueries where i >= subqueryStages.count {
+                throw SQLError.execution("internal error: subquery \(i) is used before it is planned")
+            }
+            let deps = Set(inputs).union(subqueries.map { subqueryStages[$0] })
+            let id = stages.count
+            stages.append(QueryStage(id: id, plan: fragment, output: output, combine: combine, tasks: tasks, dependsOn: deps.sorted(),
+                                     subqueries: subqueryStages,
+                                     subqueryTypes: query.subqueries.prefix(subqueryStages.count).map { $0.schema.fields.first?.type ?? .null },
+                                     fileShares: shares))
+            return id
+        }
+
+        /// The fragment of `p` up to the exchanges below it, each cut into a stage.
+        mutating func cut(_ p: PhysicalPlan, _ inputs: inout [Int]) throws(SQLError) -> PhysicalPlan {
+            switch p.node {
+            case .exchange(let e):
+                let input = p.inputs[0]
+                let output: StageOutput
+                let combine: GatherOrder
+                switch e {
+                case .repartition(let keys): (output, combine) = (.hash(keys: keys, partitions: cutter.partitions), .any)
+                case .gather(let order): (output, combine) = (.single, order)
+                case .broadcast: (output, combine) = (.single, .any)
+                }
+                let s = try stage(input, output: output, combine: combine)
+                inputs.append(s)
+                var leaf = PhysicalPlan(.stageInput(stage: s, exchange: e), schema: p.schema)
+                leaf.id = p.id
+                return leaf
+            case .cteScan(let id):
+                let s: Int
+                if let known = cteStages[id] {
+                    s = known
+                } else {
+                    let cte = query.ctes[id]
+                    s = try stage(cte, output: .single, combine: cte.keepsInputOrder ? .preserve : .any)
+                    cteStages[id] = s
+                }
+                inputs.append(s)
+                var leaf = PhysicalPlan(.stageInput(stage: s, exchange: .gather(.preserve)), schema: p.schema)
+                leaf.id = p.id
+                return leaf
+            default:
+                var new: [PhysicalPlan] = []
+                for i in p.inputs { new.append(try cut(i, &inputs)) }
+                return p.withNewInputs(new)
+            }
+        }
+    }
+
+    /// The subqueries a fragment's expressions refer to.
+    static func subqueriesUsed(_ p: PhysicalPlan) -> Set<Int> {
+        var used = Set<Int>()
+        func visit(_ e: BoundExpr) {
+            switch e {
+            case .subqueryValue(let i, _): used.insert(i)
+            case .inSubqueryRows(_, let i, _): used.insert(i)
+            default: break
+            }
+            e.children.forEach(visit)
+        }
+        for n in p.allNodes { _ = try? n.node.mapExpressions { e in visit(e); return e } }
+        return used
+    }
+}

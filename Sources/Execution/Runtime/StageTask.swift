@@ -1,0 +1,64 @@
+public import Columnar
+public import SQL
+
+/// What a task of a stage reads from the stages before it: the cluster's
+/// shuffle as the engine sees it (the worker implements it over the network).
+public protocol StageReader: Sendable {
+    /// What each task of stage `stage` wrote into bucket `bucket`: a list per task, in task order.
+    func read(stage: Int, bucket: Int) throws(SQLError) -> [[RecordBatch]]
+}
+
+/// Runs one task of one stage of a `StagePlan`.
+public enum StageTask {
+    /// Task `task` of `stage` on `threads` threads; its rows, split into the
+    /// stage's output buckets (`stage.output.buckets` lists).
+    public static func run(_ stage: QueryStage, task: Int, threads: Int, reader: any StageReader,
+                           cancel: Cancellation) throws(SQLError) -> [[RecordBatch]] {
+        guard task >= 0, task < stage.tasks else {
+            throw SQLError.execution("stage \(stage.id) has \(stage.tasks) tasks; there is no task \(task)")
+        }
+        var plan = stage.plan
+        if let shares = stage.fileShares {
+            guard shares.count == stage.tasks else { throw SQLError.execution("Invalid plan: stage \(stage.id) shares its files among \(shares.count) tasks, not \(stage.tasks)") }
+            let share = shares[task]
+            plan = try plan.transformUp { (p) throws(SQLError) -> PhysicalPlan in
+                guard case .scan(var spec) = p.node else { return p }
+                guard share.lowerBound >= 0, share.upperBound <= spec.files.count else {
+                    throw SQLError.execution("Invalid plan: stage \(stage.id) task \(task) reads files \(share) of \(spec.files.count)")
+                }
+                spec.files = Array(spec.files[share])
+                var q = p
+                q.node = .scan(spec)
+                return q
+            }
+        }
+        if case .single = plan.partitioning {} else {
+            // The task's threads each hold a partition; the readers expect one stream per task.
+            var gather = PhysicalPlan(.exchange(.gather(stage.combine)), inputs: [plan], schema: plan.schema)
+            gather.id = (plan.allNodes.map(\.id).max() ?? 0) + 1
+            plan = gather
+        }
+        // The subqueries its expressions use, from the stages that computed them.
+        let used = StageCutter.subqueriesUsed(plan)
+        var subqueryRows: [[RecordBatch]] = []
+        guard stage.subqueryTypes.count == stage.subqueries.count, used.allSatisfy({ $0 < stage.subqueries.count }) else {
+            throw SQLError.execution("Invalid plan: stage \(stage.id) uses a subquery it does not list")
+        }
+        for (i, s) in stage.subqueries.enumerated() {
+            subqueryRows.append(used.contains(i) ? try reader.read(stage: s, bucket: 0).flatMap { $0 } : [])
+        }
+        let rows = try QueryRun(fragment: plan, subqueryRows: subqueryRows, subqueryTypes: stage.subqueryTypes, task: task, reader: reader, partitions: threads, cancel: cancel).run()
+        switch stage.output {
+        case .single:
+            return [rows]
+        case .hash(let keys, let n):
+            guard n >= 1 else { throw SQLError.execution("Invalid plan: stage \(stage.id) writes \(n) buckets") }
+            let router = HashRouter(keys: keys, n: n, remix: true)
+            var buckets = [[RecordBatch]](repeating: [], count: n)
+            for b in rows {
+                for (k, part) in try router.split(b).enumerated() { if let part { buckets[k].append(part) } }
+            }
+            return buckets
+        }
+    }
+}
