@@ -1717,6 +1717,96 @@ void   plan__query__free_unpacked
   assert(message->base.descriptor == &plan__query__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   plan__stage__init
+                     (Plan__Stage         *message)
+{
+  static const Plan__Stage init_value = PLAN__STAGE__INIT;
+  *message = init_value;
+}
+size_t plan__stage__get_packed_size
+                     (const Plan__Stage *message)
+{
+  assert(message->base.descriptor == &plan__stage__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__stage__pack
+                     (const Plan__Stage *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__stage__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__stage__pack_to_buffer
+                     (const Plan__Stage *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__stage__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__Stage *
+       plan__stage__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__Stage *)
+     protobuf_c_message_unpack (&plan__stage__descriptor,
+                                allocator, len, data);
+}
+void   plan__stage__free_unpacked
+                     (Plan__Stage *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__stage__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   plan__file_share__init
+                     (Plan__FileShare         *message)
+{
+  static const Plan__FileShare init_value = PLAN__FILE_SHARE__INIT;
+  *message = init_value;
+}
+size_t plan__file_share__get_packed_size
+                     (const Plan__FileShare *message)
+{
+  assert(message->base.descriptor == &plan__file_share__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__file_share__pack
+                     (const Plan__FileShare *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__file_share__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__file_share__pack_to_buffer
+                     (const Plan__FileShare *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__file_share__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__FileShare *
+       plan__file_share__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__FileShare *)
+     protobuf_c_message_unpack (&plan__file_share__descriptor,
+                                allocator, len, data);
+}
+void   plan__file_share__free_unpacked
+                     (Plan__FileShare *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__file_share__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCEnumValue plan__data_type__kind__enum_values_by_number[11] =
 {
   { "KIND_UNSPECIFIED", "PLAN__DATA_TYPE__KIND__KIND_UNSPECIFIED", 0 },
@@ -4429,5 +4519,224 @@ const ProtobufCMessageDescriptor plan__query__descriptor =
   plan__query__field_indices_by_name,
   1,  plan__query__number_ranges,
   (ProtobufCMessageInit) plan__query__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__stage__field_descriptors[11] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Stage, version),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Stage, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "fragment",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Stage, fragment),
+    &plan__node__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tasks",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Stage, tasks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "depends_on",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Plan__Stage, n_depends_on),
+    offsetof(Plan__Stage, depends_on),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "hash_keys",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Stage, n_hash_keys),
+    offsetof(Plan__Stage, hash_keys),
+    &plan__expr__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "buckets",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Stage, buckets),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "combine",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Stage, combine),
+    &plan__exchange__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subquery_stages",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(Plan__Stage, n_subquery_stages),
+    offsetof(Plan__Stage, subquery_stages),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subquery_types",
+    10,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Stage, n_subquery_types),
+    offsetof(Plan__Stage, subquery_types),
+    &plan__data_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_shares",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Stage, n_file_shares),
+    offsetof(Plan__Stage, file_shares),
+    &plan__file_share__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__stage__field_indices_by_name[] = {
+  6,   /* field[6] = buckets */
+  7,   /* field[7] = combine */
+  4,   /* field[4] = depends_on */
+  10,   /* field[10] = file_shares */
+  2,   /* field[2] = fragment */
+  5,   /* field[5] = hash_keys */
+  1,   /* field[1] = id */
+  8,   /* field[8] = subquery_stages */
+  9,   /* field[9] = subquery_types */
+  3,   /* field[3] = tasks */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange plan__stage__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 11 }
+};
+const ProtobufCMessageDescriptor plan__stage__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.Stage",
+  "Stage",
+  "Plan__Stage",
+  "plan",
+  sizeof(Plan__Stage),
+  11,
+  plan__stage__field_descriptors,
+  plan__stage__field_indices_by_name,
+  1,  plan__stage__number_ranges,
+  (ProtobufCMessageInit) plan__stage__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__file_share__field_descriptors[2] =
+{
+  {
+    "lower",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__FileShare, lower),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "upper",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__FileShare, upper),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__file_share__field_indices_by_name[] = {
+  0,   /* field[0] = lower */
+  1,   /* field[1] = upper */
+};
+static const ProtobufCIntRange plan__file_share__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor plan__file_share__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.FileShare",
+  "FileShare",
+  "Plan__FileShare",
+  "plan",
+  sizeof(Plan__FileShare),
+  2,
+  plan__file_share__field_descriptors,
+  plan__file_share__field_indices_by_name,
+  1,  plan__file_share__number_ranges,
+  (ProtobufCMessageInit) plan__file_share__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

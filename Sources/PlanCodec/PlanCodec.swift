@@ -53,8 +53,85 @@ public enum PlanCodec {
         return q
     }
 
+    /// The wire form of one stage, the payload of a `sql` task.
+    public static func encode(_ stage: QueryStage) throws(SQLError) -> [UInt8] {
+        let bytes = try Arena.with { (arena) throws(SQLError) -> [UInt8] in
+            let e = Encoder(arena: arena)
+            let p = arena.allocate(Plan__Stage.self)
+            plan__stage__init(p)
+            p.pointee.version = version
+            p.pointee.id = UInt32(clamping: stage.id)
+            p.pointee.fragment = try e.node(stage.plan)
+            p.pointee.tasks = UInt32(clamping: stage.tasks)
+            p.pointee.n_depends_on = stage.dependsOn.count
+            p.pointee.depends_on = arena.array(stage.dependsOn) { UInt32(clamping: $0) }
+            switch stage.output {
+            case .single: p.pointee.buckets = 1
+            case .hash(let keys, let n):
+                p.pointee.buckets = UInt32(clamping: n)
+                (p.pointee.n_hash_keys, p.pointee.hash_keys) = try e.list(keys, e.expr)
+            }
+            p.pointee.combine = try e.exchange(.gather(stage.combine))
+            p.pointee.n_subquery_stages = stage.subqueries.count
+            p.pointee.subquery_stages = arena.array(stage.subqueries) { UInt32(clamping: $0) }
+            (p.pointee.n_subquery_types, p.pointee.subquery_types) = try e.list(stage.subqueryTypes) { e.dataType($0) }
+            (p.pointee.n_file_shares, p.pointee.file_shares) = try e.list(stage.fileShares ?? []) { r in
+                e.new(Plan__FileShare.self) { f in
+                    plan__file_share__init(f)
+                    f.pointee.lower = UInt32(clamping: r.lowerBound)
+                    f.pointee.upper = UInt32(clamping: r.upperBound)
+                }
+            }
+            return packed(p)
+        }
+        guard bytes.count <= maxBytes else { throw SQLError.execution("Invalid plan: \(bytes.count) bytes is more than a plan may have") }
+        try checkDepth(bytes, descriptor: plan__stage__descriptor)
+        return bytes
+    }
+
+    /// A stage from its wire form, checked (`QueryStage.check`) before anything runs it.
+    public static func decodeStage(_ bytes: [UInt8]) throws(SQLError) -> QueryStage {
+        guard bytes.count <= maxBytes else { throw SQLError.execution("Invalid plan: \(bytes.count) bytes is more than a plan may have") }
+        try checkDepth(bytes, descriptor: plan__stage__descriptor)
+        guard let p = bytes.withUnsafeBufferPointer({ plan__stage__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw Decoder.error("not a protobuf encoding of a stage")
+        }
+        defer { plan__stage__free_unpacked(p, nil) }
+        let s = p.pointee
+        guard s.version == version else { throw Decoder.error("version \(s.version); this build reads version \(version)") }
+        let d = Decoder()
+        func ints(_ raw: UnsafeMutablePointer<UInt32>?, _ n: Int, _ what: String) throws(SQLError) -> [Int] {
+            guard n > 0 else { return [] }
+            guard let raw else { throw Decoder.error("\(what) are missing") }
+            var out: [Int] = []
+            for i in 0..<n { out.append(try d.int(UInt64(raw[i]), what)) }
+            return out
+        }
+        let keys = try d.list(s.hash_keys, s.n_hash_keys, d.expr)
+        let output: StageOutput = keys.isEmpty && s.buckets == 1 ? .single : .hash(keys: keys, partitions: try d.int(UInt64(s.buckets), "buckets"))
+        guard case .gather(let combine) = try d.exchange(try d.required(s.combine, "how a task combines its rows").pointee) else {
+            throw Decoder.error("a stage combines its rows with a gather")
+        }
+        let shares = try d.list(s.file_shares, s.n_file_shares) { (f) throws(SQLError) -> Range<Int> in
+            let x = try d.required(f, "a file share").pointee
+            guard x.lower <= x.upper else { throw Decoder.error("a file share from \(x.lower) to \(x.upper)") }
+            return Int(x.lower)..<Int(x.upper)
+        }
+        let stage = QueryStage(id: Int(s.id), plan: try d.node(s.fragment), output: output, combine: combine, tasks: Int(s.tasks),
+                               dependsOn: try ints(s.depends_on, s.n_depends_on, "stage dependencies"),
+                               subqueries: try ints(s.subquery_stages, s.n_subquery_stages, "subquery stages"),
+                               subqueryTypes: try d.list(s.subquery_types, s.n_subquery_types, d.dataType),
+                               fileShares: shares.isEmpty ? nil : shares)
+        try stage.check()
+        return stage
+    }
+
     private static func checkDepth(_ bytes: [UInt8]) throws(SQLError) {
-        let depth = bytes.withUnsafeBytes { b in withUnsafePointer(to: plan__query__descriptor) { messageDepth(b, $0, limit: maxDepth) } }
+        try checkDepth(bytes, descriptor: plan__query__descriptor)
+    }
+
+    private static func checkDepth(_ bytes: [UInt8], descriptor: ProtobufCMessageDescriptor) throws(SQLError) {
+        let depth = bytes.withUnsafeBytes { b in withUnsafePointer(to: descriptor) { messageDepth(b, $0, limit: maxDepth) } }
         guard let depth else { throw Decoder.error("not a protobuf encoding of a plan") }
         guard depth <= maxDepth else { throw Decoder.error("nested more than \(maxDepth) levels deep") }
     }

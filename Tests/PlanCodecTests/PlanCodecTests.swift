@@ -81,16 +81,18 @@ final class PlanCodecTests {
             #expect(PlanText.render(decoded) == PlanText.render(original), "\(sql)")
             #expect(try rows(decoded) == rows(original), "\(sql)")
             Self.census(decoded, &nodes, &exprs, &values, &types)
-            // The fragments of the same plan cut into stages, as the cluster sends them
-            // (with the query's subqueries, which their expressions may name).
+            // The same plan cut into stages, each sent as a `sql` task's payload, runs the same.
+            var stages: [QueryStage] = []
             for stage in try StageCutter(partitions: 3, scanTasks: 2).cut(original).stages {
-                let fragment = PhysicalQuery(root: stage.plan, subqueries: original.subqueries)
-                let bytes = try PlanCodec.encode(fragment)
-                let back = try PlanCodec.decode(bytes)
+                let bytes = try PlanCodec.encode(stage)
+                let back = try PlanCodec.decodeStage(bytes)
                 #expect(try PlanCodec.encode(back) == bytes, "\(sql) stage \(stage.id)")
-                #expect(PlanText.render(back) == PlanText.render(fragment), "\(sql) stage \(stage.id)")
-                Self.census(back, &nodes, &exprs, &values, &types)
+                #expect(PlanText.render(StagePlan(stages: [back])) == PlanText.render(StagePlan(stages: [stage])), "\(sql) stage \(stage.id)")
+                Self.census(PhysicalQuery(root: back.plan), &nodes, &exprs, &values, &types)
+                stages.append(back)
             }
+            let staged = try StagedQuery.run(StagePlan(stages: stages), threads: 2, cancel: Cancellation())
+            #expect(staged.flatMap { b in (0..<b.rowCount).map { b.row($0) } } == (try rows(original)), "\(sql) in stages")
         }
         // Between them the queries used every kind: a new kind needs a query here.
         #expect(nodes == Set(Self.allNodeKinds), "missing: \(Set(Self.allNodeKinds).subtracting(nodes))")
@@ -219,6 +221,44 @@ final class PlanCodecTests {
         for n in 0..<good.count { #expect(decodeError(Array(good.prefix(n))) != nil, "a prefix of \(n) bytes decoded") }
     }
 
+    @Test func inconsistentStagesAreRefusedBeforeTheyRun() throws {
+        let schema = Schema([Field("a", .bigint)])
+        func stage(_ plan: PhysicalPlan, id: Int = 2, output: StageOutput = .single, tasks: Int = 1, dependsOn: [Int] = [1],
+                   shares: [Range<Int>]? = nil) -> QueryStage {
+            QueryStage(id: id, plan: plan.numbered(), output: output, combine: .any, tasks: tasks, dependsOn: dependsOn, subqueries: [],
+                       subqueryTypes: [], fileShares: shares)
+        }
+        func refusedStage(_ s: QueryStage, _ why: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
+            do {
+                _ = try PlanCodec.decodeStage(try PlanCodec.encode(s))
+                Issue.record("decoded a stage that should be refused for \(why)", sourceLocation: sourceLocation)
+            } catch {
+                #expect(error.message.contains(why), "\(error.message)", sourceLocation: sourceLocation)
+            }
+        }
+        let input = PhysicalPlan(.stageInput(stage: 1, exchange: .repartition(keys: [.column(0, .bigint)])), schema: schema)
+        let good = stage(input, output: .hash(keys: [.column(0, .bigint)], partitions: 4), tasks: 3)
+        let bytes = try PlanCodec.encode(good)
+        #expect(try PlanCodec.encode(try PlanCodec.decodeStage(bytes)) == bytes)
+        refusedStage(stage(input, dependsOn: []), "reads stage 1 without depending on it")
+        refusedStage(stage(PhysicalPlan(.stageInput(stage: 5, exchange: .broadcast), schema: schema), dependsOn: [5]), "not earlier")
+        refusedStage(stage(input, output: .hash(keys: [.column(3, .bigint)], partitions: 4)), "column #3 of 1")
+        refusedStage(stage(input, output: .hash(keys: [.column(0, .bigint)], partitions: 1_000_000)), "1000000 buckets")
+        refusedStage(stage(input, tasks: 0), "has 0 tasks")
+        refusedStage(stage(input, tasks: 2, shares: [0..<1]), "among 1 tasks, not 2")
+        refusedStage(stage(PhysicalPlan(.stageInput(stage: 1, exchange: .broadcast), schema: schema)
+            .withNewInputs([]), dependsOn: [1]).withSubquery(), "subquery")
+        for n in 0..<bytes.count {
+            do { _ = try PlanCodec.decodeStage(Array(bytes.prefix(n))); Issue.record("a prefix of \(n) bytes decoded") } catch {}
+        }
+        // A task index the stage does not have is an error, not a trap.
+        #expect(throws: SQLError.self) { try StageTask.run(good, task: 7, threads: 1, reader: NoInputs(), cancel: Cancellation()) }
+    }
+
+    struct NoInputs: StageReader {
+        func read(stage: Int, bucket: Int) throws(SQLError) -> [[RecordBatch]] { [] }
+    }
+
     /// Length-delimited field `number` holding `body`.
     func field(_ number: Int, _ body: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
@@ -259,5 +299,14 @@ final class PlanCodecTests {
             _ = try? QueryRun(q, partitions: 4, cancel: Cancellation()).run()
         }
         #expect(decoded > 0, "no corrupted plan decoded, so none ran")
+    }
+}
+
+extension QueryStage {
+    /// This stage with a projection of subquery 1's value on top, listing no subqueries.
+    func withSubquery() -> QueryStage {
+        var s = self
+        s.plan = PhysicalPlan(.project([.subqueryValue(0, .bigint)]), inputs: [plan], schema: Schema([Field("v", .bigint)])).numbered()
+        return s
     }
 }

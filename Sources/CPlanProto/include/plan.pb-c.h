@@ -53,6 +53,8 @@ typedef struct Plan__Repartition Plan__Repartition;
 typedef struct Plan__StageInput Plan__StageInput;
 typedef struct Plan__Node Plan__Node;
 typedef struct Plan__Query Plan__Query;
+typedef struct Plan__Stage Plan__Stage;
+typedef struct Plan__FileShare Plan__FileShare;
 
 
 /* --- enums --- */
@@ -739,6 +741,60 @@ struct  Plan__Query
 #define PLAN__QUERY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&plan__query__descriptor) \
     , 0, NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * One stage of a query cut for the cluster (Execution/Plan/StagePlan.swift):
+ * what a `sql` task runs. Its fragment's leaves read earlier stages through
+ * StageInput; the rows of the subqueries its expressions name come from the
+ * stages in `subquery_stages`.
+ */
+struct  Plan__Stage
+{
+  ProtobufCMessage base;
+  uint32_t version;
+  uint32_t id;
+  Plan__Node *fragment;
+  uint32_t tasks;
+  size_t n_depends_on;
+  uint32_t *depends_on;
+  /*
+   * Output: `buckets` buckets by the hash of `hash_keys` (none: one bucket).
+   */
+  size_t n_hash_keys;
+  Plan__Expr **hash_keys;
+  uint32_t buckets;
+  /*
+   * a gather: how a task combines its threads' rows
+   */
+  Plan__Exchange *combine;
+  size_t n_subquery_stages;
+  uint32_t *subquery_stages;
+  size_t n_subquery_types;
+  Plan__DataType **subquery_types;
+  /*
+   * empty: the stage reads no files
+   */
+  size_t n_file_shares;
+  Plan__FileShare **file_shares;
+};
+#define PLAN__STAGE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__stage__descriptor) \
+    , 0, 0, NULL, 0, 0,NULL, 0,NULL, 0, NULL, 0,NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * Files [lower, upper) of the stage's scan.
+ */
+struct  Plan__FileShare
+{
+  ProtobufCMessage base;
+  uint32_t lower;
+  uint32_t upper;
+};
+#define PLAN__FILE_SHARE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__file_share__descriptor) \
+    , 0, 0 }
 
 
 /* Plan__DataType methods */
@@ -1463,6 +1519,44 @@ Plan__Query *
 void   plan__query__free_unpacked
                      (Plan__Query *message,
                       ProtobufCAllocator *allocator);
+/* Plan__Stage methods */
+void   plan__stage__init
+                     (Plan__Stage         *message);
+size_t plan__stage__get_packed_size
+                     (const Plan__Stage   *message);
+size_t plan__stage__pack
+                     (const Plan__Stage   *message,
+                      uint8_t             *out);
+size_t plan__stage__pack_to_buffer
+                     (const Plan__Stage   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__Stage *
+       plan__stage__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__stage__free_unpacked
+                     (Plan__Stage *message,
+                      ProtobufCAllocator *allocator);
+/* Plan__FileShare methods */
+void   plan__file_share__init
+                     (Plan__FileShare         *message);
+size_t plan__file_share__get_packed_size
+                     (const Plan__FileShare   *message);
+size_t plan__file_share__pack
+                     (const Plan__FileShare   *message,
+                      uint8_t             *out);
+size_t plan__file_share__pack_to_buffer
+                     (const Plan__FileShare   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__FileShare *
+       plan__file_share__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__file_share__free_unpacked
+                     (Plan__FileShare *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Plan__DataType_Closure)
@@ -1579,6 +1673,12 @@ typedef void (*Plan__Node_Closure)
 typedef void (*Plan__Query_Closure)
                  (const Plan__Query *message,
                   void *closure_data);
+typedef void (*Plan__Stage_Closure)
+                 (const Plan__Stage *message,
+                  void *closure_data);
+typedef void (*Plan__FileShare_Closure)
+                 (const Plan__FileShare *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1628,6 +1728,8 @@ extern const ProtobufCMessageDescriptor plan__repartition__descriptor;
 extern const ProtobufCMessageDescriptor plan__stage_input__descriptor;
 extern const ProtobufCMessageDescriptor plan__node__descriptor;
 extern const ProtobufCMessageDescriptor plan__query__descriptor;
+extern const ProtobufCMessageDescriptor plan__stage__descriptor;
+extern const ProtobufCMessageDescriptor plan__file_share__descriptor;
 
 PROTOBUF_C__END_DECLS
 

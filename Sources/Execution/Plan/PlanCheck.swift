@@ -21,6 +21,43 @@ extension PhysicalQuery {
     }
 }
 
+extension QueryStage {
+    /// The most buckets a stage may write, and the most tasks it may have.
+    public static let maxBuckets = 100_000
+    public static let maxTasks = 100_000
+
+    /// Checks a stage made elsewhere (decoded from a task's payload) before
+    /// one of its tasks runs: its fragment as `PhysicalQuery.check` would, and
+    /// that every stage it reads comes before it and is listed as a dependency.
+    public func check() throws(SQLError) {
+        let what = "stage \(id)"
+        guard id >= 0, (1...Self.maxTasks).contains(tasks) else { throw PlanCheck.error("\(what) has \(tasks) tasks") }
+        guard subqueries.count == subqueryTypes.count, subqueries.allSatisfy({ $0 >= 0 && $0 < id }) else {
+            throw PlanCheck.error("\(what) lists subqueries that are not earlier stages")
+        }
+        guard dependsOn.allSatisfy({ $0 >= 0 && $0 < id }) else { throw PlanCheck.error("\(what) depends on a stage that is not earlier") }
+        let check = PlanCheck(query: PhysicalQuery(root: plan), subqueries: subqueries.count, tree: what)
+        try check.node(plan)
+        for n in plan.allNodes {
+            if case .stageInput(let s, _) = n.node, !dependsOn.contains(s) {
+                throw PlanCheck.error("\(what) reads stage \(s) without depending on it")
+            }
+        }
+        switch output {
+        case .single: break
+        case .hash(let keys, let n):
+            guard (1...Self.maxBuckets).contains(n), !keys.isEmpty else { throw PlanCheck.error("\(what) hashes into \(n) buckets by \(keys.count) keys") }
+            for k in keys { try check.expr(k, plan.schema, plan) }
+        }
+        if case .merge(let keys) = combine { for k in keys { try check.expr(k.expr, plan.schema, plan) } }
+        if let fileShares {
+            guard fileShares.count == tasks, fileShares.allSatisfy({ $0.lowerBound >= 0 }) else {
+                throw PlanCheck.error("\(what) shares its files among \(fileShares.count) tasks, not \(tasks)")
+            }
+        }
+    }
+}
+
 struct PlanCheck {
     let query: PhysicalQuery
     /// How many subqueries expressions here may refer to.
