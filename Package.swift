@@ -47,11 +47,11 @@ let package = Package(
         // The pure scheduling state machine: events in, actions out, no I/O.
         .target(name: "Scheduler"),
         .target(name: "Coordinator", dependencies: [
-            "Scheduler", "Wire", "Transport", "SQLite", "Platform",
+            "Scheduler", "Wire", "Transport", "SQLite", "Platform", "Execution", "PlanCodec", "SQL", "Columnar",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Worker", dependencies: [
-            "Wire", "Transport", "Platform",
+            "Wire", "Transport", "Platform", "Execution", "PlanCodec", "SQL", "Columnar",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Client", dependencies: ["Wire", "Transport"]),

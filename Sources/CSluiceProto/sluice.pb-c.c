@@ -277,6 +277,51 @@ void   sluice__task_result__free_unpacked
   assert(message->base.descriptor == &sluice__task_result__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sluice__input_lost__init
+                     (Sluice__InputLost         *message)
+{
+  static const Sluice__InputLost init_value = SLUICE__INPUT_LOST__INIT;
+  *message = init_value;
+}
+size_t sluice__input_lost__get_packed_size
+                     (const Sluice__InputLost *message)
+{
+  assert(message->base.descriptor == &sluice__input_lost__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__input_lost__pack
+                     (const Sluice__InputLost *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__input_lost__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__input_lost__pack_to_buffer
+                     (const Sluice__InputLost *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__input_lost__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__InputLost *
+       sluice__input_lost__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__InputLost *)
+     protobuf_c_message_unpack (&sluice__input_lost__descriptor,
+                                allocator, len, data);
+}
+void   sluice__input_lost__free_unpacked
+                     (Sluice__InputLost *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__input_lost__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sluice__task_start__init
                      (Sluice__TaskStart         *message)
 {
@@ -682,6 +727,96 @@ void   sluice__lease__free_unpacked
   assert(message->base.descriptor == &sluice__lease__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sluice__stage_outputs__init
+                     (Sluice__StageOutputs         *message)
+{
+  static const Sluice__StageOutputs init_value = SLUICE__STAGE_OUTPUTS__INIT;
+  *message = init_value;
+}
+size_t sluice__stage_outputs__get_packed_size
+                     (const Sluice__StageOutputs *message)
+{
+  assert(message->base.descriptor == &sluice__stage_outputs__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__stage_outputs__pack
+                     (const Sluice__StageOutputs *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__stage_outputs__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__stage_outputs__pack_to_buffer
+                     (const Sluice__StageOutputs *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__stage_outputs__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__StageOutputs *
+       sluice__stage_outputs__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__StageOutputs *)
+     protobuf_c_message_unpack (&sluice__stage_outputs__descriptor,
+                                allocator, len, data);
+}
+void   sluice__stage_outputs__free_unpacked
+                     (Sluice__StageOutputs *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__stage_outputs__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__output_location__init
+                     (Sluice__OutputLocation         *message)
+{
+  static const Sluice__OutputLocation init_value = SLUICE__OUTPUT_LOCATION__INIT;
+  *message = init_value;
+}
+size_t sluice__output_location__get_packed_size
+                     (const Sluice__OutputLocation *message)
+{
+  assert(message->base.descriptor == &sluice__output_location__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__output_location__pack
+                     (const Sluice__OutputLocation *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__output_location__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__output_location__pack_to_buffer
+                     (const Sluice__OutputLocation *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__output_location__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__OutputLocation *
+       sluice__output_location__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__OutputLocation *)
+     protobuf_c_message_unpack (&sluice__output_location__descriptor,
+                                allocator, len, data);
+}
+void   sluice__output_location__free_unpacked
+                     (Sluice__OutputLocation *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__output_location__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sluice__sync_reply__init
                      (Sluice__SyncReply         *message)
 {
@@ -815,6 +950,51 @@ void   sluice__leave_reply__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &sluice__leave_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__sql_task__init
+                     (Sluice__SqlTask         *message)
+{
+  static const Sluice__SqlTask init_value = SLUICE__SQL_TASK__INIT;
+  *message = init_value;
+}
+size_t sluice__sql_task__get_packed_size
+                     (const Sluice__SqlTask *message)
+{
+  assert(message->base.descriptor == &sluice__sql_task__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__sql_task__pack
+                     (const Sluice__SqlTask *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__sql_task__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__sql_task__pack_to_buffer
+                     (const Sluice__SqlTask *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__sql_task__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__SqlTask *
+       sluice__sql_task__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__SqlTask *)
+     protobuf_c_message_unpack (&sluice__sql_task__descriptor,
+                                allocator, len, data);
+}
+void   sluice__sql_task__free_unpacked
+                     (Sluice__SqlTask *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__sql_task__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   sluice__env_var__init
@@ -1580,6 +1760,366 @@ void   sluice__job_list__free_unpacked
   if(!message)
     return;
   assert(message->base.descriptor == &sluice__job_list__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__table_arg__init
+                     (Sluice__TableArg         *message)
+{
+  static const Sluice__TableArg init_value = SLUICE__TABLE_ARG__INIT;
+  *message = init_value;
+}
+size_t sluice__table_arg__get_packed_size
+                     (const Sluice__TableArg *message)
+{
+  assert(message->base.descriptor == &sluice__table_arg__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__table_arg__pack
+                     (const Sluice__TableArg *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__table_arg__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__table_arg__pack_to_buffer
+                     (const Sluice__TableArg *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__table_arg__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__TableArg *
+       sluice__table_arg__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__TableArg *)
+     protobuf_c_message_unpack (&sluice__table_arg__descriptor,
+                                allocator, len, data);
+}
+void   sluice__table_arg__free_unpacked
+                     (Sluice__TableArg *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__table_arg__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__submit_query__init
+                     (Sluice__SubmitQuery         *message)
+{
+  static const Sluice__SubmitQuery init_value = SLUICE__SUBMIT_QUERY__INIT;
+  *message = init_value;
+}
+size_t sluice__submit_query__get_packed_size
+                     (const Sluice__SubmitQuery *message)
+{
+  assert(message->base.descriptor == &sluice__submit_query__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__submit_query__pack
+                     (const Sluice__SubmitQuery *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__submit_query__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__submit_query__pack_to_buffer
+                     (const Sluice__SubmitQuery *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__submit_query__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__SubmitQuery *
+       sluice__submit_query__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__SubmitQuery *)
+     protobuf_c_message_unpack (&sluice__submit_query__descriptor,
+                                allocator, len, data);
+}
+void   sluice__submit_query__free_unpacked
+                     (Sluice__SubmitQuery *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__submit_query__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__query_accepted__init
+                     (Sluice__QueryAccepted         *message)
+{
+  static const Sluice__QueryAccepted init_value = SLUICE__QUERY_ACCEPTED__INIT;
+  *message = init_value;
+}
+size_t sluice__query_accepted__get_packed_size
+                     (const Sluice__QueryAccepted *message)
+{
+  assert(message->base.descriptor == &sluice__query_accepted__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__query_accepted__pack
+                     (const Sluice__QueryAccepted *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__query_accepted__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__query_accepted__pack_to_buffer
+                     (const Sluice__QueryAccepted *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__query_accepted__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__QueryAccepted *
+       sluice__query_accepted__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__QueryAccepted *)
+     protobuf_c_message_unpack (&sluice__query_accepted__descriptor,
+                                allocator, len, data);
+}
+void   sluice__query_accepted__free_unpacked
+                     (Sluice__QueryAccepted *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__query_accepted__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__fetch_result__init
+                     (Sluice__FetchResult         *message)
+{
+  static const Sluice__FetchResult init_value = SLUICE__FETCH_RESULT__INIT;
+  *message = init_value;
+}
+size_t sluice__fetch_result__get_packed_size
+                     (const Sluice__FetchResult *message)
+{
+  assert(message->base.descriptor == &sluice__fetch_result__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__fetch_result__pack
+                     (const Sluice__FetchResult *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__fetch_result__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__fetch_result__pack_to_buffer
+                     (const Sluice__FetchResult *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__fetch_result__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__FetchResult *
+       sluice__fetch_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__FetchResult *)
+     protobuf_c_message_unpack (&sluice__fetch_result__descriptor,
+                                allocator, len, data);
+}
+void   sluice__fetch_result__free_unpacked
+                     (Sluice__FetchResult *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__fetch_result__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__query_progress__init
+                     (Sluice__QueryProgress         *message)
+{
+  static const Sluice__QueryProgress init_value = SLUICE__QUERY_PROGRESS__INIT;
+  *message = init_value;
+}
+size_t sluice__query_progress__get_packed_size
+                     (const Sluice__QueryProgress *message)
+{
+  assert(message->base.descriptor == &sluice__query_progress__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__query_progress__pack
+                     (const Sluice__QueryProgress *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__query_progress__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__query_progress__pack_to_buffer
+                     (const Sluice__QueryProgress *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__query_progress__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__QueryProgress *
+       sluice__query_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__QueryProgress *)
+     protobuf_c_message_unpack (&sluice__query_progress__descriptor,
+                                allocator, len, data);
+}
+void   sluice__query_progress__free_unpacked
+                     (Sluice__QueryProgress *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__query_progress__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__result_chunk__init
+                     (Sluice__ResultChunk         *message)
+{
+  static const Sluice__ResultChunk init_value = SLUICE__RESULT_CHUNK__INIT;
+  *message = init_value;
+}
+size_t sluice__result_chunk__get_packed_size
+                     (const Sluice__ResultChunk *message)
+{
+  assert(message->base.descriptor == &sluice__result_chunk__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__result_chunk__pack
+                     (const Sluice__ResultChunk *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__result_chunk__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__result_chunk__pack_to_buffer
+                     (const Sluice__ResultChunk *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__result_chunk__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__ResultChunk *
+       sluice__result_chunk__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__ResultChunk *)
+     protobuf_c_message_unpack (&sluice__result_chunk__descriptor,
+                                allocator, len, data);
+}
+void   sluice__result_chunk__free_unpacked
+                     (Sluice__ResultChunk *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__result_chunk__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__fetch_block__init
+                     (Sluice__FetchBlock         *message)
+{
+  static const Sluice__FetchBlock init_value = SLUICE__FETCH_BLOCK__INIT;
+  *message = init_value;
+}
+size_t sluice__fetch_block__get_packed_size
+                     (const Sluice__FetchBlock *message)
+{
+  assert(message->base.descriptor == &sluice__fetch_block__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__fetch_block__pack
+                     (const Sluice__FetchBlock *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__fetch_block__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__fetch_block__pack_to_buffer
+                     (const Sluice__FetchBlock *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__fetch_block__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__FetchBlock *
+       sluice__fetch_block__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__FetchBlock *)
+     protobuf_c_message_unpack (&sluice__fetch_block__descriptor,
+                                allocator, len, data);
+}
+void   sluice__fetch_block__free_unpacked
+                     (Sluice__FetchBlock *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__fetch_block__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__block__init
+                     (Sluice__Block         *message)
+{
+  static const Sluice__Block init_value = SLUICE__BLOCK__INIT;
+  *message = init_value;
+}
+size_t sluice__block__get_packed_size
+                     (const Sluice__Block *message)
+{
+  assert(message->base.descriptor == &sluice__block__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__block__pack
+                     (const Sluice__Block *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__block__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__block__pack_to_buffer
+                     (const Sluice__Block *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__block__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__Block *
+       sluice__block__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__Block *)
+     protobuf_c_message_unpack (&sluice__block__descriptor,
+                                allocator, len, data);
+}
+void   sluice__block__free_unpacked
+                     (Sluice__Block *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__block__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 void   sluice__get_cluster_status__init
@@ -2373,7 +2913,7 @@ const ProtobufCMessageDescriptor sluice__attempt_ref__descriptor =
   (ProtobufCMessageInit) sluice__attempt_ref__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[7] =
+static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[9] =
 {
   {
     "attempt",
@@ -2459,11 +2999,37 @@ static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[7] 
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "input_lost",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__TaskResult, input_lost),
+    &sluice__input_lost__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bucket_bytes",
+    9,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT64,
+    offsetof(Sluice__TaskResult, n_bucket_bytes),
+    offsetof(Sluice__TaskResult, bucket_bytes),
+    NULL,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__task_result__field_indices_by_name[] = {
   0,   /* field[0] = attempt */
+  8,   /* field[8] = bucket_bytes */
   2,   /* field[2] = exit_code */
   6,   /* field[6] = finished_at_us */
+  7,   /* field[7] = input_lost */
   1,   /* field[1] = outcome */
   4,   /* field[4] = output */
   3,   /* field[3] = reason */
@@ -2472,7 +3038,7 @@ static const unsigned sluice__task_result__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__task_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 9 }
 };
 const ProtobufCMessageDescriptor sluice__task_result__descriptor =
 {
@@ -2482,11 +3048,88 @@ const ProtobufCMessageDescriptor sluice__task_result__descriptor =
   "Sluice__TaskResult",
   "sluice",
   sizeof(Sluice__TaskResult),
-  7,
+  9,
   sluice__task_result__field_descriptors,
   sluice__task_result__field_indices_by_name,
   1,  sluice__task_result__number_ranges,
   (ProtobufCMessageInit) sluice__task_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__input_lost__field_descriptors[4] =
+{
+  {
+    "stage",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__InputLost, stage),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__InputLost, task),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "epoch",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__InputLost, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lost",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__InputLost, lost),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__input_lost__field_indices_by_name[] = {
+  2,   /* field[2] = epoch */
+  3,   /* field[3] = lost */
+  0,   /* field[0] = stage */
+  1,   /* field[1] = task */
+};
+static const ProtobufCIntRange sluice__input_lost__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sluice__input_lost__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.InputLost",
+  "InputLost",
+  "Sluice__InputLost",
+  "sluice",
+  sizeof(Sluice__InputLost),
+  4,
+  sluice__input_lost__field_descriptors,
+  sluice__input_lost__field_indices_by_name,
+  1,  sluice__input_lost__number_ranges,
+  (ProtobufCMessageInit) sluice__input_lost__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sluice__task_start__field_descriptors[2] =
@@ -2540,7 +3183,7 @@ const ProtobufCMessageDescriptor sluice__task_start__descriptor =
   (ProtobufCMessageInit) sluice__task_start__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__register_worker__field_descriptors[14] =
+static const ProtobufCFieldDescriptor sluice__register_worker__field_descriptors[15] =
 {
   {
     "worker_id",
@@ -2710,10 +3353,23 @@ static const ProtobufCFieldDescriptor sluice__register_worker__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "data_address",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RegisterWorker, data_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__register_worker__field_indices_by_name[] = {
   9,   /* field[9] = allow_commands */
   13,   /* field[13] = capabilities */
+  14,   /* field[14] = data_address */
   2,   /* field[2] = host */
   1,   /* field[1] = incarnation */
   5,   /* field[5] = labels */
@@ -2730,7 +3386,7 @@ static const unsigned sluice__register_worker__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__register_worker__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 14 }
+  { 0, 15 }
 };
 const ProtobufCMessageDescriptor sluice__register_worker__descriptor =
 {
@@ -2740,7 +3396,7 @@ const ProtobufCMessageDescriptor sluice__register_worker__descriptor =
   "Sluice__RegisterWorker",
   "sluice",
   sizeof(Sluice__RegisterWorker),
-  14,
+  15,
   sluice__register_worker__field_descriptors,
   sluice__register_worker__field_indices_by_name,
   1,  sluice__register_worker__number_ranges,
@@ -2940,7 +3596,7 @@ const ProtobufCMessageDescriptor sluice__heartbeat__descriptor =
   (ProtobufCMessageInit) sluice__heartbeat__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__heartbeat_reply__field_descriptors[2] =
+static const ProtobufCFieldDescriptor sluice__heartbeat_reply__field_descriptors[3] =
 {
   {
     "coordinator_epoch",
@@ -2966,15 +3622,28 @@ static const ProtobufCFieldDescriptor sluice__heartbeat_reply__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "drop_outputs",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sluice__HeartbeatReply, n_drop_outputs),
+    offsetof(Sluice__HeartbeatReply, drop_outputs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__heartbeat_reply__field_indices_by_name[] = {
   1,   /* field[1] = cancel */
   0,   /* field[0] = coordinator_epoch */
+  2,   /* field[2] = drop_outputs */
 };
 static const ProtobufCIntRange sluice__heartbeat_reply__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor sluice__heartbeat_reply__descriptor =
 {
@@ -2984,7 +3653,7 @@ const ProtobufCMessageDescriptor sluice__heartbeat_reply__descriptor =
   "Sluice__HeartbeatReply",
   "sluice",
   sizeof(Sluice__HeartbeatReply),
-  2,
+  3,
   sluice__heartbeat_reply__field_descriptors,
   sluice__heartbeat_reply__field_indices_by_name,
   1,  sluice__heartbeat_reply__number_ranges,
@@ -3261,7 +3930,7 @@ const ProtobufCMessageDescriptor sluice__task_assignment__descriptor =
   (ProtobufCMessageInit) sluice__task_assignment__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__lease__field_descriptors[3] =
+static const ProtobufCFieldDescriptor sluice__lease__field_descriptors[4] =
 {
   {
     "job_id",
@@ -3299,8 +3968,21 @@ static const ProtobufCFieldDescriptor sluice__lease__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "inputs",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__Lease, n_inputs),
+    offsetof(Sluice__Lease, inputs),
+    &sluice__stage_outputs__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__lease__field_indices_by_name[] = {
+  3,   /* field[3] = inputs */
   0,   /* field[0] = job_id */
   1,   /* field[1] = spec */
   2,   /* field[2] = tasks */
@@ -3308,7 +3990,7 @@ static const unsigned sluice__lease__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__lease__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor sluice__lease__descriptor =
 {
@@ -3318,11 +4000,152 @@ const ProtobufCMessageDescriptor sluice__lease__descriptor =
   "Sluice__Lease",
   "sluice",
   sizeof(Sluice__Lease),
-  3,
+  4,
   sluice__lease__field_descriptors,
   sluice__lease__field_indices_by_name,
   1,  sluice__lease__number_ranges,
   (ProtobufCMessageInit) sluice__lease__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__stage_outputs__field_descriptors[2] =
+{
+  {
+    "stage",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__StageOutputs, stage),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "outputs",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__StageOutputs, n_outputs),
+    offsetof(Sluice__StageOutputs, outputs),
+    &sluice__output_location__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__stage_outputs__field_indices_by_name[] = {
+  1,   /* field[1] = outputs */
+  0,   /* field[0] = stage */
+};
+static const ProtobufCIntRange sluice__stage_outputs__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sluice__stage_outputs__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.StageOutputs",
+  "StageOutputs",
+  "Sluice__StageOutputs",
+  "sluice",
+  sizeof(Sluice__StageOutputs),
+  2,
+  sluice__stage_outputs__field_descriptors,
+  sluice__stage_outputs__field_indices_by_name,
+  1,  sluice__stage_outputs__number_ranges,
+  (ProtobufCMessageInit) sluice__stage_outputs__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__output_location__field_descriptors[5] =
+{
+  {
+    "task",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__OutputLocation, task),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "epoch",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__OutputLocation, epoch),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempt_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__OutputLocation, attempt_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "worker_id",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__OutputLocation, worker_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data_address",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__OutputLocation, data_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__output_location__field_indices_by_name[] = {
+  2,   /* field[2] = attempt_id */
+  4,   /* field[4] = data_address */
+  1,   /* field[1] = epoch */
+  0,   /* field[0] = task */
+  3,   /* field[3] = worker_id */
+};
+static const ProtobufCIntRange sluice__output_location__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sluice__output_location__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.OutputLocation",
+  "OutputLocation",
+  "Sluice__OutputLocation",
+  "sluice",
+  sizeof(Sluice__OutputLocation),
+  5,
+  sluice__output_location__field_descriptors,
+  sluice__output_location__field_indices_by_name,
+  1,  sluice__output_location__number_ranges,
+  (ProtobufCMessageInit) sluice__output_location__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sluice__sync_reply__field_descriptors[2] =
@@ -3443,6 +4266,57 @@ const ProtobufCMessageDescriptor sluice__leave_reply__descriptor =
   sluice__leave_reply__field_indices_by_name,
   0,  sluice__leave_reply__number_ranges,
   (ProtobufCMessageInit) sluice__leave_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__sql_task__field_descriptors[2] =
+{
+  {
+    "stage",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__SqlTask, stage),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "threads",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__SqlTask, threads),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__sql_task__field_indices_by_name[] = {
+  0,   /* field[0] = stage */
+  1,   /* field[1] = threads */
+};
+static const ProtobufCIntRange sluice__sql_task__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sluice__sql_task__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.SqlTask",
+  "SqlTask",
+  "Sluice__SqlTask",
+  "sluice",
+  sizeof(Sluice__SqlTask),
+  2,
+  sluice__sql_task__field_descriptors,
+  sluice__sql_task__field_indices_by_name,
+  1,  sluice__sql_task__number_ranges,
+  (ProtobufCMessageInit) sluice__sql_task__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sluice__env_var__field_descriptors[2] =
@@ -4780,6 +5654,648 @@ const ProtobufCMessageDescriptor sluice__job_list__descriptor =
   (ProtobufCMessageInit) sluice__job_list__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sluice__table_arg__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__TableArg, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pattern",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__TableArg, pattern),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__table_arg__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = pattern */
+};
+static const ProtobufCIntRange sluice__table_arg__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sluice__table_arg__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.TableArg",
+  "TableArg",
+  "Sluice__TableArg",
+  "sluice",
+  sizeof(Sluice__TableArg),
+  2,
+  sluice__table_arg__field_descriptors,
+  sluice__table_arg__field_indices_by_name,
+  1,  sluice__table_arg__number_ranges,
+  (ProtobufCMessageInit) sluice__table_arg__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__submit_query__field_descriptors[5] =
+{
+  {
+    "submission_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__SubmitQuery, submission_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sql",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__SubmitQuery, sql),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "tables",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__SubmitQuery, n_tables),
+    offsetof(Sluice__SubmitQuery, tables),
+    &sluice__table_arg__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partitions",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__SubmitQuery, partitions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timeout_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__SubmitQuery, timeout_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__submit_query__field_indices_by_name[] = {
+  3,   /* field[3] = partitions */
+  1,   /* field[1] = sql */
+  0,   /* field[0] = submission_id */
+  2,   /* field[2] = tables */
+  4,   /* field[4] = timeout_ms */
+};
+static const ProtobufCIntRange sluice__submit_query__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sluice__submit_query__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.SubmitQuery",
+  "SubmitQuery",
+  "Sluice__SubmitQuery",
+  "sluice",
+  sizeof(Sluice__SubmitQuery),
+  5,
+  sluice__submit_query__field_descriptors,
+  sluice__submit_query__field_indices_by_name,
+  1,  sluice__submit_query__number_ranges,
+  (ProtobufCMessageInit) sluice__submit_query__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__query_accepted__field_descriptors[1] =
+{
+  {
+    "query_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__QueryAccepted, query_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__query_accepted__field_indices_by_name[] = {
+  0,   /* field[0] = query_id */
+};
+static const ProtobufCIntRange sluice__query_accepted__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sluice__query_accepted__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.QueryAccepted",
+  "QueryAccepted",
+  "Sluice__QueryAccepted",
+  "sluice",
+  sizeof(Sluice__QueryAccepted),
+  1,
+  sluice__query_accepted__field_descriptors,
+  sluice__query_accepted__field_indices_by_name,
+  1,  sluice__query_accepted__number_ranges,
+  (ProtobufCMessageInit) sluice__query_accepted__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__fetch_result__field_descriptors[3] =
+{
+  {
+    "query_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FetchResult, query_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sequence",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FetchResult, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "wait_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FetchResult, wait_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__fetch_result__field_indices_by_name[] = {
+  0,   /* field[0] = query_id */
+  1,   /* field[1] = sequence */
+  2,   /* field[2] = wait_ms */
+};
+static const ProtobufCIntRange sluice__fetch_result__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sluice__fetch_result__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.FetchResult",
+  "FetchResult",
+  "Sluice__FetchResult",
+  "sluice",
+  sizeof(Sluice__FetchResult),
+  3,
+  sluice__fetch_result__field_descriptors,
+  sluice__fetch_result__field_indices_by_name,
+  1,  sluice__fetch_result__number_ranges,
+  (ProtobufCMessageInit) sluice__fetch_result__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__query_progress__field_descriptors[6] =
+{
+  {
+    "stages_done",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__QueryProgress, stages_done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stages",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__QueryProgress, stages),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__QueryProgress, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__QueryProgress, bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "elapsed_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__QueryProgress, elapsed_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "statement",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__QueryProgress, statement),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__query_progress__field_indices_by_name[] = {
+  3,   /* field[3] = bytes */
+  4,   /* field[4] = elapsed_ms */
+  2,   /* field[2] = rows */
+  1,   /* field[1] = stages */
+  0,   /* field[0] = stages_done */
+  5,   /* field[5] = statement */
+};
+static const ProtobufCIntRange sluice__query_progress__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor sluice__query_progress__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.QueryProgress",
+  "QueryProgress",
+  "Sluice__QueryProgress",
+  "sluice",
+  sizeof(Sluice__QueryProgress),
+  6,
+  sluice__query_progress__field_descriptors,
+  sluice__query_progress__field_indices_by_name,
+  1,  sluice__query_progress__number_ranges,
+  (ProtobufCMessageInit) sluice__query_progress__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__result_chunk__field_descriptors[10] =
+{
+  {
+    "sequence",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, sequence),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, pending),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "statement",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, statement),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "schema",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, schema),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "batches",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, batches),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "statement_done",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, statement_done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "done",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "progress",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResultChunk, progress),
+    &sluice__query_progress__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__result_chunk__field_indices_by_name[] = {
+  4,   /* field[4] = batches */
+  7,   /* field[7] = done */
+  8,   /* field[8] = error */
+  6,   /* field[6] = message */
+  1,   /* field[1] = pending */
+  9,   /* field[9] = progress */
+  3,   /* field[3] = schema */
+  0,   /* field[0] = sequence */
+  2,   /* field[2] = statement */
+  5,   /* field[5] = statement_done */
+};
+static const ProtobufCIntRange sluice__result_chunk__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 10 }
+};
+const ProtobufCMessageDescriptor sluice__result_chunk__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.ResultChunk",
+  "ResultChunk",
+  "Sluice__ResultChunk",
+  "sluice",
+  sizeof(Sluice__ResultChunk),
+  10,
+  sluice__result_chunk__field_descriptors,
+  sluice__result_chunk__field_indices_by_name,
+  1,  sluice__result_chunk__number_ranges,
+  (ProtobufCMessageInit) sluice__result_chunk__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__fetch_block__field_descriptors[5] =
+{
+  {
+    "job_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FetchBlock, job_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempt_id",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FetchBlock, attempt_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bucket",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FetchBlock, bucket),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offset",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FetchBlock, offset),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_bytes",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FetchBlock, max_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__fetch_block__field_indices_by_name[] = {
+  1,   /* field[1] = attempt_id */
+  2,   /* field[2] = bucket */
+  0,   /* field[0] = job_id */
+  4,   /* field[4] = max_bytes */
+  3,   /* field[3] = offset */
+};
+static const ProtobufCIntRange sluice__fetch_block__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sluice__fetch_block__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.FetchBlock",
+  "FetchBlock",
+  "Sluice__FetchBlock",
+  "sluice",
+  sizeof(Sluice__FetchBlock),
+  5,
+  sluice__fetch_block__field_descriptors,
+  sluice__fetch_block__field_indices_by_name,
+  1,  sluice__fetch_block__number_ranges,
+  (ProtobufCMessageInit) sluice__fetch_block__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__block__field_descriptors[2] =
+{
+  {
+    "data",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__Block, data),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "total",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__Block, total),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__block__field_indices_by_name[] = {
+  0,   /* field[0] = data */
+  1,   /* field[1] = total */
+};
+static const ProtobufCIntRange sluice__block__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sluice__block__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.Block",
+  "Block",
+  "Sluice__Block",
+  "sluice",
+  sizeof(Sluice__Block),
+  2,
+  sluice__block__field_descriptors,
+  sluice__block__field_indices_by_name,
+  1,  sluice__block__number_ranges,
+  (ProtobufCMessageInit) sluice__block__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define sluice__get_cluster_status__field_descriptors NULL
 #define sluice__get_cluster_status__field_indices_by_name NULL
 #define sluice__get_cluster_status__number_ranges NULL
@@ -5448,7 +6964,7 @@ const ProtobufCMessageDescriptor sluice__fault_reply__descriptor =
   (ProtobufCMessageInit) sluice__fault_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[24] =
+static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[30] =
 {
   { "MESSAGE_KIND_UNSPECIFIED", "SLUICE__MESSAGE_KIND__MESSAGE_KIND_UNSPECIFIED", 0 },
   { "ERROR", "SLUICE__MESSAGE_KIND__ERROR", 1 },
@@ -5470,37 +6986,49 @@ static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[24] 
   { "JOB_LIST", "SLUICE__MESSAGE_KIND__JOB_LIST", 37 },
   { "GET_CLUSTER_STATUS", "SLUICE__MESSAGE_KIND__GET_CLUSTER_STATUS", 38 },
   { "CLUSTER_STATUS", "SLUICE__MESSAGE_KIND__CLUSTER_STATUS", 39 },
+  { "SUBMIT_QUERY", "SLUICE__MESSAGE_KIND__SUBMIT_QUERY", 40 },
+  { "QUERY_ACCEPTED", "SLUICE__MESSAGE_KIND__QUERY_ACCEPTED", 41 },
+  { "FETCH_RESULT", "SLUICE__MESSAGE_KIND__FETCH_RESULT", 42 },
+  { "RESULT_CHUNK", "SLUICE__MESSAGE_KIND__RESULT_CHUNK", 43 },
   { "READ_LOGS", "SLUICE__MESSAGE_KIND__READ_LOGS", 50 },
   { "LOGS", "SLUICE__MESSAGE_KIND__LOGS", 51 },
+  { "FETCH_BLOCK", "SLUICE__MESSAGE_KIND__FETCH_BLOCK", 52 },
+  { "BLOCK", "SLUICE__MESSAGE_KIND__BLOCK", 53 },
   { "INJECT_FAULT", "SLUICE__MESSAGE_KIND__INJECT_FAULT", 90 },
   { "FAULT_REPLY", "SLUICE__MESSAGE_KIND__FAULT_REPLY", 91 },
 };
 static const ProtobufCIntRange sluice__message_kind__value_ranges[] = {
-{0, 0},{10, 2},{30, 10},{50, 20},{90, 22},{0, 24}
+{0, 0},{10, 2},{30, 10},{50, 24},{90, 28},{0, 30}
 };
-static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[24] =
+static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[30] =
 {
+  { "BLOCK", 27 },
   { "CANCEL_JOB", 14 },
   { "CANCEL_REPLY", 15 },
   { "CLUSTER_STATUS", 19 },
   { "ERROR", 1 },
-  { "FAULT_REPLY", 23 },
+  { "FAULT_REPLY", 29 },
+  { "FETCH_BLOCK", 26 },
+  { "FETCH_RESULT", 22 },
   { "GET_CLUSTER_STATUS", 18 },
   { "GET_JOB", 12 },
   { "HEARTBEAT", 4 },
   { "HEARTBEAT_REPLY", 5 },
-  { "INJECT_FAULT", 22 },
+  { "INJECT_FAULT", 28 },
   { "JOB_DETAIL", 13 },
   { "JOB_LIST", 17 },
   { "LEAVE", 8 },
   { "LEAVE_REPLY", 9 },
   { "LIST_JOBS", 16 },
-  { "LOGS", 21 },
+  { "LOGS", 25 },
   { "MESSAGE_KIND_UNSPECIFIED", 0 },
-  { "READ_LOGS", 20 },
+  { "QUERY_ACCEPTED", 21 },
+  { "READ_LOGS", 24 },
   { "REGISTER_REPLY", 3 },
   { "REGISTER_WORKER", 2 },
+  { "RESULT_CHUNK", 23 },
   { "SUBMIT_JOB", 10 },
+  { "SUBMIT_QUERY", 20 },
   { "SUBMIT_REPLY", 11 },
   { "SYNC", 6 },
   { "SYNC_REPLY", 7 },
@@ -5512,9 +7040,9 @@ const ProtobufCEnumDescriptor sluice__message_kind__descriptor =
   "MessageKind",
   "Sluice__MessageKind",
   "sluice",
-  24,
+  30,
   sluice__message_kind__enum_values_by_number,
-  24,
+  30,
   sluice__message_kind__enum_values_by_name,
   5,
   sluice__message_kind__value_ranges,
@@ -5598,19 +7126,21 @@ const ProtobufCEnumDescriptor sluice__attempt_outcome__descriptor =
   sluice__attempt_outcome__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue sluice__task_kind__enum_values_by_number[3] =
+static const ProtobufCEnumValue sluice__task_kind__enum_values_by_number[4] =
 {
   { "TASK_KIND_UNSPECIFIED", "SLUICE__TASK_KIND__TASK_KIND_UNSPECIFIED", 0 },
   { "COMMAND", "SLUICE__TASK_KIND__COMMAND", 1 },
   { "BUILTIN", "SLUICE__TASK_KIND__BUILTIN", 2 },
+  { "SQL", "SLUICE__TASK_KIND__SQL", 3 },
 };
 static const ProtobufCIntRange sluice__task_kind__value_ranges[] = {
-{0, 0},{0, 3}
+{0, 0},{0, 4}
 };
-static const ProtobufCEnumValueIndex sluice__task_kind__enum_values_by_name[3] =
+static const ProtobufCEnumValueIndex sluice__task_kind__enum_values_by_name[4] =
 {
   { "BUILTIN", 2 },
   { "COMMAND", 1 },
+  { "SQL", 3 },
   { "TASK_KIND_UNSPECIFIED", 0 },
 };
 const ProtobufCEnumDescriptor sluice__task_kind__descriptor =
@@ -5620,9 +7150,9 @@ const ProtobufCEnumDescriptor sluice__task_kind__descriptor =
   "TaskKind",
   "Sluice__TaskKind",
   "sluice",
-  3,
+  4,
   sluice__task_kind__enum_values_by_number,
-  3,
+  4,
   sluice__task_kind__enum_values_by_name,
   1,
   sluice__task_kind__value_ranges,

@@ -46,6 +46,7 @@ public final class Coordinator: Sendable {
             let batch = mailbox.takeAll(timeout: 0.05)
             core.turn(batch)
         }
+        core.queries.stopAll()
         core.reader.stop()
         core.releaseParked()
         server.close()

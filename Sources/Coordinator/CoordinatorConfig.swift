@@ -22,6 +22,8 @@ public struct CoordinatorConfig: Sendable {
     public var maxPollWaitMs: Int64 = 1000
     /// Finished jobs older than this leave the journal, and their task logs the workers.
     public var retainMs: Int64 = 30 * 86_400_000
+    /// Directories queries on the cluster may read and write (`--sql-root`); empty: the data dir alone.
+    public var sqlRoots: [String] = []
 
     public init(listen: String, dataDir: String, clusterID: String, secret: ClusterSecret) {
         self.listen = listen

@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 import Logging
 import Scheduler
@@ -9,6 +10,13 @@ import Wire
 enum CoordinatorInput: Sendable {
     case request(IncomingRequest)
     case answer(JournalAnswer, IncomingRequest, Envelope)
+    /// A query thread submits one query's stages; `accepted` gets the job's id.
+    case submitQueryJob(JobSpec, @Sendable (JobID) -> Void)
+    case cancelQueryJob(JobID, String)
+    /// A query thread read its job's result.
+    case resultDelivered(JobID)
+    /// A result chunk for a client's FETCH_RESULT, to seal and send.
+    case queryAnswer(ResultChunk, IncomingRequest, Envelope)
 }
 
 /// The coordinator's state and request handlers. Owned by the loop thread
@@ -47,6 +55,9 @@ final class CoordinatorCore {
     private var nextToken: UInt64 = 1
     private var nextJobSeq: Int64 = 1
     var pruning = Pruning()
+    let queries: QueryManager
+    /// Per worker, jobs whose shuffle outputs it may drop (sent with its next heartbeat reply).
+    private var dropOutputs: [WorkerKey: [String]] = [:]
 
     /// Output kept per attempt; a worker sends no more than its own cap, this guards against one that does.
     static let maxStoredOutput = 64 << 10
@@ -71,6 +82,7 @@ final class CoordinatorCore {
     struct WorkerMeta {
         var host: String
         var serviceAddress: String
+        var dataAddress = ""
         var labels: [Label]
         var softwareVersion: String
         var stats = ResourceStats()
@@ -89,6 +101,9 @@ final class CoordinatorCore {
         gate = RequestGate(sealer: Sealer(clusterID: config.clusterID, sender: "coordinator:\(coordinatorID)", secret: config.secret),
                            windowMs: config.freshnessWindowMs)
         scheduler = Scheduler(config: config.scheduler)
+        let sealer = Sealer(clusterID: config.clusterID, sender: "coordinator:\(coordinatorID)", secret: config.secret)
+        queries = QueryManager(services: QueryServices(fileRoots: config.sqlRoots.isEmpty ? [config.dataDir] : config.sqlRoots,
+                                                       sealer: sealer, logger: logger, post: post), epoch: epoch)
         try restore()
     }
 
@@ -102,6 +117,12 @@ final class CoordinatorCore {
         var attemptCount = 0
         for j in try journal.unfinishedJobs() {
             let id = JobID(j.id)
+            if let spec = try? JobSpec(decoding: j.spec), spec.stages.contains(where: { $0.spec.kind == .sql }) {
+                // Its client, its result and its shuffle data went with the old process.
+                journal.append(.jobEnd(job: j.id, state: JobState.failed.rawValue, reason: "query interrupted by a coordinator restart; nothing was written",
+                                       atMs: now, succeeded: 0, failed: 0))
+                continue
+            }
             guard let spec = try? JobSpec(decoding: j.spec), spec.problem == nil else {
                 logger.error("journal holds an unreadable job spec; marking the job failed", metadata: ["job.id": "\(j.id)"])
                 journal.append(.jobEnd(job: j.id, state: JobState.failed.rawValue, reason: "its spec in the journal is unreadable",
@@ -136,9 +157,15 @@ final class CoordinatorCore {
             switch input {
             case .request(let request): admit(request, now: now)
             case .answer(let answer, let request, let envelope): deliver(answer, to: envelope, request)
+            case .submitQueryJob(let spec, let accepted): accepted(submitQueryJob(spec, now: now))
+            case .cancelQueryJob(let job, let reason):
+                if scheduler.jobs[job]?.state == .running { feed(.cancel(job, reason: reason), now: now) }
+            case .resultDelivered(let job): feed(.resultDelivered(job), now: now)
+            case .queryAnswer(let chunk, let request, let envelope): respond(chunk, to: envelope, request)
             }
         }
         feed(.tick, now: now)
+        noteQueryProgress()
         do {
             try journal.commit()
         } catch {
@@ -227,6 +254,12 @@ final class CoordinatorCore {
             }
         case .cancelJob:
             let m = try CancelJob(decoding: env.body)
+            if m.jobID.hasPrefix("query-") {
+                guard queries.cancel(m.jobID, reason: "query \(m.jobID) cancelled by \(env.sender)") else {
+                    return respondError(.notFound, queries.unknown(m.jobID), to: env, request)
+                }
+                return respond(CancelReply(state: "cancelled"), to: env, request)
+            }
             let id = JobID(m.jobID)
             guard scheduler.jobs[id] != nil else { return ask(.cancelFinished(jobID: m.jobID), env, request) }
             feed(.cancel(id, reason: "cancelled by \(env.sender)"), now: now)
@@ -237,6 +270,25 @@ final class CoordinatorCore {
             var live: [String: JobSummary] = [:]
             for job in scheduler.jobs.values where job.state == .running { live[job.id.rawValue] = summary(job) }
             ask(.list(limit: limit, live: live), env, request)
+        case .submitQuery:
+            let m = try SubmitQuery(decoding: env.body)
+            guard !m.sql.isEmpty else { return respondError(.badRequest, "a query needs SQL", to: env, request) }
+            guard m.partitions <= UInt32(QueryStage.maxBuckets) else {
+                return respondError(.badRequest, "partitions must be at most \(QueryStage.maxBuckets)", to: env, request)
+            }
+            let partitions = m.partitions > 0 ? Int(m.partitions) : defaultPartitions
+            switch queries.start(m, partitions: partitions) {
+            case .success(let id):
+                logger.info("query accepted", metadata: ["query": "\(id)", "from": "\(env.sender)", "partitions": "\(partitions)"])
+                respond(QueryAccepted(queryID: id), to: env, request)
+            case .failure(let why):
+                respondError(.refused, why.description, to: env, request)
+            }
+        case .fetchResult:
+            let m = try FetchResult(decoding: env.body)
+            guard let q = queries.query(m.queryID) else { return respondError(.notFound, queries.unknown(m.queryID), to: env, request) }
+            let post = self.post
+            q.fetch(m.sequence, wait: Double(min(m.waitMs, 5000)) / 1000) { chunk in post(.queryAnswer(chunk, request, env)) }
         case .getClusterStatus:
             respond(clusterStatus(now: now), to: env, request)
         case .injectFault:
@@ -270,8 +322,8 @@ final class CoordinatorCore {
             return respondError(.badRequest, "a worker needs an id and 1...\(Self.maxSlotsPerWorker) slots", to: env, request)
         }
         let key = WorkerKey(id: m.workerID, incarnation: m.incarnation)
-        workerMeta[key] = WorkerMeta(host: m.host, serviceAddress: m.serviceAddress, labels: m.labels, softwareVersion: m.softwareVersion,
-                                     lastHeartbeatMs: now)
+        workerMeta[key] = WorkerMeta(host: m.host, serviceAddress: m.serviceAddress, dataAddress: m.dataAddress, labels: m.labels,
+                                     softwareVersion: m.softwareVersion, lastHeartbeatMs: now)
         note(results: m.unacked, starts: m.running)
         let finished = m.unacked.map(report)
         feed(.workerJoined(WorkerInfo(key: key, slots: Int(m.slots), capabilities: Set(m.capabilities)),
@@ -294,7 +346,8 @@ final class CoordinatorCore {
         workerMeta[key]?.stats = m.stats
         workerMeta[key]?.lastHeartbeatMs = now
         feed(.heartbeat(key, draining: m.draining), now: now)
-        respond(HeartbeatReply(coordinatorEpoch: epoch, cancel: takeCancels(key)), to: env, request)
+        respond(HeartbeatReply(coordinatorEpoch: epoch, cancel: takeCancels(key), dropOutputs: dropOutputs.removeValue(forKey: key) ?? []),
+                to: env, request)
     }
 
     private func sync(_ m: Sync, _ env: Envelope, _ request: IncomingRequest, now: Int64) {
@@ -333,6 +386,10 @@ final class CoordinatorCore {
         case .succeeded: outcome = .succeeded
         case .cancelled: outcome = .cancelled
         case .timedOut: outcome = .timedOut(reason: reason, exitCode: r.exitCode)
+        case .failed where r.inputLost.lost:
+            let job = JobID(r.attempt.jobID)
+            outcome = .inputLost(producer: TaskKey(job: job, stage: Int(r.inputLost.stage), task: Int(r.inputLost.task)),
+                                 epoch: Int(clamping: r.inputLost.epoch), reason: reason)
         case .failed, .unspecified: outcome = .failed(reason: reason.isEmpty ? "failed" : reason, exitCode: r.exitCode)
         }
         return Report(attempt: r.attempt.attemptID, outcome: outcome)
@@ -385,6 +442,13 @@ final class CoordinatorCore {
                 if !e.state.isActive { attemptInfo[e.attempt] = nil }
             case .jobEnded(let id, let state, let reason):
                 let job = scheduler.jobs[id]
+                if queries.isQueryJob(id) {
+                    queries.jobEnded(id, state: state, reason: reason)
+                    // Its shuffle outputs are of no more use: every worker that may hold some drops them.
+                    for (key, w) in scheduler.workers where w.state != .dead && w.state != .left {
+                        if dropOutputs[key, default: []].count < 10_000 { dropOutputs[key, default: []].append(id.rawValue) }
+                    }
+                }
                 jobMeta[id]?.finishedMs = now
                 specs[id] = nil
                 journal.append(.jobEnd(job: id.rawValue, state: state.rawValue, reason: reason, atMs: now,
@@ -400,6 +464,11 @@ final class CoordinatorCore {
             case .workerForgotten(let key):
                 workerMeta[key] = nil
                 pendingCancels[key] = nil
+            case .resultReady(let id):
+                if let out = scheduler.jobs[id]?.stages.last?.outputs[0] {
+                    queries.resultReady(id, at: ClusterQuery.ResultLocation(attempt: out.attempt, workerID: out.worker.id,
+                                                                            address: workerMeta[out.worker]?.dataAddress ?? ""))
+                }
             case .outputLost(let t, let epoch, let reason):
                 // Jobs with stages that keep outputs are not resumed after a restart, so the
                 // journal's commit of the lost output is never read back as a live one.
@@ -422,7 +491,51 @@ final class CoordinatorCore {
             byStage[k, default: []].append(TaskAssignment(attemptID: a.attempt, stage: UInt32(a.task.stage), task: UInt32(a.task.task), attempt: UInt32(a.number)))
         }
         return order.map { k in
-            Lease(jobID: k.job.rawValue, spec: specs[k.job]!.stages[k.stage].spec, tasks: byStage[k]!)
+            Lease(jobID: k.job.rawValue, spec: specs[k.job]!.stages[k.stage].spec, tasks: byStage[k]!, inputs: inputs(of: k.job, stage: k.stage))
+        }
+    }
+
+    /// Where the outputs of the stages a `sql` stage reads are (empty for other kinds).
+    private func inputs(of job: JobID, stage: Int) -> [StageOutputs] {
+        guard let j = scheduler.jobs[job], stage < j.plan.stages.count, specs[job]?.stages[stage].spec.kind == .sql else { return [] }
+        return j.plan.stages[stage].dependsOn.map { d in
+            StageOutputs(stage: UInt32(d), outputs: j.stages[d].outputs.sorted { $0.key < $1.key }.map { t, o in
+                OutputLocation(task: UInt32(t), epoch: UInt64(o.epoch), attemptID: o.attempt, workerID: o.worker.id,
+                               dataAddress: workerMeta[o.worker]?.dataAddress ?? "")
+            })
+        }
+    }
+
+    // MARK: queries
+
+    /// Buckets of a query's shuffles when the client names none: two per slot of the workers running `sql`.
+    var defaultPartitions: Int {
+        let slots = scheduler.workers.values.filter { $0.state == .alive && $0.capabilities.contains(Capability.sql) }.reduce(0) { $0 + $1.slots }
+        return max(1, min(2 * slots, 256))
+    }
+
+    /// Accepts a query's job from its thread (already checked by the planner).
+    private func submitQueryJob(_ spec: JobSpec, now: Int64) -> JobID {
+        let seq = nextJobSeq
+        nextJobSeq += 1
+        let id = JobID("job-\(seq)")
+        let submission = "query-job-\(epoch)-\(seq)"
+        specs[id] = spec
+        submissions[submission] = id
+        jobMeta[id] = JobMeta(name: spec.name, seq: seq, submission: submission, submittedMs: now)
+        journal.append(.submit(job: id.rawValue, seq: seq, submission: submission, spec: spec.encoded(), name: spec.name,
+                               tasks: spec.totalTasks, atMs: now))
+        queries.jobStarted(id, query: String(spec.name.dropFirst("query ".count)))
+        feed(.submitted(id, spec.plan), now: now)
+        return id
+    }
+
+    /// Each running query job's stages done, for its client's progress line.
+    private func noteQueryProgress() {
+        for id in queries.jobs {
+            guard let job = scheduler.jobs[id] else { continue }
+            let p = QueryProgress(stagesDone: UInt32(job.stages.filter { $0.state == .succeeded }.count), stages: UInt32(job.stages.count))
+            queries.services.progressByJob.withLock { $0[id] = p }
         }
     }
 

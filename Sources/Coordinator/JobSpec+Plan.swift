@@ -18,6 +18,8 @@ extension JobSpec {
             case .builtin:
                 guard let b = try? BuiltinSpec(decoding: stage.spec.payload) else { return "stage \(i): malformed builtin payload" }
                 if let why = Builtin.problem(b.action) { return "stage \(i): \(why)" }
+            case .sql:
+                return "stage \(i): sql tasks are made by the coordinator from queries (sluice query)"
             case .unspecified:
                 return "stage \(i): unknown task kind"
             }
@@ -28,10 +30,13 @@ extension JobSpec {
     var plan: JobPlan {
         JobPlan(stages: stages.map { s in
                     .init(tasks: Int(s.tasks), dependsOn: s.dependsOn.map { Int($0) },
-                          requires: Capability.required(by: s.spec.kind).union(s.requires))
+                          requires: Capability.required(by: s.spec.kind).union(s.requires),
+                          keepsOutputs: s.spec.kind == .sql)
                 },
                 retries: retriesSet ? Int(retries) : 3,
-                weight: Int(weight))
+                weight: Int(weight),
+                // A query's last stage is its result, read by the coordinator once the stages are done.
+                deliversResult: stages.last?.spec.kind == .sql)
     }
 
     var totalTasks: Int { stages.reduce(0) { $0 + Int($1.tasks) } }

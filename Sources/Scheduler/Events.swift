@@ -17,6 +17,8 @@ public enum Event: Sendable {
     /// output epoch `epoch` is gone: the shell learned the worker holding it
     /// cannot serve it. Stale epochs are ignored.
     case outputLost(TaskKey, epoch: Int, reason: String)
+    /// The result of a job that delivers one was read: the job succeeds.
+    case resultDelivered(JobID)
     /// Time passes: heartbeats go missing, backoffs end, parked polls expire.
     case tick
 }
@@ -44,8 +46,11 @@ public enum Action: Hashable, Sendable {
     case jobForgotten(JobID)
     case workerChanged(WorkerKey, WorkerState, reason: String)
     /// A committed task's output was lost while still needed: it runs again
-    /// under output epoch `epoch` (the journal marks its commit void).
+    /// under output epoch `epoch`.
     case outputLost(TaskKey, epoch: Int, reason: String)
+    /// Every stage of a job that delivers a result succeeded: read the last
+    /// stage's outputs (again, after a loss), then send `resultDelivered`.
+    case resultReady(JobID)
     /// A dead or departed worker left memory (`forgetWorkersAfter` after it went).
     case workerForgotten(WorkerKey)
 }

@@ -80,11 +80,16 @@ public struct JobPlan: Sendable, Equatable {
     public var retries: Int
     /// Share of the slots against other jobs (tasks handed out per round-robin pass).
     public var weight: Int
+    /// The last stage's output is a result someone reads after the stages are
+    /// done (a query's rows): the job runs until the shell says it was
+    /// delivered (`resultDelivered`), and a loss before that runs it again.
+    public var deliversResult: Bool
 
-    public init(stages: [Stage], retries: Int = 3, weight: Int = 1) {
+    public init(stages: [Stage], retries: Int = 3, weight: Int = 1, deliversResult: Bool = false) {
         self.stages = stages
         self.retries = retries
         self.weight = max(1, weight)
+        self.deliversResult = deliversResult
     }
 
     /// The most tasks one stage may have: task indices travel as 32-bit fields.
@@ -99,6 +104,7 @@ public struct JobPlan: Sendable, Equatable {
         for (i, s) in stages.enumerated() {
             if s.tasks < 1 { return "stage \(i) has no tasks" }
             if s.tasks > Self.maxTasksPerStage { return "stage \(i) has \(s.tasks) tasks; the limit is \(Self.maxTasksPerStage)" }
+            if deliversResult, i == stages.count - 1, !s.keepsOutputs { return "a job delivering a result keeps its last stage's outputs" }
             if s.keepsOutputs, s.tasks > Self.maxTasksKeepingOutputs {
                 return "stage \(i) keeps its outputs and has \(s.tasks) tasks; the limit for such a stage is \(Self.maxTasksKeepingOutputs)"
             }

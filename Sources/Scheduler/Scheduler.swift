@@ -106,6 +106,8 @@ public struct Scheduler: Sendable {
         public let epoch: Int
         /// Attempts the task had made by then (a rerun numbers on from here).
         public var attempts = 0
+        /// The attempt that wrote it (its name on the worker).
+        public var attempt: AttemptID = 0
         public static func == (a: Output, b: Output) -> Bool { a.worker == b.worker && a.epoch == b.epoch }
     }
 
@@ -172,6 +174,10 @@ public struct Scheduler: Sendable {
             }
         case .outputLost(let t, let epoch, let reason):
             loseOutput(t, epoch: epoch, reason: reason, &out)
+        case .resultDelivered(let id):
+            if let job = jobs[id], job.state == .running, job.plan.deliversResult, job.stages.allSatisfy({ $0.state == .succeeded }) {
+                finishJob(id, .succeeded, reason: "", now: now, &out)
+            }
         case .tick:
             tick(now: now, &out)
         }
@@ -393,7 +399,8 @@ public struct Scheduler: Sendable {
         let k = Int32(truncatingIfNeeded: t.task)
         guard let o = job.stages[t.stage].outputs[k], o.epoch == epoch else { return }
         jobs[t.job]!.stages[t.stage].outputs[k] = nil
-        let needed = job.plan.stages.indices.contains { c in
+        // The last stage of a job delivering a result is needed until the job ends.
+        let needed = (job.plan.deliversResult && t.stage == job.stages.count - 1) || job.plan.stages.indices.contains { c in
             job.plan.stages[c].dependsOn.contains(t.stage) && job.stages[c].state != .succeeded
         }
         guard needed else { return }
@@ -525,14 +532,19 @@ public struct Scheduler: Sendable {
                 if task.phase == .backoff { backoffs.removeAll { $0.task == t } }
                 move(t, to: .succeeded)
                 if jobs[t.job]!.stages[t.stage].keepsOutputs {
-                    jobs[t.job]!.stages[t.stage].outputs[Int32(t.task)] = Output(worker: key, epoch: task.epoch, attempts: task.earlierAttempts + task.attempts.count)
+                    jobs[t.job]!.stages[t.stage].outputs[Int32(t.task)] = Output(worker: key, epoch: task.epoch, attempts: task.earlierAttempts + task.attempts.count,
+                                                                                    attempt: r.attempt)
                 }
                 forget(t)
                 jobs[t.job]!.stages[t.stage].succeeded += 1
                 let stageDone = jobs[t.job]!.stages[t.stage].remaining == 0
                 if stageDone { jobs[t.job]!.stages[t.stage].state = .succeeded }
                 if stageDone && jobs[t.job]!.stages.allSatisfy({ $0.state == .succeeded }) {
-                    finishJob(t.job, .succeeded, reason: "", now: now, &out)
+                    if jobs[t.job]!.plan.deliversResult {
+                        out.append(.resultReady(t.job))
+                    } else {
+                        finishJob(t.job, .succeeded, reason: "", now: now, &out)
+                    }
                 } else if stageDone {
                     startReadyStages(t.job)
                 }

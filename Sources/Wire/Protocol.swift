@@ -36,6 +36,12 @@ extension ListJobs: RequestMessage { public typealias Reply = JobList; public st
 extension JobList: KindedMessage { public static var kind: MessageKind { .jobList } }
 extension GetClusterStatus: RequestMessage { public typealias Reply = ClusterStatus; public static var kind: MessageKind { .getClusterStatus } }
 extension ClusterStatus: KindedMessage { public static var kind: MessageKind { .clusterStatus } }
+extension SubmitQuery: RequestMessage { public typealias Reply = QueryAccepted; public static var kind: MessageKind { .submitQuery } }
+extension QueryAccepted: KindedMessage { public static var kind: MessageKind { .queryAccepted } }
+extension FetchResult: RequestMessage { public typealias Reply = ResultChunk; public static var kind: MessageKind { .fetchResult } }
+extension ResultChunk: KindedMessage { public static var kind: MessageKind { .resultChunk } }
+extension FetchBlock: RequestMessage { public typealias Reply = Block; public static var kind: MessageKind { .fetchBlock } }
+extension Block: KindedMessage { public static var kind: MessageKind { .block } }
 extension ReadLogs: RequestMessage { public typealias Reply = Logs; public static var kind: MessageKind { .readLogs } }
 extension Logs: KindedMessage { public static var kind: MessageKind { .logs } }
 extension InjectFault: RequestMessage { public typealias Reply = FaultReply; public static var kind: MessageKind { .injectFault } }
@@ -51,11 +57,14 @@ public enum SluiceVersion {
 public enum Capability {
     /// Runs command tasks: the worker was started with --allow-commands.
     public static let commands = "commands"
+    /// Runs `sql` tasks (stages of queries) and serves their shuffle blocks.
+    public static let sql = "sql"
 
     /// What a worker must offer to run tasks of this kind.
     public static func required(by kind: TaskKind) -> Set<String> {
         switch kind {
         case .command: [commands]
+        case .sql: [sql]
         case .builtin, .unspecified: []
         }
     }

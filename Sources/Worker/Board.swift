@@ -27,6 +27,8 @@ final class Board: @unchecked Sendable {
         var ref: AttemptRef
         var spec: TaskSpec
         var number: Int
+        /// `sql` tasks: where the outputs of the stages they read are.
+        var inputs: [StageOutputs] = []
     }
 
     struct Running {

@@ -22,12 +22,17 @@ public final class Worker: Sendable {
     private let board = Board()
     private let channel: SecureChannel
     private let service: LogService
+    private let data: DataService
+    private let shuffle: ShuffleStore
+    private let sql: SqlRunner
     private let runner: CommandRunner
     private let lock: DataDirLock
     private let threads = ThreadGroup()
     private let registerLock = Mutex<Void>(())
     /// How long task logs are kept, as the coordinator said at registration (0: until told).
     private let logRetentionMs = Atomic<UInt64>(0)
+    /// The coordinator's epoch at the last registration: a new one means it restarted.
+    private let coordinatorEpoch = Atomic<UInt64>(0)
 
     /// Reports go in pieces of at most this much, well under the coordinator's 16 MiB receive limit.
     static let reportBudget = 4 << 20
@@ -54,11 +59,22 @@ public final class Worker: Sendable {
         runner = CommandRunner(logDir: config.dataDir + "/logs", allowCommands: config.allowCommands, runAs: runAs,
                                outputCap: config.outputCap, groups: groups)
         service = try LogService(listen: config.serviceListen, sealer: sealer, board: board, runner: runner)
+        shuffle = ShuffleStore(dataDir: config.dataDir, memoryBudget: config.shuffleMemory)
+        data = try DataService(listen: config.dataListen ?? Self.nextPort(after: config.serviceListen), sealer: sealer, store: shuffle)
+        sql = SqlRunner(store: shuffle, sealer: sealer, threadsPerTask: config.threadsPerTask)
+    }
+
+    /// `tcp://HOST:PORT+1` for a service address with a port; port 0 otherwise.
+    static func nextPort(after listen: String) -> String {
+        guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), port > 0, port < 65535 else {
+            return listen.lastIndex(of: ":").map { String(listen[..<$0]) + ":0" } ?? "tcp://0.0.0.0:0"
+        }
+        return String(listen[..<colon]) + ":\(port + 1)"
     }
 
     /// What this worker can run, as it tells the coordinator.
     public var capabilities: [String] {
-        config.allowCommands ? [Capability.commands] : []
+        (config.allowCommands ? [Capability.commands] : []) + [Capability.sql]
     }
 
     /// The address this worker's service socket is reachable at.
@@ -66,10 +82,15 @@ public final class Worker: Sendable {
         "tcp://\(config.advertiseHost):\(service.port)"
     }
 
+    /// The address this worker's data socket (shuffle blocks) is reachable at.
+    public var dataAddress: String {
+        "tcp://\(config.advertiseHost):\(data.port)"
+    }
+
     /// Starts every thread and returns; `wait()` blocks until the worker has left.
     public func start() {
         logger.info("worker starting", metadata: [
-            "coordinator": "\(config.coordinator)", "slots": "\(config.slots)", "service": "\(serviceAddress)",
+            "coordinator": "\(config.coordinator)", "slots": "\(config.slots)", "service": "\(serviceAddress)", "data": "\(dataAddress)",
             "incarnation": "\(incarnation)", "capabilities": "\(capabilities.joined(separator: ","))", "version": "\(SluiceVersion.string)",
         ])
         for i in 0..<config.slots { threads.spawn("executor-\(i)") { self.executorLoop() } }
@@ -87,6 +108,7 @@ public final class Worker: Sendable {
         let stuck = threads.join(timeout: 20)
         if !stuck.isEmpty { logger.warning("threads still running at shutdown", metadata: ["threads": "\(stuck)"]) }
         service.close()
+        data.close()
         lock.release()
     }
 
@@ -156,10 +178,15 @@ public final class Worker: Sendable {
                     workerID: workerID, incarnation: incarnation, host: config.advertiseHost, serviceAddress: serviceAddress,
                     slots: UInt32(config.slots), labels: config.labels, softwareVersion: SluiceVersion.string,
                     minVersion: ProtocolVersion.minimum, maxVersion: ProtocolVersion.current, allowCommands: config.allowCommands,
-                    running: running, unacked: unacked, queued: queued, capabilities: capabilities)
+                    running: running, unacked: unacked, queued: queued, capabilities: capabilities, dataAddress: dataAddress)
                 do {
                     let reply = try channel.call(message, timeout: .seconds(10))
                     logRetentionMs.store(reply.logRetentionMs, ordering: .relaxed)
+                    let before = coordinatorEpoch.exchange(reply.coordinatorEpoch, ordering: .relaxed)
+                    if before != 0, before != reply.coordinatorEpoch {
+                        // A restarted coordinator failed the queries it ran: nobody will ask for their blocks.
+                        shuffle.dropAll()
+                    }
                     board.update([.room, .reports, .state]) {
                         board.registered = true
                         // The coordinator has these now; the rest go back to the reporter.
@@ -237,6 +264,7 @@ public final class Worker: Sendable {
             do {
                 let reply = try channel.call(beat, timeout: .seconds(5))
                 board.update(.room) { applyCancels(reply.cancel) }
+                shuffle.drop(jobs: reply.dropOutputs)
             } catch {
                 handle(error, "heartbeat failed")
             }
@@ -386,7 +414,7 @@ public final class Worker: Sendable {
                 if board.draining {
                     board.released.append(ref)
                 } else {
-                    board.queue.append(Board.Queued(ref: ref, spec: lease.spec, number: Int(t.attempt)))
+                    board.queue.append(Board.Queued(ref: ref, spec: lease.spec, number: Int(t.attempt), inputs: lease.inputs))
                 }
             }
         }
@@ -425,6 +453,7 @@ public final class Worker: Sendable {
             switch next.spec.kind {
             case .command: outcome = runner.run(ctx)
             case .builtin: outcome = BuiltinRunner.run(ctx)
+            case .sql: outcome = sql.run(ctx, inputs: next.inputs)
             case .unspecified: outcome = RunOutcome(outcome: .failed, exitCode: 2, reason: "unknown task kind")
             }
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - began) / 1e9
@@ -433,7 +462,8 @@ public final class Worker: Sendable {
                 let started = board.running.removeValue(forKey: next.ref.attemptID)?.startedUs ?? 0
                 board.results.append(TaskResult(
                     attempt: next.ref, outcome: outcome.outcome, exitCode: outcome.exitCode, reason: outcome.reason,
-                    output: outcome.output, startedAtUs: started, finishedAtUs: Date().unixMicroseconds))
+                    output: outcome.output, startedAtUs: started, finishedAtUs: Date().unixMicroseconds,
+                    inputLost: outcome.inputLost ?? InputLost(), bucketBytes: outcome.bucketBytes))
                 // Wake only who has news: the reporter when a report starts or fills or
                 // the worker falls idle, the poller at its low-water mark, the drain when nothing runs.
                 var wake: Board.Wake = []

@@ -27,6 +27,12 @@ public struct WorkerConfig: Sendable {
     public var workerID: String?
     /// Bytes of stdout sent back with a result (the whole log stays on the worker).
     public var outputCap = 64 << 10
+    /// Where the data socket (shuffle blocks) listens; nil: the service port + 1.
+    public var dataListen: String?
+    /// Bytes of shuffle output kept in memory before outputs go to files in the data dir.
+    public var shuffleMemory = 1 << 30
+    /// Threads a `sql` task runs on.
+    public var threadsPerTask = 1
 
     public init(coordinator: String, dataDir: String, clusterID: String, secret: ClusterSecret, advertiseHost: String) {
         self.coordinator = coordinator

@@ -21,6 +21,8 @@ struct LocalCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Slots per worker, 1...10000 (default: cores / workers, at least 1).") var slots: Number?
     @Option(parsing: .unconditional, help: "Coordinator port on 127.0.0.1, 1...65535.") var port = Number(LocalDefaults.port)
     @Option(help: "Directory for the cluster's secret, journal, logs and worker data.") var dataDir = LocalDefaults.dataDir
+    @Option(name: .customLong("sql-root"), help: "A directory queries may read and write (repeatable; default: the current directory).")
+    var sqlRoots: [String] = []
     @Argument(parsing: .postTerminator, help: "A sluice subcommand to run against the cluster.") var subcommand: [String] = []
 
     func validate() throws {
@@ -46,7 +48,8 @@ struct LocalCommand: ParsableCommand {
         let common = ["--secret-file", secretFile]
 
         var specs: [Supervisor.Spec] = [
-            .init(name: "coordinator", arguments: ["coordinator", "--listen", address, "--data-dir", dataDir + "/coordinator"] + common,
+            .init(name: "coordinator", arguments: ["coordinator", "--listen", address, "--data-dir", dataDir + "/coordinator"] + common
+                    + (sqlRoots.isEmpty ? [FileManager.default.currentDirectoryPath] : sqlRoots).flatMap { ["--sql-root", $0] },
                   deathSignal: SIGTERM),
         ]
         for i in 1...workerCount {

@@ -79,6 +79,40 @@ struct Number: ExpressibleByArgument, CustomStringConvertible, Sendable {
     }
 }
 
+/// A size in bytes: "512MiB", "2GiB", "64KiB", "100MB", or a bare number of bytes.
+struct ByteSize: ExpressibleByArgument, CustomStringConvertible, Sendable {
+    let text: String
+    /// Nil when negative, fractional in bytes, or too large to represent.
+    let bytes: Int?
+
+    init(_ text: String) { self = ByteSize(argument: text)! }
+
+    init?(argument: String) {
+        let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
+                                         ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("B", 1)]
+        var number = Substring(argument)
+        var scale = 1.0
+        for (suffix, b) in units where argument.hasSuffix(suffix) {
+            number = argument.dropLast(suffix.count)
+            scale = b
+            break
+        }
+        guard let n = Double(number.trimmingCharacters(in: .whitespaces)) else { return nil }
+        text = argument
+        let b = n * scale
+        bytes = b.isFinite && b >= 0 && b < 9e18 ? Int(b) : nil
+    }
+
+    var description: String { text }
+
+    func value(_ option: String, in range: ClosedRange<Int>) throws -> Int {
+        guard let b = bytes, range.contains(b) else {
+            throw ValidationError("\(option) must be between \(range.lowerBound) and \(range.upperBound) bytes, not \(text)")
+        }
+        return b
+    }
+}
+
 /// A duration: "30s", "500ms", "2m", "1h", "30d", or a bare number of seconds.
 struct DurationArgument: ExpressibleByArgument, CustomStringConvertible, Sendable {
     let text: String

@@ -5,19 +5,32 @@ import Execution
 import Foundation
 import SQL
 
-/// `sluice query --local "SQL"`: runs SQL in this process on the columnar engine.
+/// `sluice query "SQL"`: runs SQL on the cluster (the coordinator plans it and
+/// the workers run its stages), or with `--local` in this process.
 struct QueryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
-        abstract: "Run SQL over CSV, JSON Lines and Sluice files.",
+        abstract: "Run SQL over CSV, JSON Lines and Sluice files, on the cluster or (--local) in this process.",
         discussion: """
             Examples:
+              sluice query "SELECT count(*) FROM '/data/lake/sales/*.csv'"      (on the cluster)
               sluice query --local "SELECT count(*) FROM 'lake/sales/*.csv'"
               sluice query --local -f report.sql --table sales=lake/sales/*.csv --format csv
             """)
 
-    @Flag(help: "Run in this process (the cluster runs queries in a later release).")
+    @Flag(help: "Run in this process instead of on the cluster.")
     var local = false
+
+    @OptionGroup var cluster: ClusterOptions
+
+    @Option(parsing: .unconditional, help: "On the cluster: buckets of each shuffle, 1...100000 (default: two per worker slot).")
+    var partitions: Number?
+
+    @Option(parsing: .unconditional, help: "On the cluster: cancel the query after this long (e.g. 10m).")
+    var timeout: DurationArgument?
+
+    @Flag(help: "No progress line on stderr (there is none when stderr is not a terminal).")
+    var noProgress = false
 
     @Option(name: [.short, .customLong("file")], help: "Read the SQL from a file.")
     var file: String?
@@ -43,8 +56,12 @@ struct QueryCommand: ParsableCommand {
     enum OutputFormat: String, ExpressibleByArgument { case table, csv, json, jsonl }
 
     func validate() throws {
-        guard local else { throw ValidationError("distributed queries come in a later release; add --local to run in this process") }
         guard (sql == nil) != (file == nil) else { throw ValidationError("give the SQL as an argument or with -f FILE (one of them)") }
+        if !local {
+            guard threads == nil, stages == nil else { throw ValidationError("--threads and --stages go with --local (workers set their own threads)") }
+            _ = try partitions?.value("--partitions", in: 1...100_000)
+            _ = try timeout?.value("--timeout", in: 1...DurationArgument.sevenDays)
+        }
     }
 
     func run() throws {
@@ -53,6 +70,7 @@ struct QueryCommand: ParsableCommand {
             guard let t = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
             text = t
         } else { text = sql! }
+        if !local { runOnCluster(text) }
         let session = Session()
         if let threads { try session.setThreads(threads.value("--threads", in: 1...Session.maxThreads)) }
         if let stages {

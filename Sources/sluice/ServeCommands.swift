@@ -29,6 +29,8 @@ struct CoordinatorCommand: ParsableCommand {
     var showDeadFor = DurationArgument("5m")
     @Flag(help: "fsync the journal on every commit (survive power loss, not only crashes).") var fullSync = false
     @Flag(help: "Honour fault-injection requests (tests only).") var enableFaultHooks = false
+    @Option(name: .customLong("sql-root"), help: "A directory queries on the cluster may read and write, with what is below it (repeatable; default: the data dir alone).")
+    var sqlRoots: [String] = []
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
 
     func validate() throws {
@@ -56,6 +58,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.scheduler.forgetWorkersAfter = try showDeadFor.value("--show-dead-for", in: 0...30 * 86_400_000)
         config.fullSync = fullSync
         config.faultHooks = enableFaultHooks
+        config.sqlRoots = sqlRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         let coordinator = try Coordinator(config: config, logger: Logger(label: "sluice.coordinator"))
         let signals = onTermination { _ in coordinator.stop() }
         // The signal sources must outlive the loop (an optimized build would release them early).
@@ -69,6 +72,11 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Coordinator address (host:port means tcp://host:port).") var coordinator = env("SLUICE_COORDINATOR") ?? LocalDefaults.coordinator
     @Option(help: "Host name or address others reach this worker at.") var advertise: String?
     @Option(help: "Where the worker's own service socket listens (port 0: any free port).") var listen = "tcp://0.0.0.0:0"
+    @Option(help: "Where the worker serves shuffle blocks (default: the service port + 1; any free port when that is 0).")
+    var dataListen = env("SLUICE_WORKER_DATA_LISTEN")
+    @Option(parsing: .unconditional, help: "Shuffle output kept in memory before it goes to files in the data dir (e.g. 512MiB, 2GiB).")
+    var shuffleMemory = ByteSize("1GiB")
+    @Option(parsing: .unconditional, help: "Threads a SQL task runs on, 1...256.") var threadsPerTask = Number(1)
     @Option(parsing: .unconditional, help: "Task slots, 1...10000 (default: number of cores).") var slots = Number(ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Directory for logs and the worker id (one worker per directory).") var dataDir: String
     @Option(help: "File holding the cluster secret (else $SLUICE_SECRET or $SLUICE_SECRET_FILE).") var secretFile: String?
@@ -87,6 +95,8 @@ struct WorkerCommand: ParsableCommand {
         _ = try heartbeat.value("--heartbeat", in: 10...3_600_000)
         _ = try leaseAhead.value("--lease-ahead", in: 0...10_000)
         _ = try drainTimeout.value("--drain-timeout", in: 0...DurationArgument.sevenDays)
+        _ = try shuffleMemory.value("--shuffle-memory", in: 0...(1 << 50))
+        _ = try threadsPerTask.value("--threads-per-task", in: 1...256)
     }
 
     func run() throws {
@@ -104,6 +114,9 @@ struct WorkerCommand: ParsableCommand {
         config.leaseAhead = try leaseAhead.value("--lease-ahead", in: 0...10_000)
         config.drainTimeout = .milliseconds(try drainTimeout.value("--drain-timeout", in: 0...DurationArgument.sevenDays))
         config.workerID = id
+        config.dataListen = dataListen.map(NNGAddress.normalize)
+        config.shuffleMemory = try shuffleMemory.value("--shuffle-memory", in: 0...(1 << 50))
+        config.threadsPerTask = try threadsPerTask.value("--threads-per-task", in: 1...256)
         config.labels = try labels.map { l in
             guard let eq = l.firstIndex(of: "=") else { throw ValidationError("--label takes KEY=VALUE, got '\(l)'") }
             return Label(key: String(l[..<eq]), value: String(l[l.index(after: eq)...]))

@@ -132,6 +132,31 @@ struct OutputLostTests {
         #expect(actions.jobEnds.map(\.1) == [.failed])
     }
 
+    @Test func aResultIsNeededUntilDeliveredAndRunsAgainWhenLostBefore() throws {
+        var h = Harness()
+        let a = h.join("a", slots: 1), b = h.join("b", slots: 1)
+        h.on(.submitted(JobID("q"), JobPlan(stages: [.init(tasks: 1, keepsOutputs: true), .init(tasks: 1, dependsOn: [0], keepsOutputs: true)],
+                                            deliversResult: true)))
+        let m = try need(h.sync(a, want: 1))
+        _ = h.sync(a, want: 0, finished: [ok(m[0].attempt)])
+        let r = try need(h.sync(b, want: 1))
+        #expect(r.map(\.task.stage) == [1])
+        let done = h.on(.sync(b, token: 300, want: 0, deadline: h.now, started: [], finished: [ok(r[0].attempt)], released: []))
+        #expect(done.contains(.resultReady(JobID("q"))) && done.jobEnds.isEmpty)
+        #expect(h.job("q").state == .running)
+        #expect(h.job("q").stages[1].outputs[0]?.attempt == r[0].attempt)
+        // b, holding the result, leaves before it was read: the last stage runs again on a.
+        let left = h.on(.workerLeft(b))
+        #expect(lost(left).map(\.0) == [r[0].task])
+        let again = try need(h.sync(a, want: 1))
+        #expect(again.map(\.task) == [r[0].task])
+        let ready = h.on(.sync(a, token: 301, want: 0, deadline: h.now, started: [], finished: [ok(again[0].attempt)], released: []))
+        #expect(ready.contains(.resultReady(JobID("q"))))
+        #expect(h.on(.resultDelivered(JobID("q"))).jobEnds.map(\.1) == [.succeeded])
+        // Once delivered nothing is needed: a late loss changes nothing.
+        #expect(h.s.jobs[JobID("q")]?.state == .succeeded)
+    }
+
     @Test func stagesKeepingOutputsHaveABoundedTaskCount() {
         let plan = JobPlan(stages: [.init(tasks: JobPlan.maxTasksKeepingOutputs + 1, keepsOutputs: true)])
         #expect(plan.problem?.contains("keeps its outputs") == true)

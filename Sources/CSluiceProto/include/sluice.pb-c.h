@@ -21,6 +21,7 @@ typedef struct Sluice__Label Sluice__Label;
 typedef struct Sluice__ResourceStats Sluice__ResourceStats;
 typedef struct Sluice__AttemptRef Sluice__AttemptRef;
 typedef struct Sluice__TaskResult Sluice__TaskResult;
+typedef struct Sluice__InputLost Sluice__InputLost;
 typedef struct Sluice__TaskStart Sluice__TaskStart;
 typedef struct Sluice__RegisterWorker Sluice__RegisterWorker;
 typedef struct Sluice__RegisterReply Sluice__RegisterReply;
@@ -30,9 +31,12 @@ typedef struct Sluice__Sync Sluice__Sync;
 typedef struct Sluice__TaskSpec Sluice__TaskSpec;
 typedef struct Sluice__TaskAssignment Sluice__TaskAssignment;
 typedef struct Sluice__Lease Sluice__Lease;
+typedef struct Sluice__StageOutputs Sluice__StageOutputs;
+typedef struct Sluice__OutputLocation Sluice__OutputLocation;
 typedef struct Sluice__SyncReply Sluice__SyncReply;
 typedef struct Sluice__Leave Sluice__Leave;
 typedef struct Sluice__LeaveReply Sluice__LeaveReply;
+typedef struct Sluice__SqlTask Sluice__SqlTask;
 typedef struct Sluice__EnvVar Sluice__EnvVar;
 typedef struct Sluice__CommandSpec Sluice__CommandSpec;
 typedef struct Sluice__BuiltinSpec Sluice__BuiltinSpec;
@@ -50,6 +54,14 @@ typedef struct Sluice__CancelJob Sluice__CancelJob;
 typedef struct Sluice__CancelReply Sluice__CancelReply;
 typedef struct Sluice__ListJobs Sluice__ListJobs;
 typedef struct Sluice__JobList Sluice__JobList;
+typedef struct Sluice__TableArg Sluice__TableArg;
+typedef struct Sluice__SubmitQuery Sluice__SubmitQuery;
+typedef struct Sluice__QueryAccepted Sluice__QueryAccepted;
+typedef struct Sluice__FetchResult Sluice__FetchResult;
+typedef struct Sluice__QueryProgress Sluice__QueryProgress;
+typedef struct Sluice__ResultChunk Sluice__ResultChunk;
+typedef struct Sluice__FetchBlock Sluice__FetchBlock;
+typedef struct Sluice__Block Sluice__Block;
 typedef struct Sluice__GetClusterStatus Sluice__GetClusterStatus;
 typedef struct Sluice__WorkerStatus Sluice__WorkerStatus;
 typedef struct Sluice__ClusterStatus Sluice__ClusterStatus;
@@ -82,8 +94,14 @@ typedef enum _Sluice__MessageKind {
   SLUICE__MESSAGE_KIND__JOB_LIST = 37,
   SLUICE__MESSAGE_KIND__GET_CLUSTER_STATUS = 38,
   SLUICE__MESSAGE_KIND__CLUSTER_STATUS = 39,
+  SLUICE__MESSAGE_KIND__SUBMIT_QUERY = 40,
+  SLUICE__MESSAGE_KIND__QUERY_ACCEPTED = 41,
+  SLUICE__MESSAGE_KIND__FETCH_RESULT = 42,
+  SLUICE__MESSAGE_KIND__RESULT_CHUNK = 43,
   SLUICE__MESSAGE_KIND__READ_LOGS = 50,
   SLUICE__MESSAGE_KIND__LOGS = 51,
+  SLUICE__MESSAGE_KIND__FETCH_BLOCK = 52,
+  SLUICE__MESSAGE_KIND__BLOCK = 53,
   SLUICE__MESSAGE_KIND__INJECT_FAULT = 90,
   SLUICE__MESSAGE_KIND__FAULT_REPLY = 91
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__MESSAGE_KIND)
@@ -127,7 +145,8 @@ typedef enum _Sluice__AttemptOutcome {
 typedef enum _Sluice__TaskKind {
   SLUICE__TASK_KIND__TASK_KIND_UNSPECIFIED = 0,
   SLUICE__TASK_KIND__COMMAND = 1,
-  SLUICE__TASK_KIND__BUILTIN = 2
+  SLUICE__TASK_KIND__BUILTIN = 2,
+  SLUICE__TASK_KIND__SQL = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__TASK_KIND)
 } Sluice__TaskKind;
 
@@ -267,10 +286,38 @@ struct  Sluice__TaskResult
    */
   int64_t started_at_us;
   int64_t finished_at_us;
+  /*
+   * with FAILED: an input could not be read (uses no retry)
+   */
+  Sluice__InputLost *input_lost;
+  /*
+   * a `sql` task: the bytes it wrote into each bucket
+   */
+  size_t n_bucket_bytes;
+  uint64_t *bucket_bytes;
 };
 #define SLUICE__TASK_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__task_result__descriptor) \
-    , NULL, SLUICE__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, {0,NULL}, 0, 0 }
+    , NULL, SLUICE__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, {0,NULL}, 0, 0, NULL, 0,NULL }
+
+
+/*
+ * A task could not read the output of task `task` of stage `stage` at output epoch `epoch`.
+ */
+struct  Sluice__InputLost
+{
+  ProtobufCMessage base;
+  uint32_t stage;
+  uint32_t task;
+  uint64_t epoch;
+  /*
+   * always true when set (an absent message reads as all zeros)
+   */
+  protobuf_c_boolean lost;
+};
+#define SLUICE__INPUT_LOST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__input_lost__descriptor) \
+    , 0, 0, 0, 0 }
 
 
 struct  Sluice__TaskStart
@@ -323,14 +370,18 @@ struct  Sluice__RegisterWorker
   size_t n_queued;
   Sluice__AttemptRef **queued;
   /*
-   * what it runs: "commands" (with --allow-commands); later "sql"
+   * what it runs: "commands" (with --allow-commands), "sql"
    */
   size_t n_capabilities;
   char **capabilities;
+  /*
+   * where it serves shuffle blocks (FETCH_BLOCK)
+   */
+  char *data_address;
 };
 #define SLUICE__REGISTER_WORKER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__register_worker__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, (char *)protobuf_c_empty_string, 0, 0, 0, 0,NULL, 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Sluice__RegisterReply
@@ -375,10 +426,15 @@ struct  Sluice__HeartbeatReply
   uint64_t coordinator_epoch;
   size_t n_cancel;
   Sluice__AttemptRef **cancel;
+  /*
+   * jobs whose shuffle outputs nobody needs any more
+   */
+  size_t n_drop_outputs;
+  char **drop_outputs;
 };
 #define SLUICE__HEARTBEAT_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__heartbeat_reply__descriptor) \
-    , 0, 0,NULL }
+    , 0, 0,NULL, 0,NULL }
 
 
 /*
@@ -457,10 +513,47 @@ struct  Sluice__Lease
   Sluice__TaskSpec *spec;
   size_t n_tasks;
   Sluice__TaskAssignment **tasks;
+  /*
+   * `sql` tasks: where the outputs of the stages they read are
+   */
+  size_t n_inputs;
+  Sluice__StageOutputs **inputs;
 };
 #define SLUICE__LEASE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__lease__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, 0,NULL }
+    , (char *)protobuf_c_empty_string, NULL, 0,NULL, 0,NULL }
+
+
+/*
+ * Where the committed output of each task of a stage is.
+ */
+struct  Sluice__StageOutputs
+{
+  ProtobufCMessage base;
+  uint32_t stage;
+  size_t n_outputs;
+  Sluice__OutputLocation **outputs;
+};
+#define SLUICE__STAGE_OUTPUTS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__stage_outputs__descriptor) \
+    , 0, 0,NULL }
+
+
+struct  Sluice__OutputLocation
+{
+  ProtobufCMessage base;
+  uint32_t task;
+  uint64_t epoch;
+  /*
+   * the attempt that wrote it: the blocks' name on the worker
+   */
+  uint64_t attempt_id;
+  char *worker_id;
+  char *data_address;
+};
+#define SLUICE__OUTPUT_LOCATION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__output_location__descriptor) \
+    , 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Sluice__SyncReply
@@ -494,6 +587,23 @@ struct  Sluice__LeaveReply
 #define SLUICE__LEAVE_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__leave_reply__descriptor) \
      }
+
+
+/*
+ * A task of one stage of a query: the stage in plan.proto's Stage form.
+ */
+struct  Sluice__SqlTask
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData stage;
+  /*
+   * threads a task runs on; 0: the worker's --threads-per-task
+   */
+  uint32_t threads;
+};
+#define SLUICE__SQL_TASK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__sql_task__descriptor) \
+    , {0,NULL}, 0 }
 
 
 struct  Sluice__EnvVar
@@ -787,6 +897,170 @@ struct  Sluice__JobList
     , 0,NULL }
 
 
+struct  Sluice__TableArg
+{
+  ProtobufCMessage base;
+  char *name;
+  /*
+   * a file glob, as `--table NAME=GLOB`
+   */
+  char *pattern;
+};
+#define SLUICE__TABLE_ARG__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__table_arg__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * Runs a SQL script on the cluster: each query in it is a job of `sql` stages.
+ */
+struct  Sluice__SubmitQuery
+{
+  ProtobufCMessage base;
+  /*
+   * chosen by the client; a resubmission returns the same query
+   */
+  char *submission_id;
+  char *sql;
+  size_t n_tables;
+  Sluice__TableArg **tables;
+  /*
+   * buckets of a hash shuffle; 0: the coordinator's default
+   */
+  uint32_t partitions;
+  /*
+   * 0: none
+   */
+  uint32_t timeout_ms;
+};
+#define SLUICE__SUBMIT_QUERY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__submit_query__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, 0 }
+
+
+struct  Sluice__QueryAccepted
+{
+  ProtobufCMessage base;
+  char *query_id;
+};
+#define SLUICE__QUERY_ACCEPTED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__query_accepted__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * Asks for result chunk `sequence` (which acknowledges every earlier one).
+ */
+struct  Sluice__FetchResult
+{
+  ProtobufCMessage base;
+  char *query_id;
+  uint64_t sequence;
+  /*
+   * how long the coordinator may hold the reply while nothing is ready
+   */
+  uint32_t wait_ms;
+};
+#define SLUICE__FETCH_RESULT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__fetch_result__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Sluice__QueryProgress
+{
+  ProtobufCMessage base;
+  uint32_t stages_done;
+  uint32_t stages;
+  /*
+   * rows the finished tasks wrote
+   */
+  uint64_t rows;
+  /*
+   * bytes they wrote
+   */
+  uint64_t bytes;
+  uint64_t elapsed_ms;
+  /*
+   * which statement of the script runs
+   */
+  uint32_t statement;
+};
+#define SLUICE__QUERY_PROGRESS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__query_progress__descriptor) \
+    , 0, 0, 0, 0, 0, 0 }
+
+
+struct  Sluice__ResultChunk
+{
+  ProtobufCMessage base;
+  /*
+   * as asked; a chunk not ready yet comes back with `pending`
+   */
+  uint64_t sequence;
+  protobuf_c_boolean pending;
+  /*
+   * 0-based statement of the script
+   */
+  uint32_t statement;
+  /*
+   * with the statement's first chunk: an empty encoded batch naming its columns
+   */
+  ProtobufCBinaryData schema;
+  /*
+   * encoded batches (LZ4)
+   */
+  ProtobufCBinaryData batches;
+  protobuf_c_boolean statement_done;
+  /*
+   * a statement without rows: what it did ("CREATE TABLE")
+   */
+  char *message;
+  /*
+   * the script ended (with the last chunk)
+   */
+  protobuf_c_boolean done;
+  /*
+   * the script failed: why (with `done`)
+   */
+  char *error;
+  Sluice__QueryProgress *progress;
+};
+#define SLUICE__RESULT_CHUNK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__result_chunk__descriptor) \
+    , 0, 0, 0, {0,NULL}, {0,NULL}, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, NULL }
+
+
+/*
+ * Bytes of bucket `bucket` written by attempt `attempt_id` of a `sql` task.
+ */
+struct  Sluice__FetchBlock
+{
+  ProtobufCMessage base;
+  char *job_id;
+  uint64_t attempt_id;
+  uint32_t bucket;
+  uint64_t offset;
+  uint32_t max_bytes;
+};
+#define SLUICE__FETCH_BLOCK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__fetch_block__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+
+
+struct  Sluice__Block
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData data;
+  /*
+   * the bucket's size
+   */
+  uint64_t total;
+};
+#define SLUICE__BLOCK__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__block__descriptor) \
+    , {0,NULL}, 0 }
+
+
 struct  Sluice__GetClusterStatus
 {
   ProtobufCMessage base;
@@ -1037,6 +1311,25 @@ Sluice__TaskResult *
 void   sluice__task_result__free_unpacked
                      (Sluice__TaskResult *message,
                       ProtobufCAllocator *allocator);
+/* Sluice__InputLost methods */
+void   sluice__input_lost__init
+                     (Sluice__InputLost         *message);
+size_t sluice__input_lost__get_packed_size
+                     (const Sluice__InputLost   *message);
+size_t sluice__input_lost__pack
+                     (const Sluice__InputLost   *message,
+                      uint8_t             *out);
+size_t sluice__input_lost__pack_to_buffer
+                     (const Sluice__InputLost   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__InputLost *
+       sluice__input_lost__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__input_lost__free_unpacked
+                     (Sluice__InputLost *message,
+                      ProtobufCAllocator *allocator);
 /* Sluice__TaskStart methods */
 void   sluice__task_start__init
                      (Sluice__TaskStart         *message);
@@ -1208,6 +1501,44 @@ Sluice__Lease *
 void   sluice__lease__free_unpacked
                      (Sluice__Lease *message,
                       ProtobufCAllocator *allocator);
+/* Sluice__StageOutputs methods */
+void   sluice__stage_outputs__init
+                     (Sluice__StageOutputs         *message);
+size_t sluice__stage_outputs__get_packed_size
+                     (const Sluice__StageOutputs   *message);
+size_t sluice__stage_outputs__pack
+                     (const Sluice__StageOutputs   *message,
+                      uint8_t             *out);
+size_t sluice__stage_outputs__pack_to_buffer
+                     (const Sluice__StageOutputs   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__StageOutputs *
+       sluice__stage_outputs__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__stage_outputs__free_unpacked
+                     (Sluice__StageOutputs *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__OutputLocation methods */
+void   sluice__output_location__init
+                     (Sluice__OutputLocation         *message);
+size_t sluice__output_location__get_packed_size
+                     (const Sluice__OutputLocation   *message);
+size_t sluice__output_location__pack
+                     (const Sluice__OutputLocation   *message,
+                      uint8_t             *out);
+size_t sluice__output_location__pack_to_buffer
+                     (const Sluice__OutputLocation   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__OutputLocation *
+       sluice__output_location__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__output_location__free_unpacked
+                     (Sluice__OutputLocation *message,
+                      ProtobufCAllocator *allocator);
 /* Sluice__SyncReply methods */
 void   sluice__sync_reply__init
                      (Sluice__SyncReply         *message);
@@ -1264,6 +1595,25 @@ Sluice__LeaveReply *
                       const uint8_t       *data);
 void   sluice__leave_reply__free_unpacked
                      (Sluice__LeaveReply *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__SqlTask methods */
+void   sluice__sql_task__init
+                     (Sluice__SqlTask         *message);
+size_t sluice__sql_task__get_packed_size
+                     (const Sluice__SqlTask   *message);
+size_t sluice__sql_task__pack
+                     (const Sluice__SqlTask   *message,
+                      uint8_t             *out);
+size_t sluice__sql_task__pack_to_buffer
+                     (const Sluice__SqlTask   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__SqlTask *
+       sluice__sql_task__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__sql_task__free_unpacked
+                     (Sluice__SqlTask *message,
                       ProtobufCAllocator *allocator);
 /* Sluice__EnvVar methods */
 void   sluice__env_var__init
@@ -1588,6 +1938,158 @@ Sluice__JobList *
 void   sluice__job_list__free_unpacked
                      (Sluice__JobList *message,
                       ProtobufCAllocator *allocator);
+/* Sluice__TableArg methods */
+void   sluice__table_arg__init
+                     (Sluice__TableArg         *message);
+size_t sluice__table_arg__get_packed_size
+                     (const Sluice__TableArg   *message);
+size_t sluice__table_arg__pack
+                     (const Sluice__TableArg   *message,
+                      uint8_t             *out);
+size_t sluice__table_arg__pack_to_buffer
+                     (const Sluice__TableArg   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__TableArg *
+       sluice__table_arg__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__table_arg__free_unpacked
+                     (Sluice__TableArg *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__SubmitQuery methods */
+void   sluice__submit_query__init
+                     (Sluice__SubmitQuery         *message);
+size_t sluice__submit_query__get_packed_size
+                     (const Sluice__SubmitQuery   *message);
+size_t sluice__submit_query__pack
+                     (const Sluice__SubmitQuery   *message,
+                      uint8_t             *out);
+size_t sluice__submit_query__pack_to_buffer
+                     (const Sluice__SubmitQuery   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__SubmitQuery *
+       sluice__submit_query__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__submit_query__free_unpacked
+                     (Sluice__SubmitQuery *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__QueryAccepted methods */
+void   sluice__query_accepted__init
+                     (Sluice__QueryAccepted         *message);
+size_t sluice__query_accepted__get_packed_size
+                     (const Sluice__QueryAccepted   *message);
+size_t sluice__query_accepted__pack
+                     (const Sluice__QueryAccepted   *message,
+                      uint8_t             *out);
+size_t sluice__query_accepted__pack_to_buffer
+                     (const Sluice__QueryAccepted   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__QueryAccepted *
+       sluice__query_accepted__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__query_accepted__free_unpacked
+                     (Sluice__QueryAccepted *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__FetchResult methods */
+void   sluice__fetch_result__init
+                     (Sluice__FetchResult         *message);
+size_t sluice__fetch_result__get_packed_size
+                     (const Sluice__FetchResult   *message);
+size_t sluice__fetch_result__pack
+                     (const Sluice__FetchResult   *message,
+                      uint8_t             *out);
+size_t sluice__fetch_result__pack_to_buffer
+                     (const Sluice__FetchResult   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__FetchResult *
+       sluice__fetch_result__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__fetch_result__free_unpacked
+                     (Sluice__FetchResult *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__QueryProgress methods */
+void   sluice__query_progress__init
+                     (Sluice__QueryProgress         *message);
+size_t sluice__query_progress__get_packed_size
+                     (const Sluice__QueryProgress   *message);
+size_t sluice__query_progress__pack
+                     (const Sluice__QueryProgress   *message,
+                      uint8_t             *out);
+size_t sluice__query_progress__pack_to_buffer
+                     (const Sluice__QueryProgress   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__QueryProgress *
+       sluice__query_progress__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__query_progress__free_unpacked
+                     (Sluice__QueryProgress *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__ResultChunk methods */
+void   sluice__result_chunk__init
+                     (Sluice__ResultChunk         *message);
+size_t sluice__result_chunk__get_packed_size
+                     (const Sluice__ResultChunk   *message);
+size_t sluice__result_chunk__pack
+                     (const Sluice__ResultChunk   *message,
+                      uint8_t             *out);
+size_t sluice__result_chunk__pack_to_buffer
+                     (const Sluice__ResultChunk   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__ResultChunk *
+       sluice__result_chunk__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__result_chunk__free_unpacked
+                     (Sluice__ResultChunk *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__FetchBlock methods */
+void   sluice__fetch_block__init
+                     (Sluice__FetchBlock         *message);
+size_t sluice__fetch_block__get_packed_size
+                     (const Sluice__FetchBlock   *message);
+size_t sluice__fetch_block__pack
+                     (const Sluice__FetchBlock   *message,
+                      uint8_t             *out);
+size_t sluice__fetch_block__pack_to_buffer
+                     (const Sluice__FetchBlock   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__FetchBlock *
+       sluice__fetch_block__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__fetch_block__free_unpacked
+                     (Sluice__FetchBlock *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__Block methods */
+void   sluice__block__init
+                     (Sluice__Block         *message);
+size_t sluice__block__get_packed_size
+                     (const Sluice__Block   *message);
+size_t sluice__block__pack
+                     (const Sluice__Block   *message,
+                      uint8_t             *out);
+size_t sluice__block__pack_to_buffer
+                     (const Sluice__Block   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__Block *
+       sluice__block__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__block__free_unpacked
+                     (Sluice__Block *message,
+                      ProtobufCAllocator *allocator);
 /* Sluice__GetClusterStatus methods */
 void   sluice__get_cluster_status__init
                      (Sluice__GetClusterStatus         *message);
@@ -1741,6 +2243,9 @@ typedef void (*Sluice__AttemptRef_Closure)
 typedef void (*Sluice__TaskResult_Closure)
                  (const Sluice__TaskResult *message,
                   void *closure_data);
+typedef void (*Sluice__InputLost_Closure)
+                 (const Sluice__InputLost *message,
+                  void *closure_data);
 typedef void (*Sluice__TaskStart_Closure)
                  (const Sluice__TaskStart *message,
                   void *closure_data);
@@ -1768,6 +2273,12 @@ typedef void (*Sluice__TaskAssignment_Closure)
 typedef void (*Sluice__Lease_Closure)
                  (const Sluice__Lease *message,
                   void *closure_data);
+typedef void (*Sluice__StageOutputs_Closure)
+                 (const Sluice__StageOutputs *message,
+                  void *closure_data);
+typedef void (*Sluice__OutputLocation_Closure)
+                 (const Sluice__OutputLocation *message,
+                  void *closure_data);
 typedef void (*Sluice__SyncReply_Closure)
                  (const Sluice__SyncReply *message,
                   void *closure_data);
@@ -1776,6 +2287,9 @@ typedef void (*Sluice__Leave_Closure)
                   void *closure_data);
 typedef void (*Sluice__LeaveReply_Closure)
                  (const Sluice__LeaveReply *message,
+                  void *closure_data);
+typedef void (*Sluice__SqlTask_Closure)
+                 (const Sluice__SqlTask *message,
                   void *closure_data);
 typedef void (*Sluice__EnvVar_Closure)
                  (const Sluice__EnvVar *message,
@@ -1828,6 +2342,30 @@ typedef void (*Sluice__ListJobs_Closure)
 typedef void (*Sluice__JobList_Closure)
                  (const Sluice__JobList *message,
                   void *closure_data);
+typedef void (*Sluice__TableArg_Closure)
+                 (const Sluice__TableArg *message,
+                  void *closure_data);
+typedef void (*Sluice__SubmitQuery_Closure)
+                 (const Sluice__SubmitQuery *message,
+                  void *closure_data);
+typedef void (*Sluice__QueryAccepted_Closure)
+                 (const Sluice__QueryAccepted *message,
+                  void *closure_data);
+typedef void (*Sluice__FetchResult_Closure)
+                 (const Sluice__FetchResult *message,
+                  void *closure_data);
+typedef void (*Sluice__QueryProgress_Closure)
+                 (const Sluice__QueryProgress *message,
+                  void *closure_data);
+typedef void (*Sluice__ResultChunk_Closure)
+                 (const Sluice__ResultChunk *message,
+                  void *closure_data);
+typedef void (*Sluice__FetchBlock_Closure)
+                 (const Sluice__FetchBlock *message,
+                  void *closure_data);
+typedef void (*Sluice__Block_Closure)
+                 (const Sluice__Block *message,
+                  void *closure_data);
 typedef void (*Sluice__GetClusterStatus_Closure)
                  (const Sluice__GetClusterStatus *message,
                   void *closure_data);
@@ -1865,6 +2403,7 @@ extern const ProtobufCMessageDescriptor sluice__label__descriptor;
 extern const ProtobufCMessageDescriptor sluice__resource_stats__descriptor;
 extern const ProtobufCMessageDescriptor sluice__attempt_ref__descriptor;
 extern const ProtobufCMessageDescriptor sluice__task_result__descriptor;
+extern const ProtobufCMessageDescriptor sluice__input_lost__descriptor;
 extern const ProtobufCMessageDescriptor sluice__task_start__descriptor;
 extern const ProtobufCMessageDescriptor sluice__register_worker__descriptor;
 extern const ProtobufCMessageDescriptor sluice__register_reply__descriptor;
@@ -1874,9 +2413,12 @@ extern const ProtobufCMessageDescriptor sluice__sync__descriptor;
 extern const ProtobufCMessageDescriptor sluice__task_spec__descriptor;
 extern const ProtobufCMessageDescriptor sluice__task_assignment__descriptor;
 extern const ProtobufCMessageDescriptor sluice__lease__descriptor;
+extern const ProtobufCMessageDescriptor sluice__stage_outputs__descriptor;
+extern const ProtobufCMessageDescriptor sluice__output_location__descriptor;
 extern const ProtobufCMessageDescriptor sluice__sync_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__leave__descriptor;
 extern const ProtobufCMessageDescriptor sluice__leave_reply__descriptor;
+extern const ProtobufCMessageDescriptor sluice__sql_task__descriptor;
 extern const ProtobufCMessageDescriptor sluice__env_var__descriptor;
 extern const ProtobufCMessageDescriptor sluice__command_spec__descriptor;
 extern const ProtobufCMessageDescriptor sluice__builtin_spec__descriptor;
@@ -1894,6 +2436,14 @@ extern const ProtobufCMessageDescriptor sluice__cancel_job__descriptor;
 extern const ProtobufCMessageDescriptor sluice__cancel_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__list_jobs__descriptor;
 extern const ProtobufCMessageDescriptor sluice__job_list__descriptor;
+extern const ProtobufCMessageDescriptor sluice__table_arg__descriptor;
+extern const ProtobufCMessageDescriptor sluice__submit_query__descriptor;
+extern const ProtobufCMessageDescriptor sluice__query_accepted__descriptor;
+extern const ProtobufCMessageDescriptor sluice__fetch_result__descriptor;
+extern const ProtobufCMessageDescriptor sluice__query_progress__descriptor;
+extern const ProtobufCMessageDescriptor sluice__result_chunk__descriptor;
+extern const ProtobufCMessageDescriptor sluice__fetch_block__descriptor;
+extern const ProtobufCMessageDescriptor sluice__block__descriptor;
 extern const ProtobufCMessageDescriptor sluice__get_cluster_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__worker_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__cluster_status__descriptor;

@@ -25,6 +25,13 @@ public final class Session: Catalog {
     /// stages and run stage by stage through an in-process shuffle, as the
     /// cluster runs them (EXPLAIN shows the stages). Tests compare the two.
     public var stages: (partitions: Int, scanTasks: Int)?
+    /// Runs a query's stages somewhere else (the cluster) instead of in this
+    /// process; with `stages` set. Its rows, in the result stage's order.
+    public var stageExecutor: ((StagePlan) throws(SQLError) -> [RecordBatch])?
+    /// When set, the only directories (and what is below them) queries may read
+    /// and write; `fileRootsFlag` names where they are set, for the error.
+    public var fileRoots: [String]?
+    public var fileRootsFlag = "--sql-root"
     public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     public init() {}
@@ -49,6 +56,7 @@ public final class Session: Catalog {
 
     public func openFiles(_ paths: [String], format: String?, options: [String: OptionValue]) throws(SQLError) -> TableSource {
         let files = try FileSet.expand(paths)
+        for f in files { try checkAllowed(f.path) }
         let label = paths.count == 1 ? paths[0] : "\(paths.count) paths"
         let kind = format ?? Session.formatFromExtension(files[0].path)
         switch kind {
@@ -162,6 +170,7 @@ public final class Session: Catalog {
             let empty = (0..<3).map { _ in Column.constant(.null, type: .varchar, count: n) }
             return .rows(schema, [RecordBatch(schema: schema, columns: [names.finish(), types.finish(), nullable.finish()] + empty, rowCount: n)])
         case .copy(let q, let path, let options):
+            try checkAllowed(path)
             let (schema, batches) = try query(q)
             var format = Session.formatFromExtension(path)
             var partitionBy: [String] = []
@@ -187,7 +196,38 @@ public final class Session: Catalog {
         }
     }
 
+    /// Refuses a path outside `fileRoots` (symbolic links resolved, so none leads out).
+    public func checkAllowed(_ path: String) throws(SQLError) {
+        guard let roots = fileRoots else { return }
+        let resolved = Self.resolved(path)
+        for r in roots {
+            let root = Self.resolved(r)
+            if resolved == root || resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") { return }
+        }
+        throw SQLError.execution("\"\(path)\" is outside the directories queries here may read and write (\(fileRootsFlag): \(roots.joined(separator: ", ")))")
+    }
+
+    /// The absolute path with symbolic links resolved as far as it exists (a file to be written may not yet).
+    static func resolved(_ path: String) -> String {
+        var url = URL(fileURLWithPath: path).standardizedFileURL
+        var tail: [String] = []
+        while !FileManager.default.fileExists(atPath: url.path), url.path != "/" {
+            tail.insert(url.lastPathComponent, at: 0)
+            url.deleteLastPathComponent()
+        }
+        var p = url.resolvingSymlinksInPath().path
+        for t in tail { p = (p as NSString).appendingPathComponent(t) }
+        return p
+    }
+
     /// The physical plan of a query for this session's thread count; runs nothing.
+    /// A query planned for `stages` and cut into them (the cluster's form); runs nothing.
+    public func stagePlan(_ q: Query) throws(SQLError) -> (Schema, StagePlan) {
+        guard let stages else { throw SQLError.execution("internal error: a stage plan in a session without stages") }
+        let plan = try physical(q)
+        return (plan.root.schema, try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks).cut(plan))
+    }
+
     func physical(_ q: Query) throws(SQLError) -> PhysicalQuery {
         let logical = try Binder(catalog: self).bind(q)
         let optimized = try Optimizer().optimize(logical)
@@ -200,7 +240,9 @@ public final class Session: Catalog {
         if let stages {
             let cut = try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks).cut(plan)
             let schema = plan.root.schema
-            return (schema, try StagedQuery.run(cut, threads: threads, cancel: cancel).map {
+            let rows: [RecordBatch]
+            if let run = stageExecutor { rows = try run(cut) } else { rows = try StagedQuery.run(cut, threads: threads, cancel: cancel) }
+            return (schema, rows.map {
                 RecordBatch(schema: schema, columns: $0.columns, rowCount: $0.rowCount)
             })
         }

@@ -26,8 +26,14 @@ public enum MessageKind: Int32, Sendable, CaseIterable, Codable {
     case jobList = 37
     case getClusterStatus = 38
     case clusterStatus = 39
+    case submitQuery = 40
+    case queryAccepted = 41
+    case fetchResult = 42
+    case resultChunk = 43
     case readLogs = 50
     case logs = 51
+    case fetchBlock = 52
+    case block = 53
     case injectFault = 90
     case faultReply = 91
 }
@@ -72,6 +78,7 @@ public enum TaskKind: Int32, Sendable, CaseIterable, Codable {
     case unspecified = 0
     case command = 1
     case builtin = 2
+    case sql = 3
 }
 
 extension TaskKind {
@@ -387,6 +394,8 @@ public struct TaskResult: WireMessage, Hashable, Codable {
     public var output: [UInt8]
     public var startedAtUs: Int64
     public var finishedAtUs: Int64
+    public var inputLost: InputLost
+    public var bucketBytes: [UInt64]
 
     public init(
         attempt: AttemptRef = AttemptRef(),
@@ -395,7 +404,9 @@ public struct TaskResult: WireMessage, Hashable, Codable {
         reason: String = "",
         output: [UInt8] = [],
         startedAtUs: Int64 = 0,
-        finishedAtUs: Int64 = 0
+        finishedAtUs: Int64 = 0,
+        inputLost: InputLost = InputLost(),
+        bucketBytes: [UInt64] = []
     ) {
         self.attempt = attempt
         self.outcome = outcome
@@ -404,6 +415,8 @@ public struct TaskResult: WireMessage, Hashable, Codable {
         self.output = output
         self.startedAtUs = startedAtUs
         self.finishedAtUs = finishedAtUs
+        self.inputLost = inputLost
+        self.bucketBytes = bucketBytes
     }
 }
 
@@ -417,6 +430,8 @@ extension TaskResult {
         self.output = byteArray(m.output)
         self.startedAtUs = m.started_at_us
         self.finishedAtUs = m.finished_at_us
+        self.inputLost = m.input_lost.map { InputLost(c: $0) } ?? InputLost()
+        self.bucketBytes = repeatedScalars(m.bucket_bytes, m.n_bucket_bytes) { $0 }
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__TaskResult>, _ arena: Arena) {
@@ -428,6 +443,9 @@ extension TaskResult {
         p.pointee.output = arena.bytes(output)
         p.pointee.started_at_us = startedAtUs
         p.pointee.finished_at_us = finishedAtUs
+        p.pointee.input_lost = arena.message(inputLost, Sluice__InputLost.self) { $0.fill($1, $2) }
+        p.pointee.n_bucket_bytes = bucketBytes.count
+        p.pointee.bucket_bytes = arena.array(bucketBytes) { $0 }
     }
 
     public func encoded() -> [UInt8] {
@@ -443,6 +461,59 @@ extension TaskResult {
             throw WireError.malformed("TaskResult")
         }
         defer { sluice__task_result__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct InputLost: WireMessage, Hashable, Codable {
+    public var stage: UInt32
+    public var task: UInt32
+    public var epoch: UInt64
+    public var lost: Bool
+
+    public init(
+        stage: UInt32 = 0,
+        task: UInt32 = 0,
+        epoch: UInt64 = 0,
+        lost: Bool = false
+    ) {
+        self.stage = stage
+        self.task = task
+        self.epoch = epoch
+        self.lost = lost
+    }
+}
+
+extension InputLost {
+    init(c p: UnsafePointer<Sluice__InputLost>) {
+        let m = p.pointee
+        self.stage = m.stage
+        self.task = m.task
+        self.epoch = m.epoch
+        self.lost = (m.lost != 0)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__InputLost>, _ arena: Arena) {
+        sluice__input_lost__init(p)
+        p.pointee.stage = stage
+        p.pointee.task = task
+        p.pointee.epoch = epoch
+        p.pointee.lost = (lost ? 1 : 0)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__InputLost.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__input_lost__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("InputLost")
+        }
+        defer { sluice__input_lost__free_unpacked(p, nil) }
         self.init(c: p)
     }
 }
@@ -505,6 +576,7 @@ public struct RegisterWorker: WireMessage, Hashable, Codable {
     public var unacked: [TaskResult]
     public var queued: [AttemptRef]
     public var capabilities: [String]
+    public var dataAddress: String
 
     public init(
         workerID: String = "",
@@ -520,7 +592,8 @@ public struct RegisterWorker: WireMessage, Hashable, Codable {
         running: [TaskStart] = [],
         unacked: [TaskResult] = [],
         queued: [AttemptRef] = [],
-        capabilities: [String] = []
+        capabilities: [String] = [],
+        dataAddress: String = ""
     ) {
         self.workerID = workerID
         self.incarnation = incarnation
@@ -536,6 +609,7 @@ public struct RegisterWorker: WireMessage, Hashable, Codable {
         self.unacked = unacked
         self.queued = queued
         self.capabilities = capabilities
+        self.dataAddress = dataAddress
     }
 }
 
@@ -556,6 +630,7 @@ extension RegisterWorker {
         self.unacked = repeatedPointers(m.unacked, m.n_unacked) { TaskResult(c: $0) }
         self.queued = repeatedPointers(m.queued, m.n_queued) { AttemptRef(c: $0) }
         self.capabilities = repeatedPointers(m.capabilities, m.n_capabilities) { cString($0) }
+        self.dataAddress = cString(m.data_address)
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__RegisterWorker>, _ arena: Arena) {
@@ -579,6 +654,7 @@ extension RegisterWorker {
         p.pointee.queued = arena.array(queued) { arena.message($0, Sluice__AttemptRef.self) { $0.fill($1, $2) } }
         p.pointee.n_capabilities = capabilities.count
         p.pointee.capabilities = arena.array(capabilities) { arena.string($0) }
+        p.pointee.data_address = arena.string(dataAddress)
     }
 
     public func encoded() -> [UInt8] {
@@ -723,13 +799,16 @@ extension Heartbeat {
 public struct HeartbeatReply: WireMessage, Hashable, Codable {
     public var coordinatorEpoch: UInt64
     public var cancel: [AttemptRef]
+    public var dropOutputs: [String]
 
     public init(
         coordinatorEpoch: UInt64 = 0,
-        cancel: [AttemptRef] = []
+        cancel: [AttemptRef] = [],
+        dropOutputs: [String] = []
     ) {
         self.coordinatorEpoch = coordinatorEpoch
         self.cancel = cancel
+        self.dropOutputs = dropOutputs
     }
 }
 
@@ -738,6 +817,7 @@ extension HeartbeatReply {
         let m = p.pointee
         self.coordinatorEpoch = m.coordinator_epoch
         self.cancel = repeatedPointers(m.cancel, m.n_cancel) { AttemptRef(c: $0) }
+        self.dropOutputs = repeatedPointers(m.drop_outputs, m.n_drop_outputs) { cString($0) }
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__HeartbeatReply>, _ arena: Arena) {
@@ -745,6 +825,8 @@ extension HeartbeatReply {
         p.pointee.coordinator_epoch = coordinatorEpoch
         p.pointee.n_cancel = cancel.count
         p.pointee.cancel = arena.array(cancel) { arena.message($0, Sluice__AttemptRef.self) { $0.fill($1, $2) } }
+        p.pointee.n_drop_outputs = dropOutputs.count
+        p.pointee.drop_outputs = arena.array(dropOutputs) { arena.string($0) }
     }
 
     public func encoded() -> [UInt8] {
@@ -945,15 +1027,18 @@ public struct Lease: WireMessage, Hashable, Codable {
     public var jobID: String
     public var spec: TaskSpec
     public var tasks: [TaskAssignment]
+    public var inputs: [StageOutputs]
 
     public init(
         jobID: String = "",
         spec: TaskSpec = TaskSpec(),
-        tasks: [TaskAssignment] = []
+        tasks: [TaskAssignment] = [],
+        inputs: [StageOutputs] = []
     ) {
         self.jobID = jobID
         self.spec = spec
         self.tasks = tasks
+        self.inputs = inputs
     }
 }
 
@@ -963,6 +1048,7 @@ extension Lease {
         self.jobID = cString(m.job_id)
         self.spec = m.spec.map { TaskSpec(c: $0) } ?? TaskSpec()
         self.tasks = repeatedPointers(m.tasks, m.n_tasks) { TaskAssignment(c: $0) }
+        self.inputs = repeatedPointers(m.inputs, m.n_inputs) { StageOutputs(c: $0) }
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__Lease>, _ arena: Arena) {
@@ -971,6 +1057,8 @@ extension Lease {
         p.pointee.spec = arena.message(spec, Sluice__TaskSpec.self) { $0.fill($1, $2) }
         p.pointee.n_tasks = tasks.count
         p.pointee.tasks = arena.array(tasks) { arena.message($0, Sluice__TaskAssignment.self) { $0.fill($1, $2) } }
+        p.pointee.n_inputs = inputs.count
+        p.pointee.inputs = arena.array(inputs) { arena.message($0, Sluice__StageOutputs.self) { $0.fill($1, $2) } }
     }
 
     public func encoded() -> [UInt8] {
@@ -986,6 +1074,108 @@ extension Lease {
             throw WireError.malformed("Lease")
         }
         defer { sluice__lease__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct StageOutputs: WireMessage, Hashable, Codable {
+    public var stage: UInt32
+    public var outputs: [OutputLocation]
+
+    public init(
+        stage: UInt32 = 0,
+        outputs: [OutputLocation] = []
+    ) {
+        self.stage = stage
+        self.outputs = outputs
+    }
+}
+
+extension StageOutputs {
+    init(c p: UnsafePointer<Sluice__StageOutputs>) {
+        let m = p.pointee
+        self.stage = m.stage
+        self.outputs = repeatedPointers(m.outputs, m.n_outputs) { OutputLocation(c: $0) }
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__StageOutputs>, _ arena: Arena) {
+        sluice__stage_outputs__init(p)
+        p.pointee.stage = stage
+        p.pointee.n_outputs = outputs.count
+        p.pointee.outputs = arena.array(outputs) { arena.message($0, Sluice__OutputLocation.self) { $0.fill($1, $2) } }
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__StageOutputs.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__stage_outputs__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("StageOutputs")
+        }
+        defer { sluice__stage_outputs__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct OutputLocation: WireMessage, Hashable, Codable {
+    public var task: UInt32
+    public var epoch: UInt64
+    public var attemptID: UInt64
+    public var workerID: String
+    public var dataAddress: String
+
+    public init(
+        task: UInt32 = 0,
+        epoch: UInt64 = 0,
+        attemptID: UInt64 = 0,
+        workerID: String = "",
+        dataAddress: String = ""
+    ) {
+        self.task = task
+        self.epoch = epoch
+        self.attemptID = attemptID
+        self.workerID = workerID
+        self.dataAddress = dataAddress
+    }
+}
+
+extension OutputLocation {
+    init(c p: UnsafePointer<Sluice__OutputLocation>) {
+        let m = p.pointee
+        self.task = m.task
+        self.epoch = m.epoch
+        self.attemptID = m.attempt_id
+        self.workerID = cString(m.worker_id)
+        self.dataAddress = cString(m.data_address)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__OutputLocation>, _ arena: Arena) {
+        sluice__output_location__init(p)
+        p.pointee.task = task
+        p.pointee.epoch = epoch
+        p.pointee.attempt_id = attemptID
+        p.pointee.worker_id = arena.string(workerID)
+        p.pointee.data_address = arena.string(dataAddress)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__OutputLocation.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__output_location__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("OutputLocation")
+        }
+        defer { sluice__output_location__free_unpacked(p, nil) }
         self.init(c: p)
     }
 }
@@ -1104,6 +1294,49 @@ extension LeaveReply {
             throw WireError.malformed("LeaveReply")
         }
         defer { sluice__leave_reply__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct SqlTask: WireMessage, Hashable, Codable {
+    public var stage: [UInt8]
+    public var threads: UInt32
+
+    public init(
+        stage: [UInt8] = [],
+        threads: UInt32 = 0
+    ) {
+        self.stage = stage
+        self.threads = threads
+    }
+}
+
+extension SqlTask {
+    init(c p: UnsafePointer<Sluice__SqlTask>) {
+        let m = p.pointee
+        self.stage = byteArray(m.stage)
+        self.threads = m.threads
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__SqlTask>, _ arena: Arena) {
+        sluice__sql_task__init(p)
+        p.pointee.stage = arena.bytes(stage)
+        p.pointee.threads = threads
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__SqlTask.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__sql_task__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("SqlTask")
+        }
+        defer { sluice__sql_task__free_unpacked(p, nil) }
         self.init(c: p)
     }
 }
@@ -2025,6 +2258,441 @@ extension JobList {
             throw WireError.malformed("JobList")
         }
         defer { sluice__job_list__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct TableArg: WireMessage, Hashable, Codable {
+    public var name: String
+    public var pattern: String
+
+    public init(
+        name: String = "",
+        pattern: String = ""
+    ) {
+        self.name = name
+        self.pattern = pattern
+    }
+}
+
+extension TableArg {
+    init(c p: UnsafePointer<Sluice__TableArg>) {
+        let m = p.pointee
+        self.name = cString(m.name)
+        self.pattern = cString(m.pattern)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__TableArg>, _ arena: Arena) {
+        sluice__table_arg__init(p)
+        p.pointee.name = arena.string(name)
+        p.pointee.pattern = arena.string(pattern)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__TableArg.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__table_arg__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("TableArg")
+        }
+        defer { sluice__table_arg__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct SubmitQuery: WireMessage, Hashable, Codable {
+    public var submissionID: String
+    public var sql: String
+    public var tables: [TableArg]
+    public var partitions: UInt32
+    public var timeoutMs: UInt32
+
+    public init(
+        submissionID: String = "",
+        sql: String = "",
+        tables: [TableArg] = [],
+        partitions: UInt32 = 0,
+        timeoutMs: UInt32 = 0
+    ) {
+        self.submissionID = submissionID
+        self.sql = sql
+        self.tables = tables
+        self.partitions = partitions
+        self.timeoutMs = timeoutMs
+    }
+}
+
+extension SubmitQuery {
+    init(c p: UnsafePointer<Sluice__SubmitQuery>) {
+        let m = p.pointee
+        self.submissionID = cString(m.submission_id)
+        self.sql = cString(m.sql)
+        self.tables = repeatedPointers(m.tables, m.n_tables) { TableArg(c: $0) }
+        self.partitions = m.partitions
+        self.timeoutMs = m.timeout_ms
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__SubmitQuery>, _ arena: Arena) {
+        sluice__submit_query__init(p)
+        p.pointee.submission_id = arena.string(submissionID)
+        p.pointee.sql = arena.string(sql)
+        p.pointee.n_tables = tables.count
+        p.pointee.tables = arena.array(tables) { arena.message($0, Sluice__TableArg.self) { $0.fill($1, $2) } }
+        p.pointee.partitions = partitions
+        p.pointee.timeout_ms = timeoutMs
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__SubmitQuery.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__submit_query__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("SubmitQuery")
+        }
+        defer { sluice__submit_query__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct QueryAccepted: WireMessage, Hashable, Codable {
+    public var queryID: String
+
+    public init(
+        queryID: String = ""
+    ) {
+        self.queryID = queryID
+    }
+}
+
+extension QueryAccepted {
+    init(c p: UnsafePointer<Sluice__QueryAccepted>) {
+        let m = p.pointee
+        self.queryID = cString(m.query_id)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__QueryAccepted>, _ arena: Arena) {
+        sluice__query_accepted__init(p)
+        p.pointee.query_id = arena.string(queryID)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__QueryAccepted.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__query_accepted__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("QueryAccepted")
+        }
+        defer { sluice__query_accepted__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct FetchResult: WireMessage, Hashable, Codable {
+    public var queryID: String
+    public var sequence: UInt64
+    public var waitMs: UInt32
+
+    public init(
+        queryID: String = "",
+        sequence: UInt64 = 0,
+        waitMs: UInt32 = 0
+    ) {
+        self.queryID = queryID
+        self.sequence = sequence
+        self.waitMs = waitMs
+    }
+}
+
+extension FetchResult {
+    init(c p: UnsafePointer<Sluice__FetchResult>) {
+        let m = p.pointee
+        self.queryID = cString(m.query_id)
+        self.sequence = m.sequence
+        self.waitMs = m.wait_ms
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__FetchResult>, _ arena: Arena) {
+        sluice__fetch_result__init(p)
+        p.pointee.query_id = arena.string(queryID)
+        p.pointee.sequence = sequence
+        p.pointee.wait_ms = waitMs
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__FetchResult.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__fetch_result__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("FetchResult")
+        }
+        defer { sluice__fetch_result__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct QueryProgress: WireMessage, Hashable, Codable {
+    public var stagesDone: UInt32
+    public var stages: UInt32
+    public var rows: UInt64
+    public var bytes: UInt64
+    public var elapsedMs: UInt64
+    public var statement: UInt32
+
+    public init(
+        stagesDone: UInt32 = 0,
+        stages: UInt32 = 0,
+        rows: UInt64 = 0,
+        bytes: UInt64 = 0,
+        elapsedMs: UInt64 = 0,
+        statement: UInt32 = 0
+    ) {
+        self.stagesDone = stagesDone
+        self.stages = stages
+        self.rows = rows
+        self.bytes = bytes
+        self.elapsedMs = elapsedMs
+        self.statement = statement
+    }
+}
+
+extension QueryProgress {
+    init(c p: UnsafePointer<Sluice__QueryProgress>) {
+        let m = p.pointee
+        self.stagesDone = m.stages_done
+        self.stages = m.stages
+        self.rows = m.rows
+        self.bytes = m.bytes
+        self.elapsedMs = m.elapsed_ms
+        self.statement = m.statement
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__QueryProgress>, _ arena: Arena) {
+        sluice__query_progress__init(p)
+        p.pointee.stages_done = stagesDone
+        p.pointee.stages = stages
+        p.pointee.rows = rows
+        p.pointee.bytes = bytes
+        p.pointee.elapsed_ms = elapsedMs
+        p.pointee.statement = statement
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__QueryProgress.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__query_progress__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("QueryProgress")
+        }
+        defer { sluice__query_progress__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct ResultChunk: WireMessage, Hashable, Codable {
+    public var sequence: UInt64
+    public var pending: Bool
+    public var statement: UInt32
+    public var schema: [UInt8]
+    public var batches: [UInt8]
+    public var statementDone: Bool
+    public var message: String
+    public var done: Bool
+    public var error: String
+    public var progress: QueryProgress
+
+    public init(
+        sequence: UInt64 = 0,
+        pending: Bool = false,
+        statement: UInt32 = 0,
+        schema: [UInt8] = [],
+        batches: [UInt8] = [],
+        statementDone: Bool = false,
+        message: String = "",
+        done: Bool = false,
+        error: String = "",
+        progress: QueryProgress = QueryProgress()
+    ) {
+        self.sequence = sequence
+        self.pending = pending
+        self.statement = statement
+        self.schema = schema
+        self.batches = batches
+        self.statementDone = statementDone
+        self.message = message
+        self.done = done
+        self.error = error
+        self.progress = progress
+    }
+}
+
+extension ResultChunk {
+    init(c p: UnsafePointer<Sluice__ResultChunk>) {
+        let m = p.pointee
+        self.sequence = m.sequence
+        self.pending = (m.pending != 0)
+        self.statement = m.statement
+        self.schema = byteArray(m.schema)
+        self.batches = byteArray(m.batches)
+        self.statementDone = (m.statement_done != 0)
+        self.message = cString(m.message)
+        self.done = (m.done != 0)
+        self.error = cString(m.error)
+        self.progress = m.progress.map { QueryProgress(c: $0) } ?? QueryProgress()
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__ResultChunk>, _ arena: Arena) {
+        sluice__result_chunk__init(p)
+        p.pointee.sequence = sequence
+        p.pointee.pending = (pending ? 1 : 0)
+        p.pointee.statement = statement
+        p.pointee.schema = arena.bytes(schema)
+        p.pointee.batches = arena.bytes(batches)
+        p.pointee.statement_done = (statementDone ? 1 : 0)
+        p.pointee.message = arena.string(message)
+        p.pointee.done = (done ? 1 : 0)
+        p.pointee.error = arena.string(error)
+        p.pointee.progress = arena.message(progress, Sluice__QueryProgress.self) { $0.fill($1, $2) }
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__ResultChunk.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__result_chunk__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("ResultChunk")
+        }
+        defer { sluice__result_chunk__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct FetchBlock: WireMessage, Hashable, Codable {
+    public var jobID: String
+    public var attemptID: UInt64
+    public var bucket: UInt32
+    public var offset: UInt64
+    public var maxBytes: UInt32
+
+    public init(
+        jobID: String = "",
+        attemptID: UInt64 = 0,
+        bucket: UInt32 = 0,
+        offset: UInt64 = 0,
+        maxBytes: UInt32 = 0
+    ) {
+        self.jobID = jobID
+        self.attemptID = attemptID
+        self.bucket = bucket
+        self.offset = offset
+        self.maxBytes = maxBytes
+    }
+}
+
+extension FetchBlock {
+    init(c p: UnsafePointer<Sluice__FetchBlock>) {
+        let m = p.pointee
+        self.jobID = cString(m.job_id)
+        self.attemptID = m.attempt_id
+        self.bucket = m.bucket
+        self.offset = m.offset
+        self.maxBytes = m.max_bytes
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__FetchBlock>, _ arena: Arena) {
+        sluice__fetch_block__init(p)
+        p.pointee.job_id = arena.string(jobID)
+        p.pointee.attempt_id = attemptID
+        p.pointee.bucket = bucket
+        p.pointee.offset = offset
+        p.pointee.max_bytes = maxBytes
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__FetchBlock.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__fetch_block__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("FetchBlock")
+        }
+        defer { sluice__fetch_block__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct Block: WireMessage, Hashable, Codable {
+    public var data: [UInt8]
+    public var total: UInt64
+
+    public init(
+        data: [UInt8] = [],
+        total: UInt64 = 0
+    ) {
+        self.data = data
+        self.total = total
+    }
+}
+
+extension Block {
+    init(c p: UnsafePointer<Sluice__Block>) {
+        let m = p.pointee
+        self.data = byteArray(m.data)
+        self.total = m.total
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__Block>, _ arena: Arena) {
+        sluice__block__init(p)
+        p.pointee.data = arena.bytes(data)
+        p.pointee.total = total
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__Block.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__block__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("Block")
+        }
+        defer { sluice__block__free_unpacked(p, nil) }
         self.init(c: p)
     }
 }

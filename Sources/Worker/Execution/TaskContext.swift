@@ -38,6 +38,10 @@ struct RunOutcome {
     var exitCode: Int32 = 0
     var reason = ""
     var output: [UInt8] = []
+    /// A `sql` task that could not read an input: which (uses no retry).
+    var inputLost: InputLost?
+    /// A `sql` task's output: the bytes of each bucket.
+    var bucketBytes: [UInt64] = []
 
     static let success = RunOutcome(outcome: .succeeded)
 }

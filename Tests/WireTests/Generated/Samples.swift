@@ -75,6 +75,19 @@ extension TaskResult {
         m.output = [0, 255, 5]
         m.startedAtUs = -1006
         m.finishedAtUs = -1007
+        m.inputLost = InputLost.sample
+        m.bucketBytes = [1009, 1009]
+        return m
+    }
+}
+
+extension InputLost {
+    static var sample: InputLost {
+        var m = InputLost()
+        m.stage = 1001
+        m.task = 1002
+        m.epoch = 1003
+        m.lost = true
         return m
     }
 }
@@ -105,6 +118,7 @@ extension RegisterWorker {
         m.unacked = [TaskResult.sample, TaskResult.sample]
         m.queued = [AttemptRef.sample, AttemptRef.sample]
         m.capabilities = ["capabilities-\u{e9}-14", "capabilities-\u{e9}-14"]
+        m.dataAddress = "data_address-\u{e9}-15"
         return m
     }
 }
@@ -139,6 +153,7 @@ extension HeartbeatReply {
         var m = HeartbeatReply()
         m.coordinatorEpoch = 1001
         m.cancel = [AttemptRef.sample, AttemptRef.sample]
+        m.dropOutputs = ["drop_outputs-\u{e9}-3", "drop_outputs-\u{e9}-3"]
         return m
     }
 }
@@ -161,7 +176,7 @@ extension Sync {
 extension TaskSpec {
     static var sample: TaskSpec {
         var m = TaskSpec()
-        m.kind = .builtin
+        m.kind = .sql
         m.payload = [0, 255, 2]
         m.timeoutMs = 1003
         return m
@@ -185,6 +200,28 @@ extension Lease {
         m.jobID = "job_id-\u{e9}-1"
         m.spec = TaskSpec.sample
         m.tasks = [TaskAssignment.sample, TaskAssignment.sample]
+        m.inputs = [StageOutputs.sample, StageOutputs.sample]
+        return m
+    }
+}
+
+extension StageOutputs {
+    static var sample: StageOutputs {
+        var m = StageOutputs()
+        m.stage = 1001
+        m.outputs = [OutputLocation.sample, OutputLocation.sample]
+        return m
+    }
+}
+
+extension OutputLocation {
+    static var sample: OutputLocation {
+        var m = OutputLocation()
+        m.task = 1001
+        m.epoch = 1002
+        m.attemptID = 1003
+        m.workerID = "worker_id-\u{e9}-4"
+        m.dataAddress = "data_address-\u{e9}-5"
         return m
     }
 }
@@ -210,6 +247,15 @@ extension Leave {
 extension LeaveReply {
     static var sample: LeaveReply {
         let m = LeaveReply()
+        return m
+    }
+}
+
+extension SqlTask {
+    static var sample: SqlTask {
+        var m = SqlTask()
+        m.stage = [0, 255, 1]
+        m.threads = 1002
         return m
     }
 }
@@ -403,6 +449,96 @@ extension JobList {
     }
 }
 
+extension TableArg {
+    static var sample: TableArg {
+        var m = TableArg()
+        m.name = "name-\u{e9}-1"
+        m.pattern = "pattern-\u{e9}-2"
+        return m
+    }
+}
+
+extension SubmitQuery {
+    static var sample: SubmitQuery {
+        var m = SubmitQuery()
+        m.submissionID = "submission_id-\u{e9}-1"
+        m.sql = "sql-\u{e9}-2"
+        m.tables = [TableArg.sample, TableArg.sample]
+        m.partitions = 1004
+        m.timeoutMs = 1005
+        return m
+    }
+}
+
+extension QueryAccepted {
+    static var sample: QueryAccepted {
+        var m = QueryAccepted()
+        m.queryID = "query_id-\u{e9}-1"
+        return m
+    }
+}
+
+extension FetchResult {
+    static var sample: FetchResult {
+        var m = FetchResult()
+        m.queryID = "query_id-\u{e9}-1"
+        m.sequence = 1002
+        m.waitMs = 1003
+        return m
+    }
+}
+
+extension QueryProgress {
+    static var sample: QueryProgress {
+        var m = QueryProgress()
+        m.stagesDone = 1001
+        m.stages = 1002
+        m.rows = 1003
+        m.bytes = 1004
+        m.elapsedMs = 1005
+        m.statement = 1006
+        return m
+    }
+}
+
+extension ResultChunk {
+    static var sample: ResultChunk {
+        var m = ResultChunk()
+        m.sequence = 1001
+        m.pending = true
+        m.statement = 1003
+        m.schema = [0, 255, 4]
+        m.batches = [0, 255, 5]
+        m.statementDone = true
+        m.message = "message-\u{e9}-7"
+        m.done = true
+        m.error = "error-\u{e9}-9"
+        m.progress = QueryProgress.sample
+        return m
+    }
+}
+
+extension FetchBlock {
+    static var sample: FetchBlock {
+        var m = FetchBlock()
+        m.jobID = "job_id-\u{e9}-1"
+        m.attemptID = 1002
+        m.bucket = 1003
+        m.offset = 1004
+        m.maxBytes = 1005
+        return m
+    }
+}
+
+extension Block {
+    static var sample: Block {
+        var m = Block()
+        m.data = [0, 255, 1]
+        m.total = 1002
+        return m
+    }
+}
+
 extension GetClusterStatus {
     static var sample: GetClusterStatus {
         let m = GetClusterStatus()
@@ -500,6 +636,7 @@ func roundTripFailures() throws -> [String] {
     if try ResourceStats(decoding: ResourceStats.sample.encoded()) != ResourceStats.sample { failed.append("ResourceStats") }
     if try AttemptRef(decoding: AttemptRef.sample.encoded()) != AttemptRef.sample { failed.append("AttemptRef") }
     if try TaskResult(decoding: TaskResult.sample.encoded()) != TaskResult.sample { failed.append("TaskResult") }
+    if try InputLost(decoding: InputLost.sample.encoded()) != InputLost.sample { failed.append("InputLost") }
     if try TaskStart(decoding: TaskStart.sample.encoded()) != TaskStart.sample { failed.append("TaskStart") }
     if try RegisterWorker(decoding: RegisterWorker.sample.encoded()) != RegisterWorker.sample { failed.append("RegisterWorker") }
     if try RegisterReply(decoding: RegisterReply.sample.encoded()) != RegisterReply.sample { failed.append("RegisterReply") }
@@ -509,9 +646,12 @@ func roundTripFailures() throws -> [String] {
     if try TaskSpec(decoding: TaskSpec.sample.encoded()) != TaskSpec.sample { failed.append("TaskSpec") }
     if try TaskAssignment(decoding: TaskAssignment.sample.encoded()) != TaskAssignment.sample { failed.append("TaskAssignment") }
     if try Lease(decoding: Lease.sample.encoded()) != Lease.sample { failed.append("Lease") }
+    if try StageOutputs(decoding: StageOutputs.sample.encoded()) != StageOutputs.sample { failed.append("StageOutputs") }
+    if try OutputLocation(decoding: OutputLocation.sample.encoded()) != OutputLocation.sample { failed.append("OutputLocation") }
     if try SyncReply(decoding: SyncReply.sample.encoded()) != SyncReply.sample { failed.append("SyncReply") }
     if try Leave(decoding: Leave.sample.encoded()) != Leave.sample { failed.append("Leave") }
     if try LeaveReply(decoding: LeaveReply.sample.encoded()) != LeaveReply.sample { failed.append("LeaveReply") }
+    if try SqlTask(decoding: SqlTask.sample.encoded()) != SqlTask.sample { failed.append("SqlTask") }
     if try EnvVar(decoding: EnvVar.sample.encoded()) != EnvVar.sample { failed.append("EnvVar") }
     if try CommandSpec(decoding: CommandSpec.sample.encoded()) != CommandSpec.sample { failed.append("CommandSpec") }
     if try BuiltinSpec(decoding: BuiltinSpec.sample.encoded()) != BuiltinSpec.sample { failed.append("BuiltinSpec") }
@@ -529,6 +669,14 @@ func roundTripFailures() throws -> [String] {
     if try CancelReply(decoding: CancelReply.sample.encoded()) != CancelReply.sample { failed.append("CancelReply") }
     if try ListJobs(decoding: ListJobs.sample.encoded()) != ListJobs.sample { failed.append("ListJobs") }
     if try JobList(decoding: JobList.sample.encoded()) != JobList.sample { failed.append("JobList") }
+    if try TableArg(decoding: TableArg.sample.encoded()) != TableArg.sample { failed.append("TableArg") }
+    if try SubmitQuery(decoding: SubmitQuery.sample.encoded()) != SubmitQuery.sample { failed.append("SubmitQuery") }
+    if try QueryAccepted(decoding: QueryAccepted.sample.encoded()) != QueryAccepted.sample { failed.append("QueryAccepted") }
+    if try FetchResult(decoding: FetchResult.sample.encoded()) != FetchResult.sample { failed.append("FetchResult") }
+    if try QueryProgress(decoding: QueryProgress.sample.encoded()) != QueryProgress.sample { failed.append("QueryProgress") }
+    if try ResultChunk(decoding: ResultChunk.sample.encoded()) != ResultChunk.sample { failed.append("ResultChunk") }
+    if try FetchBlock(decoding: FetchBlock.sample.encoded()) != FetchBlock.sample { failed.append("FetchBlock") }
+    if try Block(decoding: Block.sample.encoded()) != Block.sample { failed.append("Block") }
     if try GetClusterStatus(decoding: GetClusterStatus.sample.encoded()) != GetClusterStatus.sample { failed.append("GetClusterStatus") }
     if try WorkerStatus(decoding: WorkerStatus.sample.encoded()) != WorkerStatus.sample { failed.append("WorkerStatus") }
     if try ClusterStatus(decoding: ClusterStatus.sample.encoded()) != ClusterStatus.sample { failed.append("ClusterStatus") }
@@ -539,4 +687,4 @@ func roundTripFailures() throws -> [String] {
     return failed
 }
 
-let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "SyncReply", "Leave", "LeaveReply", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "ReadLogs", "Logs", "InjectFault", "FaultReply"]
+let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "InputLost", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "StageOutputs", "OutputLocation", "SyncReply", "Leave", "LeaveReply", "SqlTask", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "TableArg", "SubmitQuery", "QueryAccepted", "FetchResult", "QueryProgress", "ResultChunk", "FetchBlock", "Block", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "ReadLogs", "Logs", "InjectFault", "FaultReply"]

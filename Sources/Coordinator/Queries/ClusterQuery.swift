@@ -1,0 +1,353 @@
+import Columnar
+import Execution
+import Foundation
+import PlanCodec
+import Scheduler
+import SQL
+import Wire
+
+/// One `SubmitQuery`: a SQL script run on a thread of its own. Statements
+/// that are not queries run in the query's own session (views, settings,
+/// temporary tables, which hold for the rest of the script); each query is
+/// planned here, off the loop thread, cut into stages and submitted as a job
+/// of `sql` tasks. Its result stage's output is read from the worker holding
+/// it and passed to the client in chunks it pulls (`FetchResult`), at most
+/// `bufferBytes` ahead of what it acknowledged, so no whole result is held.
+final class ClusterQuery: @unchecked Sendable {
+    let id: String
+    let request: SubmitQuery
+    let partitions: Int
+    let startedAt = Date()
+    private let services: QueryServices
+
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var chunks: [ResultChunk] = []   // not yet acknowledged, in sequence order
+    private var firstSequence: UInt64 = 0    // sequence of chunks[0]
+    private var bufferedBytes = 0
+    private var finished = false
+    private var waiters: [(sequence: UInt64, deadline: Date, answer: @Sendable (ResultChunk) -> Void)] = []
+    private(set) var lastHeard = Date()
+    private var job: JobID?
+    private var resultAt: ResultLocation?
+    private var jobEnd: (state: JobState, reason: String)?
+    private var stopReason: String?
+    private var statement = 0
+    private var doneServedAt: Date?
+
+    /// Chunks the client may be behind by.
+    static let bufferBytes = 8 << 20
+    /// Bytes of result per chunk.
+    static let chunkBytes = 1 << 20
+
+    struct ResultLocation: Sendable {
+        var attempt: AttemptID
+        var workerID: String
+        var address: String
+    }
+
+    init(id: String, request: SubmitQuery, partitions: Int, services: QueryServices) {
+        self.id = id
+        self.request = request
+        self.partitions = partitions
+        self.services = services
+    }
+
+    // MARK: the script
+
+    func run() {
+        let session = Session()
+        session.stages = (partitions: partitions, scanTasks: partitions)
+        session.fileRoots = services.fileRoots
+        session.stageExecutor = { (plan) throws(SQLError) in try self.runJob(plan, sink: nil) }
+        do {
+            for t in request.tables {
+                try session.registerFiles(name: t.name, pattern: t.pattern)
+            }
+            for (i, statement) in try Parser.parse(request.sql).enumerated() {
+                try checkStopped()
+                condition.withLock { self.statement = i }
+                if case .query(let q) = statement {
+                    let (schema, plan) = try session.stagePlan(q)
+                    try emit(ResultChunk(statement: UInt32(i), schema: BatchCodec.encode(RecordBatch.empty(schema))))
+                    _ = try runJob(plan, sink: (i, schema))
+                    try emit(ResultChunk(statement: UInt32(i), statementDone: true))
+                } else {
+                    switch try session.run(statement) {
+                    case .message(let m):
+                        try emit(ResultChunk(statement: UInt32(i), statementDone: true, message: m))
+                    case .rows(let schema, let batches):
+                        var bytes: [UInt8] = []
+                        for b in batches { BatchCodec.encode(b, into: &bytes) }
+                        try emit(ResultChunk(statement: UInt32(i), schema: BatchCodec.encode(RecordBatch.empty(schema)), batches: bytes,
+                                             statementDone: true))
+                    }
+                }
+            }
+            finish(ResultChunk(done: true))
+        } catch {
+            let message = error.render(in: request.sql)
+            finish(ResultChunk(done: true, error: message))
+        }
+        // A job still running (a cancel or an error mid-query) is cancelled with the query.
+        if let job = condition.withLock({ self.job }), condition.withLock({ self.jobEnd == nil }) {
+            services.cancelJob(job, "query \(id) ended: \(condition.withLock { stopReason ?? "failed" })")
+        }
+    }
+
+    private func checkStopped() throws(SQLError) {
+        if let why = condition.withLock({ stopReason }) { throw SQLError.execution(why) }
+    }
+
+    /// Runs one query's stages as a job. With a sink, its rows go to the client
+    /// as they are read; without one (CREATE TABLE AS, a subquery of a
+    /// statement), they are returned.
+    private func runJob(_ plan: StagePlan, sink: (statement: Int, schema: Schema)?) throws(SQLError) -> [RecordBatch] {
+        var stages: [StageSpec] = []
+        for s in plan.stages {
+            let payload = SqlTask(stage: try PlanCodec.encode(s)).encoded()
+            stages.append(StageSpec(id: UInt32(s.id), name: "stage \(s.id)", tasks: UInt32(s.tasks), dependsOn: s.dependsOn.map { UInt32($0) },
+                                    spec: TaskSpec(kind: .sql, payload: payload, timeoutMs: 0)))
+        }
+        let spec = JobSpec(name: "query \(id)", stages: stages)
+        let job = services.submit(spec)
+        condition.withLock {
+            self.job = job
+            resultAt = nil
+            jobEnd = nil
+        }
+        var delivered = 0   // rows passed on, so a rerun of the result stage resumes after them
+        var collected: [RecordBatch] = []
+        while true {
+            let (location, end, stop): (ResultLocation?, (JobState, String)?, String?) = condition.withLock {
+                while resultAt == nil && jobEnd == nil && stopReason == nil { condition.wait() }
+                return (resultAt, jobEnd, stopReason)
+            }
+            if let stop {
+                services.cancelJob(job, stop)
+                throw SQLError.execution(stop)
+            }
+            if let end {
+                guard end.0 == .succeeded else { throw SQLError.execution("query failed: \(end.1)") }
+                return collected
+            }
+            guard let location else { continue }
+            do {
+                try read(location, job: job, skipping: delivered) { block, rows in
+                    delivered += rows
+                    if let sink {
+                        try self.emit(ResultChunk(statement: UInt32(sink.statement), batches: block))
+                    } else {
+                        do { collected += try BatchCodec.decodeAll(block) } catch {
+                            throw SQLError.execution("the result from worker \(location.workerID) is corrupt: \(error)")
+                        }
+                    }
+                }
+                services.delivered(job)
+                // Wait for the job's end, which the delivery brings.
+                condition.withLock { resultAt = nil }
+            } catch let e as FetchFailure {
+                // The worker holding the result went away: the scheduler runs the result stage again.
+                services.log("reading a query result failed; waiting for it to be made again", ["query": id, "error": e.message])
+                condition.withLock { if resultAt?.attempt == location.attempt { resultAt = nil } }
+                Thread.sleep(forTimeInterval: 0.2)
+            } catch let e as SQLError {
+                throw e
+            } catch {
+                throw SQLError.execution("\(error)")
+            }
+        }
+    }
+
+    struct FetchFailure: Error { let message: String }
+
+    /// Reads the result's blocks, whole blocks at a time, passing each (with
+    /// its row count) to `body`; the first `skipping` rows are left out.
+    private func read(_ at: ResultLocation, job: JobID, skipping: Int, _ body: ([UInt8], Int) throws -> Void) throws {
+        var pending: [UInt8] = []
+        var offset = 0
+        var total = Int.max
+        var skip = skipping
+        while offset < total {
+            try checkStopped()
+            let block: Block
+            do {
+                block = try services.fetch(at, job: job, offset: offset, max: Self.chunkBytes)
+            } catch {
+                throw FetchFailure(message: "\(error)")
+            }
+            guard let t = Int(exactly: block.total), t >= offset + block.data.count, !(block.data.isEmpty && offset < t) else {
+                throw FetchFailure(message: "worker \(at.workerID) sent a malformed block")
+            }
+            total = t
+            offset += block.data.count
+            pending += block.data
+            // Pass on every whole block in hand.
+            var start = 0
+            var out: [UInt8] = []
+            var rows = 0
+            while pending.count - start >= BatchCodec.headerSize {
+                let header = Array(pending[start..<(start + BatchCodec.headerSize)])
+                guard let size = try? BatchCodec.blockSize(header: header), size <= pending.count - start else { break }
+                let whole = Array(pending[start..<(start + size)])
+                start += size
+                let n = Self.rowCount(whole)
+                if skip >= n { skip -= n; continue }
+                if skip > 0 {
+                    var o = 0
+                    let b = try BatchCodec.decode(whole, offset: &o)
+                    let kept = b.slice(skip..<b.rowCount)
+                    skip = 0
+                    BatchCodec.encode(kept, into: &out)
+                    rows += kept.rowCount
+                } else {
+                    out += whole
+                    rows += n
+                }
+                if out.count >= Self.chunkBytes {
+                    try body(out, rows)
+                    out = []
+                    rows = 0
+                }
+            }
+            if !out.isEmpty { try body(out, rows) }
+            pending.removeFirst(start)
+        }
+        guard pending.isEmpty else { throw SQLError.execution("the result from worker \(at.workerID) ends inside a batch") }
+    }
+
+    /// A block's row count: the first field of its layout.
+    static func rowCount(_ block: [UInt8]) -> Int {
+        guard block.count >= BatchCodec.headerSize + 4 else { return 0 }
+        let i = BatchCodec.headerSize
+        return Int(block[i]) | Int(block[i + 1]) << 8 | Int(block[i + 2]) << 16 | Int(block[i + 3]) << 24
+    }
+
+    // MARK: chunks
+
+    /// Queues a chunk for the client, waiting while it is too far behind.
+    private func emit(_ chunk: ResultChunk) throws(SQLError) {
+        let size = chunk.batches.count + chunk.schema.count + 64
+        let stopped: String? = condition.withLock {
+            while bufferedBytes > 0, bufferedBytes + size > Self.bufferBytes, stopReason == nil { condition.wait() }
+            if let stopReason { return stopReason }
+            var c = chunk
+            c.sequence = firstSequence + UInt64(chunks.count)
+            chunks.append(c)
+            bufferedBytes += size
+            serveWaiters()
+            return nil
+        }
+        if let stopped { throw SQLError.execution(stopped) }
+    }
+
+    private func finish(_ last: ResultChunk) {
+        condition.withLock {
+            var c = last
+            c.sequence = firstSequence + UInt64(chunks.count)
+            chunks.append(c)
+            finished = true
+            serveWaiters()
+        }
+    }
+
+    /// Answers the waiters whose chunk is here (lock held).
+    private func serveWaiters() {
+        waiters.removeAll { w in
+            guard let c = chunkLocked(w.sequence) else { return false }
+            if c.done { doneServedAt = Date() }
+            w.answer(withProgress(c))
+            return true
+        }
+        condition.broadcast()
+    }
+
+    /// Chunk `sequence`, dropping the ones before it (acknowledged); lock held.
+    private func chunkLocked(_ sequence: UInt64) -> ResultChunk? {
+        while let first = chunks.first, first.sequence < sequence {
+            bufferedBytes -= first.batches.count + first.schema.count + 64
+            chunks.removeFirst()
+            firstSequence += 1
+        }
+        guard let first = chunks.first, first.sequence == sequence else { return nil }
+        return first
+    }
+
+    private func withProgress(_ c: ResultChunk) -> ResultChunk {
+        var c = c
+        var p = services.progress(job) ?? QueryProgress()
+        p.elapsedMs = UInt64(max(0, Date().timeIntervalSince(startedAt) * 1000))
+        p.statement = UInt32(statement)
+        c.progress = p
+        return c
+    }
+
+    /// The client asks for chunk `sequence`: answered now, or when it is
+    /// ready, or empty (`pending`) after `wait`.
+    func fetch(_ sequence: UInt64, wait: TimeInterval, answer: @escaping @Sendable (ResultChunk) -> Void) {
+        condition.withLock {
+            lastHeard = Date()
+            if sequence < firstSequence {
+                answer(ResultChunk(sequence: sequence, done: true, error: "chunk \(sequence) was already acknowledged"))
+                return
+            }
+            if let c = chunkLocked(sequence) {
+                if c.done { doneServedAt = doneServedAt ?? Date() }
+                answer(withProgress(c))
+                condition.broadcast()
+                return
+            }
+            condition.broadcast()   // room freed for the producer
+            waiters.append((sequence, Date(timeIntervalSinceNow: wait), answer))
+        }
+    }
+
+    /// Answers waiters whose wait is over with `pending`; true when the query is done and fully read.
+    func expire(now: Date) -> Bool {
+        condition.withLock {
+            waiters.removeAll { w in
+                guard w.deadline <= now else { return false }
+                w.answer(withProgress(ResultChunk(sequence: w.sequence, pending: true)))
+                return true
+            }
+            // Kept a little after the last chunk left, for a client that resends its request.
+            return finished && waiters.isEmpty && doneServedAt.map { now.timeIntervalSince($0) > 10 } ?? false
+        }
+    }
+
+    // MARK: events from the loop
+
+    func resultReady(_ at: ResultLocation, job: JobID) {
+        condition.withLock {
+            guard self.job == job else { return }
+            resultAt = at
+            condition.broadcast()
+        }
+    }
+
+    func jobEnded(_ job: JobID, state: JobState, reason: String) {
+        condition.withLock {
+            guard self.job == job else { return }
+            jobEnd = (state, reason)
+            condition.broadcast()
+        }
+    }
+
+    /// Stops the query: its job is cancelled and the client hears `reason`.
+    func stop(_ reason: String) {
+        condition.withLock {
+            if stopReason == nil { stopReason = reason }
+            condition.broadcast()
+        }
+    }
+
+    var currentJob: JobID? { condition.withLock { job } }
+}
+
+extension NSCondition {
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}

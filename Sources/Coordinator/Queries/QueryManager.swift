@@ -1,0 +1,151 @@
+import Foundation
+import Logging
+import Scheduler
+import Synchronization
+import Transport
+import Wire
+
+/// What a query thread needs of the coordinator. Everything that touches
+/// the scheduler goes through the loop's mailbox; fetching a result block
+/// goes straight to the worker.
+final class QueryServices: Sendable {
+    let fileRoots: [String]
+    private let post: @Sendable (CoordinatorInput) -> Void
+    private let sealer: Sealer
+    private let logger: Logger
+    private let channels = Mutex<[String: SecureChannel]>([:])
+    let progressByJob = Mutex<[JobID: QueryProgress]>([:])
+
+    init(fileRoots: [String], sealer: Sealer, logger: Logger, post: @escaping @Sendable (CoordinatorInput) -> Void) {
+        self.fileRoots = fileRoots
+        self.sealer = sealer
+        self.logger = logger
+        self.post = post
+    }
+
+    /// Submits a job through the loop and waits for its id.
+    func submit(_ spec: JobSpec) -> JobID {
+        let done = DispatchSemaphore(value: 0)
+        let id = Mutex<JobID?>(nil)
+        post(.submitQueryJob(spec, { job in id.withLock { $0 = job }; done.signal() }))
+        done.wait()
+        return id.withLock { $0! }
+    }
+
+    func cancelJob(_ job: JobID, _ reason: String) { post(.cancelQueryJob(job, reason)) }
+    func delivered(_ job: JobID) { post(.resultDelivered(job)) }
+    func progress(_ job: JobID?) -> QueryProgress? { job.flatMap { j in progressByJob.withLock { $0[j] } } }
+    func log(_ message: String, _ metadata: [String: String]) {
+        logger.warning("\(message)", metadata: metadata.mapValues { .string($0) })
+    }
+
+    func fetch(_ at: ClusterQuery.ResultLocation, job: JobID, offset: Int, max: Int) throws -> Block {
+        let channel = try channels.withLock { c in
+            if let ch = c[at.address] { return ch }
+            let ch = try SecureChannel(address: at.address, sealer: sealer, maxMessageSize: 8 << 20)
+            c[at.address] = ch
+            return ch
+        }
+        return try channel.call(FetchBlock(jobID: job.rawValue, attemptID: at.attempt, bucket: 0, offset: UInt64(offset), maxBytes: UInt32(max)),
+                                timeout: .seconds(30))
+    }
+}
+
+/// The queries the coordinator runs (`SubmitQuery`), each on a thread of its
+/// own, and the routing of scheduler news to them. Shared by the loop and the
+/// query threads; a ticker answers long polls that waited long enough and
+/// cancels queries whose client stopped asking.
+final class QueryManager: Sendable {
+    let services: QueryServices
+    let epoch: UInt64
+    private let queries = Mutex<[String: ClusterQuery]>([:])
+    private let byJob = Mutex<[JobID: String]>([:])
+    private let next = Atomic<UInt64>(1)
+    private let stopping = Atomic<Bool>(false)
+    private let threads = Mutex<[Thread]>([])
+    /// A query whose client has not asked for anything this long is cancelled.
+    static let abandonedAfter: TimeInterval = 60
+    /// Queries that may run at once.
+    static let maxQueries = 64
+
+    init(services: QueryServices, epoch: UInt64) {
+        self.services = services
+        self.epoch = epoch
+        let ticker = Thread { [self] in tick() }
+        ticker.name = "sluice-queries"
+        ticker.start()
+    }
+
+    /// Starts a query; its id, or why not.
+    func start(_ request: SubmitQuery, partitions: Int) -> Result<String, CoordinatorError> {
+        let running = queries.withLock { $0.count }
+        guard running < Self.maxQueries else {
+            return .failure(CoordinatorError("\(running) queries are running, the most this coordinator runs at once; try again"))
+        }
+        let id = "query-\(epoch)-\(next.wrappingAdd(1, ordering: .relaxed).oldValue)"
+        let q = ClusterQuery(id: id, request: request, partitions: partitions, services: services)
+        queries.withLock { $0[id] = q }
+        let t = Thread { q.run() }
+        t.name = "sluice-\(id)"
+        t.stackSize = 8 << 20
+        t.start()
+        return .success(id)
+    }
+
+    func query(_ id: String) -> ClusterQuery? { queries.withLock { $0[id] } }
+
+    /// Why a query id is not known here.
+    func unknown(_ id: String) -> String {
+        let parts = id.split(separator: "-")
+        if parts.count == 3, parts[0] == "query", let e = UInt64(parts[1]), e != epoch {
+            return "query \(id) was interrupted by a coordinator restart; nothing was written"
+        }
+        return "no query \(id) here (finished queries are forgotten once their result was read)"
+    }
+
+    func jobStarted(_ job: JobID, query: String) { byJob.withLock { $0[job] = query } }
+
+    func resultReady(_ job: JobID, at: ClusterQuery.ResultLocation) {
+        guard let q = byJob.withLock({ $0[job] }).flatMap(query) else { return }
+        q.resultReady(at, job: job)
+    }
+
+    func jobEnded(_ job: JobID, state: JobState, reason: String) {
+        guard let id = byJob.withLock({ $0.removeValue(forKey: job) }) else { return }
+        services.progressByJob.withLock { $0[job] = nil }
+        query(id)?.jobEnded(job, state: state, reason: reason)
+    }
+
+    func isQueryJob(_ job: JobID) -> Bool { byJob.withLock { $0[job] != nil } }
+
+    /// The jobs of running queries.
+    var jobs: [JobID] { byJob.withLock { Array($0.keys) } }
+
+    func cancel(_ id: String, reason: String) -> Bool {
+        guard let q = query(id) else { return false }
+        q.stop(reason)
+        return true
+    }
+
+    private func tick() {
+        while !stopping.load(ordering: .relaxed) {
+            Thread.sleep(forTimeInterval: 0.05)
+            let now = Date()
+            for (id, q) in queries.withLock({ $0 }) {
+                if q.expire(now: now) {
+                    queries.withLock { $0[id] = nil }
+                } else if now.timeIntervalSince(q.lastHeard) > Self.abandonedAfter {
+                    q.stop("the client stopped reading the result of \(id) for \(Int(Self.abandonedAfter)) s")
+                    queries.withLock { $0[id] = nil }
+                } else if q.request.timeoutMs > 0, now.timeIntervalSince(q.startedAt) * 1000 > Double(q.request.timeoutMs) {
+                    q.stop("query \(id) timed out after \(q.request.timeoutMs) ms")
+                }
+            }
+        }
+    }
+
+    func stopAll() {
+        stopping.store(true, ordering: .relaxed)
+        for (_, q) in queries.withLock({ $0 }) { q.stop("the coordinator is shutting down") }
+    }
+}

@@ -1,0 +1,52 @@
+import Foundation
+import Synchronization
+import Transport
+import Wire
+
+/// The worker's data socket: serves the shuffle blocks of its `sql` attempts
+/// (FETCH_BLOCK) to other workers and to the coordinator, sealed like every
+/// request. Reads run on a queue of their own, never on nng's callback thread.
+final class DataService: Sendable {
+    private let server: ReplyServer
+    let port: Int
+    /// The most bytes one reply carries; a reader asks again from the next offset.
+    static let maxChunk = DataServiceLimits.chunk
+
+    init(listen: String, sealer: Sealer, store: ShuffleStore) throws {
+        let gate = Mutex(RequestGate(sealer: sealer))
+        let queue = DispatchQueue(label: "sluice-data", attributes: .concurrent)
+        server = try ReplyServer(listening: listen, maxMessageSize: 64 << 10, contexts: 32) { request in
+            let now = Date().unixMilliseconds
+            switch gate.withLock({ $0.admit(request.body, nowMs: now) }) {
+            case .reply(let bytes, _):
+                request.reply(bytes)
+            case .awaitOriginal:
+                request.drop()
+            case .execute(let env):
+                queue.async {
+                    guard env.kind == .fetchBlock, let m = try? FetchBlock(decoding: env.body) else {
+                        request.reply(gate.withLock { $0.answerError(.badRequest, "a worker's data socket serves only FETCH_BLOCK", to: env) })
+                        return
+                    }
+                    let offset = Int(clamping: m.offset)
+                    let max = Int(min(max(m.maxBytes, 1), UInt32(Self.maxChunk)))
+                    let reply: [UInt8]
+                    switch store.read(ShuffleStore.Key(job: m.jobID, attempt: m.attemptID), bucket: Int(m.bucket), offset: offset, max: max) {
+                    case .success(let (bytes, total)):
+                        reply = gate.withLock { $0.answerUnkept(Block(data: bytes, total: UInt64(total)), to: env) }
+                    case .failure(.unknown):
+                        reply = gate.withLock { $0.answerError(.notFound, "no output of attempt \(m.attemptID) of \(m.jobID) here", to: env) }
+                    case .failure(.noBucket):
+                        reply = gate.withLock { $0.answerError(.badRequest, "attempt \(m.attemptID) of \(m.jobID) wrote no bucket \(m.bucket)", to: env) }
+                    case .failure(.unreadable(let path)):
+                        reply = gate.withLock { $0.answerError(.notFound, "the output file \(path) cannot be read", to: env) }
+                    }
+                    request.reply(reply)
+                }
+            }
+        }
+        port = server.boundPort ?? 0
+    }
+
+    func close() { server.close() }
+}
