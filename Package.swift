@@ -83,7 +83,8 @@ let package = Package(
         .testTarget(name: "EngineTests", dependencies: ["Execution", "SQL", "Columnar"], exclude: ["sql", "data", "tpch-sf0.1", "duckdb_check.py"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
         .testTarget(name: "PlanCodecTests", dependencies: ["PlanCodec", "Execution", "SQL", "Columnar"]),
-        .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport", "SQLite", "Platform"], exclude: ["Fixtures"]),
+        .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport", "SQLite", "Platform", "Execution", "SQL", "Columnar"],
+                    exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )

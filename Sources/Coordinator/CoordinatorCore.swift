@@ -11,7 +11,7 @@ enum CoordinatorInput: Sendable {
     case request(IncomingRequest)
     case answer(JournalAnswer, IncomingRequest, Envelope)
     /// A query thread submits one query's stages; `accepted` gets the job's id.
-    case submitQueryJob(JobSpec, @Sendable (JobID) -> Void)
+    case submitQueryJob(JobSpec, query: String, @Sendable (JobID) -> Void)
     case cancelQueryJob(JobID, String)
     /// A query thread read its job's result.
     case resultDelivered(JobID)
@@ -157,7 +157,7 @@ final class CoordinatorCore {
             switch input {
             case .request(let request): admit(request, now: now)
             case .answer(let answer, let request, let envelope): deliver(answer, to: envelope, request)
-            case .submitQueryJob(let spec, let accepted): accepted(submitQueryJob(spec, now: now))
+            case .submitQueryJob(let spec, let query, let accepted): accepted(submitQueryJob(spec, query: query, now: now))
             case .cancelQueryJob(let job, let reason):
                 if scheduler.jobs[job]?.state == .running { feed(.cancel(job, reason: reason), now: now) }
             case .resultDelivered(let job): feed(.resultDelivered(job), now: now)
@@ -515,7 +515,7 @@ final class CoordinatorCore {
     }
 
     /// Accepts a query's job from its thread (already checked by the planner).
-    private func submitQueryJob(_ spec: JobSpec, now: Int64) -> JobID {
+    private func submitQueryJob(_ spec: JobSpec, query: String, now: Int64) -> JobID {
         let seq = nextJobSeq
         nextJobSeq += 1
         let id = JobID("job-\(seq)")
@@ -525,7 +525,7 @@ final class CoordinatorCore {
         jobMeta[id] = JobMeta(name: spec.name, seq: seq, submission: submission, submittedMs: now)
         journal.append(.submit(job: id.rawValue, seq: seq, submission: submission, spec: spec.encoded(), name: spec.name,
                                tasks: spec.totalTasks, atMs: now))
-        queries.jobStarted(id, query: String(spec.name.dropFirst("query ".count)))
+        queries.jobStarted(id, query: query)
         feed(.submitted(id, spec.plan), now: now)
         return id
     }

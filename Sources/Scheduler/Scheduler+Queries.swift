@@ -90,7 +90,10 @@ extension Scheduler {
                 }
                 if job.state == .succeeded && stage.state != .succeeded { problems.append("\(job.id) succeeded but stage \(s) is \(stage.state)") }
                 if !stage.keepsOutputs && !stage.outputs.isEmpty { problems.append("\(job.id) stage \(s) keeps no outputs but lists \(stage.outputs.count)") }
-                if stage.outputs.count > stage.succeeded { problems.append("\(job.id) stage \(s): \(stage.outputs.count) outputs for \(stage.succeeded) committed tasks") }
+                if stage.outputs.count + stage.dropped.count > stage.succeeded {
+                    problems.append("\(job.id) stage \(s): \(stage.outputs.count) outputs and \(stage.dropped.count) dropped for \(stage.succeeded) committed tasks")
+                }
+                for t in stage.dropped.keys where stage.live[t] != nil || stage.outputs[t] != nil { problems.append("\(job.id) task \(s).\(t) is dropped and live or held") }
                 for t in stage.outputs.keys where stage.live[t] != nil { problems.append("\(job.id) task \(s).\(t) is live and has an output") }
                 if stage.state == .succeeded && stage.succeeded != stage.total { problems.append("\(job.id) stage \(s) succeeded with \(stage.succeeded) of \(stage.total)") }
             }

@@ -71,6 +71,9 @@ public struct Scheduler: Sendable {
         public let keepsOutputs: Bool
         /// Where each committed task's output is, for a stage that keeps outputs.
         public internal(set) var outputs: [Int32: Output] = [:]
+        /// Committed tasks whose output was lost when nobody needed it: they
+        /// run again if a stage reading them has to run again.
+        public internal(set) var dropped: [Int32: Output] = [:]
         /// Tasks at or after this index were never leased: pending while the
         /// stage runs (waiting before), with nothing in memory. Tasks are
         /// leased from the range in index order, so every task below it has
@@ -392,8 +395,10 @@ public struct Scheduler: Sendable {
     /// Output lost: the committed output of `t` at `epoch` is gone. When a
     /// stage depending on its stage has not succeeded yet, the task returns to
     /// pending under the next epoch and its stage reopens (the stages reading
-    /// it lease nothing until it succeeds again); otherwise nobody needs it and
-    /// nothing runs. A stale epoch (already lost and rerun) changes nothing.
+    /// it lease nothing until it succeeds again); otherwise nobody needs it
+    /// now and nothing runs, but it is remembered (`dropped`): should a stage
+    /// reading it reopen later, it runs again first. A stale epoch (already
+    /// lost and rerun) changes nothing.
     mutating func loseOutput(_ t: TaskKey, epoch: Int, reason: String, _ out: inout [Action]) {
         guard let job = jobs[t.job], job.state == .running, t.stage >= 0, t.stage < job.stages.count else { return }
         let k = Int32(truncatingIfNeeded: t.task)
@@ -403,13 +408,32 @@ public struct Scheduler: Sendable {
         let needed = (job.plan.deliversResult && t.stage == job.stages.count - 1) || job.plan.stages.indices.contains { c in
             job.plan.stages[c].dependsOn.contains(t.stage) && job.stages[c].state != .succeeded
         }
-        guard needed else { return }
-        jobs[t.job]!.stages[t.stage].live[k] = Task(phase: .succeeded, epoch: epoch + 1, earlierAttempts: o.attempts)
+        if needed {
+            rerun(t, after: o, reason: reason, &out)
+        } else {
+            jobs[t.job]!.stages[t.stage].dropped[k] = o
+        }
+    }
+
+    /// A committed task whose output `o` is gone runs again under the next epoch.
+    private mutating func rerun(_ t: TaskKey, after o: Output, reason: String, _ out: inout [Action]) {
+        let k = Int32(truncatingIfNeeded: t.task)
+        let reopens = jobs[t.job]!.stages[t.stage].state == .succeeded
+        jobs[t.job]!.stages[t.stage].live[k] = Task(phase: .succeeded, epoch: o.epoch + 1, earlierAttempts: o.attempts)
         jobs[t.job]!.stages[t.stage].succeeded -= 1
         jobs[t.job]!.stages[t.stage].state = .running
         move(t, to: .pending)
         jobs[t.job]!.stages[t.stage].ready.push(k)
-        out.append(.outputLost(t, epoch: epoch + 1, reason: reason))
+        out.append(.outputLost(t, epoch: o.epoch + 1, reason: reason))
+        guard reopens else { return }
+        // The stage runs again: what it reads must exist again too.
+        for d in jobs[t.job]!.plan.stages[t.stage].dependsOn {
+            for (dk, dropped) in jobs[t.job]!.stages[d].dropped.sorted(by: { $0.key < $1.key }) {
+                jobs[t.job]!.stages[d].dropped[dk] = nil
+                rerun(TaskKey(job: t.job, stage: d, task: Int(dk)), after: dropped,
+                      reason: "stage \(t.stage) runs again and reads it; it was lost earlier", &out)
+            }
+        }
     }
 
     /// Every attempt the worker holds is lost and goes back to the queue

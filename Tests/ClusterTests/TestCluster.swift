@@ -56,10 +56,10 @@ final class TestCluster: @unchecked Sendable {
 
     @discardableResult
     func startWorker(_ name: String, slots: Int = 2, secretFile: String? = nil, coordinator: String? = nil, allowCommands: Bool = true,
-                     extraArgs: [String] = []) throws -> Process {
+                     extraArgs: [String] = [], env: [String: String] = [:]) throws -> Process {
         let p = try launch(name, ["worker", "--coordinator", coordinator ?? address, "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1",
                                   "--data-dir", dir + "/" + name, "--slots", "\(slots)", "--id", name] + (allowCommands ? ["--allow-commands"] : [])
-                                  + ["--heartbeat", heartbeat, "--secret-file", secretFile ?? self.secretFile] + extraArgs)
+                                  + ["--heartbeat", heartbeat, "--secret-file", secretFile ?? self.secretFile] + extraArgs, env: env)
         workers[name] = p
         return p
     }

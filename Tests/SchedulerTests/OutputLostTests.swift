@@ -87,6 +87,27 @@ struct OutputLostTests {
         #expect(h.job("q").stages[0].outputs.isEmpty)
     }
 
+    @Test func anOutputLostUnneededRunsAgainWhenItsReaderRunsAgain() throws {
+        var h = Harness()
+        let a = h.join("a", slots: 1)
+        // 0 -> 1 -> 2: stage 1 reads stage 0, stage 2 reads stage 1.
+        h.on(.submitted(JobID("q"), JobPlan(stages: [.init(tasks: 1, keepsOutputs: true), .init(tasks: 1, dependsOn: [0], keepsOutputs: true),
+                                                      .init(tasks: 1, dependsOn: [1])])))
+        let m = try need(h.sync(a, want: 1))
+        let s1 = try need(h.sync(a, want: 1, finished: [ok(m[0].attempt)]))
+        let s2 = try need(h.sync(a, want: 1, finished: [ok(s1[0].attempt)]))
+        #expect(s2.map(\.task.stage) == [2])
+        // Stage 0's output is lost while only stage 1 (done) reads it: dropped, nothing runs.
+        #expect(lost(h.on(.outputLost(m[0].task, epoch: 0, reason: "gone"))).isEmpty)
+        #expect(h.job("q").stages[0].dropped[0] != nil)
+        // Stage 1's output is lost while stage 2 still needs it: stage 1 runs again, and stage 0 before it.
+        let again = lost(h.on(.outputLost(s1[0].task, epoch: 0, reason: "gone too")))
+        #expect(Set(again.map(\.0.stage)) == [0, 1])
+        let b = h.join("b", slots: 1)
+        let next = try need(h.sync(b, want: 1))
+        #expect(next.map(\.task.stage) == [0], "stage 1 must wait for stage 0 to be made again")
+    }
+
     @Test func aStaleEpochChangesNothing() throws {
         var h = Harness()
         let a = h.join("a", slots: 1)

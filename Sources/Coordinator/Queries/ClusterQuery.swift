@@ -110,12 +110,8 @@ final class ClusterQuery: @unchecked Sendable {
                                     spec: TaskSpec(kind: .sql, payload: payload, timeoutMs: 0)))
         }
         let spec = JobSpec(name: "query \(id)", stages: stages)
-        let job = services.submit(spec)
-        condition.withLock {
-            self.job = job
-            resultAt = nil
-            jobEnd = nil
-        }
+        // The loop makes it this query's job (`begin`) before the job can make progress.
+        let job = services.submit(spec, query: id)
         var delivered = 0   // rows passed on, so a rerun of the result stage resumes after them
         var collected: [RecordBatch] = []
         while true {
@@ -316,6 +312,15 @@ final class ClusterQuery: @unchecked Sendable {
     }
 
     // MARK: events from the loop
+
+    /// `job` is this query's job from now on (on the loop thread, before the scheduler sees it).
+    func begin(_ job: JobID) {
+        condition.withLock {
+            self.job = job
+            resultAt = nil
+            jobEnd = nil
+        }
+    }
 
     func resultReady(_ at: ResultLocation, job: JobID) {
         condition.withLock {

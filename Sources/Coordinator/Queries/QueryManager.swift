@@ -24,10 +24,10 @@ final class QueryServices: Sendable {
     }
 
     /// Submits a job through the loop and waits for its id.
-    func submit(_ spec: JobSpec) -> JobID {
+    func submit(_ spec: JobSpec, query: String) -> JobID {
         let done = DispatchSemaphore(value: 0)
         let id = Mutex<JobID?>(nil)
-        post(.submitQueryJob(spec, { job in id.withLock { $0 = job }; done.signal() }))
+        post(.submitQueryJob(spec, query: query, { job in id.withLock { $0 = job }; done.signal() }))
         done.wait()
         return id.withLock { $0! }
     }
@@ -47,7 +47,7 @@ final class QueryServices: Sendable {
             return ch
         }
         return try channel.call(FetchBlock(jobID: job.rawValue, attemptID: at.attempt, bucket: 0, offset: UInt64(offset), maxBytes: UInt32(max)),
-                                timeout: .seconds(30))
+                                timeout: .seconds(5))
     }
 }
 
@@ -103,7 +103,10 @@ final class QueryManager: Sendable {
         return "no query \(id) here (finished queries are forgotten once their result was read)"
     }
 
-    func jobStarted(_ job: JobID, query: String) { byJob.withLock { $0[job] = query } }
+    func jobStarted(_ job: JobID, query: String) {
+        byJob.withLock { $0[job] = query }
+        self.query(query)?.begin(job)
+    }
 
     func resultReady(_ job: JobID, at: ClusterQuery.ResultLocation) {
         guard let q = byJob.withLock({ $0[job] }).flatMap(query) else { return }

@@ -30,6 +30,7 @@ struct SqlRunner {
         watch.setEventHandler { if ctx.shouldStop { cancel.cancel() } }
         watch.resume()
         defer { watch.cancel() }
+        TestHold.wait(stage, ctx)
         let reader = BlockFetcher(job: ctx.ref.jobID, inputs: inputs, sealer: sealer, cancel: cancel)
         let threads = task.threads > 0 ? Int(min(task.threads, 256)) : threadsPerTask
         do {
@@ -49,6 +50,30 @@ struct SqlRunner {
             var out = RunOutcome(outcome: .failed, exitCode: 1, reason: (error as? SQLError)?.message ?? "\(error)")
             out.inputLost = reader.lost
             return out
+        }
+    }
+}
+
+/// A hook for fault tests, active only when `SLUICE_TEST_HOLD_DIR` names a
+/// directory: every `sql` task leaves a file there when it starts
+/// (`started-KIND-WORKER-JOB-sSTAGE-tTASK`, KIND `map` for stages that read
+/// files, `reduce` for stages that read a hash shuffle, `other`), and waits
+/// while `hold-KIND` or `hold-KIND-tTASK` exists, so a test can kill a
+/// worker at an exact point.
+enum TestHold {
+    static let dir = ProcessInfo.processInfo.environment["SLUICE_TEST_HOLD_DIR"]
+
+    static func wait(_ stage: QueryStage, _ ctx: TaskContext) {
+        guard let dir else { return }
+        let reduce = stage.plan.allNodes.contains { if case .stageInput(_, .repartition) = $0.node { true } else { false } }
+        let map = stage.plan.allNodes.contains { if case .scan = $0.node { true } else { false } }
+        let worker = ctx.workerID.split(separator: "#").first.map(String.init) ?? ctx.workerID
+        let kind = reduce ? "reduce" : map ? "map" : "other"
+        FileManager.default.createFile(atPath: "\(dir)/started-\(kind)-\(worker)-\(ctx.ref.jobID)-s\(ctx.ref.stage)-t\(ctx.ref.task)", contents: nil)
+        let holds = ["\(dir)/hold-\(kind)", "\(dir)/hold-\(kind)-t\(ctx.ref.task)"]
+        let until = Date(timeIntervalSinceNow: 120)
+        while holds.contains(where: { FileManager.default.fileExists(atPath: $0) }), Date() < until, !ctx.shouldStop {
+            Thread.sleep(forTimeInterval: 0.02)
         }
     }
 }

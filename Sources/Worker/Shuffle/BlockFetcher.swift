@@ -18,8 +18,9 @@ final class BlockFetcher: StageReader, Sendable {
     let cancel: Cancellation
     private let channels = Mutex<[String: SecureChannel]>([:])
     private let lostInput = Mutex<InputLost?>(nil)
-    /// Attempts at one chunk before the producer counts as lost.
-    static let tries = 3
+    /// Attempts at one chunk before the producer counts as lost, and how long each may take.
+    static let tries = 2
+    static let timeout: Duration = .seconds(5)
     /// Producers fetched from at once.
     static let parallel = 4
 
@@ -80,7 +81,7 @@ final class BlockFetcher: StageReader, Sendable {
             let request = FetchBlock(jobID: job, attemptID: o.attemptID, bucket: UInt32(bucket), offset: UInt64(bytes.count),
                                      maxBytes: UInt32(DataServiceLimits.chunk))
             do {
-                let block = try channel(o.dataAddress).call(request, timeout: .seconds(30))
+                let block = try channel(o.dataAddress).call(request, timeout: Self.timeout)
                 guard let t = Int(exactly: block.total), t >= bytes.count + block.data.count, t <= DataServiceLimits.maxBucket else {
                     throw WireError(.malformed, "a block of \(block.total) bytes")
                 }

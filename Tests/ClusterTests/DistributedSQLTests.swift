@@ -1,0 +1,328 @@
+import Client
+import Columnar
+import Execution
+import Foundation
+import SQL
+import Testing
+import Wire
+
+/// SQL on a real cluster: a coordinator and three worker processes, every
+/// query cut into stages whose data moves through the shuffle between them.
+/// The answers must be the ones one process gives: every golden SQL file,
+/// TPC-H, and queries whose workers die under them.
+@Suite(.serialized)
+struct DistributedSQLTests {
+    static let repo = repoRoot
+    static let golden = repo + "/Tests/EngineTests/sql"
+    static let data = repo + "/Tests/EngineTests/data"
+
+    /// A cluster of three workers whose queries may use the test data, a scratch folder and the TPC-H files.
+    func cluster(_ name: String = #function, scratch: String, workerEnv: [String: String] = [:], deadAfter: String = "1500ms") throws -> TestCluster {
+        let c = try TestCluster(name: name, deadAfter: deadAfter)
+        try c.startCoordinator(["--sql-root", Self.data, "--sql-root", scratch, "--sql-root", Self.repo + "/.build"])
+        for w in ["w1", "w2", "w3"] { try c.startWorker(w, slots: 2, allowCommands: false, env: workerEnv) }
+        try c.waitForWorkers(3)
+        return c
+    }
+
+    // MARK: golden files
+
+    @Test func everyGoldenFileAnswersAsInOneProcess() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-dsql-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let c = try cluster(scratch: scratch)
+        defer { c.shutdown() }
+        var compared = 0
+        for file in try goldenFiles() {
+            let records = GoldenRecord.parse(try String(contentsOfFile: Self.golden + "/" + file, encoding: .utf8))
+                .filter { !$0.expectsError && !$0.sql.uppercased().hasPrefix("EXPLAIN") }
+                .map { r in var r = r; r.sql = r.sql.replacingOccurrences(of: "__DATA__", with: Self.data)
+                    .replacingOccurrences(of: "__SCRATCH__", with: scratch + "/" + file.replacingOccurrences(of: "/", with: "-")); return r }
+            try? FileManager.default.createDirectory(atPath: scratch + "/" + file.replacingOccurrences(of: "/", with: "-"), withIntermediateDirectories: true)
+            // In one process, each statement on its own.
+            let session = Session()
+            try session.setThreads(1)
+            var local: [Int: [[String]]] = [:]
+            for (i, r) in records.enumerated() {
+                let results = try session.execute(r.sql)
+                if r.isQuery, case .rows(let schema, let batches)? = results.last { local[i] = Rendered.rows(schema, batches) }
+            }
+            // The files the script wrote go again, for the cluster to write.
+            try? FileManager.default.removeItem(atPath: scratch + "/" + file.replacingOccurrences(of: "/", with: "-"))
+            try? FileManager.default.createDirectory(atPath: scratch + "/" + file.replacingOccurrences(of: "/", with: "-"), withIntermediateDirectories: true)
+            // On the cluster, the whole script at once; statements are told apart by their index.
+            var statementOf: [Int] = []
+            var count = 0
+            for r in records {
+                statementOf.append(count + (try Parser.parse(r.sql).count) - 1)
+                count += try Parser.parse(r.sql).count
+            }
+            let script = records.map { $0.sql.trimmingCharacters(in: .whitespacesAndNewlines.union(CharacterSet(charactersIn: ";"))) }.joined(separator: ";\n")
+            let result = try ClusterResult.read(c, sql: script, partitions: 4)
+            try #require(result.error.isEmpty, "\(file) failed on the cluster: \(result.error)")
+            for (i, r) in records.enumerated() where r.isQuery {
+                let mine = result.statements[statementOf[i]] ?? []
+                let theirs = local[i] ?? []
+                let ordered = r.sort == "nosort"
+                #expect(Rendered.same(mine, theirs, ordered: ordered), "\(file) record at line \(r.line): \(r.sql)\ncluster: \(mine.prefix(10))\none process: \(theirs.prefix(10))")
+                compared += 1
+            }
+        }
+        #expect(compared > 100)
+    }
+
+    // MARK: TPC-H
+
+    static let tpch = repo + "/.build/tpch-sf0.1"
+    static let tpchQueries = ["q01", "q03", "q05", "q06", "q07", "q08", "q09", "q10", "q11", "q12", "q13", "q14", "q15", "q16", "q18", "q19"]
+
+    /// The TPC-H schema over the SF0.1 files, then `query`.
+    static func tpchScript(_ query: String) throws -> String {
+        let schema = try String(contentsOfFile: repo + "/Benchmarks/tpch/schema.sql", encoding: .utf8).replacingOccurrences(of: "${DATA}", with: tpch)
+        return schema + "\n" + query
+    }
+
+    /// Each statement's rows in one process, on one thread.
+    static func local(_ script: String) throws -> [[String]] {
+        let session = Session()
+        try session.setThreads(1)
+        guard case .rows(let schema, let batches)? = try session.execute(script).last else { return [] }
+        return Rendered.rows(schema, batches)
+    }
+
+    @Test func tpchAnswersAsInOneProcess() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.tpch + "/lineitem.csv"), "run Benchmarks/tpch/generate 0.1 .build/tpch-sf0.1 first")
+        let c = try cluster(scratch: Self.tpch)
+        defer { c.shutdown() }
+        for q in Self.tpchQueries {
+            let script = try Self.tpchScript(try String(contentsOfFile: Self.repo + "/Benchmarks/tpch/queries/\(q).sql", encoding: .utf8))
+            let result = try ClusterResult.read(c, sql: script, partitions: 4)
+            try #require(result.error.isEmpty, "\(q): \(result.error)")
+            let mine = result.statements.keys.max().flatMap { result.statements[$0] } ?? []
+            #expect(Rendered.same(mine, try Self.local(script), ordered: true), "\(q) differs from one process")
+        }
+    }
+
+    // MARK: faults
+
+    /// Waits for a `started-...` file of the hold hook whose name starts with `prefix`; the worker it names.
+    func started(_ c: TestCluster, _ holdDir: String, _ prefix: String) throws -> (worker: String, file: String) {
+        var found: (String, String)?
+        try c.eventually("a task \(prefix)") {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: holdDir)) ?? []
+            guard let f = names.sorted().first(where: { $0.hasPrefix(prefix) }) else { return false }
+            let parts = f.split(separator: "-")   // started KIND WORKER job N sS tT
+            found = (String(parts[2]), f)
+            return true
+        }
+        return found!
+    }
+
+    @Test func aWorkerKilledDuringTheReduceStageLosesNothing() throws {
+        let hold = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-hold-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: hold, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: hold) }
+        let c = try cluster(scratch: Self.tpch, workerEnv: ["SLUICE_TEST_HOLD_DIR": hold])
+        defer { c.shutdown() }
+        // Q5: joins into a partial aggregate (map) whose states are hashed to the final aggregate (reduce).
+        let script = try Self.tpchScript(try String(contentsOfFile: Self.repo + "/Benchmarks/tpch/queries/q05.sql", encoding: .utf8))
+        FileManager.default.createFile(atPath: hold + "/hold-reduce", contents: nil)
+        let expected = try Self.local(script)
+        let query = BackgroundQuery(c, sql: script)
+        // The reduce stage has started (and waits); the worker that ran the lineitem join holds its output.
+        _ = try started(c, hold, "started-reduce-")
+        let (mapWorker, _) = try started(c, hold, "started-map-")
+        c.kill9(c.workers[mapWorker]!)
+        try FileManager.default.removeItem(atPath: hold + "/hold-reduce")
+        let result = try #require(query.wait(180), "the query did not finish")
+        #expect(result.error.isEmpty, "\(result.error)")
+        #expect(Rendered.same(result.statements.keys.max().flatMap { result.statements[$0] } ?? [], expected, ordered: true))
+        #expect(c.log("coordinator").contains("task output lost"), "the map output on the killed worker was never reported lost")
+    }
+
+    @Test func aWorkerKilledDuringTheMapStageLosesNothing() throws {
+        let hold = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-hold-\(UUID().uuidString.prefix(8))").path
+        let files = hold + "/orders"
+        try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: hold) }
+        // orders in six files, so the map stage has several tasks.
+        let lines = try String(contentsOfFile: Self.tpch + "/orders.csv", encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: true)
+        let header = lines[0]
+        let body = lines.dropFirst()
+        for k in 0..<6 {
+            let part = body.enumerated().filter { $0.offset % 6 == k }.map { String($0.element) }
+            try ([String(header)] + part).joined(separator: "\n").appending("\n").write(toFile: "\(files)/orders-\(k).csv", atomically: true, encoding: .utf8)
+        }
+        let c = try cluster(scratch: hold, workerEnv: ["SLUICE_TEST_HOLD_DIR": hold])
+        defer { c.shutdown() }
+        let sql = "SELECT o_orderpriority, count(*) AS n, sum(o_totalprice) AS total, max(o_comment) AS m FROM '\(files)/*.csv' GROUP BY o_orderpriority ORDER BY 1"
+        let expected = try Self.local(sql)
+        // Tasks 2 and 3 of the map stage wait; 0 and 1 finish and leave their outputs.
+        for t in [2, 3] { FileManager.default.createFile(atPath: hold + "/hold-map-t\(t)", contents: nil) }
+        let query = BackgroundQuery(c, sql: sql)
+        let (worker, file) = try started(c, hold, "started-map-")
+        _ = try started(c, hold, "started-map-")
+        // Wait until a map task's output is committed, then kill the worker that made it.
+        let job = String(file.split(separator: "-")[3...4].joined(separator: "-"))
+        var committed = TaskDetail()
+        try c.eventually("a map task to succeed") {
+            guard let t = try c.client().job(job, page: 1, state: "succeeded").stages.first?.tasks.first else { return false }
+            committed = t
+            return true
+        }
+        let holder = committed.attempts.first { $0.state == "succeeded" }?.workerID.split(separator: "#").first.map(String.init) ?? worker
+        c.kill9(c.workers[holder]!)
+        for t in [2, 3] { try? FileManager.default.removeItem(atPath: hold + "/hold-map-t\(t)") }
+        let result = try #require(query.wait(180), "the query did not finish")
+        #expect(result.error.isEmpty, "\(result.error)")
+        #expect(Rendered.same(result.statements[0] ?? [], expected, ordered: true))
+        #expect(c.log("coordinator").contains("task output lost"), "the committed map output on the killed worker was never reported lost")
+    }
+
+    @Test func aWorkerKilledWhileTheResultStreamsLosesNothing() throws {
+        let c = try cluster(scratch: Self.tpch)
+        defer { c.shutdown() }
+        let sql = "SELECT l_orderkey, l_linenumber, l_comment FROM '\(Self.tpch)/lineitem.csv'"
+        let expected = try Self.local(sql)
+        let result = try ClusterResult.read(c, sql: sql, partitions: 4) { query in
+            // The first rows are out: kill the worker holding the rest of the result.
+            let jobs = try c.client().jobs().filter { $0.name == "query \(query)" }
+            let job = try #require(jobs.first).jobID
+            let detail = try c.client().job(job, page: 1, state: "succeeded")
+            let last = try #require(detail.stages.last)
+            let holder = try #require(last.tasks.first?.attempts.first { $0.state == "succeeded" }?.workerID.split(separator: "#").first.map(String.init))
+            c.kill9(c.workers[holder]!)
+        }
+        #expect(result.error.isEmpty, "\(result.error)")
+        let rows = result.statements[0] ?? []
+        #expect(rows.count == expected.count)
+        #expect(Rendered.same(rows, expected, ordered: false), "the rows read around the kill are not the result")
+        // The kill landed while the result was still being read: it had to be made again.
+        #expect(c.log("coordinator").contains("reading a query result failed"), "the result was read whole before the kill")
+    }
+
+    func goldenFiles() throws -> [String] {
+        var out: [String] = []
+        let e = FileManager.default.enumerator(atPath: Self.golden)
+        while let p = e?.nextObject() as? String { if p.hasSuffix(".test") { out.append(p) } }
+        return out.sorted()
+    }
+}
+
+/// A query's result read back from the coordinator chunk by chunk, per statement.
+struct ClusterResult {
+    var statements: [Int: [[String]]] = [:]
+    var error = ""
+    var queryID = ""
+
+    init(error: String = "") { self.error = error }
+
+    /// Runs `sql` and reads every chunk; `afterFirstRows` runs once, after the first chunk with rows.
+    static func read(_ c: TestCluster, sql: String, partitions: Int, timeout: TimeInterval = 120,
+                     afterFirstRows: ((String) throws -> Void)? = nil) throws -> ClusterResult {
+        let client = try c.client()
+        var out = ClusterResult()
+        out.queryID = try client.call(SubmitQuery(submissionID: UUID().uuidString, sql: sql, partitions: UInt32(partitions)), timeout: .seconds(30)).queryID
+        var schemas: [Int: Schema] = [:]
+        var sequence: UInt64 = 0
+        var hook = afterFirstRows
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        while Date() < deadline {
+            let chunk = try client.call(FetchResult(queryID: out.queryID, sequence: sequence, waitMs: 500), timeout: .seconds(15))
+            if chunk.pending { continue }
+            sequence += 1
+            let s = Int(chunk.statement)
+            if !chunk.schema.isEmpty {
+                var o = 0
+                schemas[s] = try BatchCodec.decode(chunk.schema, offset: &o).schema
+                out.statements[s] = out.statements[s] ?? []
+            }
+            if !chunk.batches.isEmpty, let schema = schemas[s] {
+                out.statements[s, default: []] += Rendered.rows(schema, try BatchCodec.decodeAll(chunk.batches))
+                if let h = hook { hook = nil; try h(out.queryID) }
+            }
+            if chunk.done {
+                out.error = chunk.error
+                return out
+            }
+        }
+        c.dumpLogs()
+        Issue.record("query did not finish within \(timeout) s")
+        return out
+    }
+}
+
+/// A query read on a thread of its own while the test does something to the cluster.
+final class BackgroundQuery: @unchecked Sendable {
+    private let done = DispatchSemaphore(value: 0)
+    private var result = ClusterResult()
+
+    init(_ c: TestCluster, sql: String) {
+        Thread {
+            do { self.result = try ClusterResult.read(c, sql: sql, partitions: 4) } catch { self.result = ClusterResult(error: "reading failed: \(error)") }
+            self.done.signal()
+        }.start()
+    }
+
+    /// Its result, or nil when it did not finish within `seconds`.
+    func wait(_ seconds: Double) -> ClusterResult? {
+        done.wait(timeout: .now() + seconds) == .success ? result : nil
+    }
+}
+
+/// Rows as the strings the golden files use, compared as the golden tests do.
+enum Rendered {
+    static func rows(_ schema: Schema, _ batches: [RecordBatch]) -> [[String]] {
+        var out: [[String]] = []
+        for b in batches {
+            for r in 0..<b.rowCount {
+                out.append(b.columns.indices.map { Columnar.render(b.columns[$0].value(at: r), as: schema.fields[$0].type) ?? "NULL" })
+            }
+        }
+        return out
+    }
+
+    static func same(_ a: [[String]], _ b: [[String]], ordered: Bool) -> Bool {
+        guard a.count == b.count else { return false }
+        let (x, y) = ordered ? (a, b) : (a.sorted { $0.lexicographicallyPrecedes($1) }, b.sorted { $0.lexicographicallyPrecedes($1) })
+        return zip(x, y).allSatisfy { r, s in r.count == s.count && zip(r, s).allSatisfy(cell) }
+    }
+
+    /// Equal, or both numbers within 1e-9 relative (sums of doubles in another order).
+    static func cell(_ a: String, _ b: String) -> Bool {
+        if a == b { return true }
+        guard let x = Double(a), let y = Double(b) else { return false }
+        return abs(x - y) <= 1e-9 * max(abs(x), abs(y), 1e-300)
+    }
+}
+
+/// One record of a golden file (sqllogictest format).
+struct GoldenRecord {
+    var sql: String
+    var isQuery: Bool
+    var expectsError: Bool
+    var sort: String
+    var line: Int
+
+    static func parse(_ text: String) -> [GoldenRecord] {
+        let lines = text.components(separatedBy: "\n")
+        var out: [GoldenRecord] = []
+        var i = 0
+        while i < lines.count {
+            let l = lines[i].trimmingCharacters(in: .whitespaces)
+            guard l.hasPrefix("statement") || l.hasPrefix("query") else { i += 1; continue }
+            let start = i + 1
+            let parts = l.split(separator: " ").map(String.init)
+            i += 1
+            var sql: [String] = []
+            while i < lines.count, !lines[i].trimmingCharacters(in: .whitespaces).isEmpty, lines[i] != "----" { sql.append(lines[i]); i += 1 }
+            if i < lines.count, lines[i] == "----" {
+                while i < lines.count, !lines[i].trimmingCharacters(in: .whitespaces).isEmpty { i += 1 }
+            }
+            out.append(GoldenRecord(sql: sql.joined(separator: "\n"), isQuery: parts[0] == "query", expectsError: l.hasPrefix("statement error"),
+                                    sort: parts[0] == "query" && parts.count > 2 ? parts[2] : "nosort", line: start))
+        }
+        return out
+    }
+}
