@@ -6314,7 +6314,7 @@ const ProtobufCMessageDescriptor sluice__get_cluster_status__descriptor =
   (ProtobufCMessageInit) sluice__get_cluster_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__worker_status__field_descriptors[15] =
+static const ProtobufCFieldDescriptor sluice__worker_status__field_descriptors[16] =
 {
   {
     "worker_id",
@@ -6496,9 +6496,22 @@ static const ProtobufCFieldDescriptor sluice__worker_status__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "data_address",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__WorkerStatus, data_address),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__worker_status__field_indices_by_name[] = {
   13,   /* field[13] = capabilities */
+  15,   /* field[15] = data_address */
   2,   /* field[2] = host */
   1,   /* field[1] = incarnation */
   9,   /* field[9] = labels */
@@ -6517,7 +6530,7 @@ static const unsigned sluice__worker_status__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__worker_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 15 }
+  { 0, 16 }
 };
 const ProtobufCMessageDescriptor sluice__worker_status__descriptor =
 {
@@ -6527,7 +6540,7 @@ const ProtobufCMessageDescriptor sluice__worker_status__descriptor =
   "Sluice__WorkerStatus",
   "sluice",
   sizeof(Sluice__WorkerStatus),
-  15,
+  16,
   sluice__worker_status__field_descriptors,
   sluice__worker_status__field_indices_by_name,
   1,  sluice__worker_status__number_ranges,

@@ -68,7 +68,8 @@ extension CoordinatorCore {
                     slots: UInt32(clamping: w.slots), slotsUsed: UInt32(clamping: w.active.count), stats: meta?.stats ?? ResourceStats(),
                     lastHeartbeatAgeMs: meta.map { now - $0.lastHeartbeatMs } ?? -1, serviceAddress: meta?.serviceAddress ?? "",
                     labels: meta?.labels ?? [], tasksLeased: UInt32(clamping: leased), tasksRunning: UInt32(clamping: running),
-                    stateAgeMs: now - w.since, capabilities: w.capabilities.sorted(), softwareVersion: meta?.softwareVersion ?? "")
+                    stateAgeMs: now - w.since, capabilities: w.capabilities.sorted(), softwareVersion: meta?.softwareVersion ?? "",
+                    dataAddress: meta?.dataAddress ?? "")
             }
         let running = scheduler.jobs.values
             .filter { $0.state == .running }

@@ -83,6 +83,8 @@ public struct SchedulerConfig: Sendable {
     public var leaseAhead = 1024
     /// Attempts lost with dead workers before a task is declared poison.
     public var poisonAfterLost = 3
+    /// Reports of a lost input by one task before it fails (a block that keeps going missing).
+    public var failAfterInputLosses = 5
     public var backoffBase: Millis = 200
     public var backoffMax: Millis = 10_000
     /// How long a finished job stays in memory before only the journal has it.

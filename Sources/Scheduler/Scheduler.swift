@@ -123,6 +123,8 @@ public struct Scheduler: Sendable {
         public internal(set) var attempts: [AttemptID] = []
         public internal(set) var failures = 0
         public internal(set) var lost = 0
+        /// Its attempts that could not read an input.
+        public internal(set) var inputLosses = 0
     }
 
     public struct Attempt: Sendable {
@@ -605,6 +607,13 @@ public struct Scheduler: Sendable {
                 endAttempt(r.attempt, .failed, reason: "input lost: \(reason)", &out)
                 loseOutput(producer, epoch: epoch, reason: reason, &out)
                 guard let task = live(t), task.phase == .active, !hasActiveAttempt(task) else { continue }
+                jobs[t.job]!.stages[t.stage].live[Int32(t.task)]!.inputLosses += 1
+                if task.inputLosses + 1 >= config.failAfterInputLosses {
+                    let why = "task \(t.stage).\(t.task) could not read its input \(task.inputLosses + 1) times; the last: \(reason)"
+                    failTask(t)
+                    finishJob(t.job, .failed, reason: why, now: now, &out)
+                    continue
+                }
                 move(t, to: .pending)
                 jobs[t.job]!.stages[t.stage].ready.push(Int32(t.task))
             }

@@ -4,6 +4,7 @@ import Execution
 import Foundation
 import SQL
 import Testing
+import Transport
 import Wire
 
 /// SQL on a real cluster: a coordinator and three worker processes, every
@@ -200,6 +201,99 @@ struct DistributedSQLTests {
         #expect(Rendered.same(rows, expected, ordered: false), "the rows read around the kill are not the result")
         // The kill landed while the result was still being read: it had to be made again.
         #expect(c.log("coordinator").contains("reading a query result failed"), "the result was read whole before the kill")
+    }
+
+    // MARK: edges
+
+    @Test func filesOutsideTheSQLRootsAreRefusedNamingTheFlag() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-roots-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        try "a\n1\n".write(toFile: scratch + "/ok.csv", atomically: true, encoding: .utf8)
+        // A symbolic link inside a root that leads out of it.
+        try FileManager.default.createSymbolicLink(atPath: scratch + "/escape.csv", withDestinationPath: "/etc/hostname")
+        let c = try cluster(scratch: scratch)
+        defer { c.shutdown() }
+        for path in ["/etc/passwd", scratch + "/escape.csv", scratch + "/../../etc/hostname"] {
+            let r = try c.cli(["query", "SELECT * FROM read_csv('\(path)')"])
+            #expect(r.status == 1 && r.err.contains("--sql-root"), "\(path): \(r.err)")
+        }
+        let written = try c.cli(["query", "COPY (SELECT 1 AS x) TO '/tmp/sluice-not-allowed-\(UUID().uuidString).csv'"])
+        #expect(written.status == 1 && written.err.contains("--sql-root"), "\(written.err)")
+        let ok = try c.cli(["query", "--format", "csv", "SELECT sum(a) AS s FROM '\(scratch)/ok.csv'"])
+        #expect(ok.status == 0 && ok.out == "s\n1\n", "\(ok.err)")
+    }
+
+    @Test func aCoordinatorRestartFailsTheRunningQuerySayingSo() throws {
+        let hold = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-hold-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: hold, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: hold) }
+        let c = try cluster(scratch: Self.tpch, workerEnv: ["SLUICE_TEST_HOLD_DIR": hold])
+        defer { c.shutdown() }
+        FileManager.default.createFile(atPath: hold + "/hold-map", contents: nil)
+        let client = try c.client()
+        let id = try client.call(SubmitQuery(submissionID: UUID().uuidString, sql: "SELECT count(*) FROM '\(Self.tpch)/orders.csv'")).queryID
+        _ = try started(c, hold, "started-map-")
+        c.kill9(c.coordinator!)
+        try c.startCoordinator(["--sql-root", Self.tpch])
+        try? FileManager.default.removeItem(atPath: hold + "/hold-map")
+        var message = ""
+        try c.eventually("the restarted coordinator to answer about the query") {
+            do { _ = try c.client().call(FetchResult(queryID: id, sequence: 0, waitMs: 0)); return false } catch {
+                message = "\(error)"
+                return message.contains("coordinator restart")
+            }
+        }
+        #expect(message.contains("interrupted by a coordinator restart; nothing was written"), "\(message)")
+        // Its job is failed in the journal with the same words, and the cluster runs the next query.
+        try c.waitForWorkers(3)
+        let next = try c.cli(["query", "--format", "csv", "SELECT count(*) AS n FROM '\(Self.tpch)/region.csv'"])
+        #expect(next.status == 0 && next.out == "n\n5\n", "\(next.err)")
+        #expect(try c.client().jobs().contains { $0.reason.contains("interrupted by a coordinator restart") })
+    }
+
+    @Test func aTimeoutCancelsTheQuerysTasks() throws {
+        let hold = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-hold-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: hold, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: hold) }
+        let c = try cluster(scratch: Self.tpch, workerEnv: ["SLUICE_TEST_HOLD_DIR": hold])
+        defer { c.shutdown() }
+        FileManager.default.createFile(atPath: hold + "/hold-map", contents: nil)
+        let r = try c.cli(["query", "--timeout", "1s", "SELECT count(*) FROM '\(Self.tpch)/orders.csv'"])
+        #expect(r.status == 1 && r.err.contains("timed out"), "\(r.err)")
+        let jobs = try c.client().jobs()
+        #expect(jobs.first?.state == "cancelled", "\(jobs.map { ($0.jobID, $0.state, $0.reason) })")
+    }
+
+    @Test func hostileBytesOnTheDataPortLeaveTheWorkerServing() throws {
+        let c = try cluster(scratch: Self.tpch)
+        defer { c.shutdown() }
+        let address = try #require(try c.client().status().workers.first { !$0.dataAddress.isEmpty }).dataAddress
+        let secret = try ClusterSecret(file: c.secretFile)
+        let sealer = Sealer(clusterID: "sluice", sender: "client:hostile", secret: secret)
+        let raw = try RequestSocket(dialing: address, maxMessageSize: 1 << 20)
+        defer { raw.close() }
+        func errorCode(_ bytes: [UInt8]) throws -> ErrorCode {
+            let reply = try Envelope(decoding: try raw.request(bytes, timeout: .seconds(5)))
+            #expect(reply.kind == .error)
+            return try ErrorReply(decoding: reply.body).code
+        }
+        #expect(try errorCode((0..<300).map { _ in UInt8.random(in: 0...255) }) == .badRequest)
+        let valid = sealer.request(FetchBlock(jobID: "job-1", attemptID: 1, bucket: 0, offset: 0, maxBytes: 100)).encoded()
+        #expect(try errorCode(Array(valid.prefix(valid.count / 2))) == .badRequest)
+        // Well formed, about nothing it holds: a bucket, an offset and a size no one wrote.
+        #expect(try errorCode(valid) == .notFound)
+        let huge = sealer.request(FetchBlock(jobID: "../../etc", attemptID: .max, bucket: .max, offset: .max, maxBytes: .max)).encoded()
+        #expect(try errorCode(huge) == .notFound)
+        var wrongKind = sealer.request(GetClusterStatus())
+        wrongKind.body = [0xFF, 0xFF, 0x01]
+        #expect(try errorCode(sealer.seal(wrongKind).encoded()) == .badRequest)
+        let forger = Sealer(clusterID: "sluice", sender: "client:forger", secret: ClusterSecret(Array("not-the-secret-at-all".utf8)))
+        #expect(try errorCode(forger.request(FetchBlock(jobID: "job-1", attemptID: 1)).encoded()) == .unauthenticated)
+        connectionStorm(port: Int(address.split(separator: ":").last!)!, connections: 200)
+        // Still serving: a query whose stages move data between workers.
+        let r = try c.cli(["query", "--format", "csv", "SELECT o_orderpriority, count(*) AS n FROM '\(Self.tpch)/orders.csv' GROUP BY 1 ORDER BY 1"])
+        #expect(r.status == 0 && r.out.split(separator: "\n").count == 6, "\(r.err)")
     }
 
     func goldenFiles() throws -> [String] {

@@ -178,6 +178,27 @@ struct OutputLostTests {
         #expect(h.s.jobs[JobID("q")]?.state == .succeeded)
     }
 
+    @Test func anInputThatKeepsGoingMissingFailsTheJobNamingIt() throws {
+        var h = Harness { $0.failAfterInputLosses = 3 }
+        let a = h.join("a", slots: 1)
+        mapReduce(&h, maps: 1, reduces: 1)
+        var epoch = 0
+        var end: [(JobID, JobState, String)] = []
+        for round in 0..<3 {
+            let m = try need(h.sync(a, want: 1))
+            #expect(m.map(\.task.stage) == [0], "round \(round)")
+            let r = try need(h.sync(a, want: 1, finished: [ok(m[0].attempt)]))
+            let actions = h.on(.sync(a, token: 900 + UInt64(round), want: 0, deadline: h.now, started: [],
+                                     finished: [Report(attempt: r[0].attempt, outcome: .inputLost(producer: m[0].task, epoch: epoch,
+                                                                                                    reason: "block 0 of attempt \(m[0].attempt) not found"))],
+                                     released: []))
+            end = actions.jobEnds
+            epoch += 1
+        }
+        #expect(end.map(\.1) == [.failed])
+        #expect(end.first?.2.contains("could not read its input 3 times") == true && end.first?.2.contains("not found") == true)
+    }
+
     @Test func stagesKeepingOutputsHaveABoundedTaskCount() {
         let plan = JobPlan(stages: [.init(tasks: JobPlan.maxTasksKeepingOutputs + 1, keepsOutputs: true)])
         #expect(plan.problem?.contains("keeps its outputs") == true)

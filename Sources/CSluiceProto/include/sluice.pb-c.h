@@ -1099,10 +1099,14 @@ struct  Sluice__WorkerStatus
   size_t n_capabilities;
   char **capabilities;
   char *software_version;
+  /*
+   * where it serves shuffle blocks
+   */
+  char *data_address;
 };
 #define SLUICE__WORKER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__worker_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
 struct  Sluice__ClusterStatus

@@ -2743,6 +2743,7 @@ public struct WorkerStatus: WireMessage, Hashable, Codable {
     public var stateAgeMs: Int64
     public var capabilities: [String]
     public var softwareVersion: String
+    public var dataAddress: String
 
     public init(
         workerID: String = "",
@@ -2759,7 +2760,8 @@ public struct WorkerStatus: WireMessage, Hashable, Codable {
         tasksRunning: UInt32 = 0,
         stateAgeMs: Int64 = 0,
         capabilities: [String] = [],
-        softwareVersion: String = ""
+        softwareVersion: String = "",
+        dataAddress: String = ""
     ) {
         self.workerID = workerID
         self.incarnation = incarnation
@@ -2776,6 +2778,7 @@ public struct WorkerStatus: WireMessage, Hashable, Codable {
         self.stateAgeMs = stateAgeMs
         self.capabilities = capabilities
         self.softwareVersion = softwareVersion
+        self.dataAddress = dataAddress
     }
 }
 
@@ -2797,6 +2800,7 @@ extension WorkerStatus {
         self.stateAgeMs = m.state_age_ms
         self.capabilities = repeatedPointers(m.capabilities, m.n_capabilities) { cString($0) }
         self.softwareVersion = cString(m.software_version)
+        self.dataAddress = cString(m.data_address)
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__WorkerStatus>, _ arena: Arena) {
@@ -2818,6 +2822,7 @@ extension WorkerStatus {
         p.pointee.n_capabilities = capabilities.count
         p.pointee.capabilities = arena.array(capabilities) { arena.string($0) }
         p.pointee.software_version = arena.string(softwareVersion)
+        p.pointee.data_address = arena.string(dataAddress)
     }
 
     public func encoded() -> [UInt8] {

@@ -564,6 +564,7 @@ extension WorkerStatus {
         m.stateAgeMs = -1013
         m.capabilities = ["capabilities-\u{e9}-14", "capabilities-\u{e9}-14"]
         m.softwareVersion = "software_version-\u{e9}-15"
+        m.dataAddress = "data_address-\u{e9}-16"
         return m
     }
 }
