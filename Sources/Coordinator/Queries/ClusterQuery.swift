@@ -58,6 +58,7 @@ final class ClusterQuery: @unchecked Sendable {
     func run() {
         let session = Session()
         session.stages = (partitions: partitions, scanTasks: partitions)
+        session.broadcastLimit = Session.clusterBroadcastLimit
         session.fileRoots = services.fileRoots
         session.stageExecutor = { (plan) throws(SQLError) in try self.runJob(plan, sink: nil) }
         do {

@@ -20,7 +20,9 @@ public final class Session: Catalog {
     /// Hash joins whose build side is expected to exceed this many rows
     /// partition both sides instead of sharing one table (see PhysicalPlanner);
     /// nil in one process. Tests set it to run partitioned joins.
-    var broadcastLimit: Double?
+    public var broadcastLimit: Double?
+    /// The cluster's default broadcast limit, in estimated rows of the build side.
+    public static let clusterBroadcastLimit: Double = 1_000_000
     /// When set, queries are planned for `partitions` partitions, cut into
     /// stages and run stage by stage through an in-process shuffle, as the
     /// cluster runs them (EXPLAIN shows the stages). Tests compare the two.
@@ -114,8 +116,16 @@ public final class Session: Catalog {
             for l in lines { b.append(string: l) }
             return .rows(Schema([field]), [RecordBatch(schema: Schema([field]), columns: [b.finish()])])
         case .set(let name, let value, let loc):
+            if name.lowercased() == "broadcast_threshold" {
+                guard let value else { broadcastLimit = stages == nil ? nil : Session.clusterBroadcastLimit; return .message("RESET") }
+                guard case .literal(.number(let text)) = value.kind, let n = Int(text), n >= 0 else {
+                    throw SQLError.binder("broadcast_threshold takes a number of rows, like SET broadcast_threshold = 100000", value.location)
+                }
+                broadcastLimit = Double(n)
+                return .message("SET")
+            }
             guard name.lowercased() == "threads" else {
-                throw SQLError.binder("unknown setting \"\(name)\"; the settings are: threads", loc)
+                throw SQLError.binder("unknown setting \"\(name)\"; the settings are: threads, broadcast_threshold", loc)
             }
             guard let value else { threads = Session.defaultThreads; return .message("RESET") }
             guard case .literal(.number(let text)) = value.kind, let n = Int(text) else {
