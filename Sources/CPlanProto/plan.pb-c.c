@@ -1762,49 +1762,94 @@ void   plan__stage__free_unpacked
   assert(message->base.descriptor == &plan__stage__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-void   plan__file_share__init
-                     (Plan__FileShare         *message)
+void   plan__task_scan__init
+                     (Plan__TaskScan         *message)
 {
-  static const Plan__FileShare init_value = PLAN__FILE_SHARE__INIT;
+  static const Plan__TaskScan init_value = PLAN__TASK_SCAN__INIT;
   *message = init_value;
 }
-size_t plan__file_share__get_packed_size
-                     (const Plan__FileShare *message)
+size_t plan__task_scan__get_packed_size
+                     (const Plan__TaskScan *message)
 {
-  assert(message->base.descriptor == &plan__file_share__descriptor);
+  assert(message->base.descriptor == &plan__task_scan__descriptor);
   return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
 }
-size_t plan__file_share__pack
-                     (const Plan__FileShare *message,
+size_t plan__task_scan__pack
+                     (const Plan__TaskScan *message,
                       uint8_t       *out)
 {
-  assert(message->base.descriptor == &plan__file_share__descriptor);
+  assert(message->base.descriptor == &plan__task_scan__descriptor);
   return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
 }
-size_t plan__file_share__pack_to_buffer
-                     (const Plan__FileShare *message,
+size_t plan__task_scan__pack_to_buffer
+                     (const Plan__TaskScan *message,
                       ProtobufCBuffer *buffer)
 {
-  assert(message->base.descriptor == &plan__file_share__descriptor);
+  assert(message->base.descriptor == &plan__task_scan__descriptor);
   return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
 }
-Plan__FileShare *
-       plan__file_share__unpack
+Plan__TaskScan *
+       plan__task_scan__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data)
 {
-  return (Plan__FileShare *)
-     protobuf_c_message_unpack (&plan__file_share__descriptor,
+  return (Plan__TaskScan *)
+     protobuf_c_message_unpack (&plan__task_scan__descriptor,
                                 allocator, len, data);
 }
-void   plan__file_share__free_unpacked
-                     (Plan__FileShare *message,
+void   plan__task_scan__free_unpacked
+                     (Plan__TaskScan *message,
                       ProtobufCAllocator *allocator)
 {
   if(!message)
     return;
-  assert(message->base.descriptor == &plan__file_share__descriptor);
+  assert(message->base.descriptor == &plan__task_scan__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   plan__scan_part__init
+                     (Plan__ScanPart         *message)
+{
+  static const Plan__ScanPart init_value = PLAN__SCAN_PART__INIT;
+  *message = init_value;
+}
+size_t plan__scan_part__get_packed_size
+                     (const Plan__ScanPart *message)
+{
+  assert(message->base.descriptor == &plan__scan_part__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__scan_part__pack
+                     (const Plan__ScanPart *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__scan_part__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__scan_part__pack_to_buffer
+                     (const Plan__ScanPart *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__scan_part__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__ScanPart *
+       plan__scan_part__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__ScanPart *)
+     protobuf_c_message_unpack (&plan__scan_part__descriptor,
+                                allocator, len, data);
+}
+void   plan__scan_part__free_unpacked
+                     (Plan__ScanPart *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__scan_part__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
 static const ProtobufCEnumValue plan__data_type__kind__enum_values_by_number[11] =
@@ -3266,7 +3311,7 @@ const ProtobufCMessageDescriptor plan__partition__descriptor =
   (ProtobufCMessageInit) plan__partition__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__data_file__field_descriptors[3] =
+static const ProtobufCFieldDescriptor plan__data_file__field_descriptors[6] =
 {
   {
     "path",
@@ -3304,16 +3349,55 @@ static const ProtobufCFieldDescriptor plan__data_file__field_descriptors[3] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "has_range",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Plan__DataFile, has_range),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "range_start",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Plan__DataFile, range_start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "range_end",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Plan__DataFile, range_end),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned plan__data_file__field_indices_by_name[] = {
+  3,   /* field[3] = has_range */
   2,   /* field[2] = partitions */
   0,   /* field[0] = path */
+  5,   /* field[5] = range_end */
+  4,   /* field[4] = range_start */
   1,   /* field[1] = size */
 };
 static const ProtobufCIntRange plan__data_file__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor plan__data_file__descriptor =
 {
@@ -3323,7 +3407,7 @@ const ProtobufCMessageDescriptor plan__data_file__descriptor =
   "Plan__DataFile",
   "plan",
   sizeof(Plan__DataFile),
-  3,
+  6,
   plan__data_file__field_descriptors,
   plan__data_file__field_indices_by_name,
   1,  plan__data_file__number_ranges,
@@ -4644,13 +4728,13 @@ static const ProtobufCFieldDescriptor plan__stage__field_descriptors[11] =
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "file_shares",
+    "task_scans",
     11,
     PROTOBUF_C_LABEL_REPEATED,
     PROTOBUF_C_TYPE_MESSAGE,
-    offsetof(Plan__Stage, n_file_shares),
-    offsetof(Plan__Stage, file_shares),
-    &plan__file_share__descriptor,
+    offsetof(Plan__Stage, n_task_scans),
+    offsetof(Plan__Stage, task_scans),
+    &plan__task_scan__descriptor,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
@@ -4660,12 +4744,12 @@ static const unsigned plan__stage__field_indices_by_name[] = {
   6,   /* field[6] = buckets */
   7,   /* field[7] = combine */
   4,   /* field[4] = depends_on */
-  10,   /* field[10] = file_shares */
   2,   /* field[2] = fragment */
   5,   /* field[5] = hash_keys */
   1,   /* field[1] = id */
   8,   /* field[8] = subquery_stages */
   9,   /* field[9] = subquery_types */
+  10,   /* field[10] = task_scans */
   3,   /* field[3] = tasks */
   0,   /* field[0] = version */
 };
@@ -4689,54 +4773,118 @@ const ProtobufCMessageDescriptor plan__stage__descriptor =
   (ProtobufCMessageInit) plan__stage__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__file_share__field_descriptors[2] =
+static const ProtobufCFieldDescriptor plan__task_scan__field_descriptors[1] =
 {
   {
-    "lower",
+    "parts",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__TaskScan, n_parts),
+    offsetof(Plan__TaskScan, parts),
+    &plan__scan_part__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__task_scan__field_indices_by_name[] = {
+  0,   /* field[0] = parts */
+};
+static const ProtobufCIntRange plan__task_scan__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor plan__task_scan__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.TaskScan",
+  "TaskScan",
+  "Plan__TaskScan",
+  "plan",
+  sizeof(Plan__TaskScan),
+  1,
+  plan__task_scan__field_descriptors,
+  plan__task_scan__field_indices_by_name,
+  1,  plan__task_scan__number_ranges,
+  (ProtobufCMessageInit) plan__task_scan__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__scan_part__field_descriptors[4] =
+{
+  {
+    "file",
     1,
     PROTOBUF_C_LABEL_NONE,
     PROTOBUF_C_TYPE_UINT32,
     0,   /* quantifier_offset */
-    offsetof(Plan__FileShare, lower),
+    offsetof(Plan__ScanPart, file),
     NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "upper",
+    "whole",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_UINT32,
+    PROTOBUF_C_TYPE_BOOL,
     0,   /* quantifier_offset */
-    offsetof(Plan__FileShare, upper),
+    offsetof(Plan__ScanPart, whole),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "start",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Plan__ScanPart, start),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "end",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Plan__ScanPart, end),
     NULL,
     NULL,
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
 };
-static const unsigned plan__file_share__field_indices_by_name[] = {
-  0,   /* field[0] = lower */
-  1,   /* field[1] = upper */
+static const unsigned plan__scan_part__field_indices_by_name[] = {
+  3,   /* field[3] = end */
+  0,   /* field[0] = file */
+  2,   /* field[2] = start */
+  1,   /* field[1] = whole */
 };
-static const ProtobufCIntRange plan__file_share__number_ranges[1 + 1] =
+static const ProtobufCIntRange plan__scan_part__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
-const ProtobufCMessageDescriptor plan__file_share__descriptor =
+const ProtobufCMessageDescriptor plan__scan_part__descriptor =
 {
   PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
-  "plan.FileShare",
-  "FileShare",
-  "Plan__FileShare",
+  "plan.ScanPart",
+  "ScanPart",
+  "Plan__ScanPart",
   "plan",
-  sizeof(Plan__FileShare),
-  2,
-  plan__file_share__field_descriptors,
-  plan__file_share__field_indices_by_name,
-  1,  plan__file_share__number_ranges,
-  (ProtobufCMessageInit) plan__file_share__init,
+  sizeof(Plan__ScanPart),
+  4,
+  plan__scan_part__field_descriptors,
+  plan__scan_part__field_indices_by_name,
+  1,  plan__scan_part__number_ranges,
+  (ProtobufCMessageInit) plan__scan_part__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -71,6 +71,8 @@ final class CoordinatorCore {
         var submission: String
         var submittedMs: Int64
         var finishedMs: Int64 = 0
+        /// Bytes its `sql` tasks wrote (shuffle outputs and the result).
+        var outputBytes: UInt64 = 0
     }
 
     struct AttemptInfo {
@@ -369,6 +371,9 @@ final class CoordinatorCore {
         for s in starts where scheduler.attempts[s.attempt.attemptID] != nil {
             attemptInfo[s.attempt.attemptID, default: AttemptInfo()].startedUs = s.startedAtUs
         }
+        for r in results where r.outcome == .succeeded && !r.bucketBytes.isEmpty {
+            jobMeta[JobID(r.attempt.jobID)]?.outputBytes &+= r.bucketBytes.reduce(0, &+)
+        }
         for r in results where scheduler.attempts[r.attempt.attemptID] != nil {
             var info = attemptInfo[r.attempt.attemptID, default: AttemptInfo()]
             guard info.finishedUs == 0 else { continue }
@@ -453,7 +458,8 @@ final class CoordinatorCore {
                 specs[id] = nil
                 journal.append(.jobEnd(job: id.rawValue, state: state.rawValue, reason: reason, atMs: now,
                                        succeeded: job?.succeededTasks ?? 0, failed: job?.failedTasks ?? 0))
-                let meta: Logger.Metadata = ["job.id": "\(id)", "state": "\(state.rawValue)", "reason": "\(reason)"]
+                var meta: Logger.Metadata = ["job.id": "\(id)", "state": "\(state.rawValue)", "reason": "\(reason)"]
+                if let bytes = jobMeta[id]?.outputBytes, bytes > 0 { meta["output.bytes"] = "\(bytes)" }
                 if state == .failed { logger.warning("job ended", metadata: meta) } else { logger.info("job ended", metadata: meta) }
             case .jobForgotten(let id):
                 if let meta = jobMeta.removeValue(forKey: id) { submissions[meta.submission] = nil }

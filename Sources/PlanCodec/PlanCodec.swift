@@ -75,12 +75,19 @@ public enum PlanCodec {
             p.pointee.n_subquery_stages = stage.subqueries.count
             p.pointee.subquery_stages = arena.array(stage.subqueries) { UInt32(clamping: $0) }
             (p.pointee.n_subquery_types, p.pointee.subquery_types) = try e.list(stage.subqueryTypes) { e.dataType($0) }
-            (p.pointee.n_file_shares, p.pointee.file_shares) = try e.list(stage.fileShares ?? []) { r in
-                e.new(Plan__FileShare.self) { f in
-                    plan__file_share__init(f)
-                    f.pointee.lower = UInt32(clamping: r.lowerBound)
-                    f.pointee.upper = UInt32(clamping: r.upperBound)
+            (p.pointee.n_task_scans, p.pointee.task_scans) = try e.list(stage.scanShares ?? []) { (shares) throws(SQLError) in
+                let t = arena.allocate(Plan__TaskScan.self)
+                plan__task_scan__init(t)
+                (t.pointee.n_parts, t.pointee.parts) = try e.list(shares) { share in
+                    e.new(Plan__ScanPart.self) { x in
+                        plan__scan_part__init(x)
+                        x.pointee.file = UInt32(clamping: share.file)
+                        x.pointee.whole = share.range == nil ? 1 : 0
+                        x.pointee.start = UInt64(max(0, share.range?.lowerBound ?? 0))
+                        x.pointee.end = UInt64(max(0, share.range?.upperBound ?? 0))
+                    }
                 }
+                return t
             }
             return packed(p)
         }
@@ -112,16 +119,22 @@ public enum PlanCodec {
         guard case .gather(let combine) = try d.exchange(try d.required(s.combine, "how a task combines its rows").pointee) else {
             throw Decoder.error("a stage combines its rows with a gather")
         }
-        let shares = try d.list(s.file_shares, s.n_file_shares) { (f) throws(SQLError) -> Range<Int> in
-            let x = try d.required(f, "a file share").pointee
-            guard x.lower <= x.upper else { throw Decoder.error("a file share from \(x.lower) to \(x.upper)") }
-            return Int(x.lower)..<Int(x.upper)
+        let shares = try d.list(s.task_scans, s.n_task_scans) { (t) throws(SQLError) -> [ScanShare] in
+            let scan = try d.required(t, "a task's scan").pointee
+            return try d.list(scan.parts, scan.n_parts) { (p) throws(SQLError) -> ScanShare in
+                let x = try d.required(p, "a scan part").pointee
+                let file = Int(x.file)
+                if x.whole != 0 { return ScanShare(file: file) }
+                let start = try d.int(x.start, "range start"), end = try d.int(x.end, "range end")
+                guard start <= end else { throw Decoder.error("a scan part from \(start) to \(end)") }
+                return ScanShare(file: file, range: start..<end)
+            }
         }
         let stage = QueryStage(id: Int(s.id), plan: try d.node(s.fragment), output: output, combine: combine, tasks: Int(s.tasks),
                                dependsOn: try ints(s.depends_on, s.n_depends_on, "stage dependencies"),
                                subqueries: try ints(s.subquery_stages, s.n_subquery_stages, "subquery stages"),
                                subqueryTypes: try d.list(s.subquery_types, s.n_subquery_types, d.dataType),
-                               fileShares: shares.isEmpty ? nil : shares)
+                               scanShares: shares.isEmpty ? nil : shares)
         try stage.check()
         return stage
     }
@@ -366,6 +379,11 @@ private struct Encoder {
                 plan__data_file__init(f)
                 f.pointee.path = arena.string(file.path)
                 f.pointee.size = UInt64(max(0, file.size))
+                if let r = file.range {
+                    f.pointee.has_range = 1
+                    f.pointee.range_start = UInt64(max(0, r.lowerBound))
+                    f.pointee.range_end = UInt64(max(0, r.upperBound))
+                }
                 (f.pointee.n_partitions, f.pointee.partitions) = (try? list(file.partitions) { part in
                     new(Plan__Partition.self) { q in
                         plan__partition__init(q)
@@ -677,7 +695,13 @@ private struct Decoder {
                 let x = try required(q, "a partition").pointee
                 return DataFile.Partition(cString(x.key), cString(x.value))
             }
-            return DataFile(path: cString(d.path), size: try int(d.size, "file size"), partitions: parts)
+            var range: Range<Int>? = nil
+            if d.has_range != 0 {
+                let start = try int(d.range_start, "range start"), end = try int(d.range_end, "range end")
+                guard start <= end else { throw Self.error("a file range from \(start) to \(end)") }
+                range = start..<end
+            }
+            return DataFile(path: cString(d.path), size: try int(d.size, "file size"), partitions: parts, range: range)
         }
         var fields: [Int] = []
         if s.n_fields > 0 {

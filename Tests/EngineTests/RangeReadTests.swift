@@ -78,7 +78,7 @@ struct RangeReadTests {
                 while let b = try r.next() { out.rows += rows(b) }
                 return out
             }
-            let split = FileSplit(path: file.path, bounds: bounds, context: RunContext(cancel: Cancellation(), partitions: 2))
+            let split = FileSplit(path: file.path, bounds: bounds, context: RunContext(cancel: Cancellation(), partitions: 2), fileSize: file.size)
             var readers: [CSVReader] = []
             var firsts: [[[String]]] = []
             for k in 0..<split.parts {
@@ -143,6 +143,39 @@ struct RangeReadTests {
         }
     }
 
+    /// A file shared out to tasks at byte offsets, each task starting from the
+    /// quoting state it follows from the file's start, reads every row once:
+    /// the tasks' rows, in task order, are one reader's.
+    @Test(arguments: ["\"", "\\"])
+    func tasksSharingAFileReadItsRowsOnce(escape: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-task-shares-\(getpid())-\(escape == "\"" ? "q" : "b")").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var r = Rng(s: escape == "\"" ? 13 : 17)
+        let esc = Character(escape)
+        let d = dialect(.skip, escape: esc)
+        for round in 0..<10 {
+            let path = dir + "/doc\(round).csv"
+            try document(&r, escape: esc).write(toFile: path, atomically: true, encoding: .utf8)
+            let size = Int((try FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0)
+            let file = DataFile(path: path, size: size, partitions: [])
+            let whole = read(file, d, quarantine: nil, bounds: nil)
+            for cut in 1..<size {
+                var got: [[String]] = []
+                for share in [0..<cut, cut..<size] {
+                    let state = try FileSplit.quoteState(path: path, at: share.lowerBound, format: .csv(d))
+                    let split = FileSplit(path: path, bounds: [share.lowerBound, share.upperBound],
+                                          context: RunContext(cancel: Cancellation(), partitions: 1), entryState: state, fileSize: size)
+                    let reader = try CSVReader(file: file, schema: schema, columns: [0, 1, 2], dialect: d, quarantine: nil,
+                                               range: FileRange(split: split, part: 0))
+                    while let b = try reader.next() { got += rows(b) }
+                }
+                #expect(got == whole.rows, "round \(round), tasks split at byte \(cut)")
+                if got != whole.rows { return }
+            }
+        }
+    }
+
     func jsonDocument(_ r: inout Rng) -> String {
         var text = ""
         for i in 0..<(4 + r.next(10)) {
@@ -167,7 +200,7 @@ struct RangeReadTests {
                 while let b = try r.next() { out.rows += rows(b) }
                 return out
             }
-            let split = FileSplit(path: file.path, bounds: bounds, context: RunContext(cancel: Cancellation(), partitions: 2))
+            let split = FileSplit(path: file.path, bounds: bounds, context: RunContext(cancel: Cancellation(), partitions: 2), fileSize: file.size)
             var readers: [JSONReader] = []
             var parts: [[[String]]] = []
             for k in 0..<split.parts {

@@ -120,7 +120,10 @@ struct SQLLogicFile {
         case .stagesTwoThreadsPartitionedJoins: try session.setThreads(2)
         }
         if mode == .fourThreadsPartitionedJoins || mode == .stagesTwoThreadsPartitionedJoins { session.broadcastLimit = 0 }
-        if mode == .stages || mode == .stagesTwoThreadsPartitionedJoins { session.stages = (partitions: 3, scanTasks: 3) }
+        if mode == .stages || mode == .stagesTwoThreadsPartitionedJoins {
+            session.stages = (partitions: 3, scanTasks: 3)
+            session.stageMinTaskBytes = 0   // small files too are shared out by bytes, as large ones are on a cluster
+        }
         var failures: [String] = []
         var rewritten: [String] = []
         let name = URL(fileURLWithPath: path).lastPathComponent + " (\(mode))"

@@ -224,9 +224,9 @@ final class PlanCodecTests {
     @Test func inconsistentStagesAreRefusedBeforeTheyRun() throws {
         let schema = Schema([Field("a", .bigint)])
         func stage(_ plan: PhysicalPlan, id: Int = 2, output: StageOutput = .single, tasks: Int = 1, dependsOn: [Int] = [1],
-                   shares: [Range<Int>]? = nil) -> QueryStage {
+                   shares: [[ScanShare]]? = nil) -> QueryStage {
             QueryStage(id: id, plan: plan.numbered(), output: output, combine: .any, tasks: tasks, dependsOn: dependsOn, subqueries: [],
-                       subqueryTypes: [], fileShares: shares)
+                       subqueryTypes: [], scanShares: shares)
         }
         func refusedStage(_ s: QueryStage, _ why: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) {
             do {
@@ -245,7 +245,7 @@ final class PlanCodecTests {
         refusedStage(stage(input, output: .hash(keys: [.column(3, .bigint)], partitions: 4)), "column #3 of 1")
         refusedStage(stage(input, output: .hash(keys: [.column(0, .bigint)], partitions: 1_000_000)), "1000000 buckets")
         refusedStage(stage(input, tasks: 0), "has 0 tasks")
-        refusedStage(stage(input, tasks: 2, shares: [0..<1]), "among 1 tasks, not 2")
+        refusedStage(stage(input, tasks: 2, shares: [[ScanShare(file: 0)]]), "among 1 tasks, not 2")
         refusedStage(stage(PhysicalPlan(.stageInput(stage: 1, exchange: .broadcast), schema: schema)
             .withNewInputs([]), dependsOn: [1]).withSubquery(), "subquery")
         for n in 0..<bytes.count {

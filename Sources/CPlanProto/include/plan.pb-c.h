@@ -54,7 +54,8 @@ typedef struct Plan__StageInput Plan__StageInput;
 typedef struct Plan__Node Plan__Node;
 typedef struct Plan__Query Plan__Query;
 typedef struct Plan__Stage Plan__Stage;
-typedef struct Plan__FileShare Plan__FileShare;
+typedef struct Plan__TaskScan Plan__TaskScan;
+typedef struct Plan__ScanPart Plan__ScanPart;
 
 
 /* --- enums --- */
@@ -458,10 +459,17 @@ struct  Plan__DataFile
   uint64_t size;
   size_t n_partitions;
   Plan__Partition **partitions;
+  /*
+   * Only the rows starting in (range_start, range_end] (and the row at 0): a
+   * share of a large file for one task. Absent: the whole file.
+   */
+  protobuf_c_boolean has_range;
+  uint64_t range_start;
+  uint64_t range_end;
 };
 #define PLAN__DATA_FILE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&plan__data_file__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0 }
 
 
 struct  Plan__Scan
@@ -773,10 +781,10 @@ struct  Plan__Stage
   size_t n_subquery_types;
   Plan__DataType **subquery_types;
   /*
-   * empty: the stage reads no files
+   * per task, what it reads of the stage's files; empty: it reads no files
    */
-  size_t n_file_shares;
-  Plan__FileShare **file_shares;
+  size_t n_task_scans;
+  Plan__TaskScan **task_scans;
 };
 #define PLAN__STAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&plan__stage__descriptor) \
@@ -784,17 +792,36 @@ struct  Plan__Stage
 
 
 /*
- * Files [lower, upper) of the stage's scan.
+ * The parts of the scan's files one task reads, in file order.
  */
-struct  Plan__FileShare
+struct  Plan__TaskScan
 {
   ProtobufCMessage base;
-  uint32_t lower;
-  uint32_t upper;
+  size_t n_parts;
+  Plan__ScanPart **parts;
 };
-#define PLAN__FILE_SHARE__INIT \
- { PROTOBUF_C_MESSAGE_INIT (&plan__file_share__descriptor) \
-    , 0, 0 }
+#define PLAN__TASK_SCAN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__task_scan__descriptor) \
+    , 0,NULL }
+
+
+struct  Plan__ScanPart
+{
+  ProtobufCMessage base;
+  /*
+   * index in the scan's files
+   */
+  uint32_t file;
+  protobuf_c_boolean whole;
+  /*
+   * else bytes [start, end)
+   */
+  uint64_t start;
+  uint64_t end;
+};
+#define PLAN__SCAN_PART__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__scan_part__descriptor) \
+    , 0, 0, 0, 0 }
 
 
 /* Plan__DataType methods */
@@ -1538,24 +1565,43 @@ Plan__Stage *
 void   plan__stage__free_unpacked
                      (Plan__Stage *message,
                       ProtobufCAllocator *allocator);
-/* Plan__FileShare methods */
-void   plan__file_share__init
-                     (Plan__FileShare         *message);
-size_t plan__file_share__get_packed_size
-                     (const Plan__FileShare   *message);
-size_t plan__file_share__pack
-                     (const Plan__FileShare   *message,
+/* Plan__TaskScan methods */
+void   plan__task_scan__init
+                     (Plan__TaskScan         *message);
+size_t plan__task_scan__get_packed_size
+                     (const Plan__TaskScan   *message);
+size_t plan__task_scan__pack
+                     (const Plan__TaskScan   *message,
                       uint8_t             *out);
-size_t plan__file_share__pack_to_buffer
-                     (const Plan__FileShare   *message,
+size_t plan__task_scan__pack_to_buffer
+                     (const Plan__TaskScan   *message,
                       ProtobufCBuffer     *buffer);
-Plan__FileShare *
-       plan__file_share__unpack
+Plan__TaskScan *
+       plan__task_scan__unpack
                      (ProtobufCAllocator  *allocator,
                       size_t               len,
                       const uint8_t       *data);
-void   plan__file_share__free_unpacked
-                     (Plan__FileShare *message,
+void   plan__task_scan__free_unpacked
+                     (Plan__TaskScan *message,
+                      ProtobufCAllocator *allocator);
+/* Plan__ScanPart methods */
+void   plan__scan_part__init
+                     (Plan__ScanPart         *message);
+size_t plan__scan_part__get_packed_size
+                     (const Plan__ScanPart   *message);
+size_t plan__scan_part__pack
+                     (const Plan__ScanPart   *message,
+                      uint8_t             *out);
+size_t plan__scan_part__pack_to_buffer
+                     (const Plan__ScanPart   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__ScanPart *
+       plan__scan_part__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__scan_part__free_unpacked
+                     (Plan__ScanPart *message,
                       ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
@@ -1676,8 +1722,11 @@ typedef void (*Plan__Query_Closure)
 typedef void (*Plan__Stage_Closure)
                  (const Plan__Stage *message,
                   void *closure_data);
-typedef void (*Plan__FileShare_Closure)
-                 (const Plan__FileShare *message,
+typedef void (*Plan__TaskScan_Closure)
+                 (const Plan__TaskScan *message,
+                  void *closure_data);
+typedef void (*Plan__ScanPart_Closure)
+                 (const Plan__ScanPart *message,
                   void *closure_data);
 
 /* --- services --- */
@@ -1729,7 +1778,8 @@ extern const ProtobufCMessageDescriptor plan__stage_input__descriptor;
 extern const ProtobufCMessageDescriptor plan__node__descriptor;
 extern const ProtobufCMessageDescriptor plan__query__descriptor;
 extern const ProtobufCMessageDescriptor plan__stage__descriptor;
-extern const ProtobufCMessageDescriptor plan__file_share__descriptor;
+extern const ProtobufCMessageDescriptor plan__task_scan__descriptor;
+extern const ProtobufCMessageDescriptor plan__scan_part__descriptor;
 
 PROTOBUF_C__END_DECLS
 

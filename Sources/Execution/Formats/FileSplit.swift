@@ -24,13 +24,18 @@ final class FileSplit: @unchecked Sendable, Wakeable {
     private var ends: [Int?]
     private var newlines: [Int?]
 
-    init(path: String, bounds: [Int], context: RunContext) {
+    /// Whether the last range ends at the end of the file (else it is a task's share of it).
+    private let reachesEnd: Bool
+
+    /// `entryState`: the quoting state at `bounds[0]` (0 at the start of a file).
+    init(path: String, bounds: [Int], context: RunContext, entryState: UInt8 = 0, fileSize: Int) {
         self.path = path
         self.bounds = bounds
         self.context = context
+        reachesEnd = bounds.last == fileSize
         let n = bounds.count - 1
         states = Array(repeating: nil, count: n + 1)
-        states[0] = 0
+        states[0] = entryState
         firstRows = Array(repeating: nil, count: n)
         ends = Array(repeating: nil, count: n)
         newlines = Array(repeating: nil, count: n)
@@ -76,9 +81,10 @@ final class FileSplit: @unchecked Sendable, Wakeable {
         let (ends, firstRows) = (self.ends, self.firstRows)
         condition.unlock()
         guard all else { return }
-        var next = bounds[parts]
+        // A share of a file ends inside it: its last row runs past the share, to where the next share's first row starts.
+        var next: Int? = reachesEnd ? bounds[parts] : nil
         for j in stride(from: parts - 1, through: 0, by: -1) {
-            if let e = ends[j], e != next {
+            if let e = ends[j], let next, e != next {
                 throw SQLError.execution("Error in file \"\(path)\": read in parallel, the rows before byte \(bounds[j + 1]) end at byte \(e) but the next rows start at byte \(next); read it with SET threads = 1")
             }
             if let f = firstRows[j] { next = f }
@@ -105,6 +111,7 @@ final class FileSplit: @unchecked Sendable, Wakeable {
     /// The line number of byte `offset`, which lies in range `k` (1 + the newlines before it).
     func line(at offset: Int, in k: Int) throws(SQLError) -> Int {
         var lines = 1
+        if bounds[0] > 0 { lines += Self.countNewlines(try ByteSource.read(path, range: 0..<bounds[0])) }
         for j in 0..<k { lines += try newlineCount(j) }
         let from = bounds[k]
         if offset > from { lines += Self.countNewlines(try ByteSource.read(path, range: from..<offset)) }
@@ -121,6 +128,24 @@ final class FileSplit: @unchecked Sendable, Wakeable {
         newlines[j] = n
         condition.unlock()
         return n
+    }
+
+    /// The quoting state at byte `offset` of a file, followed from its start
+    /// (what a task reading a share of a large CSV file starts in). Other
+    /// formats have no state across lines.
+    static func quoteState(path: String, at offset: Int, format: FileFormatSpec) throws(SQLError) -> UInt8 {
+        guard case .csv(let d) = format, offset > 0 else { return 0 }
+        let scanner = CSVScanner(delimiter: d.delimiter, quote: d.quote, escape: d.escape)
+        var state: UInt8 = 0, previous: UInt8 = 10, at = 0
+        let chunk = 8 << 20
+        while at < offset {
+            let bytes = try ByteSource.read(path, range: at..<min(offset, at + chunk))
+            guard !bytes.isEmpty else { break }
+            state = bytes.withUnsafeBytes { p in scanner.follow(p, from: 0, to: p.count, state: state, previous: previous).state }
+            previous = bytes[bytes.count - 1]
+            at += bytes.count
+        }
+        return state
     }
 
     static func countNewlines(_ bytes: [UInt8]) -> Int {

@@ -50,9 +50,14 @@ extension QueryStage {
             for k in keys { try check.expr(k, plan.schema, plan) }
         }
         if case .merge(let keys) = combine { for k in keys { try check.expr(k.expr, plan.schema, plan) } }
-        if let fileShares {
-            guard fileShares.count == tasks, fileShares.allSatisfy({ $0.lowerBound >= 0 }) else {
-                throw PlanCheck.error("\(what) shares its files among \(fileShares.count) tasks, not \(tasks)")
+        if let scanShares {
+            guard scanShares.count == tasks else { throw PlanCheck.error("\(what) shares its files among \(scanShares.count) tasks, not \(tasks)") }
+            let files: [DataFile] = plan.allNodes.lazy.compactMap { (n: PhysicalPlan) -> [DataFile]? in if case .scan(let s) = n.node { s.files } else { nil } }.first ?? []
+            for share in scanShares.joined() {
+                guard share.file >= 0, share.file < files.count else { throw PlanCheck.error("\(what) gives a task file \(share.file) of \(files.count)") }
+                if let r = share.range, r.lowerBound < 0 || r.upperBound > files[share.file].size {
+                    throw PlanCheck.error("\(what) gives a task bytes \(r) of a file of \(files[share.file].size)")
+                }
             }
         }
     }

@@ -41,6 +41,9 @@ public struct DataFile: Sendable, Equatable {
     public var path: String
     public var size: Int
     public var partitions: [Partition]
+    /// A share of the file for one task of a stage: the rows that start in
+    /// (lowerBound, upperBound] (and the row at 0); nil for the whole file.
+    public var range: Range<Int>?
 
     public struct Partition: Sendable, Equatable {
         public var key: String
@@ -48,10 +51,11 @@ public struct DataFile: Sendable, Equatable {
         public init(_ key: String, _ value: String) { self.key = key; self.value = value }
     }
 
-    public init(path: String, size: Int, partitions: [Partition]) {
+    public init(path: String, size: Int, partitions: [Partition], range: Range<Int>? = nil) {
         self.path = path
         self.size = size
         self.partitions = partitions
+        self.range = range
     }
 }
 

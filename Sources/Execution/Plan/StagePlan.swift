@@ -28,12 +28,12 @@ public struct QueryStage: Sendable {
     /// How a task combines its own partitions (its threads) before writing:
     /// the order the stage's readers expect of each task's rows.
     public var combine: GatherOrder
-    /// For a stage with a scan: which files each task reads (task k reads
-    /// files `fileShares[k]`, in file order); nil otherwise.
-    public var fileShares: [Range<Int>]?
+    /// For a stage with a scan: what each task reads of its files (whole
+    /// files, or byte ranges of large ones), in file order; nil otherwise.
+    public var scanShares: [[ScanShare]]?
 
     public init(id: Int, plan: PhysicalPlan, output: StageOutput, combine: GatherOrder, tasks: Int, dependsOn: [Int], subqueries: [Int],
-                subqueryTypes: [DataType], fileShares: [Range<Int>]?) {
+                subqueryTypes: [DataType], scanShares: [[ScanShare]]?) {
         self.subqueryTypes = subqueryTypes
         self.combine = combine
         self.id = id
@@ -42,7 +42,17 @@ public struct QueryStage: Sendable {
         self.tasks = tasks
         self.dependsOn = dependsOn
         self.subqueries = subqueries
-        self.fileShares = fileShares
+        self.scanShares = scanShares
+    }
+}
+
+/// One part of a scan a task reads: file `file` of the scan, whole or bytes `range`.
+public struct ScanShare: Sendable, Equatable {
+    public var file: Int
+    public var range: Range<Int>?
+    public init(file: Int, range: Range<Int>? = nil) {
+        self.file = file
+        self.range = range
     }
 }
 

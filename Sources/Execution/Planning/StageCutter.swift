@@ -11,12 +11,15 @@ public import SQL
 public struct StageCutter {
     /// Buckets of a hash shuffle: the tasks of a stage that reads one.
     public let partitions: Int
-    /// The most tasks a stage that scans files is split into (by whole files).
+    /// The most tasks a stage that scans files is split into.
     public let scanTasks: Int
+    /// Bytes below which a scan task is not worth its start (0: split as finely as `scanTasks` allows).
+    public let minTaskBytes: Int
 
-    public init(partitions: Int, scanTasks: Int) {
+    public init(partitions: Int, scanTasks: Int, minTaskBytes: Int = 8 << 20) {
         self.partitions = max(1, partitions)
         self.scanTasks = max(1, scanTasks)
+        self.minTaskBytes = max(0, minTaskBytes)
     }
 
     public func cut(_ query: PhysicalQuery) throws(SQLError) -> StagePlan {
@@ -44,12 +47,12 @@ public struct StageCutter {
             let fragment = try cut(p, &inputs)
             let subqueries = StageCutter.subqueriesUsed(fragment)
             var tasks = 1
-            var shares: [Range<Int>]? = nil
+            var shares: [[ScanShare]]? = nil
             if fragment.allNodes.contains(where: { if case .stageInput(_, .repartition) = $0.node { true } else { false } }) {
                 tasks = cutter.partitions
-            } else if let files = fragment.allNodes.lazy.compactMap({ if case .scan(let s) = $0.node { s.files.count } else { nil } }).first {
-                tasks = max(1, min(files, cutter.scanTasks))
-                shares = (0..<tasks).map { k in (k * files / tasks)..<((k + 1) * files / tasks) }
+            } else if let scan = fragment.allNodes.lazy.compactMap({ if case .scan(let s) = $0.node { s } else { nil } }).first {
+                shares = cutter.share(scan)
+                tasks = shares!.count
             }
             for i in subqueries where i >= subqueryStages.count {
                 throw SQLError.execution("internal error: subquery \(i) is used before it is planned")
@@ -59,7 +62,7 @@ public struct StageCutter {
             stages.append(QueryStage(id: id, plan: fragment, output: output, combine: combine, tasks: tasks, dependsOn: deps.sorted(),
                                      subqueries: subqueryStages,
                                      subqueryTypes: query.subqueries.prefix(subqueryStages.count).map { $0.schema.fields.first?.type ?? .null },
-                                     fileShares: shares))
+                                     scanShares: shares))
             return id
         }
 
@@ -99,6 +102,40 @@ public struct StageCutter {
                 return p.withNewInputs(new)
             }
         }
+    }
+
+    /// A scan's files dealt out to tasks in file order, about the same bytes
+    /// each: whole files, and byte ranges of large text files (a range's
+    /// reader finds its first row itself). Compressed and Sluice files go whole.
+    func share(_ scan: ScanSpec) -> [[ScanShare]] {
+        let total = scan.files.reduce(0) { $0 + max(0, $1.size) }
+        let splittable: (DataFile) -> Bool = { f in
+            if case .sluice = scan.format { return false }
+            return scan.format.splittable && !ByteSource.isCompressed(f.path)
+        }
+        var tasks = minTaskBytes > 0 ? total / minTaskBytes : Int.max
+        if !scan.files.contains(where: splittable) { tasks = min(tasks, scan.files.count) }
+        tasks = max(1, min(tasks, scanTasks))
+        let target = max(1, (total + tasks - 1) / tasks)
+        var out: [[ScanShare]] = [[]]
+        var filled = 0
+        for (i, f) in scan.files.enumerated() {
+            guard splittable(f), f.size > target else {
+                if filled > 0, filled + f.size > target, out.count < tasks { out.append([]); filled = 0 }
+                out[out.count - 1].append(ScanShare(file: i))
+                filled += f.size
+                continue
+            }
+            var at = 0
+            while at < f.size {
+                if filled >= target, out.count < tasks { out.append([]); filled = 0 }
+                let end = out.count == tasks ? f.size : min(f.size, at + (target - filled))
+                out[out.count - 1].append(ScanShare(file: i, range: at..<end))
+                filled += end - at
+                at = end
+            }
+        }
+        return out
     }
 
     /// The subqueries a fragment's expressions refer to.

@@ -67,10 +67,25 @@ final class MorselQueue: Sendable {
                 if !keep { skipped += 1; bytesSkipped += file.size; continue }
             }
             read += 1
+            if let span = file.range, span != 0..<file.size {
+                // A task's share of a large file: its rows, split further among this task's readers.
+                if case .sluice = spec.format { throw SQLError.execution("a Sluice file is read whole, not bytes \(span) of \"\(file.path)\"") }
+                guard !ByteSource.isCompressed(file.path) else {
+                    throw SQLError.execution("a compressed file is read whole, not bytes \(span) of \"\(file.path)\"")
+                }
+                let size = Self.rangeSize(span.count, partitions: partitions)
+                let bounds = partitions > 1 && span.count >= 2 * size
+                    ? Array(stride(from: span.lowerBound, to: span.upperBound - size / 2, by: size)) + [span.upperBound]
+                    : [span.lowerBound, span.upperBound]
+                let state = try FileSplit.quoteState(path: file.path, at: span.lowerBound, format: spec.format)
+                let split = FileSplit(path: file.path, bounds: bounds, context: context, entryState: state, fileSize: file.size)
+                for k in 0..<split.parts { morsels.append(Morsel(index: morsels.count, file: f, range: FileRange(split: split, part: k))) }
+                continue
+            }
             let size = Self.rangeSize(file.size, partitions: partitions)
             if partitions > 1, file.size >= 2 * size, spec.format.splittable, !ByteSource.isCompressed(file.path),
                case let bounds = try Self.bounds(file, spec.format, size: size), bounds.count > 2 {
-                let split = FileSplit(path: file.path, bounds: bounds, context: context)
+                let split = FileSplit(path: file.path, bounds: bounds, context: context, fileSize: file.size)
                 for k in 0..<split.parts { morsels.append(Morsel(index: morsels.count, file: f, range: FileRange(split: split, part: k))) }
             } else {
                 morsels.append(Morsel(index: morsels.count, file: f, range: nil))

@@ -18,15 +18,21 @@ public enum StageTask {
             throw SQLError.execution("stage \(stage.id) has \(stage.tasks) tasks; there is no task \(task)")
         }
         var plan = stage.plan
-        if let shares = stage.fileShares {
+        if let shares = stage.scanShares {
             guard shares.count == stage.tasks else { throw SQLError.execution("Invalid plan: stage \(stage.id) shares its files among \(shares.count) tasks, not \(stage.tasks)") }
             let share = shares[task]
             plan = try plan.transformUp { (p) throws(SQLError) -> PhysicalPlan in
                 guard case .scan(var spec) = p.node else { return p }
-                guard share.lowerBound >= 0, share.upperBound <= spec.files.count else {
-                    throw SQLError.execution("Invalid plan: stage \(stage.id) task \(task) reads files \(share) of \(spec.files.count)")
+                var files: [DataFile] = []
+                for part in share {
+                    guard part.file >= 0, part.file < spec.files.count else {
+                        throw SQLError.execution("Invalid plan: stage \(stage.id) task \(task) reads file \(part.file) of \(spec.files.count)")
+                    }
+                    var f = spec.files[part.file]
+                    f.range = part.range
+                    files.append(f)
                 }
-                spec.files = Array(spec.files[share])
+                spec.files = files
                 var q = p
                 q.node = .scan(spec)
                 return q

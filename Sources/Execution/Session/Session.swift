@@ -27,6 +27,8 @@ public final class Session: Catalog {
     /// stages and run stage by stage through an in-process shuffle, as the
     /// cluster runs them (EXPLAIN shows the stages). Tests compare the two.
     public var stages: (partitions: Int, scanTasks: Int)?
+    /// With `stages`: bytes below which a scan task is not worth its start (0: split as finely as allowed).
+    public var stageMinTaskBytes = 8 << 20
     /// Runs a query's stages somewhere else (the cluster) instead of in this
     /// process; with `stages` set. Its rows, in the result stage's order.
     public var stageExecutor: ((StagePlan) throws(SQLError) -> [RecordBatch])?
@@ -100,7 +102,7 @@ public final class Session: Catalog {
             let plan = try physical(q)
             var lines: [String]
             if let stages, !analyze {
-                lines = PlanText.render(try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks).cut(plan))
+                lines = PlanText.render(try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks, minTaskBytes: stageMinTaskBytes).cut(plan))
             } else if analyze {
                 let run = QueryRun(plan, partitions: threads, cancel: cancel)
                 let start = monotonicNanos()
@@ -235,7 +237,7 @@ public final class Session: Catalog {
     public func stagePlan(_ q: Query) throws(SQLError) -> (Schema, StagePlan) {
         guard let stages else { throw SQLError.execution("internal error: a stage plan in a session without stages") }
         let plan = try physical(q)
-        return (plan.root.schema, try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks).cut(plan))
+        return (plan.root.schema, try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks, minTaskBytes: stageMinTaskBytes).cut(plan))
     }
 
     func physical(_ q: Query) throws(SQLError) -> PhysicalQuery {
@@ -248,7 +250,7 @@ public final class Session: Catalog {
     public func query(_ q: Query) throws(SQLError) -> (Schema, [RecordBatch]) {
         let plan = try physical(q)
         if let stages {
-            let cut = try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks).cut(plan)
+            let cut = try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks, minTaskBytes: stageMinTaskBytes).cut(plan)
             let schema = plan.root.schema
             let rows: [RecordBatch]
             if let run = stageExecutor { rows = try run(cut) } else { rows = try StagedQuery.run(cut, threads: threads, cancel: cancel) }
