@@ -113,7 +113,7 @@ for q in queries:
     rate = mb / c / 2 if c else None
     print(f"{q:<6}{fmt(c)}{fmt(l)}{fmt(d)}{fmt(s)}{fmt(k)}"
           f"{(f'{c / l:7.2f}x' if c and l else '       -')}{(f'{s / c:7.1f}x' if c and s else '       -')}{(f'{k / c:7.1f}x' if c and k else '       -')}"
-          f"{mb:8.1f}{(f'{rate:8.1f}' if rate else '       -')}")
+          f"{mb:8.2f}{(f'{rate:8.1f}' if rate else '       -')}")
 g = lambda xs: math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
 print(f"geomean ratios: cluster/local@2 {g(pairs['local']):.2f}x (target <= 1.5x); Spark/cluster {g(pairs['spark']):.1f}x, "
       f"Dask/cluster {g(pairs['dask']):.1f}x on the queries each ran (target >= 5x)")

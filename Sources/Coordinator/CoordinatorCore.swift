@@ -279,7 +279,7 @@ final class CoordinatorCore {
                 return respondError(.badRequest, "partitions must be at most \(QueryStage.maxBuckets)", to: env, request)
             }
             let partitions = m.partitions > 0 ? Int(m.partitions) : defaultPartitions
-            switch queries.start(m, partitions: partitions) {
+            switch queries.start(m, partitions: partitions, scanTasks: max(1, sqlSlots)) {
             case .success(let id):
                 logger.info("query accepted", metadata: ["query": "\(id)", "from": "\(env.sender)", "partitions": "\(partitions)"])
                 respond(QueryAccepted(queryID: id), to: env, request)
@@ -515,9 +515,11 @@ final class CoordinatorCore {
     // MARK: queries
 
     /// Buckets of a query's shuffles when the client names none: two per slot of the workers running `sql`.
-    var defaultPartitions: Int {
-        let slots = scheduler.workers.values.filter { $0.state == .alive && $0.capabilities.contains(Capability.sql) }.reduce(0) { $0 + $1.slots }
-        return max(1, min(2 * slots, 256))
+    var defaultPartitions: Int { max(1, min(2 * sqlSlots, 256)) }
+
+    /// Slots of the live workers that run `sql` tasks.
+    var sqlSlots: Int {
+        scheduler.workers.values.filter { $0.state == .alive && $0.capabilities.contains(Capability.sql) }.reduce(0) { $0 + $1.slots }
     }
 
     /// Accepts a query's job from its thread (already checked by the planner).

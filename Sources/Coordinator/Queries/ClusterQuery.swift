@@ -46,10 +46,15 @@ final class ClusterQuery: @unchecked Sendable {
         var address: String
     }
 
-    init(id: String, request: SubmitQuery, partitions: Int, services: QueryServices) {
+    /// Tasks a scan is split into at most: one per slot, so every worker reads at once
+    /// and no file is cut finer than the slots can use.
+    let scanTasks: Int
+
+    init(id: String, request: SubmitQuery, partitions: Int, scanTasks: Int, services: QueryServices) {
         self.id = id
         self.request = request
         self.partitions = partitions
+        self.scanTasks = scanTasks
         self.services = services
     }
 
@@ -57,7 +62,7 @@ final class ClusterQuery: @unchecked Sendable {
 
     func run() {
         let session = Session()
-        session.stages = (partitions: partitions, scanTasks: partitions)
+        session.stages = (partitions: partitions, scanTasks: scanTasks)
         session.broadcastLimit = Session.clusterBroadcastLimit
         session.fileRoots = services.fileRoots
         session.stageExecutor = { (plan) throws(SQLError) in try self.runJob(plan, sink: nil) }

@@ -77,13 +77,13 @@ final class QueryManager: Sendable {
     }
 
     /// Starts a query; its id, or why not.
-    func start(_ request: SubmitQuery, partitions: Int) -> Result<String, CoordinatorError> {
+    func start(_ request: SubmitQuery, partitions: Int, scanTasks: Int) -> Result<String, CoordinatorError> {
         let running = queries.withLock { $0.count }
         guard running < Self.maxQueries else {
             return .failure(CoordinatorError("\(running) queries are running, the most this coordinator runs at once; try again"))
         }
         let id = "query-\(epoch)-\(next.wrappingAdd(1, ordering: .relaxed).oldValue)"
-        let q = ClusterQuery(id: id, request: request, partitions: partitions, services: services)
+        let q = ClusterQuery(id: id, request: request, partitions: partitions, scanTasks: scanTasks, services: services)
         queries.withLock { $0[id] = q }
         let t = Thread { q.run() }
         t.name = "sluice-\(id)"
