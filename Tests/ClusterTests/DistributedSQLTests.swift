@@ -222,6 +222,11 @@ struct DistributedSQLTests {
         #expect(written.status == 1 && written.err.contains("--sql-root"), "\(written.err)")
         let ok = try c.cli(["query", "--format", "csv", "SELECT sum(a) AS s FROM '\(scratch)/ok.csv'"])
         #expect(ok.status == 0 && ok.out == "s\n1\n", "\(ok.err)")
+        // EXPLAIN shows the stages; EXPLAIN ANALYZE, which would run the query in the coordinator, is refused.
+        let explain = try c.cli(["query", "--format", "csv", "EXPLAIN SELECT a, count(*) FROM '\(scratch)/ok.csv' GROUP BY a"])
+        #expect(explain.status == 0 && explain.out.contains("STAGE 0") && explain.out.contains("STAGE_INPUT"), "\(explain.out)\(explain.err)")
+        let analyze = try c.cli(["query", "EXPLAIN ANALYZE SELECT * FROM '\(scratch)/ok.csv'"])
+        #expect(analyze.status == 1 && analyze.err.contains("--local"), "\(analyze.err)")
     }
 
     @Test func aCoordinatorRestartFailsTheRunningQuerySayingSo() throws {

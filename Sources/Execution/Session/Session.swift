@@ -99,6 +99,9 @@ public final class Session: Catalog {
             return .rows(schema, batches)
         case .explain(let inner, let analyze):
             guard case .query(let q) = inner else { throw SQLError.unsupported("EXPLAIN of anything but a query", .unknown) }
+            if analyze, stageExecutor != nil {
+                throw SQLError.unsupported("EXPLAIN ANALYZE on the cluster (rows, bytes and time per stage) comes in a later release; run it with sluice query --local", .unknown)
+            }
             let plan = try physical(q)
             var lines: [String]
             if let stages, !analyze {
