@@ -79,6 +79,19 @@ struct Number: ExpressibleByArgument, CustomStringConvertible, Sendable {
     }
 }
 
+/// A number with an optional unit suffix (the first of `units` that matches), times the unit's
+/// scale, or `bare` without one; nil when the rest is not a number.
+func scaledNumber(_ argument: String, units: [(String, Double)], bare: Double) -> Double? {
+    var number = Substring(argument)
+    var scale = bare
+    for (suffix, s) in units where argument.hasSuffix(suffix) {
+        number = argument.dropLast(suffix.count)
+        scale = s
+        break
+    }
+    return Double(number.trimmingCharacters(in: .whitespaces)).map { $0 * scale }
+}
+
 /// A size in bytes: "512MiB", "2GiB", "64KiB", "100MB", or a bare number of bytes.
 struct ByteSize: ExpressibleByArgument, CustomStringConvertible, Sendable {
     let text: String
@@ -90,16 +103,8 @@ struct ByteSize: ExpressibleByArgument, CustomStringConvertible, Sendable {
     init?(argument: String) {
         let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
                                          ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("B", 1)]
-        var number = Substring(argument)
-        var scale = 1.0
-        for (suffix, b) in units where argument.hasSuffix(suffix) {
-            number = argument.dropLast(suffix.count)
-            scale = b
-            break
-        }
-        guard let n = Double(number.trimmingCharacters(in: .whitespaces)) else { return nil }
+        guard let b = scaledNumber(argument, units: units, bare: 1) else { return nil }
         text = argument
-        let b = n * scale
         bytes = b.isFinite && b >= 0 && b < 9e18 ? Int(b) : nil
     }
 
@@ -125,16 +130,8 @@ struct DurationArgument: ExpressibleByArgument, CustomStringConvertible, Sendabl
 
     init?(argument: String) {
         let units: [(String, Double)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        var number = Substring(argument)
-        var scale = 1000.0
-        for (suffix, ms) in units where argument.hasSuffix(suffix) {
-            number = argument.dropLast(suffix.count)
-            scale = ms
-            break
-        }
-        guard let n = Double(number) else { return nil }
+        guard let ms = scaledNumber(argument, units: units, bare: 1000) else { return nil }
         text = argument
-        let ms = n * scale
         milliseconds = ms.isFinite && ms >= 0 && ms < 9e15 ? Int64(ms) : nil
     }
 

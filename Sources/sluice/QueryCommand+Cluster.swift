@@ -25,8 +25,11 @@ extension QueryCommand {
                                       partitions: UInt32(try partitions?.value("--partitions", in: 1...100_000) ?? 0),
                                       timeoutMs: UInt32(clamping: try timeout?.value("--timeout", in: 1...DurationArgument.sevenDays) ?? 0))
             id = try client.call(request, timeout: .seconds(30)).queryID
+        } catch let e as ValidationError {
+            fail("\(e)")
         } catch {
-            fail("\(error)")
+            // No cluster to be had: the one-process engine needs none.
+            fail("\(error) (or run it in this process with --local)")
         }
         signal(SIGINT, SIG_IGN)
         let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())

@@ -107,6 +107,13 @@ struct DistributedSQLTests {
 
     // MARK: faults
 
+    /// A fresh folder in the system's temporary directory (the caller removes it).
+    func scratchDir(_ name: String) throws -> String {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-\(name)-\(UUID().uuidString.prefix(8))").path
+        try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+        return d
+    }
+
     /// Waits for a `started-...` file of the hold hook whose name starts with `prefix`; the worker it names.
     func started(_ c: TestCluster, _ holdDir: String, _ prefix: String) throws -> (worker: String, file: String) {
         var found: (String, String)?
@@ -121,8 +128,7 @@ struct DistributedSQLTests {
     }
 
     @Test func aWorkerKilledDuringTheReduceStageLosesNothing() throws {
-        let hold = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-hold-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: hold, withIntermediateDirectories: true)
+        let hold = try scratchDir("hold")
         defer { try? FileManager.default.removeItem(atPath: hold) }
         let c = try cluster(scratch: Self.tpch, workerEnv: ["SLUICE_TEST_HOLD_DIR": hold])
         defer { c.shutdown() }
@@ -230,8 +236,7 @@ struct DistributedSQLTests {
     }
 
     @Test func aCoordinatorRestartFailsTheRunningQuerySayingSo() throws {
-        let hold = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-hold-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: hold, withIntermediateDirectories: true)
+        let hold = try scratchDir("hold")
         defer { try? FileManager.default.removeItem(atPath: hold) }
         let c = try cluster(scratch: Self.tpch, workerEnv: ["SLUICE_TEST_HOLD_DIR": hold])
         defer { c.shutdown() }
@@ -257,9 +262,26 @@ struct DistributedSQLTests {
         #expect(try c.client().jobs().contains { $0.reason.contains("interrupted by a coordinator restart") })
     }
 
+    @Test func aFileAWorkerCannotSeeIsAnErrorNamingTheWorkerAndThePath() throws {
+        let hold = try scratchDir("hold")
+        defer { try? FileManager.default.removeItem(atPath: hold) }
+        let path = hold + "/gone.csv"
+        try "a\n1\n2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let c = try cluster(scratch: hold, workerEnv: ["SLUICE_TEST_HOLD_DIR": hold])
+        defer { c.shutdown() }
+        // Planned while the coordinator sees the file; gone before a worker reads it.
+        FileManager.default.createFile(atPath: hold + "/hold-map", contents: nil)
+        let query = BackgroundQuery(c, sql: "SELECT sum(a) FROM '\(path)'")
+        _ = try started(c, hold, "started-map-")
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.removeItem(atPath: hold + "/hold-map")
+        let result = try #require(query.wait(120), "the query did not finish")
+        #expect(result.error.contains("on worker w") && result.error.contains(path), "\(result.error)")
+        #expect(result.statements[0]?.isEmpty ?? true, "a short answer was returned as if whole")
+    }
+
     @Test func aTimeoutCancelsTheQuerysTasks() throws {
-        let hold = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-hold-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: hold, withIntermediateDirectories: true)
+        let hold = try scratchDir("hold")
         defer { try? FileManager.default.removeItem(atPath: hold) }
         let c = try cluster(scratch: Self.tpch, workerEnv: ["SLUICE_TEST_HOLD_DIR": hold])
         defer { c.shutdown() }

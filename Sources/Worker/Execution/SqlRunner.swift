@@ -47,7 +47,9 @@ struct SqlRunner {
             return out
         } catch {
             if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, reason: stop.1) }
-            var out = RunOutcome(outcome: .failed, exitCode: 1, reason: (error as? SQLError)?.message ?? "\(error)")
+            // Named, since files are the workers' own: a path one of them cannot see is that worker's problem.
+            let worker = ctx.workerID.split(separator: "#").first.map(String.init) ?? ctx.workerID
+            var out = RunOutcome(outcome: .failed, exitCode: 1, reason: "on worker \(worker): " + ((error as? SQLError)?.message ?? "\(error)"))
             out.inputLost = reader.lost
             return out
         }
