@@ -4,12 +4,9 @@ TPC-H's types (DECIMAL columns as float64: pandas has no fixed-point type).
 Prints `startup SECONDS`, then per query and round `QUERY SECONDS ROWS`."""
 import sys, time
 data, rounds, queries = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-start = time.perf_counter()
 import pandas as pd
 import dask.dataframe as dd
 from dask.distributed import Client, LocalCluster
-cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="8GiB")
-client = Client(cluster)
 I, F, S = "int32", "float64", "string"
 cols = {
     "nation": {"n_nationkey": I, "n_name": S, "n_regionkey": I, "n_comment": S},
@@ -86,11 +83,15 @@ def q12():
     j = j.assign(high=high.astype("int64"), low=(~high).astype("int64"))
     return j.groupby("l_shipmode")[["high", "low"]].sum().compute().sort_index()
 
-print(f"startup {time.perf_counter() - start:.3f}", flush=True)
-for q in queries:
-    f = globals()[q]
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        rows = f()
-        print(f"{q} {time.perf_counter() - t0:.4f} {len(rows)}", flush=True)
-client.close(); cluster.close()
+if __name__ == "__main__":   # the worker processes import this file again
+    start = time.perf_counter()
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit="8GiB")
+    client = Client(cluster)
+    print(f"startup {time.perf_counter() - start:.3f}", flush=True)
+    for q in queries:
+        f = globals()[q]
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            rows = f()
+            print(f"{q} {time.perf_counter() - t0:.4f} {len(rows)}", flush=True)
+    client.close(); cluster.close()
