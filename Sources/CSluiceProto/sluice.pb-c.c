@@ -2913,7 +2913,7 @@ const ProtobufCMessageDescriptor sluice__attempt_ref__descriptor =
   (ProtobufCMessageInit) sluice__attempt_ref__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[9] =
+static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[10] =
 {
   {
     "attempt",
@@ -3023,6 +3023,18 @@ static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[9] 
     0 | PROTOBUF_C_FIELD_FLAG_PACKED,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rows_out",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__TaskResult, rows_out),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__task_result__field_indices_by_name[] = {
   0,   /* field[0] = attempt */
@@ -3033,12 +3045,13 @@ static const unsigned sluice__task_result__field_indices_by_name[] = {
   1,   /* field[1] = outcome */
   4,   /* field[4] = output */
   3,   /* field[3] = reason */
+  9,   /* field[9] = rows_out */
   5,   /* field[5] = started_at_us */
 };
 static const ProtobufCIntRange sluice__task_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor sluice__task_result__descriptor =
 {
@@ -3048,7 +3061,7 @@ const ProtobufCMessageDescriptor sluice__task_result__descriptor =
   "Sluice__TaskResult",
   "sluice",
   sizeof(Sluice__TaskResult),
-  9,
+  10,
   sluice__task_result__field_descriptors,
   sluice__task_result__field_indices_by_name,
   1,  sluice__task_result__number_ranges,

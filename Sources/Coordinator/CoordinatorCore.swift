@@ -71,8 +71,9 @@ final class CoordinatorCore {
         var submission: String
         var submittedMs: Int64
         var finishedMs: Int64 = 0
-        /// Bytes its `sql` tasks wrote (shuffle outputs and the result).
+        /// Bytes and rows its `sql` tasks wrote (shuffle outputs and the result).
         var outputBytes: UInt64 = 0
+        var outputRows: UInt64 = 0
     }
 
     struct AttemptInfo {
@@ -373,6 +374,7 @@ final class CoordinatorCore {
         }
         for r in results where r.outcome == .succeeded && !r.bucketBytes.isEmpty {
             jobMeta[JobID(r.attempt.jobID)]?.outputBytes &+= r.bucketBytes.reduce(0, &+)
+            jobMeta[JobID(r.attempt.jobID)]?.outputRows &+= r.rowsOut
         }
         for r in results where scheduler.attempts[r.attempt.attemptID] != nil {
             var info = attemptInfo[r.attempt.attemptID, default: AttemptInfo()]
@@ -542,7 +544,8 @@ final class CoordinatorCore {
     private func noteQueryProgress() {
         for id in queries.jobs {
             guard let job = scheduler.jobs[id] else { continue }
-            let p = QueryProgress(stagesDone: UInt32(job.stages.filter { $0.state == .succeeded }.count), stages: UInt32(job.stages.count))
+            let p = QueryProgress(stagesDone: UInt32(job.stages.filter { $0.state == .succeeded }.count), stages: UInt32(job.stages.count),
+                                  rows: jobMeta[id]?.outputRows ?? 0, bytes: jobMeta[id]?.outputBytes ?? 0)
             queries.services.progressByJob.withLock { $0[id] = p }
         }
     }

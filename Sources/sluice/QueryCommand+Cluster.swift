@@ -137,7 +137,7 @@ struct StatementPrinter {
     }
 }
 
-/// `stage 3/7  12.4 s` on stderr while a query runs more than a moment.
+/// `stages 3/7 done  1.2M rows  48.1 MB  12.4 s` on stderr while a query runs more than a moment.
 final class ProgressLine {
     let enabled: Bool
     private var shown = false
@@ -145,9 +145,15 @@ final class ProgressLine {
 
     func show(_ p: QueryProgress) {
         guard enabled, p.elapsedMs >= 1000, p.stages > 0 else { return }
-        let line = String(format: "\r  stages %d/%d done  %.1f s ", p.stagesDone, p.stages, Double(p.elapsedMs) / 1000)
+        let line = "\r  stages \(p.stagesDone)/\(p.stages) done  \(Self.count(p.rows)) rows  "
+            + String(format: "%.1f MB written  %.1f s ", Double(p.bytes) / 1e6, Double(p.elapsedMs) / 1000)
         FileHandle.standardError.write(Data(line.utf8))
         shown = true
+    }
+
+    /// 1234 -> "1234", 1234567 -> "1.2M".
+    static func count(_ n: UInt64) -> String {
+        n >= 1_000_000_000 ? String(format: "%.1fG", Double(n) / 1e9) : n >= 1_000_000 ? String(format: "%.1fM", Double(n) / 1e6) : "\(n)"
     }
 
     func clear() {

@@ -102,6 +102,7 @@ struct DistributedSQLTests {
             try #require(result.error.isEmpty, "\(q): \(result.error)")
             let mine = result.statements.keys.max().flatMap { result.statements[$0] } ?? []
             #expect(Rendered.same(mine, try Self.local(script), ordered: true), "\(q) differs from one process")
+            #expect(result.rowsWritten > 0 && result.bytesWritten > 0, "\(q): progress reported no rows or bytes")
         }
     }
 
@@ -335,6 +336,9 @@ struct ClusterResult {
     var statements: [Int: [[String]]] = [:]
     var error = ""
     var queryID = ""
+    /// The most rows and bytes the progress reports said the tasks had written.
+    var rowsWritten: UInt64 = 0
+    var bytesWritten: UInt64 = 0
 
     init(error: String = "") { self.error = error }
 
@@ -350,6 +354,8 @@ struct ClusterResult {
         let deadline = Date(timeIntervalSinceNow: timeout)
         while Date() < deadline {
             let chunk = try client.call(FetchResult(queryID: out.queryID, sequence: sequence, waitMs: 500), timeout: .seconds(15))
+            out.rowsWritten = max(out.rowsWritten, chunk.progress.rows)
+            out.bytesWritten = max(out.bytesWritten, chunk.progress.bytes)
             if chunk.pending { continue }
             sequence += 1
             let s = Int(chunk.statement)

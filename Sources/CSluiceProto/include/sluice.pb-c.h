@@ -295,10 +295,14 @@ struct  Sluice__TaskResult
    */
   size_t n_bucket_bytes;
   uint64_t *bucket_bytes;
+  /*
+   * a `sql` task: the rows it wrote
+   */
+  uint64_t rows_out;
 };
 #define SLUICE__TASK_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__task_result__descriptor) \
-    , NULL, SLUICE__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, {0,NULL}, 0, 0, NULL, 0,NULL }
+    , NULL, SLUICE__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, {0,NULL}, 0, 0, NULL, 0,NULL, 0 }
 
 
 /*

@@ -396,6 +396,7 @@ public struct TaskResult: WireMessage, Hashable, Codable {
     public var finishedAtUs: Int64
     public var inputLost: InputLost
     public var bucketBytes: [UInt64]
+    public var rowsOut: UInt64
 
     public init(
         attempt: AttemptRef = AttemptRef(),
@@ -406,7 +407,8 @@ public struct TaskResult: WireMessage, Hashable, Codable {
         startedAtUs: Int64 = 0,
         finishedAtUs: Int64 = 0,
         inputLost: InputLost = InputLost(),
-        bucketBytes: [UInt64] = []
+        bucketBytes: [UInt64] = [],
+        rowsOut: UInt64 = 0
     ) {
         self.attempt = attempt
         self.outcome = outcome
@@ -417,6 +419,7 @@ public struct TaskResult: WireMessage, Hashable, Codable {
         self.finishedAtUs = finishedAtUs
         self.inputLost = inputLost
         self.bucketBytes = bucketBytes
+        self.rowsOut = rowsOut
     }
 }
 
@@ -432,6 +435,7 @@ extension TaskResult {
         self.finishedAtUs = m.finished_at_us
         self.inputLost = m.input_lost.map { InputLost(c: $0) } ?? InputLost()
         self.bucketBytes = repeatedScalars(m.bucket_bytes, m.n_bucket_bytes) { $0 }
+        self.rowsOut = m.rows_out
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__TaskResult>, _ arena: Arena) {
@@ -446,6 +450,7 @@ extension TaskResult {
         p.pointee.input_lost = arena.message(inputLost, Sluice__InputLost.self) { $0.fill($1, $2) }
         p.pointee.n_bucket_bytes = bucketBytes.count
         p.pointee.bucket_bytes = arena.array(bucketBytes) { $0 }
+        p.pointee.rows_out = rowsOut
     }
 
     public func encoded() -> [UInt8] {

@@ -44,6 +44,7 @@ struct SqlRunner {
             let sizes = try store.put(job: ctx.ref.jobID, attempt: ctx.attemptID, buckets: encoded)
             var out = RunOutcome.success
             out.bucketBytes = sizes.map { UInt64($0) }
+            out.rows = UInt64(buckets.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rowCount } })
             return out
         } catch {
             if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, reason: stop.1) }

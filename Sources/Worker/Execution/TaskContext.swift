@@ -42,6 +42,8 @@ struct RunOutcome {
     var inputLost: InputLost?
     /// A `sql` task's output: the bytes of each bucket.
     var bucketBytes: [UInt64] = []
+    /// A `sql` task's output rows.
+    var rows: UInt64 = 0
 
     static let success = RunOutcome(outcome: .succeeded)
 }

@@ -77,6 +77,7 @@ extension TaskResult {
         m.finishedAtUs = -1007
         m.inputLost = InputLost.sample
         m.bucketBytes = [1009, 1009]
+        m.rowsOut = 1010
         return m
     }
 }
