@@ -20,17 +20,21 @@ struct DistributedSQLTests {
     /// A cluster of three workers whose queries may use the test data, a scratch folder and the TPC-H files.
     func cluster(_ name: String = #function, scratch: String, workerEnv: [String: String] = [:], deadAfter: String = "1500ms") throws -> TestCluster {
         let c = try TestCluster(name: name, deadAfter: deadAfter)
-        try c.startCoordinator(["--sql-root", Self.data, "--sql-root", scratch, "--sql-root", Self.repo + "/.build"])
-        for w in ["w1", "w2", "w3"] { try c.startWorker(w, slots: 2, allowCommands: false, env: workerEnv) }
-        try c.waitForWorkers(3)
+        do {
+            try c.startCoordinator(["--sql-root", Self.data, "--sql-root", scratch, "--sql-root", Self.repo + "/.build"])
+            for w in ["w1", "w2", "w3"] { try c.startWorker(w, slots: 2, allowCommands: false, env: workerEnv) }
+            try c.waitForWorkers(3)
+        } catch {
+            c.shutdown()   // its processes and folder go even when it never came up
+            throw error
+        }
         return c
     }
 
     // MARK: golden files
 
     @Test func everyGoldenFileAnswersAsInOneProcess() throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-dsql-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let scratch = try scratchDir("dsql")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let c = try cluster(scratch: scratch)
         defer { c.shutdown() }
@@ -150,7 +154,7 @@ struct DistributedSQLTests {
     }
 
     @Test func aWorkerKilledDuringTheMapStageLosesNothing() throws {
-        let hold = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-hold-\(UUID().uuidString.prefix(8))").path
+        let hold = try scratchDir("hold")
         let files = hold + "/orders"
         try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: hold) }
@@ -212,8 +216,7 @@ struct DistributedSQLTests {
     // MARK: edges
 
     @Test func filesOutsideTheSQLRootsAreRefusedNamingTheFlag() throws {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-roots-\(UUID().uuidString.prefix(8))").path
-        try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
+        let scratch = try scratchDir("roots")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         try "a\n1\n".write(toFile: scratch + "/ok.csv", atomically: true, encoding: .utf8)
         // A symbolic link inside a root that leads out of it.

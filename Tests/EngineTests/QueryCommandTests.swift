@@ -8,6 +8,7 @@ struct QueryCommandTests {
     let data = SQLLogicTests.root.appendingPathComponent("data").path
     let bin = SluiceProcess.debugBinary
 
+    /// A fresh folder under the temporary directory; the caller removes it.
     func scratch() throws -> String {
         let d = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-query-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
@@ -37,6 +38,7 @@ struct QueryCommandTests {
 
     @Test func tablesFromGlobsAndScriptsFromFiles() throws {
         let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let script = dir + "/report.sql"
         try "CREATE TABLE big AS SELECT * FROM sales WHERE amount > 5;\nSELECT date, count(*) AS n FROM big GROUP BY date ORDER BY date;".write(toFile: script, atomically: true, encoding: .utf8)
         let r = try SluiceProcess.run(["query", "--local", "--format", "csv", "--table", "sales=\(data)/sales/*/*.csv", "-f", script])
@@ -92,6 +94,7 @@ struct QueryCommandTests {
 
     @Test func explainRunsNothingEvenForASubqueryOverAFile() throws {
         let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/numbers.csv"
         // With the columns given, planning reads no values; running the subquery fails on 'x'.
         try "n\n1\nx\n".write(toFile: file, atomically: true, encoding: .utf8)
@@ -107,6 +110,7 @@ struct QueryCommandTests {
 
     @Test func corruptAndTruncatedSluiceFilesAreRefused() throws {
         let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let file = dir + "/people.sluice"
         let w = try SluiceProcess.run(["query", "--local", "COPY (SELECT * FROM '\(data)/people.csv') TO '\(file)' (FORMAT sluice)"])
         #expect(w.status == 0, "\(w.stderr)")
@@ -128,6 +132,7 @@ struct QueryCommandTests {
 
     @Test func quarantineKeepsTheRejectedRowsWithTheirReason() throws {
         let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let q = dir + "/rejected.csv"
         let r = try SluiceProcess.run(["query", "--local", "--format", "csv",
                                        "SELECT id, value FROM read_csv('\(data)/bad_rows.csv', types={'value': 'BIGINT'}, on_error='quarantine', quarantine='\(q)') ORDER BY id"])
@@ -141,6 +146,7 @@ struct QueryCommandTests {
 
     @Test func ctrlCCancelsARunningQuery() throws {
         let dir = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let big = dir + "/big.csv"
         var text = "a,b\n"
         for i in 0..<200_000 { text += "\(i),\(i % 97)\n" }
