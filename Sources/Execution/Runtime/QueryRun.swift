@@ -135,6 +135,8 @@ final class TreeRun {
         case preserve(Producers, [Channel])
         case merge(Producers, [Channel], [SortKey])
         case broadcast(Once<[RecordBatch]>, OperatorStats)
+        /// A stage input read whole, in task order (one partition reads it).
+        case rows([RecordBatch])
     }
 
     init(query: QueryRun, tree: Int, context: RunContext) {
@@ -282,6 +284,8 @@ final class TreeRun {
         case .broadcast:
             let rows = try broadcastRows(p)
             return SharedRowsSource(schema: p.schema, context: context, rows: rows)
+        case .rows(let rows):
+            return ValuesOperator(k == 0 ? rows : [], schema: p.schema, context: context)
         }
     }
 
@@ -296,8 +300,11 @@ final class TreeRun {
     }
 
     private var broadcastInputs: [Int: (Producers, Channel)] = [:]
+    /// Broadcast stage inputs, already read.
+    private var stageRows: [Int: [RecordBatch]] = [:]
 
     private func collectBroadcast(_ p: PhysicalPlan) throws(SQLError) -> [RecordBatch] {
+        if let rows = stageRows[p.id] { return rows }
         guard let (producers, channel) = broadcastInputs[p.id] else { return [] }
         producers.start()
         var out: [RecordBatch] = []
@@ -314,9 +321,31 @@ final class TreeRun {
             guard let task = query.stageTask else { throw SQLError.execution("internal error: a stage input outside a stage's task") }
             var bucket = 0
             if case .repartition = e { bucket = task.index }
-            for (t, rows) in try task.reader.read(stage: stage, bucket: bucket).enumerated() {
-                inputs.append(ValuesOperator(rows, schema: p.schema, context: context, morsel: t))
+            let perTask = try task.reader.read(stage: stage, bucket: bucket)
+            // Read in task order on this thread unless a merge or this task's own partitions need
+            // channels: the same inputs then give the same rows in the same order (a result read
+            // again after its worker died resumes by row count), and no producer threads run.
+            let inOrder: Bool
+            switch e {
+            case .gather(.merge): inOrder = false
+            case .repartition: inOrder = partitions(p) == 1
+            case .gather, .broadcast: inOrder = true
             }
+            if inOrder {
+                let rows = perTask.flatMap { $0 }
+                let state: ExchangeState
+                if case .broadcast = e {
+                    stageRows[p.id] = rows
+                    let stats = OperatorStats()
+                    context.stats.record(stats, tree: tree, node: p.id)
+                    state = .broadcast(Once(context: context), stats)
+                } else {
+                    state = .rows(rows)
+                }
+                exchanges[p.id] = state
+                return state
+            }
+            for (t, rows) in perTask.enumerated() { inputs.append(ValuesOperator(rows, schema: p.schema, context: context, morsel: t)) }
         } else {
             let input = p.inputs[0]
             for i in 0..<partitions(input) { inputs.append(try self.operator(input, partition: i)) }
