@@ -111,7 +111,6 @@ public struct Scheduler: Sendable {
         public var attempts = 0
         /// The attempt that wrote it (its name on the worker).
         public var attempt: AttemptID = 0
-        public static func == (a: Output, b: Output) -> Bool { a.worker == b.worker && a.epoch == b.epoch }
     }
 
     public struct Task: Sendable {
