@@ -114,6 +114,22 @@ public enum BatchCodec {
         return try result.get()
     }
 
+    /// Blocks of every non-empty batch, back to back (what `decodeAll` reads).
+    public static func encodeAll(_ batches: [RecordBatch]) -> [UInt8] {
+        var out: [UInt8] = []
+        for b in batches where b.rowCount > 0 { encode(b, into: &out) }
+        return out
+    }
+
+    /// The rows of the whole block `block` (version 2: the layout, which starts with the count, is stored raw).
+    public static func rowCount(ofBlock block: [UInt8]) throws(BatchCodecError) -> Int {
+        guard block.count >= headerSize + 4 else { throw .truncated("a block too short for its row count") }
+        var r = ByteReader(block, 4)
+        guard try r.u16() == version else { throw .corrupt("a row count is read only from version \(version) blocks") }
+        var c = ByteReader(block, headerSize)
+        return Int(try c.u32())
+    }
+
     public static func decodeAll(_ bytes: [UInt8]) throws(BatchCodecError) -> [RecordBatch] {
         var offset = 0, out: [RecordBatch] = []
         while offset < bytes.count { out.append(try decode(bytes, offset: &offset)) }

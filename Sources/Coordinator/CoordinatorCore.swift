@@ -531,7 +531,6 @@ final class CoordinatorCore {
         let id = JobID("job-\(seq)")
         let submission = "query-job-\(epoch)-\(seq)"
         specs[id] = spec
-        submissions[submission] = id
         jobMeta[id] = JobMeta(name: spec.name, seq: seq, submission: submission, submittedMs: now)
         journal.append(.submit(job: id.rawValue, seq: seq, submission: submission, spec: spec.encoded(), name: spec.name,
                                tasks: spec.totalTasks, atMs: now))

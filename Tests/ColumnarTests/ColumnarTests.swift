@@ -68,6 +68,11 @@ struct BatchCodecTests {
         BatchCodec.encode(batch.slice(10..<25), into: &bytes)
         let decoded = try BatchCodec.decodeAll(bytes)
         #expect(decoded.map(\.rowCount) == [10, 15])
+        // encodeAll writes the same blocks (leaving out empty batches); a block's row count reads from its header and layout.
+        #expect(BatchCodec.encodeAll([batch.slice(0..<10), batch.slice(0..<0), batch.slice(10..<25)]) == bytes)
+        let first = BatchCodec.encode(batch.slice(0..<10))
+        #expect(try BatchCodec.rowCount(ofBlock: first) == 10)
+        #expect(throws: BatchCodecError.self) { try BatchCodec.rowCount(ofBlock: Array(first.prefix(22))) }
     }
 
     @Test func refusesCorruptAndTruncatedBlocks() {

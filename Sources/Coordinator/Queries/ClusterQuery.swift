@@ -83,9 +83,7 @@ final class ClusterQuery: @unchecked Sendable {
                     case .message(let m):
                         try emit(ResultChunk(statement: UInt32(i), statementDone: true, message: m))
                     case .rows(let schema, let batches):
-                        var bytes: [UInt8] = []
-                        for b in batches { BatchCodec.encode(b, into: &bytes) }
-                        try emit(ResultChunk(statement: UInt32(i), schema: BatchCodec.encode(RecordBatch.empty(schema)), batches: bytes,
+                        try emit(ResultChunk(statement: UInt32(i), schema: BatchCodec.encode(RecordBatch.empty(schema)), batches: BatchCodec.encodeAll(batches),
                                              statementDone: true))
                     }
                 }
@@ -193,7 +191,7 @@ final class ClusterQuery: @unchecked Sendable {
                 guard let size = try? BatchCodec.blockSize(header: header), size <= pending.count - start else { break }
                 let whole = Array(pending[start..<(start + size)])
                 start += size
-                let n = Self.rowCount(whole)
+                let n = try BatchCodec.rowCount(ofBlock: whole)
                 if skip >= n { skip -= n; continue }
                 if skip > 0 {
                     var o = 0
@@ -216,13 +214,6 @@ final class ClusterQuery: @unchecked Sendable {
             pending.removeFirst(start)
         }
         guard pending.isEmpty else { throw SQLError.execution("the result from worker \(at.workerID) ends inside a batch") }
-    }
-
-    /// A block's row count: the first field of its layout.
-    static func rowCount(_ block: [UInt8]) -> Int {
-        guard block.count >= BatchCodec.headerSize + 4 else { return 0 }
-        let i = BatchCodec.headerSize
-        return Int(block[i]) | Int(block[i + 1]) << 8 | Int(block[i + 2]) << 16 | Int(block[i + 3]) << 24
     }
 
     // MARK: chunks

@@ -62,7 +62,6 @@ final class QueryManager: Sendable {
     private let byJob = Mutex<[JobID: String]>([:])
     private let next = Atomic<UInt64>(1)
     private let stopping = Atomic<Bool>(false)
-    private let threads = Mutex<[Thread]>([])
     /// A query whose client has not asked for anything this long is cancelled.
     static let abandonedAfter: TimeInterval = 60
     /// Queries that may run at once.

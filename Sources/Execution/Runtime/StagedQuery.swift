@@ -30,11 +30,7 @@ final class MemoryShuffle: StageReader, Sendable {
     }
 
     func write(stage: Int, task: Int, buckets: [[RecordBatch]]) {
-        let encoded = buckets.map { batches in
-            var bytes: [UInt8] = []
-            for b in batches where b.rowCount > 0 { BatchCodec.encode(b, into: &bytes) }
-            return bytes
-        }
+        let encoded = buckets.map(BatchCodec.encodeAll)
         outputs.withLock { $0[stage][task] = encoded }
     }
 

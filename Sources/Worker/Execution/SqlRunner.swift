@@ -35,11 +35,7 @@ struct SqlRunner {
         let threads = task.threads > 0 ? Int(min(task.threads, 256)) : threadsPerTask
         do {
             let buckets = try StageTask.run(stage, task: Int(ctx.ref.task), threads: threads, reader: reader, cancel: cancel)
-            let encoded = buckets.map { batches in
-                var bytes: [UInt8] = []
-                for b in batches where b.rowCount > 0 { BatchCodec.encode(b, into: &bytes) }
-                return bytes
-            }
+            let encoded = buckets.map(BatchCodec.encodeAll)
             if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, reason: stop.1) }
             let sizes = try store.put(job: ctx.ref.jobID, attempt: ctx.attemptID, buckets: encoded)
             var out = RunOutcome.success
