@@ -61,7 +61,7 @@ public final class Worker: Sendable {
         service = try LogService(listen: config.serviceListen, sealer: sealer, board: board, runner: runner)
         shuffle = ShuffleStore(dataDir: config.dataDir, memoryBudget: config.shuffleMemory)
         data = try DataService(listen: config.dataListen ?? Self.nextPort(after: config.serviceListen), sealer: sealer, store: shuffle)
-        sql = SqlRunner(store: shuffle, sealer: sealer, threadsPerTask: config.threadsPerTask)
+        sql = SqlRunner(store: shuffle, blocks: BlockClient(sealer: sealer, timeout: BlockFetcher.timeout), threadsPerTask: config.threadsPerTask)
     }
 
     /// `tcp://HOST:PORT+1` for a service address with a port; port 0 otherwise.

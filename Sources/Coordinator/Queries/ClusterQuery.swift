@@ -170,16 +170,13 @@ final class ClusterQuery: @unchecked Sendable {
         var skip = skipping
         while offset < total {
             try checkStopped()
-            let block: Block
+            let block: (data: [UInt8], total: Int)
             do {
                 block = try services.fetch(at, job: job, offset: offset, max: Self.chunkBytes)
             } catch {
-                throw FetchFailure(message: "\(error)")
+                throw FetchFailure(message: "worker \(at.workerID): \(error)")
             }
-            guard let t = Int(exactly: block.total), t >= offset + block.data.count, !(block.data.isEmpty && offset < t) else {
-                throw FetchFailure(message: "worker \(at.workerID) sent a malformed block")
-            }
-            total = t
+            total = block.total
             offset += block.data.count
             pending += block.data
             // Pass on every whole block in hand.

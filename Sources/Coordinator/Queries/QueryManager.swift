@@ -11,14 +11,13 @@ import Wire
 final class QueryServices: Sendable {
     let fileRoots: [String]
     private let post: @Sendable (CoordinatorInput) -> Void
-    private let sealer: Sealer
+    private let blocks: BlockClient
     private let logger: Logger
-    private let channels = Mutex<[String: SecureChannel]>([:])
     let progressByJob = Mutex<[JobID: QueryProgress]>([:])
 
     init(fileRoots: [String], sealer: Sealer, logger: Logger, post: @escaping @Sendable (CoordinatorInput) -> Void) {
         self.fileRoots = fileRoots
-        self.sealer = sealer
+        blocks = BlockClient(sealer: sealer, timeout: .seconds(5))
         self.logger = logger
         self.post = post
     }
@@ -39,15 +38,9 @@ final class QueryServices: Sendable {
         logger.warning("\(message)", metadata: metadata.mapValues { .string($0) })
     }
 
-    func fetch(_ at: ClusterQuery.ResultLocation, job: JobID, offset: Int, max: Int) throws -> Block {
-        let channel = try channels.withLock { c in
-            if let ch = c[at.address] { return ch }
-            let ch = try SecureChannel(address: at.address, sealer: sealer, maxMessageSize: 8 << 20)
-            c[at.address] = ch
-            return ch
-        }
-        return try channel.call(FetchBlock(jobID: job.rawValue, attemptID: at.attempt, bucket: 0, offset: UInt64(offset), maxBytes: UInt32(max)),
-                                timeout: .seconds(5))
+    /// A chunk of the result's bucket, and its size.
+    func fetch(_ at: ClusterQuery.ResultLocation, job: JobID, offset: Int, max: Int) throws -> (data: [UInt8], total: Int) {
+        try blocks.read(address: at.address, job: job.rawValue, attempt: at.attempt, bucket: 0, offset: offset, chunk: max)
     }
 }
 

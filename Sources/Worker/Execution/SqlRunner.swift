@@ -11,7 +11,7 @@ import Wire
 /// stages after it; the result reports the bytes of each bucket.
 struct SqlRunner {
     let store: ShuffleStore
-    let sealer: Sealer
+    let blocks: BlockClient
     /// Threads a task runs on unless its stage says otherwise.
     let threadsPerTask: Int
 
@@ -31,7 +31,7 @@ struct SqlRunner {
         watch.resume()
         defer { watch.cancel() }
         TestHold.wait(stage, ctx)
-        let reader = BlockFetcher(job: ctx.ref.jobID, inputs: inputs, sealer: sealer, cancel: cancel)
+        let reader = BlockFetcher(job: ctx.ref.jobID, inputs: inputs, blocks: blocks, cancel: cancel)
         let threads = task.threads > 0 ? Int(min(task.threads, 256)) : threadsPerTask
         do {
             let buckets = try StageTask.run(stage, task: Int(ctx.ref.task), threads: threads, reader: reader, cancel: cancel)

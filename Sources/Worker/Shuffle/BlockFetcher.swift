@@ -14,9 +14,8 @@ final class BlockFetcher: StageReader, Sendable {
     let job: String
     /// Per stage, its tasks' outputs.
     let inputs: [Int: [OutputLocation]]
-    let sealer: Sealer
+    let blocks: BlockClient
     let cancel: Cancellation
-    private let channels = Mutex<[String: SecureChannel]>([:])
     private let lostInput = Mutex<InputLost?>(nil)
     /// Attempts at one chunk before the producer counts as lost, and how long each may take.
     static let tries = 2
@@ -24,12 +23,12 @@ final class BlockFetcher: StageReader, Sendable {
     /// Producers fetched from at once.
     static let parallel = 4
 
-    init(job: String, inputs: [StageOutputs], sealer: Sealer, cancel: Cancellation) {
+    init(job: String, inputs: [StageOutputs], blocks: BlockClient, cancel: Cancellation) {
         self.job = job
         var byStage: [Int: [OutputLocation]] = [:]
         for s in inputs { byStage[Int(s.stage)] = s.outputs.sorted { $0.task < $1.task } }
         self.inputs = byStage
-        self.sealer = sealer
+        self.blocks = blocks
         self.cancel = cancel
     }
 
@@ -62,15 +61,6 @@ final class BlockFetcher: StageReader, Sendable {
         return out
     }
 
-    private func channel(_ address: String) throws -> SecureChannel {
-        try channels.withLock { c in
-            if let ch = c[address] { return ch }
-            let ch = try SecureChannel(address: address, sealer: sealer, maxMessageSize: DataServiceLimits.maxReply)
-            c[address] = ch
-            return ch
-        }
-    }
-
     /// One producer's bucket, decoded.
     private func fetch(_ o: OutputLocation, stage: Int, bucket: Int) throws(SQLError) -> [RecordBatch] {
         var bytes: [UInt8] = []
@@ -78,17 +68,11 @@ final class BlockFetcher: StageReader, Sendable {
         var failures = 0
         while total.map({ bytes.count < $0 }) ?? true {
             if cancel.isCancelled { throw SQLError.execution("Interrupted: query cancelled") }
-            let request = FetchBlock(jobID: job, attemptID: o.attemptID, bucket: UInt32(bucket), offset: UInt64(bytes.count),
-                                     maxBytes: UInt32(DataServiceLimits.chunk))
             do {
-                let block = try channel(o.dataAddress).call(request, timeout: Self.timeout)
-                guard let t = Int(exactly: block.total), t >= bytes.count + block.data.count, t <= DataServiceLimits.maxBucket else {
-                    throw WireError(.malformed, "a block of \(block.total) bytes")
-                }
+                let (data, t) = try blocks.read(address: o.dataAddress, job: job, attempt: o.attemptID, bucket: bucket, offset: bytes.count)
                 if total != nil, total != t { throw WireError(.malformed, "the bucket changed size") }
                 total = t
-                if block.data.isEmpty && bytes.count < t { throw WireError(.malformed, "an empty chunk before the end") }
-                bytes += block.data
+                bytes += data
                 failures = 0
             } catch {
                 failures += 1
@@ -105,13 +89,4 @@ final class BlockFetcher: StageReader, Sendable {
             throw SQLError.execution("bucket \(bucket) of stage \(stage) task \(o.task) from worker \(o.workerID) is corrupt: \(error)")
         }
     }
-}
-
-enum DataServiceLimits {
-    /// Bytes asked for per FETCH_BLOCK.
-    static let chunk = 4 << 20
-    /// The largest reply a reader accepts (a chunk and its envelope).
-    static let maxReply = 8 << 20
-    /// The largest bucket a reader believes in.
-    static let maxBucket = 64 << 30
 }

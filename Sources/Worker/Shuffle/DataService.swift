@@ -10,7 +10,7 @@ final class DataService: Sendable {
     private let server: ReplyServer
     let port: Int
     /// The most bytes one reply carries; a reader asks again from the next offset.
-    static let maxChunk = DataServiceLimits.chunk
+    static let maxChunk = BlockClient.chunk
 
     init(listen: String, sealer: Sealer, store: ShuffleStore) throws {
         let gate = Mutex(RequestGate(sealer: sealer))
