@@ -75,7 +75,7 @@ struct QueryCommand: ParsableCommand {
         if let threads { try session.setThreads(threads.value("--threads", in: 1...Session.maxThreads)) }
         if let stages {
             let n = try stages.value("--stages", in: 1...Self.maxStagePartitions)
-            session.stages = (partitions: n, scanTasks: n)
+            session.stages = StageCutter(partitions: n, scanTasks: n)
         }
         for t in tables {
             guard let eq = t.firstIndex(of: "="), eq != t.startIndex else { fail("--table wants NAME=GLOB, not \(t)") }

@@ -121,8 +121,8 @@ struct SQLLogicFile {
         }
         if mode == .fourThreadsPartitionedJoins || mode == .stagesTwoThreadsPartitionedJoins { session.broadcastLimit = 0 }
         if mode == .stages || mode == .stagesTwoThreadsPartitionedJoins {
-            session.stages = (partitions: 3, scanTasks: 3)
-            session.stageMinTaskBytes = 0   // small files too are shared out by bytes, as large ones are on a cluster
+            // Small files too are shared out by bytes, as large ones are on a cluster.
+            session.stages = StageCutter(partitions: 3, scanTasks: 3, minTaskBytes: 0)
         }
         var failures: [String] = []
         var rewritten: [String] = []

@@ -62,7 +62,7 @@ final class ClusterQuery: @unchecked Sendable {
 
     func run() {
         let session = Session()
-        session.stages = (partitions: partitions, scanTasks: scanTasks)
+        session.stages = StageCutter(partitions: partitions, scanTasks: scanTasks)
         session.broadcastLimit = Session.clusterBroadcastLimit
         session.fileRoots = services.fileRoots
         session.stageExecutor = { (plan) throws(SQLError) in try self.runJob(plan, sink: nil) }

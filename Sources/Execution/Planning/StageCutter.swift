@@ -8,7 +8,7 @@ public import SQL
 /// the exchange itself becomes a `stageInput` leaf of the stage above.
 /// Subqueries and CTEs become stages of their own, ahead of their readers;
 /// the last stage is the result.
-public struct StageCutter {
+public struct StageCutter: Sendable {
     /// Buckets of a hash shuffle: the tasks of a stage that reads one.
     public let partitions: Int
     /// The most tasks a stage that scans files is split into.
@@ -109,9 +109,10 @@ public struct StageCutter {
     /// reader finds its first row itself). Compressed and Sluice files go whole.
     func share(_ scan: ScanSpec) -> [[ScanShare]] {
         let total = scan.files.reduce(0) { $0 + max(0, $1.size) }
+        // Sluice files split at block starts, which only reading the file finds: whole, as compressed ones.
         let splittable: (DataFile) -> Bool = { f in
             if case .sluice = scan.format { return false }
-            return scan.format.splittable && !ByteSource.isCompressed(f.path)
+            return !ByteSource.isCompressed(f.path)
         }
         var tasks = minTaskBytes > 0 ? total / minTaskBytes : Int.max
         if !scan.files.contains(where: splittable) { tasks = min(tasks, scan.files.count) }

@@ -26,16 +26,13 @@ public final class Session: Catalog {
     /// When set, queries are planned for `partitions` partitions, cut into
     /// stages and run stage by stage through an in-process shuffle, as the
     /// cluster runs them (EXPLAIN shows the stages). Tests compare the two.
-    public var stages: (partitions: Int, scanTasks: Int)?
-    /// With `stages`: bytes below which a scan task is not worth its start (0: split as finely as allowed).
-    public var stageMinTaskBytes = 8 << 20
+    public var stages: StageCutter?
     /// Runs a query's stages somewhere else (the cluster) instead of in this
     /// process; with `stages` set. Its rows, in the result stage's order.
     public var stageExecutor: ((StagePlan) throws(SQLError) -> [RecordBatch])?
     /// When set, the only directories (and what is below them) queries may read
-    /// and write; `fileRootsFlag` names where they are set, for the error.
+    /// and write (the coordinator's `--sql-root`, which the error names).
     public var fileRoots: [String]?
-    public var fileRootsFlag = "--sql-root"
     public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     public init() {}
@@ -105,7 +102,7 @@ public final class Session: Catalog {
             let plan = try physical(q)
             var lines: [String]
             if let stages, !analyze {
-                lines = PlanText.render(try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks, minTaskBytes: stageMinTaskBytes).cut(plan))
+                lines = PlanText.render(try stages.cut(plan))
             } else if analyze {
                 let run = QueryRun(plan, partitions: threads, cancel: cancel)
                 let start = monotonicNanos()
@@ -219,7 +216,7 @@ public final class Session: Catalog {
             let root = Self.resolved(r)
             if resolved == root || resolved.hasPrefix(root.hasSuffix("/") ? root : root + "/") { return }
         }
-        throw SQLError.execution("\"\(path)\" is outside the directories queries here may read and write (\(fileRootsFlag): \(roots.joined(separator: ", ")))")
+        throw SQLError.execution("\"\(path)\" is outside the directories queries here may read and write (--sql-root: \(roots.joined(separator: ", ")))")
     }
 
     /// The absolute path with symbolic links resolved as far as it exists (a file to be written may not yet).
@@ -240,7 +237,7 @@ public final class Session: Catalog {
     public func stagePlan(_ q: Query) throws(SQLError) -> (Schema, StagePlan) {
         guard let stages else { throw SQLError.execution("internal error: a stage plan in a session without stages") }
         let plan = try physical(q)
-        return (plan.root.schema, try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks, minTaskBytes: stageMinTaskBytes).cut(plan))
+        return (plan.root.schema, try stages.cut(plan))
     }
 
     func physical(_ q: Query) throws(SQLError) -> PhysicalQuery {
@@ -253,7 +250,7 @@ public final class Session: Catalog {
     public func query(_ q: Query) throws(SQLError) -> (Schema, [RecordBatch]) {
         let plan = try physical(q)
         if let stages {
-            let cut = try StageCutter(partitions: stages.partitions, scanTasks: stages.scanTasks, minTaskBytes: stageMinTaskBytes).cut(plan)
+            let cut = try stages.cut(plan)
             let schema = plan.root.schema
             let rows: [RecordBatch]
             if let run = stageExecutor { rows = try run(cut) } else { rows = try StagedQuery.run(cut, threads: threads, cancel: cancel) }
