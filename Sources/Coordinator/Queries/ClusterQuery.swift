@@ -342,11 +342,3 @@ final class ClusterQuery: @unchecked Sendable {
 
     var currentJob: JobID? { condition.withLock { job } }
 }
-
-extension NSCondition {
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        lock()
-        defer { unlock() }
-        return try body()
-    }
-}
