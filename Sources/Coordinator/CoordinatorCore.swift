@@ -76,6 +76,16 @@ final class CoordinatorCore {
         var outputRows: UInt64 = 0
     }
 
+    /// A `sql` task's last succeeded attempt, per query job, for EXPLAIN ANALYZE's figures at the job's end.
+    struct TaskFigure {
+        var rows: UInt64
+        var bytes: UInt64
+        var startedUs: Int64
+        var finishedUs: Int64
+        var worker: String
+    }
+    var taskFigures: [JobID: [TaskKey: TaskFigure]] = [:]
+
     struct AttemptInfo {
         var startedUs: Int64 = 0
         var finishedUs: Int64 = 0
@@ -373,8 +383,14 @@ final class CoordinatorCore {
             attemptInfo[s.attempt.attemptID, default: AttemptInfo()].startedUs = s.startedAtUs
         }
         for r in results where r.outcome == .succeeded && !r.bucketBytes.isEmpty {
-            jobMeta[JobID(r.attempt.jobID)]?.outputBytes &+= r.bucketBytes.reduce(0, &+)
-            jobMeta[JobID(r.attempt.jobID)]?.outputRows &+= r.rowsOut
+            let job = JobID(r.attempt.jobID)
+            let bytes = r.bucketBytes.reduce(0, &+)
+            jobMeta[job]?.outputBytes &+= bytes
+            jobMeta[job]?.outputRows &+= r.rowsOut
+            if let a = scheduler.attempts[r.attempt.attemptID], queries.isQueryJob(job) {
+                taskFigures[job, default: [:]][a.task] = TaskFigure(rows: r.rowsOut, bytes: bytes, startedUs: r.startedAtUs,
+                                                                    finishedUs: r.finishedAtUs, worker: a.worker.id)
+            }
         }
         for r in results where scheduler.attempts[r.attempt.attemptID] != nil {
             var info = attemptInfo[r.attempt.attemptID, default: AttemptInfo()]
@@ -450,7 +466,8 @@ final class CoordinatorCore {
             case .jobEnded(let id, let state, let reason):
                 let job = scheduler.jobs[id]
                 if queries.isQueryJob(id) {
-                    queries.jobEnded(id, state: state, reason: reason)
+                    let figures = Self.stageFigures(stages: job?.stages.count ?? 0, taskFigures.removeValue(forKey: id) ?? [:])
+                    queries.jobEnded(id, state: state, reason: reason, figures: figures)
                     // Its shuffle outputs are of no more use: every worker that may hold some drops them.
                     for (key, w) in scheduler.workers where w.state != .dead && w.state != .left {
                         if dropOutputs[key, default: []].count < 10_000 { dropOutputs[key, default: []].append(id.rawValue) }
@@ -464,6 +481,7 @@ final class CoordinatorCore {
                 if let bytes = jobMeta[id]?.outputBytes, bytes > 0 { meta["output.bytes"] = "\(bytes)" }
                 if state == .failed { logger.warning("job ended", metadata: meta) } else { logger.info("job ended", metadata: meta) }
             case .jobForgotten(let id):
+                taskFigures[id] = nil
                 if let meta = jobMeta.removeValue(forKey: id) { submissions[meta.submission] = nil }
             case .workerChanged(let key, let state, let reason):
                 let meta: Logger.Metadata = ["worker.id": "\(key)", "state": "\(state.rawValue)", "reason": "\(reason)"]
@@ -537,6 +555,26 @@ final class CoordinatorCore {
         queries.jobStarted(id, query: query)
         feed(.submitted(id, spec.plan), now: now)
         return id
+    }
+
+    /// Per stage, what its tasks' used attempts did (time spans use the workers' clocks).
+    static func stageFigures(stages: Int, _ tasks: [TaskKey: TaskFigure]) -> [StageFigures] {
+        var out = Array(repeating: StageFigures(), count: stages)
+        var span = Array(repeating: (first: Int64.max, last: Int64.min), count: stages)
+        var workers = Array(repeating: Set<String>(), count: stages)
+        for (key, f) in tasks where key.stage >= 0 && key.stage < stages {
+            out[key.stage].tasks += 1
+            out[key.stage].rows &+= f.rows
+            out[key.stage].bytes &+= f.bytes
+            out[key.stage].taskSeconds += Double(max(0, f.finishedUs &- f.startedUs)) / 1e6
+            span[key.stage] = (min(span[key.stage].first, f.startedUs), max(span[key.stage].last, f.finishedUs))
+            workers[key.stage].insert(f.worker)
+        }
+        for s in 0..<stages {
+            if span[s].last >= span[s].first { out[s].seconds = Double(span[s].last &- span[s].first) / 1e6 }
+            out[s].workers = workers[s].sorted()
+        }
+        return out
     }
 
     /// Each running query job's stages done, for its client's progress line.

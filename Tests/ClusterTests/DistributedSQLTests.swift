@@ -231,11 +231,46 @@ struct DistributedSQLTests {
         #expect(written.status == 1 && written.err.contains("--sql-root"), "\(written.err)")
         let ok = try c.cli(["query", "--format", "csv", "SELECT sum(a) AS s FROM '\(scratch)/ok.csv'"])
         #expect(ok.status == 0 && ok.out == "s\n1\n", "\(ok.err)")
-        // EXPLAIN shows the stages; EXPLAIN ANALYZE, which would run the query in the coordinator, is refused.
-        let explain = try c.cli(["query", "--format", "csv", "EXPLAIN SELECT a, count(*) FROM '\(scratch)/ok.csv' GROUP BY a"])
+    }
+
+    /// EXPLAIN shows the stages; EXPLAIN ANALYZE runs them on the workers and
+    /// adds what each did: rows, bytes written for its readers, time, workers.
+    @Test func explainAnalyzeShowsWhatEachStageDid() throws {
+        let c = try cluster(scratch: Self.tpch)
+        defer { c.shutdown() }
+        let sql = "SELECT o_orderpriority, count(*) AS n FROM '\(Self.tpch)/orders.csv' JOIN '\(Self.tpch)/lineitem.csv' ON o_orderkey = l_orderkey "
+            + "WHERE l_shipmode = 'MAIL' GROUP BY 1 ORDER BY 1"
+        let explain = try c.cli(["query", "--format", "csv", "EXPLAIN " + sql])
         #expect(explain.status == 0 && explain.out.contains("STAGE 0") && explain.out.contains("STAGE_INPUT"), "\(explain.out)\(explain.err)")
-        let analyze = try c.cli(["query", "EXPLAIN ANALYZE SELECT * FROM '\(scratch)/ok.csv'"])
-        #expect(analyze.status == 1 && analyze.err.contains("--local"), "\(analyze.err)")
+        #expect(!explain.out.contains("ran:"), "EXPLAIN runs nothing")
+
+        let count = try c.cli(["query", "--format", "csv", "SELECT count(*) AS n FROM '\(Self.tpch)/lineitem.csv' WHERE l_shipmode = 'MAIL'"])
+        let mail = Int(count.out.split(separator: "\n").last ?? "") ?? -1
+        #expect(mail > 0, "\(count.out)\(count.err)")
+        for broadcast in [true, false] {
+            let script = (broadcast ? "" : "SET broadcast_threshold = 0;\n") + "EXPLAIN ANALYZE " + sql
+            let r = try c.cli(["query", "--format", "csv", script])
+            try #require(r.status == 0, "\(r.err)")
+            let lines = r.out.split(separator: "\n").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
+            #expect(lines.contains { $0.hasPrefix("Total: ") && $0.contains("w1") && $0.contains("w2") && $0.contains("w3") }, "\(r.out)")
+            // Each stage's heading is followed by what it did.
+            let heads = lines.indices.filter { lines[$0].hasPrefix("STAGE ") }
+            #expect(heads.count >= 3, "\(r.out)")
+            var figures: [(head: String, rows: Int, bytes: String, workers: String)] = []
+            for h in heads {
+                let ran = h + 1 < lines.count ? lines[h + 1] : ""
+                try #require(ran.hasPrefix("ran: rows="), "stage without figures: \(lines[h]) / \(ran)")
+                let rows = Int(ran.dropFirst("ran: rows=".count).prefix { $0.isNumber }) ?? -1
+                let bytes = ran.components(separatedBy: "shuffled=").last?.prefix { $0 != " " } ?? ""
+                figures.append((lines[h], rows, String(bytes), ran.components(separatedBy: " on ").last ?? ""))
+            }
+            // The result: five priorities. The filtered lineitem scan, the smaller side, is a stage of its own.
+            #expect(figures.last?.rows == 5, "\(r.out)")
+            #expect(figures.contains { $0.rows == mail && !$0.head.contains("reads") }, "\(r.out)")
+            // Lineitem's scan is split among the workers.
+            #expect(figures.contains { $0.workers.split(separator: ",").count >= 2 }, "\(r.out)")
+            #expect(figures.allSatisfy { $0.bytes != "" && $0.bytes != "0B" }, "\(r.out)")
+        }
     }
 
     @Test func aCoordinatorRestartFailsTheRunningQuerySayingSo() throws {

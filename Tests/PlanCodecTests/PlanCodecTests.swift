@@ -91,7 +91,7 @@ final class PlanCodecTests {
                 Self.census(PhysicalQuery(root: back.plan), &nodes, &exprs, &values, &types)
                 stages.append(back)
             }
-            let staged = try StagedQuery.run(StagePlan(stages: stages), threads: 2, cancel: Cancellation())
+            let staged = try StagedQuery.run(StagePlan(stages: stages), threads: 2, cancel: Cancellation()).rows
             #expect(staged.flatMap { b in (0..<b.rowCount).map { b.row($0) } } == (try rows(original)), "\(sql) in stages")
         }
         // Between them the queries used every kind: a new kind needs a query here.

@@ -30,7 +30,7 @@ final class ClusterQuery: @unchecked Sendable {
     private(set) var lastHeard = Date()
     private var job: JobID?
     private var resultAt: ResultLocation?
-    private var jobEnd: (state: JobState, reason: String)?
+    private var jobEnd: (state: JobState, reason: String, figures: [StageFigures])?
     private var stopReason: String?
     private var statement = 0
     private var doneServedAt: Date?
@@ -65,7 +65,7 @@ final class ClusterQuery: @unchecked Sendable {
         session.stages = StageCutter(partitions: partitions, scanTasks: scanTasks)
         session.broadcastLimit = Session.clusterBroadcastLimit
         session.fileRoots = services.fileRoots
-        session.stageExecutor = { (plan) throws(SQLError) in try self.runJob(plan, sink: nil) }
+        session.stageExecutor = { (plan, discard) throws(SQLError) in try self.runJob(plan, sink: discard ? .discard : .collect) }
         do {
             for t in request.tables {
                 try session.registerFiles(name: t.name, pattern: t.pattern)
@@ -76,7 +76,7 @@ final class ClusterQuery: @unchecked Sendable {
                 if case .query(let q) = statement {
                     let (schema, plan) = try session.stagePlan(q)
                     try emit(ResultChunk(statement: UInt32(i), schema: BatchCodec.encode(RecordBatch.empty(schema))))
-                    _ = try runJob(plan, sink: (i, schema))
+                    _ = try runJob(plan, sink: .client(statement: i))
                     try emit(ResultChunk(statement: UInt32(i), statementDone: true))
                 } else {
                     switch try session.run(statement) {
@@ -103,10 +103,18 @@ final class ClusterQuery: @unchecked Sendable {
         if let why = condition.withLock({ stopReason }) { throw SQLError.execution(why) }
     }
 
-    /// Runs one query's stages as a job. With a sink, its rows go to the client
-    /// as they are read; without one (CREATE TABLE AS, a subquery of a
-    /// statement), they are returned.
-    private func runJob(_ plan: StagePlan, sink: (statement: Int, schema: Schema)?) throws(SQLError) -> [RecordBatch] {
+    /// Where a job's result rows go.
+    enum Sink {
+        /// To the client as they are read.
+        case client(statement: Int)
+        /// Returned (CREATE TABLE AS, a subquery of a statement).
+        case collect
+        /// Nowhere (EXPLAIN ANALYZE).
+        case discard
+    }
+
+    /// Runs one query's stages as a job; its rows go to `sink`.
+    private func runJob(_ plan: StagePlan, sink: Sink) throws(SQLError) -> StagedRun {
         var stages: [StageSpec] = []
         for s in plan.stages {
             let payload = SqlTask(stage: try PlanCodec.encode(s)).encoded()
@@ -119,7 +127,7 @@ final class ClusterQuery: @unchecked Sendable {
         var delivered = 0   // rows passed on, so a rerun of the result stage resumes after them
         var collected: [RecordBatch] = []
         while true {
-            let (location, end, stop): (ResultLocation?, (JobState, String)?, String?) = condition.withLock {
+            let (location, end, stop): (ResultLocation?, (state: JobState, reason: String, figures: [StageFigures])?, String?) = condition.withLock {
                 while resultAt == nil && jobEnd == nil && stopReason == nil { condition.wait() }
                 return (resultAt, jobEnd, stopReason)
             }
@@ -128,19 +136,22 @@ final class ClusterQuery: @unchecked Sendable {
                 throw SQLError.execution(stop)
             }
             if let end {
-                guard end.0 == .succeeded else { throw SQLError.execution("query failed: \(end.1)") }
-                return collected
+                guard end.state == .succeeded else { throw SQLError.execution("query failed: \(end.reason)") }
+                return StagedRun(rows: collected, figures: end.figures)
             }
             guard let location else { continue }
             do {
                 try read(location, job: job, skipping: delivered) { block, rows in
                     delivered += rows
-                    if let sink {
-                        try self.emit(ResultChunk(statement: UInt32(sink.statement), batches: block))
-                    } else {
+                    switch sink {
+                    case .client(let statement):
+                        try self.emit(ResultChunk(statement: UInt32(statement), batches: block))
+                    case .collect:
                         do { collected += try BatchCodec.decodeAll(block) } catch {
                             throw SQLError.execution("the result from worker \(location.workerID) is corrupt: \(error)")
                         }
+                    case .discard:
+                        break
                     }
                 }
                 services.delivered(job)
@@ -324,10 +335,10 @@ final class ClusterQuery: @unchecked Sendable {
         }
     }
 
-    func jobEnded(_ job: JobID, state: JobState, reason: String) {
+    func jobEnded(_ job: JobID, state: JobState, reason: String, figures: [StageFigures]) {
         condition.withLock {
             guard self.job == job else { return }
-            jobEnd = (state, reason)
+            jobEnd = (state, reason, figures)
             condition.broadcast()
         }
     }

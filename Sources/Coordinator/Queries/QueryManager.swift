@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 import Logging
 import Scheduler
@@ -105,10 +106,10 @@ final class QueryManager: Sendable {
         q.resultReady(at, job: job)
     }
 
-    func jobEnded(_ job: JobID, state: JobState, reason: String) {
+    func jobEnded(_ job: JobID, state: JobState, reason: String, figures: [StageFigures]) {
         guard let id = byJob.withLock({ $0.removeValue(forKey: job) }) else { return }
         services.progressByJob.withLock { $0[job] = nil }
-        query(id)?.jobEnded(job, state: state, reason: reason)
+        query(id)?.jobEnded(job, state: state, reason: reason, figures: figures)
     }
 
     func isQueryJob(_ job: JobID) -> Bool { byJob.withLock { $0[job] != nil } }

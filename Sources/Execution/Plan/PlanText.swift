@@ -28,8 +28,9 @@ enum PlanText {
         return lines
     }
 
-    /// A query cut into stages: each stage, its tasks and output, then its fragment.
-    static func render(_ plan: StagePlan) -> [String] {
+    /// A query cut into stages: each stage, its tasks and output, then its
+    /// fragment. With figures (EXPLAIN ANALYZE), what each stage did under its heading.
+    static func render(_ plan: StagePlan, figures: [StageFigures]? = nil) -> [String] {
         var lines: [String] = []
         func walk(_ p: PhysicalPlan, _ depth: Int) {
             lines.append(String(repeating: "  ", count: depth) + label(p))
@@ -43,9 +44,23 @@ enum PlanText {
             }
             if !s.dependsOn.isEmpty { head += ", reads stage" + (s.dependsOn.count == 1 ? " " : "s ") + s.dependsOn.map(String.init).joined(separator: ", ") }
             lines.append(head)
+            if let f = figures, s.id < f.count { lines.append("  " + analysis(f[s.id])) }
             walk(s.plan, 1)
         }
         return lines
+    }
+
+    /// `ran: rows=600572 shuffled=1.2MB time=0.412s task_time=0.770s tasks=3 on w1, w2`.
+    static func analysis(_ f: StageFigures) -> String {
+        "ran: rows=\(f.rows) shuffled=\(byteText(f.bytes))" + String(format: " time=%.3fs task_time=%.3fs", f.seconds, f.taskSeconds)
+            + " tasks=\(f.tasks) on " + (f.workers.isEmpty ? "-" : f.workers.joined(separator: ", "))
+    }
+
+    static func byteText(_ n: UInt64) -> String {
+        let units = ["B", "KB", "MB", "GB", "TB"]
+        var v = Double(n), i = 0
+        while v >= 1000, i < units.count - 1 { v /= 1000; i += 1 }
+        return i == 0 ? "\(n)B" : String(format: "%.1f", v) + units[i]
     }
 
     static func label(_ p: PhysicalPlan) -> String {

@@ -11,6 +11,41 @@ public struct StagePlan: Sendable {
     public init(stages: [QueryStage]) { self.stages = stages }
 }
 
+/// What one stage did (EXPLAIN ANALYZE), over the task attempts whose output
+/// was used: one per task.
+public struct StageFigures: Sendable, Equatable {
+    public var tasks = 0
+    /// Rows its tasks wrote.
+    public var rows: UInt64 = 0
+    /// Encoded, compressed bytes they wrote for the stages after it (or the result).
+    public var bytes: UInt64 = 0
+    /// From its first task's start to its last task's end.
+    public var seconds: Double = 0
+    /// Its tasks' run times added up.
+    public var taskSeconds: Double = 0
+    /// Where its tasks ran, sorted.
+    public var workers: [String] = []
+    public init(tasks: Int = 0, rows: UInt64 = 0, bytes: UInt64 = 0, seconds: Double = 0, taskSeconds: Double = 0, workers: [String] = []) {
+        self.tasks = tasks
+        self.rows = rows
+        self.bytes = bytes
+        self.seconds = seconds
+        self.taskSeconds = taskSeconds
+        self.workers = workers
+    }
+}
+
+/// A staged query's rows (none when it ran for EXPLAIN ANALYZE) and what each stage did.
+public struct StagedRun: Sendable {
+    public var rows: [RecordBatch]
+    /// One per stage, in stage order.
+    public var figures: [StageFigures]
+    public init(rows: [RecordBatch], figures: [StageFigures]) {
+        self.rows = rows
+        self.figures = figures
+    }
+}
+
 public struct QueryStage: Sendable {
     public var id: Int
     /// The fragment: its leaves are scans, values and stage inputs.

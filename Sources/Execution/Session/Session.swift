@@ -28,8 +28,9 @@ public final class Session: Catalog {
     /// cluster runs them (EXPLAIN shows the stages). Tests compare the two.
     public var stages: StageCutter?
     /// Runs a query's stages somewhere else (the cluster) instead of in this
-    /// process; with `stages` set. Its rows, in the result stage's order.
-    public var stageExecutor: ((StagePlan) throws(SQLError) -> [RecordBatch])?
+    /// process; with `stages` set. Its rows, in the result stage's order, or
+    /// none when told to discard them (EXPLAIN ANALYZE), and each stage's figures.
+    public var stageExecutor: ((StagePlan, _ discard: Bool) throws(SQLError) -> StagedRun)?
     /// When set, the only directories (and what is below them) queries may read
     /// and write (the coordinator's `--sql-root`, which the error names).
     public var fileRoots: [String]?
@@ -96,13 +97,17 @@ public final class Session: Catalog {
             return .rows(schema, batches)
         case .explain(let inner, let analyze):
             guard case .query(let q) = inner else { throw SQLError.unsupported("EXPLAIN of anything but a query", .unknown) }
-            if analyze, stageExecutor != nil {
-                throw SQLError.unsupported("EXPLAIN ANALYZE on the cluster (rows, bytes and time per stage) comes in a later release; run it with sluice query --local", .unknown)
-            }
             let plan = try physical(q)
             var lines: [String]
-            if let stages, !analyze {
-                lines = PlanText.render(try stages.cut(plan))
+            if let stages {
+                let cut = try stages.cut(plan)
+                guard analyze else { return explained(PlanText.render(cut), analyze: false) }
+                let start = monotonicNanos()
+                let run = try runStages(cut, discard: true)
+                let elapsed = Double(monotonicNanos() - start) / 1e6
+                lines = PlanText.render(cut, figures: run.figures)
+                let workers = Set(run.figures.flatMap(\.workers)).sorted()
+                lines.insert(String(format: "Total: %.3fms, %d stages on ", elapsed, cut.stages.count) + workers.joined(separator: ", "), at: 0)
             } else if analyze {
                 let run = QueryRun(plan, partitions: threads, cancel: cancel)
                 let start = monotonicNanos()
@@ -113,10 +118,7 @@ public final class Session: Catalog {
             } else {
                 lines = PlanText.render(plan)
             }
-            let field = Field(analyze ? "analyzed_plan" : "physical_plan", .varchar)
-            var b = ColumnBuilder(type: .varchar)
-            for l in lines { b.append(string: l) }
-            return .rows(Schema([field]), [RecordBatch(schema: Schema([field]), columns: [b.finish()])])
+            return explained(lines, analyze: analyze)
         case .set(let name, let value, let loc):
             if name.lowercased() == "broadcast_threshold" {
                 guard let value else { broadcastLimit = stages == nil ? nil : Session.clusterBroadcastLimit; return .message("RESET") }
@@ -246,15 +248,26 @@ public final class Session: Catalog {
         return try PhysicalPlanner(partitions: stages?.partitions ?? threads, broadcastLimit: broadcastLimit, distributed: stages != nil).plan(optimized)
     }
 
+    private func runStages(_ plan: StagePlan, discard: Bool) throws(SQLError) -> StagedRun {
+        if let run = stageExecutor { return try run(plan, discard) }
+        return try StagedQuery.run(plan, threads: threads, cancel: cancel, discard: discard)
+    }
+
+    /// EXPLAIN's answer: one line a row.
+    private func explained(_ lines: [String], analyze: Bool) -> StatementResult {
+        let field = Field(analyze ? "analyzed_plan" : "physical_plan", .varchar)
+        var b = ColumnBuilder(type: .varchar)
+        for l in lines { b.append(string: l) }
+        return .rows(Schema([field]), [RecordBatch(schema: Schema([field]), columns: [b.finish()])])
+    }
+
     /// Runs a query to completion; result columns carry the query's names, rows in result order.
     public func query(_ q: Query) throws(SQLError) -> (Schema, [RecordBatch]) {
         let plan = try physical(q)
         if let stages {
             let cut = try stages.cut(plan)
             let schema = plan.root.schema
-            let rows: [RecordBatch]
-            if let run = stageExecutor { rows = try run(cut) } else { rows = try StagedQuery.run(cut, threads: threads, cancel: cancel) }
-            return (schema, rows.map {
+            return (schema, try runStages(cut, discard: false).rows.map {
                 RecordBatch(schema: schema, columns: $0.columns, rowCount: $0.rowCount)
             })
         }
