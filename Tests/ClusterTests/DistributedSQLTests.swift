@@ -3,6 +3,7 @@ import Columnar
 import Execution
 import Foundation
 import SQL
+import TestSupport
 import Testing
 import Transport
 import Wire
@@ -80,7 +81,7 @@ struct DistributedSQLTests {
     // MARK: TPC-H
 
     static let tpch = repo + "/.build/tpch-sf0.1"
-    static let tpchQueries = ["q01", "q03", "q05", "q06", "q07", "q08", "q09", "q10", "q11", "q12", "q13", "q14", "q15", "q16", "q18", "q19"]
+    static let tpchQueries = TPCHAnswers.queries
 
     /// The TPC-H schema over the SF0.1 files, then `query`.
     static func tpchScript(_ query: String) throws -> String {

@@ -1,14 +1,14 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// TPC-H at scale factor 0.1: each query's answer from the release build of
-/// `sluice query --local`, on one thread, on four, and cut into stages of 3 partitions run through a shuffle, must equal DuckDB 2.0.1's on the same CSV files with
-/// TPC-H's DDL types (answers committed in tpch-sf0.1/, made by
-/// Benchmarks/tpch/answers.py). DECIMAL and every other non-DOUBLE column must
-/// match exactly; DOUBLE to 1e-9 relative.
+/// `sluice query --local`, on one thread, on four, and cut into stages of 3
+/// partitions run through a shuffle, must equal DuckDB 2.0.1's on the same CSV
+/// files with TPC-H's DDL types (see `TPCHAnswers`).
 @Suite(.serialized)
 struct TPCHTests {
-    static let queries = ["q01", "q03", "q05", "q06", "q07", "q08", "q09", "q10", "q11", "q12", "q13", "q14", "q15", "q16", "q18", "q19"]
+    static let queries = TPCHAnswers.queries
     static let repo = SluiceProcess.repoRoot
 
     /// The data, made before the tests by `Benchmarks/tpch/generate 0.1 .build/tpch-sf0.1`
@@ -39,38 +39,7 @@ struct TPCHTests {
                                       + (stages > 0 ? ["--stages", "\(stages)"] : []), binary: release)
         try #require(r.status == 0, "\(q) failed: \(r.stderr)")
 
-        let answer = try String(contentsOfFile: SQLLogicTests.root.appendingPathComponent("tpch-sf0.1/\(q).csv").path, encoding: .utf8)
-        var lines = answer.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let typesLine = lines.removeFirst()
-        let types = parseTypes(String(typesLine.dropFirst("#types:".count)))
-        let expected = CSVText.parse(lines.joined(separator: "\n"))
-        let actual = CSVText.parse(r.stdout)
-        #expect(actual.first == expected.first, "\(q): column names differ")
-        #expect(actual.count == expected.count, "\(q): \(actual.count - 1) rows, DuckDB has \(expected.count - 1)")
-        var mismatches = 0
-        for (i, (a, e)) in zip(actual, expected).enumerated().dropFirst() {
-            for (c, (x, y)) in zip(a, e).enumerated() where !same(x, y, double: types[c] == "DOUBLE") {
-                mismatches += 1
-                if mismatches <= 5 { Issue.record("\(q) row \(i) column \(expected[0][c]): Sluice \(x), DuckDB \(y)") }
-            }
-        }
-    }
-
-    func same(_ a: String, _ b: String, double: Bool) -> Bool {
-        if a == b { return true }
-        guard double, let x = Double(a), let y = Double(b) else { return false }
-        return abs(x - y) <= 1e-9 * max(abs(x), abs(y))
-    }
-
-    /// `DECIMAL(38,2),BIGINT` -> ["DECIMAL(38,2)", "BIGINT"].
-    func parseTypes(_ s: String) -> [String] {
-        var out: [String] = [], cur = "", depth = 0
-        for ch in s {
-            if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
-            if ch == ",", depth == 0 { out.append(cur); cur = "" } else { cur.append(ch) }
-        }
-        out.append(cur)
-        return out
+        for d in try TPCHAnswers.differences(q, csv: r.stdout, repo: Self.repo) { Issue.record("\(d)") }
     }
 }
 
