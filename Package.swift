@@ -10,7 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
-        .library(name: "SluiceClient", targets: ["Client", "Wire"]),
+        .library(name: "SluiceClient", targets: ["Client", "Wire", "Transport"]),
         .library(name: "SluiceScheduler", targets: ["Scheduler"]),
         .library(name: "SluiceEngine", targets: ["Columnar", "SQL", "Execution"]),
     ],

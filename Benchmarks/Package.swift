@@ -16,6 +16,9 @@ let package = Package(
         .executableTarget(name: "SchedulerCoreBenchmark", dependencies: [
             .product(name: "SluiceScheduler", package: "sluice"),
         ]),
+        .executableTarget(name: "BlockServeBenchmark", dependencies: [
+            .product(name: "SluiceClient", package: "sluice"),
+        ]),
         .executableTarget(name: "BatchCodecBenchmark", dependencies: [
             .product(name: "SluiceEngine", package: "sluice"),
         ]),

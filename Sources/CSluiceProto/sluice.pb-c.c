@@ -6258,7 +6258,7 @@ const ProtobufCMessageDescriptor sluice__fetch_block__descriptor =
   (ProtobufCMessageInit) sluice__fetch_block__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__block__field_descriptors[2] =
+static const ProtobufCFieldDescriptor sluice__block__field_descriptors[4] =
 {
   {
     "data",
@@ -6284,15 +6284,41 @@ static const ProtobufCFieldDescriptor sluice__block__field_descriptors[2] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "data_length",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__Block, data_length),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "data_mac",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__Block, data_mac),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__block__field_indices_by_name[] = {
   0,   /* field[0] = data */
+  2,   /* field[2] = data_length */
+  3,   /* field[3] = data_mac */
   1,   /* field[1] = total */
 };
 static const ProtobufCIntRange sluice__block__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor sluice__block__descriptor =
 {
@@ -6302,7 +6328,7 @@ const ProtobufCMessageDescriptor sluice__block__descriptor =
   "Sluice__Block",
   "sluice",
   sizeof(Sluice__Block),
-  2,
+  4,
   sluice__block__field_descriptors,
   sluice__block__field_indices_by_name,
   1,  sluice__block__number_ranges,

@@ -128,6 +128,28 @@ public final class IncomingRequest: Sendable {
         slot.send(bytes)
     }
 
+    /// Answers with a message built in place: `fill` writes into `capacity`
+    /// bytes of the outgoing nng message and returns how many it used. When
+    /// `fill` throws, nothing is sent and the request is still to be answered.
+    public func reply(capacity: Int, fill: (UnsafeMutableRawBufferPointer) throws -> Int) throws {
+        var msg: OpaquePointer?
+        try check(nng_msg_alloc(&msg, capacity), "allocate a message of \(capacity) bytes")
+        let used: Int
+        do {
+            used = try fill(UnsafeMutableRawBufferPointer(start: nng_msg_body(msg), count: capacity))
+        } catch {
+            nng_msg_free(msg)
+            throw error
+        }
+        precondition(used >= 0 && used <= capacity)
+        _ = nng_msg_chop(msg, capacity - used)
+        guard answered.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else {
+            nng_msg_free(msg)
+            preconditionFailure("Internal inconsistency: a request was answered twice (this is a bug, please report it)")
+        }
+        slot.send(message: msg!)
+    }
+
     public func drop() {
         guard answered.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
         slot.receive()
@@ -162,11 +184,16 @@ private final class Slot: @unchecked Sendable {
     }
 
     func send(_ bytes: [UInt8]) {
-        if closing.load(ordering: .acquiring) { return }
         guard let msg = try? makeMessage(bytes) else {
-            receive()
+            if !closing.load(ordering: .acquiring) { receive() }
             return
         }
+        send(message: msg)
+    }
+
+    /// Sends `msg`, which nng owns from here on.
+    func send(message msg: OpaquePointer) {
+        if closing.load(ordering: .acquiring) { nng_msg_free(msg); return }
         state = .sending
         nng_aio_set_msg(aio, msg)
         nng_ctx_send(ctx, aio)

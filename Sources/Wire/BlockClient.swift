@@ -21,20 +21,22 @@ public final class BlockClient: Sendable {
     /// Up to `chunk` bytes of bucket `bucket` of attempt `attempt`'s output from
     /// `offset`, and the bucket's size. A reply that contradicts itself (a size
     /// below what it sent, an empty chunk before the end) is an error.
-    public func read(address: String, job: String, attempt: UInt64, bucket: Int, offset: Int, chunk: Int = BlockClient.chunk) throws -> (data: [UInt8], total: Int) {
+    public func read(address: String, job: String, attempt: UInt64, bucket: Int, offset: Int, chunk: Int = BlockClient.chunk) throws -> (data: ArraySlice<UInt8>, total: Int) {
         let channel = try channels.withLock { c in
             if let ch = c[address] { return ch }
-            // A chunk and its envelope.
+            // A chunk and its frame.
             let ch = try SecureChannel(address: address, sealer: sealer, maxMessageSize: 2 * chunk)
             c[address] = ch
             return ch
         }
-        let block = try channel.call(FetchBlock(jobID: job, attemptID: attempt, bucket: UInt32(clamping: bucket), offset: UInt64(max(0, offset)),
-                                                maxBytes: UInt32(clamping: chunk)), timeout: timeout)
-        guard let total = Int(exactly: block.total), total >= offset + block.data.count, total <= Self.maxBucket,
-              !(block.data.isEmpty && offset < total) else {
-            throw WireError(.malformed, "\(address) sent a block that contradicts itself (\(block.data.count) bytes at \(offset) of \(block.total))")
+        let request = sealer.request(FetchBlock(jobID: job, attemptID: attempt, bucket: UInt32(clamping: bucket), offset: UInt64(max(0, offset)),
+                                                maxBytes: UInt32(clamping: chunk)))
+        let reply = try channel.socket.request(request.encoded(), timeout: timeout)
+        let (data, size) = try BlockFrame.open(reply, for: request, sealer: sealer, from: address)
+        guard let total = Int(exactly: size), total >= offset + data.count, total <= Self.maxBucket, data.count <= chunk,
+              !(data.isEmpty && offset < total) else {
+            throw WireError(.malformed, "\(address) sent a block that contradicts itself (\(data.count) bytes at \(offset) of \(size))")
         }
-        return (block.data, total)
+        return (data, total)
     }
 }

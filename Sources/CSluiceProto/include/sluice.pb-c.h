@@ -1051,6 +1051,13 @@ struct  Sluice__FetchBlock
     , (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
 
 
+/*
+ * A FETCH_BLOCK answer. A worker's data port sends it in a block frame
+ * (docs/protocol.md): the chunk's bytes travel outside the envelope, `data`
+ * stays empty, and `data_mac` (HMAC-SHA256 of "sluice-block-v1", the
+ * request's nonce and the bytes, computed as they are copied out) ties them
+ * to this sealed envelope.
+ */
 struct  Sluice__Block
 {
   ProtobufCMessage base;
@@ -1059,10 +1066,15 @@ struct  Sluice__Block
    * the bucket's size
    */
   uint64_t total;
+  /*
+   * bytes that precede the envelope in the frame
+   */
+  uint32_t data_length;
+  ProtobufCBinaryData data_mac;
 };
 #define SLUICE__BLOCK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__block__descriptor) \
-    , {0,NULL}, 0 }
+    , {0,NULL}, 0, 0, {0,NULL} }
 
 
 struct  Sluice__GetClusterStatus

@@ -181,7 +181,7 @@ final class ClusterQuery: @unchecked Sendable {
         var skip = skipping
         while offset < total {
             try checkStopped()
-            let block: (data: [UInt8], total: Int)
+            let block: (data: ArraySlice<UInt8>, total: Int)
             do {
                 block = try services.fetch(at, job: job, offset: offset, max: Self.chunkBytes)
             } catch {

@@ -40,7 +40,7 @@ final class QueryServices: Sendable {
     }
 
     /// A chunk of the result's bucket, and its size.
-    func fetch(_ at: ClusterQuery.ResultLocation, job: JobID, offset: Int, max: Int) throws -> (data: [UInt8], total: Int) {
+    func fetch(_ at: ClusterQuery.ResultLocation, job: JobID, offset: Int, max: Int) throws -> (data: ArraySlice<UInt8>, total: Int) {
         try blocks.read(address: at.address, job: job.rawValue, attempt: at.attempt, bucket: 0, offset: offset, chunk: max)
     }
 }

@@ -31,3 +31,28 @@ final class ValuesOperator: Operator {
         }
     }
 }
+
+/// A stage input pulled from its stream (in task order), on the consumer's thread.
+final class StreamSource: Operator {
+    let schema: Schema
+    let stats = OperatorStats()
+    let morsel = 0
+    private let stream: any StageStream
+    private let context: RunContext
+
+    init(_ stream: any StageStream, schema: Schema, context: RunContext) {
+        self.stream = stream
+        self.schema = schema
+        self.context = context
+    }
+
+    func close() { stream.close() }
+
+    func next() throws(SQLError) -> RecordBatch? {
+        try stats.measure { () throws(SQLError) -> RecordBatch? in
+            try context.check()
+            guard let b = try stream.next() else { return nil }
+            return RecordBatch(schema: schema, columns: b.columns, rowCount: b.rowCount)
+        }
+    }
+}

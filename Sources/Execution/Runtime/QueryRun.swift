@@ -135,8 +135,8 @@ final class TreeRun {
         case preserve(Producers, [Channel])
         case merge(Producers, [Channel], [SortKey])
         case broadcast(Once<[RecordBatch]>, OperatorStats)
-        /// A stage input read whole, in task order (one partition reads it).
-        case rows([RecordBatch])
+        /// A stage input pulled in task order by one partition.
+        case stream(any StageStream)
     }
 
     init(query: QueryRun, tree: Int, context: RunContext) {
@@ -284,8 +284,9 @@ final class TreeRun {
         case .broadcast:
             let rows = try broadcastRows(p)
             return SharedRowsSource(schema: p.schema, context: context, rows: rows)
-        case .rows(let rows):
-            return ValuesOperator(k == 0 ? rows : [], schema: p.schema, context: context)
+        case .stream(let stream):
+            guard k == 0 else { return ValuesOperator([], schema: p.schema, context: context) }
+            return StreamSource(stream, schema: p.schema, context: context)
         }
     }
 
@@ -321,7 +322,6 @@ final class TreeRun {
             guard let task = query.stageTask else { throw SQLError.execution("internal error: a stage input outside a stage's task") }
             var bucket = 0
             if case .repartition = e { bucket = task.index }
-            let perTask = try task.reader.read(stage: stage, bucket: bucket)
             // Read in task order on this thread unless a merge or this task's own partitions need
             // channels: the same inputs then give the same rows in the same order (a result read
             // again after its worker died resumes by row count), and no producer threads run.
@@ -332,19 +332,20 @@ final class TreeRun {
             case .gather, .broadcast: inOrder = true
             }
             if inOrder {
-                let rows = perTask.flatMap { $0 }
                 let state: ExchangeState
                 if case .broadcast = e {
-                    stageRows[p.id] = rows
+                    // A join's build side: needed whole.
+                    stageRows[p.id] = try task.reader.read(stage: stage, bucket: bucket).flatMap { $0 }
                     let stats = OperatorStats()
                     context.stats.record(stats, tree: tree, node: p.id)
                     state = .broadcast(Once(context: context), stats)
                 } else {
-                    state = .rows(rows)
+                    state = .stream(try task.reader.stream(stage: stage, bucket: bucket))
                 }
                 exchanges[p.id] = state
                 return state
             }
+            let perTask = try task.reader.read(stage: stage, bucket: bucket)
             for (t, rows) in perTask.enumerated() { inputs.append(ValuesOperator(rows, schema: p.schema, context: context, morsel: t)) }
         } else {
             let input = p.inputs[0]

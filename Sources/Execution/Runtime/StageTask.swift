@@ -6,6 +6,35 @@ public import SQL
 public protocol StageReader: Sendable {
     /// What each task of stage `stage` wrote into bucket `bucket`: a list per task, in task order.
     func read(stage: Int, bucket: Int) throws(SQLError) -> [[RecordBatch]]
+    /// The same rows, in the same order, pulled a batch at a time, so reading
+    /// can run ahead of the task's work (the worker fetches later producers'
+    /// buckets while earlier ones are computed on).
+    func stream(stage: Int, bucket: Int) throws(SQLError) -> any StageStream
+}
+
+/// A stage input pulled a batch at a time; `close` when no more is wanted.
+public protocol StageStream: AnyObject {
+    func next() throws(SQLError) -> RecordBatch?
+    func close()
+}
+
+extension StageReader {
+    public func stream(stage: Int, bucket: Int) throws(SQLError) -> any StageStream {
+        ListStream(try read(stage: stage, bucket: bucket).flatMap { $0 })
+    }
+}
+
+/// Batches already in hand, as a stream.
+final class ListStream: StageStream {
+    private var batches: [RecordBatch]
+    private var index = 0
+    init(_ batches: [RecordBatch]) { self.batches = batches }
+    func next() throws(SQLError) -> RecordBatch? {
+        guard index < batches.count else { return nil }
+        index += 1
+        return batches[index - 1]
+    }
+    func close() { batches = [] }
 }
 
 /// Runs one task of one stage of a `StagePlan`.

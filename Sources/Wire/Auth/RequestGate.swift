@@ -59,14 +59,15 @@ public struct RequestGate {
         return bytes
     }
 
-    /// Seals the reply to an idempotent read (a shuffle block) without keeping
-    /// it: a repeat of the request is refused and the reader asks again with a
-    /// new one, so megabytes of blocks never crowd the replies kept for repeats.
-    public mutating func answerUnkept<M: KindedMessage>(_ message: M, to request: Envelope) -> [UInt8] {
-        let bytes = sealer.reply(message, to: request).encoded()
+    /// An idempotent read (a shuffle block) is answered without keeping the
+    /// answer: a repeat of the request is refused and the reader asks again
+    /// with a new one, so megabytes of blocks never crowd the replies kept for repeats.
+    public mutating func answerUnkept(_ request: Envelope) {
         replay.recordReply(nonce: request.nonce, reply: sealer.reply(ErrorReply(code: .refused, message: "a repeated block request; ask again"), to: request).encoded())
-        return bytes
     }
+
+    /// The seal this gate answers with.
+    public var replySealer: Sealer { sealer }
 
     public mutating func answerError(_ code: ErrorCode, _ message: String, to request: Envelope) -> [UInt8] {
         answer(ErrorReply(code: code, message: message), to: request)

@@ -2662,13 +2662,19 @@ extension FetchBlock {
 public struct Block: WireMessage, Hashable, Codable {
     public var data: [UInt8]
     public var total: UInt64
+    public var dataLength: UInt32
+    public var dataMac: [UInt8]
 
     public init(
         data: [UInt8] = [],
-        total: UInt64 = 0
+        total: UInt64 = 0,
+        dataLength: UInt32 = 0,
+        dataMac: [UInt8] = []
     ) {
         self.data = data
         self.total = total
+        self.dataLength = dataLength
+        self.dataMac = dataMac
     }
 }
 
@@ -2677,12 +2683,16 @@ extension Block {
         let m = p.pointee
         self.data = byteArray(m.data)
         self.total = m.total
+        self.dataLength = m.data_length
+        self.dataMac = byteArray(m.data_mac)
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__Block>, _ arena: Arena) {
         sluice__block__init(p)
         p.pointee.data = arena.bytes(data)
         p.pointee.total = total
+        p.pointee.data_length = dataLength
+        p.pointee.data_mac = arena.bytes(dataMac)
     }
 
     public func encoded() -> [UInt8] {

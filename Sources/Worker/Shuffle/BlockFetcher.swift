@@ -61,8 +61,28 @@ final class BlockFetcher: StageReader, Sendable {
         return out
     }
 
+    func stream(stage: Int, bucket: Int) throws(SQLError) -> any StageStream {
+        guard let outputs = inputs[stage] else {
+            throw SQLError.execution("the task was sent no locations for the outputs of stage \(stage)")
+        }
+        let prefetch = Prefetch(count: outputs.count) { (i) throws(SQLError) -> [UInt8] in
+            try self.fetchBytes(outputs[i], stage: stage, bucket: bucket)
+        }
+        return PrefetchStream(prefetch, threads: Self.parallel) { i, error in
+            SQLError.execution("bucket \(bucket) of stage \(stage) task \(outputs[i].task) from worker \(outputs[i].workerID) is corrupt: \(error)")
+        }
+    }
+
     /// One producer's bucket, decoded.
     private func fetch(_ o: OutputLocation, stage: Int, bucket: Int) throws(SQLError) -> [RecordBatch] {
+        let bytes = try fetchBytes(o, stage: stage, bucket: bucket)
+        do { return try BatchCodec.decodeAll(bytes) } catch {
+            throw SQLError.execution("bucket \(bucket) of stage \(stage) task \(o.task) from worker \(o.workerID) is corrupt: \(error)")
+        }
+    }
+
+    /// One producer's bucket, as bytes.
+    private func fetchBytes(_ o: OutputLocation, stage: Int, bucket: Int) throws(SQLError) -> [UInt8] {
         var bytes: [UInt8] = []
         var total: Int? = nil
         var failures = 0
@@ -85,8 +105,110 @@ final class BlockFetcher: StageReader, Sendable {
                 Thread.sleep(forTimeInterval: 0.1 * Double(failures))
             }
         }
-        do { return try BatchCodec.decodeAll(bytes) } catch {
-            throw SQLError.execution("bucket \(bucket) of stage \(stage) task \(o.task) from worker \(o.workerID) is corrupt: \(error)")
+        return bytes
+    }
+}
+
+/// Producers' buckets fetched ahead of the task reading them: fetch threads
+/// take the producers in task order, and a thread waits before taking one
+/// more while `aheadBytes` are already fetched and unread (backpressure); the
+/// producer the reader waits for is always taken.
+final class Prefetch: @unchecked Sendable {
+    let count: Int
+    private let fetch: (Int) throws(SQLError) -> [UInt8]
+    // Guarded by `condition`.
+    private let condition = NSCondition()
+    private var done: [Int: Result<[UInt8], SQLError>] = [:]
+    private var claimed = 0
+    private var reading = 0
+    private var held = 0
+    private var closed = false
+    /// Bytes fetched ahead of the reader at most (one bucket may exceed it).
+    static let aheadBytes = 64 << 20
+
+    init(count: Int, fetch: @escaping (Int) throws(SQLError) -> [UInt8]) {
+        self.count = count
+        self.fetch = fetch
+    }
+
+    /// One fetch thread: takes producers until none are left or the reader closed.
+    func work() {
+        while true {
+            let i: Int? = condition.withLock {
+                while !closed, claimed < count, claimed != reading, held >= Self.aheadBytes { condition.wait() }
+                guard !closed, claimed < count else { return nil }
+                claimed += 1
+                return claimed - 1
+            }
+            guard let i else { return }
+            let r: Result<[UInt8], SQLError>
+            do throws(SQLError) { r = .success(try fetch(i)) } catch { r = .failure(error) }
+            condition.withLock {
+                guard !closed else { return }
+                if case .success(let b) = r { held += b.count }
+                done[i] = r
+                condition.broadcast()
+            }
         }
     }
+
+    /// Producer `i`'s bytes, waiting for them; the reader moves on to `i + 1`.
+    func take(_ i: Int) throws(SQLError) -> [UInt8] {
+        let r: Result<[UInt8], SQLError> = condition.withLock {
+            reading = i
+            condition.broadcast()
+            while done[i] == nil, !closed { condition.wait() }
+            guard let r = done.removeValue(forKey: i) else { return .failure(SQLError.execution("Interrupted: the stage input was closed")) }
+            if case .success(let b) = r { held -= b.count }
+            reading = i + 1
+            condition.broadcast()
+            return r
+        }
+        return try r.get()
+    }
+
+    func close() {
+        condition.withLock {
+            closed = true
+            done = [:]
+            condition.broadcast()
+        }
+    }
+}
+
+/// A stage input read in task order from a `Prefetch`, a batch decoded at a
+/// time. Its fetch threads stop when it is closed or dropped.
+final class PrefetchStream: StageStream {
+    private let prefetch: Prefetch
+    private let corrupt: (Int, any Error) -> SQLError
+    private var producer = -1
+    private var bytes: [UInt8] = []
+    private var offset = 0
+
+    init(_ prefetch: Prefetch, threads: Int, corrupt: @escaping (Int, any Error) -> SQLError) {
+        self.prefetch = prefetch
+        self.corrupt = corrupt
+        for _ in 0..<min(threads, prefetch.count) {
+            let t = Thread { prefetch.work() }
+            t.name = "sluice-fetch"
+            t.start()
+        }
+    }
+
+    func next() throws(SQLError) -> RecordBatch? {
+        while offset >= bytes.count {
+            guard producer + 1 < prefetch.count else { return nil }
+            producer += 1
+            bytes = try prefetch.take(producer)
+            offset = 0
+        }
+        do { return try BatchCodec.decode(bytes, offset: &offset) } catch { throw corrupt(producer, error) }
+    }
+
+    func close() {
+        prefetch.close()
+        bytes = []
+    }
+
+    deinit { prefetch.close() }
 }

@@ -30,18 +30,32 @@ final class DataService: Sendable {
                     }
                     let offset = Int(clamping: m.offset)
                     let max = Int(min(max(m.maxBytes, 1), UInt32(Self.maxChunk)))
-                    let reply: [UInt8]
-                    switch store.read(ShuffleStore.Key(job: m.jobID, attempt: m.attemptID), bucket: Int(m.bucket), offset: offset, max: max) {
-                    case .success(let (bytes, total)):
-                        reply = gate.withLock { $0.answerUnkept(Block(data: bytes, total: UInt64(total)), to: env) }
+                    let failure: (ErrorCode, String)
+                    switch store.chunk(ShuffleStore.Key(job: m.jobID, attempt: m.attemptID), bucket: Int(m.bucket), offset: offset, max: max) {
+                    case .success(let chunk):
+                        defer { chunk.close() }
+                        let sealer = gate.withLock { $0.answerUnkept(env); return $0.replySealer }
+                        do {
+                            // The bytes go from the store into the outgoing message, hashed as they are copied.
+                            try request.reply(capacity: BlockFrame.capacity(count: chunk.count, sealer: sealer, request: env)) { out in
+                                try BlockFrame.write(into: out, count: chunk.count, total: chunk.total, sealer: sealer, request: env) { at, piece in
+                                    try chunk.copy(at, into: piece)
+                                }
+                            }
+                            return
+                        } catch ShuffleStore.ReadError.unreadable(let path) {
+                            failure = (.notFound, "the output file \(path) cannot be read")
+                        } catch {
+                            failure = (.internal, "cannot send the block: \(error)")
+                        }
                     case .failure(.unknown):
-                        reply = gate.withLock { $0.answerError(.notFound, "no output of attempt \(m.attemptID) of \(m.jobID) here", to: env) }
+                        failure = (.notFound, "no output of attempt \(m.attemptID) of \(m.jobID) here")
                     case .failure(.noBucket):
-                        reply = gate.withLock { $0.answerError(.badRequest, "attempt \(m.attemptID) of \(m.jobID) wrote no bucket \(m.bucket)", to: env) }
+                        failure = (.badRequest, "attempt \(m.attemptID) of \(m.jobID) wrote no bucket \(m.bucket)")
                     case .failure(.unreadable(let path)):
-                        reply = gate.withLock { $0.answerError(.notFound, "the output file \(path) cannot be read", to: env) }
+                        failure = (.notFound, "the output file \(path) cannot be read")
                     }
-                    request.reply(reply)
+                    request.reply(gate.withLock { $0.answerError(failure.0, failure.1, to: env) })
                 }
             }
         }

@@ -68,8 +68,43 @@ final class ShuffleStore: Sendable {
 
     enum ReadError: Error { case unknown, noBucket, unreadable(String) }
 
-    /// Up to `max` bytes of a bucket from `offset`, and the bucket's size.
-    func read(_ key: Key, bucket: Int, offset: Int, max: Int) -> Result<([UInt8], Int), ReadError> {
+    /// Up to `max` bytes of one bucket from some offset, to be copied out
+    /// where they are needed (the outgoing message) without a copy of their own.
+    struct Chunk {
+        enum Source {
+            case memory([UInt8])
+            case file(fd: Int32, path: String)
+        }
+        let source: Source
+        /// Where the chunk starts in the bucket, its length, and the bucket's size.
+        let start: Int
+        let count: Int
+        let total: Int
+
+        /// Copies `into.count` bytes from `offset` within the chunk.
+        func copy(_ offset: Int, into: UnsafeMutableRawBufferPointer) throws(ReadError) {
+            precondition(offset >= 0 && offset + into.count <= count)
+            switch source {
+            case .memory(let bytes):
+                bytes.withUnsafeBytes { into.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[(start + offset)..<(start + offset + into.count)])) }
+            case .file(let fd, let path):
+                var done = 0
+                while done < into.count {
+                    let n = pread(fd, into.baseAddress! + done, into.count - done, off_t(start + offset + done))
+                    if n < 0, errno == EINTR { continue }
+                    guard n > 0 else { throw .unreadable(path) }
+                    done += n
+                }
+            }
+        }
+
+        func close() {
+            if case .file(let fd, _) = source { _ = Glibc.close(fd) }
+        }
+    }
+
+    /// Up to `max` bytes of a bucket from `offset`; `close` it when done.
+    func chunk(_ key: Key, bucket: Int, offset: Int, max: Int) -> Result<Chunk, ReadError> {
         guard let output = state.withLock({ $0.outputs[key] }) else { return .failure(.unknown) }
         let sizes = output.sizes
         guard bucket >= 0, bucket < sizes.count else { return .failure(.noBucket) }
@@ -78,19 +113,12 @@ final class ShuffleStore: Sendable {
         let n = min(Swift.max(0, max), size - from)
         switch output {
         case .memory(let buckets):
-            return .success((Array(buckets[bucket][from..<(from + n)]), size))
+            return .success(Chunk(source: .memory(buckets[bucket]), start: from, count: n, total: size))
         case .files(let dir, _):
             let path = "\(dir)/\(key.attempt)-\(bucket)"
-            guard let h = FileHandle(forReadingAtPath: path) else { return .failure(.unreadable(path)) }
-            defer { try? h.close() }
-            do {
-                try h.seek(toOffset: UInt64(from))
-                let data = try h.read(upToCount: n) ?? Data()
-                guard data.count == n else { return .failure(.unreadable(path)) }
-                return .success(([UInt8](data), size))
-            } catch {
-                return .failure(.unreadable(path))
-            }
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { return .failure(.unreadable(path)) }
+            return .success(Chunk(source: .file(fd: fd, path: path), start: from, count: n, total: size))
         }
     }
 

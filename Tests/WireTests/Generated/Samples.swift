@@ -536,6 +536,8 @@ extension Block {
         var m = Block()
         m.data = [0, 255, 1]
         m.total = 1002
+        m.dataLength = 1003
+        m.dataMac = [0, 255, 4]
         return m
     }
 }
