@@ -47,24 +47,3 @@ struct TPCHSetupError: Error, CustomStringConvertible {
     let message: String
     var description: String { message }
 }
-
-/// A small RFC 4180 reader for comparing results.
-enum CSVText {
-    static func parse(_ text: String) -> [[String]] {
-        var rows: [[String]] = [], row: [String] = [], field = ""
-        var inQuotes = false
-        var chars = Array(text)[...]
-        while let c = chars.popFirst() {
-            if inQuotes {
-                if c == "\"" {
-                    if chars.first == "\"" { field.append("\""); chars = chars.dropFirst() } else { inQuotes = false }
-                } else { field.append(c) }
-            } else if c == "\"" { inQuotes = true }
-            else if c == "," { row.append(field); field = "" }
-            else if c == "\n" { row.append(field); rows.append(row); row = []; field = "" }
-            else { field.append(c) }
-        }
-        if !field.isEmpty || !row.isEmpty { row.append(field); rows.append(row) }
-        return rows
-    }
-}
