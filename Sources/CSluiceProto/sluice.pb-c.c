@@ -2913,7 +2913,7 @@ const ProtobufCMessageDescriptor sluice__attempt_ref__descriptor =
   (ProtobufCMessageInit) sluice__attempt_ref__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[10] =
+static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[11] =
 {
   {
     "attempt",
@@ -3035,6 +3035,18 @@ static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[10]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "threads",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__TaskResult, threads),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__task_result__field_indices_by_name[] = {
   0,   /* field[0] = attempt */
@@ -3047,11 +3059,12 @@ static const unsigned sluice__task_result__field_indices_by_name[] = {
   3,   /* field[3] = reason */
   9,   /* field[9] = rows_out */
   5,   /* field[5] = started_at_us */
+  10,   /* field[10] = threads */
 };
 static const ProtobufCIntRange sluice__task_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor sluice__task_result__descriptor =
 {
@@ -3061,7 +3074,7 @@ const ProtobufCMessageDescriptor sluice__task_result__descriptor =
   "Sluice__TaskResult",
   "sluice",
   sizeof(Sluice__TaskResult),
-  10,
+  11,
   sluice__task_result__field_descriptors,
   sluice__task_result__field_indices_by_name,
   1,  sluice__task_result__number_ranges,

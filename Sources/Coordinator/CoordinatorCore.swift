@@ -387,6 +387,7 @@ final class CoordinatorCore {
             let bytes = r.bucketBytes.reduce(0, &+)
             jobMeta[job]?.outputBytes &+= bytes
             jobMeta[job]?.outputRows &+= r.rowsOut
+            if r.threads > 1 { queries.services.noteThreaded(job) }
             if let a = scheduler.attempts[r.attempt.attemptID], queries.isQueryJob(job) {
                 taskFigures[job, default: [:]][a.task] = TaskFigure(rows: r.rowsOut, bytes: bytes, startedUs: r.startedAtUs,
                                                                     finishedUs: r.finishedAtUs, worker: a.worker.id)

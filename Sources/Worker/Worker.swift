@@ -464,7 +464,7 @@ public final class Worker: Sendable {
                     attempt: next.ref, outcome: outcome.outcome, exitCode: outcome.exitCode, reason: outcome.reason,
                     output: outcome.output, startedAtUs: started, finishedAtUs: Date().unixMicroseconds,
                     inputLost: outcome.inputLost ?? InputLost(), bucketBytes: outcome.bucketBytes,
-                    rowsOut: outcome.rows))
+                    rowsOut: outcome.rows, threads: outcome.threads))
                 // Wake only who has news: the reporter when a report starts or fills or
                 // the worker falls idle, the poller at its low-water mark, the drain when nothing runs.
                 var wake: Board.Wake = []

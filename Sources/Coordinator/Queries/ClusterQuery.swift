@@ -159,6 +159,11 @@ final class ClusterQuery: @unchecked Sendable {
                 condition.withLock { resultAt = nil }
             } catch let e as FetchFailure {
                 // The worker holding the result went away: the scheduler runs the result stage again.
+                if delivered > 0, services.ranOnThreads(job) {
+                    throw SQLError.execution("the worker holding the result went away after \(delivered) rows were sent (\(e.message)), and the rest "
+                        + "cannot be resumed exactly: its tasks ran on several threads each (--threads-per-task above 1), so a rerun may order "
+                        + "rows differently; run the query again")
+                }
                 services.log("reading a query result failed; waiting for it to be made again", ["query": id, "error": e.message])
                 condition.withLock { if resultAt?.attempt == location.attempt { resultAt = nil } }
                 Thread.sleep(forTimeInterval: 0.2)

@@ -15,6 +15,9 @@ final class QueryServices: Sendable {
     private let blocks: BlockClient
     private let logger: Logger
     let progressByJob = Mutex<[JobID: QueryProgress]>([:])
+    /// Jobs with a task that ran on several threads: a rerun of it may write
+    /// its rows in another order, so a result cannot resume by row count.
+    private let threaded = Mutex<Set<JobID>>([])
 
     init(fileRoots: [String], sealer: Sealer, logger: Logger, post: @escaping @Sendable (CoordinatorInput) -> Void) {
         self.fileRoots = fileRoots
@@ -34,6 +37,12 @@ final class QueryServices: Sendable {
 
     func cancelJob(_ job: JobID, _ reason: String) { post(.cancelQueryJob(job, reason)) }
     func delivered(_ job: JobID) { post(.resultDelivered(job)) }
+    func noteThreaded(_ job: JobID) { threaded.withLock { _ = $0.insert(job) } }
+    func ranOnThreads(_ job: JobID) -> Bool { threaded.withLock { $0.contains(job) } }
+    func forget(_ job: JobID) {
+        progressByJob.withLock { $0[job] = nil }
+        threaded.withLock { _ = $0.remove(job) }
+    }
     func progress(_ job: JobID?) -> QueryProgress? { job.flatMap { j in progressByJob.withLock { $0[j] } } }
     func log(_ message: String, _ metadata: [String: String]) {
         logger.warning("\(message)", metadata: metadata.mapValues { .string($0) })
@@ -108,7 +117,7 @@ final class QueryManager: Sendable {
 
     func jobEnded(_ job: JobID, state: JobState, reason: String, figures: [StageFigures]) {
         guard let id = byJob.withLock({ $0.removeValue(forKey: job) }) else { return }
-        services.progressByJob.withLock { $0[job] = nil }
+        services.forget(job)
         query(id)?.jobEnded(job, state: state, reason: reason, figures: figures)
     }
 

@@ -397,6 +397,7 @@ public struct TaskResult: WireMessage, Hashable, Codable {
     public var inputLost: InputLost
     public var bucketBytes: [UInt64]
     public var rowsOut: UInt64
+    public var threads: UInt32
 
     public init(
         attempt: AttemptRef = AttemptRef(),
@@ -408,7 +409,8 @@ public struct TaskResult: WireMessage, Hashable, Codable {
         finishedAtUs: Int64 = 0,
         inputLost: InputLost = InputLost(),
         bucketBytes: [UInt64] = [],
-        rowsOut: UInt64 = 0
+        rowsOut: UInt64 = 0,
+        threads: UInt32 = 0
     ) {
         self.attempt = attempt
         self.outcome = outcome
@@ -420,6 +422,7 @@ public struct TaskResult: WireMessage, Hashable, Codable {
         self.inputLost = inputLost
         self.bucketBytes = bucketBytes
         self.rowsOut = rowsOut
+        self.threads = threads
     }
 }
 
@@ -436,6 +439,7 @@ extension TaskResult {
         self.inputLost = m.input_lost.map { InputLost(c: $0) } ?? InputLost()
         self.bucketBytes = repeatedScalars(m.bucket_bytes, m.n_bucket_bytes) { $0 }
         self.rowsOut = m.rows_out
+        self.threads = m.threads
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__TaskResult>, _ arena: Arena) {
@@ -451,6 +455,7 @@ extension TaskResult {
         p.pointee.n_bucket_bytes = bucketBytes.count
         p.pointee.bucket_bytes = arena.array(bucketBytes) { $0 }
         p.pointee.rows_out = rowsOut
+        p.pointee.threads = threads
     }
 
     public func encoded() -> [UInt8] {

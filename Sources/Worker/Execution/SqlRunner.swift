@@ -41,6 +41,7 @@ struct SqlRunner {
             var out = RunOutcome.success
             out.bucketBytes = sizes.map { UInt64($0) }
             out.rows = UInt64(buckets.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rowCount } })
+            out.threads = UInt32(clamping: threads)
             return out
         } catch {
             if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, reason: stop.1) }

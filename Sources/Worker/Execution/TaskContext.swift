@@ -44,6 +44,8 @@ struct RunOutcome {
     var bucketBytes: [UInt64] = []
     /// A `sql` task's output rows.
     var rows: UInt64 = 0
+    /// Threads a `sql` task ran on.
+    var threads: UInt32 = 0
 
     static let success = RunOutcome(outcome: .succeeded)
 }

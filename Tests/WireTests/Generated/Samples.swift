@@ -78,6 +78,7 @@ extension TaskResult {
         m.inputLost = InputLost.sample
         m.bucketBytes = [1009, 1009]
         m.rowsOut = 1010
+        m.threads = 1011
         return m
     }
 }
