@@ -143,9 +143,10 @@ struct RangeReadTests {
         }
     }
 
-    /// A file shared out to tasks at byte offsets, each task starting from the
-    /// quoting state it follows from the file's start, reads every row once:
-    /// the tasks' rows, in task order, are one reader's.
+    /// A file shared out to tasks at byte offsets, each task starting from a
+    /// quoting state that reads as the true one (every state agreeing on the
+    /// share's first row, else followed from the file's start), reads every
+    /// row once: the tasks' rows, in task order, are one reader's.
     @Test(arguments: ["\"", "\\"])
     func tasksSharingAFileReadItsRowsOnce(escape: String) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-task-shares-\(getpid())-\(escape == "\"" ? "q" : "b")").path
@@ -163,7 +164,7 @@ struct RangeReadTests {
             for cut in 1..<size {
                 var got: [[String]] = []
                 for share in [0..<cut, cut..<size] {
-                    let state = try FileSplit.quoteState(path: path, at: share.lowerBound, format: .csv(d))
+                    let state = try FileSplit.quoteState(path: path, at: share.lowerBound, before: share.upperBound, format: .csv(d))
                     let split = FileSplit(path: path, bounds: [share.lowerBound, share.upperBound],
                                           context: RunContext(cancel: Cancellation(), partitions: 1), entryState: state, fileSize: size)
                     let reader = try CSVReader(file: file, schema: schema, columns: [0, 1, 2], dialect: d, quarantine: nil,

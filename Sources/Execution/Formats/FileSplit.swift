@@ -130,12 +130,38 @@ final class FileSplit: @unchecked Sendable, Wakeable {
         return n
     }
 
-    /// The quoting state at byte `offset` of a file, followed from its start
-    /// (what a task reading a share of a large CSV file starts in). Other
-    /// formats have no state across lines.
-    static func quoteState(path: String, at offset: Int, format: FileFormatSpec) throws(SQLError) -> UInt8 {
+    /// Bytes after a share's start within which every possible quoting state
+    /// usually agrees on where the first row starts.
+    static let agreementWindow = 1 << 20
+
+    /// A quoting state that reads a task's share of a large CSV file from byte
+    /// `offset` exactly as the true state would, up to `limit` (the end of the
+    /// share's first range) and past it. Tried first: start from every state
+    /// the scanner has on the bytes after `offset`; when all find the same
+    /// first row and end in the same state within `agreementWindow` (and
+    /// `limit`), the true one does too, whichever it is, so any will do.
+    /// Otherwise the state is followed from the file's start. Other formats
+    /// have no state across lines.
+    static func quoteState(path: String, at offset: Int, before limit: Int, format: FileFormatSpec) throws(SQLError) -> UInt8 {
         guard case .csv(let d) = format, offset > 0 else { return 0 }
         let scanner = CSVScanner(delimiter: d.delimiter, quote: d.quote, escape: d.escape)
+        let end = min(limit, offset + agreementWindow)
+        if end > offset {
+            let bytes = try ByteSource.read(path, range: (offset - 1)..<end)
+            if bytes.count == end - offset + 1 {
+                let outcomes = bytes.withUnsafeBytes { p in
+                    (CSVScanner.Quoting.outside...CSVScanner.Quoting.malformed).map { s in
+                        scanner.follow(p, from: 1, to: p.count, state: s, previous: p[0])
+                    }
+                }
+                if outcomes[0].firstRow != nil, outcomes.allSatisfy({ $0 == outcomes[0] }) { return CSVScanner.Quoting.outside }
+            }
+        }
+        return try followedFromStart(path: path, at: offset, scanner: scanner)
+    }
+
+    /// The quoting state at byte `offset`, followed from the file's start.
+    static func followedFromStart(path: String, at offset: Int, scanner: CSVScanner) throws(SQLError) -> UInt8 {
         var state: UInt8 = 0, previous: UInt8 = 10, at = 0
         let chunk = 8 << 20
         while at < offset {

@@ -77,7 +77,7 @@ final class MorselQueue: Sendable {
                 let bounds = partitions > 1 && span.count >= 2 * size
                     ? Array(stride(from: span.lowerBound, to: span.upperBound - size / 2, by: size)) + [span.upperBound]
                     : [span.lowerBound, span.upperBound]
-                let state = try FileSplit.quoteState(path: file.path, at: span.lowerBound, format: spec.format)
+                let state = try FileSplit.quoteState(path: file.path, at: span.lowerBound, before: bounds[1], format: spec.format)
                 let split = FileSplit(path: file.path, bounds: bounds, context: context, entryState: state, fileSize: file.size)
                 for k in 0..<split.parts { morsels.append(Morsel(index: morsels.count, file: f, range: FileRange(split: split, part: k))) }
                 continue
