@@ -42,12 +42,15 @@ let package = Package(
             "CSluiceProto", "CProtobufC", "ProtobufSupport", "Transport",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
-        // A thin SQLite wrapper for the journal (and later the catalog).
+        // A thin SQLite wrapper for the journal and the catalog.
         .target(name: "SQLite", dependencies: ["CSQLite"]),
+        // Named datasets: the catalog (SQLite), what registering one checks,
+        // and how the engine reads one by name.
+        .target(name: "Datasets", dependencies: ["SQLite", "Execution", "SQL", "Columnar"]),
         // The pure scheduling state machine: events in, actions out, no I/O.
         .target(name: "Scheduler"),
         .target(name: "Coordinator", dependencies: [
-            "Scheduler", "Wire", "Transport", "SQLite", "Platform", "Execution", "PlanCodec", "SQL", "Columnar",
+            "Scheduler", "Wire", "Transport", "SQLite", "Platform", "Execution", "PlanCodec", "SQL", "Columnar", "Datasets",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .target(name: "Worker", dependencies: [
@@ -71,7 +74,7 @@ let package = Package(
         // Physical plans to and from protobuf (proto/plan.proto): what workers are sent.
         .target(name: "PlanCodec", dependencies: ["Execution", "SQL", "Columnar", "CPlanProto", "CProtobufC", "ProtobufSupport"]),
         .executableTarget(name: "sluice", dependencies: [
-            "Coordinator", "Worker", "Client", "Wire", "Platform", "Execution", "SQL", "Columnar",
+            "Coordinator", "Worker", "Client", "Wire", "Platform", "Execution", "SQL", "Columnar", "Datasets",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -2122,6 +2122,231 @@ void   sluice__block__free_unpacked
   assert(message->base.descriptor == &sluice__block__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sluice__catalog_request__init
+                     (Sluice__CatalogRequest         *message)
+{
+  static const Sluice__CatalogRequest init_value = SLUICE__CATALOG_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sluice__catalog_request__get_packed_size
+                     (const Sluice__CatalogRequest *message)
+{
+  assert(message->base.descriptor == &sluice__catalog_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__catalog_request__pack
+                     (const Sluice__CatalogRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__catalog_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__catalog_request__pack_to_buffer
+                     (const Sluice__CatalogRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__catalog_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__CatalogRequest *
+       sluice__catalog_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__CatalogRequest *)
+     protobuf_c_message_unpack (&sluice__catalog_request__descriptor,
+                                allocator, len, data);
+}
+void   sluice__catalog_request__free_unpacked
+                     (Sluice__CatalogRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__catalog_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__dataset_column__init
+                     (Sluice__DatasetColumn         *message)
+{
+  static const Sluice__DatasetColumn init_value = SLUICE__DATASET_COLUMN__INIT;
+  *message = init_value;
+}
+size_t sluice__dataset_column__get_packed_size
+                     (const Sluice__DatasetColumn *message)
+{
+  assert(message->base.descriptor == &sluice__dataset_column__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__dataset_column__pack
+                     (const Sluice__DatasetColumn *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__dataset_column__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__dataset_column__pack_to_buffer
+                     (const Sluice__DatasetColumn *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__dataset_column__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__DatasetColumn *
+       sluice__dataset_column__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__DatasetColumn *)
+     protobuf_c_message_unpack (&sluice__dataset_column__descriptor,
+                                allocator, len, data);
+}
+void   sluice__dataset_column__free_unpacked
+                     (Sluice__DatasetColumn *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__dataset_column__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__dataset_partition__init
+                     (Sluice__DatasetPartition         *message)
+{
+  static const Sluice__DatasetPartition init_value = SLUICE__DATASET_PARTITION__INIT;
+  *message = init_value;
+}
+size_t sluice__dataset_partition__get_packed_size
+                     (const Sluice__DatasetPartition *message)
+{
+  assert(message->base.descriptor == &sluice__dataset_partition__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__dataset_partition__pack
+                     (const Sluice__DatasetPartition *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__dataset_partition__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__dataset_partition__pack_to_buffer
+                     (const Sluice__DatasetPartition *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__dataset_partition__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__DatasetPartition *
+       sluice__dataset_partition__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__DatasetPartition *)
+     protobuf_c_message_unpack (&sluice__dataset_partition__descriptor,
+                                allocator, len, data);
+}
+void   sluice__dataset_partition__free_unpacked
+                     (Sluice__DatasetPartition *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__dataset_partition__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__dataset_info__init
+                     (Sluice__DatasetInfo         *message)
+{
+  static const Sluice__DatasetInfo init_value = SLUICE__DATASET_INFO__INIT;
+  *message = init_value;
+}
+size_t sluice__dataset_info__get_packed_size
+                     (const Sluice__DatasetInfo *message)
+{
+  assert(message->base.descriptor == &sluice__dataset_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__dataset_info__pack
+                     (const Sluice__DatasetInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__dataset_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__dataset_info__pack_to_buffer
+                     (const Sluice__DatasetInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__dataset_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__DatasetInfo *
+       sluice__dataset_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__DatasetInfo *)
+     protobuf_c_message_unpack (&sluice__dataset_info__descriptor,
+                                allocator, len, data);
+}
+void   sluice__dataset_info__free_unpacked
+                     (Sluice__DatasetInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__dataset_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__catalog_reply__init
+                     (Sluice__CatalogReply         *message)
+{
+  static const Sluice__CatalogReply init_value = SLUICE__CATALOG_REPLY__INIT;
+  *message = init_value;
+}
+size_t sluice__catalog_reply__get_packed_size
+                     (const Sluice__CatalogReply *message)
+{
+  assert(message->base.descriptor == &sluice__catalog_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__catalog_reply__pack
+                     (const Sluice__CatalogReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__catalog_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__catalog_reply__pack_to_buffer
+                     (const Sluice__CatalogReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__catalog_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__CatalogReply *
+       sluice__catalog_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__CatalogReply *)
+     protobuf_c_message_unpack (&sluice__catalog_reply__descriptor,
+                                allocator, len, data);
+}
+void   sluice__catalog_reply__free_unpacked
+                     (Sluice__CatalogReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__catalog_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sluice__get_cluster_status__init
                      (Sluice__GetClusterStatus         *message)
 {
@@ -6348,6 +6573,456 @@ const ProtobufCMessageDescriptor sluice__block__descriptor =
   (ProtobufCMessageInit) sluice__block__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sluice__catalog_request__field_descriptors[7] =
+{
+  {
+    "action",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__CatalogRequest, action),
+    &sluice__catalog_action__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__CatalogRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "path",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__CatalogRequest, path),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "format",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__CatalogRequest, format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partitioned_by",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sluice__CatalogRequest, n_partitioned_by),
+    offsetof(Sluice__CatalogRequest, partitioned_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "schema",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__CatalogRequest, schema),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "purge",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__CatalogRequest, purge),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__catalog_request__field_indices_by_name[] = {
+  0,   /* field[0] = action */
+  3,   /* field[3] = format */
+  1,   /* field[1] = name */
+  4,   /* field[4] = partitioned_by */
+  2,   /* field[2] = path */
+  6,   /* field[6] = purge */
+  5,   /* field[5] = schema */
+};
+static const ProtobufCIntRange sluice__catalog_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor sluice__catalog_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.CatalogRequest",
+  "CatalogRequest",
+  "Sluice__CatalogRequest",
+  "sluice",
+  sizeof(Sluice__CatalogRequest),
+  7,
+  sluice__catalog_request__field_descriptors,
+  sluice__catalog_request__field_indices_by_name,
+  1,  sluice__catalog_request__number_ranges,
+  (ProtobufCMessageInit) sluice__catalog_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__dataset_column__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetColumn, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetColumn, type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__dataset_column__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = type */
+};
+static const ProtobufCIntRange sluice__dataset_column__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor sluice__dataset_column__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.DatasetColumn",
+  "DatasetColumn",
+  "Sluice__DatasetColumn",
+  "sluice",
+  sizeof(Sluice__DatasetColumn),
+  2,
+  sluice__dataset_column__field_descriptors,
+  sluice__dataset_column__field_indices_by_name,
+  1,  sluice__dataset_column__number_ranges,
+  (ProtobufCMessageInit) sluice__dataset_column__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__dataset_partition__field_descriptors[3] =
+{
+  {
+    "values",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetPartition, values),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "files",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetPartition, files),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "bytes",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetPartition, bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__dataset_partition__field_indices_by_name[] = {
+  2,   /* field[2] = bytes */
+  1,   /* field[1] = files */
+  0,   /* field[0] = values */
+};
+static const ProtobufCIntRange sluice__dataset_partition__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor sluice__dataset_partition__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.DatasetPartition",
+  "DatasetPartition",
+  "Sluice__DatasetPartition",
+  "sluice",
+  sizeof(Sluice__DatasetPartition),
+  3,
+  sluice__dataset_partition__field_descriptors,
+  sluice__dataset_partition__field_indices_by_name,
+  1,  sluice__dataset_partition__number_ranges,
+  (ProtobufCMessageInit) sluice__dataset_partition__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__dataset_info__field_descriptors[12] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetInfo, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "location",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetInfo, location),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "format",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetInfo, format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partition_columns",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sluice__DatasetInfo, n_partition_columns),
+    offsetof(Sluice__DatasetInfo, partition_columns),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "columns",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__DatasetInfo, n_columns),
+    offsetof(Sluice__DatasetInfo, columns),
+    &sluice__dataset_column__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "size_bytes",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetInfo, size_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "row_count",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetInfo, row_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetInfo, created_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "updated_ms",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetInfo, updated_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_query",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetInfo, last_query),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partitions",
+    11,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__DatasetInfo, n_partitions),
+    offsetof(Sluice__DatasetInfo, partitions),
+    &sluice__dataset_partition__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "files",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DatasetInfo, files),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__dataset_info__field_indices_by_name[] = {
+  4,   /* field[4] = columns */
+  7,   /* field[7] = created_ms */
+  11,   /* field[11] = files */
+  2,   /* field[2] = format */
+  9,   /* field[9] = last_query */
+  1,   /* field[1] = location */
+  0,   /* field[0] = name */
+  3,   /* field[3] = partition_columns */
+  10,   /* field[10] = partitions */
+  6,   /* field[6] = row_count */
+  5,   /* field[5] = size_bytes */
+  8,   /* field[8] = updated_ms */
+};
+static const ProtobufCIntRange sluice__dataset_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor sluice__dataset_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.DatasetInfo",
+  "DatasetInfo",
+  "Sluice__DatasetInfo",
+  "sluice",
+  sizeof(Sluice__DatasetInfo),
+  12,
+  sluice__dataset_info__field_descriptors,
+  sluice__dataset_info__field_indices_by_name,
+  1,  sluice__dataset_info__number_ranges,
+  (ProtobufCMessageInit) sluice__dataset_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__catalog_reply__field_descriptors[1] =
+{
+  {
+    "datasets",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__CatalogReply, n_datasets),
+    offsetof(Sluice__CatalogReply, datasets),
+    &sluice__dataset_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__catalog_reply__field_indices_by_name[] = {
+  0,   /* field[0] = datasets */
+};
+static const ProtobufCIntRange sluice__catalog_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sluice__catalog_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.CatalogReply",
+  "CatalogReply",
+  "Sluice__CatalogReply",
+  "sluice",
+  sizeof(Sluice__CatalogReply),
+  1,
+  sluice__catalog_reply__field_descriptors,
+  sluice__catalog_reply__field_indices_by_name,
+  1,  sluice__catalog_reply__number_ranges,
+  (ProtobufCMessageInit) sluice__catalog_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define sluice__get_cluster_status__field_descriptors NULL
 #define sluice__get_cluster_status__field_indices_by_name NULL
 #define sluice__get_cluster_status__number_ranges NULL
@@ -7029,7 +7704,7 @@ const ProtobufCMessageDescriptor sluice__fault_reply__descriptor =
   (ProtobufCMessageInit) sluice__fault_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[30] =
+static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[32] =
 {
   { "MESSAGE_KIND_UNSPECIFIED", "SLUICE__MESSAGE_KIND__MESSAGE_KIND_UNSPECIFIED", 0 },
   { "ERROR", "SLUICE__MESSAGE_KIND__ERROR", 1 },
@@ -7059,27 +7734,31 @@ static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[30] 
   { "LOGS", "SLUICE__MESSAGE_KIND__LOGS", 51 },
   { "FETCH_BLOCK", "SLUICE__MESSAGE_KIND__FETCH_BLOCK", 52 },
   { "BLOCK", "SLUICE__MESSAGE_KIND__BLOCK", 53 },
+  { "CATALOG_REQUEST", "SLUICE__MESSAGE_KIND__CATALOG_REQUEST", 60 },
+  { "CATALOG_REPLY", "SLUICE__MESSAGE_KIND__CATALOG_REPLY", 61 },
   { "INJECT_FAULT", "SLUICE__MESSAGE_KIND__INJECT_FAULT", 90 },
   { "FAULT_REPLY", "SLUICE__MESSAGE_KIND__FAULT_REPLY", 91 },
 };
 static const ProtobufCIntRange sluice__message_kind__value_ranges[] = {
-{0, 0},{10, 2},{30, 10},{50, 24},{90, 28},{0, 30}
+{0, 0},{10, 2},{30, 10},{50, 24},{60, 28},{90, 30},{0, 32}
 };
-static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[30] =
+static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[32] =
 {
   { "BLOCK", 27 },
   { "CANCEL_JOB", 14 },
   { "CANCEL_REPLY", 15 },
+  { "CATALOG_REPLY", 29 },
+  { "CATALOG_REQUEST", 28 },
   { "CLUSTER_STATUS", 19 },
   { "ERROR", 1 },
-  { "FAULT_REPLY", 29 },
+  { "FAULT_REPLY", 31 },
   { "FETCH_BLOCK", 26 },
   { "FETCH_RESULT", 22 },
   { "GET_CLUSTER_STATUS", 18 },
   { "GET_JOB", 12 },
   { "HEARTBEAT", 4 },
   { "HEARTBEAT_REPLY", 5 },
-  { "INJECT_FAULT", 28 },
+  { "INJECT_FAULT", 30 },
   { "JOB_DETAIL", 13 },
   { "JOB_LIST", 17 },
   { "LEAVE", 8 },
@@ -7105,11 +7784,11 @@ const ProtobufCEnumDescriptor sluice__message_kind__descriptor =
   "MessageKind",
   "Sluice__MessageKind",
   "sluice",
-  30,
+  32,
   sluice__message_kind__enum_values_by_number,
-  30,
+  32,
   sluice__message_kind__enum_values_by_name,
-  5,
+  6,
   sluice__message_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
@@ -7221,5 +7900,39 @@ const ProtobufCEnumDescriptor sluice__task_kind__descriptor =
   sluice__task_kind__enum_values_by_name,
   1,
   sluice__task_kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue sluice__catalog_action__enum_values_by_number[5] =
+{
+  { "CATALOG_ACTION_UNSPECIFIED", "SLUICE__CATALOG_ACTION__CATALOG_ACTION_UNSPECIFIED", 0 },
+  { "LIST_DATASETS", "SLUICE__CATALOG_ACTION__LIST_DATASETS", 1 },
+  { "SHOW_DATASET", "SLUICE__CATALOG_ACTION__SHOW_DATASET", 2 },
+  { "REGISTER_DATASET", "SLUICE__CATALOG_ACTION__REGISTER_DATASET", 3 },
+  { "DROP_DATASET", "SLUICE__CATALOG_ACTION__DROP_DATASET", 4 },
+};
+static const ProtobufCIntRange sluice__catalog_action__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex sluice__catalog_action__enum_values_by_name[5] =
+{
+  { "CATALOG_ACTION_UNSPECIFIED", 0 },
+  { "DROP_DATASET", 4 },
+  { "LIST_DATASETS", 1 },
+  { "REGISTER_DATASET", 3 },
+  { "SHOW_DATASET", 2 },
+};
+const ProtobufCEnumDescriptor sluice__catalog_action__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sluice.CatalogAction",
+  "CatalogAction",
+  "Sluice__CatalogAction",
+  "sluice",
+  5,
+  sluice__catalog_action__enum_values_by_number,
+  5,
+  sluice__catalog_action__enum_values_by_name,
+  1,
+  sluice__catalog_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

@@ -17,6 +17,8 @@ enum CoordinatorInput: Sendable {
     case resultDelivered(JobID)
     /// A result chunk for a client's FETCH_RESULT, to seal and send.
     case queryAnswer(ResultChunk, IncomingRequest, Envelope)
+    /// The answer to a catalog command, to seal and send.
+    case catalogAnswer(CatalogService.Answer, IncomingRequest, Envelope)
 }
 
 /// The coordinator's state and request handlers. Owned by the loop thread
@@ -56,6 +58,7 @@ final class CoordinatorCore {
     private var nextJobSeq: Int64 = 1
     var pruning = Pruning()
     let queries: QueryManager
+    let catalog: CatalogService
     /// Per worker, jobs whose shuffle outputs it may drop (sent with its next heartbeat reply).
     private var dropOutputs: [WorkerKey: [String]] = [:]
 
@@ -115,8 +118,10 @@ final class CoordinatorCore {
                            windowMs: config.freshnessWindowMs)
         scheduler = Scheduler(config: config.scheduler)
         let sealer = Sealer(clusterID: config.clusterID, sender: "coordinator:\(coordinatorID)", secret: config.secret)
-        queries = QueryManager(services: QueryServices(fileRoots: config.sqlRoots.isEmpty ? [config.dataDir] : config.sqlRoots,
-                                                       sealer: sealer, logger: logger, post: post), epoch: epoch)
+        let roots = config.sqlRoots.isEmpty ? [config.dataDir] : config.sqlRoots
+        catalog = try CatalogService(dataDir: config.dataDir, fileRoots: roots, logger: logger)
+        queries = QueryManager(services: QueryServices(fileRoots: roots, datasets: catalog.tables, sealer: sealer, logger: logger, post: post),
+                               epoch: epoch)
         try restore()
     }
 
@@ -175,6 +180,8 @@ final class CoordinatorCore {
                 if scheduler.jobs[job]?.state == .running { feed(.cancel(job, reason: reason), now: now) }
             case .resultDelivered(let job): feed(.resultDelivered(job), now: now)
             case .queryAnswer(let chunk, let request, let envelope): respond(chunk, to: envelope, request)
+            case .catalogAnswer(.success(let reply), let request, let envelope): respond(reply, to: envelope, request)
+            case .catalogAnswer(.failure(let f), let request, let envelope): respondError(f.code, f.message, to: envelope, request)
             }
         }
         feed(.tick, now: now)
@@ -304,6 +311,10 @@ final class CoordinatorCore {
             q.fetch(m.sequence, wait: Double(min(m.waitMs, 5000)) / 1000) { chunk in post(.queryAnswer(chunk, request, env)) }
         case .getClusterStatus:
             respond(clusterStatus(now: now), to: env, request)
+        case .catalogRequest:
+            let m = try CatalogRequest(decoding: env.body)
+            let post = self.post
+            catalog.handle(m, from: env.sender) { answer in post(.catalogAnswer(answer, request, env)) }
         case .injectFault:
             let m = try InjectFault(decoding: env.body)
             guard config.faultHooks else { return respondError(.refused, "fault hooks are off (start the coordinator with --enable-fault-hooks)", to: env, request) }

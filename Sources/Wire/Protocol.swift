@@ -44,6 +44,8 @@ extension FetchBlock: RequestMessage { public typealias Reply = Block; public st
 extension Block: KindedMessage { public static var kind: MessageKind { .block } }
 extension ReadLogs: RequestMessage { public typealias Reply = Logs; public static var kind: MessageKind { .readLogs } }
 extension Logs: KindedMessage { public static var kind: MessageKind { .logs } }
+extension CatalogRequest: RequestMessage { public typealias Reply = CatalogReply; public static var kind: MessageKind { .catalogRequest } }
+extension CatalogReply: KindedMessage { public static var kind: MessageKind { .catalogReply } }
 extension InjectFault: RequestMessage { public typealias Reply = FaultReply; public static var kind: MessageKind { .injectFault } }
 extension FaultReply: KindedMessage { public static var kind: MessageKind { .faultReply } }
 

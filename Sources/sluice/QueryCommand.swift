@@ -1,5 +1,6 @@
 import ArgumentParser
 import Columnar
+import Datasets
 import Dispatch
 import Execution
 import Foundation
@@ -44,6 +45,9 @@ struct QueryCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads to run on, 1...\(Session.maxThreads) (default: the cores; SET threads = N changes it).")
     var threads: Number?
 
+    @Option(help: ArgumentHelp("With --local: read datasets by name from the catalog a coordinator keeps in DIR (its --data-dir).", valueName: "DIR"))
+    var catalog: String?
+
     @Option(parsing: .unconditional, help: ArgumentHelp(
         "Cut each query into stages of N partitions and run them one task at a time through an in-process shuffle, as the cluster will (1...\(Self.maxStagePartitions)); EXPLAIN shows the stages.",
         valueName: "N"))
@@ -59,6 +63,7 @@ struct QueryCommand: ParsableCommand {
         guard (sql == nil) != (file == nil) else { throw ValidationError("give the SQL as an argument or with -f FILE (one of them)") }
         if !local {
             guard threads == nil, stages == nil else { throw ValidationError("--threads and --stages go with --local (workers set their own threads)") }
+            guard catalog == nil else { throw ValidationError("--catalog goes with --local (on the cluster, the coordinator's own catalog is used)") }
             _ = try partitions?.value("--partitions", in: 1...100_000)
             _ = try timeout?.value("--timeout", in: 1...DurationArgument.sevenDays)
         }
@@ -76,6 +81,9 @@ struct QueryCommand: ParsableCommand {
         if let stages {
             let n = try stages.value("--stages", in: 1...Self.maxStagePartitions)
             session.stages = StageCutter(partitions: n, scanTasks: n)
+        }
+        if let catalog {
+            do { session.datasets = CatalogTables(try DatasetCatalog(dir: catalog, readOnly: true)) } catch { fail("\(error)") }
         }
         for t in tables {
             guard let eq = t.firstIndex(of: "="), eq != t.startIndex else { fail("--table wants NAME=GLOB, not \(t)") }

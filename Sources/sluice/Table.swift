@@ -18,9 +18,13 @@ struct Table {
     }
 }
 
+/// 512B, 3.4K, 120M, 2.5G (binary units).
 func bytes(_ n: UInt64) -> String {
-    let g = Double(n) / 1_073_741_824
-    return g >= 1 ? String(format: "%.1fG", g) : String(format: "%.0fM", Double(n) / 1_048_576)
+    let d = Double(n)
+    if n < 1024 { return "\(n)B" }
+    if n < 1 << 20 { return String(format: "%.1fK", d / 1024) }
+    if n < 1 << 30 { return String(format: "%.0fM", d / 1_048_576) }
+    return String(format: "%.1fG", d / 1_073_741_824)
 }
 
 func age(_ ms: Int64) -> String {

@@ -62,6 +62,11 @@ typedef struct Sluice__QueryProgress Sluice__QueryProgress;
 typedef struct Sluice__ResultChunk Sluice__ResultChunk;
 typedef struct Sluice__FetchBlock Sluice__FetchBlock;
 typedef struct Sluice__Block Sluice__Block;
+typedef struct Sluice__CatalogRequest Sluice__CatalogRequest;
+typedef struct Sluice__DatasetColumn Sluice__DatasetColumn;
+typedef struct Sluice__DatasetPartition Sluice__DatasetPartition;
+typedef struct Sluice__DatasetInfo Sluice__DatasetInfo;
+typedef struct Sluice__CatalogReply Sluice__CatalogReply;
 typedef struct Sluice__GetClusterStatus Sluice__GetClusterStatus;
 typedef struct Sluice__WorkerStatus Sluice__WorkerStatus;
 typedef struct Sluice__ClusterStatus Sluice__ClusterStatus;
@@ -102,6 +107,8 @@ typedef enum _Sluice__MessageKind {
   SLUICE__MESSAGE_KIND__LOGS = 51,
   SLUICE__MESSAGE_KIND__FETCH_BLOCK = 52,
   SLUICE__MESSAGE_KIND__BLOCK = 53,
+  SLUICE__MESSAGE_KIND__CATALOG_REQUEST = 60,
+  SLUICE__MESSAGE_KIND__CATALOG_REPLY = 61,
   SLUICE__MESSAGE_KIND__INJECT_FAULT = 90,
   SLUICE__MESSAGE_KIND__FAULT_REPLY = 91
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__MESSAGE_KIND)
@@ -149,6 +156,18 @@ typedef enum _Sluice__TaskKind {
   SLUICE__TASK_KIND__SQL = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__TASK_KIND)
 } Sluice__TaskKind;
+/*
+ * One catalog command (`sluice catalog ...`); the answer lists the datasets
+ * it concerns (the one registered, shown or dropped; every one for LIST).
+ */
+typedef enum _Sluice__CatalogAction {
+  SLUICE__CATALOG_ACTION__CATALOG_ACTION_UNSPECIFIED = 0,
+  SLUICE__CATALOG_ACTION__LIST_DATASETS = 1,
+  SLUICE__CATALOG_ACTION__SHOW_DATASET = 2,
+  SLUICE__CATALOG_ACTION__REGISTER_DATASET = 3,
+  SLUICE__CATALOG_ACTION__DROP_DATASET = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__CATALOG_ACTION)
+} Sluice__CatalogAction;
 
 /* --- messages --- */
 
@@ -1079,6 +1098,102 @@ struct  Sluice__Block
 #define SLUICE__BLOCK__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__block__descriptor) \
     , {0,NULL}, 0, 0, {0,NULL} }
+
+
+struct  Sluice__CatalogRequest
+{
+  ProtobufCMessage base;
+  Sluice__CatalogAction action;
+  char *name;
+  /*
+   * REGISTER: a file, directory or glob below --sql-root
+   */
+  char *path;
+  /*
+   * REGISTER: csv, jsonl or sluice; empty: by extension
+   */
+  char *format;
+  size_t n_partitioned_by;
+  char **partitioned_by;
+  /*
+   * REGISTER: 'col TYPE, ...'; empty: inferred
+   */
+  char *schema;
+  /*
+   * DROP: delete the files too
+   */
+  protobuf_c_boolean purge;
+};
+#define SLUICE__CATALOG_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__catalog_request__descriptor) \
+    , SLUICE__CATALOG_ACTION__CATALOG_ACTION_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Sluice__DatasetColumn
+{
+  ProtobufCMessage base;
+  char *name;
+  char *type;
+};
+#define SLUICE__DATASET_COLUMN__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__dataset_column__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sluice__DatasetPartition
+{
+  ProtobufCMessage base;
+  /*
+   * "date=2026-11-01/kind=click"; empty when not partitioned
+   */
+  char *values;
+  uint32_t files;
+  uint64_t bytes;
+};
+#define SLUICE__DATASET_PARTITION__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__dataset_partition__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Sluice__DatasetInfo
+{
+  ProtobufCMessage base;
+  char *name;
+  char *location;
+  char *format;
+  size_t n_partition_columns;
+  char **partition_columns;
+  size_t n_columns;
+  Sluice__DatasetColumn **columns;
+  uint64_t size_bytes;
+  /*
+   * -1: unknown
+   */
+  int64_t row_count;
+  int64_t created_ms;
+  int64_t updated_ms;
+  char *last_query;
+  /*
+   * SHOW, REGISTER and DROP only
+   */
+  size_t n_partitions;
+  Sluice__DatasetPartition **partitions;
+  uint32_t files;
+};
+#define SLUICE__DATASET_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__dataset_info__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+
+
+struct  Sluice__CatalogReply
+{
+  ProtobufCMessage base;
+  size_t n_datasets;
+  Sluice__DatasetInfo **datasets;
+};
+#define SLUICE__CATALOG_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__catalog_reply__descriptor) \
+    , 0,NULL }
 
 
 struct  Sluice__GetClusterStatus
@@ -2114,6 +2229,101 @@ Sluice__Block *
 void   sluice__block__free_unpacked
                      (Sluice__Block *message,
                       ProtobufCAllocator *allocator);
+/* Sluice__CatalogRequest methods */
+void   sluice__catalog_request__init
+                     (Sluice__CatalogRequest         *message);
+size_t sluice__catalog_request__get_packed_size
+                     (const Sluice__CatalogRequest   *message);
+size_t sluice__catalog_request__pack
+                     (const Sluice__CatalogRequest   *message,
+                      uint8_t             *out);
+size_t sluice__catalog_request__pack_to_buffer
+                     (const Sluice__CatalogRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__CatalogRequest *
+       sluice__catalog_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__catalog_request__free_unpacked
+                     (Sluice__CatalogRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__DatasetColumn methods */
+void   sluice__dataset_column__init
+                     (Sluice__DatasetColumn         *message);
+size_t sluice__dataset_column__get_packed_size
+                     (const Sluice__DatasetColumn   *message);
+size_t sluice__dataset_column__pack
+                     (const Sluice__DatasetColumn   *message,
+                      uint8_t             *out);
+size_t sluice__dataset_column__pack_to_buffer
+                     (const Sluice__DatasetColumn   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__DatasetColumn *
+       sluice__dataset_column__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__dataset_column__free_unpacked
+                     (Sluice__DatasetColumn *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__DatasetPartition methods */
+void   sluice__dataset_partition__init
+                     (Sluice__DatasetPartition         *message);
+size_t sluice__dataset_partition__get_packed_size
+                     (const Sluice__DatasetPartition   *message);
+size_t sluice__dataset_partition__pack
+                     (const Sluice__DatasetPartition   *message,
+                      uint8_t             *out);
+size_t sluice__dataset_partition__pack_to_buffer
+                     (const Sluice__DatasetPartition   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__DatasetPartition *
+       sluice__dataset_partition__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__dataset_partition__free_unpacked
+                     (Sluice__DatasetPartition *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__DatasetInfo methods */
+void   sluice__dataset_info__init
+                     (Sluice__DatasetInfo         *message);
+size_t sluice__dataset_info__get_packed_size
+                     (const Sluice__DatasetInfo   *message);
+size_t sluice__dataset_info__pack
+                     (const Sluice__DatasetInfo   *message,
+                      uint8_t             *out);
+size_t sluice__dataset_info__pack_to_buffer
+                     (const Sluice__DatasetInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__DatasetInfo *
+       sluice__dataset_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__dataset_info__free_unpacked
+                     (Sluice__DatasetInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__CatalogReply methods */
+void   sluice__catalog_reply__init
+                     (Sluice__CatalogReply         *message);
+size_t sluice__catalog_reply__get_packed_size
+                     (const Sluice__CatalogReply   *message);
+size_t sluice__catalog_reply__pack
+                     (const Sluice__CatalogReply   *message,
+                      uint8_t             *out);
+size_t sluice__catalog_reply__pack_to_buffer
+                     (const Sluice__CatalogReply   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__CatalogReply *
+       sluice__catalog_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__catalog_reply__free_unpacked
+                     (Sluice__CatalogReply *message,
+                      ProtobufCAllocator *allocator);
 /* Sluice__GetClusterStatus methods */
 void   sluice__get_cluster_status__init
                      (Sluice__GetClusterStatus         *message);
@@ -2390,6 +2600,21 @@ typedef void (*Sluice__FetchBlock_Closure)
 typedef void (*Sluice__Block_Closure)
                  (const Sluice__Block *message,
                   void *closure_data);
+typedef void (*Sluice__CatalogRequest_Closure)
+                 (const Sluice__CatalogRequest *message,
+                  void *closure_data);
+typedef void (*Sluice__DatasetColumn_Closure)
+                 (const Sluice__DatasetColumn *message,
+                  void *closure_data);
+typedef void (*Sluice__DatasetPartition_Closure)
+                 (const Sluice__DatasetPartition *message,
+                  void *closure_data);
+typedef void (*Sluice__DatasetInfo_Closure)
+                 (const Sluice__DatasetInfo *message,
+                  void *closure_data);
+typedef void (*Sluice__CatalogReply_Closure)
+                 (const Sluice__CatalogReply *message,
+                  void *closure_data);
 typedef void (*Sluice__GetClusterStatus_Closure)
                  (const Sluice__GetClusterStatus *message,
                   void *closure_data);
@@ -2421,6 +2646,7 @@ extern const ProtobufCEnumDescriptor    sluice__message_kind__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__error_code__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__attempt_outcome__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__task_kind__descriptor;
+extern const ProtobufCEnumDescriptor    sluice__catalog_action__descriptor;
 extern const ProtobufCMessageDescriptor sluice__envelope__descriptor;
 extern const ProtobufCMessageDescriptor sluice__error_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__label__descriptor;
@@ -2468,6 +2694,11 @@ extern const ProtobufCMessageDescriptor sluice__query_progress__descriptor;
 extern const ProtobufCMessageDescriptor sluice__result_chunk__descriptor;
 extern const ProtobufCMessageDescriptor sluice__fetch_block__descriptor;
 extern const ProtobufCMessageDescriptor sluice__block__descriptor;
+extern const ProtobufCMessageDescriptor sluice__catalog_request__descriptor;
+extern const ProtobufCMessageDescriptor sluice__dataset_column__descriptor;
+extern const ProtobufCMessageDescriptor sluice__dataset_partition__descriptor;
+extern const ProtobufCMessageDescriptor sluice__dataset_info__descriptor;
+extern const ProtobufCMessageDescriptor sluice__catalog_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__get_cluster_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__worker_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__cluster_status__descriptor;

@@ -65,6 +65,7 @@ final class ClusterQuery: @unchecked Sendable {
         session.stages = StageCutter(partitions: partitions, scanTasks: scanTasks)
         session.broadcastLimit = Session.clusterBroadcastLimit
         session.fileRoots = services.fileRoots
+        session.datasets = services.datasets
         session.stageExecutor = { (plan, discard) throws(SQLError) in try self.runJob(plan, sink: discard ? .discard : .collect) }
         do {
             for t in request.tables {

@@ -1,3 +1,4 @@
+import Datasets
 import Execution
 import Foundation
 import Logging
@@ -11,6 +12,8 @@ import Wire
 /// goes straight to the worker.
 final class QueryServices: Sendable {
     let fileRoots: [String]
+    /// The catalog's datasets, by name in every query.
+    let datasets: CatalogTables
     private let post: @Sendable (CoordinatorInput) -> Void
     private let blocks: BlockClient
     private let logger: Logger
@@ -19,8 +22,9 @@ final class QueryServices: Sendable {
     /// its rows in another order, so a result cannot resume by row count.
     private let threaded = Mutex<Set<JobID>>([])
 
-    init(fileRoots: [String], sealer: Sealer, logger: Logger, post: @escaping @Sendable (CoordinatorInput) -> Void) {
+    init(fileRoots: [String], datasets: CatalogTables, sealer: Sealer, logger: Logger, post: @escaping @Sendable (CoordinatorInput) -> Void) {
         self.fileRoots = fileRoots
+        self.datasets = datasets
         blocks = BlockClient(sealer: sealer, timeout: .seconds(5))
         self.logger = logger
         self.post = post

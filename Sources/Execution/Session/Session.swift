@@ -46,21 +46,46 @@ public final class Session: Catalog {
         threads = n
     }
 
-    public var names: [String] { entries.values.map(\.name) }
+    /// Named datasets (the coordinator's catalog), consulted for a name that is
+    /// no view or table of the session's own.
+    public var datasets: (any DatasetLookup)?
 
-    public func lookup(_ name: String) -> CatalogEntry? { entries[name.lowercased()]?.entry }
+    public var names: [String] { entries.values.map(\.name) + (datasets?.names ?? []) }
+
+    public func lookup(_ name: String) throws(SQLError) -> CatalogEntry? {
+        if let e = entries[name.lowercased()]?.entry { return e }
+        return try datasets?.table(name, for: self).map { .table($0) }
+    }
 
     /// Names a file set as a table (`--table sales=lake/sales/*.csv`).
+    /// Names an opened table for this session.
+    public func registerSource(name: String, _ source: TableSource) {
+        entries[name.lowercased()] = (name, .table(source))
+    }
+
     public func registerFiles(name: String, pattern: String) throws(SQLError) {
         let source = try openFiles([pattern], format: nil, options: [:])
         entries[name.lowercased()] = (name, .table(source))
     }
 
     public func openFiles(_ paths: [String], format: String?, options: [String: OptionValue]) throws(SQLError) -> TableSource {
+        let files = try listFiles(paths)
+        return try open(files, format: format ?? Session.formatFromExtension(files[0].path), options: options,
+                        label: paths.count == 1 ? paths[0] : "\(paths.count) paths")
+    }
+
+    /// The files paths and globs name (directories: every file below), each
+    /// with its `key=value` directories, refusing any outside the file roots.
+    public func listFiles(_ paths: [String]) throws(SQLError) -> [DataFile] {
         let files = try FileSet.expand(paths)
         for f in files { try checkAllowed(f.path) }
-        let label = paths.count == 1 ? paths[0] : "\(paths.count) paths"
-        let kind = format ?? Session.formatFromExtension(files[0].path)
+        return files
+    }
+
+    /// Files already listed (a dataset's), read as one table in `kind`'s format.
+    public func open(_ files: [DataFile], format kind: String, options: [String: OptionValue], label: String) throws(SQLError) -> TableSource {
+        guard !files.isEmpty else { throw SQLError.execution("IO Error: \(label) has no files") }
+        for f in files { try checkAllowed(f.path) }
         switch kind {
         case "csv": return try CSVFormat.open(files, options: try CSVOptions.parse(options), label: label)
         case "json": return try JSONFormat.open(files, options: options, label: label)
@@ -72,7 +97,7 @@ public final class Session: Catalog {
         }
     }
 
-    static func formatFromExtension(_ path: String) -> String {
+    public static func formatFromExtension(_ path: String) -> String {
         var p = path.lowercased()
         if p.hasSuffix(".gz") { p.removeLast(3) }
         if p.hasSuffix(".csv") || p.hasSuffix(".tsv") || p.hasSuffix(".tbl") || p.hasSuffix(".txt") { return "csv" }
@@ -138,7 +163,7 @@ public final class Session: Catalog {
             try setThreads(n)
             return .message("SET")
         case .createTable(let name, let columns, let q, let orReplace, let ifNotExists):
-            if lookup(name) != nil {
+            if entries[name.lowercased()]?.entry != nil {
                 if ifNotExists { return .message("CREATE TABLE") }
                 if !orReplace { throw SQLError.binder("table \"\(name)\" already exists", .unknown) }
             }
@@ -154,18 +179,18 @@ public final class Session: Catalog {
             }
             return .message("CREATE TABLE")
         case .createView(let name, let q, let orReplace):
-            if lookup(name) != nil, !orReplace { throw SQLError.binder("\"\(name)\" already exists", .unknown) }
+            if entries[name.lowercased()]?.entry != nil, !orReplace { throw SQLError.binder("\"\(name)\" already exists", .unknown) }
             _ = try Binder(catalog: self).bind(q)   // check it binds now, not at first use
             entries[name.lowercased()] = (name, .view(q))
             return .message("CREATE VIEW")
         case .insert(let name, let columns, let source, let loc):
-            guard case .table(let t as MemoryTable)? = lookup(name) else {
+            guard case .table(let t as MemoryTable)? = entries[name.lowercased()]?.entry else {
                 let hint = nearestName(to: name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
-                throw SQLError.binder(lookup(name) == nil ? "table \"\(name)\" does not exist\(hint)" : "\"\(name)\" is not a table one can insert into", loc)
+                throw SQLError.binder(entries[name.lowercased()]?.entry == nil ? "table \"\(name)\" does not exist\(hint)" : "\"\(name)\" is not a table one can insert into", loc)
             }
             return .message("INSERT \(try insert(into: t, columns: columns, source, loc))")
         case .drop(let kind, let name, let ifExists, let loc):
-            guard let e = lookup(name) else {
+            guard let e = entries[name.lowercased()]?.entry else {
                 if ifExists { return .message("DROP \(kind)") }
                 throw SQLError.binder("\(kind.lowercased()) \"\(name)\" does not exist", loc)
             }
@@ -304,4 +329,11 @@ public final class Session: Catalog {
         t.append(converted)   // all or nothing: a failed cast above left the table as it was
         return inserted
     }
+}
+
+/// Where a session finds named datasets (the coordinator's catalog).
+public protocol DatasetLookup: AnyObject, Sendable {
+    var names: [String] { get }
+    /// Dataset `name` as a table, or nil when there is none by that name.
+    func table(_ name: String, for session: Session) throws(SQLError) -> TableSource?
 }

@@ -333,7 +333,7 @@ public final class Binder {
                     return (.materialized(shared, columns: cols), Scope(columns: cols, table: alias ?? name))
                 }
             }
-            guard let entry = catalog.lookup(name) else {
+            guard let entry = try catalog.lookup(name) else {
                 let ctes = cteStack.flatMap { Array($0.keys) }
                 let hint = nearestName(to: name, among: catalog.names + ctes).map { "; did you mean \"\($0)\"?" } ?? ""
                 throw SQLError.binder("table \"\(name)\" does not exist\(hint)", loc)

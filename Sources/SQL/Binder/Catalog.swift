@@ -28,7 +28,7 @@ public enum CatalogEntry: Sendable {
 /// What the binder asks about names and files. The Execution tier implements it
 /// (session tables and views, file readers); the SQL tier never touches a file.
 public protocol Catalog: AnyObject {
-    func lookup(_ name: String) -> CatalogEntry?
+    func lookup(_ name: String) throws(SQLError) -> CatalogEntry?
     var names: [String] { get }
     /// A file set: `format` is "csv", "json", "sluice", or nil to go by the extension.
     func openFiles(_ paths: [String], format: String?, options: [String: OptionValue]) throws(SQLError) -> TableSource

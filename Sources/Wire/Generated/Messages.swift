@@ -34,6 +34,8 @@ public enum MessageKind: Int32, Sendable, CaseIterable, Codable {
     case logs = 51
     case fetchBlock = 52
     case block = 53
+    case catalogRequest = 60
+    case catalogReply = 61
     case injectFault = 90
     case faultReply = 91
 }
@@ -84,6 +86,19 @@ public enum TaskKind: Int32, Sendable, CaseIterable, Codable {
 extension TaskKind {
     init(c value: Sluice__TaskKind) { self = TaskKind(rawValue: Int32(bitPattern: UInt32(value.rawValue))) ?? .unspecified }
     var c: Sluice__TaskKind { Sluice__TaskKind(rawValue: UInt32(bitPattern: rawValue)) }
+}
+
+public enum CatalogAction: Int32, Sendable, CaseIterable, Codable {
+    case unspecified = 0
+    case listDatasets = 1
+    case showDataset = 2
+    case registerDataset = 3
+    case dropDataset = 4
+}
+
+extension CatalogAction {
+    init(c value: Sluice__CatalogAction) { self = CatalogAction(rawValue: Int32(bitPattern: UInt32(value.rawValue))) ?? .unspecified }
+    var c: Sluice__CatalogAction { Sluice__CatalogAction(rawValue: UInt32(bitPattern: rawValue)) }
 }
 
 public struct Envelope: WireMessage, Hashable, Codable {
@@ -2713,6 +2728,301 @@ extension Block {
             throw WireError.malformed("Block")
         }
         defer { sluice__block__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct CatalogRequest: WireMessage, Hashable, Codable {
+    public var action: CatalogAction
+    public var name: String
+    public var path: String
+    public var format: String
+    public var partitionedBy: [String]
+    public var schema: String
+    public var purge: Bool
+
+    public init(
+        action: CatalogAction = .unspecified,
+        name: String = "",
+        path: String = "",
+        format: String = "",
+        partitionedBy: [String] = [],
+        schema: String = "",
+        purge: Bool = false
+    ) {
+        self.action = action
+        self.name = name
+        self.path = path
+        self.format = format
+        self.partitionedBy = partitionedBy
+        self.schema = schema
+        self.purge = purge
+    }
+}
+
+extension CatalogRequest {
+    init(c p: UnsafePointer<Sluice__CatalogRequest>) {
+        let m = p.pointee
+        self.action = CatalogAction(c: m.action)
+        self.name = cString(m.name)
+        self.path = cString(m.path)
+        self.format = cString(m.format)
+        self.partitionedBy = repeatedPointers(m.partitioned_by, m.n_partitioned_by) { cString($0) }
+        self.schema = cString(m.schema)
+        self.purge = (m.purge != 0)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__CatalogRequest>, _ arena: Arena) {
+        sluice__catalog_request__init(p)
+        p.pointee.action = action.c
+        p.pointee.name = arena.string(name)
+        p.pointee.path = arena.string(path)
+        p.pointee.format = arena.string(format)
+        p.pointee.n_partitioned_by = partitionedBy.count
+        p.pointee.partitioned_by = arena.array(partitionedBy) { arena.string($0) }
+        p.pointee.schema = arena.string(schema)
+        p.pointee.purge = (purge ? 1 : 0)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__CatalogRequest.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__catalog_request__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("CatalogRequest")
+        }
+        defer { sluice__catalog_request__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct DatasetColumn: WireMessage, Hashable, Codable {
+    public var name: String
+    public var type: String
+
+    public init(
+        name: String = "",
+        type: String = ""
+    ) {
+        self.name = name
+        self.type = type
+    }
+}
+
+extension DatasetColumn {
+    init(c p: UnsafePointer<Sluice__DatasetColumn>) {
+        let m = p.pointee
+        self.name = cString(m.name)
+        self.type = cString(m.type)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__DatasetColumn>, _ arena: Arena) {
+        sluice__dataset_column__init(p)
+        p.pointee.name = arena.string(name)
+        p.pointee.type = arena.string(type)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__DatasetColumn.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__dataset_column__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("DatasetColumn")
+        }
+        defer { sluice__dataset_column__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct DatasetPartition: WireMessage, Hashable, Codable {
+    public var values: String
+    public var files: UInt32
+    public var bytes: UInt64
+
+    public init(
+        values: String = "",
+        files: UInt32 = 0,
+        bytes: UInt64 = 0
+    ) {
+        self.values = values
+        self.files = files
+        self.bytes = bytes
+    }
+}
+
+extension DatasetPartition {
+    init(c p: UnsafePointer<Sluice__DatasetPartition>) {
+        let m = p.pointee
+        self.values = cString(m.values)
+        self.files = m.files
+        self.bytes = m.bytes
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__DatasetPartition>, _ arena: Arena) {
+        sluice__dataset_partition__init(p)
+        p.pointee.values = arena.string(values)
+        p.pointee.files = files
+        p.pointee.bytes = bytes
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__DatasetPartition.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__dataset_partition__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("DatasetPartition")
+        }
+        defer { sluice__dataset_partition__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct DatasetInfo: WireMessage, Hashable, Codable {
+    public var name: String
+    public var location: String
+    public var format: String
+    public var partitionColumns: [String]
+    public var columns: [DatasetColumn]
+    public var sizeBytes: UInt64
+    public var rowCount: Int64
+    public var createdMs: Int64
+    public var updatedMs: Int64
+    public var lastQuery: String
+    public var partitions: [DatasetPartition]
+    public var files: UInt32
+
+    public init(
+        name: String = "",
+        location: String = "",
+        format: String = "",
+        partitionColumns: [String] = [],
+        columns: [DatasetColumn] = [],
+        sizeBytes: UInt64 = 0,
+        rowCount: Int64 = 0,
+        createdMs: Int64 = 0,
+        updatedMs: Int64 = 0,
+        lastQuery: String = "",
+        partitions: [DatasetPartition] = [],
+        files: UInt32 = 0
+    ) {
+        self.name = name
+        self.location = location
+        self.format = format
+        self.partitionColumns = partitionColumns
+        self.columns = columns
+        self.sizeBytes = sizeBytes
+        self.rowCount = rowCount
+        self.createdMs = createdMs
+        self.updatedMs = updatedMs
+        self.lastQuery = lastQuery
+        self.partitions = partitions
+        self.files = files
+    }
+}
+
+extension DatasetInfo {
+    init(c p: UnsafePointer<Sluice__DatasetInfo>) {
+        let m = p.pointee
+        self.name = cString(m.name)
+        self.location = cString(m.location)
+        self.format = cString(m.format)
+        self.partitionColumns = repeatedPointers(m.partition_columns, m.n_partition_columns) { cString($0) }
+        self.columns = repeatedPointers(m.columns, m.n_columns) { DatasetColumn(c: $0) }
+        self.sizeBytes = m.size_bytes
+        self.rowCount = m.row_count
+        self.createdMs = m.created_ms
+        self.updatedMs = m.updated_ms
+        self.lastQuery = cString(m.last_query)
+        self.partitions = repeatedPointers(m.partitions, m.n_partitions) { DatasetPartition(c: $0) }
+        self.files = m.files
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__DatasetInfo>, _ arena: Arena) {
+        sluice__dataset_info__init(p)
+        p.pointee.name = arena.string(name)
+        p.pointee.location = arena.string(location)
+        p.pointee.format = arena.string(format)
+        p.pointee.n_partition_columns = partitionColumns.count
+        p.pointee.partition_columns = arena.array(partitionColumns) { arena.string($0) }
+        p.pointee.n_columns = columns.count
+        p.pointee.columns = arena.array(columns) { arena.message($0, Sluice__DatasetColumn.self) { $0.fill($1, $2) } }
+        p.pointee.size_bytes = sizeBytes
+        p.pointee.row_count = rowCount
+        p.pointee.created_ms = createdMs
+        p.pointee.updated_ms = updatedMs
+        p.pointee.last_query = arena.string(lastQuery)
+        p.pointee.n_partitions = partitions.count
+        p.pointee.partitions = arena.array(partitions) { arena.message($0, Sluice__DatasetPartition.self) { $0.fill($1, $2) } }
+        p.pointee.files = files
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__DatasetInfo.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__dataset_info__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("DatasetInfo")
+        }
+        defer { sluice__dataset_info__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct CatalogReply: WireMessage, Hashable, Codable {
+    public var datasets: [DatasetInfo]
+
+    public init(
+        datasets: [DatasetInfo] = []
+    ) {
+        self.datasets = datasets
+    }
+}
+
+extension CatalogReply {
+    init(c p: UnsafePointer<Sluice__CatalogReply>) {
+        let m = p.pointee
+        self.datasets = repeatedPointers(m.datasets, m.n_datasets) { DatasetInfo(c: $0) }
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__CatalogReply>, _ arena: Arena) {
+        sluice__catalog_reply__init(p)
+        p.pointee.n_datasets = datasets.count
+        p.pointee.datasets = arena.array(datasets) { arena.message($0, Sluice__DatasetInfo.self) { $0.fill($1, $2) } }
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__CatalogReply.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__catalog_reply__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("CatalogReply")
+        }
+        defer { sluice__catalog_reply__free_unpacked(p, nil) }
         self.init(c: p)
     }
 }

@@ -543,6 +543,66 @@ extension Block {
     }
 }
 
+extension CatalogRequest {
+    static var sample: CatalogRequest {
+        var m = CatalogRequest()
+        m.action = .dropDataset
+        m.name = "name-\u{e9}-2"
+        m.path = "path-\u{e9}-3"
+        m.format = "format-\u{e9}-4"
+        m.partitionedBy = ["partitioned_by-\u{e9}-5", "partitioned_by-\u{e9}-5"]
+        m.schema = "schema-\u{e9}-6"
+        m.purge = true
+        return m
+    }
+}
+
+extension DatasetColumn {
+    static var sample: DatasetColumn {
+        var m = DatasetColumn()
+        m.name = "name-\u{e9}-1"
+        m.type = "type-\u{e9}-2"
+        return m
+    }
+}
+
+extension DatasetPartition {
+    static var sample: DatasetPartition {
+        var m = DatasetPartition()
+        m.values = "values-\u{e9}-1"
+        m.files = 1002
+        m.bytes = 1003
+        return m
+    }
+}
+
+extension DatasetInfo {
+    static var sample: DatasetInfo {
+        var m = DatasetInfo()
+        m.name = "name-\u{e9}-1"
+        m.location = "location-\u{e9}-2"
+        m.format = "format-\u{e9}-3"
+        m.partitionColumns = ["partition_columns-\u{e9}-4", "partition_columns-\u{e9}-4"]
+        m.columns = [DatasetColumn.sample, DatasetColumn.sample]
+        m.sizeBytes = 1006
+        m.rowCount = -1007
+        m.createdMs = -1008
+        m.updatedMs = -1009
+        m.lastQuery = "last_query-\u{e9}-10"
+        m.partitions = [DatasetPartition.sample, DatasetPartition.sample]
+        m.files = 1012
+        return m
+    }
+}
+
+extension CatalogReply {
+    static var sample: CatalogReply {
+        var m = CatalogReply()
+        m.datasets = [DatasetInfo.sample, DatasetInfo.sample]
+        return m
+    }
+}
+
 extension GetClusterStatus {
     static var sample: GetClusterStatus {
         let m = GetClusterStatus()
@@ -682,6 +742,11 @@ func roundTripFailures() throws -> [String] {
     if try ResultChunk(decoding: ResultChunk.sample.encoded()) != ResultChunk.sample { failed.append("ResultChunk") }
     if try FetchBlock(decoding: FetchBlock.sample.encoded()) != FetchBlock.sample { failed.append("FetchBlock") }
     if try Block(decoding: Block.sample.encoded()) != Block.sample { failed.append("Block") }
+    if try CatalogRequest(decoding: CatalogRequest.sample.encoded()) != CatalogRequest.sample { failed.append("CatalogRequest") }
+    if try DatasetColumn(decoding: DatasetColumn.sample.encoded()) != DatasetColumn.sample { failed.append("DatasetColumn") }
+    if try DatasetPartition(decoding: DatasetPartition.sample.encoded()) != DatasetPartition.sample { failed.append("DatasetPartition") }
+    if try DatasetInfo(decoding: DatasetInfo.sample.encoded()) != DatasetInfo.sample { failed.append("DatasetInfo") }
+    if try CatalogReply(decoding: CatalogReply.sample.encoded()) != CatalogReply.sample { failed.append("CatalogReply") }
     if try GetClusterStatus(decoding: GetClusterStatus.sample.encoded()) != GetClusterStatus.sample { failed.append("GetClusterStatus") }
     if try WorkerStatus(decoding: WorkerStatus.sample.encoded()) != WorkerStatus.sample { failed.append("WorkerStatus") }
     if try ClusterStatus(decoding: ClusterStatus.sample.encoded()) != ClusterStatus.sample { failed.append("ClusterStatus") }
@@ -692,4 +757,4 @@ func roundTripFailures() throws -> [String] {
     return failed
 }
 
-let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "InputLost", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "StageOutputs", "OutputLocation", "SyncReply", "Leave", "LeaveReply", "SqlTask", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "TableArg", "SubmitQuery", "QueryAccepted", "FetchResult", "QueryProgress", "ResultChunk", "FetchBlock", "Block", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "ReadLogs", "Logs", "InjectFault", "FaultReply"]
+let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "InputLost", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "StageOutputs", "OutputLocation", "SyncReply", "Leave", "LeaveReply", "SqlTask", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "TableArg", "SubmitQuery", "QueryAccepted", "FetchResult", "QueryProgress", "ResultChunk", "FetchBlock", "Block", "CatalogRequest", "DatasetColumn", "DatasetPartition", "DatasetInfo", "CatalogReply", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "ReadLogs", "Logs", "InjectFault", "FaultReply"]

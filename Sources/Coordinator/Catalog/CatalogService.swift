@@ -1,0 +1,82 @@
+import Datasets
+import Execution
+import Foundation
+import Logging
+import SQL
+import Wire
+
+/// `sluice catalog ...` on the coordinator: the commands run one at a time on
+/// a queue of their own (registering reads files, which the loop must never
+/// wait on), and each answer goes back through the loop to be sealed and sent.
+final class CatalogService: Sendable {
+    let catalog: DatasetCatalog
+    let tables: CatalogTables
+    private let fileRoots: [String]
+    private let queue = DispatchQueue(label: "sluice-catalog")
+    private let logger: Logger
+
+    init(dataDir: String, fileRoots: [String], logger: Logger) throws {
+        catalog = try DatasetCatalog(dir: dataDir)
+        tables = CatalogTables(catalog)
+        self.fileRoots = fileRoots
+        self.logger = logger
+    }
+
+    typealias Answer = Result<CatalogReply, CatalogFailure>
+
+    struct CatalogFailure: Error {
+        let code: ErrorCode
+        let message: String
+    }
+
+    func handle(_ m: CatalogRequest, from sender: String, answer: @escaping @Sendable (Answer) -> Void) {
+        queue.async { answer(self.run(m, from: sender)) }
+    }
+
+    private func run(_ m: CatalogRequest, from sender: String) -> Answer {
+        do {
+            switch m.action {
+            case .listDatasets:
+                return .success(CatalogReply(datasets: try catalog.list().map { Self.info($0, partitions: false) }))
+            case .showDataset:
+                guard let d = try catalog.get(m.name) else { return .failure(unknown(m.name)) }
+                return .success(CatalogReply(datasets: [Self.info(d, partitions: true)]))
+            case .registerDataset:
+                let session = Session()
+                session.fileRoots = fileRoots
+                var d = try DatasetRegistration.inspect(name: m.name, path: m.path, format: m.format, partitionedBy: m.partitionedBy,
+                                                        schema: m.schema, session: session, nowMs: Date().unixMilliseconds)
+                if let old = try catalog.get(m.name) { d.createdMs = old.createdMs }
+                try catalog.put(d)
+                logger.info("dataset registered", metadata: ["dataset": "\(d.name)", "files": "\(d.files.count)", "by": "\(sender)"])
+                return .success(CatalogReply(datasets: [Self.info(d, partitions: true)]))
+            case .dropDataset:
+                guard let d = try catalog.remove(m.name) else { return .failure(unknown(m.name)) }
+                if m.purge {
+                    for f in d.files { try? FileManager.default.removeItem(atPath: f.path) }
+                }
+                logger.info("dataset dropped", metadata: ["dataset": "\(d.name)", "purged": "\(m.purge)", "by": "\(sender)"])
+                return .success(CatalogReply(datasets: [Self.info(d, partitions: true)]))
+            case .unspecified:
+                return .failure(CatalogFailure(code: .badRequest, message: "a catalog request needs an action"))
+            }
+        } catch let e as SQLError {
+            return .failure(CatalogFailure(code: .badRequest, message: e.message))
+        } catch {
+            return .failure(CatalogFailure(code: .internal, message: "the catalog failed: \(error)"))
+        }
+    }
+
+    private func unknown(_ name: String) -> CatalogFailure {
+        let hint = catalog.names.isEmpty ? " (the catalog is empty)" : ""
+        return CatalogFailure(code: .notFound, message: "no dataset \"\(name)\" in the catalog\(hint)")
+    }
+
+    static func info(_ d: Dataset, partitions: Bool) -> DatasetInfo {
+        DatasetInfo(name: d.name, location: d.location, format: d.format, partitionColumns: d.partitionColumns,
+                    columns: d.columns.map { DatasetColumn(name: $0.name, type: $0.type) }, sizeBytes: UInt64(max(0, d.sizeBytes)),
+                    rowCount: d.rowCount ?? -1, createdMs: d.createdMs, updatedMs: d.updatedMs, lastQuery: d.lastQuery,
+                    partitions: partitions ? d.partitions.map { DatasetPartition(values: $0.values, files: UInt32(clamping: $0.files), bytes: UInt64(max(0, $0.bytes))) } : [],
+                    files: UInt32(clamping: d.files.count))
+    }
+}
