@@ -97,17 +97,27 @@ public final class DatasetCatalog: @unchecked Sendable {
         if readOnly, !FileManager.default.fileExists(atPath: path) {
             throw CatalogError("no catalog in \(dir) (expected \(path), which a coordinator with --data-dir \(dir) keeps)")
         }
-        db = try Database(path: path, readOnly: readOnly)
-        let version = try db.userVersion()
-        if version > Self.schemaVersion {
-            throw CatalogError("the catalog \(path) has schema version \(version), newer than this sluice's \(Self.schemaVersion): run a newer sluice")
+        do {
+            db = try Database(path: path, readOnly: readOnly)
+            try Self.prepare(db, path: path, readOnly: readOnly)
+        } catch let e as CatalogError {
+            throw e
+        } catch {
+            throw CatalogError("cannot open the catalog \(path): \(error)")
         }
-        if version < Self.schemaVersion {
+    }
+
+    private static func prepare(_ db: Database, path: String, readOnly: Bool) throws {
+        let version = try db.userVersion()
+        if version > schemaVersion {
+            throw CatalogError("the catalog \(path) has schema version \(version), newer than this sluice's \(schemaVersion): run a newer sluice")
+        }
+        if version < schemaVersion {
             guard !readOnly else { throw CatalogError("the catalog \(path) has an older schema (version \(version)); start its coordinator once to upgrade it") }
             try db.execute("PRAGMA journal_mode=WAL")
             try db.transaction {
-                try db.execute(Self.version1)
-                try db.setUserVersion(Self.schemaVersion)
+                try db.execute(version1)
+                try db.setUserVersion(schemaVersion)
             }
         }
     }

@@ -138,6 +138,10 @@ struct CatalogTests {
         let r = try runSluice(["query", "--local", "--catalog", root, "SELECT 1"], env: [:])
         #expect(r.status == 1 && r.err.contains("no catalog in \(root)"), "\(r.err)")
         #expect(!FileManager.default.fileExists(atPath: root + "/catalog.db"), "a read-only open creates nothing")
+        // A catalog file that is not one: an error naming it.
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7) }).write(to: URL(fileURLWithPath: root + "/catalog.db"))
+        let garbage = try runSluice(["query", "--local", "--catalog", root, "SELECT 1"], env: [:])
+        #expect(garbage.status == 1 && garbage.err.contains(root + "/catalog.db"), "\(garbage.err)")
     }
 }
 
