@@ -1627,6 +1627,51 @@ void   plan__stage_input__free_unpacked
   assert(message->base.descriptor == &plan__stage_input__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   plan__write__init
+                     (Plan__Write         *message)
+{
+  static const Plan__Write init_value = PLAN__WRITE__INIT;
+  *message = init_value;
+}
+size_t plan__write__get_packed_size
+                     (const Plan__Write *message)
+{
+  assert(message->base.descriptor == &plan__write__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__write__pack
+                     (const Plan__Write *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__write__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__write__pack_to_buffer
+                     (const Plan__Write *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__write__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__Write *
+       plan__write__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__Write *)
+     protobuf_c_message_unpack (&plan__write__descriptor,
+                                allocator, len, data);
+}
+void   plan__write__free_unpacked
+                     (Plan__Write *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__write__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   plan__node__init
                      (Plan__Node         *message)
 {
@@ -4294,7 +4339,110 @@ const ProtobufCMessageDescriptor plan__stage_input__descriptor =
   (ProtobufCMessageInit) plan__stage_input__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__node__field_descriptors[16] =
+static const ProtobufCFieldDescriptor plan__write__field_descriptors[6] =
+{
+  {
+    "directory",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Write, directory),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "format",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Write, format),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partition_by",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Plan__Write, n_partition_by),
+    offsetof(Plan__Write, partition_by),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "header",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Write, header),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "delimiter",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Write, delimiter),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_name",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Plan__Write, file_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__write__field_indices_by_name[] = {
+  4,   /* field[4] = delimiter */
+  0,   /* field[0] = directory */
+  5,   /* field[5] = file_name */
+  1,   /* field[1] = format */
+  3,   /* field[3] = header */
+  2,   /* field[2] = partition_by */
+};
+static const ProtobufCIntRange plan__write__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor plan__write__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.Write",
+  "Write",
+  "Plan__Write",
+  "plan",
+  sizeof(Plan__Write),
+  6,
+  plan__write__field_descriptors,
+  plan__write__field_indices_by_name,
+  1,  plan__write__number_ranges,
+  (ProtobufCMessageInit) plan__write__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__node__field_descriptors[17] =
 {
   {
     "scan",
@@ -4453,6 +4601,18 @@ static const ProtobufCFieldDescriptor plan__node__field_descriptors[16] =
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "write",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Node, kind_case),
+    offsetof(Plan__Node, write),
+    &plan__write__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "inputs",
     20,
     PROTOBUF_C_LABEL_REPEATED,
@@ -4495,23 +4655,24 @@ static const unsigned plan__node__field_indices_by_name[] = {
   11,   /* field[11] = exchange */
   3,   /* field[3] = filter */
   6,   /* field[6] = hash_join */
-  15,   /* field[15] = id */
-  13,   /* field[13] = inputs */
+  16,   /* field[16] = id */
+  14,   /* field[14] = inputs */
   10,   /* field[10] = limit */
   7,   /* field[7] = nested_loop_join */
   4,   /* field[4] = project */
   0,   /* field[0] = scan */
-  14,   /* field[14] = schema */
+  15,   /* field[15] = schema */
   8,   /* field[8] = sort */
   12,   /* field[12] = stage_input */
   9,   /* field[9] = top_n */
   1,   /* field[1] = values */
+  13,   /* field[13] = write */
 };
 static const ProtobufCIntRange plan__node__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 20, 13 },
-  { 0, 16 }
+  { 20, 14 },
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor plan__node__descriptor =
 {
@@ -4521,7 +4682,7 @@ const ProtobufCMessageDescriptor plan__node__descriptor =
   "Plan__Node",
   "plan",
   sizeof(Plan__Node),
-  16,
+  17,
   plan__node__field_descriptors,
   plan__node__field_indices_by_name,
   2,  plan__node__number_ranges,

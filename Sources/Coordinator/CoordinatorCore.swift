@@ -120,7 +120,9 @@ final class CoordinatorCore {
         let sealer = Sealer(clusterID: config.clusterID, sender: "coordinator:\(coordinatorID)", secret: config.secret)
         let roots = config.sqlRoots.isEmpty ? [config.dataDir] : config.sqlRoots
         catalog = try CatalogService(dataDir: config.dataDir, fileRoots: roots, logger: logger)
-        queries = QueryManager(services: QueryServices(fileRoots: roots, datasets: catalog.tables, sealer: sealer, logger: logger, post: post),
+        let catalog = self.catalog
+        queries = QueryManager(services: QueryServices(fileRoots: roots, datasets: catalog.tables, staging: { catalog.staging($0, open: $1) },
+                                                       sealer: sealer, logger: logger, post: post),
                                epoch: epoch)
         try restore()
     }

@@ -79,7 +79,7 @@ public final class DatasetCatalog: @unchecked Sendable {
     public let path: String
     private let db: Database
     private let lock = NSLock()
-    static let schemaVersion: Int64 = 1
+    static let schemaVersion: Int64 = 2
 
     static let version1 = """
         CREATE TABLE datasets (
@@ -89,6 +89,11 @@ public final class DatasetCatalog: @unchecked Sendable {
         CREATE TABLE dataset_files (
             dataset TEXT NOT NULL COLLATE NOCASE, path TEXT NOT NULL, size INTEGER NOT NULL, partition TEXT NOT NULL,
             PRIMARY KEY (dataset, path)) WITHOUT ROWID;
+        """
+
+    /// Version 2: the staging directories of writes in progress.
+    static let version2 = """
+        CREATE TABLE staging (directory TEXT PRIMARY KEY, started_ms INTEGER NOT NULL) WITHOUT ROWID;
         """
 
     /// The catalog in `dir` (its file is `catalog.db`); read-only opens an existing one without changing it.
@@ -116,7 +121,8 @@ public final class DatasetCatalog: @unchecked Sendable {
             guard !readOnly else { throw CatalogError("the catalog \(path) has an older schema (version \(version)); start its coordinator once to upgrade it") }
             try db.execute("PRAGMA journal_mode=WAL")
             try db.transaction {
-                try db.execute(version1)
+                if version < 1 { try db.execute(version1) }
+                if version < 2 { try db.execute(version2) }
                 try db.setUserVersion(schemaVersion)
             }
         }
@@ -167,6 +173,29 @@ public final class DatasetCatalog: @unchecked Sendable {
                 try db.statement("DELETE FROM datasets WHERE name = ?").run(.text(name))
             }
             return d
+        }
+    }
+
+    /// A write's staging directory, recorded before anything is written there.
+    public func openStaging(_ directory: String, nowMs: Int64) throws {
+        try locked { try db.statement("INSERT OR REPLACE INTO staging(directory, started_ms) VALUES(?, ?)").run(.text(directory), .integer(nowMs)) }
+    }
+
+    public func closeStaging(_ directory: String) throws {
+        try locked { try db.statement("DELETE FROM staging WHERE directory = ?").run(.text(directory)) }
+    }
+
+    /// Removes what writes in progress left behind (their process was killed);
+    /// the directories removed.
+    public func sweepStaging() throws -> [String] {
+        try locked {
+            var dirs: [String] = []
+            try db.statement("SELECT directory FROM staging").query { dirs.append($0.text(0)) }
+            for d in dirs where d.contains(".sluice-staging-") {
+                try? FileManager.default.removeItem(atPath: d)
+            }
+            try db.execute("DELETE FROM staging")
+            return dirs
         }
     }
 

@@ -490,6 +490,17 @@ private struct Encoder {
         case .exchange(let e):
             p.pointee.kind_case = PLAN__NODE__KIND_EXCHANGE
             p.pointee.exchange = try exchange(e)
+        case .write(let w):
+            let x = arena.allocate(Plan__Write.self)
+            plan__write__init(x)
+            x.pointee.directory = arena.string(w.directory)
+            x.pointee.format = arena.string(w.format)
+            (x.pointee.n_partition_by, x.pointee.partition_by) = try list(w.partitionBy) { arena.string($0) }
+            x.pointee.header = w.header ? 1 : 0
+            x.pointee.delimiter = arena.string(w.delimiter)
+            x.pointee.file_name = arena.string(w.fileName)
+            p.pointee.kind_case = PLAN__NODE__KIND_WRITE
+            p.pointee.write = x
         case .stageInput(let stage, let e):
             let x = arena.allocate(Plan__StageInput.self)
             plan__stage_input__init(x)
@@ -775,6 +786,11 @@ private struct Decoder {
             kind = .limit(limit: l.has_limit != 0 ? try int(l.limit, "limit") : nil, offset: try int(l.offset, "offset"))
         case PLAN__NODE__KIND_EXCHANGE:
             kind = .exchange(try exchange(try required(n.exchange, "an exchange").pointee))
+        case PLAN__NODE__KIND_WRITE:
+            let w = try required(n.write, "a write").pointee
+            kind = .write(WriteSpec(directory: cString(w.directory), format: cString(w.format),
+                                    partitionBy: try list(w.partition_by, w.n_partition_by) { cString($0) },
+                                    header: w.header != 0, delimiter: cString(w.delimiter), fileName: cString(w.file_name)))
         case PLAN__NODE__KIND_STAGE_INPUT:
             let x = try required(n.stage_input, "a stage input").pointee
             kind = .stageInput(stage: try int(UInt64(x.stage), "stage"), exchange: try exchange(try required(x.exchange, "an exchange").pointee))

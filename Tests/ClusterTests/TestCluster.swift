@@ -39,9 +39,10 @@ final class TestCluster: @unchecked Sendable {
     }
 
     /// Starts (or restarts, on the same address and data dir) the coordinator.
-    func startCoordinator(_ extraArgs: [String] = [], waitForListener: Bool = true) throws {
+    func startCoordinator(_ extraArgs: [String] = [], waitForListener: Bool = true, env: [String: String] = [:]) throws {
         coordinator = try launch("coordinator", ["coordinator", "--listen", address, "--data-dir", dir + "/coordinator",
-                                                 "--secret-file", secretFile, "--heartbeat", heartbeat, "--dead-after", deadAfter] + extraArgs)
+                                                 "--secret-file", secretFile, "--heartbeat", heartbeat, "--dead-after", deadAfter] + extraArgs,
+                                 env: env)
         resetClient()
         // Clients fail at once when nothing listens yet: wait until something does.
         if waitForListener { try eventually("the coordinator listening") { Reachability.probe(address) == .answers } }

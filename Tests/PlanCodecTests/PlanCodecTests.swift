@@ -94,6 +94,18 @@ final class PlanCodecTests {
             let staged = try StagedQuery.run(StagePlan(stages: stages), threads: 2, cancel: Cancellation()).rows
             #expect(staged.flatMap { b in (0..<b.rowCount).map { b.row($0) } } == (try rows(original)), "\(sql) in stages")
         }
+        // A COPY's write node, as the cluster plans one, survives the trip.
+        let source = try plan(shared, queries[0])
+        var write = PhysicalPlan(.write(WriteSpec(directory: "/data/out.sluice-staging-1", format: "csv", partitionBy: [source.root.schema.fields[0].name],
+                                                  header: true, delimiter: "|", fileName: "")),
+                                 inputs: [source.root], schema: WriteSpec.summarySchema)
+        write.id = (source.root.allNodes.map(\.id).max() ?? 0) + 1
+        let writing = PhysicalQuery(root: write, subqueries: source.subqueries, ctes: source.ctes)
+        let writeBytes = try PlanCodec.encode(writing)
+        let writeBack = try PlanCodec.decode(writeBytes)
+        #expect(try PlanCodec.encode(writeBack) == writeBytes)
+        #expect(PlanText.render(writeBack) == PlanText.render(writing))
+        Self.census(writeBack, &nodes, &exprs, &values, &types)
         // Between them the queries used every kind: a new kind needs a query here.
         #expect(nodes == Set(Self.allNodeKinds), "missing: \(Set(Self.allNodeKinds).subtracting(nodes))")
         #expect(exprs == Set(Self.allExprKinds), "missing: \(Set(Self.allExprKinds).subtracting(exprs))")
@@ -105,7 +117,7 @@ final class PlanCodecTests {
     static let allNodeKinds = ["scan csv", "scan json", "scan sluice", "values", "cteScan", "filter", "project",
                                "aggregate single", "aggregate partial", "aggregate final", "hashJoin shared", "hashJoin partitioned",
                                "nestedLoopJoin", "sort", "topN", "limit", "repartition", "gather any", "gather preserve",
-                               "gather merge", "broadcast", "stageInput"]
+                               "gather merge", "broadcast", "stageInput", "write"]
     static let allExprKinds = ["column", "literal", "call", "cast", "caseWhen", "inList", "subqueryValue", "inSubqueryRows"]
 
     /// Which kinds of node, expression, value and type a query holds.
@@ -162,6 +174,7 @@ final class PlanCodecTests {
                 case .exchange(.gather(.merge)): nodes.insert("gather merge")
                 case .exchange(.broadcast): nodes.insert("broadcast")
                 case .stageInput: nodes.insert("stageInput")
+                case .write: nodes.insert("write")
                 }
             }
         }

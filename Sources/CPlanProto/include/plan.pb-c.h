@@ -51,6 +51,7 @@ typedef struct Plan__Limit Plan__Limit;
 typedef struct Plan__Exchange Plan__Exchange;
 typedef struct Plan__Repartition Plan__Repartition;
 typedef struct Plan__StageInput Plan__StageInput;
+typedef struct Plan__Write Plan__Write;
 typedef struct Plan__Node Plan__Node;
 typedef struct Plan__Query Plan__Query;
 typedef struct Plan__Stage Plan__Stage;
@@ -685,6 +686,34 @@ struct  Plan__StageInput
     , 0, NULL }
 
 
+/*
+ * Writes its input's rows into files under `directory` (COPY on the cluster:
+ * a query's staging). Each partition writes its own files, named with the
+ * task and attempt that ran it, and returns a row per file: its path relative
+ * to `directory`, rows and bytes.
+ */
+struct  Plan__Write
+{
+  ProtobufCMessage base;
+  char *directory;
+  /*
+   * csv, jsonl, sluice
+   */
+  char *format;
+  size_t n_partition_by;
+  char **partition_by;
+  protobuf_c_boolean header;
+  char *delimiter;
+  /*
+   * a single file's name; empty: one file per partition and key
+   */
+  char *file_name;
+};
+#define PLAN__WRITE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__write__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
 typedef enum {
   PLAN__NODE__KIND__NOT_SET = 0,
   PLAN__NODE__KIND_SCAN = 1,
@@ -699,7 +728,8 @@ typedef enum {
   PLAN__NODE__KIND_TOP_N = 10,
   PLAN__NODE__KIND_LIMIT = 11,
   PLAN__NODE__KIND_EXCHANGE = 12,
-  PLAN__NODE__KIND_STAGE_INPUT = 13
+  PLAN__NODE__KIND_STAGE_INPUT = 13,
+  PLAN__NODE__KIND_WRITE = 14
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PLAN__NODE__KIND__CASE)
 } Plan__Node__KindCase;
 
@@ -725,6 +755,7 @@ struct  Plan__Node
     Plan__Limit *limit;
     Plan__Exchange *exchange;
     Plan__StageInput *stage_input;
+    Plan__Write *write;
   };
 };
 #define PLAN__NODE__INIT \
@@ -1508,6 +1539,25 @@ Plan__StageInput *
 void   plan__stage_input__free_unpacked
                      (Plan__StageInput *message,
                       ProtobufCAllocator *allocator);
+/* Plan__Write methods */
+void   plan__write__init
+                     (Plan__Write         *message);
+size_t plan__write__get_packed_size
+                     (const Plan__Write   *message);
+size_t plan__write__pack
+                     (const Plan__Write   *message,
+                      uint8_t             *out);
+size_t plan__write__pack_to_buffer
+                     (const Plan__Write   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__Write *
+       plan__write__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__write__free_unpacked
+                     (Plan__Write *message,
+                      ProtobufCAllocator *allocator);
 /* Plan__Node methods */
 void   plan__node__init
                      (Plan__Node         *message);
@@ -1713,6 +1763,9 @@ typedef void (*Plan__Repartition_Closure)
 typedef void (*Plan__StageInput_Closure)
                  (const Plan__StageInput *message,
                   void *closure_data);
+typedef void (*Plan__Write_Closure)
+                 (const Plan__Write *message,
+                  void *closure_data);
 typedef void (*Plan__Node_Closure)
                  (const Plan__Node *message,
                   void *closure_data);
@@ -1775,6 +1828,7 @@ extern const ProtobufCMessageDescriptor plan__exchange__descriptor;
 extern const ProtobufCEnumDescriptor    plan__exchange__gather__descriptor;
 extern const ProtobufCMessageDescriptor plan__repartition__descriptor;
 extern const ProtobufCMessageDescriptor plan__stage_input__descriptor;
+extern const ProtobufCMessageDescriptor plan__write__descriptor;
 extern const ProtobufCMessageDescriptor plan__node__descriptor;
 extern const ProtobufCMessageDescriptor plan__query__descriptor;
 extern const ProtobufCMessageDescriptor plan__stage__descriptor;

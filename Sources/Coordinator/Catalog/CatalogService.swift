@@ -20,6 +20,18 @@ final class CatalogService: Sendable {
         tables = CatalogTables(catalog)
         self.fileRoots = fileRoots
         self.logger = logger
+        for d in try catalog.sweepStaging() {
+            logger.warning("removed the staging of a write a killed coordinator left", metadata: ["directory": "\(d)"])
+        }
+    }
+
+    /// Records a write's staging directory, or forgets it once it is gone.
+    func staging(_ directory: String, open: Bool) {
+        do {
+            if open { try catalog.openStaging(directory, nowMs: Date().unixMilliseconds) } else { try catalog.closeStaging(directory) }
+        } catch {
+            logger.error("cannot record a write's staging", metadata: ["directory": "\(directory)", "error": "\(error)"])
+        }
     }
 
     typealias Answer = Result<CatalogReply, CatalogFailure>

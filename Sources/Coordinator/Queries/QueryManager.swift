@@ -14,6 +14,8 @@ final class QueryServices: Sendable {
     let fileRoots: [String]
     /// The catalog's datasets, by name in every query.
     let datasets: CatalogTables
+    /// Records (true) and forgets (false) a write's staging directory.
+    let staging: @Sendable (String, Bool) -> Void
     private let post: @Sendable (CoordinatorInput) -> Void
     private let blocks: BlockClient
     private let logger: Logger
@@ -22,9 +24,11 @@ final class QueryServices: Sendable {
     /// its rows in another order, so a result cannot resume by row count.
     private let threaded = Mutex<Set<JobID>>([])
 
-    init(fileRoots: [String], datasets: CatalogTables, sealer: Sealer, logger: Logger, post: @escaping @Sendable (CoordinatorInput) -> Void) {
+    init(fileRoots: [String], datasets: CatalogTables, staging: @escaping @Sendable (String, Bool) -> Void, sealer: Sealer, logger: Logger,
+         post: @escaping @Sendable (CoordinatorInput) -> Void) {
         self.fileRoots = fileRoots
         self.datasets = datasets
+        self.staging = staging
         blocks = BlockClient(sealer: sealer, timeout: .seconds(5))
         self.logger = logger
         self.post = post

@@ -40,11 +40,21 @@ public enum TextEncoding {
 /// optionally one directory per partition value. Files appear whole: each is
 /// written under a temporary name and renamed when complete.
 enum ResultWriter {
-    static func write(_ batches: [RecordBatch], schema: Schema, to path: String, format: String, partitionBy: [String], header: Bool, delimiter: Character) throws(SQLError) -> Int {
+    /// A file written: its path below the write's root (or the root itself), rows and bytes.
+    struct Written {
+        var path: String
+        var rows: Int
+        var bytes: Int
+    }
+
+    /// Writes `batches` to `path`: one file, or with `partitionBy` a directory
+    /// of `key=value/` directories each holding a file named `leaf`.ext.
+    static func write(_ batches: [RecordBatch], schema: Schema, to path: String, format: String, partitionBy: [String], header: Bool,
+                      delimiter: Character, leaf: String = "data_0") throws(SQLError) -> [Written] {
         let ext = format == "jsonl" || format == "json" ? "jsonl" : format
         if partitionBy.isEmpty {
-            try writeFile(batches, schema: schema, path: path, format: ext, header: header, delimiter: delimiter)
-            return batches.reduce(0) { $0 + $1.rowCount }
+            let bytes = try writeFile(batches, schema: schema, path: path, format: ext, header: header, delimiter: delimiter)
+            return [Written(path: "", rows: batches.reduce(0) { $0 + $1.rowCount }, bytes: bytes)]
         }
         var keyIdx: [Int] = []
         for p in partitionBy {
@@ -61,18 +71,23 @@ enum ResultWriter {
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(Int32(r))
         }
+        var written: [Written] = []
         for key in order {
-            let dir = path + "/" + zip(partitionBy, key).map { "\($0)=\($1.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/="))) ?? $1)" }.joined(separator: "/")
+            let relative = zip(partitionBy, key).map { "\($0)=\($1.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/="))) ?? $1)" }.joined(separator: "/")
+            let dir = path + "/" + relative
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             catch { throw SQLError.execution("IO Error: cannot create \"\(dir)\": \(error.localizedDescription)") }
             let part = all.gather(groups[key]!)
             let data = RecordBatch(schema: dataSchema, columns: dataIdx.map { part.columns[$0] }, rowCount: part.rowCount)
-            try writeFile([data], schema: dataSchema, path: dir + "/data_0.\(ext)", format: ext, header: header, delimiter: delimiter)
+            let bytes = try writeFile([data], schema: dataSchema, path: dir + "/\(leaf).\(ext)", format: ext, header: header, delimiter: delimiter)
+            written.append(Written(path: relative + "/\(leaf).\(ext)", rows: part.rowCount, bytes: bytes))
         }
-        return all.rowCount
+        return written
     }
 
-    static func writeFile(_ batches: [RecordBatch], schema: Schema, path: String, format: String, header: Bool, delimiter: Character) throws(SQLError) {
+    /// Returns the bytes written.
+    @discardableResult
+    static func writeFile(_ batches: [RecordBatch], schema: Schema, path: String, format: String, header: Bool, delimiter: Character) throws(SQLError) -> Int {
         var out: [UInt8] = []
         switch format {
         case "csv":
@@ -95,5 +110,6 @@ enum ResultWriter {
             unlink(temp)
             throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
         }
+        return out.count
     }
 }

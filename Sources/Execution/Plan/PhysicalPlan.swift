@@ -56,6 +56,8 @@ public enum PhysicalNode: Sendable {
     /// delivered as `exchange` would deliver its input in one process (the
     /// exchange this node replaced when the plan was cut into stages). A leaf.
     case stageInput(stage: Int, exchange: Exchange)
+    /// Writes its input into files (COPY on the cluster); a row per file out.
+    case write(WriteSpec)
 }
 
 public enum BuildDistribution: String, Sendable {
@@ -173,7 +175,7 @@ extension PhysicalPlan {
         case .values, .cteScan: return .single
         case .exchange(let e): return e.partitioning
         case .stageInput(_, let e): return e.partitioning
-        case .filter, .project, .aggregate, .sort, .topN, .limit, .hashJoin, .nestedLoopJoin:
+        case .filter, .project, .aggregate, .sort, .topN, .limit, .hashJoin, .nestedLoopJoin, .write:
             return inputs[0].partitioning
         }
     }
@@ -196,7 +198,7 @@ extension PhysicalNode {
     public var expressions: [BoundExpr] {
         switch self {
         case .scan(let s): return s.filters
-        case .values, .cteScan, .limit, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return []
+        case .values, .cteScan, .limit, .write, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return []
         case .stageInput(_, let e): return PhysicalNode.exchange(e).expressions
         case .filter(let e): return [e]
         case .project(let es): return es
@@ -221,7 +223,7 @@ extension PhysicalNode {
             return out
         }
         switch self {
-        case .values, .cteScan, .limit, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return self
+        case .values, .cteScan, .limit, .write, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return self
         case .scan(var s):
             s.filters = try all(s.filters)
             return .scan(s)
@@ -243,4 +245,29 @@ extension PhysicalNode {
             return .stageInput(stage: s, exchange: mapped)
         }
     }
+}
+
+/// Where and how a `write` node writes (COPY ... TO on the cluster).
+public struct WriteSpec: Sendable, Equatable {
+    public var directory: String
+    /// "csv", "jsonl" or "sluice".
+    public var format: String
+    /// Hive-style `key=value/` directories by these columns (left out of the files).
+    public var partitionBy: [String]
+    public var header: Bool
+    public var delimiter: String
+    /// One file of this name (a single writer); empty: a file per partition and key.
+    public var fileName: String
+
+    public init(directory: String, format: String, partitionBy: [String], header: Bool, delimiter: String, fileName: String) {
+        self.directory = directory
+        self.format = format
+        self.partitionBy = partitionBy
+        self.header = header
+        self.delimiter = delimiter
+        self.fileName = fileName
+    }
+
+    /// What a write returns: a row per file written.
+    public static let summarySchema = Schema([Field("file", .varchar), Field("rows", .bigint), Field("bytes", .bigint)])
 }

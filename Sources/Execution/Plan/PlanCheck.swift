@@ -150,6 +150,13 @@ struct PlanCheck {
             case .gather, .broadcast: break
             }
             try same(input.fields.map(\.type))
+        case .write(let w):
+            guard ["csv", "jsonl", "sluice"].contains(w.format) else { throw error(p, "cannot write format \(w.format)") }
+            guard !w.directory.isEmpty, w.delimiter.utf8.count == 1, !w.fileName.contains("/"), w.fileName != "..", w.fileName != "." else {
+                throw error(p, "a write needs a directory, a one-byte delimiter and a plain file name")
+            }
+            for c in w.partitionBy where input.index(of: c) == nil { throw error(p, "PARTITION_BY column \(c) is not written") }
+            guard p.schema == WriteSpec.summarySchema else { throw error(p, "a write returns file, rows and bytes") }
         case .stageInput(let stage, let e):
             guard stage >= 0 else { throw error(p, "stage \(stage) does not exist") }
             switch e {

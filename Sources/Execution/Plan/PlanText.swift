@@ -75,6 +75,9 @@ enum PlanText {
             return "VALUES (\(batches.reduce(0) { $0 + $1.rowCount }) rows)"
         case .stageInput(let stage, let e):
             return "STAGE_INPUT stage \(stage) (\(exchangeLabel(e, p.schema)))"
+        case .write(let w):
+            return "WRITE \(w.format) to \(w.directory)" + (w.fileName.isEmpty ? "" : "/\(w.fileName)")
+                + (w.partitionBy.isEmpty ? "" : " partitioned by (" + w.partitionBy.joined(separator: ", ") + ")")
         case .cteScan(let id):
             return "CTE_SCAN cte\(id + 1) [" + p.schema.fields.map(\.name).joined(separator: ", ") + "]"
         case .filter(let e):

@@ -13,7 +13,7 @@ final class QueryRun {
     private var subqueryRows: [[RecordBatch]] = []
     private let cteRows: [Once<[RecordBatch]>]
     /// On the cluster: this task's index and what it reads from earlier stages.
-    let stageTask: (index: Int, reader: any StageReader)?
+    let stageTask: (index: Int, reader: any StageReader, writeTag: String)?
     /// The type of each subquery's column.
     private let subqueryTypes: [DataType]
 
@@ -29,13 +29,13 @@ final class QueryRun {
     /// A task of a stage: `fragment` reads earlier stages through `reader`;
     /// `subqueryRows` are the rows of the subqueries its expressions use.
     init(fragment: PhysicalPlan, subqueryRows: [[RecordBatch]], subqueryTypes: [DataType], task: Int, reader: any StageReader,
-         partitions: Int, cancel: Cancellation) {
+         writeTag: String, partitions: Int, cancel: Cancellation) {
         self.subqueryTypes = subqueryTypes
         query = PhysicalQuery(root: fragment)
         context = RunContext(cancel: cancel, partitions: partitions)
         cteRows = []
         self.subqueryRows = subqueryRows
-        stageTask = (task, reader)
+        stageTask = (task, reader, writeTag)
     }
 
     /// Tree numbers for statistics: the root, then subqueries, then CTEs.
@@ -212,6 +212,9 @@ final class TreeRun {
             op = LimitOperator(try self.operator(p.inputs[0], partition: k), limit: limit, offset: offset, context: context)
         case .exchange, .stageInput:
             op = try consumer(p, partition: k)
+        case .write(let spec):
+            op = WriteOperator(try self.operator(p.inputs[0], partition: k), spec: spec,
+                               tag: "\(query.stageTask?.writeTag ?? "local")-p\(k)", context: context)
         }
         context.stats.record(op.stats, tree: tree, node: p.id)
         return op

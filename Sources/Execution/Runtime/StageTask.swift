@@ -41,7 +41,8 @@ final class ListStream: StageStream {
 public enum StageTask {
     /// Task `task` of `stage` on `threads` threads; its rows, split into the
     /// stage's output buckets (`stage.output.buckets` lists).
-    public static func run(_ stage: QueryStage, task: Int, threads: Int, reader: any StageReader,
+    /// `writeTag` names the files a write node writes (the task and its attempt on the cluster).
+    public static func run(_ stage: QueryStage, task: Int, threads: Int, reader: any StageReader, writeTag: String? = nil,
                            cancel: Cancellation) throws(SQLError) -> [[RecordBatch]] {
         guard task >= 0, task < stage.tasks else {
             throw SQLError.execution("stage \(stage.id) has \(stage.tasks) tasks; there is no task \(task)")
@@ -82,7 +83,8 @@ public enum StageTask {
         for (i, s) in stage.subqueries.enumerated() {
             subqueryRows.append(used.contains(i) ? try reader.read(stage: s, bucket: 0).flatMap { $0 } : [])
         }
-        let rows = try QueryRun(fragment: plan, subqueryRows: subqueryRows, subqueryTypes: stage.subqueryTypes, task: task, reader: reader, partitions: threads, cancel: cancel).run()
+        let rows = try QueryRun(fragment: plan, subqueryRows: subqueryRows, subqueryTypes: stage.subqueryTypes, task: task, reader: reader,
+                                writeTag: writeTag ?? "t\(task)", partitions: threads, cancel: cancel).run()
         switch stage.output {
         case .single:
             return [rows]

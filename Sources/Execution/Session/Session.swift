@@ -210,7 +210,6 @@ public final class Session: Catalog {
             return .rows(schema, [RecordBatch(schema: schema, columns: [names.finish(), types.finish(), nullable.finish()] + empty, rowCount: n)])
         case .copy(let q, let path, let options):
             try checkAllowed(path)
-            let (schema, batches) = try query(q)
             var format = Session.formatFromExtension(path)
             var partitionBy: [String] = []
             var header = true
@@ -230,9 +229,120 @@ public final class Session: Catalog {
             }
             if format == "json" { format = "jsonl" }
             if format == "unknown" { format = "csv" }
+            guard ["csv", "jsonl", "sluice"].contains(format) else { throw SQLError.binder("COPY supports FORMAT csv, jsonl and sluice, not \(format)", .unknown) }
+            if stages != nil {
+                return .message("COPY \(try copyStaged(q, to: path, WriteSpec(directory: "", format: format, partitionBy: partitionBy, header: header, delimiter: String(delimiter), fileName: "")))")
+            }
+            let (schema, batches) = try query(q)
             let n = try ResultWriter.write(batches, schema: schema, to: path, format: format, partitionBy: partitionBy, header: header, delimiter: delimiter)
+                .reduce(0) { $0 + $1.rows }
             return .message("COPY \(n)")
         }
+    }
+
+    /// Called with a write's staging directory before anything is written
+    /// there (true) and once it is gone (false): the coordinator records it so
+    /// that a restart removes what a killed predecessor left.
+    public var stagingJournal: ((_ directory: String, _ open: Bool) -> Void)?
+    /// Called when a staged write is complete and about to be published (a fault-test hook).
+    public var beforePublish: ((_ staging: String) -> Void)?
+
+    /// COPY of a staged query (the cluster, or --stages): the tasks write
+    /// into a staging directory beside the target, each attempt its own
+    /// files; the rows that come back name the files of the one attempt per
+    /// task that counts. Everything else in staging is deleted and the write
+    /// is published at once, by one rename: a file, or the whole directory of a
+    /// PARTITION_BY write (which must not exist yet, or be empty). A failure
+    /// or cancel leaves neither output nor staging.
+    func copyStaged(_ q: Query, to path: String, _ template: WriteSpec) throws(SQLError) -> Int {
+        guard let stages else { throw SQLError.execution("internal error: a staged COPY without stages") }
+        var target: ObjCBool = false
+        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &target)
+        if template.partitionBy.isEmpty, exists, target.boolValue {
+            throw SQLError.execution("IO Error: cannot write \"\(path)\": it is a directory")
+        }
+        if !template.partitionBy.isEmpty, exists, !((try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty ?? false) {
+            throw SQLError.execution("IO Error: \"\(path)\" exists and is not an empty directory; a PARTITION_BY write makes the whole directory (remove it first)")
+        }
+        var token = ""
+        for _ in 0..<6 { token += String(format: "%02x", UInt8.random(in: 0...255)) }
+        let staging = path + ".sluice-staging-" + token
+        stagingJournal?(staging, true)
+        defer {
+            try? FileManager.default.removeItem(atPath: staging)
+            stagingJournal?(staging, false)
+        }
+        do { try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false) }
+        catch { throw SQLError.execution("IO Error: cannot create \"\(staging)\": \(error.localizedDescription)") }
+
+        var spec = template
+        spec.directory = staging
+        let ext = spec.format
+        let plan = try physical(q)
+        var root = plan.root
+        let nextID = (plan.root.allNodes.map(\.id).max() ?? 0) + 1
+        if spec.partitionBy.isEmpty {
+            // One file, written by one task, in the query's order.
+            spec.fileName = "data.\(ext)"
+            if case .single = root.partitioning {} else {
+                var gather = PhysicalPlan(.exchange(.gather(.preserve)), inputs: [root], schema: root.schema)
+                gather.id = nextID + 1
+                root = gather
+            }
+            var write = PhysicalPlan(.write(spec), inputs: [root], schema: WriteSpec.summarySchema)
+            write.id = nextID
+            root = write
+        } else if case .exchange(.gather) = root.node {
+            // Every partition writes its own files; the gather collects what they wrote.
+            var write = PhysicalPlan(.write(spec), inputs: [root.inputs[0]], schema: WriteSpec.summarySchema)
+            write.id = nextID
+            var gather = PhysicalPlan(.exchange(.gather(.any)), inputs: [write], schema: WriteSpec.summarySchema)
+            gather.id = root.id
+            root = gather
+        } else {
+            var write = PhysicalPlan(.write(spec), inputs: [root], schema: WriteSpec.summarySchema)
+            write.id = nextID
+            root = write
+        }
+        var written = plan
+        written.root = root
+        let summaries = try runStages(try stages.cut(written), discard: false).rows
+        var keep: Set<String> = []
+        var rows = 0
+        for b in summaries {
+            for r in 0..<b.rowCount {
+                guard case .string(let f) = b.columns[0].value(at: r), case .int(let n) = b.columns[1].value(at: r) else { continue }
+                keep.insert(f)
+                rows += Int(n)
+            }
+        }
+        // Files of attempts that did not count (retried, duplicated or late): gone before anything is published.
+        if let walker = FileManager.default.enumerator(atPath: staging) {
+            while let relative = walker.nextObject() as? String {
+                var isDir: ObjCBool = false
+                if FileManager.default.fileExists(atPath: staging + "/" + relative, isDirectory: &isDir), !isDir.boolValue, !keep.contains(relative) {
+                    try? FileManager.default.removeItem(atPath: staging + "/" + relative)
+                }
+            }
+        }
+        beforePublish?(staging)
+        if spec.partitionBy.isEmpty {
+            let file = staging + "/" + spec.fileName
+            if !keep.contains(spec.fileName) {
+                // No rows and no file: an empty result still makes its file (a header, or an empty batch).
+                _ = try ResultWriter.write([], schema: plan.root.schema, to: file, format: spec.format, partitionBy: [], header: spec.header,
+                                           delimiter: spec.delimiter.first ?? ",")
+            }
+            guard rename(file, path) == 0 else {
+                throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
+            }
+        } else {
+            if exists { try? FileManager.default.removeItem(atPath: path) }   // an empty directory, checked above
+            guard rename(staging, path) == 0 else {
+                throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
+            }
+        }
+        return rows
     }
 
     /// Refuses a path outside `fileRoots` (symbolic links resolved, so none leads out).

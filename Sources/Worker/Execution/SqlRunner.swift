@@ -34,7 +34,9 @@ struct SqlRunner {
         let reader = BlockFetcher(job: ctx.ref.jobID, inputs: inputs, blocks: blocks, cancel: cancel)
         let threads = task.threads > 0 ? Int(min(task.threads, 256)) : threadsPerTask
         do {
-            let buckets = try StageTask.run(stage, task: Int(ctx.ref.task), threads: threads, reader: reader, cancel: cancel)
+            let buckets = try StageTask.run(stage, task: Int(ctx.ref.task), threads: threads, reader: reader,
+                                            writeTag: "t\(ctx.ref.task)-a\(ctx.attemptID)", cancel: cancel)
+            TestHold.wait(stage, ctx, after: true)
             let encoded = buckets.map(BatchCodec.encodeAll)
             if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, reason: stop.1) }
             let sizes = try store.put(job: ctx.ref.jobID, attempt: ctx.attemptID, buckets: encoded)
@@ -57,18 +59,22 @@ struct SqlRunner {
 /// A hook for fault tests, active only when `SLUICE_TEST_HOLD_DIR` names a
 /// directory: every `sql` task leaves a file there when it starts
 /// (`started-KIND-WORKER-JOB-sSTAGE-tTASK`, KIND `map` for stages that read
-/// files, `reduce` for stages that read a hash shuffle, `other`), and waits
-/// while `hold-KIND` or `hold-KIND-tTASK` exists, so a test can kill a
-/// worker at an exact point.
+/// files, `reduce` for stages that read a hash shuffle, `write` for stages
+/// that write files, `other`), and waits while `hold-KIND` or
+/// `hold-KIND-tTASK` exists, so a test can kill a worker at an exact point.
+/// A write stage's task also stops after it wrote its files and before it
+/// reports (`wrote-...` and `hold-wrote`).
 enum TestHold {
     static let dir = ProcessInfo.processInfo.environment["SLUICE_TEST_HOLD_DIR"]
 
-    static func wait(_ stage: QueryStage, _ ctx: TaskContext) {
+    static func wait(_ stage: QueryStage, _ ctx: TaskContext, after: Bool = false) {
         guard let dir else { return }
+        let write = stage.plan.allNodes.contains { if case .write = $0.node { true } else { false } }
         let reduce = stage.plan.allNodes.contains { if case .stageInput(_, .repartition) = $0.node { true } else { false } }
         let map = stage.plan.allNodes.contains { if case .scan = $0.node { true } else { false } }
         let worker = ctx.workerID.split(separator: "#").first.map(String.init) ?? ctx.workerID
-        let kind = reduce ? "reduce" : map ? "map" : "other"
+        var kind = write ? "write" : reduce ? "reduce" : map ? "map" : "other"
+        if after { guard write else { return }; kind = "wrote" }
         FileManager.default.createFile(atPath: "\(dir)/started-\(kind)-\(worker)-\(ctx.ref.jobID)-s\(ctx.ref.stage)-t\(ctx.ref.task)", contents: nil)
         let holds = ["\(dir)/hold-\(kind)", "\(dir)/hold-\(kind)-t\(ctx.ref.task)"]
         let until = Date(timeIntervalSinceNow: 120)
