@@ -24,6 +24,9 @@ public struct CoordinatorConfig: Sendable {
     public var retainMs: Int64 = 30 * 86_400_000
     /// Directories queries on the cluster may read and write (`--sql-root`); empty: the data dir alone.
     public var sqlRoots: [String] = []
+    /// Where CREATE TABLE AS puts new datasets (`--warehouse`); empty: `warehouse/` in the data dir.
+    public var warehouse = ""
+    public var warehouseDir: String { warehouse.isEmpty ? dataDir + "/warehouse" : warehouse }
 
     public init(listen: String, dataDir: String, clusterID: String, secret: ClusterSecret) {
         self.listen = listen

@@ -118,8 +118,10 @@ final class CoordinatorCore {
                            windowMs: config.freshnessWindowMs)
         scheduler = Scheduler(config: config.scheduler)
         let sealer = Sealer(clusterID: config.clusterID, sender: "coordinator:\(coordinatorID)", secret: config.secret)
-        let roots = config.sqlRoots.isEmpty ? [config.dataDir] : config.sqlRoots
-        catalog = try CatalogService(dataDir: config.dataDir, fileRoots: roots, logger: logger)
+        let warehouse = URL(fileURLWithPath: config.warehouseDir).standardizedFileURL.path
+        // Queries may read and write the warehouse too: the datasets CREATE TABLE AS makes live there.
+        let roots = (config.sqlRoots.isEmpty ? [config.dataDir] : config.sqlRoots) + [warehouse]
+        catalog = try CatalogService(dataDir: config.dataDir, warehouse: warehouse, fileRoots: roots, logger: logger)
         let catalog = self.catalog
         queries = QueryManager(services: QueryServices(fileRoots: roots, datasets: catalog.tables, staging: { catalog.staging($0, open: $1) },
                                                        sealer: sealer, logger: logger, post: post),

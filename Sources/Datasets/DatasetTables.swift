@@ -1,3 +1,4 @@
+import Columnar
 import Execution
 import Foundation
 import SQL
@@ -7,7 +8,12 @@ import SQL
 /// schema (no inference).
 public final class CatalogTables: DatasetLookup {
     public let catalog: DatasetCatalog
-    public init(_ catalog: DatasetCatalog) { self.catalog = catalog }
+    /// Where new datasets go (CREATE TABLE AS); empty where nothing is written.
+    public let warehouse: String
+    public init(_ catalog: DatasetCatalog, warehouse: String = "") {
+        self.catalog = catalog
+        self.warehouse = warehouse
+    }
 
     public var names: [String] { catalog.names }
 
@@ -45,5 +51,72 @@ public final class CatalogTables: DatasetLookup {
 
     static func isDirectoryColumn(_ name: String, _ d: Dataset) -> Bool {
         d.files.first?.partition.contains { $0[0] == name } ?? false
+    }
+}
+
+/// CREATE TABLE AS and INSERT INTO on the cluster: new datasets under the
+/// warehouse, each write a version directory of its own, taken into the
+/// catalog in one transaction.
+extension CatalogTables: DatasetWriter {
+    public func versionDirectory(for name: String) throws(SQLError) -> String {
+        guard DatasetRegistration.isName(name) else {
+            throw SQLError.binder("a dataset name is letters, digits and underscores, starting with a letter or underscore; \"\(name)\" is not", .unknown)
+        }
+        guard !warehouse.isEmpty else { throw SQLError.execution("this session writes no datasets (no warehouse)") }
+        let existing = (try? catalog.get(name)) ?? nil
+        let base = existing.map { $0.location.hasPrefix(warehouse + "/") ? $0.location : warehouse + "/" + name.lowercased() } ?? warehouse + "/" + name.lowercased()
+        var token = ""
+        for _ in 0..<4 { token += String(format: "%02x", UInt8.random(in: 0...255)) }
+        return base + "/v\(Int64(Date().timeIntervalSince1970 * 1000))-\(token)"
+    }
+
+    public func columns(of name: String) throws(SQLError) -> [Field]? {
+        let found: Dataset?
+        do { found = try catalog.get(name) } catch { throw SQLError.execution("the catalog cannot be read: \(error)") }
+        guard let d = found else { return nil }
+        return d.columns.map { Field($0.name, DataType.parse($0.type) ?? .varchar) }
+    }
+
+    public func drop(_ name: String) throws(SQLError) -> Bool {
+        let gone: Dataset?
+        do { gone = try catalog.remove(name) } catch { throw SQLError.execution("the catalog cannot drop \(name): \(error)") }
+        guard let gone else { return false }
+        if !warehouse.isEmpty, gone.location.hasPrefix(warehouse + "/") { try? FileManager.default.removeItem(atPath: gone.location) }
+        return true
+    }
+
+    public func publish(_ name: String, columns: [Field], files: [(path: String, rows: Int, bytes: Int)], mode: DatasetWriteMode, by query: String) throws(SQLError) {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let rows = Int64(files.reduce(0) { $0 + $1.rows })
+        let written = files.map { Dataset.File(path: $0.path, size: Int64($0.bytes), partition: []) }
+        do {
+            let old = try catalog.get(name)
+            var d = Dataset(name: old?.name ?? name, location: warehouse + "/" + name.lowercased(), format: "sluice", partitionColumns: [],
+                            columns: columns.map { Dataset.Column(name: $0.name, type: $0.type.description) }, files: written,
+                            rowCount: rows, createdMs: old?.createdMs ?? now, updatedMs: now, lastQuery: query)
+            switch mode {
+            case .create:
+                guard old == nil else { throw SQLError.binder("dataset \"\(name)\" already exists", .unknown) }
+            case .replace:
+                break
+            case .append:
+                guard let old else { throw SQLError.binder("dataset \"\(name)\" does not exist", .unknown) }
+                d = old
+                d.files += written
+                d.rowCount = old.rowCount.map { $0 + rows }
+                d.updatedMs = now
+                d.lastQuery = query
+            }
+            try catalog.put(d)
+            if mode == .replace, let old {
+                // The old version's files, now unlisted (a query still reading them fails, asking to run again).
+                let kept = Set(written.map(\.path))
+                for f in old.files where !kept.contains(f.path) && !warehouse.isEmpty && f.path.hasPrefix(warehouse + "/") { try? FileManager.default.removeItem(atPath: f.path) }
+            }
+        } catch let e as SQLError {
+            throw e
+        } catch {
+            throw SQLError.execution("the catalog cannot take the write: \(error)")
+        }
     }
 }

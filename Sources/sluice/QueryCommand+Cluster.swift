@@ -69,7 +69,7 @@ extension QueryCommand {
             if chunk.statementDone {
                 progress.clear()
                 printer.finish()
-                if chunk.message.hasPrefix("COPY") || chunk.message.hasPrefix("INSERT") {
+                if QueryCommand.countsRows(chunk.message) {
                     FileHandle.standardError.write(Data((chunk.message + "\n").utf8))
                 }
             }

@@ -101,7 +101,7 @@ struct QueryCommand: ParsableCommand {
                 for s in statements {
                     switch try session.run(s) {
                     case .rows(let schema, let batches): print(ResultPrinter.render(schema, batches, format), terminator: "")
-                    case .message(let m): if m.hasPrefix("COPY") || m.hasPrefix("INSERT") { FileHandle.standardError.write(Data((m + "\n").utf8)) }
+                    case .message(let m): if Self.countsRows(m) { FileHandle.standardError.write(Data((m + "\n").utf8)) }
                     }
                 }
             } catch {
@@ -112,6 +112,11 @@ struct QueryCommand: ParsableCommand {
                 fail((error as? SQLError)?.render(in: text) ?? "\(error)")
             }
         }
+    }
+
+    /// Statement messages worth showing: those that say how many rows were written (on stderr, so results stay clean).
+    static func countsRows(_ m: String) -> Bool {
+        m.hasPrefix("COPY") || m.hasPrefix("INSERT") || (m.hasPrefix("CREATE TABLE ") && m.split(separator: " ").last.map { Int($0) != nil } == true)
     }
 
     func fail(_ message: String) -> Never {

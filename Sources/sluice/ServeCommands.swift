@@ -31,6 +31,8 @@ struct CoordinatorCommand: ParsableCommand {
     @Flag(help: "Honour fault-injection requests (tests only).") var enableFaultHooks = false
     @Option(name: .customLong("sql-root"), help: "A directory queries on the cluster may read and write, with what is below it (repeatable; default: the data dir alone).")
     var sqlRoots: [String] = []
+    @Option(help: "Where CREATE TABLE AS writes new datasets, on a file system every worker sees at the same path (default: warehouse/ in the data dir).")
+    var warehouse: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
 
     func validate() throws {
@@ -59,6 +61,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.fullSync = fullSync
         config.faultHooks = enableFaultHooks
         config.sqlRoots = sqlRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        if let warehouse { config.warehouse = URL(fileURLWithPath: warehouse).standardizedFileURL.path }
         let coordinator = try Coordinator(config: config, logger: Logger(label: "sluice.coordinator"))
         let signals = onTermination { _ in coordinator.stop() }
         // The signal sources must outlive the loop (an optimized build would release them early).

@@ -101,3 +101,77 @@ extension DistributedSQLTests {
         #expect(try Self.written(scratch + "/parts") == Self.written(scratch + "/local"))
     }
 }
+
+extension DistributedSQLTests {
+    static let bigOrders = "SELECT o_orderkey, o_custkey, o_orderpriority FROM '\(tpch)/orders.csv' WHERE o_totalprice > 300000"
+
+    func files(under dir: String) -> [String] {
+        (FileManager.default.enumerator(atPath: dir)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".sluice") }
+    }
+
+    @Test func createTableAsAndInsertIntoWriteDatasets() throws {
+        let c = try cluster(scratch: Self.tpch)
+        defer { c.shutdown() }
+        let warehouse = c.dir + "/coordinator/warehouse"
+        func count(_ sql: String) throws -> [[String]] {
+            let r = try c.cli(["query", "--format", "csv", sql])
+            #expect(r.status == 0, "\(sql): \(r.err)")
+            return r.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        }
+        let expected = try Self.local("SELECT count(*), sum(o_custkey) FROM (\(Self.bigOrders))")
+        let made = try c.cli(["query", "CREATE TABLE big_orders AS " + Self.bigOrders])
+        try #require(made.status == 0, "\(made.err)")
+        #expect(made.err.contains("CREATE TABLE \(expected[0][0])"), "\(made.err)")
+        #expect(try count("SELECT count(*), sum(o_custkey) FROM big_orders") == expected)
+        let show = try c.cli(["catalog", "show", "big_orders", "--json"])
+        #expect(show.out.contains("\"format\" : \"sluice\"") && show.out.contains("\"rowCount\" : \(expected[0][0])")
+                && show.out.contains("\"lastQuery\" : \"query-") && show.out.replacingOccurrences(of: "\\/", with: "/").contains(warehouse), "\(show.out)")
+
+        // INSERT adds files in one step; the rows are there once.
+        let small = "SELECT o_orderkey, o_custkey, o_orderpriority FROM '\(Self.tpch)/orders.csv' WHERE o_totalprice < 2000"
+        let added = try Self.local("SELECT count(*) FROM (\(small))")[0][0]
+        let insert = try c.cli(["query", "INSERT INTO big_orders " + small])
+        #expect(insert.status == 0 && insert.err.contains("INSERT \(added)"), "\(insert.err)")
+        #expect(try count("SELECT count(*) FROM big_orders") == [["\(Int(expected[0][0])! + Int(added)!)"]])
+
+        // Refusals: a column of another type, an existing name; nothing is written by them.
+        let before = files(under: warehouse)
+        let mismatch = try c.cli(["query", "INSERT INTO big_orders SELECT o_orderkey, o_orderpriority, o_custkey FROM '\(Self.tpch)/orders.csv'"])
+        #expect(mismatch.status == 1 && mismatch.err.contains("column 2 (o_custkey)"), "\(mismatch.err)")
+        let twice = try c.cli(["query", "CREATE TABLE big_orders AS " + Self.bigOrders])
+        #expect(twice.status == 1 && twice.err.contains("already exists"), "\(twice.err)")
+        #expect(files(under: warehouse) == before)
+
+        // OR REPLACE: the new version only; the old files go.
+        let replaced = try c.cli(["query", "CREATE OR REPLACE TABLE big_orders AS " + Self.bigOrders + " LIMIT 10"])
+        #expect(replaced.status == 0, "\(replaced.err)")
+        #expect(try count("SELECT count(*) FROM big_orders") == [["10"]])
+        #expect(Set(files(under: warehouse)).isDisjoint(with: before), "the replaced version's files are still there")
+
+        // DROP TABLE: out of the catalog, files gone; no staging anywhere.
+        #expect(try c.cli(["query", "DROP TABLE big_orders"]).status == 0)
+        #expect(try c.cli(["catalog", "list"]).out.split(separator: "\n").count == 1)
+        #expect(files(under: warehouse).isEmpty)
+        #expect(((FileManager.default.enumerator(atPath: warehouse)?.allObjects as? [String]) ?? []).allSatisfy { !$0.contains("staging") })
+    }
+
+    @Test func aWorkerKilledDuringCreateTableAsLosesNothing() throws {
+        let hold = try scratchDir("hold")
+        defer { try? FileManager.default.removeItem(atPath: hold) }
+        let c = try cluster(scratch: Self.tpch, workerEnv: ["SLUICE_TEST_HOLD_DIR": hold])
+        defer { c.shutdown() }
+        let sql = "SELECT o_custkey, count(*) AS n, sum(o_orderkey) AS s FROM '\(Self.tpch)/orders.csv' GROUP BY o_custkey"
+        let expected = try Self.local("SELECT count(*), sum(n), sum(s) FROM (\(sql))")
+        FileManager.default.createFile(atPath: hold + "/hold-wrote", contents: nil)
+        let query = try c.launchCLI(["query", "CREATE TABLE per_customer AS " + sql])
+        let (worker, _) = try started(c, hold, "started-wrote-")
+        c.kill9(c.workers[worker]!)
+        try FileManager.default.removeItem(atPath: hold + "/hold-wrote")
+        query.waitUntilExit()
+        #expect(query.terminationStatus == 0, "\(c.log("cli"))")
+        let r = try c.cli(["query", "--format", "csv", "SELECT count(*), sum(n), sum(s) FROM per_customer"])
+        #expect(r.out.split(separator: "\n").dropFirst().map { $0.split(separator: ",").map(String.init) } == expected, "\(r.out)\(r.err)")
+        let show = try c.cli(["catalog", "show", "per_customer", "--json"])
+        #expect(show.out.contains("\"rowCount\" : \(expected[0][0])"), "\(show.out)")
+    }
+}

@@ -15,9 +15,9 @@ final class CatalogService: Sendable {
     private let queue = DispatchQueue(label: "sluice-catalog")
     private let logger: Logger
 
-    init(dataDir: String, fileRoots: [String], logger: Logger) throws {
+    init(dataDir: String, warehouse: String, fileRoots: [String], logger: Logger) throws {
         catalog = try DatasetCatalog(dir: dataDir)
-        tables = CatalogTables(catalog)
+        tables = CatalogTables(catalog, warehouse: warehouse)
         self.fileRoots = fileRoots
         self.logger = logger
         for d in try catalog.sweepStaging() {

@@ -66,6 +66,8 @@ final class ClusterQuery: @unchecked Sendable {
         session.broadcastLimit = Session.clusterBroadcastLimit
         session.fileRoots = services.fileRoots
         session.datasets = services.datasets
+        session.datasetWriter = services.datasets
+        session.label = id
         session.stagingJournal = services.staging
         session.beforePublish = CommitHold.wait
         session.stageExecutor = { (plan, discard) throws(SQLError) in try self.runJob(plan, sink: discard ? .discard : .collect) }

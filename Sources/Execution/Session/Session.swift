@@ -162,6 +162,14 @@ public final class Session: Catalog {
             }
             try setThreads(n)
             return .message("SET")
+        case .createTable(let name, _, let q?, let orReplace, let ifNotExists) where datasetWriter != nil:
+            // On the cluster: a dataset of the catalog, written by the workers.
+            let writer = datasetWriter!
+            let exists = try writer.columns(of: name) != nil
+            if exists, ifNotExists { return .message("CREATE TABLE") }
+            if exists, !orReplace { throw SQLError.binder("dataset \"\(name)\" already exists (CREATE OR REPLACE TABLE replaces it)", .unknown) }
+            let n = try writeDataset(name, q, mode: exists ? .replace : .create, into: writer)
+            return .message("CREATE TABLE \(n)")
         case .createTable(let name, let columns, let q, let orReplace, let ifNotExists):
             if entries[name.lowercased()]?.entry != nil {
                 if ifNotExists { return .message("CREATE TABLE") }
@@ -184,12 +192,20 @@ public final class Session: Catalog {
             entries[name.lowercased()] = (name, .view(q))
             return .message("CREATE VIEW")
         case .insert(let name, let columns, let source, let loc):
+            if entries[name.lowercased()] == nil, let writer = datasetWriter, let existing = try writer.columns(of: name) {
+                guard columns == nil else { throw SQLError.unsupported("INSERT INTO a dataset with a column list; give every column in order", loc) }
+                try Self.checkInsert(into: name, existing, writing: try physical(source).root.schema)
+                return .message("INSERT \(try writeDataset(name, source, mode: .append, into: writer))")
+            }
             guard case .table(let t as MemoryTable)? = entries[name.lowercased()]?.entry else {
                 let hint = nearestName(to: name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
                 throw SQLError.binder(entries[name.lowercased()]?.entry == nil ? "table \"\(name)\" does not exist\(hint)" : "\"\(name)\" is not a table one can insert into", loc)
             }
             return .message("INSERT \(try insert(into: t, columns: columns, source, loc))")
         case .drop(let kind, let name, let ifExists, let loc):
+            if kind == "TABLE", entries[name.lowercased()] == nil, let writer = datasetWriter, try writer.drop(name) {
+                return .message("DROP TABLE")
+            }
             guard let e = entries[name.lowercased()]?.entry else {
                 if ifExists { return .message("DROP \(kind)") }
                 throw SQLError.binder("\(kind.lowercased()) \"\(name)\" does not exist", loc)
@@ -244,18 +260,19 @@ public final class Session: Catalog {
     /// there (true) and once it is gone (false): the coordinator records it so
     /// that a restart removes what a killed predecessor left.
     public var stagingJournal: ((_ directory: String, _ open: Bool) -> Void)?
+    /// Where CREATE TABLE AS and INSERT INTO write named datasets (the
+    /// coordinator's catalog); without it, tables are the session's own.
+    public var datasetWriter: (any DatasetWriter)?
+    /// What the catalog records as the writer of a dataset (the query's id).
+    public var label = ""
     /// Called when a staged write is complete and about to be published (a fault-test hook).
     public var beforePublish: ((_ staging: String) -> Void)?
 
-    /// COPY of a staged query (the cluster, or --stages): the tasks write
-    /// into a staging directory beside the target, each attempt its own
-    /// files; the rows that come back name the files of the one attempt per
-    /// task that counts. Everything else in staging is deleted and the write
-    /// is published at once, by one rename: a file, or the whole directory of a
-    /// PARTITION_BY write (which must not exist yet, or be empty). A failure
-    /// or cancel leaves neither output nor staging.
+    /// COPY of a staged query (the cluster, or --stages): published at once,
+    /// by one rename: a file, or the whole directory of a PARTITION_BY write
+    /// (which must not exist yet, or be empty). A failure or cancel leaves
+    /// neither output nor staging.
     func copyStaged(_ q: Query, to path: String, _ template: WriteSpec) throws(SQLError) -> Int {
-        guard let stages else { throw SQLError.execution("internal error: a staged COPY without stages") }
         var target: ObjCBool = false
         let exists = FileManager.default.fileExists(atPath: path, isDirectory: &target)
         if template.partitionBy.isEmpty, exists, target.boolValue {
@@ -264,9 +281,33 @@ public final class Session: Catalog {
         if !template.partitionBy.isEmpty, exists, !((try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty ?? false) {
             throw SQLError.execution("IO Error: \"\(path)\" exists and is not an empty directory; a PARTITION_BY write makes the whole directory (remove it first)")
         }
+        let (written, _) = try stagedWrite(q, beside: path, template, singleFile: template.partitionBy.isEmpty) { (staging, written) throws(SQLError) in
+            if template.partitionBy.isEmpty {
+                guard rename(staging + "/" + written[0].path, path) == 0 else {
+                    throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
+                }
+            } else {
+                if exists { try? FileManager.default.removeItem(atPath: path) }   // an empty directory, checked above
+                guard rename(staging, path) == 0 else {
+                    throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
+                }
+            }
+        }
+        return written.reduce(0) { $0 + $1.rows }
+    }
+
+    /// A staged write: the tasks write into a staging directory beside
+    /// `target`, each attempt its own files; the rows that come back name the
+    /// files of the one attempt per task that counts. Everything else in
+    /// staging is deleted, then `publish` moves the result into place. The
+    /// staging directory is gone afterwards, also on failure; the files
+    /// written (relative to staging) and the rows' schema are returned.
+    func stagedWrite(_ q: Query, beside target: String, _ template: WriteSpec, singleFile: Bool,
+                     publish: (_ staging: String, _ written: [ResultWriter.Written]) throws(SQLError) -> Void) throws(SQLError) -> ([ResultWriter.Written], Schema) {
+        guard let stages else { throw SQLError.execution("internal error: a staged write without stages") }
         var token = ""
         for _ in 0..<6 { token += String(format: "%02x", UInt8.random(in: 0...255)) }
-        let staging = path + ".sluice-staging-" + token
+        let staging = target + ".sluice-staging-" + token
         stagingJournal?(staging, true)
         defer {
             try? FileManager.default.removeItem(atPath: staging)
@@ -277,13 +318,12 @@ public final class Session: Catalog {
 
         var spec = template
         spec.directory = staging
-        let ext = spec.format
         let plan = try physical(q)
         var root = plan.root
         let nextID = (plan.root.allNodes.map(\.id).max() ?? 0) + 1
-        if spec.partitionBy.isEmpty {
+        if singleFile {
             // One file, written by one task, in the query's order.
-            spec.fileName = "data.\(ext)"
+            spec.fileName = "data.\(spec.format)"
             if case .single = root.partitioning {} else {
                 var gather = PhysicalPlan(.exchange(.gather(.preserve)), inputs: [root], schema: root.schema)
                 gather.id = nextID + 1
@@ -304,19 +344,18 @@ public final class Session: Catalog {
             write.id = nextID
             root = write
         }
-        var written = plan
-        written.root = root
-        let summaries = try runStages(try stages.cut(written), discard: false).rows
-        var keep: Set<String> = []
-        var rows = 0
-        for b in summaries {
+        var writing = plan
+        writing.root = root
+        var written: [ResultWriter.Written] = []
+        for b in try runStages(try stages.cut(writing), discard: false).rows {
             for r in 0..<b.rowCount {
-                guard case .string(let f) = b.columns[0].value(at: r), case .int(let n) = b.columns[1].value(at: r) else { continue }
-                keep.insert(f)
-                rows += Int(n)
+                guard case .string(let f) = b.columns[0].value(at: r), case .int(let n) = b.columns[1].value(at: r),
+                      case .int(let size) = b.columns[2].value(at: r) else { continue }
+                written.append(ResultWriter.Written(path: f, rows: Int(n), bytes: Int(size)))
             }
         }
         // Files of attempts that did not count (retried, duplicated or late): gone before anything is published.
+        let keep = Set(written.map(\.path))
         if let walker = FileManager.default.enumerator(atPath: staging) {
             while let relative = walker.nextObject() as? String {
                 var isDir: ObjCBool = false
@@ -325,24 +364,48 @@ public final class Session: Catalog {
                 }
             }
         }
+        if singleFile, written.isEmpty {
+            // No rows and no file: an empty result still makes its file (a header, or an empty batch).
+            let bytes = try ResultWriter.write([], schema: plan.root.schema, to: staging + "/" + spec.fileName, format: spec.format, partitionBy: [],
+                                               header: spec.header, delimiter: spec.delimiter.first ?? ",").first?.bytes ?? 0
+            written.append(ResultWriter.Written(path: spec.fileName, rows: 0, bytes: bytes))
+        }
         beforePublish?(staging)
-        if spec.partitionBy.isEmpty {
-            let file = staging + "/" + spec.fileName
-            if !keep.contains(spec.fileName) {
-                // No rows and no file: an empty result still makes its file (a header, or an empty batch).
-                _ = try ResultWriter.write([], schema: plan.root.schema, to: file, format: spec.format, partitionBy: [], header: spec.header,
-                                           delimiter: spec.delimiter.first ?? ",")
-            }
-            guard rename(file, path) == 0 else {
-                throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
-            }
-        } else {
-            if exists { try? FileManager.default.removeItem(atPath: path) }   // an empty directory, checked above
-            guard rename(staging, path) == 0 else {
-                throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
+        try publish(staging, written)
+        return (written, plan.root.schema)
+    }
+
+    /// CREATE TABLE AS and INSERT INTO a dataset of the catalog (on the
+    /// cluster): the rows are written in Sluice's format into a new version
+    /// directory of the dataset, then the catalog takes the files in one
+    /// transaction: a new dataset, a replaced one, or these files added.
+    func writeDataset(_ name: String, _ q: Query, mode: DatasetWriteMode, into writer: any DatasetWriter) throws(SQLError) -> Int {
+        let dir = try writer.versionDirectory(for: name)
+        do { try FileManager.default.createDirectory(atPath: (dir as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
+        catch { throw SQLError.execution("IO Error: cannot create the directory of \(dir): \(error.localizedDescription)") }
+        let spec = WriteSpec(directory: "", format: "sluice", partitionBy: [], header: true, delimiter: ",", fileName: "")
+        let (written, schema) = try stagedWrite(q, beside: dir, spec, singleFile: false) { (staging, _) throws(SQLError) in
+            guard rename(staging, dir) == 0 else {
+                throw SQLError.execution("IO Error: cannot write \"\(dir)\": \(String(cString: strerror(errno)))")
             }
         }
-        return rows
+        do {
+            try writer.publish(name, columns: schema.fields, files: written.map { (dir + "/" + $0.path, $0.rows, $0.bytes) }, mode: mode, by: label)
+        } catch {
+            try? FileManager.default.removeItem(atPath: dir)
+            throw error
+        }
+        return written.reduce(0) { $0 + $1.rows }
+    }
+
+    /// An INSERT's rows must have the dataset's column types, in order.
+    static func checkInsert(into name: String, _ columns: [Field], writing schema: Schema) throws(SQLError) {
+        guard columns.count == schema.count else {
+            throw SQLError.binder("INSERT INTO \(name): the dataset has \(columns.count) columns, the query gives \(schema.count)", .unknown)
+        }
+        for (i, (c, f)) in zip(columns, schema.fields).enumerated() where c.type != f.type {
+            throw SQLError.binder("INSERT INTO \(name): column \(i + 1) (\(c.name)) is \(c.type), the query gives \(f.type) (\(f.name)); cast it", .unknown)
+        }
     }
 
     /// Refuses a path outside `fileRoots` (symbolic links resolved, so none leads out).
@@ -446,4 +509,22 @@ public protocol DatasetLookup: AnyObject, Sendable {
     var names: [String] { get }
     /// Dataset `name` as a table, or nil when there is none by that name.
     func table(_ name: String, for session: Session) throws(SQLError) -> TableSource?
+}
+
+public enum DatasetWriteMode: Sendable {
+    case create, replace, append
+}
+
+/// Where a session's CREATE TABLE AS and INSERT INTO put named datasets.
+public protocol DatasetWriter: AnyObject, Sendable {
+    /// A directory for a new version of dataset `name`'s files; it does not exist yet.
+    func versionDirectory(for name: String) throws(SQLError) -> String
+    /// The dataset's columns, or nil when there is none by that name.
+    func columns(of name: String) throws(SQLError) -> [Field]?
+    /// Takes the files into the catalog in one transaction: a new dataset, a
+    /// replacement of one (its old files deleted after), or files added to one.
+    func publish(_ name: String, columns: [Field], files: [(path: String, rows: Int, bytes: Int)], mode: DatasetWriteMode, by query: String) throws(SQLError)
+    /// DROP TABLE of a dataset: out of the catalog, and its files deleted when
+    /// the warehouse holds them. False when there is none by that name.
+    func drop(_ name: String) throws(SQLError) -> Bool
 }
