@@ -70,12 +70,16 @@ extension CatalogTables: DatasetWriter {
         return base + "/v\(Int64(Date().timeIntervalSince1970 * 1000))-\(token)"
     }
 
-    public func columns(of name: String) throws(SQLError) -> [Field]? {
+    public func shape(of name: String) throws(SQLError) -> DatasetShape? {
         let found: Dataset?
         do { found = try catalog.get(name) } catch { throw SQLError.execution("the catalog cannot be read: \(error)") }
         guard let d = found else { return nil }
-        return d.columns.map { Field($0.name, DataType.parse($0.type) ?? .varchar) }
+        return DatasetShape(columns: d.columns.map { Field($0.name, DataType.parse($0.type) ?? .varchar) }, partitionColumns: d.partitionColumns,
+                            location: d.location, format: d.format)
     }
+
+    /// How long files a write replaced stay on disk for the queries that listed them before the switch.
+    public static let replacedFilesGrace: DispatchTimeInterval = .seconds(60)
 
     public func drop(_ name: String) throws(SQLError) -> Bool {
         let gone: Dataset?
@@ -106,6 +110,24 @@ extension CatalogTables: DatasetWriter {
                 d.rowCount = old.rowCount.map { $0 + rows }
                 d.updatedMs = now
                 d.lastQuery = query
+            case .overwritePartition(let pairs):
+                guard let old else { throw SQLError.binder("dataset \"\(name)\" does not exist", .unknown) }
+                func inPartition(_ f: Dataset.File) -> Bool {
+                    pairs.allSatisfy { p in f.partition.contains { $0[0].lowercased() == p[0].lowercased() && $0[1] == p[1] } }
+                }
+                let replaced = old.files.filter(inPartition)
+                d = old
+                d.files = old.files.filter { !inPartition($0) } + written.map { var f = $0; f.partition = pairs; return f }
+                d.rowCount = nil   // the replaced files' rows are not known
+                d.updatedMs = now
+                d.lastQuery = query
+                try catalog.put(d)
+                // Queries that listed the old files before the switch may still be reading them.
+                let location = old.location
+                DispatchQueue.global().asyncAfter(deadline: .now() + Self.replacedFilesGrace) {
+                    for f in replaced where f.path.hasPrefix(location + "/") { try? FileManager.default.removeItem(atPath: f.path) }
+                }
+                return
             }
             try catalog.put(d)
             if mode == .replace, let old {

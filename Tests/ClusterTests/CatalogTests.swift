@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 /// The coordinator's catalog of datasets, through the CLI of a real cluster:
@@ -130,6 +131,63 @@ struct CatalogTests {
         // A given schema that fits is used as given.
         let ok = try c.cli(["catalog", "register", "t", "--path", root + "/text.csv", "--schema", "a BIGINT, b VARCHAR"])
         #expect(ok.status == 0 && ok.out.contains("a BIGINT"), "\(ok.err)")
+    }
+
+    /// INSERT OVERWRITE ... PARTITION switches one partition's files in one
+    /// catalog transaction: readers running meanwhile see the old partition or
+    /// the new one, never a mix, and the other partitions are untouched.
+    @Test func overwritingAPartitionIsAllOrNothingForReaders() throws {
+        let root = try scratch("overwrite")
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let rows = try lake(root)
+        let c = try cluster(root: root)
+        defer { c.shutdown() }
+        #expect(try c.cli(["catalog", "register", "sales", "--path", root + "/sales", "--partitioned-by", "date"]).status == 0)
+        let day = rows.filter { $0.date == "2026-11-02" }
+        let old = "\(day.count),\(day.reduce(0) { $0 + $1.amount })"
+        // Two new versions of the day, written in turn: 7 rows summing to 700, and 3 summing to 3000.
+        func version(_ n: Int, _ amount: Int) -> String {
+            "SELECT CAST(id AS BIGINT) AS id, product, CAST(amount AS BIGINT) AS amount FROM (VALUES "
+                + (0..<n).map { "(\($0), 'p', \(amount))" }.joined(separator: ", ") + ") v(id, product, amount)"
+        }
+        let versions = [version(7, 100), version(3, 1000)]
+        let states: Set<String> = [old, "7,700", "3,3000"]
+        let seen = Mutex<[String]>([])
+        let stop = Atomic<Bool>(false)
+        let reader = Thread {
+            while !stop.load(ordering: .relaxed) {
+                guard let r = try? c.cli(["query", "--format", "csv", "SELECT count(*) AS n, sum(amount) AS s FROM sales WHERE date = '2026-11-02'"]) else { continue }
+                seen.withLock { $0.append(r.status == 0 ? String(r.out.split(separator: "\n").last ?? "") : "error: " + r.err) }
+            }
+        }
+        reader.start()
+        for k in 0..<4 {
+            let w = try c.cli(["query", "INSERT OVERWRITE sales PARTITION (date = '2026-11-02') " + versions[k % 2]])
+            #expect(w.status == 0 && w.err.contains("INSERT \(k % 2 == 0 ? 7 : 3)"), "\(w.err)")
+        }
+        stop.store(true, ordering: .relaxed)
+        while !reader.isFinished { Thread.sleep(forTimeInterval: 0.05) }
+        let answers = seen.withLock { $0 }
+        #expect(!answers.isEmpty)
+        for a in answers { #expect(states.contains(a), "a reader saw \(a)") }
+        // The last version stands; the other days are as they were.
+        let now = try c.cli(["query", "--format", "csv", "SELECT date, count(*) AS n, sum(amount) AS s FROM sales GROUP BY date ORDER BY date"])
+        var expected = "date,n,s\n"
+        for date in ["2026-11-01", "2026-11-02", "2026-11-03"] {
+            let d = rows.filter { $0.date == date }
+            expected += date == "2026-11-02" ? "\(date),3,3000\n" : "\(date),\(d.count),\(d.reduce(0) { $0 + $1.amount })\n"
+        }
+        #expect(now.out == expected, "\(now.err)")
+        // Refusals: not a partition column, a missing one, a column of another type, a dataset without partitions.
+        func refused(_ sql: String, _ words: String) throws {
+            let r = try c.cli(["query", sql])
+            #expect(r.status == 1 && r.err.contains(words), "\(sql): \(r.err)")
+        }
+        try refused("INSERT OVERWRITE sales PARTITION (product = 'x') SELECT 1, 'a', 2", "partitioned by (date)")
+        try refused("INSERT OVERWRITE sales PARTITION (date = '2026-11-02') SELECT 'a', 'b', 2", "column 1 (id)")
+        #expect(try c.cli(["catalog", "register", "flat", "--path", root + "/sales/date=2026-11-01/part-0.csv"]).status == 0)
+        try refused("INSERT OVERWRITE flat PARTITION (date = '2026-11-01') SELECT 1, 'a', 2", "partitioned by ()")
+        try refused("INSERT OVERWRITE nothing PARTITION (date = '2026-11-01') SELECT 1", "no dataset \"nothing\"")
     }
 
     @Test func localQueriesNeedAnExistingCatalog() throws {

@@ -165,7 +165,7 @@ public final class Session: Catalog {
         case .createTable(let name, _, let q?, let orReplace, let ifNotExists) where datasetWriter != nil:
             // On the cluster: a dataset of the catalog, written by the workers.
             let writer = datasetWriter!
-            let exists = try writer.columns(of: name) != nil
+            let exists = try writer.shape(of: name) != nil
             if exists, ifNotExists { return .message("CREATE TABLE") }
             if exists, !orReplace { throw SQLError.binder("dataset \"\(name)\" already exists (CREATE OR REPLACE TABLE replaces it)", .unknown) }
             let n = try writeDataset(name, q, mode: exists ? .replace : .create, into: writer)
@@ -192,7 +192,7 @@ public final class Session: Catalog {
             entries[name.lowercased()] = (name, .view(q))
             return .message("CREATE VIEW")
         case .insert(let name, let columns, let source, let loc):
-            if entries[name.lowercased()] == nil, let writer = datasetWriter, let existing = try writer.columns(of: name) {
+            if entries[name.lowercased()] == nil, let writer = datasetWriter, let existing = try writer.shape(of: name)?.columns {
                 guard columns == nil else { throw SQLError.unsupported("INSERT INTO a dataset with a column list; give every column in order", loc) }
                 try Self.checkInsert(into: name, existing, writing: try physical(source).root.schema)
                 return .message("INSERT \(try writeDataset(name, source, mode: .append, into: writer))")
@@ -202,6 +202,8 @@ public final class Session: Catalog {
                 throw SQLError.binder(entries[name.lowercased()]?.entry == nil ? "table \"\(name)\" does not exist\(hint)" : "\"\(name)\" is not a table one can insert into", loc)
             }
             return .message("INSERT \(try insert(into: t, columns: columns, source, loc))")
+        case .insertOverwrite(let name, let partition, let source, let loc):
+            return .message("INSERT \(try overwritePartition(name, partition, source, loc))")
         case .drop(let kind, let name, let ifExists, let loc):
             if kind == "TABLE", entries[name.lowercased()] == nil, let writer = datasetWriter, try writer.drop(name) {
                 return .message("DROP TABLE")
@@ -379,11 +381,13 @@ public final class Session: Catalog {
     /// cluster): the rows are written in Sluice's format into a new version
     /// directory of the dataset, then the catalog takes the files in one
     /// transaction: a new dataset, a replaced one, or these files added.
-    func writeDataset(_ name: String, _ q: Query, mode: DatasetWriteMode, into writer: any DatasetWriter) throws(SQLError) -> Int {
-        let dir = try writer.versionDirectory(for: name)
+    func writeDataset(_ name: String, _ q: Query, mode: DatasetWriteMode, into writer: any DatasetWriter,
+                      directory: String? = nil, format: String = "sluice") throws(SQLError) -> Int {
+        let dir: String
+        if let directory { dir = directory } else { dir = try writer.versionDirectory(for: name) }
         do { try FileManager.default.createDirectory(atPath: (dir as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
         catch { throw SQLError.execution("IO Error: cannot create the directory of \(dir): \(error.localizedDescription)") }
-        let spec = WriteSpec(directory: "", format: "sluice", partitionBy: [], header: true, delimiter: ",", fileName: "")
+        let spec = WriteSpec(directory: "", format: format, partitionBy: [], header: true, delimiter: ",", fileName: "")
         let (written, schema) = try stagedWrite(q, beside: dir, spec, singleFile: false) { (staging, _) throws(SQLError) in
             guard rename(staging, dir) == 0 else {
                 throw SQLError.execution("IO Error: cannot write \"\(dir)\": \(String(cString: strerror(errno)))")
@@ -396,6 +400,44 @@ public final class Session: Catalog {
             throw error
         }
         return written.reduce(0) { $0 + $1.rows }
+    }
+
+    /// INSERT OVERWRITE name PARTITION (col = value, ...): the query's rows
+    /// (the dataset's other columns, in order) become a new version directory
+    /// of that partition, `LOCATION/col=value/vTIME-RANDOM/`, and the catalog
+    /// switches the partition's files to it in one transaction: a reader sees
+    /// the old partition or the new one, never a mix.
+    func overwritePartition(_ name: String, _ partition: [(column: String, value: Literal)], _ source: Query, _ loc: SourceLocation) throws(SQLError) -> Int {
+        guard let writer = datasetWriter, let shape = try writer.shape(of: name) else {
+            throw SQLError.binder("INSERT OVERWRITE replaces a partition of a catalog dataset (on the cluster); there is no dataset \"\(name)\"", loc)
+        }
+        let given = partition.map { $0.column.lowercased() }
+        let declared = shape.partitionColumns.map { $0.lowercased() }
+        guard !declared.isEmpty, given.count == declared.count, Set(given) == Set(declared) else {
+            throw SQLError.binder("dataset \(name) is partitioned by (\(shape.partitionColumns.joined(separator: ", "))); INSERT OVERWRITE ... PARTITION names each of them once", loc)
+        }
+        guard !FileSet.hasWildcard(shape.location) else {
+            throw SQLError.unsupported("INSERT OVERWRITE of a dataset registered from a glob (\(shape.location)); register it from its directory", loc)
+        }
+        var pairs: [[String]] = []
+        for column in shape.partitionColumns {
+            let v = partition.first { $0.column.lowercased() == column.lowercased() }!.value
+            switch v {
+            case .string(let t), .number(let t), .typed(_, let t): pairs.append([column, t])
+            case .bool(let b): pairs.append([column, b ? "true" : "false"])
+            case .null, .interval: throw SQLError.binder("partition \(column) takes a plain value, like \(column) = '2026-11-01'", loc)
+            }
+        }
+        let data = shape.columns.filter { c in !declared.contains(c.name.lowercased()) }
+        try Self.checkInsert(into: name, data, writing: try physical(source).root.schema)
+        var token = ""
+        for _ in 0..<4 { token += String(format: "%02x", UInt8.random(in: 0...255)) }
+        let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/="))
+        let dir = shape.location + "/" + pairs.map { "\($0[0])=\($0[1].addingPercentEncoding(withAllowedCharacters: allowed) ?? $0[1])" }.joined(separator: "/")
+            + "/v\(Int64(Date().timeIntervalSince1970 * 1000))-\(token)"
+        try checkAllowed(dir)
+        return try writeDataset(name, source, mode: .overwritePartition(pairs), into: writer, directory: dir,
+                                format: shape.format == "json" ? "jsonl" : shape.format)
     }
 
     /// An INSERT's rows must have the dataset's column types, in order.
@@ -511,16 +553,33 @@ public protocol DatasetLookup: AnyObject, Sendable {
     func table(_ name: String, for session: Session) throws(SQLError) -> TableSource?
 }
 
-public enum DatasetWriteMode: Sendable {
+public enum DatasetWriteMode: Sendable, Equatable {
     case create, replace, append
+    /// The files of this partition (column, value pairs in the dataset's order) replace its old ones.
+    case overwritePartition([[String]])
+}
+
+/// What a write needs to know of an existing dataset.
+public struct DatasetShape: Sendable {
+    public var columns: [Field]
+    public var partitionColumns: [String]
+    /// Its directory (or the glob it was registered from).
+    public var location: String
+    public var format: String
+    public init(columns: [Field], partitionColumns: [String], location: String, format: String) {
+        self.columns = columns
+        self.partitionColumns = partitionColumns
+        self.location = location
+        self.format = format
+    }
 }
 
 /// Where a session's CREATE TABLE AS and INSERT INTO put named datasets.
 public protocol DatasetWriter: AnyObject, Sendable {
     /// A directory for a new version of dataset `name`'s files; it does not exist yet.
     func versionDirectory(for name: String) throws(SQLError) -> String
-    /// The dataset's columns, or nil when there is none by that name.
-    func columns(of name: String) throws(SQLError) -> [Field]?
+    /// The dataset's columns, partitioning, place and format, or nil when there is none by that name.
+    func shape(of name: String) throws(SQLError) -> DatasetShape?
     /// Takes the files into the catalog in one transaction: a new dataset, a
     /// replacement of one (its old files deleted after), or files added to one.
     func publish(_ name: String, columns: [Field], files: [(path: String, rows: Int, bytes: Int)], mode: DatasetWriteMode, by query: String) throws(SQLError)

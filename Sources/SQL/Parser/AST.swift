@@ -8,6 +8,8 @@ public indirect enum Statement: Sendable {
     case createTable(name: String, columns: [Field], query: Query?, orReplace: Bool, ifNotExists: Bool)
     case createView(name: String, query: Query, orReplace: Bool)
     case insert(table: String, columns: [String]?, source: Query, location: SourceLocation)
+    /// INSERT OVERWRITE name PARTITION (col = value, ...) query: replaces one partition of a dataset.
+    case insertOverwrite(table: String, partition: [(column: String, value: Literal)], source: Query, location: SourceLocation)
     case drop(kind: String, name: String, ifExists: Bool, location: SourceLocation)
     case describe(TableRef)
     case copy(Query, path: String, options: [String: Expr])

@@ -143,6 +143,24 @@ public struct Parser {
             return .createTable(name: name, columns: cols, query: nil, orReplace: orReplace, ifNotExists: ifNotExists)
         }
         if acceptKeyword("INSERT") {
+            if acceptKeyword("OVERWRITE") {
+                _ = acceptKeyword("TABLE")
+                let name = try qualifiedName()
+                try expectKeyword("PARTITION")
+                try expect("(")
+                var partition: [(column: String, value: Literal)] = []
+                repeat {
+                    let column = try identifier("a partition column")
+                    try expect("=")
+                    let at = peek.location
+                    guard case .literal(let v) = try expression().kind, v != .null else {
+                        throw SQLError.syntax("a partition value is a literal, like date = '2026-11-01'", at)
+                    }
+                    partition.append((column, v))
+                } while accept(",")
+                try expect(")")
+                return .insertOverwrite(table: name, partition: partition, source: try query(), location: start)
+            }
             try expectKeyword("INTO")
             let name = try qualifiedName()
             var columns: [String]? = nil
