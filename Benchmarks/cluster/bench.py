@@ -5,7 +5,7 @@ cluster, on Sluice in one process at 2 threads and on DuckDB at 2 threads
 local[2] (one session; its start-up reported apart) and on Dask (2 worker
 processes of 1 thread; Q1, Q3, Q5, Q6, Q10, Q12 only). Medians of ROUNDS.
 Also the bytes the cluster's tasks wrote per query and that rate per worker."""
-import math, os, pathlib, re, shutil, socket, statistics, subprocess, sys, tempfile, time
+import math, os, pathlib, re, statistics, subprocess, sys, time
 here = pathlib.Path(__file__).parent
 tpch = here.parent / "tpch"
 sluice, data = sys.argv[1], sys.argv[2]
@@ -14,32 +14,11 @@ rounds = int(os.environ.get("ROUNDS", "3"))
 dask_queries = [q for q in queries if q in ("q01", "q03", "q05", "q06", "q10", "q12")]
 schema = (tpch / "schema.sql").read_text().replace("${DATA}", data)
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-work = tempfile.mkdtemp(prefix="sluice-bench-cluster-")
-port = free_port()
-address = f"tcp://127.0.0.1:{port}"
-secret = f"{work}/secret"
-with open(secret, "w") as f: f.write(os.urandom(32).hex())
-os.chmod(secret, 0o600)
-env = dict(os.environ, SLUICE_COORDINATOR=address, SLUICE_SECRET_FILE=secret)
-logs = {}
-def start(name, args):
-    logs[name] = open(f"{work}/{name}.log", "w")
-    return subprocess.Popen([sluice] + args + ["--secret-file", secret], stdout=logs[name], stderr=logs[name], env=env)
-procs = [start("coordinator", ["coordinator", "--listen", address, "--data-dir", f"{work}/coordinator", "--sql-root", data])]
-for w in (1, 2):
-    procs.append(start(f"worker-{w}", ["worker", "--coordinator", address, "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1",
-                                       "--data-dir", f"{work}/worker-{w}", "--slots", "1", "--threads-per-task", "1", "--id", f"w{w}"]))
+sys.path.insert(0, str(here))
+from local_cluster import LocalCluster
+cluster = LocalCluster(sluice, data, prefix="sluice-bench-cluster-").__enter__()
+env, work = cluster.env, cluster.work
 try:
-    for _ in range(200):
-        r = subprocess.run([sluice, "status", "--json"], capture_output=True, text=True, env=env)
-        if r.returncode == 0 and r.stdout.count('"alive"') >= 2: break
-        time.sleep(0.1)
-    else:
-        raise SystemExit("the cluster did not come up: " + open(f"{work}/coordinator.log").read()[-2000:])
-
     def timed(cmd):
         t0 = time.perf_counter()
         r = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -73,9 +52,7 @@ try:
             if t is not None: times["duckdb"][q].append(t)
         print(f"  {q}: cluster {statistics.median(times['cluster'][q]) if times['cluster'][q] else float('nan'):.2f} s", file=sys.stderr)
 finally:
-    for p in procs: p.terminate()
-    for p in procs: p.wait()
-    for f in logs.values(): f.close()
+    cluster.__exit__(None, None, None)   # stopped before the peers run
 
 def peer(script, qs):
     if not qs: return None, {}
@@ -91,7 +68,6 @@ def peer(script, qs):
 
 spark_start, spark = (None, {}) if os.environ.get("SKIP_SPARK") else peer("spark_peer.py", queries)
 dask_start, dask = (None, {}) if os.environ.get("SKIP_DASK") else peer("dask_peer.py", dask_queries)
-shutil.rmtree(work, ignore_errors=True)
 
 med = lambda xs: statistics.median(xs) if xs and len(xs) == rounds else None
 def fmt(x): return f"{x:8.2f}" if x is not None else "       -"

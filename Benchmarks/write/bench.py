@@ -1,6 +1,6 @@
 """Driver for Benchmarks/write/run: CTAS of lineitem JOIN orders on a 2-worker
 Sluice cluster beside DuckDB's COPY (same join) TO Parquet, medians of ROUNDS."""
-import os, pathlib, shutil, socket, statistics, subprocess, sys, tempfile, time
+import os, pathlib, statistics, subprocess, sys, time
 here = pathlib.Path(__file__).parent
 tpch = here.parent / "tpch"
 sluice, data, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -8,28 +8,10 @@ schema = (tpch / "schema.sql").read_text().replace("${DATA}", data)
 join = ("SELECT l_orderkey, l_linenumber, l_quantity, l_extendedprice, l_discount, l_shipdate, l_comment, "
         "o_custkey, o_orderdate, o_orderpriority FROM lineitem JOIN orders ON l_orderkey = o_orderkey")
 
-def free_port():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-
-work = tempfile.mkdtemp(prefix="sluice-bench-write-")
-address = f"tcp://127.0.0.1:{free_port()}"
-secret = f"{work}/secret"
-with open(secret, "w") as f: f.write(os.urandom(32).hex())
-os.chmod(secret, 0o600)
-env = dict(os.environ, SLUICE_COORDINATOR=address, SLUICE_SECRET_FILE=secret)
-procs = []
-def start(name, args):
-    log = open(f"{work}/{name}.log", "w")
-    procs.append(subprocess.Popen([sluice] + args + ["--secret-file", secret], stdout=log, stderr=log, env=env))
-start("coordinator", ["coordinator", "--listen", address, "--data-dir", f"{work}/coordinator", "--sql-root", data])
-for w in (1, 2):
-    start(f"worker-{w}", ["worker", "--coordinator", address, "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1",
-                          "--data-dir", f"{work}/worker-{w}", "--slots", "1", "--threads-per-task", "1", "--id", f"w{w}"])
-try:
-    for _ in range(200):
-        r = subprocess.run([sluice, "status", "--json"], capture_output=True, text=True, env=env)
-        if r.returncode == 0 and r.stdout.count('"alive"') >= 2: break
-        time.sleep(0.1)
+sys.path.insert(0, str(here.parent / "cluster"))
+from local_cluster import LocalCluster
+with LocalCluster(sluice, data, prefix="sluice-bench-write-") as cluster:
+    env, work = cluster.env, cluster.work
     sluice_t, duck_t, rows, sluice_bytes, duck_bytes = [], [], 0, 0, 0
     for k in range(rounds):
         script = f"{work}/ctas.sql"
@@ -61,7 +43,3 @@ print(time.perf_counter() - t0)
     print(f"{'sluice cluster (2 workers)':28} {s:8.2f} {rows / s / 1e6:8.2f} {sluice_bytes / 1e6:11.1f} {sluice_bytes / s / 1e6:7.1f}")
     print(f"{'duckdb COPY to parquet @2':28} {d:8.2f} {rows / d / 1e6:8.2f} {duck_bytes / 1e6:11.1f} {duck_bytes / d / 1e6:7.1f}")
     print(f"ratio sluice/duckdb: {s / d:.2f}x (the cluster time includes its client start and the join's shuffle)")
-finally:
-    for p in procs: p.terminate()
-    for p in procs: p.wait()
-    shutil.rmtree(work, ignore_errors=True)
