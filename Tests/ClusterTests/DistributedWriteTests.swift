@@ -148,6 +148,11 @@ extension DistributedSQLTests {
         #expect(try count("SELECT count(*) FROM big_orders") == [["10"]])
         #expect(Set(files(under: warehouse)).isDisjoint(with: before), "the replaced version's files are still there")
 
+        // An empty result is an empty dataset, not a broken one.
+        #expect(try c.cli(["query", "CREATE TABLE nothing AS " + Self.bigOrders + " AND o_totalprice < 0"]).status == 0)
+        #expect(try count("SELECT count(*) FROM nothing") == [["0"]])
+        #expect(try c.cli(["query", "DROP TABLE nothing"]).status == 0)
+
         // DROP TABLE: out of the catalog, files gone; no staging anywhere.
         #expect(try c.cli(["query", "DROP TABLE big_orders"]).status == 0)
         #expect(try c.cli(["catalog", "list"]).out.split(separator: "\n").count == 1)

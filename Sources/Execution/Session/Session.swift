@@ -366,11 +366,12 @@ public final class Session: Catalog {
                 }
             }
         }
-        if singleFile, written.isEmpty {
-            // No rows and no file: an empty result still makes its file (a header, or an empty batch).
-            let bytes = try ResultWriter.write([], schema: plan.root.schema, to: staging + "/" + spec.fileName, format: spec.format, partitionBy: [],
+        if written.isEmpty, spec.partitionBy.isEmpty {
+            // No rows and no file: an empty result still makes a file (a header, or an empty batch), so it reads as no rows.
+            let name = singleFile ? spec.fileName : "data_empty.\(spec.format)"
+            let bytes = try ResultWriter.write([], schema: plan.root.schema, to: staging + "/" + name, format: spec.format, partitionBy: [],
                                                header: spec.header, delimiter: spec.delimiter.first ?? ",").first?.bytes ?? 0
-            written.append(ResultWriter.Written(path: spec.fileName, rows: 0, bytes: bytes))
+            written.append(ResultWriter.Written(path: name, rows: 0, bytes: bytes))
         }
         beforePublish?(staging)
         try publish(staging, written)
