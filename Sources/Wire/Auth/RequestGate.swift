@@ -66,9 +66,6 @@ public struct RequestGate {
         replay.recordReply(nonce: request.nonce, reply: sealer.reply(ErrorReply(code: .refused, message: "a repeated block request; ask again"), to: request).encoded())
     }
 
-    /// The seal this gate answers with.
-    public var replySealer: Sealer { sealer }
-
     public mutating func answerError(_ code: ErrorCode, _ message: String, to request: Envelope) -> [UInt8] {
         answer(ErrorReply(code: code, message: message), to: request)
     }

@@ -35,50 +35,36 @@ final class BlockFetcher: StageReader, Sendable {
     /// The producer whose output could not be fetched, if one could not.
     var lost: InputLost? { lostInput.withLock { $0 } }
 
+    /// Every producer's bucket, decoded, in task order (a join's build side, a merge).
     func read(stage: Int, bucket: Int) throws(SQLError) -> [[RecordBatch]] {
-        guard let outputs = inputs[stage] else {
-            throw SQLError.execution("the task was sent no locations for the outputs of stage \(stage)")
-        }
-        let results = Mutex([Result<[RecordBatch], SQLError>?](repeating: nil, count: outputs.count))
-        let next = Atomic<Int>(0)
-        DispatchQueue.concurrentPerform(iterations: min(Self.parallel, max(1, outputs.count))) { _ in
-            while true {
-                let i = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                guard i < outputs.count else { return }
-                let r: Result<[RecordBatch], SQLError>
-                do throws(SQLError) { r = .success(try fetch(outputs[i], stage: stage, bucket: bucket)) } catch { r = .failure(error) }
-                results.withLock { $0[i] = r }
-            }
-        }
+        let (prefetch, corrupt) = try prefetch(stage: stage, bucket: bucket)
+        defer { prefetch.close() }
         var out: [[RecordBatch]] = []
-        for r in results.withLock({ $0 }) {
-            switch r {
-            case .success(let batches)?: out.append(batches)
-            case .failure(let e)?: throw e
-            case nil: throw SQLError.execution("internal error: a fetch did not finish")
-            }
+        for i in 0..<prefetch.count {
+            let bytes = try prefetch.take(i)
+            do { out.append(try BatchCodec.decodeAll(bytes)) } catch { throw corrupt(i, error) }
         }
         return out
     }
 
     func stream(stage: Int, bucket: Int) throws(SQLError) -> any StageStream {
+        let (prefetch, corrupt) = try prefetch(stage: stage, bucket: bucket)
+        return PrefetchStream(prefetch, corrupt: corrupt)
+    }
+
+    /// The producers' buckets being fetched, `parallel` at a time, in task
+    /// order; and the error for one that does not decode.
+    private func prefetch(stage: Int, bucket: Int) throws(SQLError) -> (Prefetch, (Int, any Error) -> SQLError) {
         guard let outputs = inputs[stage] else {
             throw SQLError.execution("the task was sent no locations for the outputs of stage \(stage)")
         }
         let prefetch = Prefetch(count: outputs.count) { (i) throws(SQLError) -> [UInt8] in
             try self.fetchBytes(outputs[i], stage: stage, bucket: bucket)
         }
-        return PrefetchStream(prefetch, threads: Self.parallel) { i, error in
+        prefetch.start(threads: Self.parallel)
+        return (prefetch, { i, error in
             SQLError.execution("bucket \(bucket) of stage \(stage) task \(outputs[i].task) from worker \(outputs[i].workerID) is corrupt: \(error)")
-        }
-    }
-
-    /// One producer's bucket, decoded.
-    private func fetch(_ o: OutputLocation, stage: Int, bucket: Int) throws(SQLError) -> [RecordBatch] {
-        let bytes = try fetchBytes(o, stage: stage, bucket: bucket)
-        do { return try BatchCodec.decodeAll(bytes) } catch {
-            throw SQLError.execution("bucket \(bucket) of stage \(stage) task \(o.task) from worker \(o.workerID) is corrupt: \(error)")
-        }
+        })
     }
 
     /// One producer's bucket, as bytes.
@@ -131,8 +117,16 @@ final class Prefetch: @unchecked Sendable {
         self.fetch = fetch
     }
 
+    func start(threads: Int) {
+        for _ in 0..<min(threads, count) {
+            let t = Thread { self.work() }
+            t.name = "sluice-fetch"
+            t.start()
+        }
+    }
+
     /// One fetch thread: takes producers until none are left or the reader closed.
-    func work() {
+    private func work() {
         while true {
             let i: Int? = condition.withLock {
                 while !closed, claimed < count, claimed != reading, held >= Self.aheadBytes { condition.wait() }
@@ -177,7 +171,7 @@ final class Prefetch: @unchecked Sendable {
 }
 
 /// A stage input read in task order from a `Prefetch`, a batch decoded at a
-/// time. Its fetch threads stop when it is closed or dropped.
+/// time. The fetch threads stop when it is closed or dropped.
 final class PrefetchStream: StageStream {
     private let prefetch: Prefetch
     private let corrupt: (Int, any Error) -> SQLError
@@ -185,14 +179,9 @@ final class PrefetchStream: StageStream {
     private var bytes: [UInt8] = []
     private var offset = 0
 
-    init(_ prefetch: Prefetch, threads: Int, corrupt: @escaping (Int, any Error) -> SQLError) {
+    init(_ prefetch: Prefetch, corrupt: @escaping (Int, any Error) -> SQLError) {
         self.prefetch = prefetch
         self.corrupt = corrupt
-        for _ in 0..<min(threads, prefetch.count) {
-            let t = Thread { prefetch.work() }
-            t.name = "sluice-fetch"
-            t.start()
-        }
     }
 
     func next() throws(SQLError) -> RecordBatch? {

@@ -34,7 +34,7 @@ final class DataService: Sendable {
                     switch store.chunk(ShuffleStore.Key(job: m.jobID, attempt: m.attemptID), bucket: Int(m.bucket), offset: offset, max: max) {
                     case .success(let chunk):
                         defer { chunk.close() }
-                        let sealer = gate.withLock { $0.answerUnkept(env); return $0.replySealer }
+                        gate.withLock { $0.answerUnkept(env) }
                         do {
                             // The bytes go from the store into the outgoing message, hashed as they are copied.
                             try request.reply(capacity: BlockFrame.capacity(count: chunk.count, sealer: sealer, request: env)) { out in
