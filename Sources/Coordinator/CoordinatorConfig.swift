@@ -27,6 +27,8 @@ public struct CoordinatorConfig: Sendable {
     /// Where CREATE TABLE AS puts new datasets (`--warehouse`); empty: `warehouse/` in the data dir.
     public var warehouse = ""
     public var warehouseDir: String { warehouse.isEmpty ? dataDir + "/warehouse" : warehouse }
+    /// How long files a dataset write replaced stay on disk for queries already reading them.
+    public var replacedFilesGraceMs: Int64 = 60_000
 
     public init(listen: String, dataDir: String, clusterID: String, secret: ClusterSecret) {
         self.listen = listen

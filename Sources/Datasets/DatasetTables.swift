@@ -10,17 +10,18 @@ public final class CatalogTables: DatasetLookup {
     public let catalog: DatasetCatalog
     /// Where new datasets go (CREATE TABLE AS); empty where nothing is written.
     public let warehouse: String
-    public init(_ catalog: DatasetCatalog, warehouse: String = "") {
+    /// How long files a write replaced stay on disk: queries that listed them before the switch may still be reading.
+    public let replacedFilesGrace: DispatchTimeInterval
+    public init(_ catalog: DatasetCatalog, warehouse: String = "", replacedFilesGrace: DispatchTimeInterval = .seconds(60)) {
         self.catalog = catalog
         self.warehouse = warehouse
+        self.replacedFilesGrace = replacedFilesGrace
     }
 
     public var names: [String] { catalog.names }
 
     public func table(_ name: String, for session: Session) throws(SQLError) -> TableSource? {
-        let found: Dataset?
-        do { found = try catalog.get(name) } catch { throw SQLError.execution("the catalog cannot be read: \(error)") }
-        guard let d = found else { return nil }
+        guard let d = try dataset(name) else { return nil }
         return try Self.table(d, session: session)
     }
 
@@ -54,91 +55,104 @@ public final class CatalogTables: DatasetLookup {
     }
 }
 
-/// CREATE TABLE AS and INSERT INTO on the cluster: new datasets under the
-/// warehouse, each write a version directory of its own, taken into the
-/// catalog in one transaction.
+/// CREATE TABLE AS, INSERT INTO and INSERT OVERWRITE on the cluster: each
+/// write a version directory of its own (new datasets under the warehouse),
+/// taken into the catalog in one transaction.
 extension CatalogTables: DatasetWriter {
-    public func versionDirectory(for name: String) throws(SQLError) -> String {
+    public func versionDirectory(for name: String, partition: [[String]]) throws(SQLError) -> String {
+        guard partition.isEmpty else {
+            guard let d = try dataset(name) else { throw SQLError.binder("there is no dataset \"\(name)\"", .unknown) }
+            guard !d.location.contains("*"), !d.location.contains("?"), !d.location.contains("[") else {
+                throw SQLError.unsupported("INSERT OVERWRITE of a dataset registered from a glob (\(d.location)); register it from its directory", .unknown)
+            }
+            return d.location + "/" + HiveDirectory.path(partition) + "/" + WriteNames.version()
+        }
         guard DatasetRegistration.isName(name) else {
             throw SQLError.binder("a dataset name is letters, digits and underscores, starting with a letter or underscore; \"\(name)\" is not", .unknown)
         }
         guard !warehouse.isEmpty else { throw SQLError.execution("this session writes no datasets (no warehouse)") }
-        let existing = (try? catalog.get(name)) ?? nil
-        let base = existing.map { $0.location.hasPrefix(warehouse + "/") ? $0.location : warehouse + "/" + name.lowercased() } ?? warehouse + "/" + name.lowercased()
-        var token = ""
-        for _ in 0..<4 { token += String(format: "%02x", UInt8.random(in: 0...255)) }
-        return base + "/v\(Int64(Date().timeIntervalSince1970 * 1000))-\(token)"
+        return warehouseLocation(name) + "/" + WriteNames.version()
     }
 
     public func shape(of name: String) throws(SQLError) -> DatasetShape? {
-        let found: Dataset?
-        do { found = try catalog.get(name) } catch { throw SQLError.execution("the catalog cannot be read: \(error)") }
-        guard let d = found else { return nil }
+        guard let d = try dataset(name) else { return nil }
         return DatasetShape(columns: d.columns.map { Field($0.name, DataType.parse($0.type) ?? .varchar) }, partitionColumns: d.partitionColumns,
                             location: d.location, format: d.format)
     }
 
-    /// How long files a write replaced stay on disk for the queries that listed them before the switch.
-    public static let replacedFilesGrace: DispatchTimeInterval = .seconds(60)
-
+    /// DROP TABLE: a dataset the warehouse holds goes with its files; a registered one leaves them.
     public func drop(_ name: String) throws(SQLError) -> Bool {
-        let gone: Dataset?
-        do { gone = try catalog.remove(name) } catch { throw SQLError.execution("the catalog cannot drop \(name): \(error)") }
-        guard let gone else { return false }
-        if !warehouse.isEmpty, gone.location.hasPrefix(warehouse + "/") { try? FileManager.default.removeItem(atPath: gone.location) }
-        return true
+        do { return try remove(name, purge: false) != nil } catch { throw SQLError.execution("the catalog cannot drop \(name): \(error)") }
+    }
+
+    /// Removes a dataset from the catalog: what it was, or nil when there was
+    /// none. Its files are deleted with `purge`, and always when the warehouse
+    /// holds them (its version directories too).
+    public func remove(_ name: String, purge: Bool) throws -> Dataset? {
+        guard let gone = try catalog.remove(name) else { return nil }
+        if inWarehouse(gone.location) {
+            try? FileManager.default.removeItem(atPath: gone.location)
+        } else if purge {
+            for f in gone.files { try? FileManager.default.removeItem(atPath: f.path) }
+        }
+        return gone
     }
 
     public func publish(_ name: String, columns: [Field], files: [(path: String, rows: Int, bytes: Int)], mode: DatasetWriteMode, by query: String) throws(SQLError) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let rows = Int64(files.reduce(0) { $0 + $1.rows })
-        let written = files.map { Dataset.File(path: $0.path, size: Int64($0.bytes), partition: []) }
+        var written = files.map { Dataset.File(path: $0.path, size: Int64($0.bytes), partition: []) }
         do {
             let old = try catalog.get(name)
-            var d = Dataset(name: old?.name ?? name, location: warehouse + "/" + name.lowercased(), format: "sluice", partitionColumns: [],
+            var d: Dataset
+            var replaced: [Dataset.File] = []
+            switch mode {
+            case .create, .replace:
+                if mode == .create, old != nil { throw SQLError.binder("dataset \"\(name)\" already exists", .unknown) }
+                d = Dataset(name: old?.name ?? name, location: warehouseLocation(name), format: "sluice", partitionColumns: [],
                             columns: columns.map { Dataset.Column(name: $0.name, type: $0.type.description) }, files: written,
                             rowCount: rows, createdMs: old?.createdMs ?? now, updatedMs: now, lastQuery: query)
-            switch mode {
-            case .create:
-                guard old == nil else { throw SQLError.binder("dataset \"\(name)\" already exists", .unknown) }
-            case .replace:
-                break
-            case .append:
+                replaced = (old?.files ?? []).filter { inWarehouse($0.path) }
+            case .append, .overwritePartition:
                 guard let old else { throw SQLError.binder("dataset \"\(name)\" does not exist", .unknown) }
                 d = old
+                if case .overwritePartition(let pairs) = mode {
+                    func inPartition(_ f: Dataset.File) -> Bool {
+                        pairs.allSatisfy { p in f.partition.contains { $0[0].lowercased() == p[0].lowercased() && $0[1] == p[1] } }
+                    }
+                    replaced = old.files.filter(inPartition)
+                    d.files.removeAll(where: inPartition)
+                    for i in written.indices { written[i].partition = pairs }
+                    d.rowCount = nil   // the replaced files' rows are not known
+                } else {
+                    d.rowCount = old.rowCount.map { $0 + rows }
+                }
                 d.files += written
-                d.rowCount = old.rowCount.map { $0 + rows }
                 d.updatedMs = now
                 d.lastQuery = query
-            case .overwritePartition(let pairs):
-                guard let old else { throw SQLError.binder("dataset \"\(name)\" does not exist", .unknown) }
-                func inPartition(_ f: Dataset.File) -> Bool {
-                    pairs.allSatisfy { p in f.partition.contains { $0[0].lowercased() == p[0].lowercased() && $0[1] == p[1] } }
-                }
-                let replaced = old.files.filter(inPartition)
-                d = old
-                d.files = old.files.filter { !inPartition($0) } + written.map { var f = $0; f.partition = pairs; return f }
-                d.rowCount = nil   // the replaced files' rows are not known
-                d.updatedMs = now
-                d.lastQuery = query
-                try catalog.put(d)
-                // Queries that listed the old files before the switch may still be reading them.
-                let location = old.location
-                DispatchQueue.global().asyncAfter(deadline: .now() + Self.replacedFilesGrace) {
-                    for f in replaced where f.path.hasPrefix(location + "/") { try? FileManager.default.removeItem(atPath: f.path) }
-                }
-                return
             }
             try catalog.put(d)
-            if mode == .replace, let old {
-                // The old version's files, now unlisted (a query still reading them fails, asking to run again).
-                let kept = Set(written.map(\.path))
-                for f in old.files where !kept.contains(f.path) && !warehouse.isEmpty && f.path.hasPrefix(warehouse + "/") { try? FileManager.default.removeItem(atPath: f.path) }
-            }
+            retire(replaced, under: d.location)
         } catch let e as SQLError {
             throw e
         } catch {
             throw SQLError.execution("the catalog cannot take the write: \(error)")
         }
     }
+
+    /// Deletes files the catalog no longer lists once `replacedFilesGrace` has passed.
+    private func retire(_ files: [Dataset.File], under root: String) {
+        let doomed = files.filter { $0.path.hasPrefix(root + "/") }
+        guard !doomed.isEmpty else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + replacedFilesGrace) {
+            for f in doomed { try? FileManager.default.removeItem(atPath: f.path) }
+        }
+    }
+
+    private func dataset(_ name: String) throws(SQLError) -> Dataset? {
+        do { return try catalog.get(name) } catch { throw SQLError.execution("the catalog cannot be read: \(error)") }
+    }
+
+    private func warehouseLocation(_ name: String) -> String { warehouse + "/" + name.lowercased() }
+    private func inWarehouse(_ path: String) -> Bool { !warehouse.isEmpty && path.hasPrefix(warehouse + "/") }
 }

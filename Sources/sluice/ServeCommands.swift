@@ -33,6 +33,8 @@ struct CoordinatorCommand: ParsableCommand {
     var sqlRoots: [String] = []
     @Option(help: "Where CREATE TABLE AS writes new datasets, on a file system every worker sees at the same path (default: warehouse/ in the data dir).")
     var warehouse: String?
+    @Option(parsing: .unconditional, help: "How long files a dataset write replaced stay for the queries that listed them before (0s...1d).")
+    var replacedFilesGrace = DurationArgument("60s")
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
 
     func validate() throws {
@@ -43,6 +45,7 @@ struct CoordinatorCommand: ParsableCommand {
         _ = try freshnessWindow.value("--freshness-window", in: 1000...86_400_000)
         _ = try keepFinished.value("--keep-finished", in: 0...30 * 86_400_000)
         _ = try retain.value("--retain", in: 1000...3650 * 86_400_000)
+        _ = try replacedFilesGrace.value("--replaced-files-grace", in: 0...86_400_000)
         _ = try showDeadFor.value("--show-dead-for", in: 0...30 * 86_400_000)
     }
 
@@ -62,6 +65,7 @@ struct CoordinatorCommand: ParsableCommand {
         config.faultHooks = enableFaultHooks
         config.sqlRoots = sqlRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let warehouse { config.warehouse = URL(fileURLWithPath: warehouse).standardizedFileURL.path }
+        config.replacedFilesGraceMs = try replacedFilesGrace.value("--replaced-files-grace", in: 0...86_400_000)
         let coordinator = try Coordinator(config: config, logger: Logger(label: "sluice.coordinator"))
         let signals = onTermination { _ in coordinator.stop() }
         // The signal sources must outlive the loop (an optimized build would release them early).

@@ -20,10 +20,10 @@ struct DistributedSQLTests {
 
     /// A cluster of three workers whose queries may use the test data, a scratch folder and the TPC-H files.
     func cluster(_ name: String = #function, scratch: String, workerEnv: [String: String] = [:], workerArgs: [String] = [],
-                 deadAfter: String = "1500ms") throws -> TestCluster {
+                 coordinatorArgs: [String] = [], deadAfter: String = "1500ms") throws -> TestCluster {
         let c = try TestCluster(name: name, deadAfter: deadAfter)
         do {
-            try c.startCoordinator(["--sql-root", Self.data, "--sql-root", scratch, "--sql-root", Self.repo + "/.build"])
+            try c.startCoordinator(["--sql-root", Self.data, "--sql-root", scratch, "--sql-root", Self.repo + "/.build"] + coordinatorArgs)
             for w in ["w1", "w2", "w3"] { try c.startWorker(w, slots: 2, allowCommands: false, extraArgs: workerArgs, env: workerEnv) }
             try c.waitForWorkers(3)
         } catch {

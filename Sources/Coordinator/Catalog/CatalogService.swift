@@ -15,9 +15,9 @@ final class CatalogService: Sendable {
     private let queue = DispatchQueue(label: "sluice-catalog")
     private let logger: Logger
 
-    init(dataDir: String, warehouse: String, fileRoots: [String], logger: Logger) throws {
+    init(dataDir: String, warehouse: String, replacedFilesGrace: DispatchTimeInterval, fileRoots: [String], logger: Logger) throws {
         catalog = try DatasetCatalog(dir: dataDir)
-        tables = CatalogTables(catalog, warehouse: warehouse)
+        tables = CatalogTables(catalog, warehouse: warehouse, replacedFilesGrace: replacedFilesGrace)
         self.fileRoots = fileRoots
         self.logger = logger
         for d in try catalog.sweepStaging() {
@@ -63,10 +63,7 @@ final class CatalogService: Sendable {
                 logger.info("dataset registered", metadata: ["dataset": "\(d.name)", "files": "\(d.files.count)", "by": "\(sender)"])
                 return .success(CatalogReply(datasets: [Self.info(d, partitions: true)]))
             case .dropDataset:
-                guard let d = try catalog.remove(m.name) else { return .failure(unknown(m.name)) }
-                if m.purge {
-                    for f in d.files { try? FileManager.default.removeItem(atPath: f.path) }
-                }
+                guard let d = try tables.remove(m.name, purge: m.purge) else { return .failure(unknown(m.name)) }
                 logger.info("dataset dropped", metadata: ["dataset": "\(d.name)", "purged": "\(m.purge)", "by": "\(sender)"])
                 return .success(CatalogReply(datasets: [Self.info(d, partitions: true)]))
             case .unspecified:

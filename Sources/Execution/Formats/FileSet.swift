@@ -76,3 +76,27 @@ enum FileSet {
         return DataFile(path: path, size: size, partitions: partitions)
     }
 }
+
+/// Hive-style `key=value/` directory names as Sluice writes them (values
+/// percent-encoded where they hold `/`, `=` or what a path may not; `FileSet`
+/// decodes them back when it lists files).
+public enum HiveDirectory {
+    static let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/="))
+
+    /// `[["date", "2026-11-01"], ["kind", "a/b"]]` -> `date=2026-11-01/kind=a%2Fb`.
+    public static func path(_ pairs: [[String]]) -> String {
+        pairs.map { "\($0[0])=\($0[1].addingPercentEncoding(withAllowedCharacters: allowed) ?? $0[1])" }.joined(separator: "/")
+    }
+}
+
+/// Names of what writes make: random tokens that keep two writes apart, and
+/// version directories (`v1796163226075-3fa9c21b`) that sort by time.
+public enum WriteNames {
+    public static func token(bytes: Int = 6) -> String {
+        (0..<bytes).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+    }
+
+    public static func version() -> String {
+        "v\(Int64(Date().timeIntervalSince1970 * 1000))-\(token(bytes: 4))"
+    }
+}

@@ -73,7 +73,7 @@ enum ResultWriter {
         }
         var written: [Written] = []
         for key in order {
-            let relative = zip(partitionBy, key).map { "\($0)=\($1.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/="))) ?? $1)" }.joined(separator: "/")
+            let relative = HiveDirectory.path(zip(partitionBy, key).map { [$0, $1] })
             let dir = path + "/" + relative
             do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
             catch { throw SQLError.execution("IO Error: cannot create \"\(dir)\": \(error.localizedDescription)") }

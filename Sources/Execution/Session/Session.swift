@@ -57,15 +57,14 @@ public final class Session: Catalog {
         return try datasets?.table(name, for: self).map { .table($0) }
     }
 
-    /// Names a file set as a table (`--table sales=lake/sales/*.csv`).
     /// Names an opened table for this session.
     public func registerSource(name: String, _ source: TableSource) {
         entries[name.lowercased()] = (name, .table(source))
     }
 
+    /// Names a file set as a table (`--table sales=lake/sales/*.csv`).
     public func registerFiles(name: String, pattern: String) throws(SQLError) {
-        let source = try openFiles([pattern], format: nil, options: [:])
-        entries[name.lowercased()] = (name, .table(source))
+        registerSource(name: name, try openFiles([pattern], format: nil, options: [:]))
     }
 
     public func openFiles(_ paths: [String], format: String?, options: [String: OptionValue]) throws(SQLError) -> TableSource {
@@ -270,187 +269,6 @@ public final class Session: Catalog {
     /// Called when a staged write is complete and about to be published (a fault-test hook).
     public var beforePublish: ((_ staging: String) -> Void)?
 
-    /// COPY of a staged query (the cluster, or --stages): published at once,
-    /// by one rename: a file, or the whole directory of a PARTITION_BY write
-    /// (which must not exist yet, or be empty). A failure or cancel leaves
-    /// neither output nor staging.
-    func copyStaged(_ q: Query, to path: String, _ template: WriteSpec) throws(SQLError) -> Int {
-        var target: ObjCBool = false
-        let exists = FileManager.default.fileExists(atPath: path, isDirectory: &target)
-        if template.partitionBy.isEmpty, exists, target.boolValue {
-            throw SQLError.execution("IO Error: cannot write \"\(path)\": it is a directory")
-        }
-        if !template.partitionBy.isEmpty, exists, !((try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty ?? false) {
-            throw SQLError.execution("IO Error: \"\(path)\" exists and is not an empty directory; a PARTITION_BY write makes the whole directory (remove it first)")
-        }
-        let (written, _) = try stagedWrite(q, beside: path, template, singleFile: template.partitionBy.isEmpty) { (staging, written) throws(SQLError) in
-            if template.partitionBy.isEmpty {
-                guard rename(staging + "/" + written[0].path, path) == 0 else {
-                    throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
-                }
-            } else {
-                if exists { try? FileManager.default.removeItem(atPath: path) }   // an empty directory, checked above
-                guard rename(staging, path) == 0 else {
-                    throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
-                }
-            }
-        }
-        return written.reduce(0) { $0 + $1.rows }
-    }
-
-    /// A staged write: the tasks write into a staging directory beside
-    /// `target`, each attempt its own files; the rows that come back name the
-    /// files of the one attempt per task that counts. Everything else in
-    /// staging is deleted, then `publish` moves the result into place. The
-    /// staging directory is gone afterwards, also on failure; the files
-    /// written (relative to staging) and the rows' schema are returned.
-    func stagedWrite(_ q: Query, beside target: String, _ template: WriteSpec, singleFile: Bool,
-                     publish: (_ staging: String, _ written: [ResultWriter.Written]) throws(SQLError) -> Void) throws(SQLError) -> ([ResultWriter.Written], Schema) {
-        guard let stages else { throw SQLError.execution("internal error: a staged write without stages") }
-        var token = ""
-        for _ in 0..<6 { token += String(format: "%02x", UInt8.random(in: 0...255)) }
-        let staging = target + ".sluice-staging-" + token
-        stagingJournal?(staging, true)
-        defer {
-            try? FileManager.default.removeItem(atPath: staging)
-            stagingJournal?(staging, false)
-        }
-        do { try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: false) }
-        catch { throw SQLError.execution("IO Error: cannot create \"\(staging)\": \(error.localizedDescription)") }
-
-        var spec = template
-        spec.directory = staging
-        let plan = try physical(q)
-        var root = plan.root
-        let nextID = (plan.root.allNodes.map(\.id).max() ?? 0) + 1
-        if singleFile {
-            // One file, written by one task, in the query's order.
-            spec.fileName = "data.\(spec.format)"
-            if case .single = root.partitioning {} else {
-                var gather = PhysicalPlan(.exchange(.gather(.preserve)), inputs: [root], schema: root.schema)
-                gather.id = nextID + 1
-                root = gather
-            }
-            var write = PhysicalPlan(.write(spec), inputs: [root], schema: WriteSpec.summarySchema)
-            write.id = nextID
-            root = write
-        } else if case .exchange(.gather) = root.node {
-            // Every partition writes its own files; the gather collects what they wrote.
-            var write = PhysicalPlan(.write(spec), inputs: [root.inputs[0]], schema: WriteSpec.summarySchema)
-            write.id = nextID
-            var gather = PhysicalPlan(.exchange(.gather(.any)), inputs: [write], schema: WriteSpec.summarySchema)
-            gather.id = root.id
-            root = gather
-        } else {
-            var write = PhysicalPlan(.write(spec), inputs: [root], schema: WriteSpec.summarySchema)
-            write.id = nextID
-            root = write
-        }
-        var writing = plan
-        writing.root = root
-        var written: [ResultWriter.Written] = []
-        for b in try runStages(try stages.cut(writing), discard: false).rows {
-            for r in 0..<b.rowCount {
-                guard case .string(let f) = b.columns[0].value(at: r), case .int(let n) = b.columns[1].value(at: r),
-                      case .int(let size) = b.columns[2].value(at: r) else { continue }
-                written.append(ResultWriter.Written(path: f, rows: Int(n), bytes: Int(size)))
-            }
-        }
-        // Files of attempts that did not count (retried, duplicated or late): gone before anything is published.
-        let keep = Set(written.map(\.path))
-        if let walker = FileManager.default.enumerator(atPath: staging) {
-            while let relative = walker.nextObject() as? String {
-                var isDir: ObjCBool = false
-                if FileManager.default.fileExists(atPath: staging + "/" + relative, isDirectory: &isDir), !isDir.boolValue, !keep.contains(relative) {
-                    try? FileManager.default.removeItem(atPath: staging + "/" + relative)
-                }
-            }
-        }
-        if written.isEmpty, spec.partitionBy.isEmpty {
-            // No rows and no file: an empty result still makes a file (a header, or an empty batch), so it reads as no rows.
-            let name = singleFile ? spec.fileName : "data_empty.\(spec.format)"
-            let bytes = try ResultWriter.write([], schema: plan.root.schema, to: staging + "/" + name, format: spec.format, partitionBy: [],
-                                               header: spec.header, delimiter: spec.delimiter.first ?? ",").first?.bytes ?? 0
-            written.append(ResultWriter.Written(path: name, rows: 0, bytes: bytes))
-        }
-        beforePublish?(staging)
-        try publish(staging, written)
-        return (written, plan.root.schema)
-    }
-
-    /// CREATE TABLE AS and INSERT INTO a dataset of the catalog (on the
-    /// cluster): the rows are written in Sluice's format into a new version
-    /// directory of the dataset, then the catalog takes the files in one
-    /// transaction: a new dataset, a replaced one, or these files added.
-    func writeDataset(_ name: String, _ q: Query, mode: DatasetWriteMode, into writer: any DatasetWriter,
-                      directory: String? = nil, format: String = "sluice") throws(SQLError) -> Int {
-        let dir: String
-        if let directory { dir = directory } else { dir = try writer.versionDirectory(for: name) }
-        do { try FileManager.default.createDirectory(atPath: (dir as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
-        catch { throw SQLError.execution("IO Error: cannot create the directory of \(dir): \(error.localizedDescription)") }
-        let spec = WriteSpec(directory: "", format: format, partitionBy: [], header: true, delimiter: ",", fileName: "")
-        let (written, schema) = try stagedWrite(q, beside: dir, spec, singleFile: false) { (staging, _) throws(SQLError) in
-            guard rename(staging, dir) == 0 else {
-                throw SQLError.execution("IO Error: cannot write \"\(dir)\": \(String(cString: strerror(errno)))")
-            }
-        }
-        do {
-            try writer.publish(name, columns: schema.fields, files: written.map { (dir + "/" + $0.path, $0.rows, $0.bytes) }, mode: mode, by: label)
-        } catch {
-            try? FileManager.default.removeItem(atPath: dir)
-            throw error
-        }
-        return written.reduce(0) { $0 + $1.rows }
-    }
-
-    /// INSERT OVERWRITE name PARTITION (col = value, ...): the query's rows
-    /// (the dataset's other columns, in order) become a new version directory
-    /// of that partition, `LOCATION/col=value/vTIME-RANDOM/`, and the catalog
-    /// switches the partition's files to it in one transaction: a reader sees
-    /// the old partition or the new one, never a mix.
-    func overwritePartition(_ name: String, _ partition: [(column: String, value: Literal)], _ source: Query, _ loc: SourceLocation) throws(SQLError) -> Int {
-        guard let writer = datasetWriter, let shape = try writer.shape(of: name) else {
-            throw SQLError.binder("INSERT OVERWRITE replaces a partition of a catalog dataset (on the cluster); there is no dataset \"\(name)\"", loc)
-        }
-        let given = partition.map { $0.column.lowercased() }
-        let declared = shape.partitionColumns.map { $0.lowercased() }
-        guard !declared.isEmpty, given.count == declared.count, Set(given) == Set(declared) else {
-            throw SQLError.binder("dataset \(name) is partitioned by (\(shape.partitionColumns.joined(separator: ", "))); INSERT OVERWRITE ... PARTITION names each of them once", loc)
-        }
-        guard !FileSet.hasWildcard(shape.location) else {
-            throw SQLError.unsupported("INSERT OVERWRITE of a dataset registered from a glob (\(shape.location)); register it from its directory", loc)
-        }
-        var pairs: [[String]] = []
-        for column in shape.partitionColumns {
-            let v = partition.first { $0.column.lowercased() == column.lowercased() }!.value
-            switch v {
-            case .string(let t), .number(let t), .typed(_, let t): pairs.append([column, t])
-            case .bool(let b): pairs.append([column, b ? "true" : "false"])
-            case .null, .interval: throw SQLError.binder("partition \(column) takes a plain value, like \(column) = '2026-11-01'", loc)
-            }
-        }
-        let data = shape.columns.filter { c in !declared.contains(c.name.lowercased()) }
-        try Self.checkInsert(into: name, data, writing: try physical(source).root.schema)
-        var token = ""
-        for _ in 0..<4 { token += String(format: "%02x", UInt8.random(in: 0...255)) }
-        let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/="))
-        let dir = shape.location + "/" + pairs.map { "\($0[0])=\($0[1].addingPercentEncoding(withAllowedCharacters: allowed) ?? $0[1])" }.joined(separator: "/")
-            + "/v\(Int64(Date().timeIntervalSince1970 * 1000))-\(token)"
-        try checkAllowed(dir)
-        return try writeDataset(name, source, mode: .overwritePartition(pairs), into: writer, directory: dir,
-                                format: shape.format == "json" ? "jsonl" : shape.format)
-    }
-
-    /// An INSERT's rows must have the dataset's column types, in order.
-    static func checkInsert(into name: String, _ columns: [Field], writing schema: Schema) throws(SQLError) {
-        guard columns.count == schema.count else {
-            throw SQLError.binder("INSERT INTO \(name): the dataset has \(columns.count) columns, the query gives \(schema.count)", .unknown)
-        }
-        for (i, (c, f)) in zip(columns, schema.fields).enumerated() where c.type != f.type {
-            throw SQLError.binder("INSERT INTO \(name): column \(i + 1) (\(c.name)) is \(c.type), the query gives \(f.type) (\(f.name)); cast it", .unknown)
-        }
-    }
-
     /// Refuses a path outside `fileRoots` (symbolic links resolved, so none leads out).
     public func checkAllowed(_ path: String) throws(SQLError) {
         guard let roots = fileRoots else { return }
@@ -489,7 +307,7 @@ public final class Session: Catalog {
         return try PhysicalPlanner(partitions: stages?.partitions ?? threads, broadcastLimit: broadcastLimit, distributed: stages != nil).plan(optimized)
     }
 
-    private func runStages(_ plan: StagePlan, discard: Bool) throws(SQLError) -> StagedRun {
+    func runStages(_ plan: StagePlan, discard: Bool) throws(SQLError) -> StagedRun {
         if let run = stageExecutor { return try run(plan, discard) }
         return try StagedQuery.run(plan, threads: threads, cancel: cancel, discard: discard)
     }
@@ -545,46 +363,4 @@ public final class Session: Catalog {
         t.append(converted)   // all or nothing: a failed cast above left the table as it was
         return inserted
     }
-}
-
-/// Where a session finds named datasets (the coordinator's catalog).
-public protocol DatasetLookup: AnyObject, Sendable {
-    var names: [String] { get }
-    /// Dataset `name` as a table, or nil when there is none by that name.
-    func table(_ name: String, for session: Session) throws(SQLError) -> TableSource?
-}
-
-public enum DatasetWriteMode: Sendable, Equatable {
-    case create, replace, append
-    /// The files of this partition (column, value pairs in the dataset's order) replace its old ones.
-    case overwritePartition([[String]])
-}
-
-/// What a write needs to know of an existing dataset.
-public struct DatasetShape: Sendable {
-    public var columns: [Field]
-    public var partitionColumns: [String]
-    /// Its directory (or the glob it was registered from).
-    public var location: String
-    public var format: String
-    public init(columns: [Field], partitionColumns: [String], location: String, format: String) {
-        self.columns = columns
-        self.partitionColumns = partitionColumns
-        self.location = location
-        self.format = format
-    }
-}
-
-/// Where a session's CREATE TABLE AS and INSERT INTO put named datasets.
-public protocol DatasetWriter: AnyObject, Sendable {
-    /// A directory for a new version of dataset `name`'s files; it does not exist yet.
-    func versionDirectory(for name: String) throws(SQLError) -> String
-    /// The dataset's columns, partitioning, place and format, or nil when there is none by that name.
-    func shape(of name: String) throws(SQLError) -> DatasetShape?
-    /// Takes the files into the catalog in one transaction: a new dataset, a
-    /// replacement of one (its old files deleted after), or files added to one.
-    func publish(_ name: String, columns: [Field], files: [(path: String, rows: Int, bytes: Int)], mode: DatasetWriteMode, by query: String) throws(SQLError)
-    /// DROP TABLE of a dataset: out of the catalog, and its files deleted when
-    /// the warehouse holds them. False when there is none by that name.
-    func drop(_ name: String) throws(SQLError) -> Bool
 }
