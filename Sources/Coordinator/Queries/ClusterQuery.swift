@@ -2,6 +2,7 @@ import Columnar
 import Execution
 import Foundation
 import PlanCodec
+import Platform
 import Scheduler
 import SQL
 import Wire
@@ -69,7 +70,8 @@ final class ClusterQuery: @unchecked Sendable {
         session.datasetWriter = services.datasets
         session.label = id
         session.stagingJournal = services.staging
-        session.beforePublish = CommitHold.wait
+        // Fault tests stop here (`hold-commit`) to kill the coordinator with a complete write not yet published.
+        session.beforePublish = { _ in FaultHold.pause(marker: "commit-started", holds: ["hold-commit"]) }
         session.stageExecutor = { (plan, discard) throws(SQLError) in try self.runJob(plan, sink: discard ? .discard : .collect) }
         do {
             for t in request.tables {
@@ -362,18 +364,4 @@ final class ClusterQuery: @unchecked Sendable {
     }
 
     var currentJob: JobID? { condition.withLock { job } }
-}
-
-/// A hook for fault tests, active only when `SLUICE_TEST_HOLD_DIR` names a
-/// directory: a write about to be published leaves `commit-started` there and
-/// waits while `hold-commit` exists, so a test can kill the coordinator mid-commit.
-enum CommitHold {
-    static let dir = ProcessInfo.processInfo.environment["SLUICE_TEST_HOLD_DIR"]
-
-    static func wait(_ staging: String) {
-        guard let dir else { return }
-        FileManager.default.createFile(atPath: dir + "/commit-started", contents: nil)
-        let until = Date(timeIntervalSinceNow: 120)
-        while FileManager.default.fileExists(atPath: dir + "/hold-commit"), Date() < until { Thread.sleep(forTimeInterval: 0.02) }
-    }
 }

@@ -1,6 +1,7 @@
 import Columnar
 import Execution
 import Foundation
+import Platform
 import PlanCodec
 import SQL
 import Wire
@@ -63,23 +64,17 @@ struct SqlRunner {
 /// that write files, `other`), and waits while `hold-KIND` or
 /// `hold-KIND-tTASK` exists, so a test can kill a worker at an exact point.
 /// A write stage's task also stops after it wrote its files and before it
-/// reports (`wrote-...` and `hold-wrote`).
+/// reports (`started-wrote-...`, `hold-wrote`).
 enum TestHold {
-    static let dir = ProcessInfo.processInfo.environment["SLUICE_TEST_HOLD_DIR"]
-
     static func wait(_ stage: QueryStage, _ ctx: TaskContext, after: Bool = false) {
-        guard let dir else { return }
+        guard FaultHold.dir != nil else { return }
         let write = stage.plan.allNodes.contains { if case .write = $0.node { true } else { false } }
         let reduce = stage.plan.allNodes.contains { if case .stageInput(_, .repartition) = $0.node { true } else { false } }
         let map = stage.plan.allNodes.contains { if case .scan = $0.node { true } else { false } }
         let worker = ctx.workerID.split(separator: "#").first.map(String.init) ?? ctx.workerID
         var kind = write ? "write" : reduce ? "reduce" : map ? "map" : "other"
         if after { guard write else { return }; kind = "wrote" }
-        FileManager.default.createFile(atPath: "\(dir)/started-\(kind)-\(worker)-\(ctx.ref.jobID)-s\(ctx.ref.stage)-t\(ctx.ref.task)", contents: nil)
-        let holds = ["\(dir)/hold-\(kind)", "\(dir)/hold-\(kind)-t\(ctx.ref.task)"]
-        let until = Date(timeIntervalSinceNow: 120)
-        while holds.contains(where: { FileManager.default.fileExists(atPath: $0) }), Date() < until, !ctx.shouldStop {
-            Thread.sleep(forTimeInterval: 0.02)
-        }
+        FaultHold.pause(marker: "started-\(kind)-\(worker)-\(ctx.ref.jobID)-s\(ctx.ref.stage)-t\(ctx.ref.task)",
+                        holds: ["hold-\(kind)", "hold-\(kind)-t\(ctx.ref.task)"], stop: { ctx.shouldStop })
     }
 }
