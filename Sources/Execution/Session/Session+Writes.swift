@@ -19,7 +19,7 @@ extension Session {
         if !template.partitionBy.isEmpty, exists, !((try? FileManager.default.contentsOfDirectory(atPath: path))?.isEmpty ?? false) {
             throw SQLError.execution("IO Error: \"\(path)\" exists and is not an empty directory; a PARTITION_BY write makes the whole directory (remove it first)")
         }
-        let (written, _) = try stagedWrite(q, beside: path, template, singleFile: template.partitionBy.isEmpty) { (staging, written) throws(SQLError) in
+        let written = try stagedWrite(try physical(q), beside: path, template, singleFile: template.partitionBy.isEmpty) { (staging, written) throws(SQLError) in
             if template.partitionBy.isEmpty {
                 guard rename(staging + "/" + written[0].path, path) == 0 else {
                     throw SQLError.execution("IO Error: cannot write \"\(path)\": \(String(cString: strerror(errno)))")
@@ -39,9 +39,9 @@ extension Session {
     /// files of the one attempt per task that counts. Everything else in
     /// staging is deleted, then `publish` moves the result into place. The
     /// staging directory is gone afterwards, also on failure; the files
-    /// written (relative to staging) and the rows' schema are returned.
-    func stagedWrite(_ q: Query, beside target: String, _ template: WriteSpec, singleFile: Bool,
-                     publish: (_ staging: String, _ written: [ResultWriter.Written]) throws(SQLError) -> Void) throws(SQLError) -> ([ResultWriter.Written], Schema) {
+    /// written (relative to staging) are returned.
+    func stagedWrite(_ plan: PhysicalQuery, beside target: String, _ template: WriteSpec, singleFile: Bool,
+                     publish: (_ staging: String, _ written: [ResultWriter.Written]) throws(SQLError) -> Void) throws(SQLError) -> [ResultWriter.Written] {
         guard let stages else { throw SQLError.execution("internal error: a staged write without stages") }
         let staging = target + ".sluice-staging-" + WriteNames.token()
         stagingJournal?(staging, true)
@@ -55,7 +55,6 @@ extension Session {
         var spec = template
         spec.directory = staging
         if singleFile { spec.fileName = "data.\(spec.format)" }
-        let plan = try physical(q)
         var nextID = (plan.root.allNodes.map(\.id).max() ?? 0) + 1
         func node(_ kind: PhysicalNode, _ input: PhysicalPlan, _ schema: Schema) -> PhysicalPlan {
             var p = PhysicalPlan(kind, inputs: [input], schema: schema)
@@ -103,27 +102,27 @@ extension Session {
         }
         beforePublish?(staging)
         try publish(staging, written)
-        return (written, plan.root.schema)
+        return written
     }
 
     /// CREATE TABLE AS and INSERT INTO a dataset of the catalog (on the
     /// cluster): the rows are written in Sluice's format into a new version
     /// directory of the dataset, then the catalog takes the files in one
     /// transaction: a new dataset, a replaced one, or these files added.
-    func writeDataset(_ name: String, _ q: Query, mode: DatasetWriteMode, into writer: any DatasetWriter,
+    func writeDataset(_ name: String, _ plan: PhysicalQuery, mode: DatasetWriteMode, into writer: any DatasetWriter,
                       directory: String? = nil, format: String = "sluice") throws(SQLError) -> Int {
         let dir: String
         if let directory { dir = directory } else { dir = try writer.versionDirectory(for: name, partition: []) }
         do { try FileManager.default.createDirectory(atPath: (dir as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
         catch { throw SQLError.execution("IO Error: cannot create the directory of \(dir): \(error.localizedDescription)") }
         let spec = WriteSpec(directory: "", format: format, partitionBy: [], header: true, delimiter: ",", fileName: "")
-        let (written, schema) = try stagedWrite(q, beside: dir, spec, singleFile: false) { (staging, _) throws(SQLError) in
+        let written = try stagedWrite(plan, beside: dir, spec, singleFile: false) { (staging, _) throws(SQLError) in
             guard rename(staging, dir) == 0 else {
                 throw SQLError.execution("IO Error: cannot write \"\(dir)\": \(String(cString: strerror(errno)))")
             }
         }
         do {
-            try writer.publish(name, columns: schema.fields, files: written.map { (dir + "/" + $0.path, $0.rows, $0.bytes) }, mode: mode, by: label)
+            try writer.publish(name, columns: plan.root.schema.fields, files: written.map { (dir + "/" + $0.path, $0.rows, $0.bytes) }, mode: mode, by: label)
         } catch {
             try? FileManager.default.removeItem(atPath: dir)
             throw error
@@ -155,10 +154,11 @@ extension Session {
             }
         }
         let data = shape.columns.filter { c in !declared.contains(c.name.lowercased()) }
-        try Self.checkInsert(into: name, data, writing: try physical(source).root.schema)
+        let plan = try physical(source)
+        try Self.checkInsert(into: name, data, writing: plan.root.schema)
         let dir = try writer.versionDirectory(for: name, partition: pairs)
         try checkAllowed(dir)
-        return try writeDataset(name, source, mode: .overwritePartition(pairs), into: writer, directory: dir,
+        return try writeDataset(name, plan, mode: .overwritePartition(pairs), into: writer, directory: dir,
                                 format: shape.format == "json" ? "jsonl" : shape.format)
     }
 

@@ -167,7 +167,7 @@ public final class Session: Catalog {
             let exists = try writer.shape(of: name) != nil
             if exists, ifNotExists { return .message("CREATE TABLE") }
             if exists, !orReplace { throw SQLError.binder("dataset \"\(name)\" already exists (CREATE OR REPLACE TABLE replaces it)", .unknown) }
-            let n = try writeDataset(name, q, mode: exists ? .replace : .create, into: writer)
+            let n = try writeDataset(name, try physical(q), mode: exists ? .replace : .create, into: writer)
             return .message("CREATE TABLE \(n)")
         case .createTable(let name, let columns, let q, let orReplace, let ifNotExists):
             if entries[name.lowercased()]?.entry != nil {
@@ -193,8 +193,9 @@ public final class Session: Catalog {
         case .insert(let name, let columns, let source, let loc):
             if entries[name.lowercased()] == nil, let writer = datasetWriter, let existing = try writer.shape(of: name)?.columns {
                 guard columns == nil else { throw SQLError.unsupported("INSERT INTO a dataset with a column list; give every column in order", loc) }
-                try Self.checkInsert(into: name, existing, writing: try physical(source).root.schema)
-                return .message("INSERT \(try writeDataset(name, source, mode: .append, into: writer))")
+                let plan = try physical(source)   // planned once: planning may sample files
+                try Self.checkInsert(into: name, existing, writing: plan.root.schema)
+                return .message("INSERT \(try writeDataset(name, plan, mode: .append, into: writer))")
             }
             guard case .table(let t as MemoryTable)? = entries[name.lowercased()]?.entry else {
                 let hint = nearestName(to: name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
