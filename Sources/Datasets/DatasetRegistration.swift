@@ -57,26 +57,21 @@ public enum DatasetRegistration {
         return s.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) }
     }
 
-    /// `'id INTEGER, amount DECIMAL(12,2), note VARCHAR'` -> columns.
+    /// `'id INTEGER, amount DECIMAL(12,2), note VARCHAR'` -> columns, read by
+    /// the SQL parser as the column list of a CREATE TABLE.
     static func parseSchema(_ text: String) throws(SQLError) -> [(name: String, type: DataType)] {
-        var parts: [String] = [], cur = "", depth = 0
-        for ch in text {
-            if ch == "(" { depth += 1 } else if ch == ")" { depth -= 1 }
-            if ch == ",", depth == 0 { parts.append(cur); cur = "" } else { cur.append(ch) }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { return [] }
+        let statements: [Statement]
+        do { statements = try Parser.parse("CREATE TABLE schema (\(text))") } catch {
+            throw SQLError.binder("--schema needs a name and a type for each column, like 'id INTEGER, amount DECIMAL(12,2)': \(error.message)", .unknown)
         }
-        parts.append(cur)
-        var out: [(name: String, type: DataType)] = []
-        for p in parts.map({ $0.trimmingCharacters(in: .whitespacesAndNewlines) }) where !p.isEmpty {
-            guard let space = p.firstIndex(where: { $0 == " " || $0 == "\t" }) else {
-                throw SQLError.binder("--schema: \"\(p)\" needs a name and a type, like 'id INTEGER'", .unknown)
-            }
-            let name = String(p[..<space]), typeText = p[space...].trimmingCharacters(in: .whitespaces)
-            guard let t = DataType.parse(typeText) else { throw SQLError.binder("--schema: unknown type '\(typeText)' for column \"\(name)\"", .unknown) }
-            guard !out.contains(where: { $0.name.lowercased() == name.lowercased() }) else {
-                throw SQLError.binder("--schema: column \"\(name)\" is named twice", .unknown)
-            }
-            out.append((name, t))
+        guard statements.count == 1, case .createTable(_, let columns, nil, _, _) = statements[0] else {
+            throw SQLError.binder("--schema needs a name and a type for each column, like 'id INTEGER, amount DECIMAL(12,2)'", .unknown)
         }
-        return out
+        var seen = Set<String>()
+        for c in columns where !seen.insert(c.name.lowercased()).inserted {
+            throw SQLError.binder("--schema: column \"\(c.name)\" is named twice", .unknown)
+        }
+        return columns.map { ($0.name, $0.type) }
     }
 }
