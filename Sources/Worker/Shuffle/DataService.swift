@@ -43,23 +43,28 @@ final class DataService: Sendable {
                                 }
                             }
                             return
-                        } catch ShuffleStore.ReadError.unreadable(let path) {
-                            failure = (.notFound, "the output file \(path) cannot be read")
+                        } catch let e as ShuffleStore.ReadError {
+                            failure = Self.refusal(e, m)
                         } catch {
                             failure = (.internal, "cannot send the block: \(error)")
                         }
-                    case .failure(.unknown):
-                        failure = (.notFound, "no output of attempt \(m.attemptID) of \(m.jobID) here")
-                    case .failure(.noBucket):
-                        failure = (.badRequest, "attempt \(m.attemptID) of \(m.jobID) wrote no bucket \(m.bucket)")
-                    case .failure(.unreadable(let path)):
-                        failure = (.notFound, "the output file \(path) cannot be read")
+                    case .failure(let e):
+                        failure = Self.refusal(e, m)
                     }
                     request.reply(gate.withLock { $0.answerError(failure.0, failure.1, to: env) })
                 }
             }
         }
         port = server.boundPort ?? 0
+    }
+
+    /// What a reader hears when the store cannot give the block.
+    static func refusal(_ e: ShuffleStore.ReadError, _ m: FetchBlock) -> (ErrorCode, String) {
+        switch e {
+        case .unknown: (.notFound, "no output of attempt \(m.attemptID) of \(m.jobID) here")
+        case .noBucket: (.badRequest, "attempt \(m.attemptID) of \(m.jobID) wrote no bucket \(m.bucket)")
+        case .unreadable(let path): (.notFound, "the output file \(path) cannot be read")
+        }
     }
 
     func close() { server.close() }
