@@ -1807,6 +1807,96 @@ void   plan__stage__free_unpacked
   assert(message->base.descriptor == &plan__stage__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   plan__task_reads__init
+                     (Plan__TaskReads         *message)
+{
+  static const Plan__TaskReads init_value = PLAN__TASK_READS__INIT;
+  *message = init_value;
+}
+size_t plan__task_reads__get_packed_size
+                     (const Plan__TaskReads *message)
+{
+  assert(message->base.descriptor == &plan__task_reads__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__task_reads__pack
+                     (const Plan__TaskReads *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__task_reads__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__task_reads__pack_to_buffer
+                     (const Plan__TaskReads *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__task_reads__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__TaskReads *
+       plan__task_reads__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__TaskReads *)
+     protobuf_c_message_unpack (&plan__task_reads__descriptor,
+                                allocator, len, data);
+}
+void   plan__task_reads__free_unpacked
+                     (Plan__TaskReads *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__task_reads__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   plan__input_slice__init
+                     (Plan__InputSlice         *message)
+{
+  static const Plan__InputSlice init_value = PLAN__INPUT_SLICE__INIT;
+  *message = init_value;
+}
+size_t plan__input_slice__get_packed_size
+                     (const Plan__InputSlice *message)
+{
+  assert(message->base.descriptor == &plan__input_slice__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__input_slice__pack
+                     (const Plan__InputSlice *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__input_slice__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__input_slice__pack_to_buffer
+                     (const Plan__InputSlice *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__input_slice__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__InputSlice *
+       plan__input_slice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__InputSlice *)
+     protobuf_c_message_unpack (&plan__input_slice__descriptor,
+                                allocator, len, data);
+}
+void   plan__input_slice__free_unpacked
+                     (Plan__InputSlice *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__input_slice__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   plan__task_scan__init
                      (Plan__TaskScan         *message)
 {
@@ -4766,7 +4856,7 @@ const ProtobufCMessageDescriptor plan__query__descriptor =
   (ProtobufCMessageInit) plan__query__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__stage__field_descriptors[11] =
+static const ProtobufCFieldDescriptor plan__stage__field_descriptors[12] =
 {
   {
     "version",
@@ -4900,6 +4990,18 @@ static const ProtobufCFieldDescriptor plan__stage__field_descriptors[11] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "layout",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Stage, n_layout),
+    offsetof(Plan__Stage, layout),
+    &plan__task_reads__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned plan__stage__field_indices_by_name[] = {
   6,   /* field[6] = buckets */
@@ -4908,6 +5010,7 @@ static const unsigned plan__stage__field_indices_by_name[] = {
   2,   /* field[2] = fragment */
   5,   /* field[5] = hash_keys */
   1,   /* field[1] = id */
+  11,   /* field[11] = layout */
   8,   /* field[8] = subquery_stages */
   9,   /* field[9] = subquery_types */
   10,   /* field[10] = task_scans */
@@ -4917,7 +5020,7 @@ static const unsigned plan__stage__field_indices_by_name[] = {
 static const ProtobufCIntRange plan__stage__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor plan__stage__descriptor =
 {
@@ -4927,11 +5030,152 @@ const ProtobufCMessageDescriptor plan__stage__descriptor =
   "Plan__Stage",
   "plan",
   sizeof(Plan__Stage),
-  11,
+  12,
   plan__stage__field_descriptors,
   plan__stage__field_indices_by_name,
   1,  plan__stage__number_ranges,
   (ProtobufCMessageInit) plan__stage__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__task_reads__field_descriptors[1] =
+{
+  {
+    "slices",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__TaskReads, n_slices),
+    offsetof(Plan__TaskReads, slices),
+    &plan__input_slice__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__task_reads__field_indices_by_name[] = {
+  0,   /* field[0] = slices */
+};
+static const ProtobufCIntRange plan__task_reads__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor plan__task_reads__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.TaskReads",
+  "TaskReads",
+  "Plan__TaskReads",
+  "plan",
+  sizeof(Plan__TaskReads),
+  1,
+  plan__task_reads__field_descriptors,
+  plan__task_reads__field_indices_by_name,
+  1,  plan__task_reads__number_ranges,
+  (ProtobufCMessageInit) plan__task_reads__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__input_slice__field_descriptors[6] =
+{
+  {
+    "stage",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__InputSlice, stage),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "first_bucket",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__InputSlice, first_bucket),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "buckets",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__InputSlice, buckets),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "all_producers",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Plan__InputSlice, all_producers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "first_producer",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__InputSlice, first_producer),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "producers",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__InputSlice, producers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__input_slice__field_indices_by_name[] = {
+  3,   /* field[3] = all_producers */
+  2,   /* field[2] = buckets */
+  1,   /* field[1] = first_bucket */
+  4,   /* field[4] = first_producer */
+  5,   /* field[5] = producers */
+  0,   /* field[0] = stage */
+};
+static const ProtobufCIntRange plan__input_slice__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 6 }
+};
+const ProtobufCMessageDescriptor plan__input_slice__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.InputSlice",
+  "InputSlice",
+  "Plan__InputSlice",
+  "plan",
+  sizeof(Plan__InputSlice),
+  6,
+  plan__input_slice__field_descriptors,
+  plan__input_slice__field_indices_by_name,
+  1,  plan__input_slice__number_ranges,
+  (ProtobufCMessageInit) plan__input_slice__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor plan__task_scan__field_descriptors[1] =

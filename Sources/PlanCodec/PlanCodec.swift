@@ -89,6 +89,22 @@ public enum PlanCodec {
                 }
                 return t
             }
+            (p.pointee.n_layout, p.pointee.layout) = try e.list(stage.layout ?? []) { (slices) throws(SQLError) in
+                let t = arena.allocate(Plan__TaskReads.self)
+                plan__task_reads__init(t)
+                (t.pointee.n_slices, t.pointee.slices) = try e.list(slices) { slice in
+                    e.new(Plan__InputSlice.self) { x in
+                        plan__input_slice__init(x)
+                        x.pointee.stage = UInt32(clamping: slice.stage)
+                        x.pointee.first_bucket = UInt32(clamping: slice.buckets.lowerBound)
+                        x.pointee.buckets = UInt32(clamping: slice.buckets.count)
+                        x.pointee.all_producers = slice.producers == nil ? 1 : 0
+                        x.pointee.first_producer = UInt32(clamping: slice.producers?.lowerBound ?? 0)
+                        x.pointee.producers = UInt32(clamping: slice.producers?.count ?? 0)
+                    }
+                }
+                return t
+            }
             return packed(p)
         }
         guard bytes.count <= maxBytes else { throw SQLError.execution("Invalid plan: \(bytes.count) bytes is more than a plan may have") }
@@ -130,11 +146,21 @@ public enum PlanCodec {
                 return ScanShare(file: file, range: start..<end)
             }
         }
+        // Bounded here (UInt32 fields add up without overflow in Int); QueryStage.check bounds them against the stage.
+        let layout = try d.list(s.layout, s.n_layout) { (t) throws(SQLError) -> [InputSlice] in
+            let reads = try d.required(t, "a task's reads").pointee
+            return try d.list(reads.slices, reads.n_slices) { (p) throws(SQLError) -> InputSlice in
+                let x = try d.required(p, "an input slice").pointee
+                let first = Int(x.first_bucket)
+                let producers = x.all_producers != 0 ? nil : Int(x.first_producer)..<(Int(x.first_producer) + Int(x.producers))
+                return InputSlice(stage: Int(x.stage), buckets: first..<(first + Int(x.buckets)), producers: producers)
+            }
+        }
         let stage = QueryStage(id: Int(s.id), plan: try d.node(s.fragment), output: output, combine: combine, tasks: Int(s.tasks),
                                dependsOn: try ints(s.depends_on, s.n_depends_on, "stage dependencies"),
                                subqueries: try ints(s.subquery_stages, s.n_subquery_stages, "subquery stages"),
                                subqueryTypes: try d.list(s.subquery_types, s.n_subquery_types, d.dataType),
-                               scanShares: shares.isEmpty ? nil : shares)
+                               scanShares: shares.isEmpty ? nil : shares, layout: layout.isEmpty ? nil : layout)
         try stage.check()
         return stage
     }

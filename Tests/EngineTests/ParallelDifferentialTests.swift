@@ -69,21 +69,6 @@ final class ParallelDifferentialTests {
         ]
     }
 
-    func rows(_ s: Session, _ sql: String) throws -> [[String]] {
-        guard case .rows(let schema, let batches)? = try s.execute(sql).last else { return [] }
-        return batches.flatMap { b in
-            (0..<b.rowCount).map { r in b.columns.indices.map { c in render(b.columns[c].value(at: r), as: schema.fields[c].type) ?? "NULL" } }
-        }
-    }
-
-    func same(_ a: [[String]], _ b: [[String]]) -> Bool {
-        a.count == b.count && zip(a, b).allSatisfy { x, y in
-            x.count == y.count && zip(x, y).allSatisfy { p, q in
-                p == q || (Double(p).flatMap { u in Double(q).map { v in abs(u - v) <= 1e-9 * max(abs(u), abs(v)) } } ?? false)
-            }
-        }
-    }
-
     @Test func parallelAnswersEqualSerialOnes() throws {
         let serial = Session()
         try serial.setThreads(1)
@@ -93,16 +78,16 @@ final class ParallelDifferentialTests {
         try partitioned.setThreads(4)
         partitioned.broadcastLimit = 0
         for (sql, ordered) in queries {
-            let expected = try rows(serial, sql)
+            let expected = try renderedRows(serial, sql)
             #expect(!expected.isEmpty, "\(sql) returned nothing")
             for (name, s) in [("four threads", parallel), ("partitioned joins", partitioned)] {
-                var actual = try rows(s, sql)
+                var actual = try renderedRows(s, sql)
                 var want = expected
                 if !ordered {
                     actual.sort { $0.lexicographicallyPrecedes($1) }
                     want.sort { $0.lexicographicallyPrecedes($1) }
                 }
-                #expect(same(actual, want), "\(name): \(sql) (\(actual.count) rows, \(want.count) expected)")
+                #expect(sameRows(actual, want), "\(name): \(sql) (\(actual.count) rows, \(want.count) expected)")
             }
         }
     }

@@ -83,7 +83,15 @@ final class PlanCodecTests {
             Self.census(decoded, &nodes, &exprs, &values, &types)
             // The same plan cut into stages, each sent as a `sql` task's payload, runs the same.
             var stages: [QueryStage] = []
-            for stage in try StageCutter(partitions: 3, scanTasks: 2).cut(original).stages {
+            for planned in try StageCutter(partitions: 3, scanTasks: 2).cut(original).stages {
+                var stage = planned
+                // Every other query's shuffle readers get a layout (as adaptive execution sets): one task
+                // reads buckets 0 and 1 of every input, another bucket 2.
+                let shuffled = Set(stage.plan.allNodes.compactMap { n -> Int? in if case .stageInput(let s, .repartition) = n.node { s } else { nil } }).sorted()
+                if k % 2 == 1, !shuffled.isEmpty {
+                    stage.layout = [shuffled.map { InputSlice(stage: $0, buckets: 0..<2) }, shuffled.map { InputSlice(stage: $0, buckets: 2..<3, producers: nil) }]
+                    stage.tasks = 2
+                }
                 let bytes = try PlanCodec.encode(stage)
                 let back = try PlanCodec.decodeStage(bytes)
                 #expect(try PlanCodec.encode(back) == bytes, "\(sql) stage \(stage.id)")
@@ -259,6 +267,14 @@ final class PlanCodecTests {
         refusedStage(stage(input, output: .hash(keys: [.column(0, .bigint)], partitions: 1_000_000)), "1000000 buckets")
         refusedStage(stage(input, tasks: 0), "has 0 tasks")
         refusedStage(stage(input, tasks: 2, shares: [[ScanShare(file: 0)]]), "among 1 tasks, not 2")
+        // Layouts (adaptive execution's): one per task, of inputs read by key, within bounds.
+        func laidOut(_ layout: [[InputSlice]], tasks: Int = 2) -> QueryStage { var s = stage(input, tasks: tasks); s.layout = layout; return s }
+        let slice = InputSlice(stage: 1, buckets: 0..<4, producers: 2..<5)
+        #expect(try PlanCodec.decodeStage(try PlanCodec.encode(laidOut([[slice], []]))).layout == [[slice], []])
+        refusedStage(laidOut([[slice]]), "lays out reads for 1 tasks, not 2")
+        refusedStage(laidOut([[InputSlice(stage: 0, buckets: 0..<1)], []]), "slices of stage 0, which it does not read by key")
+        refusedStage(laidOut([[InputSlice(stage: 1, buckets: 0..<4_000_000)], []]), "buckets 0..<4000000")
+        refusedStage(laidOut([[InputSlice(stage: 1, buckets: 0..<1, producers: 4_000_000_000..<4_000_000_001)], []]), "of producers")
         refusedStage(stage(PhysicalPlan(.stageInput(stage: 1, exchange: .broadcast), schema: schema)
             .withNewInputs([]), dependsOn: [1]).withSubquery(), "subquery")
         for n in 0..<bytes.count {
@@ -269,7 +285,7 @@ final class PlanCodecTests {
     }
 
     struct NoInputs: StageReader {
-        func read(stage: Int, bucket: Int) throws(SQLError) -> [[RecordBatch]] { [] }
+        func read(_ slices: [InputSlice]) throws(SQLError) -> [[RecordBatch]] { [] }
     }
 
     /// Length-delimited field `number` holding `body`.

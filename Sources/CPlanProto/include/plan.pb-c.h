@@ -55,6 +55,8 @@ typedef struct Plan__Write Plan__Write;
 typedef struct Plan__Node Plan__Node;
 typedef struct Plan__Query Plan__Query;
 typedef struct Plan__Stage Plan__Stage;
+typedef struct Plan__TaskReads Plan__TaskReads;
+typedef struct Plan__InputSlice Plan__InputSlice;
 typedef struct Plan__TaskScan Plan__TaskScan;
 typedef struct Plan__ScanPart Plan__ScanPart;
 
@@ -816,10 +818,48 @@ struct  Plan__Stage
    */
   size_t n_task_scans;
   Plan__TaskScan **task_scans;
+  /*
+   * Per task, which buckets of which producers it reads of each hash-shuffled
+   * input, when the coordinator chose (adaptive execution) from the sizes the
+   * producers wrote; empty: task k reads bucket k of every producer.
+   */
+  size_t n_layout;
+  Plan__TaskReads **layout;
 };
 #define PLAN__STAGE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&plan__stage__descriptor) \
-    , 0, 0, NULL, 0, 0,NULL, 0,NULL, 0, NULL, 0,NULL, 0,NULL, 0,NULL }
+    , 0, 0, NULL, 0, 0,NULL, 0,NULL, 0, NULL, 0,NULL, 0,NULL, 0,NULL, 0,NULL }
+
+
+struct  Plan__TaskReads
+{
+  ProtobufCMessage base;
+  size_t n_slices;
+  Plan__InputSlice **slices;
+};
+#define PLAN__TASK_READS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__task_reads__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * Buckets [first_bucket, first_bucket + buckets) of stage `stage`, from its
+ * producer tasks [first_producer, first_producer + producers), or from all of
+ * them when `all_producers`: bucket by bucket, producers in task order.
+ */
+struct  Plan__InputSlice
+{
+  ProtobufCMessage base;
+  uint32_t stage;
+  uint32_t first_bucket;
+  uint32_t buckets;
+  protobuf_c_boolean all_producers;
+  uint32_t first_producer;
+  uint32_t producers;
+};
+#define PLAN__INPUT_SLICE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__input_slice__descriptor) \
+    , 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -1615,6 +1655,44 @@ Plan__Stage *
 void   plan__stage__free_unpacked
                      (Plan__Stage *message,
                       ProtobufCAllocator *allocator);
+/* Plan__TaskReads methods */
+void   plan__task_reads__init
+                     (Plan__TaskReads         *message);
+size_t plan__task_reads__get_packed_size
+                     (const Plan__TaskReads   *message);
+size_t plan__task_reads__pack
+                     (const Plan__TaskReads   *message,
+                      uint8_t             *out);
+size_t plan__task_reads__pack_to_buffer
+                     (const Plan__TaskReads   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__TaskReads *
+       plan__task_reads__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__task_reads__free_unpacked
+                     (Plan__TaskReads *message,
+                      ProtobufCAllocator *allocator);
+/* Plan__InputSlice methods */
+void   plan__input_slice__init
+                     (Plan__InputSlice         *message);
+size_t plan__input_slice__get_packed_size
+                     (const Plan__InputSlice   *message);
+size_t plan__input_slice__pack
+                     (const Plan__InputSlice   *message,
+                      uint8_t             *out);
+size_t plan__input_slice__pack_to_buffer
+                     (const Plan__InputSlice   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__InputSlice *
+       plan__input_slice__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__input_slice__free_unpacked
+                     (Plan__InputSlice *message,
+                      ProtobufCAllocator *allocator);
 /* Plan__TaskScan methods */
 void   plan__task_scan__init
                      (Plan__TaskScan         *message);
@@ -1775,6 +1853,12 @@ typedef void (*Plan__Query_Closure)
 typedef void (*Plan__Stage_Closure)
                  (const Plan__Stage *message,
                   void *closure_data);
+typedef void (*Plan__TaskReads_Closure)
+                 (const Plan__TaskReads *message,
+                  void *closure_data);
+typedef void (*Plan__InputSlice_Closure)
+                 (const Plan__InputSlice *message,
+                  void *closure_data);
 typedef void (*Plan__TaskScan_Closure)
                  (const Plan__TaskScan *message,
                   void *closure_data);
@@ -1832,6 +1916,8 @@ extern const ProtobufCMessageDescriptor plan__write__descriptor;
 extern const ProtobufCMessageDescriptor plan__node__descriptor;
 extern const ProtobufCMessageDescriptor plan__query__descriptor;
 extern const ProtobufCMessageDescriptor plan__stage__descriptor;
+extern const ProtobufCMessageDescriptor plan__task_reads__descriptor;
+extern const ProtobufCMessageDescriptor plan__input_slice__descriptor;
 extern const ProtobufCMessageDescriptor plan__task_scan__descriptor;
 extern const ProtobufCMessageDescriptor plan__scan_part__descriptor;
 

@@ -44,7 +44,10 @@ enum PlanText {
             }
             if !s.dependsOn.isEmpty { head += ", reads stage" + (s.dependsOn.count == 1 ? " " : "s ") + s.dependsOn.map(String.init).joined(separator: ", ") }
             lines.append(head)
-            if let f = figures, s.id < f.count { lines.append("  " + analysis(f[s.id])) }
+            if let f = figures, s.id < f.count {
+                lines.append("  " + analysis(f[s.id]))
+                lines += f[s.id].changes.map { "  adaptive: " + $0 }
+            }
             walk(s.plan, 1)
         }
         return lines

@@ -7,6 +7,8 @@ public import SQL
 /// The last stage is the result: one task, one output.
 public struct StagePlan: Sendable {
     public var stages: [QueryStage]
+    /// How its stages that read a hash shuffle are re-planned once their inputs are done.
+    public var adaptive = AdaptivePolicy()
     public var result: QueryStage { stages[stages.count - 1] }
     public init(stages: [QueryStage]) { self.stages = stages }
 }
@@ -25,6 +27,8 @@ public struct StageFigures: Sendable, Equatable {
     public var taskSeconds: Double = 0
     /// Where its tasks ran, sorted.
     public var workers: [String] = []
+    /// What adaptive execution changed in how it read its inputs, and why.
+    public var changes: [String] = []
     public init(tasks: Int = 0, rows: UInt64 = 0, bytes: UInt64 = 0, seconds: Double = 0, taskSeconds: Double = 0, workers: [String] = []) {
         self.tasks = tasks
         self.rows = rows
@@ -66,9 +70,14 @@ public struct QueryStage: Sendable {
     /// For a stage with a scan: what each task reads of its files (whole
     /// files, or byte ranges of large ones), in file order; nil otherwise.
     public var scanShares: [[ScanShare]]?
+    /// For a stage reading a hash shuffle, when the sizes its producers wrote
+    /// changed how it reads (`AdaptivePlanner`): per task, the slices of its
+    /// shuffled inputs it reads. Nil: task k reads bucket k of every producer.
+    public var layout: [[InputSlice]]?
 
     public init(id: Int, plan: PhysicalPlan, output: StageOutput, combine: GatherOrder, tasks: Int, dependsOn: [Int], subqueries: [Int],
-                subqueryTypes: [DataType], scanShares: [[ScanShare]]?) {
+                subqueryTypes: [DataType], scanShares: [[ScanShare]]?, layout: [[InputSlice]]? = nil) {
+        self.layout = layout
         self.subqueryTypes = subqueryTypes
         self.combine = combine
         self.id = id
@@ -89,6 +98,23 @@ public struct ScanShare: Sendable, Equatable {
         self.file = file
         self.range = range
     }
+}
+
+/// Part of a stage input one task reads: buckets `buckets` of stage `stage`,
+/// from its producer tasks `producers` (nil: every one), bucket by bucket,
+/// producers in task order.
+public struct InputSlice: Sendable, Equatable {
+    public var stage: Int
+    public var buckets: Range<Int>
+    public var producers: Range<Int>?
+    public init(stage: Int, buckets: Range<Int>, producers: Range<Int>? = nil) {
+        self.stage = stage
+        self.buckets = buckets
+        self.producers = producers
+    }
+
+    /// Every producer's only bucket (a gather or broadcast input, a subquery).
+    public static func whole(_ stage: Int) -> InputSlice { InputSlice(stage: stage, buckets: 0..<1) }
 }
 
 /// How a stage's task splits its output rows.

@@ -12,8 +12,9 @@ final class QueryRun {
     let context: RunContext
     private var subqueryRows: [[RecordBatch]] = []
     private let cteRows: [Once<[RecordBatch]>]
-    /// On the cluster: this task's index and what it reads from earlier stages.
-    let stageTask: (index: Int, reader: any StageReader, writeTag: String)?
+    /// On the cluster: this task's index, what it reads from earlier stages,
+    /// and the slices of its shuffled inputs when the stage has a layout.
+    let stageTask: (index: Int, reader: any StageReader, reads: [InputSlice]?, writeTag: String)?
     /// The type of each subquery's column.
     private let subqueryTypes: [DataType]
 
@@ -29,13 +30,13 @@ final class QueryRun {
     /// A task of a stage: `fragment` reads earlier stages through `reader`;
     /// `subqueryRows` are the rows of the subqueries its expressions use.
     init(fragment: PhysicalPlan, subqueryRows: [[RecordBatch]], subqueryTypes: [DataType], task: Int, reader: any StageReader,
-         writeTag: String, partitions: Int, cancel: Cancellation) {
+         reads: [InputSlice]? = nil, writeTag: String, partitions: Int, cancel: Cancellation) {
         self.subqueryTypes = subqueryTypes
         query = PhysicalQuery(root: fragment)
         context = RunContext(cancel: cancel, partitions: partitions)
         cteRows = []
         self.subqueryRows = subqueryRows
-        stageTask = (task, reader, writeTag)
+        stageTask = (task, reader, reads, writeTag)
     }
 
     /// Tree numbers for statistics: the root, then subqueries, then CTEs.
@@ -323,8 +324,10 @@ final class TreeRun {
         if case .stageInput(let stage, let e) = p.node {
             // What each task of the earlier stage wrote for this one, a source per task.
             guard let task = query.stageTask else { throw SQLError.execution("internal error: a stage input outside a stage's task") }
-            var bucket = 0
-            if case .repartition = e { bucket = task.index }
+            var slices = [InputSlice.whole(stage)]
+            if case .repartition = e {
+                slices = task.reads?.filter { $0.stage == stage } ?? [InputSlice(stage: stage, buckets: task.index..<(task.index + 1))]
+            }
             // Read in task order on this thread unless a merge or this task's own partitions need
             // channels: the same inputs then give the same rows in the same order (a result read
             // again after its worker died resumes by row count), and no producer threads run.
@@ -338,17 +341,17 @@ final class TreeRun {
                 let state: ExchangeState
                 if case .broadcast = e {
                     // A join's build side: needed whole.
-                    stageRows[p.id] = try task.reader.read(stage: stage, bucket: bucket).flatMap { $0 }
+                    stageRows[p.id] = try task.reader.read(slices).flatMap { $0 }
                     let stats = OperatorStats()
                     context.stats.record(stats, tree: tree, node: p.id)
                     state = .broadcast(Once(context: context), stats)
                 } else {
-                    state = .stream(try task.reader.stream(stage: stage, bucket: bucket))
+                    state = .stream(try task.reader.stream(slices))
                 }
                 exchanges[p.id] = state
                 return state
             }
-            let perTask = try task.reader.read(stage: stage, bucket: bucket)
+            let perTask = try task.reader.read(slices)
             for (t, rows) in perTask.enumerated() { inputs.append(ValuesOperator(rows, schema: p.schema, context: context, morsel: t)) }
         } else {
             let input = p.inputs[0]

@@ -4,12 +4,13 @@ public import SQL
 /// What a task of a stage reads from the stages before it: the cluster's
 /// shuffle as the engine sees it (the worker implements it over the network).
 public protocol StageReader: Sendable {
-    /// What each task of stage `stage` wrote into bucket `bucket`: a list per task, in task order.
-    func read(stage: Int, bucket: Int) throws(SQLError) -> [[RecordBatch]]
+    /// The rows of `slices`, decoded: a list per (bucket, producer) piece, in
+    /// the slices' order (within one, bucket by bucket, producers in task order).
+    func read(_ slices: [InputSlice]) throws(SQLError) -> [[RecordBatch]]
     /// The same rows, in the same order, pulled a batch at a time, so reading
     /// can run ahead of the task's work (the worker fetches later producers'
     /// buckets while earlier ones are computed on).
-    func stream(stage: Int, bucket: Int) throws(SQLError) -> any StageStream
+    func stream(_ slices: [InputSlice]) throws(SQLError) -> any StageStream
 }
 
 /// A stage input pulled a batch at a time; `close` when no more is wanted.
@@ -19,8 +20,8 @@ public protocol StageStream: AnyObject {
 }
 
 extension StageReader {
-    public func stream(stage: Int, bucket: Int) throws(SQLError) -> any StageStream {
-        ListStream(try read(stage: stage, bucket: bucket).flatMap { $0 })
+    public func stream(_ slices: [InputSlice]) throws(SQLError) -> any StageStream {
+        ListStream(try read(slices).flatMap { $0 })
     }
 }
 
@@ -46,6 +47,9 @@ public enum StageTask {
                            cancel: Cancellation) throws(SQLError) -> [[RecordBatch]] {
         guard task >= 0, task < stage.tasks else {
             throw SQLError.execution("stage \(stage.id) has \(stage.tasks) tasks; there is no task \(task)")
+        }
+        if let layout = stage.layout, layout.count != stage.tasks {
+            throw SQLError.execution("Invalid plan: stage \(stage.id) lays out reads for \(layout.count) tasks, not \(stage.tasks)")
         }
         var plan = stage.plan
         if let shares = stage.scanShares {
@@ -81,10 +85,10 @@ public enum StageTask {
             throw SQLError.execution("Invalid plan: stage \(stage.id) uses a subquery it does not list")
         }
         for (i, s) in stage.subqueries.enumerated() {
-            subqueryRows.append(used.contains(i) ? try reader.read(stage: s, bucket: 0).flatMap { $0 } : [])
+            subqueryRows.append(used.contains(i) ? try reader.read([.whole(s)]).flatMap { $0 } : [])
         }
         let rows = try QueryRun(fragment: plan, subqueryRows: subqueryRows, subqueryTypes: stage.subqueryTypes, task: task, reader: reader,
-                                writeTag: writeTag ?? "t\(task)", partitions: threads, cancel: cancel).run()
+                                reads: stage.layout?[task], writeTag: writeTag ?? "t\(task)", partitions: threads, cancel: cancel).run()
         switch stage.output {
         case .single:
             return [rows]

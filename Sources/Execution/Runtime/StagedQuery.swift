@@ -12,8 +12,17 @@ public enum StagedQuery {
     public static func run(_ plan: StagePlan, threads: Int, cancel: Cancellation, discard: Bool = false) throws(SQLError) -> StagedRun {
         let store = MemoryShuffle(stages: plan.stages.count)
         var figures: [StageFigures] = []
-        for stage in plan.stages {
+        for planned in plan.stages {
+            var stage = planned
+            var changes: [String] = []
+            // Its inputs are written: adaptive execution may re-plan how it reads them, as the coordinator does.
+            let sizes = Dictionary(uniqueKeysWithValues: stage.dependsOn.map { ($0, store.sizes(stage: $0)) })
+            if let decision = AdaptivePlanner.adapt(stage, sizes: sizes, policy: plan.adaptive) {
+                stage = decision.stage
+                changes = decision.changes
+            }
             var f = StageFigures(tasks: stage.tasks, workers: ["this process"])
+            f.changes = changes
             let stageStart = monotonicNanos()
             for t in 0..<stage.tasks {
                 try cancel.check()
@@ -27,7 +36,7 @@ public enum StagedQuery {
             f.seconds = Double(monotonicNanos() - stageStart) / 1e9
             figures.append(f)
         }
-        let rows = discard ? [] : try store.read(stage: plan.stages.count - 1, bucket: 0).flatMap { $0 }
+        let rows = discard ? [] : try store.read([.whole(plan.stages.count - 1)]).flatMap { $0 }
         return StagedRun(rows: rows, figures: figures)
     }
 }
@@ -47,15 +56,28 @@ final class MemoryShuffle: StageReader, Sendable {
         return encoded.reduce(0) { $0 + $1.count }
     }
 
-    func read(stage: Int, bucket: Int) throws(SQLError) -> [[RecordBatch]] {
-        let tasks = outputs.withLock { all in stage >= 0 && stage < all.count ? all[stage] : [:] }
+    func read(_ slices: [InputSlice]) throws(SQLError) -> [[RecordBatch]] {
         var out: [[RecordBatch]] = []
-        for t in tasks.keys.sorted() {
-            guard bucket < tasks[t]!.count else { throw SQLError.execution("stage \(stage) task \(t) wrote no bucket \(bucket)") }
-            do { out.append(try BatchCodec.decodeAll(tasks[t]![bucket])) } catch {
-                throw SQLError.execution("stage \(stage) task \(t) bucket \(bucket): \(error)")
+        for slice in slices {
+            let tasks = outputs.withLock { all in slice.stage >= 0 && slice.stage < all.count ? all[slice.stage] : [:] }
+            for b in slice.buckets {
+                for t in slice.producers ?? 0..<tasks.count {
+                    guard let buckets = tasks[t] else { throw SQLError.execution("stage \(slice.stage) has no output of task \(t)") }
+                    guard b >= 0, b < buckets.count else { throw SQLError.execution("stage \(slice.stage) task \(t) wrote no bucket \(b)") }
+                    do { out.append(try BatchCodec.decodeAll(buckets[b])) } catch {
+                        throw SQLError.execution("stage \(slice.stage) task \(t) bucket \(b): \(error)")
+                    }
+                }
             }
         }
         return out
+    }
+
+    /// The bytes each task of `stage` wrote into each bucket (what the cluster's workers report).
+    func sizes(stage: Int) -> [[UInt64]] {
+        outputs.withLock { all in
+            guard stage >= 0, stage < all.count else { return [] }
+            return all[stage].keys.sorted().map { t in all[stage][t]!.map { UInt64($0.count) } }
+        }
     }
 }

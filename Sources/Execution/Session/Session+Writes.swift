@@ -42,7 +42,7 @@ extension Session {
     /// written (relative to staging) are returned.
     func stagedWrite(_ plan: PhysicalQuery, beside target: String, _ template: WriteSpec, singleFile: Bool,
                      publish: (_ staging: String, _ written: [ResultWriter.Written]) throws(SQLError) -> Void) throws(SQLError) -> [ResultWriter.Written] {
-        guard let stages else { throw SQLError.execution("internal error: a staged write without stages") }
+        guard stages != nil else { throw SQLError.execution("internal error: a staged write without stages") }
         let staging = target + ".sluice-staging-" + WriteNames.token()
         stagingJournal?(staging, true)
         defer {
@@ -76,7 +76,7 @@ extension Session {
             writing.root = node(.write(spec), plan.root, write)
         }
         var written: [ResultWriter.Written] = []
-        for b in try runStages(try stages.cut(writing), discard: false).rows {
+        for b in try runStages(try cut(writing), discard: false).rows {
             for r in 0..<b.rowCount {
                 guard case .string(let f) = b.columns[0].value(at: r), case .int(let n) = b.columns[1].value(at: r),
                       case .int(let size) = b.columns[2].value(at: r) else { continue }

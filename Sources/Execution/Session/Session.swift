@@ -35,6 +35,8 @@ public final class Session: Catalog {
     /// and write (the coordinator's `--sql-root`, which the error names).
     public var fileRoots: [String]?
     public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    /// How a staged query re-plans its shuffle reads from the sizes it meets (`SET adaptive...`).
+    public var adaptive = AdaptivePolicy()
 
     public init() {}
 
@@ -123,8 +125,8 @@ public final class Session: Catalog {
             guard case .query(let q) = inner else { throw SQLError.unsupported("EXPLAIN of anything but a query", .unknown) }
             let plan = try physical(q)
             var lines: [String]
-            if let stages {
-                let cut = try stages.cut(plan)
+            if stages != nil {
+                let cut = try cut(plan)
                 guard analyze else { return explained(PlanText.render(cut), analyze: false) }
                 let start = monotonicNanos()
                 let run = try runStages(cut, discard: true)
@@ -144,23 +146,7 @@ public final class Session: Catalog {
             }
             return explained(lines, analyze: analyze)
         case .set(let name, let value, let loc):
-            if name.lowercased() == "broadcast_threshold" {
-                guard let value else { broadcastLimit = stages == nil ? nil : Session.clusterBroadcastLimit; return .message("RESET") }
-                guard case .literal(.number(let text)) = value.kind, let n = Int(text), n >= 0 else {
-                    throw SQLError.binder("broadcast_threshold takes a number of rows, like SET broadcast_threshold = 100000", value.location)
-                }
-                broadcastLimit = Double(n)
-                return .message("SET")
-            }
-            guard name.lowercased() == "threads" else {
-                throw SQLError.binder("unknown setting \"\(name)\"; the settings are: threads, broadcast_threshold", loc)
-            }
-            guard let value else { threads = Session.defaultThreads; return .message("RESET") }
-            guard case .literal(.number(let text)) = value.kind, let n = Int(text) else {
-                throw SQLError.binder("threads takes a whole number, like SET threads = 4", value.location)
-            }
-            try setThreads(n)
-            return .message("SET")
+            return try set(name, value, loc)
         case .createTable(let name, _, let q?, let orReplace, let ifNotExists) where datasetWriter != nil:
             // On the cluster: a dataset of the catalog, written by the workers.
             let writer = datasetWriter!
@@ -297,15 +283,102 @@ public final class Session: Catalog {
     /// The physical plan of a query for this session's thread count; runs nothing.
     /// A query planned for `stages` and cut into them (the cluster's form); runs nothing.
     public func stagePlan(_ q: Query) throws(SQLError) -> (Schema, StagePlan) {
-        guard let stages else { throw SQLError.execution("internal error: a stage plan in a session without stages") }
         let plan = try physical(q)
-        return (plan.root.schema, try stages.cut(plan))
+        return (plan.root.schema, try cut(plan))
     }
 
     func physical(_ q: Query) throws(SQLError) -> PhysicalQuery {
         let logical = try Binder(catalog: self).bind(q)
         let optimized = try Optimizer().optimize(logical)
         return try PhysicalPlanner(partitions: stages?.partitions ?? threads, broadcastLimit: broadcastLimit, distributed: stages != nil).plan(optimized)
+    }
+
+    static let settings = "threads, broadcast_threshold, adaptive, adaptive_partition_bytes, adaptive_skew_bytes, adaptive_skew_factor, adaptive_broadcast_bytes"
+
+    /// `SET name = value` (nil value: `RESET name`).
+    private func set(_ name: String, _ value: Expr?, _ loc: SourceLocation) throws(SQLError) -> StatementResult {
+        let defaults = AdaptivePolicy()
+        func bytes() throws(SQLError) -> UInt64 {
+            guard let value else { throw SQLError.execution("internal error: no value") }
+            let text: String
+            switch value.kind {
+            case .literal(.number(let t)), .literal(.string(let t)): text = t
+            default: text = ""
+            }
+            guard let n = Self.byteCount(text) else {
+                throw SQLError.binder("\(name) takes a size in bytes, like SET \(name) = '64MB' or = 67108864", value.location)
+            }
+            return n
+        }
+        switch name.lowercased() {
+        case "threads":
+            guard let value else { threads = Session.defaultThreads; return .message("RESET") }
+            guard case .literal(.number(let text)) = value.kind, let n = Int(text) else {
+                throw SQLError.binder("threads takes a whole number, like SET threads = 4", value.location)
+            }
+            try setThreads(n)
+        case "broadcast_threshold":
+            guard let value else { broadcastLimit = stages == nil ? nil : Session.clusterBroadcastLimit; return .message("RESET") }
+            guard case .literal(.number(let text)) = value.kind, let n = Int(text), n >= 0 else {
+                throw SQLError.binder("broadcast_threshold takes a number of rows, like SET broadcast_threshold = 100000", value.location)
+            }
+            broadcastLimit = Double(n)
+        case "adaptive":
+            guard let value else { adaptive.enabled = defaults.enabled; return .message("RESET") }
+            switch value.kind {
+            case .literal(.bool(let b)): adaptive.enabled = b
+            case .literal(.string(let t)) where ["true", "false", "on", "off"].contains(t.lowercased()): adaptive.enabled = ["true", "on"].contains(t.lowercased())
+            case .column(let names) where names.count == 1 && ["on", "off"].contains(names[0].lowercased()): adaptive.enabled = names[0].lowercased() == "on"
+            default: throw SQLError.binder("adaptive takes true or false, like SET adaptive = false", value.location)
+            }
+        case "adaptive_partition_bytes":
+            adaptive.targetBytes = value == nil ? defaults.targetBytes : max(1, try bytes())
+        case "adaptive_skew_bytes":
+            adaptive.skewBytes = value == nil ? defaults.skewBytes : try bytes()
+        case "adaptive_broadcast_bytes":
+            adaptive.broadcastBytes = value == nil ? defaults.broadcastBytes : try bytes()
+        case "adaptive_skew_factor":
+            guard let value else { adaptive.skewFactor = defaults.skewFactor; return .message("RESET") }
+            guard case .literal(.number(let text)) = value.kind, let f = Double(text), f.isFinite, f >= 1, f <= 1_000_000 else {
+                throw SQLError.binder("adaptive_skew_factor takes a number from 1 up, like SET adaptive_skew_factor = 5", value.location)
+            }
+            adaptive.skewFactor = f
+        default:
+            throw SQLError.binder("unknown setting \"\(name)\"; the settings are: \(Self.settings)", loc)
+        }
+        return .message(value == nil ? "RESET" : "SET")
+    }
+
+    /// `67108864`, `'64MB'`, `'64 MiB'`, `'1GB'` as bytes (KB, MB, GB, TB are powers of 1000; KiB... of 1024, as DuckDB); nil otherwise.
+    static func byteCount(_ text: String) -> UInt64? {
+        let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+        let digits = t.prefix { $0.isNumber || $0 == "." }
+        let unit = t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        let scale: Double
+        switch unit {
+        case "", "b", "bytes": scale = 1
+        case "kb": scale = 1e3
+        case "mb": scale = 1e6
+        case "gb": scale = 1e9
+        case "tb": scale = 1e12
+        case "kib": scale = 1024
+        case "mib": scale = 1_048_576
+        case "gib": scale = 1_073_741_824
+        case "tib": scale = 1_099_511_627_776
+        default: return nil
+        }
+        guard let n = Double(digits), n >= 0 else { return nil }
+        let v = n * scale
+        guard v.isFinite, v < 9e18 else { return nil }
+        return UInt64(v)
+    }
+
+    /// `plan` cut into stages, with this session's adaptive settings.
+    func cut(_ plan: PhysicalQuery) throws(SQLError) -> StagePlan {
+        guard let stages else { throw SQLError.execution("internal error: a stage plan in a session without stages") }
+        var cut = try stages.cut(plan)
+        cut.adaptive = adaptive
+        return cut
     }
 
     func runStages(_ plan: StagePlan, discard: Bool) throws(SQLError) -> StagedRun {
@@ -324,8 +397,8 @@ public final class Session: Catalog {
     /// Runs a query to completion; result columns carry the query's names, rows in result order.
     public func query(_ q: Query) throws(SQLError) -> (Schema, [RecordBatch]) {
         let plan = try physical(q)
-        if let stages {
-            let cut = try stages.cut(plan)
+        if stages != nil {
+            let cut = try cut(plan)
             let schema = plan.root.schema
             return (schema, try runStages(cut, discard: false).rows.map {
                 RecordBatch(schema: schema, columns: $0.columns, rowCount: $0.rowCount)

@@ -35,9 +35,9 @@ final class BlockFetcher: StageReader, Sendable {
     /// The producer whose output could not be fetched, if one could not.
     var lost: InputLost? { lostInput.withLock { $0 } }
 
-    /// Every producer's bucket, decoded, in task order (a join's build side, a merge).
-    func read(stage: Int, bucket: Int) throws(SQLError) -> [[RecordBatch]] {
-        let (prefetch, corrupt) = try prefetch(stage: stage, bucket: bucket)
+    /// The slices' pieces, decoded, a list per piece (a join's build side, a merge).
+    func read(_ slices: [InputSlice]) throws(SQLError) -> [[RecordBatch]] {
+        let (prefetch, corrupt) = try prefetch(slices)
         defer { prefetch.close() }
         var out: [[RecordBatch]] = []
         for i in 0..<prefetch.count {
@@ -47,23 +47,31 @@ final class BlockFetcher: StageReader, Sendable {
         return out
     }
 
-    func stream(stage: Int, bucket: Int) throws(SQLError) -> any StageStream {
-        let (prefetch, corrupt) = try prefetch(stage: stage, bucket: bucket)
+    func stream(_ slices: [InputSlice]) throws(SQLError) -> any StageStream {
+        let (prefetch, corrupt) = try prefetch(slices)
         return PrefetchStream(prefetch, corrupt: corrupt)
     }
 
-    /// The producers' buckets being fetched, `parallel` at a time, in task
-    /// order; and the error for one that does not decode.
-    private func prefetch(stage: Int, bucket: Int) throws(SQLError) -> (Prefetch, (Int, any Error) -> SQLError) {
-        guard let outputs = inputs[stage] else {
-            throw SQLError.execution("the task was sent no locations for the outputs of stage \(stage)")
+    /// The slices' (bucket, producer) pieces being fetched, `parallel` at a
+    /// time, in order; and the error for one that does not decode.
+    private func prefetch(_ slices: [InputSlice]) throws(SQLError) -> (Prefetch, (Int, any Error) -> SQLError) {
+        var pieces: [(stage: Int, bucket: Int, output: OutputLocation)] = []
+        for slice in slices {
+            guard let outputs = inputs[slice.stage] else {
+                throw SQLError.execution("the task was sent no locations for the outputs of stage \(slice.stage)")
+            }
+            let producers = slice.producers ?? 0..<outputs.count
+            guard producers.upperBound <= outputs.count else {
+                throw SQLError.execution("the task reads producers \(producers) of stage \(slice.stage), which has \(outputs.count)")
+            }
+            for b in slice.buckets { for p in producers { pieces.append((slice.stage, b, outputs[p])) } }
         }
-        let prefetch = Prefetch(count: outputs.count) { (i) throws(SQLError) -> [UInt8] in
-            try self.fetchBytes(outputs[i], stage: stage, bucket: bucket)
+        let prefetch = Prefetch(count: pieces.count) { (i) throws(SQLError) -> [UInt8] in
+            try self.fetchBytes(pieces[i].output, stage: pieces[i].stage, bucket: pieces[i].bucket)
         }
         prefetch.start(threads: Self.parallel)
         return (prefetch, { i, error in
-            SQLError.execution("bucket \(bucket) of stage \(stage) task \(outputs[i].task) from worker \(outputs[i].workerID) is corrupt: \(error)")
+            SQLError.execution("bucket \(pieces[i].bucket) of stage \(pieces[i].stage) task \(pieces[i].output.task) from worker \(pieces[i].output.workerID) is corrupt: \(error)")
         })
     }
 
