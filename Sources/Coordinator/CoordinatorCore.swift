@@ -11,7 +11,7 @@ enum CoordinatorInput: Sendable {
     case request(IncomingRequest)
     case answer(JournalAnswer, IncomingRequest, Envelope)
     /// A query thread submits one query's stages; `accepted` gets the job's id.
-    case submitQueryJob(JobSpec, query: String, @Sendable (JobID) -> Void)
+    case submitQueryJob(JobSpec, query: String, StageAdapter?, @Sendable (JobID) -> Void)
     case cancelQueryJob(JobID, String)
     /// A query thread read its job's result.
     case resultDelivered(JobID)
@@ -86,8 +86,15 @@ final class CoordinatorCore {
         var startedUs: Int64
         var finishedUs: Int64
         var worker: String
+        /// Bytes it wrote into each bucket: what adaptive execution plans the stages after it from.
+        var buckets: [UInt64]
     }
     var taskFigures: [JobID: [TaskKey: TaskFigure]] = [:]
+    /// Query jobs whose shuffle readers are laid out when their inputs are done, and what that changed per stage.
+    private var adapters: [JobID: StageAdapter] = [:]
+    private var adaptiveChanges: [JobID: [Int: [String]]] = [:]
+    /// Events an action asks for (a layout), fed after the actions of the event that caused them.
+    private var followUps: [Event] = []
 
     struct AttemptInfo {
         var startedUs: Int64 = 0
@@ -180,7 +187,7 @@ final class CoordinatorCore {
             switch input {
             case .request(let request): admit(request, now: now)
             case .answer(let answer, let request, let envelope): deliver(answer, to: envelope, request)
-            case .submitQueryJob(let spec, let query, let accepted): accepted(submitQueryJob(spec, query: query, now: now))
+            case .submitQueryJob(let spec, let query, let adapter, let accepted): accepted(submitQueryJob(spec, query: query, adapter: adapter, now: now))
             case .cancelQueryJob(let job, let reason):
                 if scheduler.jobs[job]?.state == .running { feed(.cancel(job, reason: reason), now: now) }
             case .resultDelivered(let job): feed(.resultDelivered(job), now: now)
@@ -253,7 +260,12 @@ final class CoordinatorCore {
     }
 
     private func feed(_ event: Event, now: Int64) {
-        apply(scheduler.handle(event, at: now), now: now)
+        var events = [event]
+        while !events.isEmpty {
+            apply(scheduler.handle(events.removeFirst(), at: now), now: now)
+            events += followUps
+            followUps = []
+        }
     }
 
     // MARK: dispatch
@@ -406,7 +418,7 @@ final class CoordinatorCore {
             if r.threads > 1 { queries.services.noteThreaded(job) }
             if let a = scheduler.attempts[r.attempt.attemptID], queries.isQueryJob(job) {
                 taskFigures[job, default: [:]][a.task] = TaskFigure(rows: r.rowsOut, bytes: bytes, startedUs: r.startedAtUs,
-                                                                    finishedUs: r.finishedAtUs, worker: a.worker.id)
+                                                                    finishedUs: r.finishedAtUs, worker: a.worker.id, buckets: r.bucketBytes)
             }
         }
         for r in results where scheduler.attempts[r.attempt.attemptID] != nil {
@@ -483,7 +495,9 @@ final class CoordinatorCore {
             case .jobEnded(let id, let state, let reason):
                 let job = scheduler.jobs[id]
                 if queries.isQueryJob(id) {
-                    let figures = Self.stageFigures(stages: job?.stages.count ?? 0, taskFigures.removeValue(forKey: id) ?? [:])
+                    var figures = Self.stageFigures(stages: job?.stages.count ?? 0, taskFigures.removeValue(forKey: id) ?? [:])
+                    for (s, changes) in adaptiveChanges.removeValue(forKey: id) ?? [:] where s < figures.count { figures[s].changes = changes }
+                    adapters[id] = nil
                     queries.jobEnded(id, state: state, reason: reason, figures: figures)
                     // Its shuffle outputs are of no more use: every worker that may hold some drops them.
                     for (key, w) in scheduler.workers where w.state != .dead && w.state != .left {
@@ -499,6 +513,8 @@ final class CoordinatorCore {
                 if state == .failed { logger.warning("job ended", metadata: meta) } else { logger.info("job ended", metadata: meta) }
             case .jobForgotten(let id):
                 taskFigures[id] = nil
+                adapters[id] = nil
+                adaptiveChanges[id] = nil
                 if let meta = jobMeta.removeValue(forKey: id) { submissions[meta.submission] = nil }
             case .workerChanged(let key, let state, let reason):
                 let meta: Logger.Metadata = ["worker.id": "\(key)", "state": "\(state.rawValue)", "reason": "\(reason)"]
@@ -512,6 +528,8 @@ final class CoordinatorCore {
                     queries.resultReady(id, at: ClusterQuery.ResultLocation(attempt: out.attempt, workerID: out.worker.id,
                                                                             address: workerMeta[out.worker]?.dataAddress ?? ""))
                 }
+            case .layoutNeeded(let id, let stage):
+                followUps.append(.stageLaidOut(id, stage: stage, tasks: layOut(id, stage: stage)))
             case .outputLost(let t, let epoch, let reason):
                 // Jobs with stages that keep outputs are not resumed after a restart, so the
                 // journal's commit of the lost output is never read back as a live one.
@@ -559,8 +577,33 @@ final class CoordinatorCore {
         scheduler.workers.values.filter { $0.state == .alive && $0.capabilities.contains(Capability.sql) }.reduce(0) { $0 + $1.slots }
     }
 
+    /// The task count of a query stage whose inputs are done: what its adapter
+    /// decides from the bytes they wrote per bucket (its payload then carries
+    /// the layout), or the planned count.
+    private func layOut(_ id: JobID, stage s: Int) -> Int {
+        guard let job = scheduler.jobs[id], s < job.stages.count else { return 1 }
+        let planned = job.stages[s].total
+        guard let adapter = adapters[id] else { return planned }
+        var sizes: [Int: [[UInt64]]] = [:]
+        for d in job.plan.stages[s].dependsOn {
+            var perProducer: [[UInt64]] = []
+            for t in job.stages[d].outputs.keys.sorted() {
+                guard let f = taskFigures[id]?[TaskKey(job: id, stage: d, task: Int(t))] else { return planned }
+                perProducer.append(f.buckets)
+            }
+            sizes[d] = perProducer
+        }
+        guard let decision = adapter.adapt(s, sizes), decision.tasks >= 1 else { return planned }
+        specs[id]?.stages[s].spec.payload = decision.payload
+        specs[id]?.stages[s].tasks = UInt32(clamping: decision.tasks)
+        adaptiveChanges[id, default: [:]][s] = decision.changes
+        logger.info("stage re-planned from its inputs' sizes",
+                    metadata: ["job.id": "\(id)", "stage": "\(s)", "tasks": "\(decision.tasks)", "changes": "\(decision.changes.joined(separator: "; "))"])
+        return decision.tasks
+    }
+
     /// Accepts a query's job from its thread (already checked by the planner).
-    private func submitQueryJob(_ spec: JobSpec, query: String, now: Int64) -> JobID {
+    private func submitQueryJob(_ spec: JobSpec, query: String, adapter: StageAdapter?, now: Int64) -> JobID {
         let seq = nextJobSeq
         nextJobSeq += 1
         let id = JobID("job-\(seq)")
@@ -570,7 +613,12 @@ final class CoordinatorCore {
         journal.append(.submit(job: id.rawValue, seq: seq, submission: submission, spec: spec.encoded(), name: spec.name,
                                tasks: spec.totalTasks, atMs: now))
         queries.jobStarted(id, query: query)
-        feed(.submitted(id, spec.plan), now: now)
+        var plan = spec.plan
+        if let adapter {
+            adapters[id] = adapter
+            for s in adapter.stages where s < plan.stages.count { plan.stages[s].laidOutWhenReady = true }
+        }
+        feed(.submitted(id, plan), now: now)
         return id
     }
 

@@ -19,6 +19,9 @@ public enum Event: Sendable {
     case outputLost(TaskKey, epoch: Int, reason: String)
     /// The result of a job that delivers one was read: the job succeeds.
     case resultDelivered(JobID)
+    /// The answer to `layoutNeeded`: stage `stage` runs as `tasks` tasks.
+    /// Ignored unless the stage is still waiting, ready and not laid out.
+    case stageLaidOut(JobID, stage: Int, tasks: Int)
     /// Time passes: heartbeats go missing, backoffs end, parked polls expire.
     case tick
 }
@@ -53,6 +56,9 @@ public enum Action: Hashable, Sendable {
     case resultReady(JobID)
     /// A dead or departed worker left memory (`forgetWorkersAfter` after it went).
     case workerForgotten(WorkerKey)
+    /// The dependencies of a stage that is `laidOutWhenReady` are done: the
+    /// shell decides its task count and answers with `stageLaidOut`.
+    case layoutNeeded(JobID, stage: Int)
 }
 
 /// Everything the journal records when an attempt ends: the attempt may

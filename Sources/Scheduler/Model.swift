@@ -67,7 +67,13 @@ public struct JobPlan: Sendable, Equatable {
         /// that the stages depending on it read: the scheduler remembers where
         /// each one is, and a lost output that is still needed runs again.
         public var keepsOutputs: Bool
-        public init(tasks: Int, dependsOn: [Int] = [], requires: Set<String> = [], keepsOutputs: Bool = false) {
+        /// Its task count is the shell's to decide once its dependencies are
+        /// done (adaptive execution, from the sizes they wrote): the scheduler
+        /// asks (`layoutNeeded`) and starts it on the answer (`stageLaidOut`);
+        /// `tasks` is the planned count until then.
+        public var laidOutWhenReady: Bool
+        public init(tasks: Int, dependsOn: [Int] = [], requires: Set<String> = [], keepsOutputs: Bool = false, laidOutWhenReady: Bool = false) {
+            self.laidOutWhenReady = laidOutWhenReady
             self.tasks = tasks
             self.dependsOn = dependsOn
             self.requires = requires

@@ -50,7 +50,7 @@ public struct Scheduler: Sendable {
     public struct Job: Sendable {
         public let id: JobID
         public let plan: JobPlan
-        public let totalTasks: Int
+        public internal(set) var totalTasks: Int
         public internal(set) var state: JobState = .running
         public internal(set) var reason = ""
         public internal(set) var stages: [Stage]
@@ -66,7 +66,9 @@ public struct Scheduler: Sendable {
 
     public struct Stage: Sendable {
         public internal(set) var state: StageState
-        public let total: Int
+        public internal(set) var total: Int
+        /// Its task count was set by the shell (`stageLaidOut`).
+        public internal(set) var laidOut = false
         public let requires: Set<String>
         public let keepsOutputs: Bool
         /// Where each committed task's output is, for a stage that keeps outputs.
@@ -178,6 +180,8 @@ public struct Scheduler: Sendable {
             }
         case .outputLost(let t, let epoch, let reason):
             loseOutput(t, epoch: epoch, reason: reason, &out)
+        case .stageLaidOut(let id, let stage, let tasks):
+            layOut(id, stage: stage, tasks: tasks, &out)
         case .resultDelivered(let id):
             if let job = jobs[id], job.state == .running, job.plan.deliversResult, job.stages.allSatisfy({ $0.state == .succeeded }) {
                 finishJob(id, .succeeded, reason: "", now: now, &out)
@@ -213,19 +217,38 @@ public struct Scheduler: Sendable {
         let stages = plan.stages.map { Stage(state: .waiting, total: $0.tasks, requires: $0.requires, keepsOutputs: $0.keepsOutputs) }
         jobs[id] = Job(id: id, plan: plan, totalTasks: plan.stages.reduce(0) { $0 + $1.tasks }, stages: stages)
         runningJobs.append(id)
-        startReadyStages(id)
+        startReadyStages(id, &out)
     }
 
     /// Starts every waiting stage whose dependencies have succeeded: its
     /// untouched range becomes pending.
-    mutating func startReadyStages(_ id: JobID) {
+    /// A stage laid out by the shell is asked for first (`layoutNeeded`), and
+    /// starts when the answer comes.
+    mutating func startReadyStages(_ id: JobID, _ out: inout [Action]) {
         guard let job = jobs[id], job.state == .running else { return }
         for s in job.stages.indices where job.stages[s].state == .waiting {
             let deps = job.plan.stages[s].dependsOn
             guard deps.allSatisfy({ jobs[id]!.stages[$0].state == .succeeded }) else { continue }
+            if job.plan.stages[s].laidOutWhenReady && !job.stages[s].laidOut {
+                out.append(.layoutNeeded(id, stage: s))
+                continue
+            }
             jobs[id]!.stages[s].state = .running
             adjust(id, .pending, job.stages[s].total - job.stages[s].untouched)
         }
+    }
+
+    /// The shell's answer to `layoutNeeded`: the stage's task count, then its start.
+    private mutating func layOut(_ id: JobID, stage s: Int, tasks: Int, _ out: inout [Action]) {
+        guard let job = jobs[id], job.state == .running, s >= 0, s < job.stages.count, job.plan.stages[s].laidOutWhenReady else { return }
+        let stage = job.stages[s]
+        let limit = stage.keepsOutputs ? JobPlan.maxTasksKeepingOutputs : JobPlan.maxTasksPerStage
+        guard !stage.laidOut, stage.state == .waiting, stage.untouched == 0, stage.live.isEmpty, (1...limit).contains(tasks),
+              job.plan.stages[s].dependsOn.allSatisfy({ job.stages[$0].state == .succeeded }) else { return }
+        jobs[id]!.totalTasks += tasks - stage.total
+        jobs[id]!.stages[s].total = tasks
+        jobs[id]!.stages[s].laidOut = true
+        startReadyStages(id, &out)
     }
 
     mutating func finishJob(_ id: JobID, _ state: JobState, reason: String, now: Millis, _ out: inout [Action]) {
@@ -571,7 +594,7 @@ public struct Scheduler: Sendable {
                         finishJob(t.job, .succeeded, reason: "", now: now, &out)
                     }
                 } else if stageDone {
-                    startReadyStages(t.job)
+                    startReadyStages(t.job, &out)
                 }
             case .failed(let reason, let code), .timedOut(let reason, let code):
                 guard active else { continue }

@@ -283,6 +283,52 @@ struct DistributedSQLTests {
         }
     }
 
+    /// A join on a skewed key (seven in ten lineitems on one order) and a
+    /// grouping into a few of many partitions: the same answers with
+    /// adaptation off, with the skewed partition split, and with the join
+    /// switched to broadcast after the shuffle; EXPLAIN ANALYZE says which.
+    @Test func adaptiveExecutionChangesThePlanButNotTheAnswers() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.tpch + "/lineitem.csv"), "run Benchmarks/tpch/generate 0.1 .build/tpch-sf0.1 first")
+        let c = try cluster(scratch: Self.tpch)
+        defer { c.shutdown() }
+        let l = "'\(Self.tpch)/lineitem.csv'", o = "'\(Self.tpch)/orders.csv'"
+        let skewed = "SELECT o_orderpriority, count(*) AS n, sum(l_extendedprice) AS s FROM \(l) JOIN \(o) "
+            + "ON (CASE WHEN l_orderkey % 10 < 7 THEN 1 ELSE l_orderkey END) = o_orderkey GROUP BY 1 ORDER BY 1"
+        let left = "SELECT count(*) AS n, count(o_orderkey) AS matched, sum(l_quantity) AS q FROM \(l) LEFT JOIN \(o) "
+            + "ON (CASE WHEN l_orderkey % 10 < 7 THEN 1 ELSE l_orderkey + 1 END) = o_orderkey"
+        let few = "SELECT l_returnflag, l_linestatus, count(*) AS n FROM \(l) GROUP BY 1, 2 ORDER BY 1, 2"
+        let settings = [
+            "off": "SET adaptive = false;",
+            "split": "SET adaptive_partition_bytes = '2MB'; SET adaptive_skew_bytes = '1MB'; SET adaptive_broadcast_bytes = 0;",
+            "broadcast": "SET adaptive_partition_bytes = '2MB'; SET adaptive_broadcast_bytes = '200MB';",
+        ]
+        for sql in [skewed, left, few] {
+            let expected = try Self.local(sql)
+            #expect(!expected.isEmpty)
+            for (mode, set) in settings.sorted(by: { $0.key < $1.key }) {
+                let script = "SET broadcast_threshold = 0; \(set)\n" + sql
+                let result = try ClusterResult.read(c, sql: script, partitions: 16)
+                try #require(result.error.isEmpty, "\(mode): \(result.error)")
+                let mine = result.statements.keys.max().flatMap { result.statements[$0] } ?? []
+                #expect(Rendered.same(mine, expected, ordered: true), "\(mode): \(sql)\ncluster: \(mine)\none process: \(expected)")
+            }
+        }
+        func explained(_ mode: String, _ sql: String) throws -> String {
+            let r = try c.cli(["query", "--partitions", "16", "--format", "csv", "SET broadcast_threshold = 0; \(settings[mode]!)\nEXPLAIN ANALYZE " + sql])
+            try #require(r.status == 0, "\(r.err)")
+            return r.out
+        }
+        let split = try explained("split", skewed)
+        #expect(split.contains("adaptive: partition") && split.contains("split into"), "\(split)")
+        let broadcast = try explained("broadcast", skewed)
+        #expect(broadcast.contains("adaptive: join switched to broadcast"), "\(broadcast)")
+        let grouped = try explained("split", few)
+        #expect(grouped.contains("empty partitions not read"), "\(grouped)")
+        let off = try explained("off", skewed)
+        #expect(!off.contains("adaptive:"), "\(off)")
+        #expect(c.log("coordinator").contains("stage re-planned from its inputs' sizes"))
+    }
+
     @Test func aCoordinatorRestartFailsTheRunningQuerySayingSo() throws {
         let hold = try scratchDir("hold")
         defer { try? FileManager.default.removeItem(atPath: hold) }

@@ -65,6 +65,7 @@ final class ClusterQuery: @unchecked Sendable {
         let session = Session()
         session.stages = StageCutter(partitions: partitions, scanTasks: scanTasks)
         session.broadcastLimit = Session.clusterBroadcastLimit
+        session.adaptive.parallelism = scanTasks
         session.fileRoots = services.fileRoots
         session.datasets = services.datasets
         session.datasetWriter = services.datasets
@@ -130,7 +131,7 @@ final class ClusterQuery: @unchecked Sendable {
         }
         let spec = JobSpec(name: "query \(id)", stages: stages)
         // The loop makes it this query's job (`begin`) before the job can make progress.
-        let job = services.submit(spec, query: id)
+        let job = services.submit(spec, query: id, adapter: Self.adapter(plan))
         var delivered = 0   // rows passed on, so a rerun of the result stage resumes after them
         var collected: [RecordBatch] = []
         while true {
@@ -179,6 +180,20 @@ final class ClusterQuery: @unchecked Sendable {
             } catch {
                 throw SQLError.execution("\(error)")
             }
+        }
+    }
+
+    /// Re-plans the stages that read a hash shuffle from the sizes their inputs wrote; nil when adaptation is off.
+    static func adapter(_ plan: StagePlan) -> StageAdapter? {
+        guard plan.adaptive.enabled else { return nil }
+        let readers = plan.stages.filter { s in
+            s.scanShares == nil && s.plan.allNodes.contains { if case .stageInput(_, .repartition) = $0.node { true } else { false } }
+        }
+        guard !readers.isEmpty else { return nil }
+        return StageAdapter(stages: Set(readers.map(\.id))) { s, sizes in
+            guard s >= 0, s < plan.stages.count, let d = AdaptivePlanner.adapt(plan.stages[s], sizes: sizes, policy: plan.adaptive),
+                  let stage = try? PlanCodec.encode(d.stage) else { return nil }
+            return (SqlTask(stage: stage).encoded(), d.stage.tasks, d.changes)
         }
     }
 

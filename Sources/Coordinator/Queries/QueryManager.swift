@@ -35,10 +35,10 @@ final class QueryServices: Sendable {
     }
 
     /// Submits a job through the loop and waits for its id.
-    func submit(_ spec: JobSpec, query: String) -> JobID {
+    func submit(_ spec: JobSpec, query: String, adapter: StageAdapter?) -> JobID {
         let done = DispatchSemaphore(value: 0)
         let id = Mutex<JobID?>(nil)
-        post(.submitQueryJob(spec, query: query, { job in id.withLock { $0 = job }; done.signal() }))
+        post(.submitQueryJob(spec, query: query, adapter, { job in id.withLock { $0 = job }; done.signal() }))
         done.wait()
         return id.withLock { $0! }
     }
@@ -60,6 +60,17 @@ final class QueryServices: Sendable {
     func fetch(_ at: ClusterQuery.ResultLocation, job: JobID, offset: Int, max: Int) throws -> (data: ArraySlice<UInt8>, total: Int) {
         try blocks.read(address: at.address, job: job.rawValue, attempt: at.attempt, bucket: 0, offset: offset, chunk: max)
     }
+}
+
+/// How a query's stages that read a hash shuffle are re-planned when their
+/// inputs are done (adaptive execution): `stages` are the ones to ask about;
+/// `adapt` gets a stage and, per input stage, the bytes each producer task
+/// wrote into each bucket, and answers the stage's new payload, task count and
+/// what changed, or nil to run it as planned. Called on the loop thread: pure
+/// and quick (`AdaptivePlanner`).
+struct StageAdapter: Sendable {
+    let stages: Set<Int>
+    let adapt: @Sendable (Int, [Int: [[UInt64]]]) -> (payload: [UInt8], tasks: Int, changes: [String])?
 }
 
 /// The queries the coordinator runs (`SubmitQuery`), each on a thread of its

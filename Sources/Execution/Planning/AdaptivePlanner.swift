@@ -7,11 +7,26 @@ public struct AdaptivePolicy: Sendable, Equatable {
     public var enabled = true
     /// Bytes a task reading a shuffle should get: neighbouring small partitions are coalesced up to it.
     public var targetBytes: UInt64 = 64_000_000
-    /// A join side's partition is skewed above `skewFactor` times that side's median partition and above `skewBytes`.
+    /// A join side's partition is skewed above `skewFactor` times that side's
+    /// median partition, above what a task should read, and above `skewBytes`
+    /// (Spark's 256 MB floor is for large clusters; 0 leaves the task's share as the floor).
     public var skewFactor: Double = 5
-    public var skewBytes: UInt64 = 256_000_000
-    /// A join side that wrote at most this is read whole by every task, and the other side by producer instead of by key.
-    public var broadcastBytes: UInt64 = 16_000_000
+    public var skewBytes: UInt64 = 0
+    /// A join side that wrote at most this is read whole by every task, and the
+    /// other side by producer instead of by key. Small, since it counts
+    /// compressed bytes and every task then builds the side's whole table.
+    public var broadcastBytes: UInt64 = 4_000_000
+    /// Tasks that can run at once (the cluster's slots): a task's share is
+    /// lowered from `targetBytes` so a stage keeps this many tasks busy, but
+    /// not below `minTaskBytes` (Spark's parallelism-first coalescing).
+    public var parallelism = 1
+    public static let minTaskBytes: UInt64 = 1_000_000
+
+    /// Bytes a task should read of a stage whose inputs wrote `total`.
+    func taskBytes(total: UInt64) -> UInt64 {
+        let share = total / UInt64(max(1, parallelism))
+        return max(1, min(targetBytes, max(Self.minTaskBytes, share)))
+    }
 
     public init() {}
 }
@@ -55,7 +70,7 @@ public enum AdaptivePlanner {
         }
         let input = Sizes(sizes: sizes, inputs: shuffled, buckets: buckets)
         let join = SplittableJoin(stage.plan, shuffled: shuffled)
-        let target = max(1, policy.targetBytes)
+        let target = policy.taskBytes(total: input.total)
 
         if let join, let decision = broadcast(stage, join, input, policy, target) { return decision }
 
@@ -72,7 +87,7 @@ public enum AdaptivePlanner {
             group = []
             groupBytes = 0
         }
-        let thresholds = join.map { j in j.splittable.map { s in max(policy.skewBytes, UInt64(policy.skewFactor * Double(input.median(s)))) } }
+        let thresholds = join.map { j in j.splittable.map { s in max(policy.skewBytes, target, UInt64(policy.skewFactor * Double(input.median(s)))) } }
         for b in 0..<buckets {
             let bytes = input.bucket(b)
             if let join, let thresholds, let split = skewSplit(b, join, thresholds, input, target) {
