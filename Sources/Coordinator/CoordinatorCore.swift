@@ -128,7 +128,7 @@ final class CoordinatorCore {
         let warehouse = URL(fileURLWithPath: config.warehouseDir).standardizedFileURL.path
         // Queries may read and write the warehouse too: the datasets CREATE TABLE AS makes live there.
         let roots = (config.sqlRoots.isEmpty ? [config.dataDir] : config.sqlRoots) + [warehouse]
-        catalog = try CatalogService(dataDir: config.dataDir, warehouse: warehouse, replacedFilesGrace: .milliseconds(Int(config.replacedFilesGraceMs)),
+        catalog = try CatalogService(dataDir: config.dataDir, warehouse: warehouse, replacedFilesGraceMs: config.replacedFilesGraceMs,
                                      fileRoots: roots, logger: logger)
         let catalog = self.catalog
         queries = QueryManager(services: QueryServices(fileRoots: roots, datasets: catalog.tables, staging: { catalog.staging($0, open: $1) },

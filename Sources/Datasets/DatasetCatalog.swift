@@ -79,7 +79,7 @@ public final class DatasetCatalog: @unchecked Sendable {
     public let path: String
     private let db: Database
     private let lock = NSLock()
-    static let schemaVersion: Int64 = 2
+    static let schemaVersion: Int64 = 3
 
     static let version1 = """
         CREATE TABLE datasets (
@@ -94,6 +94,11 @@ public final class DatasetCatalog: @unchecked Sendable {
     /// Version 2: the staging directories of writes in progress.
     static let version2 = """
         CREATE TABLE staging (directory TEXT PRIMARY KEY, started_ms INTEGER NOT NULL) WITHOUT ROWID;
+        """
+
+    /// Version 3: files a write replaced, deleted once readers that listed them are done (kept across restarts).
+    static let version3 = """
+        CREATE TABLE retired (path TEXT PRIMARY KEY, due_ms INTEGER NOT NULL) WITHOUT ROWID;
         """
 
     /// The catalog in `dir` (its file is `catalog.db`); read-only opens an existing one without changing it.
@@ -123,16 +128,21 @@ public final class DatasetCatalog: @unchecked Sendable {
             try db.transaction {
                 if version < 1 { try db.execute(version1) }
                 if version < 2 { try db.execute(version2) }
+                if version < 3 { try db.execute(version3) }
                 try db.setUserVersion(schemaVersion)
             }
         }
     }
 
-    /// Adds or replaces a dataset, with its file list, in one transaction.
-    public func put(_ d: Dataset) throws {
+    /// Adds or replaces a dataset, with its file list, in one transaction; in
+    /// the same one, `retiring` files (no longer listed) are recorded for
+    /// deletion at `dueMs` (`sweepRetired`).
+    public func put(_ d: Dataset, retiring: [String] = [], dueMs: Int64 = 0) throws {
         try locked {
             let encoder = JSONEncoder()
             try db.transaction {
+                let retire = try db.statement("INSERT OR REPLACE INTO retired(path, due_ms) VALUES(?, ?)")
+                for path in retiring { try retire.run(.text(path), .integer(dueMs)) }
                 try db.statement("DELETE FROM dataset_files WHERE dataset = ?").run(.text(d.name))
                 try db.statement("""
                     INSERT OR REPLACE INTO datasets(name, location, format, partition_columns, columns, row_count, created_ms, updated_ms, last_query)
@@ -176,6 +186,31 @@ public final class DatasetCatalog: @unchecked Sendable {
         }
     }
 
+    /// Deletes the retired files due by `nowMs` (and their version directories
+    /// once empty); the files deleted, and when the next one is due, if any is.
+    public func sweepRetired(nowMs: Int64) throws -> (deleted: [String], next: Int64?) {
+        try locked {
+            var due: [String] = []
+            try db.statement("SELECT path FROM retired WHERE due_ms <= ?").query(.integer(nowMs)) { due.append($0.text(0)) }
+            let listed = try db.statement("SELECT 1 FROM dataset_files WHERE path = ? LIMIT 1")
+            let forget = try db.statement("DELETE FROM retired WHERE path = ?")
+            for path in due {
+                // A file listed again (a dataset registered over it) stays.
+                var inUse = false
+                try listed.query(.text(path)) { _ in inUse = true }
+                if !inUse {
+                    try? FileManager.default.removeItem(atPath: path)
+                    let dir = (path as NSString).deletingLastPathComponent
+                    if (try? FileManager.default.contentsOfDirectory(atPath: dir))?.isEmpty == true { try? FileManager.default.removeItem(atPath: dir) }
+                }
+                try forget.run(.text(path))
+            }
+            var next: Int64?
+            try db.statement("SELECT min(due_ms) FROM retired").query { row in if !row.isNull(0) { next = row.int(0) } }
+            return (due, next)
+        }
+    }
+
     /// A write's staging directory, recorded before anything is written there.
     public func openStaging(_ directory: String, nowMs: Int64) throws {
         try locked { try db.statement("INSERT OR REPLACE INTO staging(directory, started_ms) VALUES(?, ?)").run(.text(directory), .integer(nowMs)) }
@@ -186,16 +221,26 @@ public final class DatasetCatalog: @unchecked Sendable {
     }
 
     /// Removes what writes in progress left behind (their process was killed);
-    /// the directories removed.
+    /// the directories removed. A staging directory always goes; a dataset's
+    /// new version directory (recorded before the rename that makes it) goes
+    /// unless the catalog took its files before the kill.
     public func sweepStaging() throws -> [String] {
         try locked {
             var dirs: [String] = []
             try db.statement("SELECT directory FROM staging").query { dirs.append($0.text(0)) }
-            for d in dirs where d.contains(".sluice-staging-") {
-                try? FileManager.default.removeItem(atPath: d)
+            var removed: [String] = []
+            let published = try db.statement("SELECT 1 FROM dataset_files WHERE substr(path, 1, ?) = ? LIMIT 1")
+            for d in dirs {
+                if !d.contains(".sluice-staging-") {
+                    var taken = false
+                    try published.query(.integer(Int64(d.utf8.count + 1)), .text(d + "/")) { _ in taken = true }
+                    if taken { continue }
+                }
+                if FileManager.default.fileExists(atPath: d) { try? FileManager.default.removeItem(atPath: d) }
+                removed.append(d)
             }
             try db.execute("DELETE FROM staging")
-            return dirs
+            return removed
         }
     }
 

@@ -11,11 +11,11 @@ public final class CatalogTables: DatasetLookup {
     /// Where new datasets go (CREATE TABLE AS); empty where nothing is written.
     public let warehouse: String
     /// How long files a write replaced stay on disk: queries that listed them before the switch may still be reading.
-    public let replacedFilesGrace: DispatchTimeInterval
-    public init(_ catalog: DatasetCatalog, warehouse: String = "", replacedFilesGrace: DispatchTimeInterval = .seconds(60)) {
+    public let replacedFilesGraceMs: Int64
+    public init(_ catalog: DatasetCatalog, warehouse: String = "", replacedFilesGraceMs: Int64 = 60_000) {
         self.catalog = catalog
         self.warehouse = warehouse
-        self.replacedFilesGrace = replacedFilesGrace
+        self.replacedFilesGraceMs = replacedFilesGraceMs
     }
 
     public var names: [String] { catalog.names }
@@ -131,8 +131,10 @@ extension CatalogTables: DatasetWriter {
                 d.updatedMs = now
                 d.lastQuery = query
             }
-            try catalog.put(d)
-            retire(replaced, under: d.location)
+            // The replaced files are recorded for deletion in the same transaction, so a restart does not forget them.
+            let doomed = replaced.map(\.path).filter { $0.hasPrefix(d.location + "/") }
+            try catalog.put(d, retiring: doomed, dueMs: now + replacedFilesGraceMs)
+            if !doomed.isEmpty { sweepRetired(after: replacedFilesGraceMs) }
         } catch let e as SQLError {
             throw e
         } catch {
@@ -140,12 +142,13 @@ extension CatalogTables: DatasetWriter {
         }
     }
 
-    /// Deletes files the catalog no longer lists once `replacedFilesGrace` has passed.
-    private func retire(_ files: [Dataset.File], under root: String) {
-        let doomed = files.filter { $0.path.hasPrefix(root + "/") }
-        guard !doomed.isEmpty else { return }
-        DispatchQueue.global().asyncAfter(deadline: .now() + replacedFilesGrace) {
-            for f in doomed { try? FileManager.default.removeItem(atPath: f.path) }
+    /// Deletes the files writes replaced once their grace has passed
+    /// (`DatasetCatalog.sweepRetired`), checking again `afterMs` from now and
+    /// then as long as some are waiting. The coordinator calls it at start too.
+    public func sweepRetired(after afterMs: Int64 = 0) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(clamping: max(0, afterMs)))) { [catalog] in
+            guard let (_, next) = try? catalog.sweepRetired(nowMs: Int64(Date().timeIntervalSince1970 * 1000)), let next else { return }
+            self.sweepRetired(after: max(100, next - Int64(Date().timeIntervalSince1970 * 1000)))
         }
     }
 

@@ -100,6 +100,63 @@ extension DistributedSQLTests {
         _ = try Self.local("COPY (\(sql)) TO '\(scratch)/local' \(options)")
         #expect(try Self.written(scratch + "/parts") == Self.written(scratch + "/local"))
     }
+
+    /// Killed after a CREATE TABLE AS renamed its files into the dataset's
+    /// version directory but before the catalog took them: no dataset, and
+    /// the restarted coordinator removes the directory nobody refers to.
+    @Test func aCoordinatorKilledBeforeTheCatalogTookAWriteLeavesNoOrphan() throws {
+        let hold = try scratchDir("hold")
+        defer { try? FileManager.default.removeItem(atPath: hold) }
+        let c = try TestCluster(name: "aCoordinatorKilledBeforeTheCatalog")
+        defer { c.shutdown() }
+        try c.startCoordinator(["--sql-root", Self.tpch], env: ["SLUICE_TEST_HOLD_DIR": hold])
+        for w in ["w1", "w2"] { try c.startWorker(w, slots: 2, allowCommands: false) }
+        try c.waitForWorkers(2)
+        let table = c.dir + "/coordinator/warehouse/big_orders"
+        FileManager.default.createFile(atPath: hold + "/hold-catalog", contents: nil)
+        let query = try c.launchCLI(["query", "CREATE TABLE big_orders AS " + Self.bigOrders])
+        try c.eventually("the write to reach the catalog", timeout: 60) { FileManager.default.fileExists(atPath: hold + "/catalog-started") }
+        #expect(!files(under: table).isEmpty, "the files are in their version directory")
+        c.kill9(c.coordinator!)
+        query.waitUntilExit()
+        #expect(query.terminationStatus != 0, "the client was told the query did not finish")
+        try FileManager.default.removeItem(atPath: hold + "/hold-catalog")
+        try c.startCoordinator(["--sql-root", Self.tpch])
+        try c.eventually("the orphan version to be removed") { files(under: table).isEmpty }
+        #expect(c.log("coordinator").contains("removed the staging of a write a killed coordinator left"))
+        let show = try c.cli(["catalog", "show", "big_orders"])
+        #expect(show.status != 0, "no dataset was published: \(show.out)")
+        // The same write, run again, makes the dataset whole.
+        try c.waitForWorkers(2)
+        let again = try c.cli(["query", "CREATE TABLE big_orders AS " + Self.bigOrders])
+        #expect(again.status == 0, "\(again.err)")
+        let expected = try Self.local("SELECT count(*) FROM (\(Self.bigOrders))")[0][0]
+        #expect(try c.cli(["query", "--format", "csv", "SELECT count(*) FROM big_orders"]).out.contains(expected))
+    }
+
+    /// Files a write replaced are deleted after their grace also when the
+    /// coordinator was killed in between: the catalog recorded them with the
+    /// switch, and the next coordinator deletes them when they are due.
+    @Test func replacedFilesAreDeletedAfterACoordinatorRestart() throws {
+        let c = try TestCluster(name: "replacedFilesAfterRestart")
+        defer { c.shutdown() }
+        try c.startCoordinator(["--sql-root", Self.tpch, "--replaced-files-grace", "3s"])
+        for w in ["w1", "w2"] { try c.startWorker(w, slots: 2, allowCommands: false) }
+        try c.waitForWorkers(2)
+        let table = c.dir + "/coordinator/warehouse/big_orders"
+        let made = try c.cli(["query", "CREATE TABLE big_orders AS " + Self.bigOrders])
+        try #require(made.status == 0, "\(made.err)")
+        let first = Set(files(under: table))
+        let replaced = try c.cli(["query", "CREATE OR REPLACE TABLE big_orders AS " + Self.bigOrders + " LIMIT 10"])
+        try #require(replaced.status == 0, "\(replaced.err)")
+        c.kill9(c.coordinator!)
+        #expect(first.isSubset(of: Set(files(under: table))), "the replaced files wait out their grace")
+        try c.startCoordinator(["--sql-root", Self.tpch])
+        try c.eventually("the replaced files to be deleted", timeout: 30) { Set(files(under: table)).isDisjoint(with: first) }
+        #expect(!files(under: table).isEmpty, "the current version stays")
+        try c.waitForWorkers(2)
+        #expect(try c.cli(["query", "--format", "csv", "SELECT count(*) FROM big_orders"]).out.contains("\n10"))
+    }
 }
 
 extension DistributedSQLTests {

@@ -15,14 +15,16 @@ final class CatalogService: Sendable {
     private let queue = DispatchQueue(label: "sluice-catalog")
     private let logger: Logger
 
-    init(dataDir: String, warehouse: String, replacedFilesGrace: DispatchTimeInterval, fileRoots: [String], logger: Logger) throws {
+    init(dataDir: String, warehouse: String, replacedFilesGraceMs: Int64, fileRoots: [String], logger: Logger) throws {
         catalog = try DatasetCatalog(dir: dataDir)
-        tables = CatalogTables(catalog, warehouse: warehouse, replacedFilesGrace: replacedFilesGrace)
+        tables = CatalogTables(catalog, warehouse: warehouse, replacedFilesGraceMs: replacedFilesGraceMs)
         self.fileRoots = fileRoots
         self.logger = logger
         for d in try catalog.sweepStaging() {
             logger.warning("removed the staging of a write a killed coordinator left", metadata: ["directory": "\(d)"])
         }
+        // Files replaced before a restart are still due for deletion.
+        tables.sweepRetired()
     }
 
     /// Records a write's staging directory, or forgets it once it is gone.

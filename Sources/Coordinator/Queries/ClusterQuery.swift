@@ -73,6 +73,8 @@ final class ClusterQuery: @unchecked Sendable {
         session.stagingJournal = services.staging
         // Fault tests stop here (`hold-commit`) to kill the coordinator with a complete write not yet published.
         session.beforePublish = { _ in FaultHold.pause(marker: "commit-started", holds: ["hold-commit"]) }
+        // And here (`hold-catalog`), with a dataset's new files in place and the catalog not yet told.
+        session.beforeCatalog = { _ in FaultHold.pause(marker: "catalog-started", holds: ["hold-catalog"]) }
         session.stageExecutor = { (plan, discard) throws(SQLError) in try self.runJob(plan, sink: discard ? .discard : .collect) }
         do {
             for t in request.tables {

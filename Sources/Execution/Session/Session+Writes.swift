@@ -116,11 +116,16 @@ extension Session {
         do { try FileManager.default.createDirectory(atPath: (dir as NSString).deletingLastPathComponent, withIntermediateDirectories: true) }
         catch { throw SQLError.execution("IO Error: cannot create the directory of \(dir): \(error.localizedDescription)") }
         let spec = WriteSpec(directory: "", format: format, partitionBy: [], header: true, delimiter: ",", fileName: "")
+        // Recorded until the catalog has its files: a coordinator killed between the rename and the
+        // publish leaves a directory nobody refers to, which its successor removes at start.
+        stagingJournal?(dir, true)
+        defer { stagingJournal?(dir, false) }
         let written = try stagedWrite(plan, beside: dir, spec, singleFile: false) { (staging, _) throws(SQLError) in
             guard rename(staging, dir) == 0 else {
                 throw SQLError.execution("IO Error: cannot write \"\(dir)\": \(String(cString: strerror(errno)))")
             }
         }
+        beforeCatalog?(dir)
         do {
             try writer.publish(name, columns: plan.root.schema.fields, files: written.map { (dir + "/" + $0.path, $0.rows, $0.bytes) }, mode: mode, by: label)
         } catch {

@@ -255,6 +255,8 @@ public final class Session: Catalog {
     public var label = ""
     /// Called when a staged write is complete and about to be published (a fault-test hook).
     public var beforePublish: ((_ staging: String) -> Void)?
+    /// Called when a dataset write's files are in place and the catalog is about to take them (a fault-test hook).
+    public var beforeCatalog: ((_ directory: String) -> Void)?
 
     /// Refuses a path outside `fileRoots` (symbolic links resolved, so none leads out).
     public func checkAllowed(_ path: String) throws(SQLError) {
