@@ -24,9 +24,11 @@ with LocalCluster(sluice, data, prefix="sluice-bench-adaptive-") as cluster:
             if r.returncode != 0: raise SystemExit(f"{mode} failed: " + r.stderr[-1000:])
             answers[mode] = r.stdout
         if k == 0:
-            pathlib.Path(path).write_text(schema + f"\nSET broadcast_threshold = 0;\nEXPLAIN ANALYZE {query};\n")
-            r = subprocess.run([sluice, "query", "--no-progress", "--format", "csv", "-f", path], capture_output=True, text=True, env=cluster.env)
-            changes = [l.strip('" ') for l in r.stdout.splitlines() if "adaptive:" in l or "ran:" in l or l.startswith('"STAGE')]
+            for mode, setting in modes.items():
+                pathlib.Path(path).write_text(schema + f"\nSET broadcast_threshold = 0; {setting}\nEXPLAIN ANALYZE {query};\n")
+                r = subprocess.run([sluice, "query", "--no-progress", "--format", "csv", "-f", path], capture_output=True, text=True, env=cluster.env)
+                changes.append(f"adaptive {mode}:")
+                changes += [l.strip('" ') for l in r.stdout.splitlines() if "adaptive:" in l or "ran:" in l or l.startswith('"STAGE')]
     if answers["off"] != answers["on"]: raise SystemExit("the answers differ:\n" + answers["off"] + "\n" + answers["on"])
     code = f"""
 import duckdb, time
@@ -47,5 +49,5 @@ t0 = time.perf_counter(); con.execute({query!r}).fetchall(); print(time.perf_cou
     print(f"{'sluice cluster, adaptive on':34} {on:8.2f}")
     print(f"{'duckdb @2 threads (one process)':34} {dk:8.2f}")
     print(f"adaptive on/off: {on / off:.2f}x; sluice (on)/duckdb: {on / dk:.2f}x")
-    print("EXPLAIN ANALYZE with adaptive on:")
+    print("EXPLAIN ANALYZE (first round):")
     for l in changes: print("  " + l)
