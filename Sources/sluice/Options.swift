@@ -1,4 +1,5 @@
 import ArgumentParser
+import Execution
 import Client
 import Foundation
 import Logging
@@ -101,11 +102,10 @@ struct ByteSize: ExpressibleByArgument, CustomStringConvertible, Sendable {
     init(_ text: String) { self = ByteSize(argument: text)! }
 
     init?(argument: String) {
-        let units: [(String, Double)] = [("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
-                                         ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("B", 1)]
-        guard let b = scaledNumber(argument, units: units, bare: 1) else { return nil }
+        // The units SET memory_limit takes too.
+        guard let b = Session.byteCount(argument) else { return nil }
         text = argument
-        bytes = b.isFinite && b >= 0 && b < 9e18 ? Int(b) : nil
+        bytes = b <= UInt64(Int.max) ? Int(b) : nil
     }
 
     var description: String { text }

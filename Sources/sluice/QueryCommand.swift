@@ -54,6 +54,14 @@ struct QueryCommand: ParsableCommand {
     var stages: Number?
     static let maxStagePartitions = 4096
 
+    @Option(parsing: .unconditional, help: ArgumentHelp(
+        "With --local: each query's memory budget (e.g. 1GB, 512MiB; default 80% of RAM); operators spill to --temp-dir beyond it.", valueName: "SIZE"))
+    var memoryLimit: ByteSize?
+
+    @Option(help: ArgumentHelp("With --local: where queries spill (a folder of their own, removed when they end; default: the system's temp dir).",
+                               valueName: "DIR"))
+    var tempDir: String?
+
     @Argument(help: "The SQL to run (statements separated by ';').")
     var sql: String?
 
@@ -64,6 +72,7 @@ struct QueryCommand: ParsableCommand {
         if !local {
             guard threads == nil, stages == nil else { throw ValidationError("--threads and --stages go with --local (workers set their own threads)") }
             guard catalog == nil else { throw ValidationError("--catalog goes with --local (on the cluster, the coordinator's own catalog is used)") }
+            guard memoryLimit == nil, tempDir == nil else { throw ValidationError("--memory-limit and --temp-dir go with --local (workers have their own)") }
             _ = try partitions?.value("--partitions", in: 1...100_000)
             _ = try timeout?.value("--timeout", in: 1...DurationArgument.sevenDays)
         }
@@ -78,6 +87,10 @@ struct QueryCommand: ParsableCommand {
         if !local { runOnCluster(text) }
         let session = Session()
         if let threads { try session.setThreads(threads.value("--threads", in: 1...Session.maxThreads)) }
+        if let memoryLimit { session.memoryLimit = try memoryLimit.value("--memory-limit", in: (1 << 20)...Int.max) }
+        if let tempDir { session.tempDirectory = tempDir }
+        // What a killed run before this one left in the temp dir goes.
+        SpillSpace.sweep(session.tempDirectory)
         if let stages {
             let n = try stages.value("--stages", in: 1...Self.maxStagePartitions)
             session.stages = StageCutter(partitions: n, scanTasks: n)

@@ -3,9 +3,10 @@ import TestSupport
 import Testing
 
 /// TPC-H at scale factor 0.1: each query's answer from the release build of
-/// `sluice query --local`, on one thread, on four, and cut into stages of 3
-/// partitions run through a shuffle, must equal DuckDB 2.0.1's on the same CSV
-/// files with TPC-H's DDL types (see `TPCHAnswers`).
+/// `sluice query --local`, on one thread, on four, cut into stages of 3
+/// partitions run through a shuffle, and on two threads within a 16 MB memory
+/// limit (spilling), must equal DuckDB 2.0.1's on the same CSV files with
+/// TPC-H's DDL types (see `TPCHAnswers`).
 @Suite(.serialized)
 struct TPCHTests {
     static let queries = TPCHAnswers.queries
@@ -21,12 +22,12 @@ struct TPCHTests {
         return .failure(TPCHSetupError(message: "no TPC-H data in \(dir): run Benchmarks/tpch/generate 0.1 .build/tpch-sf0.1 first"))
     }()
 
-    /// Threads, and partitions when cut into stages run through a shuffle (0: not cut).
-    static let modes: [(threads: Int, stages: Int)] = [(1, 0), (4, 0), (1, 3)]
+    /// Threads, partitions when cut into stages run through a shuffle (0: not cut), and a memory limit.
+    static let modes: [(threads: Int, stages: Int, memory: String?)] = [(1, 0, nil), (4, 0, nil), (1, 3, nil), (2, 0, "16MB")]
 
     @Test(arguments: queries, modes.indices)
     func matchesDuckDB(_ q: String, mode: Int) throws {
-        let (threads, stages) = Self.modes[mode]
+        let (threads, stages, memory) = Self.modes[mode]
         let data = try Self.data.get()
         let release = SluiceProcess.releaseBinary
         try #require(FileManager.default.isExecutableFile(atPath: release), "build the release binary first: swift build -c release --product sluice")
@@ -36,10 +37,44 @@ struct TPCHTests {
         defer { try? FileManager.default.removeItem(atPath: script) }
         try (schema + "\n" + query).write(toFile: script, atomically: true, encoding: .utf8)
         let r = try SluiceProcess.run(["query", "--local", "--threads", "\(threads)", "--format", "csv", "-f", script]
-                                      + (stages > 0 ? ["--stages", "\(stages)"] : []), binary: release)
+                                      + (stages > 0 ? ["--stages", "\(stages)"] : []) + (memory.map { ["--memory-limit", $0] } ?? []), binary: release)
         try #require(r.status == 0, "\(q) failed: \(r.stderr)")
 
         for d in try TPCHAnswers.differences(q, csv: r.stdout, repo: Self.repo) { Issue.record("\(d)") }
+    }
+}
+
+/// The memory limit at SF0.1, in the release binary: 600,000 groups with a
+/// string aggregate and a sort of all of lineitem within 16 MB give the
+/// answers they give without a limit, spill, and leave the temp dir empty.
+@Suite(.serialized)
+struct TPCHSpillTests {
+    @Test func groupingAndSortingLineitemWithin16MB() throws {
+        let data = try TPCHTests.data.get()
+        let release = SluiceProcess.releaseBinary
+        try #require(FileManager.default.isExecutableFile(atPath: release), "build the release binary first: swift build -c release --product sluice")
+        let temp = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-tpch-spill-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: temp) }
+        let l = "'\(data)/lineitem.csv'"
+        let queries = [
+            ("SELECT l_orderkey, l_linenumber, count(*) AS n, sum(l_quantity) AS q, max(l_comment) AS c FROM \(l) GROUP BY l_orderkey, l_linenumber", false),
+            ("SELECT l_orderkey, l_linenumber, l_shipdate, l_comment FROM \(l) ORDER BY l_comment, l_orderkey, l_linenumber", true),
+        ]
+        for (sql, ordered) in queries {
+            let free = try SluiceProcess.run(["query", "--local", "--threads", "2", "--format", "csv", sql], binary: release)
+            let limited = try SluiceProcess.run(["query", "--local", "--threads", "2", "--memory-limit", "16MB", "--temp-dir", temp, "--format", "csv", sql],
+                                                binary: release)
+            try #require(free.status == 0 && limited.status == 0, "\(free.stderr)\(limited.stderr)")
+            var a = free.stdout.split(separator: "\n"), b = limited.stdout.split(separator: "\n")
+            if !ordered { a.sort(); b.sort() }
+            #expect(a.count > 600_000 && a == b, "\(sql): \(b.count) lines under the limit, \(a.count) without")
+            let explain = try SluiceProcess.run(["query", "--local", "--threads", "2", "--memory-limit", "16MB", "--temp-dir", temp, "--format", "csv",
+                                                 "EXPLAIN ANALYZE " + sql], binary: release)
+            let spilled = explain.stdout.split(separator: "\n").first { $0.contains("spilled=") && !$0.contains("spilled=0B") }
+            #expect(spilled != nil, "\(explain.stdout)\(explain.stderr)")
+            #expect(((try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? ["?"]).isEmpty, "spill files were left")
+        }
     }
 }
 

@@ -7,6 +7,14 @@ import SQL
 /// row per group; the final one, after a repartition on the keys, merges the
 /// states of a group (all in its partition) with ordinary aggregates: sum of
 /// counts, min of mins. The operator itself does not depend on the phase.
+/// Under a memory limit the table is reserved from the query's pool, for
+/// the groups a batch may add before it adds them. When the pool says no, a
+/// partial aggregate (whose states a final one merges anyway) emits what it
+/// has and starts an empty table; a final or single one keeps feeding the
+/// groups already in its table and spills the rows of other groups into 16
+/// files by bits of their key's hash; after the table's groups are emitted,
+/// each file is aggregated the same way on its own (one level deeper: other
+/// hash bits), so a group's rows always meet in one table.
 final class HashAggregateOperator: Operator {
     let input: Operator
     let groups: [BoundExpr]
@@ -14,68 +22,226 @@ final class HashAggregateOperator: Operator {
     let schema: Schema
     let stats = OperatorStats()
     private let context: RunContext
-    private var output: BatchQueue?
+    /// Its states are merged by a final aggregate after it: it may emit a group more than once.
+    private let partial: Bool
+    /// How deep in the spill recursion this operator is (0: the plan's own).
+    private let level: Int
+    private var table: GroupTable?
+    private var budget: (MemoryReservation, SpillSpace)?
+    private var spills: [SpillWriter]?
+    private var inputDone = false
+    private var output = BatchQueue()
+    /// Spilled partitions still to aggregate, and the operator working on one.
+    private var pending: [SpillReader] = []
+    private var child: HashAggregateOperator?
+    static let spillFanOut = 16
+    static let maxLevel = 12
 
-    init(_ input: Operator, groups: [BoundExpr], aggregates: [AggregateCall], schema: Schema, context: RunContext) {
+    init(_ input: Operator, groups: [BoundExpr], aggregates: [AggregateCall], schema: Schema, context: RunContext,
+         partial: Bool = false, level: Int = 0) {
         self.input = input
         self.groups = groups
         self.aggregates = aggregates
         self.schema = schema
         self.context = context
+        self.partial = partial
+        self.level = level
     }
 
     func close() {
+        inputDone = true
         output = BatchQueue()
+        pending = []
+        child = nil
+        budget?.0.free()
         input.close()
     }
 
     func next() throws(SQLError) -> RecordBatch? {
         try stats.measure { () throws(SQLError) -> RecordBatch? in
-            if output == nil { output = BatchQueue(try run()) }
-            return output?.pop()
+            while true {
+                if let b = output.pop() { return b }
+                if !inputDone {
+                    try consume()
+                    continue
+                }
+                if let c = child {
+                    if let b = try c.next() { return b }
+                    // Its figures are this operator's (its rows already are, as they pass through).
+                    stats.spilledBytes += c.stats.spilledBytes
+                    stats.readBackBytes += c.stats.readBackBytes
+                    stats.peakMemory = max(stats.peakMemory, c.stats.peakMemory)
+                    child = nil
+                }
+                guard !pending.isEmpty else { return nil }
+                child = HashAggregateOperator(SpillScan(pending.removeFirst(), schema: input.schema, stats: stats), groups: groups,
+                                              aggregates: aggregates, schema: schema, context: context, level: level + 1)
+            }
         }
     }
 
-    private func run() throws(SQLError) -> [RecordBatch] {
-        let table = KeyTable(integerMode: Keys.integerMode(groups.map(\.type), packPairs: false))
-        var keyBuilders = groups.map { ColumnBuilder(type: $0.type) }
-        let states = aggregates.map { AggregateState($0) }
-        var totalGroups = groups.isEmpty ? 1 : 0
-        if groups.isEmpty { for s in states { s.resize(1) } }
-        while let b = try input.next() {
+    /// Feeds input batches to the table until there is output (a partial
+    /// aggregate's flush) or the input ends (the table's groups, then the spills).
+    private func consume() throws(SQLError) {
+        if table == nil {
+            // A partial aggregate keeps a small table (its share, over 8), leaving the rest to the final one.
+            budget = groups.isEmpty ? nil : context.reservation("GROUP BY", ways: partial ? 8 : 1)
+            table = GroupTable(groups: groups, aggregates: aggregates)
+        }
+        while output.isEmpty, let b = try input.next() {
             try context.check()
-            if b.rowCount == 0 { continue }
-            let ids: [Int32]
-            if groups.isEmpty {
-                ids = [Int32](repeating: 0, count: b.rowCount)
-            } else {
-                var keyCols: [Column] = []
-                for g in groups { keyCols.append(try Evaluator.evaluate(g, b)) }
-                let before = table.count
-                ids = table.ids(Keys(keyCols), insert: true, nullsMatch: true)
-                if table.count > before {
-                    // New groups appear in id order; remember their key values.
-                    var firstRows: [Int32] = []
-                    var next = Int32(before)
-                    for (row, id) in ids.enumerated() where id == next { firstRows.append(Int32(row)); next += 1 }
-                    for k in keyCols.indices { keyBuilders[k].append(contentsOf: keyCols[k].gather(firstRows)) }
-                    totalGroups = table.count
-                    for s in states { s.resize(totalGroups) }
-                }
+            if b.rowCount > 0 { try add(b) }
+        }
+        guard output.isEmpty else { return }
+        inputDone = true
+        try emitTable()
+        if let spills {
+            for w in spills where w.batches > 0 {
+                stats.spilledBytes += w.bytes
+                pending.append(w.finish())
             }
-            // Each distinct argument is evaluated once per batch (avg and sum of x share x).
-            var evaluated: [BoundExpr: Column] = [:]
-            for s in states {
-                var arg: Column? = nil
-                if let e = s.call.argument {
-                    if let c = evaluated[e] { arg = c } else { let c = try Evaluator.evaluate(e, b); evaluated[e] = c; arg = c }
+            self.spills = nil
+        }
+    }
+
+    private func emitTable() throws(SQLError) {
+        guard let t = table else { return }
+        for b in chunked(try t.finish(schema: schema)) { output.append(b) }
+        table = nil
+        budget?.0.free()
+    }
+
+    private func add(_ b: RecordBatch) throws(SQLError) {
+        guard let t = table else { return }
+        guard !groups.isEmpty else { return try t.update(ids: [Int32](repeating: 0, count: b.rowCount), b) }
+        var keyCols: [Column] = []
+        for g in groups { keyCols.append(try Evaluator.evaluate(g, b)) }
+        let keys = Keys(keyCols)
+        guard let (memory, spill) = budget else { _ = try t.add(b, keys: keys, keyCols: keyCols); return }
+        // What the batch may add: a group per row at worst; counted exactly when the pool is short.
+        let rowCost = t.perGroup + keyCols.reduce(0) { $0 + $1.memoryBytes } / b.rowCount
+        let valueCost = b.rowCount * t.keptValueCost
+        if spills == nil, memory.grow(b.rowCount * rowCost + valueCost) {
+            let added = try t.add(b, keys: keys, keyCols: keyCols)
+            memory.shrink((b.rowCount - added) * rowCost)
+        } else {
+            let ids = t.table.ids(keys, insert: false, nullsMatch: true)
+            var missing: [Int32] = []
+            for (i, id) in ids.enumerated() where id < 0 { missing.append(Int32(i)) }
+            // At most this many new groups (rows of one key share one).
+            if spills == nil, memory.grow(missing.count * rowCost + valueCost) {
+                let added = try t.add(b, keys: keys, keyCols: keyCols)
+                memory.shrink((missing.count - added) * rowCost)
+            } else if partial, t.count > 0 {
+                // The final aggregate merges states: emit these and start again with this batch.
+                try emitTable()
+                table = GroupTable(groups: groups, aggregates: aggregates)
+                budget = context.reservation("GROUP BY", ways: 8)
+                return try add(b)
+            } else if (t.count == 0 && level >= 2) || level >= Self.maxLevel {
+                // Nothing in the table to keep, again: spilling would not make progress. (At the first
+                // levels an empty table spills all: the operators holding the pool may be done by then.)
+                try memory.require(missing.count * rowCost + valueCost, "the groups of one batch of its input (\(b.rowCount) rows)")
+                _ = try t.add(b, keys: keys, keyCols: keyCols)
+            } else {
+                // Rows of groups in the table stay; the others go to disk by their hash.
+                if spills == nil {
+                    var files: [SpillWriter] = []
+                    for p in 0..<Self.spillFanOut { files.append(try spill.file("aggregate-l\(level)-p\(p)")) }
+                    spills = files
                 }
-                try s.update(ids, arg, rows: b.rowCount)
+                var byPart: [[Int32]] = Array(repeating: [], count: Self.spillFanOut)
+                let shift = UInt64(60 - 4 * level)
+                for i in missing { byPart[Int((keys.hashes[Int(i)] >> shift) & 15)].append(i) }
+                for p in 0..<Self.spillFanOut where !byPart[p].isEmpty { try spills![p].append(b.gather(byPart[p])) }
+                let kept = ids.indices.filter { ids[$0] >= 0 }.map { Int32($0) }
+                if !kept.isEmpty {
+                    try memory.require(kept.count * t.keptValueCost, "the values of the groups it keeps in memory")
+                    try t.update(ids: kept.map { ids[Int($0)] }, kept.count == b.rowCount ? b : b.gather(kept))
+                }
             }
         }
+        stats.peakMemory = max(stats.peakMemory, memory.peak)
+    }
+}
+
+/// One hash table of groups: their keys (in id order) and aggregate states.
+final class GroupTable {
+    let groups: [BoundExpr]
+    let table: KeyTable
+    private var keyBuilders: [ColumnBuilder]
+    private let states: [AggregateState]
+    private(set) var count: Int
+    /// Bytes a group costs beyond its key (slot, states), and a row of a state that keeps values (median, DISTINCT).
+    let perGroup: Int
+    let keptValueCost: Int
+
+    init(groups: [BoundExpr], aggregates: [AggregateCall]) {
+        self.groups = groups
+        table = KeyTable(integerMode: Keys.integerMode(groups.map(\.type), packPairs: false))
+        keyBuilders = groups.map { ColumnBuilder(type: $0.type) }
+        states = aggregates.map { AggregateState($0) }
+        count = groups.isEmpty ? 1 : 0
+        if groups.isEmpty { for s in states { s.resize(1) } }
+        perGroup = 48 + 24 * aggregates.count
+        keptValueCost = 24 * aggregates.filter { $0.distinct || $0.kind == .median }.count
+    }
+
+    /// Adds a batch's rows, making groups for new keys; how many groups it made.
+    @discardableResult
+    func add(_ b: RecordBatch, keys: Keys, keyCols: [Column]) throws(SQLError) -> Int {
+        let before = table.count
+        let ids = table.ids(keys, insert: true, nullsMatch: true)
+        if table.count > before {
+            // New groups appear in id order; remember their key values.
+            var firstRows: [Int32] = []
+            var next = Int32(before)
+            for (row, id) in ids.enumerated() where id == next { firstRows.append(Int32(row)); next += 1 }
+            for k in keyCols.indices { keyBuilders[k].append(contentsOf: keyCols[k].gather(firstRows)) }
+            count = table.count
+            for s in states { s.resize(count) }
+        }
+        try update(ids: ids, b)
+        return table.count - before
+    }
+
+    func update(ids: [Int32], _ b: RecordBatch) throws(SQLError) {
+        // Each distinct argument is evaluated once per batch (avg and sum of x share x).
+        var evaluated: [BoundExpr: Column] = [:]
+        for s in states {
+            var arg: Column? = nil
+            if let e = s.call.argument {
+                if let c = evaluated[e] { arg = c } else { let c = try Evaluator.evaluate(e, b); evaluated[e] = c; arg = c }
+            }
+            try s.update(ids, arg, rows: b.rowCount)
+        }
+    }
+
+    func finish(schema: Schema) throws(SQLError) -> RecordBatch {
         var cols: [Column] = []
         for k in keyBuilders.indices { cols.append(keyBuilders[k].finish()) }
-        for s in states { cols.append(try s.finish(totalGroups)) }
-        return chunked(RecordBatch(schema: schema, columns: cols, rowCount: totalGroups))
+        for s in states { cols.append(try s.finish(count)) }
+        return RecordBatch(schema: schema, columns: cols, rowCount: count)
     }
+}
+
+/// Batches read back from a spill file, as an operator.
+final class SpillScan: Operator {
+    let schema: Schema
+    let stats: OperatorStats
+    private let reader: SpillReader
+
+    init(_ reader: SpillReader, schema: Schema, stats: OperatorStats) {
+        self.reader = reader
+        self.schema = schema
+        self.stats = stats
+    }
+
+    func next() throws(SQLError) -> RecordBatch? {
+        guard let b = try reader.next() else { return nil }
+        stats.readBackBytes += b.memoryBytes
+        return RecordBatch(schema: schema, columns: b.columns, rowCount: b.rowCount)
+    }
+
+    func close() { reader.close() }
 }

@@ -35,6 +35,10 @@ public final class OperatorStats: @unchecked Sendable {
     public var filesSkipped = 0
     public var bytesRead = 0
     public var bytesSkipped = 0
+    /// Memory it held at most (reserved from the query's pool), and what it spilled and read back.
+    public var peakMemory = 0
+    public var spilledBytes = 0
+    public var readBackBytes = 0
     public init() {}
 
     /// Times `body` and counts the rows it returns.

@@ -3,12 +3,19 @@ import SQL
 
 /// ORDER BY over one partition: materializes its input and sorts it
 /// (stable). Above it, a merging gather combines the partitions' runs.
+/// Under a memory limit it is an external merge sort: what it holds is
+/// reserved from the query's pool, and when the pool says no, the rows held
+/// so far are sorted and spilled as a run; at the end the runs are merged,
+/// a batch of each at a time (in several passes when there are more runs
+/// than the budget can hold a batch of at once).
 final class SortOperator: Operator {
     let input: Operator
     let keys: [SortKey]
     let stats = OperatorStats()
     private let context: RunContext
     private var output: BatchQueue?
+    private var merger: RunMerger?
+    private var reservation: MemoryReservation?
 
     init(_ input: Operator, keys: [SortKey], context: RunContext) {
         self.input = input
@@ -20,21 +27,205 @@ final class SortOperator: Operator {
 
     func close() {
         output = BatchQueue()
+        merger = nil
+        reservation?.free()
         input.close()
     }
 
     func next() throws(SQLError) -> RecordBatch? {
         try stats.measure { () throws(SQLError) -> RecordBatch? in
-            if output == nil {
-                var held: [RecordBatch] = []
-                while let b = try input.next() {
-                    try context.check()
-                    if b.rowCount > 0 { held.append(b) }
-                }
-                output = BatchQueue(held.isEmpty ? [] : chunked(try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: nil)))
+            if output == nil && merger == nil { try consume() }
+            if let merger {
+                guard let b = try merger.next() else { reservation?.free(); return nil }
+                stats.readBackBytes = merger.readBack
+                return b
             }
             return output?.pop()
         }
+    }
+
+    private func consume() throws(SQLError) {
+        let budget = context.reservation("ORDER BY")
+        reservation = budget?.0
+        var held: [RecordBatch] = []
+        var runs: [SpillReader] = []
+        while let b = try input.next() {
+            try context.check()
+            if b.rowCount == 0 { continue }
+            if let (memory, spill) = budget {
+                // Held, and its sorted copy.
+                let size = 2 * b.memoryBytes
+                if !memory.grow(size) {
+                    if !held.isEmpty {
+                        runs.append(try writeRun(held, to: spill))
+                        held = []
+                        memory.free()
+                    }
+                    try memory.require(size, "one batch of its input")
+                }
+                stats.peakMemory = memory.peak
+            }
+            held.append(b)
+        }
+        guard let (memory, spill) = budget, !runs.isEmpty else {
+            output = BatchQueue(held.isEmpty ? [] : chunked(try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: nil)))
+            return
+        }
+        if !held.isEmpty { runs.append(try writeRun(held, to: spill)) }
+        held = []
+        memory.free()
+        merger = try RunMerger.merging(runs, keys: keys, schema: schema, memory: memory, spill: spill, context: context, stats: stats)
+    }
+
+    /// The rows held, sorted, as a run on disk.
+    private func writeRun(_ held: [RecordBatch], to spill: SpillSpace) throws(SQLError) -> SpillReader {
+        let sorted = try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: nil)
+        let file = try spill.file("sort")
+        var start = 0
+        while start < sorted.rowCount {
+            let end = min(sorted.rowCount, start + RunMerger.batchRows)
+            try file.append(sorted.slice(start..<end))
+            start = end
+        }
+        stats.spilledBytes += file.bytes
+        return file.finish()
+    }
+}
+
+/// Merges sorted runs on disk into one sorted stream, a batch at a time:
+/// the current batches of the runs are put side by side, the merge order
+/// is found with the same comparators as the in-memory sort (ties go to the
+/// earlier run, so the sort stays stable), and the output is gathered from
+/// them, until one run's batch is used up and its next one is read.
+final class RunMerger {
+    /// Rows per batch of a run on disk: small, so a merge of many runs holds little.
+    static let batchRows = 4096
+    private let runs: [SpillReader]
+    private let keys: [SortKey]
+    private let schema: Schema
+    private let context: RunContext
+    private var current: [RecordBatch?]
+    private(set) var readBack = 0
+
+    private init(_ runs: [SpillReader], keys: [SortKey], schema: Schema, context: RunContext) {
+        self.runs = runs
+        self.keys = keys
+        self.schema = schema
+        self.context = context
+        current = Array(repeating: nil, count: runs.count)
+    }
+
+    /// A merge of `runs`, first merging groups of them into longer runs while
+    /// the budget cannot hold a batch of each (two, for the side-by-side copy).
+    static func merging(_ runs: [SpillReader], keys: [SortKey], schema: Schema, memory: MemoryReservation, spill: SpillSpace,
+                        context: RunContext, stats: OperatorStats) throws(SQLError) -> RunMerger {
+        var runs = runs
+        let perRun = max(1, runs.map { $0.bytes / max(1, $0.batchCount) }.max() ?? 1) * 6   // decoded, and copied side by side
+        let available = max(0, min(memory.share, memory.pool.limit - memory.pool.used))
+        let fanIn = max(2, min(256, available / perRun))
+        while runs.count > fanIn {
+            var longer: [SpillReader] = []
+            for start in stride(from: 0, to: runs.count, by: fanIn) {
+                let group = Array(runs[start..<min(runs.count, start + fanIn)])
+                if group.count == 1 { longer.append(group[0]); continue }
+                let m = RunMerger(group, keys: keys, schema: schema, context: context)
+                let file = try spill.file("sort-merge")
+                while let b = try m.next() { try file.append(b) }
+                stats.spilledBytes += file.bytes
+                stats.readBackBytes += m.readBack
+                longer.append(file.finish())
+            }
+            runs = longer
+        }
+        try memory.require(perRun * runs.count, "merging \(runs.count) sorted runs")
+        stats.peakMemory = max(stats.peakMemory, memory.peak)
+        return RunMerger(runs, keys: keys, schema: schema, context: context)
+    }
+
+    func next() throws(SQLError) -> RecordBatch? {
+        try context.check()
+        for i in runs.indices where (current[i]?.rowCount ?? 0) == 0 {
+            current[i] = nil
+            while let b = try runs[i].next() {
+                readBack += b.memoryBytes
+                if b.rowCount > 0 { current[i] = b; break }
+            }
+        }
+        let live = runs.indices.filter { current[$0] != nil }
+        if live.isEmpty { return nil }
+        if live.count == 1 {
+            defer { current[live[0]] = nil }
+            return current[live[0]]
+        }
+        var starts: [Int] = []
+        var at = 0
+        for i in live { starts.append(at); at += current[i]!.rowCount }
+        let side = RecordBatch.concat(live.map { current[$0]! }, schema: schema)
+        var comparators: [(Int, Int) -> Int] = []
+        for k in keys { comparators.append(RowComparator.make(try Evaluator.evaluate(k.expr, side), ascending: k.ascending, nullsFirst: k.nullsFirst)) }
+        // Rows of the side-by-side batch in order: runs are laid out in run order, so a tie goes to the lower position.
+        let less: (Int, Int) -> Bool = { x, y in
+            for c in comparators {
+                let r = c(x, y)
+                if r != 0 { return r < 0 }
+            }
+            return x < y
+        }
+        var heads = starts
+        let ends = starts.indices.map { $0 + 1 < starts.count ? starts[$0 + 1] : at }
+        var heap = RunHeap(less: less)
+        for r in live.indices { heap.push(r, heads[r]) }
+        var picks: [Int32] = []
+        picks.reserveCapacity(Self.batchRows)
+        while let r = heap.pop() {
+            picks.append(Int32(heads[r]))
+            heads[r] += 1
+            if heads[r] == ends[r] { break }   // this run's batch is used up: read its next one first
+            heap.push(r, heads[r])
+        }
+        for (r, i) in live.enumerated() {
+            let used = heads[r] - starts[r]
+            let b = current[i]!
+            current[i] = used == b.rowCount ? nil : b.slice(used..<b.rowCount)
+        }
+        return side.gather(picks)
+    }
+}
+
+/// A binary min-heap of runs keyed by their head row's position in the side-by-side batch.
+private struct RunHeap {
+    let less: (Int, Int) -> Bool
+    private var items: [(run: Int, row: Int)] = []
+    init(less: @escaping (Int, Int) -> Bool) { self.less = less }
+
+    mutating func push(_ run: Int, _ row: Int) {
+        items.append((run, row))
+        var c = items.count - 1
+        while c > 0 {
+            let p = (c - 1) / 2
+            guard less(items[c].row, items[p].row) else { break }
+            items.swapAt(c, p)
+            c = p
+        }
+    }
+
+    mutating func pop() -> Int? {
+        guard let top = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var p = 0
+            while true {
+                let l = 2 * p + 1, r = l + 1
+                var m = p
+                if l < items.count, less(items[l].row, items[m].row) { m = l }
+                if r < items.count, less(items[r].row, items[m].row) { m = r }
+                if m == p { break }
+                items.swapAt(p, m)
+                p = m
+            }
+        }
+        return top.run
     }
 }
 

@@ -139,6 +139,10 @@ enum PlanText {
             s += " files=\(own.reduce(0) { $0 + $1.filesRead }) files_skipped=\(own.reduce(0) { $0 + $1.filesSkipped })"
             s += " bytes=\(own.reduce(0) { $0 + $1.bytesRead }) bytes_skipped=\(own.reduce(0) { $0 + $1.bytesSkipped })"
         }
+        let peak = own.reduce(0) { $0 + $1.peakMemory }, spilled = own.reduce(0) { $0 + $1.spilledBytes }
+        if peak > 0 || spilled > 0 {
+            s += " peak_memory=\(byteText(UInt64(peak))) spilled=\(byteText(UInt64(spilled))) read_back=\(byteText(UInt64(own.reduce(0) { $0 + $1.readBackBytes })))"
+        }
         return s + ")"
     }
 }

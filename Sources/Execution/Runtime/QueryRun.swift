@@ -18,9 +18,9 @@ final class QueryRun {
     /// The type of each subquery's column.
     private let subqueryTypes: [DataType]
 
-    init(_ query: PhysicalQuery, partitions: Int, cancel: Cancellation) {
+    init(_ query: PhysicalQuery, partitions: Int, cancel: Cancellation, memory: MemoryPool? = nil, spill: SpillSpace? = nil) {
         self.query = query
-        context = RunContext(cancel: cancel, partitions: partitions)
+        context = RunContext(cancel: cancel, partitions: partitions, memory: memory, spill: spill)
         let root = context
         cteRows = query.ctes.map { _ in Once(context: root) }
         stageTask = nil
@@ -30,10 +30,10 @@ final class QueryRun {
     /// A task of a stage: `fragment` reads earlier stages through `reader`;
     /// `subqueryRows` are the rows of the subqueries its expressions use.
     init(fragment: PhysicalPlan, subqueryRows: [[RecordBatch]], subqueryTypes: [DataType], task: Int, reader: any StageReader,
-         reads: [InputSlice]? = nil, writeTag: String, partitions: Int, cancel: Cancellation) {
+         reads: [InputSlice]? = nil, writeTag: String, partitions: Int, cancel: Cancellation, memory: MemoryPool? = nil, spill: SpillSpace? = nil) {
         self.subqueryTypes = subqueryTypes
         query = PhysicalQuery(root: fragment)
-        context = RunContext(cancel: cancel, partitions: partitions)
+        context = RunContext(cancel: cancel, partitions: partitions, memory: memory, spill: spill)
         cteRows = []
         self.subqueryRows = subqueryRows
         stageTask = (task, reader, reads, writeTag)
@@ -175,9 +175,9 @@ final class TreeRun {
             op = FilterOperator(try self.operator(p.inputs[0], partition: k), e, context: context)
         case .project(let es):
             op = ProjectOperator(try self.operator(p.inputs[0], partition: k), es, p.schema, context: context)
-        case .aggregate(let groups, let aggregates, _):
+        case .aggregate(let groups, let aggregates, let phase):
             op = HashAggregateOperator(try self.operator(p.inputs[0], partition: k), groups: groups, aggregates: aggregates,
-                                       schema: p.schema, context: context)
+                                       schema: p.schema, context: context, partial: phase == .partial)
         case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _):
             let probe = try self.operator(p.inputs[0], partition: k)
             let side = try joinSide(p, partition: k)

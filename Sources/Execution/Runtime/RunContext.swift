@@ -13,6 +13,9 @@ final class RunContext: @unchecked Sendable, Wakeable {
     let stats: RunStats
     /// How many partitions a spread node runs in.
     let partitions: Int
+    /// The query's memory budget and where its operators spill (nil: unbounded, as before a limit is set).
+    let memory: MemoryPool?
+    let spill: SpillSpace?
     private let parent: RunContext?
     private let lock = NSLock()
     // Guarded by `lock`.
@@ -21,7 +24,10 @@ final class RunContext: @unchecked Sendable, Wakeable {
     private var sleepers: [Wakeable] = []
     private let threads = DispatchGroup()
 
-    init(cancel: Cancellation, partitions: Int, quarantines: QuarantineSet = QuarantineSet(), stats: RunStats = RunStats(), parent: RunContext? = nil) {
+    init(cancel: Cancellation, partitions: Int, quarantines: QuarantineSet = QuarantineSet(), stats: RunStats = RunStats(), parent: RunContext? = nil,
+         memory: MemoryPool? = nil, spill: SpillSpace? = nil) {
+        self.memory = memory
+        self.spill = spill
         self.cancel = cancel
         self.partitions = max(1, partitions)
         self.quarantines = quarantines
@@ -32,7 +38,7 @@ final class RunContext: @unchecked Sendable, Wakeable {
 
     /// A run serving this one (a CTE computed on first use), sharing its settings.
     func child() -> RunContext {
-        RunContext(cancel: cancel, partitions: partitions, quarantines: quarantines, stats: stats, parent: self)
+        RunContext(cancel: cancel, partitions: partitions, quarantines: quarantines, stats: stats, parent: self, memory: memory, spill: spill)
     }
 
     /// Throws when the run must end: the session was cancelled, a thread failed,
@@ -52,6 +58,15 @@ final class RunContext: @unchecked Sendable, Wakeable {
         let own = stopped || failure != nil
         lock.unlock()
         return own || cancel.isCancelled || (parent?.isStopped ?? false)
+    }
+
+    /// A reservation of this run's pool for one operator instance, with where
+    /// it spills; nil when the run has no memory limit.
+    /// Its share: the pool over the partitions (threads) that run such an
+    /// operator at once, over `ways` more when it is one of several per thread.
+    func reservation(_ owner: String, ways: Int = 1) -> (MemoryReservation, SpillSpace)? {
+        guard let memory, let spill else { return nil }
+        return (MemoryReservation(memory, owner: owner, share: max(1 << 20, memory.limit / max(1, partitions * ways))), spill)
     }
 
     /// Records the first error; every thread ends at its next check.

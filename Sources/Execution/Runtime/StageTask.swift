@@ -43,8 +43,9 @@ public enum StageTask {
     /// Task `task` of `stage` on `threads` threads; its rows, split into the
     /// stage's output buckets (`stage.output.buckets` lists).
     /// `writeTag` names the files a write node writes (the task and its attempt on the cluster).
+    /// `memory` and `spill`: the task's memory budget and where it spills (none: unbounded).
     public static func run(_ stage: QueryStage, task: Int, threads: Int, reader: any StageReader, writeTag: String? = nil,
-                           cancel: Cancellation) throws(SQLError) -> [[RecordBatch]] {
+                           cancel: Cancellation, memory: MemoryPool? = nil, spill: SpillSpace? = nil) throws(SQLError) -> [[RecordBatch]] {
         guard task >= 0, task < stage.tasks else {
             throw SQLError.execution("stage \(stage.id) has \(stage.tasks) tasks; there is no task \(task)")
         }
@@ -88,7 +89,8 @@ public enum StageTask {
             subqueryRows.append(used.contains(i) ? try reader.read([.whole(s)]).flatMap { $0 } : [])
         }
         let rows = try QueryRun(fragment: plan, subqueryRows: subqueryRows, subqueryTypes: stage.subqueryTypes, task: task, reader: reader,
-                                reads: stage.layout?[task], writeTag: writeTag ?? "t\(task)", partitions: threads, cancel: cancel).run()
+                                reads: stage.layout?[task], writeTag: writeTag ?? "t\(task)", partitions: threads, cancel: cancel,
+                                memory: memory, spill: spill).run()
         switch stage.output {
         case .single:
             return [rows]

@@ -9,7 +9,10 @@ import Synchronization
 public enum StagedQuery {
     /// The result stage's rows, in order (none with `discard`, for EXPLAIN
     /// ANALYZE), and what each stage did.
-    public static func run(_ plan: StagePlan, threads: Int, cancel: Cancellation, discard: Bool = false) throws(SQLError) -> StagedRun {
+    public static func run(_ plan: StagePlan, threads: Int, cancel: Cancellation, discard: Bool = false,
+                           memoryLimit: Int? = nil, tempDirectory: String = Session.defaultTempDirectory) throws(SQLError) -> StagedRun {
+        let spill = SpillSpace(root: tempDirectory)
+        defer { spill.close() }
         let store = MemoryShuffle(stages: plan.stages.count)
         var figures: [StageFigures] = []
         for planned in plan.stages {
@@ -27,7 +30,8 @@ public enum StagedQuery {
             for t in 0..<stage.tasks {
                 try cancel.check()
                 let start = monotonicNanos()
-                let buckets = try StageTask.run(stage, task: t, threads: threads, reader: store, cancel: cancel)
+                let buckets = try StageTask.run(stage, task: t, threads: threads, reader: store, cancel: cancel,
+                                                memory: memoryLimit.map { MemoryPool(limit: $0) }, spill: spill)
                 let written = store.write(stage: stage.id, task: t, buckets: buckets)
                 f.taskSeconds += Double(monotonicNanos() - start) / 1e9
                 f.rows += UInt64(buckets.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rowCount } })

@@ -37,6 +37,17 @@ public final class Session: Catalog {
     public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
     /// How a staged query re-plans its shuffle reads from the sizes it meets (`SET adaptive...`).
     public var adaptive = AdaptivePolicy()
+    /// Each query's memory budget (`SET memory_limit`, `--memory-limit`): 80% of RAM by default, as DuckDB.
+    public var memoryLimit = MemoryPool.defaultLimit
+    /// Where queries spill (`SET temp_directory`, `--temp-dir`): a folder of their own below it, removed when they end.
+    public var tempDirectory = Session.defaultTempDirectory
+    /// The most the last query run here reserved of its budget at once (tests check it never passes the limit).
+    public private(set) var lastMemoryPeak = 0
+    public static var defaultTempDirectory: String {
+        var t = NSTemporaryDirectory()
+        while t.count > 1, t.hasSuffix("/") { t.removeLast() }
+        return t
+    }
 
     public init() {}
 
@@ -135,7 +146,10 @@ public final class Session: Catalog {
                 let workers = Set(run.figures.flatMap(\.workers)).sorted()
                 lines.insert(String(format: "Total: %.3fms, %d stages on ", elapsed, cut.stages.count) + workers.joined(separator: ", "), at: 0)
             } else if analyze {
-                let run = QueryRun(plan, partitions: threads, cancel: cancel)
+                let spill = SpillSpace(root: tempDirectory)
+                let pool = MemoryPool(limit: memoryLimit)
+                defer { spill.close(); lastMemoryPeak = pool.peak }
+                let run = QueryRun(plan, partitions: threads, cancel: cancel, memory: pool, spill: spill)
                 let start = monotonicNanos()
                 _ = try run.run()
                 let elapsed = Double(monotonicNanos() - start) / 1e6
@@ -295,7 +309,7 @@ public final class Session: Catalog {
         return try PhysicalPlanner(partitions: stages?.partitions ?? threads, broadcastLimit: broadcastLimit, distributed: stages != nil).plan(optimized)
     }
 
-    static let settings = "threads, broadcast_threshold, adaptive, adaptive_partition_bytes, adaptive_skew_bytes, adaptive_skew_factor, adaptive_broadcast_bytes"
+    static let settings = "threads, memory_limit, temp_directory, broadcast_threshold, adaptive, adaptive_partition_bytes, adaptive_skew_bytes, adaptive_skew_factor, adaptive_broadcast_bytes"
 
     /// `SET name = value` (nil value: `RESET name`).
     private func set(_ name: String, _ value: Expr?, _ loc: SourceLocation) throws(SQLError) -> StatementResult {
@@ -325,6 +339,19 @@ public final class Session: Catalog {
                 throw SQLError.binder("broadcast_threshold takes a number of rows, like SET broadcast_threshold = 100000", value.location)
             }
             broadcastLimit = Double(n)
+        case "memory_limit", "max_memory":
+            guard value != nil else { memoryLimit = MemoryPool.defaultLimit; return .message("RESET") }
+            let n = try bytes()
+            guard n >= 1 << 20, n <= UInt64(Int.max) else {
+                throw SQLError.binder("memory_limit must be at least 1 MiB, like SET memory_limit = '1GB'", value!.location)
+            }
+            memoryLimit = Int(n)
+        case "temp_directory":
+            guard let value else { tempDirectory = Session.defaultTempDirectory; return .message("RESET") }
+            guard case .literal(.string(let path)) = value.kind, !path.isEmpty else {
+                throw SQLError.binder("temp_directory takes a path, like SET temp_directory = '/mnt/scratch'", value.location)
+            }
+            tempDirectory = path
         case "adaptive":
             guard let value else { adaptive.enabled = defaults.enabled; return .message("RESET") }
             switch value.kind {
@@ -352,7 +379,7 @@ public final class Session: Catalog {
     }
 
     /// `67108864`, `'64MB'`, `'64 MiB'`, `'1GB'` as bytes (KB, MB, GB, TB are powers of 1000; KiB... of 1024, as DuckDB); nil otherwise.
-    static func byteCount(_ text: String) -> UInt64? {
+    public static func byteCount(_ text: String) -> UInt64? {
         let t = text.trimmingCharacters(in: .whitespaces).lowercased()
         let digits = t.prefix { $0.isNumber || $0 == "." }
         let unit = t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
@@ -385,7 +412,7 @@ public final class Session: Catalog {
 
     func runStages(_ plan: StagePlan, discard: Bool) throws(SQLError) -> StagedRun {
         if let run = stageExecutor { return try run(plan, discard) }
-        return try StagedQuery.run(plan, threads: threads, cancel: cancel, discard: discard)
+        return try StagedQuery.run(plan, threads: threads, cancel: cancel, discard: discard, memoryLimit: memoryLimit, tempDirectory: tempDirectory)
     }
 
     /// EXPLAIN's answer: one line a row.
@@ -406,7 +433,10 @@ public final class Session: Catalog {
                 RecordBatch(schema: schema, columns: $0.columns, rowCount: $0.rowCount)
             })
         }
-        return (plan.root.schema, try QueryRun(plan, partitions: threads, cancel: cancel).run())
+        let spill = SpillSpace(root: tempDirectory)
+        let pool = MemoryPool(limit: memoryLimit)
+        defer { spill.close(); lastMemoryPeak = pool.peak }
+        return (plan.root.schema, try QueryRun(plan, partitions: threads, cancel: cancel, memory: pool, spill: spill).run())
     }
 
     private func insert(into t: MemoryTable, columns: [String]?, _ source: Query, _ loc: SourceLocation) throws(SQLError) -> Int {

@@ -1,0 +1,106 @@
+import Foundation
+import SQL
+import Synchronization
+
+/// The memory budget of one query (`--memory-limit`, `SET memory_limit`):
+/// the operators that hold rows (hash aggregate, sort, ...) reserve what
+/// they hold before they hold it, and spill to disk when a reservation is
+/// refused. Accounting, not allocation: the bytes are the operators' own
+/// estimates of what they keep (a batch's buffers, a table's entries).
+public final class MemoryPool: Sendable {
+    public let limit: Int
+    private let state = Mutex<(used: Int, peak: Int)>((0, 0))
+
+    public init(limit: Int) {
+        self.limit = max(0, limit)
+    }
+
+    /// Takes `bytes` from the pool, or nothing and false when that would pass the limit.
+    func reserve(_ bytes: Int) -> Bool {
+        guard bytes > 0 else { return true }
+        return state.withLock { s in
+            guard bytes <= limit - s.used else { return false }
+            s.used += bytes
+            s.peak = max(s.peak, s.used)
+            return true
+        }
+    }
+
+    func release(_ bytes: Int) {
+        guard bytes > 0 else { return }
+        state.withLock { $0.used = max(0, $0.used - bytes) }
+    }
+
+    public var used: Int { state.withLock { $0.used } }
+    /// The most that was reserved at once.
+    public var peak: Int { state.withLock { $0.peak } }
+
+    /// 80% of the machine's memory, as DuckDB's default.
+    public static var defaultLimit: Int { Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.8) }
+}
+
+/// What one operator instance holds of its pool: it grows before holding
+/// more and is freed when the operator spills or ends. Single-threaded (an
+/// operator instance runs on one thread).
+final class MemoryReservation {
+    let pool: MemoryPool
+    /// Names the operator in errors ("ORDER BY", "GROUP BY").
+    let owner: String
+    /// The most it grows to (`grow` says no beyond it): its share of the pool
+    /// beside the operators running at once, so the first one does not take it all.
+    let share: Int
+    private(set) var bytes = 0
+    private(set) var peak = 0
+
+    init(_ pool: MemoryPool, owner: String, share: Int) {
+        self.pool = pool
+        self.owner = owner
+        self.share = share
+    }
+
+    deinit { pool.release(bytes) }
+
+    /// Holds `more` bytes if the pool has them.
+    func grow(_ more: Int) -> Bool {
+        guard more <= share - bytes, pool.reserve(more) else { return false }
+        bytes += max(0, more)
+        peak = max(peak, bytes)
+        return true
+    }
+
+    /// Holds `more` bytes or fails the query: for state that cannot be spilled
+    /// (one group, one run's batch), so the message says what to raise.
+    func require(_ more: Int, _ what: String) throws(SQLError) {
+        // Beyond its share if need be: the share is for what may spill, this may not.
+        if pool.reserve(more) {
+            bytes += max(0, more)
+            peak = max(peak, bytes)
+        } else {
+            throw SQLError.execution("Out of Memory Error: \(owner) needs \(MemoryPool.text(more)) more for \(what), and the memory limit "
+                + "(\(MemoryPool.text(pool.limit))) has \(MemoryPool.text(max(0, pool.limit - pool.used))) left even after spilling; "
+                + "raise it (SET memory_limit = '...', or --memory-limit)")
+        }
+    }
+
+    /// Gives back `n` of the bytes held (reserved for what did not come).
+    func shrink(_ n: Int) {
+        let k = min(max(0, n), bytes)
+        pool.release(k)
+        bytes -= k
+    }
+
+    func free() {
+        pool.release(bytes)
+        bytes = 0
+    }
+}
+
+extension MemoryPool {
+    /// `16.0 MiB`, for messages.
+    static func text(_ n: Int) -> String {
+        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n), i = 0
+        while v >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
+        return i == 0 ? "\(n) bytes" : String(format: "%.1f", v) + " " + units[i]
+    }
+}

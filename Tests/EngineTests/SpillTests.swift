@@ -1,0 +1,123 @@
+import Columnar
+@testable import Execution
+import Foundation
+import SQL
+import Testing
+
+/// Queries under a memory limit: grouping with many groups (string
+/// aggregates, kept values), sorts of more than the budget, give the answers
+/// they give without a limit, spilling to the temp dir; a limit too small to
+/// make progress and a spill write that fails give clear errors; the temp
+/// dir is empty afterwards, every time; the pool never passes its limit.
+@Suite(.serialized)
+final class SpillTests {
+    let dir: String
+    let temp: String
+    static let limit = 8 << 20
+
+    init() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-spill-tests-\(getpid())-\(UUID().uuidString.prefix(8))").path
+        dir = base + "/data"
+        temp = base + "/temp"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: temp, withIntermediateDirectories: true)
+        var r: UInt64 = 7
+        func next(_ n: Int) -> Int { r = r &* 6364136223846793005 &+ 1442695040888963407; return Int((r >> 33) % UInt64(n)) }
+        var facts = "id,k,g,v,note\n"
+        for i in 0..<120_000 {
+            let note = String(repeating: "abcdefghij", count: 1 + next(3)) + "-\(next(100_000))"
+            facts += "\(i),\(next(40_000)),g\(next(7)),\(next(1000)),\(note)\n"
+        }
+        try facts.write(toFile: dir + "/facts.csv", atomically: true, encoding: .utf8)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: (dir as NSString).deletingLastPathComponent) }
+
+    var queries: [String] {
+        let f = "'\(dir)/facts.csv'"
+        return [
+            "SELECT k, count(*), sum(v), max(note), min(g) FROM \(f) GROUP BY k",
+            "SELECT g, k % 100 AS b, count(*), avg(v), min(note), median(v) FROM \(f) GROUP BY g, b",
+            "SELECT id, k, note FROM \(f) ORDER BY note DESC, id",
+            "SELECT note, count(*) AS n FROM \(f) GROUP BY note ORDER BY n DESC, note LIMIT 20",
+        ]
+    }
+
+    func session(_ limit: Int?) -> Session {
+        let s = Session()
+        try? s.setThreads(2)
+        if let limit { s.memoryLimit = limit }
+        s.tempDirectory = temp
+        return s
+    }
+
+    var tempIsEmpty: Bool { ((try? FileManager.default.contentsOfDirectory(atPath: temp)) ?? ["?"]).isEmpty }
+
+    @Test func answersUnderALimitEqualThoseWithout() throws {
+        for sql in queries {
+            let ordered = sql.contains("ORDER BY")
+            var expected = try renderedRows(session(nil), sql)
+            let limited = session(Self.limit)
+            var actual = try renderedRows(limited, sql)
+            #expect(limited.lastMemoryPeak <= Self.limit && limited.lastMemoryPeak > 0, "\(sql): peak \(limited.lastMemoryPeak)")
+            if !ordered {
+                expected.sort { $0.lexicographicallyPrecedes($1) }
+                actual.sort { $0.lexicographicallyPrecedes($1) }
+            }
+            #expect(sameRows(actual, expected), "\(sql): \(actual.count) rows, \(expected.count) expected")
+            #expect(tempIsEmpty, "\(sql) left spill files")
+        }
+    }
+
+    @Test func explainAnalyzeShowsWhatSpilled() throws {
+        for sql in [queries[0], queries[2]] {
+            let plan = try renderedRows(session(Self.limit), "EXPLAIN ANALYZE " + sql).map { $0[0] }.joined(separator: "\n")
+            let spilled = plan.split(separator: "\n").first { $0.contains("spilled=") && !$0.contains("spilled=0B") }
+            #expect(spilled != nil && plan.contains("peak_memory="), "\(sql)\n\(plan)")
+            #expect(tempIsEmpty)
+        }
+    }
+
+    @Test func aLimitTooSmallToMakeProgressIsAClearError() throws {
+        let s = session(1 << 20)
+        do {
+            _ = try s.execute(queries[0])
+            Issue.record("a 1 MiB budget answered a query whose first batch does not fit")
+        } catch {
+            #expect(error.message.contains("Out of Memory Error") && error.message.contains("GROUP BY") && error.message.contains("memory_limit"),
+                    "\(error.message)")
+        }
+        #expect(tempIsEmpty)
+        // Kept values (DISTINCT, median) of groups in memory cannot be spilled apart from their group.
+        do {
+            _ = try session(Self.limit).execute("SELECT k, g, median(v), count(DISTINCT note) FROM '\(dir)/facts.csv' GROUP BY k, g")
+        } catch {
+            #expect(error.message.contains("Out of Memory Error") && error.message.contains("memory_limit"), "\(error.message)")
+        }
+        #expect(tempIsEmpty)
+        // A setting below 1 MiB is refused as such.
+        #expect(throws: SQLError.self) { try s.execute("SET memory_limit = '100KB'") }
+    }
+
+    @Test func aSpillWriteThatFailsIsAClearErrorAndLeavesNothing() throws {
+        for sql in [queries[0], queries[2]] {
+            SpillSpace.failNextWrite.store(true, ordering: .relaxed)
+            defer { SpillSpace.failNextWrite.store(false, ordering: .relaxed) }
+            do {
+                _ = try session(Self.limit).execute(sql)
+                Issue.record("\(sql) finished with its spill write failing")
+            } catch {
+                #expect(error.message.contains("cannot write the spill file") && error.message.contains("temp_directory"), "\(error.message)")
+            }
+            #expect(tempIsEmpty)
+        }
+    }
+
+    @Test func whatAKilledProcessLeftIsSweptAndNothingElse() throws {
+        let dead = temp + "/sluice-spill-999999-abc", mine = temp + "/sluice-spill-\(getpid())-def", other = temp + "/keep-me"
+        for d in [dead, mine, other] { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) }
+        defer { for d in [dead, mine, other] { try? FileManager.default.removeItem(atPath: d) } }
+        #expect(SpillSpace.sweep(temp) == [dead])
+        #expect(FileManager.default.fileExists(atPath: mine) && FileManager.default.fileExists(atPath: other))
+    }
+}
