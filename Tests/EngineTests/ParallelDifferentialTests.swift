@@ -66,6 +66,10 @@ final class ParallelDifferentialTests {
             ("SELECT a.k, count(*) FROM \(f) a JOIN (SELECT * FROM \(f) WHERE id % 3 = 0) b ON a.k = b.k WHERE a.id < 2000 GROUP BY a.k", false),
             ("SELECT a.id, b.id FROM (SELECT * FROM \(f) WHERE id < 300) a JOIN \(f) b ON a.g = b.g AND a.dt = b.dt", false),
             ("SELECT count(*), count(a.id), count(b.id) FROM (SELECT * FROM \(f) WHERE id < 500) a FULL JOIN \(f) b ON a.note = b.note AND a.k = b.k", false),
+            // Grouped by another column than the join's key, which sits at the key's position in the aggregate's
+            // output: the join's partitioning must not pass for the grouping's (it did, by column position).
+            ("SELECT a.k, count(*), sum(b.v) FROM \(f) a JOIN \(f) b ON a.id = b.id GROUP BY a.k", false),
+            ("SELECT x, count(*) FROM (SELECT a.g AS x, a.id FROM \(f) a JOIN \(f) b ON a.id = b.id) GROUP BY x", false),
         ]
     }
 

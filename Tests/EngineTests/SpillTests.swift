@@ -40,6 +40,10 @@ final class SpillTests {
             "SELECT g, k % 100 AS b, count(*), avg(v), min(note), median(v) FROM \(f) GROUP BY g, b",
             "SELECT id, k, note FROM \(f) ORDER BY note DESC, id",
             "SELECT note, count(*) AS n FROM \(f) GROUP BY note ORDER BY n DESC, note LIMIT 20",
+            // Build sides larger than the limit's share: partitioned, and spilled as a grace hash join.
+            "SELECT a.id, a.k, b.note FROM \(f) a JOIN \(f) b ON a.id = b.id",
+            "SELECT a.k, count(b.id), max(b.note) FROM \(f) a LEFT JOIN (SELECT * FROM \(f) WHERE v < 500) b ON a.id = b.id AND a.v > b.v GROUP BY a.k",
+            "SELECT a.id, b.id FROM (SELECT * FROM \(f) WHERE v < 300) a FULL JOIN (SELECT * FROM \(f) WHERE v > 600) b ON a.k = b.k AND a.g = b.g",
         ]
     }
 
@@ -70,7 +74,7 @@ final class SpillTests {
     }
 
     @Test func explainAnalyzeShowsWhatSpilled() throws {
-        for sql in [queries[0], queries[2]] {
+        for sql in [queries[0], queries[2], queries[4]] {
             let plan = try renderedRows(session(Self.limit), "EXPLAIN ANALYZE " + sql).map { $0[0] }.joined(separator: "\n")
             let spilled = plan.split(separator: "\n").first { $0.contains("spilled=") && !$0.contains("spilled=0B") }
             #expect(spilled != nil && plan.contains("peak_memory="), "\(sql)\n\(plan)")
@@ -81,10 +85,10 @@ final class SpillTests {
     @Test func aLimitTooSmallToMakeProgressIsAClearError() throws {
         let s = session(1 << 20)
         do {
-            _ = try s.execute(queries[0])
-            Issue.record("a 1 MiB budget answered a query whose first batch does not fit")
+            _ = try s.execute(queries[2])
+            Issue.record("a 1 MiB budget sorted batches larger than itself")
         } catch {
-            #expect(error.message.contains("Out of Memory Error") && error.message.contains("GROUP BY") && error.message.contains("memory_limit"),
+            #expect(error.message.contains("Out of Memory Error") && error.message.contains("ORDER BY") && error.message.contains("memory_limit"),
                     "\(error.message)")
         }
         #expect(tempIsEmpty)

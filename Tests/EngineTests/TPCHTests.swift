@@ -45,11 +45,12 @@ struct TPCHTests {
 }
 
 /// The memory limit at SF0.1, in the release binary: 600,000 groups with a
-/// string aggregate and a sort of all of lineitem within 16 MB give the
-/// answers they give without a limit, spill, and leave the temp dir empty.
+/// string aggregate, a sort of all of lineitem and orders joined with
+/// lineitem within 16 MB give the answers they give without a limit, spill,
+/// and leave the temp dir empty.
 @Suite(.serialized)
 struct TPCHSpillTests {
-    @Test func groupingAndSortingLineitemWithin16MB() throws {
+    @Test func groupingSortingAndJoiningLineitemWithin16MB() throws {
         let data = try TPCHTests.data.get()
         let release = SluiceProcess.releaseBinary
         try #require(FileManager.default.isExecutableFile(atPath: release), "build the release binary first: swift build -c release --product sluice")
@@ -60,6 +61,7 @@ struct TPCHSpillTests {
         let queries = [
             ("SELECT l_orderkey, l_linenumber, count(*) AS n, sum(l_quantity) AS q, max(l_comment) AS c FROM \(l) GROUP BY l_orderkey, l_linenumber", false),
             ("SELECT l_orderkey, l_linenumber, l_shipdate, l_comment FROM \(l) ORDER BY l_comment, l_orderkey, l_linenumber", true),
+            ("SELECT o_orderkey, o_orderdate, o_comment, l_linenumber, l_extendedprice FROM '\(data)/orders.csv' JOIN \(l) ON o_orderkey = l_orderkey", false),
         ]
         for (sql, ordered) in queries {
             let free = try SluiceProcess.run(["query", "--local", "--threads", "2", "--format", "csv", sql], binary: release)

@@ -35,7 +35,7 @@ final class HashAggregateOperator: Operator {
     private var pending: [SpillReader] = []
     private var child: HashAggregateOperator?
     static let spillFanOut = 16
-    static let maxLevel = 12
+    static let maxLevel = 6
 
     init(_ input: Operator, groups: [BoundExpr], aggregates: [AggregateCall], schema: Schema, context: RunContext,
          partial: Bool = false, level: Int = 0) {
@@ -138,9 +138,10 @@ final class HashAggregateOperator: Operator {
                 table = GroupTable(groups: groups, aggregates: aggregates)
                 budget = context.reservation("GROUP BY", ways: 8)
                 return try add(b)
-            } else if (t.count == 0 && level >= 2) || level >= Self.maxLevel {
-                // Nothing in the table to keep, again: spilling would not make progress. (At the first
-                // levels an empty table spills all: the operators holding the pool may be done by then.)
+            } else if level >= Self.maxLevel {
+                // Spilled this deep, the rows left share their hash bits: spilling again would not make progress.
+                // (An empty table spills all above it: each level's files hold fewer groups, and the
+                // operators holding the pool meanwhile may be done by then.)
                 try memory.require(missing.count * rowCost + valueCost, "the groups of one batch of its input (\(b.rowCount) rows)")
                 _ = try t.add(b, keys: keys, keyCols: keyCols)
             } else {

@@ -175,9 +175,28 @@ extension PhysicalPlan {
         case .values, .cteScan: return .single
         case .exchange(let e): return e.partitioning
         case .stageInput(_, let e): return e.partitioning
-        case .filter, .project, .aggregate, .sort, .topN, .limit, .hashJoin, .nestedLoopJoin, .write:
+        // A join's output starts with its probe side's columns, at the same positions.
+        case .filter, .sort, .topN, .limit, .hashJoin, .nestedLoopJoin, .write:
             return inputs[0].partitioning
+        // The output's columns are others: a hash on input columns holds only where they are output, moved.
+        case .project(let es):
+            return Self.moved(inputs[0].partitioning, to: es)
+        case .aggregate(let groups, _, _):
+            return Self.moved(inputs[0].partitioning, to: groups)
         }
+    }
+
+    /// `p` for an output whose columns are `outputs` (of the input): a hash by
+    /// input columns becomes one by their output positions, or just `spread`
+    /// when one of them is not output as it is.
+    static func moved(_ p: Partitioning, to outputs: [BoundExpr]) -> Partitioning {
+        guard case .hash(let keys) = p else { return p }
+        var moved: [BoundExpr] = []
+        for k in keys {
+            guard case .column(_, let type) = k, let i = outputs.firstIndex(of: k) else { return .spread }
+            moved.append(.column(i, type))
+        }
+        return .hash(moved)
     }
 
     /// Whether rows leave this node in the order they came from its leaves

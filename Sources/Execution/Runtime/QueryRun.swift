@@ -178,6 +178,10 @@ final class TreeRun {
         case .aggregate(let groups, let aggregates, let phase):
             op = HashAggregateOperator(try self.operator(p.inputs[0], partition: k), groups: groups, aggregates: aggregates,
                                        schema: p.schema, context: context, partial: phase == .partial)
+        case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _) where context.memory != nil && !isBroadcast(p.inputs[1]):
+            // This partition's own build side, under a memory limit: joined in memory while it fits, else by partitions on disk.
+            op = GraceHashJoinOperator(probe: try self.operator(p.inputs[0], partition: k), build: try self.operator(p.inputs[1], partition: k),
+                                       buildKeys: buildKeys, probeKeys: probeKeys, kind: kind, residual: residual, schema: p.schema, context: context)
         case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _):
             let probe = try self.operator(p.inputs[0], partition: k)
             let side = try joinSide(p, partition: k)
@@ -222,6 +226,11 @@ final class TreeRun {
     }
 
     private var matchSets: [Int: SharedMatches] = [:]
+
+    private func isBroadcast(_ p: PhysicalPlan) -> Bool {
+        if case .broadcast = p.partitioning { return true }
+        return false
+    }
 
     /// A join's build (inner) side for partition `k`: the rows of a broadcast,
     /// which every partition shares (with, for RIGHT and FULL joins, one set of

@@ -306,7 +306,8 @@ public final class Session: Catalog {
     func physical(_ q: Query) throws(SQLError) -> PhysicalQuery {
         let logical = try Binder(catalog: self).bind(q)
         let optimized = try Optimizer().optimize(logical)
-        return try PhysicalPlanner(partitions: stages?.partitions ?? threads, broadcastLimit: broadcastLimit, distributed: stages != nil).plan(optimized)
+        return try PhysicalPlanner(partitions: stages?.partitions ?? threads, broadcastLimit: broadcastLimit ?? memoryBoundBroadcastRows,
+                                   distributed: stages != nil).plan(optimized)
     }
 
     static let settings = "threads, memory_limit, temp_directory, broadcast_threshold, adaptive, adaptive_partition_bytes, adaptive_skew_bytes, adaptive_skew_factor, adaptive_broadcast_bytes"
@@ -401,6 +402,12 @@ public final class Session: Catalog {
         guard v.isFinite, v < 9e18 else { return nil }
         return UInt64(v)
     }
+
+    /// In one process, a join's build side is shared by every thread unless it
+    /// would not fit the memory limit (about 400 bytes a row, table included):
+    /// such a side is partitioned with the other, so each partition's part
+    /// can spill (`GraceHashJoinOperator`).
+    var memoryBoundBroadcastRows: Double { Double(memoryLimit / 400) }
 
     /// `plan` cut into stages, with this session's adaptive settings.
     func cut(_ plan: PhysicalQuery) throws(SQLError) -> StagePlan {
