@@ -3138,7 +3138,7 @@ const ProtobufCMessageDescriptor sluice__attempt_ref__descriptor =
   (ProtobufCMessageInit) sluice__attempt_ref__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[11] =
+static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[12] =
 {
   {
     "attempt",
@@ -3272,6 +3272,18 @@ static const ProtobufCFieldDescriptor sluice__task_result__field_descriptors[11]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "spilled_bytes",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__TaskResult, spilled_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__task_result__field_indices_by_name[] = {
   0,   /* field[0] = attempt */
@@ -3283,13 +3295,14 @@ static const unsigned sluice__task_result__field_indices_by_name[] = {
   4,   /* field[4] = output */
   3,   /* field[3] = reason */
   9,   /* field[9] = rows_out */
+  11,   /* field[11] = spilled_bytes */
   5,   /* field[5] = started_at_us */
   10,   /* field[10] = threads */
 };
 static const ProtobufCIntRange sluice__task_result__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor sluice__task_result__descriptor =
 {
@@ -3299,7 +3312,7 @@ const ProtobufCMessageDescriptor sluice__task_result__descriptor =
   "Sluice__TaskResult",
   "sluice",
   sizeof(Sluice__TaskResult),
-  11,
+  12,
   sluice__task_result__field_descriptors,
   sluice__task_result__field_indices_by_name,
   1,  sluice__task_result__number_ranges,

@@ -88,6 +88,7 @@ final class CoordinatorCore {
         var worker: String
         /// Bytes it wrote into each bucket: what adaptive execution plans the stages after it from.
         var buckets: [UInt64]
+        var spilled: UInt64
     }
     var taskFigures: [JobID: [TaskKey: TaskFigure]] = [:]
     /// Query jobs whose shuffle readers are laid out when their inputs are done, and what that changed per stage.
@@ -418,7 +419,8 @@ final class CoordinatorCore {
             if r.threads > 1 { queries.services.noteThreaded(job) }
             if let a = scheduler.attempts[r.attempt.attemptID], queries.isQueryJob(job) {
                 taskFigures[job, default: [:]][a.task] = TaskFigure(rows: r.rowsOut, bytes: bytes, startedUs: r.startedAtUs,
-                                                                    finishedUs: r.finishedAtUs, worker: a.worker.id, buckets: r.bucketBytes)
+                                                                    finishedUs: r.finishedAtUs, worker: a.worker.id, buckets: r.bucketBytes,
+                                                                    spilled: r.spilledBytes)
             }
         }
         for r in results where scheduler.attempts[r.attempt.attemptID] != nil {
@@ -631,6 +633,7 @@ final class CoordinatorCore {
             out[key.stage].tasks += 1
             out[key.stage].rows &+= f.rows
             out[key.stage].bytes &+= f.bytes
+            out[key.stage].spilled &+= f.spilled
             out[key.stage].taskSeconds += Double(max(0, f.finishedUs &- f.startedUs)) / 1e6
             span[key.stage] = (min(span[key.stage].first, f.startedUs), max(span[key.stage].last, f.finishedUs))
             workers[key.stage].insert(f.worker)

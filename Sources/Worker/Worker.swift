@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 import Logging
 import Platform
@@ -61,7 +62,12 @@ public final class Worker: Sendable {
         service = try LogService(listen: config.serviceListen, sealer: sealer, board: board, runner: runner)
         shuffle = ShuffleStore(dataDir: config.dataDir, memoryBudget: config.shuffleMemory)
         data = try DataService(listen: config.dataListen ?? Self.nextPort(after: config.serviceListen), sealer: sealer, store: shuffle)
-        sql = SqlRunner(store: shuffle, blocks: BlockClient(sealer: sealer, timeout: BlockFetcher.timeout), threadsPerTask: config.threadsPerTask)
+        let spillRoot = config.tempDir ?? config.dataDir + "/spill"
+        try? FileManager.default.createDirectory(atPath: spillRoot, withIntermediateDirectories: true)
+        // What tasks of a killed predecessor spilled goes.
+        SpillSpace.sweep(spillRoot)
+        sql = SqlRunner(store: shuffle, blocks: BlockClient(sealer: sealer, timeout: BlockFetcher.timeout), threadsPerTask: config.threadsPerTask,
+                        taskMemory: max(1 << 20, config.memoryLimit / max(1, config.slots)), spillRoot: spillRoot)
     }
 
     /// `tcp://HOST:PORT+1` for a service address with a port; port 0 otherwise.
@@ -464,7 +470,7 @@ public final class Worker: Sendable {
                     attempt: next.ref, outcome: outcome.outcome, exitCode: outcome.exitCode, reason: outcome.reason,
                     output: outcome.output, startedAtUs: started, finishedAtUs: Date().unixMicroseconds,
                     inputLost: outcome.inputLost ?? InputLost(), bucketBytes: outcome.bucketBytes,
-                    rowsOut: outcome.rows, threads: outcome.threads))
+                    rowsOut: outcome.rows, threads: outcome.threads, spilledBytes: outcome.spilledBytes))
                 // Wake only who has news: the reporter when a report starts or fills or
                 // the worker falls idle, the poller at its low-water mark, the drain when nothing runs.
                 var wake: Board.Wake = []

@@ -33,6 +33,11 @@ public struct WorkerConfig: Sendable {
     public var shuffleMemory = 1 << 30
     /// Threads a `sql` task runs on.
     public var threadsPerTask = 1
+    /// The memory budget of the worker's `sql` tasks, split evenly between its slots (so running tasks never
+    /// oversubscribe it); beyond its share a task spills to `tempDir`.
+    public var memoryLimit = Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.8)
+    /// Where tasks spill; nil: `DATA_DIR/spill`.
+    public var tempDir: String?
 
     public init(coordinator: String, dataDir: String, clusterID: String, secret: ClusterSecret, advertiseHost: String) {
         self.coordinator = coordinator

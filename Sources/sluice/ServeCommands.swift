@@ -84,6 +84,10 @@ struct WorkerCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Shuffle output kept in memory before it goes to files in the data dir (e.g. 512MiB, 2GiB).")
     var shuffleMemory = ByteSize("1GiB")
     @Option(parsing: .unconditional, help: "Threads a SQL task runs on, 1...256.") var threadsPerTask = Number(1)
+    @Option(parsing: .unconditional, help: ArgumentHelp("Memory for SQL tasks, split between the slots (default 80% of RAM); beyond its share a task spills.",
+                                                        valueName: "SIZE"))
+    var memoryLimit: ByteSize?
+    @Option(help: ArgumentHelp("Where SQL tasks spill (default: DATA_DIR/spill).", valueName: "DIR")) var tempDir: String?
     @Option(parsing: .unconditional, help: "Task slots, 1...10000 (default: number of cores).") var slots = Number(ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Directory for logs and the worker id (one worker per directory).") var dataDir: String
     @Option(help: "File holding the cluster secret (else $SLUICE_SECRET or $SLUICE_SECRET_FILE).") var secretFile: String?
@@ -104,6 +108,7 @@ struct WorkerCommand: ParsableCommand {
         _ = try drainTimeout.value("--drain-timeout", in: 0...DurationArgument.sevenDays)
         _ = try shuffleMemory.value("--shuffle-memory", in: 0...(1 << 50))
         _ = try threadsPerTask.value("--threads-per-task", in: 1...256)
+        _ = try memoryLimit?.value("--memory-limit", in: (1 << 20)...Int.max)
     }
 
     func run() throws {
@@ -124,6 +129,8 @@ struct WorkerCommand: ParsableCommand {
         config.dataListen = dataListen.map(NNGAddress.normalize)
         config.shuffleMemory = try shuffleMemory.value("--shuffle-memory", in: 0...(1 << 50))
         config.threadsPerTask = try threadsPerTask.value("--threads-per-task", in: 1...256)
+        if let memoryLimit { config.memoryLimit = try memoryLimit.value("--memory-limit", in: (1 << 20)...Int.max) }
+        config.tempDir = tempDir
         config.labels = try labels.map { l in
             guard let eq = l.firstIndex(of: "=") else { throw ValidationError("--label takes KEY=VALUE, got '\(l)'") }
             return Label(key: String(l[..<eq]), value: String(l[l.index(after: eq)...]))

@@ -329,6 +329,44 @@ struct DistributedSQLTests {
         #expect(c.log("coordinator").contains("stage re-planned from its inputs' sizes"))
     }
 
+    /// Workers with 32 MB for their two slots (16 MB a task): grouping
+    /// lineitem by its key, sorting all of it, joining it with orders, and
+    /// TPC-H Q9 and Q18 answer as one process does; the grouping's tasks
+    /// spill (EXPLAIN ANALYZE says how much); nothing is left in the workers'
+    /// spill dirs.
+    @Test func workersWithinAMemoryLimitSpillAndAnswerTheSame() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.tpch + "/lineitem.csv"), "run Benchmarks/tpch/generate 0.1 .build/tpch-sf0.1 first")
+        let c = try TestCluster(name: "workersWithinAMemoryLimit")
+        defer { c.shutdown() }
+        try c.startCoordinator(["--sql-root", Self.tpch])
+        for w in ["w1", "w2"] { try c.startWorker(w, slots: 2, allowCommands: false, extraArgs: ["--memory-limit", "32MB"]) }
+        try c.waitForWorkers(2)
+        let l = "'\(Self.tpch)/lineitem.csv'", o = "'\(Self.tpch)/orders.csv'"
+        var scripts = [
+            ("SELECT l_orderkey, l_linenumber, count(*) AS n, sum(l_quantity) AS q, max(l_comment) AS c FROM \(l) GROUP BY l_orderkey, l_linenumber "
+                + "ORDER BY 1, 2", true),
+            // A quarter of lineitem sorts within a task's 16 MB, and orders' quarter builds in it: no spill needed.
+            ("SELECT l_orderkey, l_linenumber, l_comment FROM \(l) ORDER BY l_comment, l_orderkey, l_linenumber", false),
+            ("SET broadcast_threshold = 0; SELECT o_orderkey, o_comment, l_linenumber, l_extendedprice FROM \(o) JOIN \(l) ON o_orderkey = l_orderkey "
+                + "ORDER BY 1, 3", false),
+        ]
+        for q in ["q09", "q18"] { scripts.append((try Self.tpchScript(try String(contentsOfFile: Self.repo + "/Benchmarks/tpch/queries/\(q).sql", encoding: .utf8)), false)) }
+        for (i, (script, spills)) in scripts.enumerated() {
+            let result = try ClusterResult.read(c, sql: script, partitions: 4, timeout: 300)
+            try #require(result.error.isEmpty, "\(i): \(result.error)")
+            let mine = result.statements.keys.max().flatMap { result.statements[$0] } ?? []
+            let expected = try Self.local(script)
+            #expect(mine.count == expected.count && Rendered.same(mine, expected, ordered: true), "\(i): \(mine.count) rows, \(expected.count) expected")
+            guard spills else { continue }
+            let explain = try c.cli(["query", "--partitions", "4", "--format", "csv", "EXPLAIN ANALYZE " + script])
+            #expect(explain.out.contains("spilled="), "\(i): \(explain.out)\(explain.err)")
+        }
+        for w in ["w1", "w2"] {
+            let left = (try? FileManager.default.contentsOfDirectory(atPath: c.dir + "/\(w)/spill")) ?? []
+            #expect(left.isEmpty, "\(w) left \(left)")
+        }
+    }
+
     @Test func aCoordinatorRestartFailsTheRunningQuerySayingSo() throws {
         let hold = try scratchDir("hold")
         defer { try? FileManager.default.removeItem(atPath: hold) }

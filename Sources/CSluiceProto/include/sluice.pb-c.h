@@ -322,10 +322,14 @@ struct  Sluice__TaskResult
    * a `sql` task: the threads it ran on (above 1, a rerun may order its rows differently)
    */
   uint32_t threads;
+  /*
+   * a `sql` task: what it spilled to disk under its memory budget
+   */
+  uint64_t spilled_bytes;
 };
 #define SLUICE__TASK_RESULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__task_result__descriptor) \
-    , NULL, SLUICE__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, {0,NULL}, 0, 0, NULL, 0,NULL, 0, 0 }
+    , NULL, SLUICE__ATTEMPT_OUTCOME__ATTEMPT_OUTCOME_UNSPECIFIED, 0, (char *)protobuf_c_empty_string, {0,NULL}, 0, 0, NULL, 0,NULL, 0, 0, 0 }
 
 
 /*

@@ -107,6 +107,11 @@ public enum Partitioning: Sendable {
     case hash([BoundExpr])
     /// Every partition holds all rows.
     case broadcast
+
+    public var isBroadcast: Bool {
+        if case .broadcast = self { return true }
+        return false
+    }
 }
 
 /// A whole query: its plan, the uncorrelated subqueries its expressions

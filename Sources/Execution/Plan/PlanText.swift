@@ -57,6 +57,7 @@ enum PlanText {
     static func analysis(_ f: StageFigures) -> String {
         "ran: rows=\(f.rows) shuffled=\(byteText(f.bytes))" + String(format: " time=%.3fs task_time=%.3fs", f.seconds, f.taskSeconds)
             + " tasks=\(f.tasks) on " + (f.workers.isEmpty ? "-" : f.workers.joined(separator: ", "))
+            + (f.spilled > 0 ? " spilled=\(byteText(f.spilled))" : "")
     }
 
     static func byteText(_ n: UInt64) -> String {

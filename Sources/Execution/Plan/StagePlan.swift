@@ -27,6 +27,8 @@ public struct StageFigures: Sendable, Equatable {
     public var taskSeconds: Double = 0
     /// Where its tasks ran, sorted.
     public var workers: [String] = []
+    /// What its tasks spilled to disk under their memory budgets.
+    public var spilled: UInt64 = 0
     /// What adaptive execution changed in how it read its inputs, and why.
     public var changes: [String] = []
     public init(tasks: Int = 0, rows: UInt64 = 0, bytes: UInt64 = 0, seconds: Double = 0, taskSeconds: Double = 0, workers: [String] = []) {

@@ -20,7 +20,7 @@ final class QueryRun {
 
     init(_ query: PhysicalQuery, partitions: Int, cancel: Cancellation, memory: MemoryPool? = nil, spill: SpillSpace? = nil) {
         self.query = query
-        context = RunContext(cancel: cancel, partitions: partitions, memory: memory, spill: spill)
+        context = RunContext(cancel: cancel, partitions: partitions, memory: memory, spill: spill, holders: Self.holders(query))
         let root = context
         cteRows = query.ctes.map { _ in Once(context: root) }
         stageTask = nil
@@ -33,10 +33,28 @@ final class QueryRun {
          reads: [InputSlice]? = nil, writeTag: String, partitions: Int, cancel: Cancellation, memory: MemoryPool? = nil, spill: SpillSpace? = nil) {
         self.subqueryTypes = subqueryTypes
         query = PhysicalQuery(root: fragment)
-        context = RunContext(cancel: cancel, partitions: partitions, memory: memory, spill: spill)
+        context = RunContext(cancel: cancel, partitions: partitions, memory: memory, spill: spill,
+                             holders: Self.holders(PhysicalQuery(root: fragment)))
         cteRows = []
         self.subqueryRows = subqueryRows
         stageTask = (task, reader, reads, writeTag)
+    }
+
+    /// Operators that hold rows under the memory budget: sorts, final and single
+    /// grouped aggregates, joins with a build side of their own. They share it evenly.
+    static func holders(_ q: PhysicalQuery) -> Int {
+        var n = 0
+        for tree in [q.root] + q.subqueries + q.ctes {
+            for p in tree.allNodes {
+                switch p.node {
+                case .sort: n += 1
+                case .aggregate(let groups, _, let phase) where !groups.isEmpty && phase != .partial: n += 1
+                case .hashJoin where !p.inputs[1].partitioning.isBroadcast: n += 1
+                default: break
+                }
+            }
+        }
+        return max(1, n)
     }
 
     /// Tree numbers for statistics: the root, then subqueries, then CTEs.
@@ -178,7 +196,7 @@ final class TreeRun {
         case .aggregate(let groups, let aggregates, let phase):
             op = HashAggregateOperator(try self.operator(p.inputs[0], partition: k), groups: groups, aggregates: aggregates,
                                        schema: p.schema, context: context, partial: phase == .partial)
-        case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _) where context.memory != nil && !isBroadcast(p.inputs[1]):
+        case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _) where context.memory != nil && !p.inputs[1].partitioning.isBroadcast:
             // This partition's own build side, under a memory limit: joined in memory while it fits, else by partitions on disk.
             op = GraceHashJoinOperator(probe: try self.operator(p.inputs[0], partition: k), build: try self.operator(p.inputs[1], partition: k),
                                        buildKeys: buildKeys, probeKeys: probeKeys, kind: kind, residual: residual, schema: p.schema, context: context)
@@ -227,10 +245,7 @@ final class TreeRun {
 
     private var matchSets: [Int: SharedMatches] = [:]
 
-    private func isBroadcast(_ p: PhysicalPlan) -> Bool {
-        if case .broadcast = p.partitioning { return true }
-        return false
-    }
+
 
     /// A join's build (inner) side for partition `k`: the rows of a broadcast,
     /// which every partition shares (with, for RIGHT and FULL joins, one set of

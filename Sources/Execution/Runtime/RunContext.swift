@@ -16,6 +16,8 @@ final class RunContext: @unchecked Sendable, Wakeable {
     /// The query's memory budget and where its operators spill (nil: unbounded, as before a limit is set).
     let memory: MemoryPool?
     let spill: SpillSpace?
+    /// Operators of the query that hold rows under the budget at once (sorts, aggregates, joins' builds), per partition.
+    let holders: Int
     private let parent: RunContext?
     private let lock = NSLock()
     // Guarded by `lock`.
@@ -25,7 +27,8 @@ final class RunContext: @unchecked Sendable, Wakeable {
     private let threads = DispatchGroup()
 
     init(cancel: Cancellation, partitions: Int, quarantines: QuarantineSet = QuarantineSet(), stats: RunStats = RunStats(), parent: RunContext? = nil,
-         memory: MemoryPool? = nil, spill: SpillSpace? = nil) {
+         memory: MemoryPool? = nil, spill: SpillSpace? = nil, holders: Int = 1) {
+        self.holders = max(1, holders)
         self.memory = memory
         self.spill = spill
         self.cancel = cancel
@@ -38,7 +41,7 @@ final class RunContext: @unchecked Sendable, Wakeable {
 
     /// A run serving this one (a CTE computed on first use), sharing its settings.
     func child() -> RunContext {
-        RunContext(cancel: cancel, partitions: partitions, quarantines: quarantines, stats: stats, parent: self, memory: memory, spill: spill)
+        RunContext(cancel: cancel, partitions: partitions, quarantines: quarantines, stats: stats, parent: self, memory: memory, spill: spill, holders: holders)
     }
 
     /// Throws when the run must end: the session was cancelled, a thread failed,
@@ -62,11 +65,11 @@ final class RunContext: @unchecked Sendable, Wakeable {
 
     /// A reservation of this run's pool for one operator instance, with where
     /// it spills; nil when the run has no memory limit.
-    /// Its share: the pool over the partitions (threads) that run such an
-    /// operator at once, over `ways` more when it is one of several per thread.
+    /// Its share: the pool over the operators that may hold rows at once (each
+    /// holder of each partition), over `ways` more for a small one (a partial aggregate).
     func reservation(_ owner: String, ways: Int = 1) -> (MemoryReservation, SpillSpace)? {
         guard let memory, let spill else { return nil }
-        return (MemoryReservation(memory, owner: owner, share: max(1 << 20, memory.limit / max(1, partitions * ways))), spill)
+        return (MemoryReservation(memory, owner: owner, share: max(1 << 20, memory.limit / max(1, partitions * holders * ways))), spill)
     }
 
     /// Records the first error; every thread ends at its next check.

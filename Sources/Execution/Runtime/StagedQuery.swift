@@ -30,8 +30,10 @@ public enum StagedQuery {
             for t in 0..<stage.tasks {
                 try cancel.check()
                 let start = monotonicNanos()
+                let spilledBefore = spill.written
                 let buckets = try StageTask.run(stage, task: t, threads: threads, reader: store, cancel: cancel,
                                                 memory: memoryLimit.map { MemoryPool(limit: $0) }, spill: spill)
+                f.spilled += UInt64(spill.written - spilledBefore)
                 let written = store.write(stage: stage.id, task: t, buckets: buckets)
                 f.taskSeconds += Double(monotonicNanos() - start) / 1e9
                 f.rows += UInt64(buckets.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rowCount } })

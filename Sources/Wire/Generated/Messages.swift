@@ -413,6 +413,7 @@ public struct TaskResult: WireMessage, Hashable, Codable {
     public var bucketBytes: [UInt64]
     public var rowsOut: UInt64
     public var threads: UInt32
+    public var spilledBytes: UInt64
 
     public init(
         attempt: AttemptRef = AttemptRef(),
@@ -425,7 +426,8 @@ public struct TaskResult: WireMessage, Hashable, Codable {
         inputLost: InputLost = InputLost(),
         bucketBytes: [UInt64] = [],
         rowsOut: UInt64 = 0,
-        threads: UInt32 = 0
+        threads: UInt32 = 0,
+        spilledBytes: UInt64 = 0
     ) {
         self.attempt = attempt
         self.outcome = outcome
@@ -438,6 +440,7 @@ public struct TaskResult: WireMessage, Hashable, Codable {
         self.bucketBytes = bucketBytes
         self.rowsOut = rowsOut
         self.threads = threads
+        self.spilledBytes = spilledBytes
     }
 }
 
@@ -455,6 +458,7 @@ extension TaskResult {
         self.bucketBytes = repeatedScalars(m.bucket_bytes, m.n_bucket_bytes) { $0 }
         self.rowsOut = m.rows_out
         self.threads = m.threads
+        self.spilledBytes = m.spilled_bytes
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__TaskResult>, _ arena: Arena) {
@@ -471,6 +475,7 @@ extension TaskResult {
         p.pointee.bucket_bytes = arena.array(bucketBytes) { $0 }
         p.pointee.rows_out = rowsOut
         p.pointee.threads = threads
+        p.pointee.spilled_bytes = spilledBytes
     }
 
     public func encoded() -> [UInt8] {

@@ -15,6 +15,9 @@ struct SqlRunner {
     let blocks: BlockClient
     /// Threads a task runs on unless its stage says otherwise.
     let threadsPerTask: Int
+    /// A task's memory budget (the worker's over its slots), and where it spills.
+    let taskMemory: Int
+    let spillRoot: String
 
     func run(_ ctx: TaskContext, inputs: [StageOutputs]) -> RunOutcome {
         guard let task = try? SqlTask(decoding: ctx.spec.payload) else {
@@ -34,9 +37,12 @@ struct SqlRunner {
         TestHold.wait(stage, ctx)
         let reader = BlockFetcher(job: ctx.ref.jobID, inputs: inputs, blocks: blocks, cancel: cancel)
         let threads = task.threads > 0 ? Int(min(task.threads, 256)) : threadsPerTask
+        let spill = SpillSpace(root: spillRoot)
+        defer { spill.close() }
         do {
             let buckets = try StageTask.run(stage, task: Int(ctx.ref.task), threads: threads, reader: reader,
-                                            writeTag: "t\(ctx.ref.task)-a\(ctx.attemptID)", cancel: cancel)
+                                            writeTag: "t\(ctx.ref.task)-a\(ctx.attemptID)", cancel: cancel,
+                                            memory: MemoryPool(limit: taskMemory), spill: spill)
             TestHold.wait(stage, ctx, after: true)
             let encoded = buckets.map(BatchCodec.encodeAll)
             if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, reason: stop.1) }
@@ -45,6 +51,7 @@ struct SqlRunner {
             out.bucketBytes = sizes.map { UInt64($0) }
             out.rows = UInt64(buckets.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rowCount } })
             out.threads = UInt32(clamping: threads)
+            out.spilledBytes = UInt64(spill.written)
             return out
         } catch {
             if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, reason: stop.1) }

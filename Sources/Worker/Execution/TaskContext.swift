@@ -46,6 +46,8 @@ struct RunOutcome {
     var rows: UInt64 = 0
     /// Threads a `sql` task ran on.
     var threads: UInt32 = 0
+    /// What a `sql` task spilled.
+    var spilledBytes: UInt64 = 0
 
     static let success = RunOutcome(outcome: .succeeded)
 }

@@ -79,6 +79,7 @@ extension TaskResult {
         m.bucketBytes = [1009, 1009]
         m.rowsOut = 1010
         m.threads = 1011
+        m.spilledBytes = 1012
         return m
     }
 }
