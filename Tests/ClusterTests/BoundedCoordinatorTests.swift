@@ -190,7 +190,7 @@ extension ClusterTests {
             }
             // The coordinator stops answering while the tasks finish, so their results pile up on the worker.
             kill(c.coordinator!.processIdentifier, SIGSTOP)
-            try c.eventually("the worker ran them all") {
+            try c.eventually("the worker ran them all", timeout: 90) {
                 (try? FileManager.default.contentsOfDirectory(atPath: c.dir + "/w1/logs/\(job)"))?.filter { $0.hasSuffix(".out") }.count == 300
             }
             Thread.sleep(forTimeInterval: 1)

@@ -40,6 +40,8 @@ final class SpillTests {
             "SELECT g, k % 100 AS b, count(*), avg(v), min(note), median(v) FROM \(f) GROUP BY g, b",
             "SELECT id, k, note FROM \(f) ORDER BY note DESC, id",
             "SELECT note, count(*) AS n FROM \(f) GROUP BY note ORDER BY n DESC, note LIMIT 20",
+            // A top-N whose rows do not fit: sorted externally, the first N kept.
+            "SELECT id, note, v FROM \(f) ORDER BY note DESC, v, id LIMIT 90000",
             // Build sides larger than the limit's share: partitioned, and spilled as a grace hash join.
             "SELECT a.id, a.k, b.note FROM \(f) a JOIN \(f) b ON a.id = b.id",
             "SELECT a.k, count(b.id), max(b.note) FROM \(f) a LEFT JOIN (SELECT * FROM \(f) WHERE v < 500) b ON a.id = b.id AND a.v > b.v GROUP BY a.k",
@@ -74,7 +76,7 @@ final class SpillTests {
     }
 
     @Test func explainAnalyzeShowsWhatSpilled() throws {
-        for sql in [queries[0], queries[2], queries[4]] {
+        for sql in [queries[0], queries[2], queries[4], queries[5]] {
             let plan = try renderedRows(session(Self.limit), "EXPLAIN ANALYZE " + sql).map { $0[0] }.joined(separator: "\n")
             let spilled = plan.split(separator: "\n").first { $0.contains("spilled=") && !$0.contains("spilled=0B") }
             #expect(spilled != nil && plan.contains("peak_memory="), "\(sql)\n\(plan)")

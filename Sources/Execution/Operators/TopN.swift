@@ -35,20 +35,84 @@ final class TopNOperator: Operator {
     }
 
     private func run() throws(SQLError) -> [RecordBatch] {
+        // Under a memory limit: its rows (and their sorted copy) are reserved; when they do not
+        // fit, the best `limit` so far are kept, and when even those do not, it sorts externally.
+        let budget = context.reservation("ORDER BY ... LIMIT")
         var held: [RecordBatch] = []
         var heldRows = 0
+        func prune() throws(SQLError) {
+            let top = try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: limit)
+            held = [top]
+            heldRows = top.rowCount
+            guard let memory = budget?.0 else { return }
+            memory.free()
+            _ = memory.grow(2 * top.memoryBytes)
+        }
         while let b = try input.next() {
             try context.check()
             if b.rowCount == 0 { continue }
+            if let memory = budget?.0, !memory.grow(2 * b.memoryBytes) {
+                if !held.isEmpty { try prune() }
+                if !memory.grow(2 * b.memoryBytes) {
+                    memory.free()
+                    // In batches of the usual size, so the sort can spill between them.
+                    let rows = RecordBatch.concat(held + [b], schema: schema)
+                    return try sortedExternally(stride(from: 0, to: rows.rowCount, by: targetBatchRows).map {
+                        rows.slice($0..<min(rows.rowCount, $0 + targetBatchRows))
+                    })
+                }
+            }
             held.append(b)
             heldRows += b.rowCount
-            if heldRows > max(4 * limit, 65_536) {
-                let top = try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: limit)
-                held = [top]
-                heldRows = top.rowCount
-            }
+            if heldRows > max(4 * limit, 65_536) { try prune() }
+            if let memory = budget?.0 { stats.peakMemory = max(stats.peakMemory, memory.peak) }
         }
+        budget?.0.free()
         guard !held.isEmpty else { return [] }
         return chunked(try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: limit))
+    }
+
+    /// The best `limit` rows when they do not fit the budget: an external sort of
+    /// `held` and the rest of the input, of which the first `limit` rows are kept.
+    private func sortedExternally(_ held: [RecordBatch]) throws(SQLError) -> [RecordBatch] {
+        let sort = SortOperator(Prepended(held, then: input), keys: keys, context: context)
+        defer {
+            stats.spilledBytes += sort.stats.spilledBytes
+            stats.readBackBytes += sort.stats.readBackBytes
+            stats.peakMemory = max(stats.peakMemory, sort.stats.peakMemory)
+            sort.close()
+        }
+        var out: [RecordBatch] = []
+        var rows = 0
+        while rows < limit, let b = try sort.next() {
+            let take = min(b.rowCount, limit - rows)
+            out.append(take == b.rowCount ? b : b.slice(0..<take))
+            rows += take
+        }
+        return out
+    }
+}
+
+/// Batches in hand, then the rest of an operator's.
+final class Prepended: Operator {
+    let schema: Schema
+    let stats = OperatorStats()
+    private var first: [RecordBatch]
+    private let rest: Operator
+
+    init(_ first: [RecordBatch], then rest: Operator) {
+        self.first = first.reversed()
+        self.rest = rest
+        schema = rest.schema
+    }
+
+    func next() throws(SQLError) -> RecordBatch? {
+        if let b = first.popLast() { return b }
+        return try rest.next()
+    }
+
+    func close() {
+        first = []
+        rest.close()
     }
 }

@@ -1,15 +1,17 @@
 import Foundation
 import SQL
-import Synchronization
 
 /// The memory budget of one query (`--memory-limit`, `SET memory_limit`):
 /// the operators that hold rows (hash aggregate, sort, ...) reserve what
 /// they hold before they hold it, and spill to disk when a reservation is
 /// refused. Accounting, not allocation: the bytes are the operators' own
 /// estimates of what they keep (a batch's buffers, a table's entries).
-public final class MemoryPool: Sendable {
+public final class MemoryPool: @unchecked Sendable {
     public let limit: Int
-    private let state = Mutex<(used: Int, peak: Int)>((0, 0))
+    // Guarded by `lock` (an NSLock, as the rest of the engine: ThreadSanitizer follows pthread mutexes).
+    private let lock = NSLock()
+    private var usedBytes = 0
+    private var peakBytes = 0
 
     public init(limit: Int) {
         self.limit = max(0, limit)
@@ -18,22 +20,22 @@ public final class MemoryPool: Sendable {
     /// Takes `bytes` from the pool, or nothing and false when that would pass the limit.
     func reserve(_ bytes: Int) -> Bool {
         guard bytes > 0 else { return true }
-        return state.withLock { s in
-            guard bytes <= limit - s.used else { return false }
-            s.used += bytes
-            s.peak = max(s.peak, s.used)
+        return lock.withLock {
+            guard bytes <= limit - usedBytes else { return false }
+            usedBytes += bytes
+            peakBytes = max(peakBytes, usedBytes)
             return true
         }
     }
 
     func release(_ bytes: Int) {
         guard bytes > 0 else { return }
-        state.withLock { $0.used = max(0, $0.used - bytes) }
+        lock.withLock { usedBytes = max(0, usedBytes - bytes) }
     }
 
-    public var used: Int { state.withLock { $0.used } }
+    public var used: Int { lock.withLock { usedBytes } }
     /// The most that was reserved at once.
-    public var peak: Int { state.withLock { $0.peak } }
+    public var peak: Int { lock.withLock { peakBytes } }
 
     /// 80% of the machine's memory, as DuckDB's default.
     public static var defaultLimit: Int { Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.8) }

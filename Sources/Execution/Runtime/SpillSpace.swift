@@ -10,9 +10,11 @@ import Synchronization
 /// a process that starts removes the ones a killed predecessor left (`sweep`).
 /// Files hold batches in the Sluice batch encoding (LZ4), written and read
 /// back in order.
-public final class SpillSpace: Sendable {
+public final class SpillSpace: @unchecked Sendable {
     public let root: String
-    private let state = Mutex<(dir: String?, files: Int, written: Int)>((nil, 0, 0))
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var state: (dir: String?, files: Int, written: Int) = (nil, 0, 0)
 
     public init(root: String) {
         self.root = root
@@ -22,9 +24,9 @@ public final class SpillSpace: Sendable {
 
     /// A new file to spill into.
     func file(_ label: String) throws(SQLError) -> SpillWriter {
-        let (dir, n): (String?, Int) = state.withLock { s in
-            s.files += 1
-            return (s.dir, s.files)
+        let (dir, n): (String?, Int) = lock.withLock {
+            state.files += 1
+            return (state.dir, state.files)
         }
         let d: String
         if let dir {
@@ -34,9 +36,9 @@ public final class SpillSpace: Sendable {
             do { try FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: true) } catch {
                 throw SQLError.execution("IO Error: cannot create the spill directory \(made) (temp_directory \(root)): \(error.localizedDescription)")
             }
-            d = state.withLock { s in
-                if let existing = s.dir { return existing }
-                s.dir = made
+            d = lock.withLock {
+                if let existing = state.dir { return existing }
+                state.dir = made
                 return made
             }
             if d != made { try? FileManager.default.removeItem(atPath: made) }
@@ -44,16 +46,16 @@ public final class SpillSpace: Sendable {
         return try SpillWriter(path: d + "/\(n)-\(label).spill", space: self)
     }
 
-    func noteWritten(_ bytes: Int) { state.withLock { $0.written += bytes } }
+    func noteWritten(_ bytes: Int) { lock.withLock { state.written += bytes } }
 
     /// Bytes written to spill files so far.
-    public var written: Int { state.withLock { $0.written } }
+    public var written: Int { lock.withLock { state.written } }
 
     /// Removes the query's directory and every file in it.
     public func close() {
-        let dir = state.withLock { s -> String? in
-            defer { s.dir = nil }
-            return s.dir
+        let dir: String? = lock.withLock {
+            defer { state.dir = nil }
+            return state.dir
         }
         if let dir { try? FileManager.default.removeItem(atPath: dir) }
     }
