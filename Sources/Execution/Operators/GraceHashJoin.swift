@@ -59,11 +59,7 @@ final class GraceHashJoinOperator: Operator {
             while true {
                 if let c = current {
                     if let b = try c.next() { return b }
-                    if let g = c as? GraceHashJoinOperator {
-                        stats.spilledBytes += g.stats.spilledBytes
-                        stats.readBackBytes += g.stats.readBackBytes
-                        stats.peakMemory = max(stats.peakMemory, g.stats.peakMemory)
-                    }
+                    if let g = c as? GraceHashJoinOperator { stats.absorbMemory(of: g.stats) }
                     current = nil
                     reservation?.free()
                 }

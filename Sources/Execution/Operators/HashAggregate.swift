@@ -68,9 +68,7 @@ final class HashAggregateOperator: Operator {
                 if let c = child {
                     if let b = try c.next() { return b }
                     // Its figures are this operator's (its rows already are, as they pass through).
-                    stats.spilledBytes += c.stats.spilledBytes
-                    stats.readBackBytes += c.stats.readBackBytes
-                    stats.peakMemory = max(stats.peakMemory, c.stats.peakMemory)
+                    stats.absorbMemory(of: c.stats)
                     child = nil
                 }
                 guard !pending.isEmpty else { return nil }
@@ -138,6 +136,12 @@ final class HashAggregateOperator: Operator {
                 table = GroupTable(groups: groups, aggregates: aggregates)
                 budget = context.reservation("GROUP BY", ways: 8)
                 return try add(b)
+            } else if partial {
+                // A batch larger than a partial aggregate's share: its states go out at once (a partial never spills).
+                _ = try t.add(b, keys: keys, keyCols: keyCols)
+                try emitTable()
+                table = GroupTable(groups: groups, aggregates: aggregates)
+                budget = context.reservation("GROUP BY", ways: 8)
             } else if level >= Self.maxLevel {
                 // Spilled this deep, the rows left share their hash bits: spilling again would not make progress.
                 // (An empty table spills all above it: each level's files hold fewer groups, and the

@@ -41,6 +41,13 @@ public final class OperatorStats: @unchecked Sendable {
     public var readBackBytes = 0
     public init() {}
 
+    /// Takes the memory figures of an operator this one ran inside itself (a spilled partition's, an external sort's).
+    func absorbMemory(of other: OperatorStats) {
+        spilledBytes += other.spilledBytes
+        readBackBytes += other.readBackBytes
+        peakMemory = max(peakMemory, other.peakMemory)
+    }
+
     /// Times `body` and counts the rows it returns.
     @inline(__always) func measure(_ body: () throws(SQLError) -> RecordBatch?) throws(SQLError) -> RecordBatch? {
         let start = monotonicNanos()

@@ -77,9 +77,7 @@ final class TopNOperator: Operator {
     private func sortedExternally(_ held: [RecordBatch]) throws(SQLError) -> [RecordBatch] {
         let sort = SortOperator(Prepended(held, then: input), keys: keys, context: context)
         defer {
-            stats.spilledBytes += sort.stats.spilledBytes
-            stats.readBackBytes += sort.stats.readBackBytes
-            stats.peakMemory = max(stats.peakMemory, sort.stats.peakMemory)
+            stats.absorbMemory(of: sort.stats)
             sort.close()
         }
         var out: [RecordBatch] = []

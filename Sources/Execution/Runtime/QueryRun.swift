@@ -41,20 +41,22 @@ final class QueryRun {
     }
 
     /// Operators that hold rows under the memory budget: sorts, final and single
-    /// grouped aggregates, joins with a build side of their own. They share it evenly.
+    /// grouped aggregates, joins with a build side of their own. They share it
+    /// evenly; the partial aggregates, an eighth of a share each, count as one more.
     static func holders(_ q: PhysicalQuery) -> Int {
-        var n = 0
+        var n = 0, partials = 0
         for tree in [q.root] + q.subqueries + q.ctes {
             for p in tree.allNodes {
                 switch p.node {
                 case .sort: n += 1
-                case .aggregate(let groups, _, let phase) where !groups.isEmpty && phase != .partial: n += 1
+                case .aggregate(let groups, _, .partial) where !groups.isEmpty: partials = 1
+                case .aggregate(let groups, _, _) where !groups.isEmpty: n += 1
                 case .hashJoin where !p.inputs[1].partitioning.isBroadcast: n += 1
                 default: break
                 }
             }
         }
-        return max(1, n)
+        return max(1, n + partials)
     }
 
     /// Tree numbers for statistics: the root, then subqueries, then CTEs.
