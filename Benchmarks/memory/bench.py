@@ -8,8 +8,11 @@ sluice, sf1, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 sf10 = sys.argv[4] if len(sys.argv) > 4 else None
 units = {"B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12}
 
+class Failed(Exception):
+    pass
+
 def run(argv):
-    """Seconds, peak RSS (MB) and stdout of one process."""
+    """Seconds, peak RSS (MB) and stdout of one process; `Failed` with its last error line otherwise."""
     out = tempfile.TemporaryFile()
     t0 = time.perf_counter()
     p = subprocess.Popen(argv, stdout=out, stderr=subprocess.PIPE)
@@ -18,7 +21,9 @@ def run(argv):
     err = p.stderr.read().decode()
     out.seek(0)
     text = out.read().decode()
-    if status != 0: raise SystemExit(f"{argv[:3]} failed: {err[-2000:]}")
+    if status != 0:
+        lines = [l for l in err.splitlines() if "Error" in l]
+        raise Failed(lines[-1][:90] if lines else err[-90:])
     return seconds, usage.ru_maxrss / 1024, text
 
 def script(data, q, explain):
@@ -51,11 +56,17 @@ def table(title, data, queries, limits):
     print(f"{'query':6} {'engine':8} {'limit':>6} {'seconds':>8} {'spilled MB':>10} {'peak RSS MB':>11}")
     for q in queries:
         for limit in limits:
-            s = [sluice_run(data, q, limit) for _ in range(rounds)]
-            d = [duck_run(data, q, limit) for _ in range(rounds)]
             med = lambda xs, i: statistics.median(x[i] for x in xs)
-            print(f"{q:6} {'sluice':8} {limit or 'none':>6} {med(s, 0):8.2f} {med(s, 2) / 1e6:10.1f} {med(s, 1):11.0f}")
-            print(f"{q:6} {'duckdb':8} {limit or 'none':>6} {med(d, 0):8.2f} {'-':>10} {med(d, 1):11.0f}")
+            try:
+                s = [sluice_run(data, q, limit) for _ in range(rounds)]
+                print(f"{q:6} {'sluice':8} {limit or 'none':>6} {med(s, 0):8.2f} {med(s, 2) / 1e6:10.1f} {med(s, 1):11.0f}")
+            except Failed as e:
+                print(f"{q:6} {'sluice':8} {limit or 'none':>6} failed: {e}")
+            try:
+                d = [duck_run(data, q, limit) for _ in range(rounds)]
+                print(f"{q:6} {'duckdb':8} {limit or 'none':>6} {med(d, 0):8.2f} {'-':>10} {med(d, 1):11.0f}")
+            except Failed as e:
+                print(f"{q:6} {'duckdb':8} {limit or 'none':>6} failed: {e}")
     print()
 
 table(f"TPC-H SF1 CSV at {sf1}, 2 threads, median of {rounds}: the cost of spilling", sf1, ["q09", "q18"], [None, "64MB"])
