@@ -515,8 +515,6 @@ final class CoordinatorCore {
                 if state == .failed { logger.warning("job ended", metadata: meta) } else { logger.info("job ended", metadata: meta) }
             case .jobForgotten(let id):
                 taskFigures[id] = nil
-                adapters[id] = nil
-                adaptiveChanges[id] = nil
                 if let meta = jobMeta.removeValue(forKey: id) { submissions[meta.submission] = nil }
             case .workerChanged(let key, let state, let reason):
                 let meta: Logger.Metadata = ["worker.id": "\(key)", "state": "\(state.rawValue)", "reason": "\(reason)"]

@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 import Wire
 
@@ -35,7 +36,7 @@ public struct WorkerConfig: Sendable {
     public var threadsPerTask = 1
     /// The memory budget of the worker's `sql` tasks, split evenly between its slots (so running tasks never
     /// oversubscribe it); beyond its share a task spills to `tempDir`.
-    public var memoryLimit = Int(Double(ProcessInfo.processInfo.physicalMemory) * 0.8)
+    public var memoryLimit = MemoryPool.defaultLimit
     /// Where tasks spill; nil: `DATA_DIR/spill`.
     public var tempDir: String?
 

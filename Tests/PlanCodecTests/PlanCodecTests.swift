@@ -87,7 +87,7 @@ final class PlanCodecTests {
                 var stage = planned
                 // Every other query's shuffle readers get a layout (as adaptive execution sets): one task
                 // reads buckets 0 and 1 of every input, another bucket 2.
-                let shuffled = Set(stage.plan.allNodes.compactMap { n -> Int? in if case .stageInput(let s, .repartition) = n.node { s } else { nil } }).sorted()
+                let shuffled = stage.plan.shuffledStageInputs
                 if k % 2 == 1, !shuffled.isEmpty {
                     stage.layout = [shuffled.map { InputSlice(stage: $0, buckets: 0..<2) }, shuffled.map { InputSlice(stage: $0, buckets: 2..<3, producers: nil) }]
                     stage.tasks = 2

@@ -188,9 +188,7 @@ final class ClusterQuery: @unchecked Sendable {
     /// Re-plans the stages that read a hash shuffle from the sizes their inputs wrote; nil when adaptation is off.
     static func adapter(_ plan: StagePlan) -> StageAdapter? {
         guard plan.adaptive.enabled else { return nil }
-        let readers = plan.stages.filter { s in
-            s.scanShares == nil && s.plan.allNodes.contains { if case .stageInput(_, .repartition) = $0.node { true } else { false } }
-        }
+        let readers = plan.stages.filter(AdaptivePlanner.adapts)
         guard !readers.isEmpty else { return nil }
         return StageAdapter(stages: Set(readers.map(\.id))) { s, sizes in
             guard s >= 0, s < plan.stages.count, let d = AdaptivePlanner.adapt(plan.stages[s], sizes: sizes, policy: plan.adaptive),

@@ -5,7 +5,7 @@ import SQL
 /// limit: the build side is held while the query's pool has room for it and
 /// its table, and then joined in memory as `HashJoinOperator` does. When the
 /// pool says no, it becomes a grace hash join: both sides are written into 16
-/// files each by bits of their key's hash, and each pair of files is joined on
+/// files each by bits of their key's hash (`HashSpill`), and each pair of files is joined on
 /// its own, one level deeper (other hash bits) when a pair's build side is
 /// still too large. Rows with equal keys always land in the same pair, and
 /// every row in exactly one, so INNER, LEFT, RIGHT and FULL joins and their
@@ -25,7 +25,6 @@ final class GraceHashJoinOperator: Operator {
     private var pairs: [(build: SpillReader, probe: SpillReader)] = []
     private var started = false
     private var reservation: MemoryReservation?
-    static let fanOut = 16
     static let maxLevel = 8
 
     init(probe: Operator, build: Operator, buildKeys: [BoundExpr], probeKeys: [BoundExpr], kind: JoinKind, residual: BoundExpr?,
@@ -75,11 +74,11 @@ final class GraceHashJoinOperator: Operator {
     /// Reads the build side: into memory while it fits, else into partition files (and then the probe side too).
     private func start() throws(SQLError) {
         guard let (memory, spill) = context.reservation("HASH JOIN") else {
-            return try joinInMemory(drain(build), memory: nil)
+            return try joinInMemory(drain(build))
         }
         reservation = memory
         var held: [RecordBatch] = []
-        var files: [SpillWriter]? = nil
+        var files: HashSpill? = nil
         while let b = try build.next() {
             try context.check()
             if b.rowCount == 0 { continue }
@@ -95,8 +94,7 @@ final class GraceHashJoinOperator: Operator {
                     held.append(b)
                     continue
                 }
-                var made: [SpillWriter] = []
-                for p in 0..<Self.fanOut { made.append(try spill.file("join-build-l\(level)-p\(p)")) }
+                let made = try HashSpill(spill, "join-build", level: level)
                 files = made
                 for h in held { try partition(h, keys: buildKeys, into: made) }
                 held = []
@@ -104,36 +102,31 @@ final class GraceHashJoinOperator: Operator {
             }
             try partition(b, keys: buildKeys, into: files!)
         }
-        guard let files else { return try joinInMemory(held, memory: memory) }
-        var probes: [SpillWriter] = []
-        for p in 0..<Self.fanOut { probes.append(try spill.file("join-probe-l\(level)-p\(p)")) }
+        guard let files else { return try joinInMemory(held) }
+        let probes = try HashSpill(spill, "join-probe", level: level)
         while let b = try probe.next() {
             try context.check()
             if b.rowCount > 0 { try partition(b, keys: probeKeys, into: probes) }
         }
-        for p in 0..<Self.fanOut {
-            stats.spilledBytes += files[p].bytes + probes[p].bytes
+        stats.spilledBytes += files.bytes + probes.bytes
+        for (b, p) in zip(files.files, probes.files) {
             // An empty build side still matters to the probe rows of LEFT and FULL joins.
-            if probes[p].batches == 0 && (files[p].batches == 0 || kind == .inner || kind == .left) { continue }
-            if files[p].batches == 0 && (kind == .inner || kind == .right) { continue }
-            pairs.append((files[p].finish(), probes[p].finish()))
+            if p.batches == 0 && (b.batches == 0 || kind == .inner || kind == .left) { continue }
+            if b.batches == 0 && (kind == .inner || kind == .right) { continue }
+            pairs.append((b.finish(), p.finish()))
         }
     }
 
-    private func joinInMemory(_ rows: [RecordBatch], memory: MemoryReservation?) throws(SQLError) {
+    private func joinInMemory(_ rows: [RecordBatch]) throws(SQLError) {
         let schema = build.schema, keys = buildKeys
         current = HashJoinOperator(probe: probe, build: { () throws(SQLError) in try JoinTable(rows, schema: schema, keys: keys) }, closeBuild: {},
                                    matches: nil, kind: kind, probeKeys: probeKeys, residual: residual, schema: self.schema, context: context)
     }
 
-    /// Writes `b`'s rows into the file of their key's hash bits at this level.
-    private func partition(_ b: RecordBatch, keys: [BoundExpr], into files: [SpillWriter]) throws(SQLError) {
+    /// Writes `b`'s rows into the files of their key's hash at this level (hashed as the join table hashes them).
+    private func partition(_ b: RecordBatch, keys: [BoundExpr], into files: HashSpill) throws(SQLError) {
         var cols: [Column] = []
         for k in keys { cols.append(try Evaluator.evaluate(k, b)) }
-        let hashes = Keys(cols, packPairs: true).hashes
-        let shift = UInt64(60 - 4 * level)
-        var parts: [[Int32]] = Array(repeating: [], count: Self.fanOut)
-        for (i, h) in hashes.enumerated() { parts[Int((h >> shift) & 15)].append(Int32(i)) }
-        for p in 0..<Self.fanOut where !parts[p].isEmpty { try files[p].append(parts[p].count == b.rowCount ? b : b.gather(parts[p])) }
+        try files.append(b, hashes: Keys(cols, packPairs: true).hashes)
     }
 }

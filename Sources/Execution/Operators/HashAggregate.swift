@@ -28,13 +28,12 @@ final class HashAggregateOperator: Operator {
     private let level: Int
     private var table: GroupTable?
     private var budget: (MemoryReservation, SpillSpace)?
-    private var spills: [SpillWriter]?
+    private var spills: HashSpill?
     private var inputDone = false
     private var output = BatchQueue()
     /// Spilled partitions still to aggregate, and the operator working on one.
     private var pending: [SpillReader] = []
     private var child: HashAggregateOperator?
-    static let spillFanOut = 16
     static let maxLevel = 6
 
     init(_ input: Operator, groups: [BoundExpr], aggregates: [AggregateCall], schema: Schema, context: RunContext,
@@ -81,11 +80,7 @@ final class HashAggregateOperator: Operator {
     /// Feeds input batches to the table until there is output (a partial
     /// aggregate's flush) or the input ends (the table's groups, then the spills).
     private func consume() throws(SQLError) {
-        if table == nil {
-            // A partial aggregate keeps a small table (its share, over 8), leaving the rest to the final one.
-            budget = groups.isEmpty ? nil : context.reservation("GROUP BY", ways: partial ? 8 : 1)
-            table = GroupTable(groups: groups, aggregates: aggregates)
-        }
+        if table == nil { startTable() }
         while output.isEmpty, let b = try input.next() {
             try context.check()
             if b.rowCount > 0 { try add(b) }
@@ -94,12 +89,17 @@ final class HashAggregateOperator: Operator {
         inputDone = true
         try emitTable()
         if let spills {
-            for w in spills where w.batches > 0 {
-                stats.spilledBytes += w.bytes
-                pending.append(w.finish())
-            }
+            stats.spilledBytes += spills.bytes
+            pending = spills.files.filter { $0.batches > 0 }.map { $0.finish() }
             self.spills = nil
         }
+    }
+
+    /// An empty table, with its reservation: a partial aggregate keeps a small
+    /// one (its share, over 8), leaving the rest to the final one.
+    private func startTable() {
+        budget = groups.isEmpty ? nil : context.reservation("GROUP BY", ways: partial ? 8 : 1)
+        table = GroupTable(groups: groups, aggregates: aggregates)
     }
 
     private func emitTable() throws(SQLError) {
@@ -133,15 +133,13 @@ final class HashAggregateOperator: Operator {
             } else if partial, t.count > 0 {
                 // The final aggregate merges states: emit these and start again with this batch.
                 try emitTable()
-                table = GroupTable(groups: groups, aggregates: aggregates)
-                budget = context.reservation("GROUP BY", ways: 8)
+                startTable()
                 return try add(b)
             } else if partial {
                 // A batch larger than a partial aggregate's share: its states go out at once (a partial never spills).
                 _ = try t.add(b, keys: keys, keyCols: keyCols)
                 try emitTable()
-                table = GroupTable(groups: groups, aggregates: aggregates)
-                budget = context.reservation("GROUP BY", ways: 8)
+                startTable()
             } else if level >= Self.maxLevel {
                 // Spilled this deep, the rows left share their hash bits: spilling again would not make progress.
                 // (An empty table spills all above it: each level's files hold fewer groups, and the
@@ -150,15 +148,8 @@ final class HashAggregateOperator: Operator {
                 _ = try t.add(b, keys: keys, keyCols: keyCols)
             } else {
                 // Rows of groups in the table stay; the others go to disk by their hash.
-                if spills == nil {
-                    var files: [SpillWriter] = []
-                    for p in 0..<Self.spillFanOut { files.append(try spill.file("aggregate-l\(level)-p\(p)")) }
-                    spills = files
-                }
-                var byPart: [[Int32]] = Array(repeating: [], count: Self.spillFanOut)
-                let shift = UInt64(60 - 4 * level)
-                for i in missing { byPart[Int((keys.hashes[Int(i)] >> shift) & 15)].append(i) }
-                for p in 0..<Self.spillFanOut where !byPart[p].isEmpty { try spills![p].append(b.gather(byPart[p])) }
+                if spills == nil { spills = try HashSpill(spill, "aggregate", level: level) }
+                try spills!.append(b, hashes: keys.hashes, rows: missing)
                 let kept = ids.indices.filter { ids[$0] >= 0 }.map { Int32($0) }
                 if !kept.isEmpty {
                     try memory.require(kept.count * t.keptValueCost, "the values of the groups it keeps in memory")
@@ -172,7 +163,6 @@ final class HashAggregateOperator: Operator {
 
 /// One hash table of groups: their keys (in id order) and aggregate states.
 final class GroupTable {
-    let groups: [BoundExpr]
     let table: KeyTable
     private var keyBuilders: [ColumnBuilder]
     private let states: [AggregateState]
@@ -182,7 +172,6 @@ final class GroupTable {
     let keptValueCost: Int
 
     init(groups: [BoundExpr], aggregates: [AggregateCall]) {
-        self.groups = groups
         table = KeyTable(integerMode: Keys.integerMode(groups.map(\.type), packPairs: false))
         keyBuilders = groups.map { ColumnBuilder(type: $0.type) }
         states = aggregates.map { AggregateState($0) }
@@ -228,25 +217,4 @@ final class GroupTable {
         for s in states { cols.append(try s.finish(count)) }
         return RecordBatch(schema: schema, columns: cols, rowCount: count)
     }
-}
-
-/// Batches read back from a spill file, as an operator.
-final class SpillScan: Operator {
-    let schema: Schema
-    let stats: OperatorStats
-    private let reader: SpillReader
-
-    init(_ reader: SpillReader, schema: Schema, stats: OperatorStats) {
-        self.reader = reader
-        self.schema = schema
-        self.stats = stats
-    }
-
-    func next() throws(SQLError) -> RecordBatch? {
-        guard let b = try reader.next() else { return nil }
-        stats.readBackBytes += b.memoryBytes
-        return RecordBatch(schema: schema, columns: b.columns, rowCount: b.rowCount)
-    }
-
-    func close() { reader.close() }
 }

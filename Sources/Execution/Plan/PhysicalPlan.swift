@@ -173,6 +173,16 @@ extension PhysicalPlan {
         return number(self)
     }
 
+    /// The stages this fragment reads through a hash shuffle (repartitioned
+    /// stage inputs), in plan order, each once.
+    public var shuffledStageInputs: [Int] {
+        var out: [Int] = []
+        for n in allNodes {
+            if case .stageInput(let s, .repartition) = n.node, !out.contains(s) { out.append(s) }
+        }
+        return out
+    }
+
     /// How this node's output is partitioned.
     public var partitioning: Partitioning {
         switch node {

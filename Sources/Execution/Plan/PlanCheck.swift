@@ -62,7 +62,7 @@ extension QueryStage {
         }
         if let layout {
             guard layout.count == tasks else { throw PlanCheck.error("\(what) lays out reads for \(layout.count) tasks, not \(tasks)") }
-            let shuffled = Set(plan.allNodes.compactMap { n -> Int? in if case .stageInput(let s, .repartition) = n.node { s } else { nil } })
+            let shuffled = Set(plan.shuffledStageInputs)
             for slice in layout.joined() {
                 guard shuffled.contains(slice.stage) else { throw PlanCheck.error("\(what) gives a task slices of stage \(slice.stage), which it does not read by key") }
                 guard slice.buckets.upperBound <= Self.maxBuckets, (slice.producers?.upperBound ?? 0) <= Self.maxTasks else {

@@ -57,13 +57,10 @@ public enum AdaptivePlanner {
     /// `sizes[s][p][b]`: bytes producer task `p` of stage `s` wrote into bucket `b`.
     /// Nil when the stage reads no hash shuffle, adaptation is off, or nothing would change.
     public static func adapt(_ stage: QueryStage, sizes: [Int: [[UInt64]]], policy: AdaptivePolicy) -> Decision? {
-        guard policy.enabled, stage.layout == nil, stage.scanShares == nil else { return nil }
-        var shuffled: [Int] = []
-        for n in stage.plan.allNodes {
-            if case .stageInput(let s, .repartition) = n.node, !shuffled.contains(s) { shuffled.append(s) }
-        }
+        guard policy.enabled, adapts(stage) else { return nil }
+        let shuffled = stage.plan.shuffledStageInputs
         let buckets = stage.tasks
-        guard !shuffled.isEmpty, buckets >= 1 else { return nil }
+        guard buckets >= 1 else { return nil }
         // Every input must have reported a size per bucket (defensive: a worker's figures are its own).
         for s in shuffled {
             guard let perProducer = sizes[s], !perProducer.isEmpty, perProducer.allSatisfy({ $0.count == buckets }) else { return nil }
@@ -169,6 +166,11 @@ public enum AdaptivePlanner {
             bestBytes = input.bytes(s, b)
         }
         return best
+    }
+
+    /// Whether `stage` is one adaptation may re-plan: it reads a hash shuffle, scans no files, and has no layout yet.
+    public static func adapts(_ stage: QueryStage) -> Bool {
+        stage.layout == nil && stage.scanShares == nil && !stage.plan.shuffledStageInputs.isEmpty
     }
 
     /// Indices 0..<sizes.count cut into contiguous runs of about `target` bytes each.

@@ -48,7 +48,7 @@ public struct StageCutter: Sendable {
             let subqueries = StageCutter.subqueriesUsed(fragment)
             var tasks = 1
             var shares: [[ScanShare]]? = nil
-            if fragment.allNodes.contains(where: { if case .stageInput(_, .repartition) = $0.node { true } else { false } }) {
+            if !fragment.shuffledStageInputs.isEmpty {
                 tasks = cutter.partitions
             } else if let scan = fragment.allNodes.lazy.compactMap({ if case .scan(let s) = $0.node { s } else { nil } }).first {
                 shares = cutter.share(scan)

@@ -78,8 +78,9 @@ final class MemoryReservation {
             bytes += max(0, more)
             peak = max(peak, bytes)
         } else {
-            throw SQLError.execution("Out of Memory Error: \(owner) needs \(MemoryPool.text(more)) more for \(what), and the memory limit "
-                + "(\(MemoryPool.text(pool.limit))) has \(MemoryPool.text(max(0, pool.limit - pool.used))) left even after spilling; "
+            func text(_ n: Int) -> String { PlanText.byteText(UInt64(max(0, n))) }
+            throw SQLError.execution("Out of Memory Error: \(owner) needs \(text(more)) more for \(what), and the memory limit "
+                + "(\(text(pool.limit))) has \(text(pool.limit - pool.used)) left even after spilling; "
                 + "raise it (SET memory_limit = '...', or --memory-limit)")
         }
     }
@@ -94,15 +95,5 @@ final class MemoryReservation {
     func free() {
         pool.release(bytes)
         bytes = 0
-    }
-}
-
-extension MemoryPool {
-    /// `16.0 MiB`, for messages.
-    static func text(_ n: Int) -> String {
-        let units = ["bytes", "KiB", "MiB", "GiB", "TiB"]
-        var v = Double(n), i = 0
-        while v >= 1024, i < units.count - 1 { v /= 1024; i += 1 }
-        return i == 0 ? "\(n) bytes" : String(format: "%.1f", v) + " " + units[i]
     }
 }

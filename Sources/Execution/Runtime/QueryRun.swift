@@ -198,8 +198,8 @@ final class TreeRun {
         case .aggregate(let groups, let aggregates, let phase):
             op = HashAggregateOperator(try self.operator(p.inputs[0], partition: k), groups: groups, aggregates: aggregates,
                                        schema: p.schema, context: context, partial: phase == .partial)
-        case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _) where context.memory != nil && !p.inputs[1].partitioning.isBroadcast:
-            // This partition's own build side, under a memory limit: joined in memory while it fits, else by partitions on disk.
+        case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _) where !p.inputs[1].partitioning.isBroadcast:
+            // This partition's own build side: joined in memory while it fits the memory limit, else by partitions on disk.
             op = GraceHashJoinOperator(probe: try self.operator(p.inputs[0], partition: k), build: try self.operator(p.inputs[1], partition: k),
                                        buildKeys: buildKeys, probeKeys: probeKeys, kind: kind, residual: residual, schema: p.schema, context: context)
         case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _):
@@ -246,8 +246,6 @@ final class TreeRun {
     }
 
     private var matchSets: [Int: SharedMatches] = [:]
-
-
 
     /// A join's build (inner) side for partition `k`: the rows of a broadcast,
     /// which every partition shares (with, for RIGHT and FULL joins, one set of

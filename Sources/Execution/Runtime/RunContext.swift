@@ -64,9 +64,9 @@ final class RunContext: @unchecked Sendable, Wakeable {
     }
 
     /// A reservation of this run's pool for one operator instance, with where
-    /// it spills; nil when the run has no memory limit.
-    /// Its share: the pool over the operators that may hold rows at once (each
-    /// holder of each partition), over `ways` more for a small one (a partial aggregate).
+    /// it spills (nil when the run has no memory limit). Its share is the pool
+    /// over the operators that may hold rows at once (each holder of each
+    /// partition), over `ways` more for a small one (a partial aggregate).
     func reservation(_ owner: String, ways: Int = 1) -> (MemoryReservation, SpillSpace)? {
         guard let memory, let spill else { return nil }
         return (MemoryReservation(memory, owner: owner, share: max(1 << 20, memory.limit / max(1, partitions * holders * ways))), spill)

@@ -175,6 +175,55 @@ final class SpillReader {
     deinit { close() }
 }
 
+/// Rows spread over 16 spill files by 4 bits of their key's hash, other bits
+/// at each level of recursion (a spilled aggregate's groups, a grace join's sides).
+final class HashSpill {
+    static let fanOut = 16
+    let files: [SpillWriter]
+    private let shift: UInt64
+
+    init(_ spill: SpillSpace, _ label: String, level: Int) throws(SQLError) {
+        var files: [SpillWriter] = []
+        for p in 0..<Self.fanOut { files.append(try spill.file("\(label)-l\(level)-p\(p)")) }
+        self.files = files
+        shift = UInt64(60 - 4 * min(level, 14))
+    }
+
+    /// Writes `rows` of `b` (all when nil) into the files of their hashes.
+    func append(_ b: RecordBatch, hashes: [UInt64], rows: [Int32]? = nil) throws(SQLError) {
+        var parts: [[Int32]] = Array(repeating: [], count: Self.fanOut)
+        if let rows {
+            for i in rows { parts[Int((hashes[Int(i)] >> shift) & 15)].append(i) }
+        } else {
+            for (i, h) in hashes.enumerated() { parts[Int((h >> shift) & 15)].append(Int32(i)) }
+        }
+        for p in 0..<Self.fanOut where !parts[p].isEmpty { try files[p].append(parts[p].count == b.rowCount ? b : b.gather(parts[p])) }
+    }
+
+    var bytes: Int { files.reduce(0) { $0 + $1.bytes } }
+}
+
+/// Batches read back from a spill file, as an operator.
+final class SpillScan: Operator {
+    let schema: Schema
+    let stats: OperatorStats
+    private let reader: SpillReader
+
+    init(_ reader: SpillReader, schema: Schema, stats: OperatorStats) {
+        self.reader = reader
+        self.schema = schema
+        self.stats = stats
+    }
+
+    func next() throws(SQLError) -> RecordBatch? {
+        guard let b = try reader.next() else { return nil }
+        stats.readBackBytes += b.memoryBytes
+        return RecordBatch(schema: schema, columns: b.columns, rowCount: b.rowCount)
+    }
+
+    func close() { reader.close() }
+}
+
 extension RecordBatch {
     /// About the bytes this batch's buffers take in memory (what an operator holding it reserves).
     var memoryBytes: Int { columns.reduce(64) { $0 + $1.memoryBytes } }

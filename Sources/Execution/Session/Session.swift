@@ -146,12 +146,12 @@ public final class Session: Catalog {
                 let workers = Set(run.figures.flatMap(\.workers)).sorted()
                 lines.insert(String(format: "Total: %.3fms, %d stages on ", elapsed, cut.stages.count) + workers.joined(separator: ", "), at: 0)
             } else if analyze {
-                let spill = SpillSpace(root: tempDirectory)
-                let pool = MemoryPool(limit: memoryLimit)
-                defer { spill.close(); lastMemoryPeak = pool.peak }
-                let run = QueryRun(plan, partitions: threads, cancel: cancel, memory: pool, spill: spill)
                 let start = monotonicNanos()
-                _ = try run.run()
+                let run = try withBudget { (pool, spill) throws(SQLError) in
+                    let run = QueryRun(plan, partitions: threads, cancel: cancel, memory: pool, spill: spill)
+                    _ = try run.run()
+                    return run
+                }
                 let elapsed = Double(monotonicNanos() - start) / 1e6
                 lines = PlanText.render(plan, stats: run.context.stats, trees: (QueryRun.rootTree, run.subqueryTree, run.cteTree))
                 lines.insert(String(format: "Total: %.3fms on %d threads", elapsed, threads), at: 0)
@@ -440,10 +440,18 @@ public final class Session: Catalog {
                 RecordBatch(schema: schema, columns: $0.columns, rowCount: $0.rowCount)
             })
         }
+        return (plan.root.schema, try withBudget { (pool, spill) throws(SQLError) in
+            try QueryRun(plan, partitions: threads, cancel: cancel, memory: pool, spill: spill).run()
+        })
+    }
+
+    /// Runs `body` with a fresh memory pool of `memoryLimit` and a spill space under
+    /// `tempDirectory`, removed afterwards (on error too); records the pool's peak.
+    private func withBudget<T>(_ body: (MemoryPool, SpillSpace) throws(SQLError) -> T) throws(SQLError) -> T {
         let spill = SpillSpace(root: tempDirectory)
         let pool = MemoryPool(limit: memoryLimit)
         defer { spill.close(); lastMemoryPeak = pool.peak }
-        return (plan.root.schema, try QueryRun(plan, partitions: threads, cancel: cancel, memory: pool, spill: spill).run())
+        return try body(pool, spill)
     }
 
     private func insert(into t: MemoryTable, columns: [String]?, _ source: Query, _ loc: SourceLocation) throws(SQLError) -> Int {

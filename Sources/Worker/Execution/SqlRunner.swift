@@ -76,7 +76,7 @@ enum TestHold {
     static func wait(_ stage: QueryStage, _ ctx: TaskContext, after: Bool = false) {
         guard FaultHold.dir != nil else { return }
         let write = stage.plan.allNodes.contains { if case .write = $0.node { true } else { false } }
-        let reduce = stage.plan.allNodes.contains { if case .stageInput(_, .repartition) = $0.node { true } else { false } }
+        let reduce = !stage.plan.shuffledStageInputs.isEmpty
         let map = stage.plan.allNodes.contains { if case .scan = $0.node { true } else { false } }
         let worker = ctx.workerID.split(separator: "#").first.map(String.init) ?? ctx.workerID
         var kind = write ? "write" : reduce ? "reduce" : map ? "map" : "other"
