@@ -60,14 +60,14 @@ public final class Worker: Sendable {
         runner = CommandRunner(logDir: config.dataDir + "/logs", allowCommands: config.allowCommands, runAs: runAs,
                                outputCap: config.outputCap, groups: groups)
         service = try LogService(listen: config.serviceListen, sealer: sealer, board: board, runner: runner)
-        shuffle = ShuffleStore(dataDir: config.dataDir, memoryBudget: config.shuffleMemory)
+        shuffle = ShuffleStore(dataDir: config.dataDir, memoryBudget: config.heldShuffleMemory)
         data = try DataService(listen: config.dataListen ?? Self.nextPort(after: config.serviceListen), sealer: sealer, store: shuffle)
         let spillRoot = config.tempDir ?? config.dataDir + "/spill"
         try? FileManager.default.createDirectory(atPath: spillRoot, withIntermediateDirectories: true)
         // What tasks of a killed predecessor spilled goes.
         SpillSpace.sweep(spillRoot)
         sql = SqlRunner(store: shuffle, blocks: BlockClient(sealer: sealer, timeout: BlockFetcher.timeout), threadsPerTask: config.threadsPerTask,
-                        taskMemory: max(1 << 20, config.memoryLimit / max(1, config.slots)), spillRoot: spillRoot)
+                        taskMemory: config.taskMemory, spillRoot: spillRoot)
     }
 
     /// `tcp://HOST:PORT+1` for a service address with a port; port 0 otherwise.

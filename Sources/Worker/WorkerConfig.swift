@@ -30,15 +30,22 @@ public struct WorkerConfig: Sendable {
     public var outputCap = 64 << 10
     /// Where the data socket (shuffle blocks) listens; nil: the service port + 1.
     public var dataListen: String?
-    /// Bytes of shuffle output kept in memory before outputs go to files in the data dir.
-    public var shuffleMemory = 1 << 30
+    /// Bytes of shuffle output kept in memory before outputs go to files in the
+    /// data dir; nil: a quarter of `memoryLimit`, at most 1 GiB.
+    public var shuffleMemory: Int?
     /// Threads a `sql` task runs on.
     public var threadsPerTask = 1
-    /// The memory budget of the worker's `sql` tasks, split evenly between its slots (so running tasks never
-    /// oversubscribe it); beyond its share a task spills to `tempDir`.
+    /// The worker's memory budget: the shuffle output it keeps in memory, and
+    /// the rest split evenly between its slots' `sql` tasks (so running tasks
+    /// never oversubscribe it); beyond its share a task spills to `tempDir`.
     public var memoryLimit = MemoryPool.defaultLimit
     /// Where tasks spill; nil: `DATA_DIR/spill`.
     public var tempDir: String?
+
+    /// Shuffle output kept in memory, within the budget.
+    public var heldShuffleMemory: Int { min(shuffleMemory ?? min(1 << 30, memoryLimit / 4), memoryLimit / 2) }
+    /// One running task's budget.
+    public var taskMemory: Int { max(1 << 20, (memoryLimit - heldShuffleMemory) / max(1, slots)) }
 
     public init(coordinator: String, dataDir: String, clusterID: String, secret: ClusterSecret, advertiseHost: String) {
         self.coordinator = coordinator

@@ -81,10 +81,10 @@ struct WorkerCommand: ParsableCommand {
     @Option(help: "Where the worker's own service socket listens (port 0: any free port).") var listen = "tcp://0.0.0.0:0"
     @Option(help: "Where the worker serves shuffle blocks (default: the service port + 1; any free port when that is 0).")
     var dataListen = env("SLUICE_WORKER_DATA_LISTEN")
-    @Option(parsing: .unconditional, help: "Shuffle output kept in memory before it goes to files in the data dir (e.g. 512MiB, 2GiB).")
-    var shuffleMemory = ByteSize("1GiB")
+    @Option(parsing: .unconditional, help: ArgumentHelp("Shuffle output kept in memory before it goes to files in the data dir, out of the memory limit (default: a quarter of it, at most 1GiB; at most half).", valueName: "SIZE"))
+    var shuffleMemory: ByteSize?
     @Option(parsing: .unconditional, help: "Threads a SQL task runs on, 1...256.") var threadsPerTask = Number(1)
-    @Option(parsing: .unconditional, help: ArgumentHelp("Memory for SQL tasks, split between the slots (default 80% of RAM); beyond its share a task spills.",
+    @Option(parsing: .unconditional, help: ArgumentHelp("The worker's memory: shuffle output it keeps, and SQL tasks, split between the slots (default 80% of RAM); beyond its share a task spills.",
                                                         valueName: "SIZE"))
     var memoryLimit: ByteSize?
     @Option(help: ArgumentHelp("Where SQL tasks spill (default: DATA_DIR/spill).", valueName: "DIR")) var tempDir: String?
@@ -106,7 +106,7 @@ struct WorkerCommand: ParsableCommand {
         _ = try heartbeat.value("--heartbeat", in: 10...3_600_000)
         _ = try leaseAhead.value("--lease-ahead", in: 0...10_000)
         _ = try drainTimeout.value("--drain-timeout", in: 0...DurationArgument.sevenDays)
-        _ = try shuffleMemory.value("--shuffle-memory", in: 0...(1 << 50))
+        _ = try shuffleMemory?.value("--shuffle-memory", in: 0...(1 << 50))
         _ = try threadsPerTask.value("--threads-per-task", in: 1...256)
         _ = try memoryLimit?.value("--memory-limit", in: (1 << 20)...Int.max)
     }
@@ -127,7 +127,7 @@ struct WorkerCommand: ParsableCommand {
         config.drainTimeout = .milliseconds(try drainTimeout.value("--drain-timeout", in: 0...DurationArgument.sevenDays))
         config.workerID = id
         config.dataListen = dataListen.map(NNGAddress.normalize)
-        config.shuffleMemory = try shuffleMemory.value("--shuffle-memory", in: 0...(1 << 50))
+        config.shuffleMemory = try shuffleMemory?.value("--shuffle-memory", in: 0...(1 << 50))
         config.threadsPerTask = try threadsPerTask.value("--threads-per-task", in: 1...256)
         if let memoryLimit { config.memoryLimit = try memoryLimit.value("--memory-limit", in: (1 << 20)...Int.max) }
         config.tempDir = tempDir

@@ -46,6 +46,8 @@ final class SpillTests {
             "SELECT a.id, a.k, b.note FROM \(f) a JOIN \(f) b ON a.id = b.id",
             "SELECT a.k, count(b.id), max(b.note) FROM \(f) a LEFT JOIN (SELECT * FROM \(f) WHERE v < 500) b ON a.id = b.id AND a.v > b.v GROUP BY a.k",
             "SELECT a.id, b.id FROM (SELECT * FROM \(f) WHERE v < 300) a FULL JOIN (SELECT * FROM \(f) WHERE v > 600) b ON a.k = b.k AND a.g = b.g",
+            // A CTE read twice is materialized: beyond its share of the budget its rows go to a spill file, read back by each reader.
+            "WITH big AS (SELECT id, k, note FROM \(f)) SELECT a.k, count(*), max(b.note) FROM big a JOIN big b ON a.id = b.id GROUP BY a.k",
         ]
     }
 
@@ -82,6 +84,45 @@ final class SpillTests {
             #expect(spilled != nil && plan.contains("peak_memory="), "\(sql)\n\(plan)")
             #expect(tempIsEmpty)
         }
+    }
+
+    /// Cut into stages and run through the in-process shuffle, as on the
+    /// cluster: a task's output beyond its share of the budget is written to
+    /// a file per bucket as it comes (the map side), read back by the next stage.
+    @Test func stageOutputsBeyondTheBudgetGoToFiles() throws {
+        let f = "'\(dir)/facts.csv'"
+        for sql in ["SELECT id, k, note, v FROM \(f) WHERE v >= 0",
+                    "SELECT a.id, a.v, b.note FROM \(f) a JOIN \(f) b ON a.id = b.id"] {
+            var expected = try renderedRows(session(nil), sql)
+            let staged = session(4 << 20)
+            staged.stages = StageCutter(partitions: 3, scanTasks: 1, minTaskBytes: 0)
+            staged.broadcastLimit = 0
+            var actual = try renderedRows(staged, sql)
+            expected.sort { $0.lexicographicallyPrecedes($1) }
+            actual.sort { $0.lexicographicallyPrecedes($1) }
+            #expect(sameRows(actual, expected), "\(sql): \(actual.count) rows, \(expected.count) expected")
+            let plan = try renderedRows(staged, "EXPLAIN ANALYZE " + sql).map { $0[0] }
+            // A stage that only scans has nothing to spill but its output.
+            let stages = plan.split { $0.hasPrefix("STAGE") }.filter { $0.contains { $0.contains("SCAN") } }
+            let onlyScans = stages.filter { !$0.contains { l in ["JOIN", "AGGREGATE", "SORT", "TOP"].contains { l.contains($0) } } }
+            #expect(onlyScans.contains { $0.first?.contains("spilled=") == true }, "\(plan.joined(separator: "\n"))")
+            #expect(tempIsEmpty, "\(sql) left spill files")
+        }
+    }
+
+    /// A join's build side that every partition shares cannot be spilled: past the budget it is a clear error.
+    @Test func aSharedBuildSideBeyondTheLimitIsAClearError() throws {
+        let s = session(4 << 20)
+        s.broadcastLimit = 1e12
+        let f = "'\(dir)/facts.csv'"
+        do {
+            _ = try s.execute("SELECT count(*) FROM \(f) a JOIN \(f) b ON a.id = b.id AND a.note <> b.note")
+            Issue.record("a 4 MiB budget held a shared build side of 120,000 rows")
+        } catch {
+            #expect(error.message.contains("Out of Memory Error") && error.message.contains("broadcast side") && error.message.contains("memory_limit"),
+                    "\(error.message)")
+        }
+        #expect(tempIsEmpty)
     }
 
     @Test func aLimitTooSmallToMakeProgressIsAClearError() throws {

@@ -205,11 +205,12 @@ final class MergingGather: Operator {
 final class SharedRowsSource: Operator {
     let schema: Schema
     let stats = OperatorStats()
-    private let rows: () throws(SQLError) -> [RecordBatch]
+    private let rows: () throws(SQLError) -> HeldRows
     private let context: RunContext
-    private var queue: BatchQueue?
+    private var reader: HeldRows.Reader?
+    private var done = false
 
-    init(schema: Schema, context: RunContext, rows: @escaping () throws(SQLError) -> [RecordBatch]) {
+    init(schema: Schema, context: RunContext, rows: @escaping () throws(SQLError) -> HeldRows) {
         self.schema = schema
         self.context = context
         self.rows = rows
@@ -217,13 +218,18 @@ final class SharedRowsSource: Operator {
 
     var morsel: Int { 0 }
 
-    func close() { queue = BatchQueue() }
+    func close() {
+        reader?.close()
+        reader = nil
+        done = true
+    }
 
     func next() throws(SQLError) -> RecordBatch? {
         try stats.measure { () throws(SQLError) -> RecordBatch? in
             try context.check()
-            if queue == nil { queue = BatchQueue(try rows()) }
-            guard let b = queue?.pop() else { return nil }
+            guard !done else { return nil }
+            if reader == nil { reader = try rows().reader() }
+            guard let b = try reader?.next() else { close(); return nil }
             return RecordBatch(schema: schema, columns: b.columns, rowCount: b.rowCount)
         }
     }

@@ -11,7 +11,7 @@ final class QueryRun {
     /// Parent of every tree's run: cancellation, settings and statistics they share.
     let context: RunContext
     private var subqueryRows: [[RecordBatch]] = []
-    private let cteRows: [Once<[RecordBatch]>]
+    private let cteRows: [Once<HeldRows>]
     /// On the cluster: this task's index, what it reads from earlier stages,
     /// and the slices of its shuffled inputs when the stage has a layout.
     let stageTask: (index: Int, reader: any StageReader, reads: [InputSlice]?, writeTag: String)?
@@ -66,36 +66,54 @@ final class QueryRun {
 
     /// Runs the query to completion; its rows, in the root's schema.
     func run() throws(SQLError) -> [RecordBatch] {
+        var out: [RecordBatch] = []
+        try run { out.append($0) }
+        return out
+    }
+
+    /// Runs the query to completion, handing each non-empty batch of rows (in the root's schema) to `sink` as it comes.
+    func run(into sink: (RecordBatch) throws(SQLError) -> Void) throws(SQLError) {
         defer { context.join() }
         for (i, s) in query.subqueries.enumerated() where i >= subqueryRows.count {
             subqueryRows.append(try execute(try resolve(s), tree: subqueryTree(i), parent: context))
         }
         let schema = query.root.schema
-        return try execute(try resolve(query.root), tree: Self.rootTree, parent: context).map {
-            RecordBatch(schema: schema, columns: $0.columns, rowCount: $0.rowCount)
+        try execute(try resolve(query.root), tree: Self.rootTree, parent: context) { (b) throws(SQLError) in
+            try sink(RecordBatch(schema: schema, columns: b.columns, rowCount: b.rowCount))
         }
     }
 
-    /// Runs one tree in a child run of `parent`, draining its root here.
-    private func execute(_ plan: PhysicalPlan, tree: Int, parent: RunContext) throws(SQLError) -> [RecordBatch] {
+    /// Runs one tree in a child run of `parent`, draining its root here into `sink`.
+    private func execute(_ plan: PhysicalPlan, tree: Int, parent: RunContext,
+                         into sink: (RecordBatch) throws(SQLError) -> Void) throws(SQLError) {
         let run = parent.child()
         defer { run.join() }
-        var out: [RecordBatch] = []
         do {
             let root = try TreeRun(query: self, tree: tree, context: run).operator(plan, partition: 0)
-            while let b = try root.next() { if b.rowCount > 0 { out.append(b) } }
+            while let b = try root.next() { if b.rowCount > 0 { try sink(b) } }
         } catch {
             run.fail(error)
             throw run.error ?? error
         }
         if let e = run.error { throw e }
+    }
+
+    /// One tree's rows, collected.
+    private func execute(_ plan: PhysicalPlan, tree: Int, parent: RunContext) throws(SQLError) -> [RecordBatch] {
+        var out: [RecordBatch] = []
+        try execute(plan, tree: tree, parent: parent) { out.append($0) }
         return out
     }
 
-    /// A CTE's rows, computed by the first partition that reads them.
-    func cte(_ id: Int, from context: RunContext) throws(SQLError) -> [RecordBatch] {
+    /// A CTE's rows, computed by the first partition that reads them; held
+    /// under the memory limit (a quarter of it at most), spilled past it.
+    func cte(_ id: Int, from context: RunContext) throws(SQLError) -> HeldRows {
         try cteRows[id].get { () throws(SQLError) in
-            try execute(try resolve(query.ctes[id]), tree: cteTree(id), parent: context)
+            let reservation = context.memory.map { MemoryReservation($0, owner: "WITH query", share: max(1 << 20, $0.limit / 4)) }
+            let rows = HeldRows(reservation, spill: context.spill, what: "its rows")
+            try execute(try resolve(query.ctes[id]), tree: cteTree(id), parent: context) { (b) throws(SQLError) in try rows.append(b) }
+            rows.finish()
+            return rows
         }
     }
 
@@ -155,7 +173,7 @@ final class TreeRun {
         case channels(Producers, [Channel])
         case preserve(Producers, [Channel])
         case merge(Producers, [Channel], [SortKey])
-        case broadcast(Once<[RecordBatch]>, OperatorStats)
+        case broadcast(Once<HeldRows>, OperatorStats)
         /// A stage input pulled in task order by one partition.
         case stream(any StageStream)
     }
@@ -257,12 +275,13 @@ final class TreeRun {
             let input = try self.operator(side, partition: k)
             return ({ () throws(SQLError) in try drain(input) }, { input.close() }, false, nil)
         }
+        let rows = try broadcastRows(side)
         var outer = false
         switch join.node {
         case .hashJoin(let kind, _, _, _, _), .nestedLoopJoin(let kind, _): outer = kind == .right || kind == .full
         default: break
         }
-        return (try broadcastRows(side), {}, true, outer ? sharedMatches(join) : nil)
+        return ({ () throws(SQLError) in try rows().inMemory ?? [] }, {}, true, outer ? sharedMatches(join) : nil)
     }
 
     /// The flags of a RIGHT or FULL join's shared build rows, one set for all its partitions.
@@ -318,13 +337,26 @@ final class TreeRun {
         }
     }
 
-    /// The rows of a broadcast exchange, collected once for every reader.
-    private func broadcastRows(_ p: PhysicalPlan) throws(SQLError) -> () throws(SQLError) -> [RecordBatch] {
+    /// The rows of a broadcast exchange, collected once for every reader. A
+    /// join's shared build side needs them in memory: they are reserved, and
+    /// past the memory limit the query fails rather than the process.
+    private func broadcastRows(_ p: PhysicalPlan) throws(SQLError) -> () throws(SQLError) -> HeldRows {
         guard case .broadcast(let once, let stats) = try exchange(p, .broadcast) else {
             throw SQLError.execution("internal error: not a broadcast")
         }
         return { () throws(SQLError) in try once.get { () throws(SQLError) in
-            try stats.measureAll { () throws(SQLError) in try self.collectBroadcast(p) }
+            let start = monotonicNanos()
+            defer { stats.nanos &+= monotonicNanos() &- start }
+            let reservation = self.context.memory.map { MemoryReservation($0, owner: "a join's broadcast side", share: $0.limit) }
+            let rows = HeldRows(reservation, spill: nil, what: "rows all its partitions share")
+            try self.collectBroadcast(p) { (b) throws(SQLError) in
+                stats.rows += b.rowCount
+                stats.batches += 1
+                try rows.append(b)
+            }
+            rows.finish()
+            stats.peakMemory = max(stats.peakMemory, reservation?.peak ?? 0)
+            return rows
         } }
     }
 
@@ -332,14 +364,15 @@ final class TreeRun {
     /// Broadcast stage inputs, already read.
     private var stageRows: [Int: [RecordBatch]] = [:]
 
-    private func collectBroadcast(_ p: PhysicalPlan) throws(SQLError) -> [RecordBatch] {
-        if let rows = stageRows[p.id] { return rows }
-        guard let (producers, channel) = broadcastInputs[p.id] else { return [] }
+    private func collectBroadcast(_ p: PhysicalPlan, into sink: (RecordBatch) throws(SQLError) -> Void) throws(SQLError) {
+        if let rows = stageRows.removeValue(forKey: p.id) {
+            for b in rows where b.rowCount > 0 { try sink(b) }
+            return
+        }
+        guard let (producers, channel) = broadcastInputs[p.id] else { return }
         producers.start()
-        var out: [RecordBatch] = []
-        while let item = channel.receive() { if item.batch.rowCount > 0 { out.append(item.batch) } }
+        while let item = channel.receive() { if item.batch.rowCount > 0 { try sink(item.batch) } }
         try context.check()
-        return out
     }
 
     private func exchange(_ p: PhysicalPlan, _ kind: Exchange) throws(SQLError) -> ExchangeState {
@@ -431,16 +464,5 @@ final class TreeRun {
         }
         exchanges[p.id] = state
         return state
-    }
-}
-
-extension OperatorStats {
-    /// Times `body` and counts the rows of all the batches it returns.
-    func measureAll(_ body: () throws(SQLError) -> [RecordBatch]) throws(SQLError) -> [RecordBatch] {
-        let start = monotonicNanos()
-        defer { nanos &+= monotonicNanos() &- start }
-        let out = try body()
-        for b in out where b.rowCount > 0 { rows += b.rowCount; batches += 1 }
-        return out
     }
 }

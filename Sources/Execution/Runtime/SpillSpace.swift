@@ -108,19 +108,25 @@ final class SpillWriter {
         guard batch.rowCount > 0 else { return }
         buffer.removeAll(keepingCapacity: true)
         BatchCodec.encode(batch, into: &buffer)
+        try append(encoded: buffer, batches: 1)
+    }
+
+    /// Appends blocks already encoded (`batches` of them).
+    func append(encoded: [UInt8], batches count: Int) throws(SQLError) {
+        guard !encoded.isEmpty else { return }
         if SpillSpace.failNextWrite.exchange(false, ordering: .relaxed) { throw Self.error("write", path, ENOSPC) }
         var done = 0
-        while done < buffer.count {
-            let n = buffer.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
+        while done < encoded.count {
+            let n = encoded.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + done, $0.count - done) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw Self.error("write", path, errno)
             }
             done += n
         }
-        bytes += buffer.count
-        batches += 1
-        space.noteWritten(buffer.count)
+        bytes += encoded.count
+        batches += count
+        space.noteWritten(encoded.count)
     }
 
     /// The file, to read back in the order written.

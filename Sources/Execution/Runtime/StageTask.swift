@@ -41,11 +41,12 @@ final class ListStream: StageStream {
 /// Runs one task of one stage of a `StagePlan`.
 public enum StageTask {
     /// Task `task` of `stage` on `threads` threads; its rows, split into the
-    /// stage's output buckets (`stage.output.buckets` lists).
+    /// stage's output buckets (`stage.output.buckets` lists) as they come, and how many.
     /// `writeTag` names the files a write node writes (the task and its attempt on the cluster).
     /// `memory` and `spill`: the task's memory budget and where it spills (none: unbounded).
     public static func run(_ stage: QueryStage, task: Int, threads: Int, reader: any StageReader, writeTag: String? = nil,
-                           cancel: Cancellation, memory: MemoryPool? = nil, spill: SpillSpace? = nil) throws(SQLError) -> [[RecordBatch]] {
+                           cancel: Cancellation, memory: MemoryPool? = nil, spill: SpillSpace? = nil)
+        throws(SQLError) -> (output: TaskOutput, rows: Int) {
         guard task >= 0, task < stage.tasks else {
             throw SQLError.execution("stage \(stage.id) has \(stage.tasks) tasks; there is no task \(task)")
         }
@@ -88,20 +89,23 @@ public enum StageTask {
         for (i, s) in stage.subqueries.enumerated() {
             subqueryRows.append(used.contains(i) ? try reader.read([.whole(s)]).flatMap { $0 } : [])
         }
-        let rows = try QueryRun(fragment: plan, subqueryRows: subqueryRows, subqueryTypes: stage.subqueryTypes, task: task, reader: reader,
-                                reads: stage.layout?[task], writeTag: writeTag ?? "t\(task)", partitions: threads, cancel: cancel,
-                                memory: memory, spill: spill).run()
+        let buckets: Int
+        var router: HashRouter?
         switch stage.output {
         case .single:
-            return [rows]
+            buckets = 1
         case .hash(let keys, let n):
             guard n >= 1 else { throw SQLError.execution("Invalid plan: stage \(stage.id) writes \(n) buckets") }
-            let router = HashRouter(keys: keys, n: n, remix: true)
-            var buckets = [[RecordBatch]](repeating: [], count: n)
-            for b in rows {
-                for (k, part) in try router.split(b).enumerated() { if let part { buckets[k].append(part) } }
-            }
-            return buckets
+            buckets = n
+            router = HashRouter(keys: keys, n: n, remix: true)
         }
+        let writer = TaskOutputWriter(buckets: buckets, memory: memory, spill: spill)
+        try QueryRun(fragment: plan, subqueryRows: subqueryRows, subqueryTypes: stage.subqueryTypes, task: task, reader: reader,
+                     reads: stage.layout?[task], writeTag: writeTag ?? "t\(task)", partitions: threads, cancel: cancel,
+                     memory: memory, spill: spill).run { (b) throws(SQLError) in
+            guard let router else { return try writer.append(b, bucket: 0) }
+            for (k, part) in try router.split(b).enumerated() { if let part { try writer.append(part, bucket: k) } }
+        }
+        return (writer.finish(), writer.rows)
     }
 }

@@ -31,13 +31,13 @@ public enum StagedQuery {
                 try cancel.check()
                 let start = monotonicNanos()
                 let spilledBefore = spill.written
-                let buckets = try StageTask.run(stage, task: t, threads: threads, reader: store, cancel: cancel,
-                                                memory: memoryLimit.map { MemoryPool(limit: $0) }, spill: spill)
+                let (output, rows) = try StageTask.run(stage, task: t, threads: threads, reader: store, cancel: cancel,
+                                                       memory: memoryLimit.map { MemoryPool(limit: $0) }, spill: spill)
                 f.spilled += UInt64(spill.written - spilledBefore)
-                let written = store.write(stage: stage.id, task: t, buckets: buckets)
+                store.write(stage: stage.id, task: t, output: output)
                 f.taskSeconds += Double(monotonicNanos() - start) / 1e9
-                f.rows += UInt64(buckets.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rowCount } })
-                f.bytes += UInt64(written)
+                f.rows += UInt64(rows)
+                f.bytes += UInt64(output.sizes.reduce(0, +))
             }
             f.seconds = Double(monotonicNanos() - stageStart) / 1e9
             figures.append(f)
@@ -47,19 +47,17 @@ public enum StagedQuery {
     }
 }
 
-/// Task outputs held as encoded batches, per stage, task and bucket.
+/// Task outputs as their tasks left them (encoded batches in memory, or files
+/// in the run's spill space), per stage and task.
 final class MemoryShuffle: StageReader, Sendable {
-    private let outputs: Mutex<[[Int: [[UInt8]]]]>
+    private let outputs: Mutex<[[Int: TaskOutput]]>
 
     init(stages: Int) {
         outputs = Mutex(Array(repeating: [:], count: stages))
     }
 
-    /// Returns the bytes written.
-    func write(stage: Int, task: Int, buckets: [[RecordBatch]]) -> Int {
-        let encoded = buckets.map(BatchCodec.encodeAll)
-        outputs.withLock { $0[stage][task] = encoded }
-        return encoded.reduce(0) { $0 + $1.count }
+    func write(stage: Int, task: Int, output: TaskOutput) {
+        outputs.withLock { $0[stage][task] = output }
     }
 
     func read(_ slices: [InputSlice]) throws(SQLError) -> [[RecordBatch]] {
@@ -68,9 +66,10 @@ final class MemoryShuffle: StageReader, Sendable {
             let tasks = outputs.withLock { all in slice.stage >= 0 && slice.stage < all.count ? all[slice.stage] : [:] }
             for b in slice.buckets {
                 for t in slice.producers ?? 0..<tasks.count {
-                    guard let buckets = tasks[t] else { throw SQLError.execution("stage \(slice.stage) has no output of task \(t)") }
-                    guard b >= 0, b < buckets.count else { throw SQLError.execution("stage \(slice.stage) task \(t) wrote no bucket \(b)") }
-                    do { out.append(try BatchCodec.decodeAll(buckets[b])) } catch {
+                    guard let output = tasks[t] else { throw SQLError.execution("stage \(slice.stage) has no output of task \(t)") }
+                    guard b >= 0, b < output.sizes.count else { throw SQLError.execution("stage \(slice.stage) task \(t) wrote no bucket \(b)") }
+                    let bytes = try output.bucket(b)
+                    do { out.append(try BatchCodec.decodeAll(bytes)) } catch {
                         throw SQLError.execution("stage \(slice.stage) task \(t) bucket \(b): \(error)")
                     }
                 }
@@ -83,7 +82,7 @@ final class MemoryShuffle: StageReader, Sendable {
     func sizes(stage: Int) -> [[UInt64]] {
         outputs.withLock { all in
             guard stage >= 0, stage < all.count else { return [] }
-            return all[stage].keys.sorted().map { t in all[stage][t]!.map { UInt64($0.count) } }
+            return all[stage].keys.sorted().map { t in all[stage][t]!.sizes.map { UInt64($0) } }
         }
     }
 }

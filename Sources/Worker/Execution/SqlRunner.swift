@@ -40,16 +40,15 @@ struct SqlRunner {
         let spill = SpillSpace(root: spillRoot)
         defer { spill.close() }
         do {
-            let buckets = try StageTask.run(stage, task: Int(ctx.ref.task), threads: threads, reader: reader,
-                                            writeTag: "t\(ctx.ref.task)-a\(ctx.attemptID)", cancel: cancel,
-                                            memory: MemoryPool(limit: taskMemory), spill: spill)
+            let (output, rows) = try StageTask.run(stage, task: Int(ctx.ref.task), threads: threads, reader: reader,
+                                                   writeTag: "t\(ctx.ref.task)-a\(ctx.attemptID)", cancel: cancel,
+                                                   memory: MemoryPool(limit: taskMemory), spill: spill)
             TestHold.wait(stage, ctx, after: true)
-            let encoded = buckets.map(BatchCodec.encodeAll)
             if let stop = ctx.stopOutcome { return RunOutcome(outcome: stop.0, reason: stop.1) }
-            let sizes = try store.put(job: ctx.ref.jobID, attempt: ctx.attemptID, buckets: encoded)
+            let sizes = try store.put(job: ctx.ref.jobID, attempt: ctx.attemptID, output: output)
             var out = RunOutcome.success
             out.bucketBytes = sizes.map { UInt64($0) }
-            out.rows = UInt64(buckets.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rowCount } })
+            out.rows = UInt64(rows)
             out.threads = UInt32(clamping: threads)
             out.spilledBytes = UInt64(spill.written)
             return out

@@ -1,3 +1,4 @@
+import Execution
 import Foundation
 import Synchronization
 
@@ -43,27 +44,43 @@ final class ShuffleStore: Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Keeps an attempt's buckets; their sizes.
-    func put(job: String, attempt: UInt64, buckets: [[UInt8]]) throws -> [Int] {
-        let total = buckets.reduce(0) { $0 + $1.count }
+    /// Keeps an attempt's output; its buckets' sizes. Buckets in memory stay
+    /// there while the store's budget allows; files (a task that passed its own
+    /// memory budget) are moved in, as are buckets the budget refuses.
+    func put(job: String, attempt: UInt64, output: TaskOutput) throws -> [Int] {
         let key = Key(job: job, attempt: attempt)
-        let inMemory = state.withLock { s -> Bool in
-            guard s.memoryUsed + total <= memoryBudget else { return false }
-            s.memoryUsed += total
-            s.outputs[key] = .memory(buckets)
-            return true
+        let sizes = output.sizes
+        if case .memory(let buckets) = output {
+            let total = sizes.reduce(0, +)
+            let inMemory = state.withLock { s -> Bool in
+                guard s.memoryUsed + total <= memoryBudget else { return false }
+                s.memoryUsed += total
+                s.outputs[key] = .memory(buckets)
+                return true
+            }
+            if inMemory { return sizes }
         }
-        if inMemory { return buckets.map(\.count) }
         let dir = root + "/" + job
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        for (b, bytes) in buckets.enumerated() {
+        for b in sizes.indices {
             let path = "\(dir)/\(attempt)-\(b)"
-            guard FileManager.default.createFile(atPath: path, contents: Data(bytes)) else {
-                throw WorkerError("cannot write shuffle output \(path): \(String(cString: strerror(errno)))")
+            switch output {
+            case .memory(let buckets):
+                guard FileManager.default.createFile(atPath: path, contents: Data(buckets[b])) else {
+                    throw WorkerError("cannot write shuffle output \(path): \(String(cString: strerror(errno)))")
+                }
+            case .files(let paths, _):
+                // The spill dir is normally beside the shuffle dir (a rename); elsewhere, a copy.
+                try? FileManager.default.removeItem(atPath: path)
+                if rename(paths[b], path) != 0 {
+                    do { try FileManager.default.copyItem(atPath: paths[b], toPath: path) } catch {
+                        throw WorkerError("cannot keep shuffle output \(path): \(error.localizedDescription)")
+                    }
+                }
             }
         }
-        state.withLock { $0.outputs[key] = .files(dir: dir, sizes: buckets.map(\.count)) }
-        return buckets.map(\.count)
+        state.withLock { $0.outputs[key] = .files(dir: dir, sizes: sizes) }
+        return sizes
     }
 
     enum ReadError: Error { case unknown, noBucket, unreadable(String) }
