@@ -18,6 +18,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries, each wrapped by exactly one Swift module.
@@ -52,6 +55,9 @@ let package = Package(
         .target(name: "Coordinator", dependencies: [
             "Scheduler", "Wire", "Transport", "SQLite", "Platform", "Execution", "PlanCodec", "SQL", "Columnar", "Datasets",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Yams", package: "Yams"),
         ]),
         .target(name: "Worker", dependencies: [
             "Wire", "Transport", "Platform", "Execution", "PlanCodec", "SQL", "Columnar",

@@ -2482,6 +2482,51 @@ void   sluice__cluster_status__free_unpacked
   assert(message->base.descriptor == &sluice__cluster_status__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sluice__firing_alert__init
+                     (Sluice__FiringAlert         *message)
+{
+  static const Sluice__FiringAlert init_value = SLUICE__FIRING_ALERT__INIT;
+  *message = init_value;
+}
+size_t sluice__firing_alert__get_packed_size
+                     (const Sluice__FiringAlert *message)
+{
+  assert(message->base.descriptor == &sluice__firing_alert__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__firing_alert__pack
+                     (const Sluice__FiringAlert *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__firing_alert__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__firing_alert__pack_to_buffer
+                     (const Sluice__FiringAlert *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__firing_alert__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__FiringAlert *
+       sluice__firing_alert__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__FiringAlert *)
+     protobuf_c_message_unpack (&sluice__firing_alert__descriptor,
+                                allocator, len, data);
+}
+void   sluice__firing_alert__free_unpacked
+                     (Sluice__FiringAlert *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__firing_alert__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sluice__read_logs__init
                      (Sluice__ReadLogs         *message)
 {
@@ -2919,7 +2964,7 @@ const ProtobufCMessageDescriptor sluice__label__descriptor =
   (ProtobufCMessageInit) sluice__label__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__resource_stats__field_descriptors[9] =
+static const ProtobufCFieldDescriptor sluice__resource_stats__field_descriptors[10] =
 {
   {
     "cpu_percent",
@@ -3029,6 +3074,18 @@ static const ProtobufCFieldDescriptor sluice__resource_stats__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "shuffle_bytes",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ResourceStats, shuffle_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__resource_stats__field_indices_by_name[] = {
   5,   /* field[5] = cores */
@@ -3037,6 +3094,7 @@ static const unsigned sluice__resource_stats__field_indices_by_name[] = {
   2,   /* field[2] = memory_total_bytes */
   1,   /* field[1] = memory_used_bytes */
   3,   /* field[3] = process_rss_bytes */
+  9,   /* field[9] = shuffle_bytes */
   6,   /* field[6] = tree_cpu_percent */
   8,   /* field[8] = tree_processes */
   7,   /* field[7] = tree_rss_bytes */
@@ -3044,7 +3102,7 @@ static const unsigned sluice__resource_stats__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__resource_stats__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor sluice__resource_stats__descriptor =
 {
@@ -3054,7 +3112,7 @@ const ProtobufCMessageDescriptor sluice__resource_stats__descriptor =
   "Sluice__ResourceStats",
   "sluice",
   sizeof(Sluice__ResourceStats),
-  9,
+  10,
   sluice__resource_stats__field_descriptors,
   sluice__resource_stats__field_indices_by_name,
   1,  sluice__resource_stats__number_ranges,
@@ -7287,7 +7345,7 @@ const ProtobufCMessageDescriptor sluice__worker_status__descriptor =
   (ProtobufCMessageInit) sluice__worker_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__cluster_status__field_descriptors[12] =
+static const ProtobufCFieldDescriptor sluice__cluster_status__field_descriptors[13] =
 {
   {
     "coordinator_id",
@@ -7433,8 +7491,21 @@ static const ProtobufCFieldDescriptor sluice__cluster_status__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "alerts",
+    13,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__ClusterStatus, n_alerts),
+    offsetof(Sluice__ClusterStatus, alerts),
+    &sluice__firing_alert__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__cluster_status__field_indices_by_name[] = {
+  12,   /* field[12] = alerts */
   1,   /* field[1] = coordinator_epoch */
   0,   /* field[0] = coordinator_id */
   9,   /* field[9] = coordinator_rss_bytes */
@@ -7451,7 +7522,7 @@ static const unsigned sluice__cluster_status__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__cluster_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 12 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor sluice__cluster_status__descriptor =
 {
@@ -7461,11 +7532,88 @@ const ProtobufCMessageDescriptor sluice__cluster_status__descriptor =
   "Sluice__ClusterStatus",
   "sluice",
   sizeof(Sluice__ClusterStatus),
-  12,
+  13,
   sluice__cluster_status__field_descriptors,
   sluice__cluster_status__field_indices_by_name,
   1,  sluice__cluster_status__number_ranges,
   (ProtobufCMessageInit) sluice__cluster_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__firing_alert__field_descriptors[4] =
+{
+  {
+    "rule",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FiringAlert, rule),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subject",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FiringAlert, subject),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "since_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FiringAlert, since_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "value",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__FiringAlert, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__firing_alert__field_indices_by_name[] = {
+  0,   /* field[0] = rule */
+  2,   /* field[2] = since_ms */
+  1,   /* field[1] = subject */
+  3,   /* field[3] = value */
+};
+static const ProtobufCIntRange sluice__firing_alert__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sluice__firing_alert__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.FiringAlert",
+  "FiringAlert",
+  "Sluice__FiringAlert",
+  "sluice",
+  sizeof(Sluice__FiringAlert),
+  4,
+  sluice__firing_alert__field_descriptors,
+  sluice__firing_alert__field_indices_by_name,
+  1,  sluice__firing_alert__number_ranges,
+  (ProtobufCMessageInit) sluice__firing_alert__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sluice__read_logs__field_descriptors[6] =

@@ -17,6 +17,8 @@ public final class Coordinator: Sendable {
     private let lock: DataDirLock
     private let threads = ThreadGroup()
     private let stopping = Atomic<Bool>(false)
+    private let metrics = ClusterMetrics()
+    private let http: HTTPServer?
 
     public init(config: CoordinatorConfig, logger: Logger) throws {
         self.config = config
@@ -27,7 +29,16 @@ public final class Coordinator: Sendable {
         server = try ReplyServer(listening: config.listen, maxMessageSize: config.maxMessageSize, contexts: 1024) { request in
             mailbox.put(.request(request))
         }
+        if let address = config.httpListen {
+            let front = HTTPFront(token: config.httpToken, metrics: metrics, post: { mailbox.put($0) })
+            http = try HTTPServer(listening: address) { front.handle($0) }
+        } else {
+            http = nil
+        }
     }
+
+    /// Where the HTTP endpoints listen, as http://HOST:PORT (nil: off).
+    public var httpAddress: String? { http.map { "http://\($0.host.contains(":") ? "[\($0.host)]" : $0.host):\($0.port)" } }
 
     /// Where the coordinator actually listens (port 0 resolved).
     public var boundAddress: String { server.boundAddress }
@@ -36,10 +47,10 @@ public final class Coordinator: Sendable {
     /// joins every thread it started.
     public func run() throws {
         let mailbox = self.mailbox
-        let core = try CoordinatorCore(config: config, server: server, logger: logger) { mailbox.put($0) }
+        let core = try CoordinatorCore(config: config, server: server, logger: logger, metrics: metrics) { mailbox.put($0) }
         logger.info("coordinator listening", metadata: [
             "address": "\(server.boundAddress)", "epoch": "\(core.epoch)", "cluster": "\(config.clusterID)",
-            "data.dir": "\(config.dataDir)", "version": "\(SluiceVersion.string)",
+            "data.dir": "\(config.dataDir)", "version": "\(SluiceVersion.string)", "http": "\(httpAddress ?? "off")",
         ])
         threads.spawn("listener-watchdog") { [self] in watchListener() }
         while !stopping.load(ordering: .acquiring) {
@@ -49,6 +60,8 @@ public final class Coordinator: Sendable {
         core.queries.stopAll()
         core.reader.stop()
         core.releaseParked()
+        core.notifier.stop()
+        http?.stop()
         server.close()
         let stuck = threads.join(timeout: 5)
         if !stuck.isEmpty { logger.warning("threads still running at shutdown", metadata: ["threads": "\(stuck)"]) }

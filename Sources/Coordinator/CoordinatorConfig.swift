@@ -29,6 +29,12 @@ public struct CoordinatorConfig: Sendable {
     public var warehouseDir: String { warehouse.isEmpty ? dataDir + "/warehouse" : warehouse }
     /// How long files a dataset write replaced stay on disk for queries already reading them.
     public var replacedFilesGraceMs: Int64 = 60_000
+    /// Where the read-only HTTP endpoints listen (`--http`: health, metrics, status page); nil: off.
+    public var httpListen: String?
+    /// When set, every HTTP path but `/healthz` needs `Authorization: Bearer TOKEN`.
+    public var httpToken: String?
+    /// Alert rules (`--alerts FILE`).
+    public var alertRules: [AlertRule] = []
 
     public init(listen: String, dataDir: String, clusterID: String, secret: ClusterSecret) {
         self.listen = listen

@@ -79,6 +79,7 @@ extension CoordinatorCore {
                              queueDepth: UInt32(clamping: scheduler.queueDepth), runningTasks: UInt32(clamping: runningTotal),
                              runningJobs: running, leasedTasks: UInt32(clamping: leasedTotal), coordinatorVersion: SluiceVersion.string,
                              uptimeMs: Int64(Date().timeIntervalSince(startedAt) * 1000), coordinatorRssBytes: ProcFS.residentBytes(),
-                             journalBytes: journal.bytesOnDisk, jobsInMemory: UInt32(clamping: scheduler.jobs.count))
+                             journalBytes: journal.bytesOnDisk, jobsInMemory: UInt32(clamping: scheduler.jobs.count),
+                             alerts: alerts.firingList)
     }
 }

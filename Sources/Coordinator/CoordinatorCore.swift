@@ -19,6 +19,8 @@ enum CoordinatorInput: Sendable {
     case queryAnswer(ResultChunk, IncomingRequest, Envelope)
     /// The answer to a catalog command, to seal and send.
     case catalogAnswer(CatalogService.Answer, IncomingRequest, Envelope)
+    /// An HTTP request that needs the loop's state (`/metrics`, `/api/status`, `/readyz`).
+    case http(HTTPServer.Request, @Sendable (HTTPServer.Response) -> Void)
 }
 
 /// The coordinator's state and request handlers. Owned by the loop thread
@@ -59,6 +61,11 @@ final class CoordinatorCore {
     var pruning = Pruning()
     let queries: QueryManager
     let catalog: CatalogService
+    let metrics: ClusterMetrics
+    /// The status page's history and failures; alerts by the `--alerts` rules, and who hears of them.
+    var recent = Recent()
+    var alerts: AlertBook
+    let notifier: AlertNotifier
     /// Per worker, jobs whose shuffle outputs it may drop (sent with its next heartbeat reply).
     private var dropOutputs: [WorkerKey: [String]] = [:]
 
@@ -77,6 +84,8 @@ final class CoordinatorCore {
         /// Bytes and rows its `sql` tasks wrote (shuffle outputs and the result).
         var outputBytes: UInt64 = 0
         var outputRows: UInt64 = 0
+        /// Whether a task of it was handed out yet (submit-to-first-task latency).
+        var started = false
     }
 
     /// A `sql` task's last succeeded attempt, per query job, for EXPLAIN ANALYZE's figures at the job's end.
@@ -96,6 +105,8 @@ final class CoordinatorCore {
     private var adaptiveChanges: [JobID: [Int: [String]]] = [:]
     /// Events an action asks for (a layout), fed after the actions of the event that caused them.
     private var followUps: [Event] = []
+    /// Fault hook `stall-loop`.
+    private var stallAfterTurn = false
 
     struct AttemptInfo {
         var startedUs: Int64 = 0
@@ -113,8 +124,12 @@ final class CoordinatorCore {
         var lastHeartbeatMs: Int64
     }
 
-    init(config: CoordinatorConfig, server: ReplyServer, logger: Logger, post: @escaping @Sendable (CoordinatorInput) -> Void) throws {
+    init(config: CoordinatorConfig, server: ReplyServer, logger: Logger, metrics: ClusterMetrics = ClusterMetrics(),
+         post: @escaping @Sendable (CoordinatorInput) -> Void) throws {
         self.config = config
+        self.metrics = metrics
+        alerts = AlertBook(rules: config.alertRules)
+        notifier = AlertNotifier(rules: config.alertRules, cluster: config.clusterID, logger: logger)
         self.server = server
         self.logger = logger
         self.post = post
@@ -136,6 +151,7 @@ final class CoordinatorCore {
                                                        sealer: sealer, logger: logger, post: post),
                                epoch: epoch)
         try restore()
+        notifier.send(alerts.restarted(epoch: epoch, now: Date().unixMilliseconds))
     }
 
     // MARK: restart
@@ -195,12 +211,18 @@ final class CoordinatorCore {
             case .queryAnswer(let chunk, let request, let envelope): respond(chunk, to: envelope, request)
             case .catalogAnswer(.success(let reply), let request, let envelope): respond(reply, to: envelope, request)
             case .catalogAnswer(.failure(let f), let request, let envelope): respondError(f.code, f.message, to: envelope, request)
+            case .http(let request, let reply): reply(answer(request, now: now))
             }
         }
         feed(.tick, now: now)
         noteQueryProgress()
+        recent.sample(now: now, queueDepth: scheduler.queueDepth, running: scheduler.attempts.values.filter { $0.state == .running }.count,
+                      leased: scheduler.attempts.values.filter { $0.state == .leased }.count)
+        notifier.send(alerts.evaluate(now: now, queueDepth: scheduler.queueDepth))
         do {
+            let start = DispatchTime.now().uptimeNanoseconds
             try journal.commit()
+            metrics.journalCommit(nanos: Int64(DispatchTime.now().uptimeNanoseconds - start))
         } catch {
             // Without a durable journal nothing may be acknowledged: stop, and let a restart replay.
             logger.critical("journal commit failed; stopping so that nothing unrecorded is acknowledged", metadata: ["error": "\(error)"])
@@ -210,12 +232,20 @@ final class CoordinatorCore {
         outbox.removeAll(keepingCapacity: true)
         for (request, bytes) in replies { request.reply(bytes) }
         prune(now: now)
+        if stallAfterTurn {
+            stallAfterTurn = false
+            Thread.sleep(forTimeInterval: 3)
+        }
     }
 
     private func admit(_ request: IncomingRequest, now: Int64) {
         switch gate.admit(request.body, nowMs: now) {
         case .reply(let bytes, let refusal):
-            if let refusal { logger.warning("refused a request", metadata: ["reason": "\(refusal)"]) }
+            if let refusal {
+                logger.warning("refused a request", metadata: ["reason": "\(refusal)"])
+                metrics.authRefused(via: "wire")
+                metrics.request(kind: "unknown", outcome: "refused")
+            }
             outbox.append((request, bytes))
         case .awaitOriginal(let nonce):
             duplicates[nonce, default: []].append(request)
@@ -231,6 +261,7 @@ final class CoordinatorCore {
     }
 
     private func respond<M: KindedMessage>(_ message: M, to envelope: Envelope, _ request: IncomingRequest) {
+        metrics.request(kind: "\(envelope.kind)", outcome: (message as? ErrorReply).map { "\($0.code)" } ?? "ok")
         var bytes = gate.answer(message, to: envelope)
         if bytes.count > Self.maxReplyBytes {
             bytes = gate.answer(ErrorReply(code: .refused, message: "the answer is \(bytes.count) bytes, more than the \(Self.maxReplyBytes) a reply may carry; ask for less (a smaller --page-size, or no output)"), to: envelope)
@@ -336,6 +367,12 @@ final class CoordinatorCore {
         case .injectFault:
             let m = try InjectFault(decoding: env.body)
             guard config.faultHooks else { return respondError(.refused, "fault hooks are off (start the coordinator with --enable-fault-hooks)", to: env, request) }
+            if m.fault == "stall-loop" {
+                // The loop sleeps after this turn's replies: a stuck coordinator, for /readyz.
+                logger.warning("fault hook: stalling the loop for 3 s")
+                stallAfterTurn = true
+                return respond(FaultReply(), to: env, request)
+            }
             guard m.fault == "break-listener" else { return respondError(.badRequest, "unknown fault '\(m.fault)'", to: env, request) }
             logger.warning("fault hook: breaking the listener")
             // After the reply has left: closing a listener also closes the connections it accepted.
@@ -414,6 +451,7 @@ final class CoordinatorCore {
         for r in results where r.outcome == .succeeded && !r.bucketBytes.isEmpty {
             let job = JobID(r.attempt.jobID)
             let bytes = r.bucketBytes.reduce(0, &+)
+            metrics.shuffled(bytes: bytes)
             jobMeta[job]?.outputBytes &+= bytes
             jobMeta[job]?.outputRows &+= r.rowsOut
             if r.threads > 1 { queries.services.noteThreaded(job) }
@@ -494,6 +532,11 @@ final class CoordinatorCore {
                                            state: e.state.rawValue, reason: e.reason, exitCode: e.exitCode,
                                            output: info.output, startedUs: info.startedUs, finishedUs: info.finishedUs))
                 if !e.state.isActive { attemptInfo[e.attempt] = nil }
+                if e.state == .failed || e.state == .timedOut || e.state == .lost {
+                    recent.failed("task \(e.task.job)/s\(e.task.stage)/t\(e.task.task)", "\(e.state.rawValue): \(e.reason)", now: now)
+                }
+                metrics.ended(kind: kind(of: e.task), state: e.state,
+                              runNanos: info.startedUs > 0 && info.finishedUs > info.startedUs ? (info.finishedUs - info.startedUs) * 1000 : nil)
             case .jobEnded(let id, let state, let reason):
                 let job = scheduler.jobs[id]
                 if queries.isQueryJob(id) {
@@ -507,6 +550,11 @@ final class CoordinatorCore {
                     }
                 }
                 jobMeta[id]?.finishedMs = now
+                if state == .failed {
+                    let name = jobMeta[id]?.name ?? ""
+                    recent.failed("job \(id)" + (name.isEmpty ? "" : " (\(name))"), reason, now: now)
+                    notifier.send(alerts.jobFailed(id.rawValue, reason: reason, now: now))
+                }
                 specs[id] = nil
                 journal.append(.jobEnd(job: id.rawValue, state: state.rawValue, reason: reason, atMs: now,
                                        succeeded: job?.succeededTasks ?? 0, failed: job?.failedTasks ?? 0))
@@ -520,6 +568,11 @@ final class CoordinatorCore {
                 let meta: Logger.Metadata = ["worker.id": "\(key)", "state": "\(state.rawValue)", "reason": "\(reason)"]
                 if state == .dead || state == .suspect { logger.warning("worker state changed", metadata: meta) } else { logger.info("worker state changed", metadata: meta) }
                 if state == .dead || state == .left { pendingCancels.removeValue(forKey: key) }
+                if state == .dead {
+                    recent.failed("worker \(key)", reason, now: now)
+                    notifier.send(alerts.workerDied(key.id, now: now))
+                }
+                if state == .alive { notifier.send(alerts.workerAlive(key.id, now: now)) }
             case .workerForgotten(let key):
                 workerMeta[key] = nil
                 pendingCancels[key] = nil
@@ -547,6 +600,7 @@ final class CoordinatorCore {
             journal.append(.lease(attempt: a.attempt, jobSeq: jobMeta[a.task.job]?.seq ?? 0, stage: a.task.stage, task: a.task.task,
                                   number: a.number, worker: worker, atMs: now))
             attemptInfo[a.attempt] = AttemptInfo()
+            noteLeased(a, now: now)
             let k = TaskStageKey(job: a.task.job, stage: a.task.stage)
             if byStage[k] == nil { order.append(k) }
             byStage[k, default: []].append(TaskAssignment(attemptID: a.attempt, stage: UInt32(a.task.stage), task: UInt32(a.task.task), attempt: UInt32(a.number)))
@@ -554,6 +608,29 @@ final class CoordinatorCore {
         return order.map { k in
             Lease(jobID: k.job.rawValue, spec: specs[k.job]!.stages[k.stage].spec, tasks: byStage[k]!, inputs: inputs(of: k.job, stage: k.stage))
         }
+    }
+
+    /// Counts a lease; times the first of a job, and the wait of first attempts of stages that wait on no other.
+    private func noteLeased(_ a: Assignment, now: Int64) {
+        var wait: Int64?
+        if let meta = jobMeta[a.task.job] {
+            if !meta.started {
+                jobMeta[a.task.job]?.started = true
+                metrics.firstTask(afterNanos: (now - meta.submittedMs) * 1_000_000)
+            }
+            if a.number == 1, let job = scheduler.jobs[a.task.job], a.task.stage < job.plan.stages.count,
+               job.plan.stages[a.task.stage].dependsOn.isEmpty {
+                wait = (now - meta.submittedMs) * 1_000_000
+            }
+        }
+        metrics.leased(kind: kind(of: a.task), retry: a.number > 1, queueWaitNanos: wait)
+        alerts.leased(retry: a.number > 1, now: now)
+    }
+
+    /// The kind of a task's stage (`sql`, `command`, a builtin), for metric labels.
+    private func kind(of task: TaskKey) -> String {
+        guard let stages = specs[task.job]?.stages, task.stage < stages.count else { return "unknown" }
+        return "\(stages[task.stage].spec.kind)"
     }
 
     /// Where the outputs of the stages a `sql` stage reads are (empty for other kinds).

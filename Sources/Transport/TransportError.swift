@@ -27,6 +27,11 @@ public struct TransportError: Error, CustomStringConvertible, Sendable {
         message = "\(operation): \(String(cString: nng_strerror(rv)))"
     }
 
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
+
     public var description: String { message }
 }
 

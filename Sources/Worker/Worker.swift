@@ -266,7 +266,9 @@ public final class Worker: Sendable {
         register()
         while !board.locked({ board.stopping }) {
             let (running, draining) = board.locked { (board.running.count, board.draining) }
-            let beat = Heartbeat(workerID: workerID, incarnation: incarnation, stats: probe.read(), running: UInt32(running), draining: draining)
+            var stats = probe.read()
+            stats.shuffleBytes = UInt64(shuffle.usage.bytes)
+            let beat = Heartbeat(workerID: workerID, incarnation: incarnation, stats: stats, running: UInt32(running), draining: draining)
             do {
                 let reply = try channel.call(beat, timeout: .seconds(5))
                 board.update(.room) { applyCancels(reply.cancel) }

@@ -7,10 +7,35 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "status", abstract: "The coordinator, its workers, queue depth and running jobs.")
     @OptionGroup var cluster: ClusterOptions
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "Redraw every --interval until Ctrl-C (in place on a terminal).") var watch = false
+    @Option(parsing: .unconditional, help: "How often --watch redraws (100ms...1h).") var interval = DurationArgument("2s")
+
+    func validate() throws {
+        _ = try interval.value("--interval", in: 100...3_600_000)
+        if json && watch { throw ValidationError("--watch draws the table; --json prints once") }
+    }
 
     func run() throws {
-        let s = try cluster.client().status()
-        if json { return try printJSON(s) }
+        let client = try cluster.client()
+        guard watch else {
+            let s = try client.status()
+            return json ? try printJSON(s) : print(render(s), terminator: "")
+        }
+        let pause = Double(try interval.value("--interval", in: 100...3_600_000)) / 1000
+        let terminal = isatty(1) == 1
+        while true {
+            let text: String
+            do { text = render(try client.status()) } catch { text = "cannot reach the coordinator: \(error)\n" }
+            // On a terminal: home, draw, clear what the last frame left below; elsewhere one frame after another.
+            let frame = terminal ? "\u{1B}[H" + text.replacingOccurrences(of: "\n", with: "\u{1B}[K\n") + "\u{1B}[J" : text + "\n"
+            FileHandle.standardOutput.write(Data(frame.utf8))
+            Thread.sleep(forTimeInterval: pause)
+        }
+    }
+
+    func render(_ s: ClusterStatus) -> String {
+        var out = ""
+        func print(_ line: String) { out += line + "\n" }
         print("coordinator \(s.coordinatorID) at \(cluster.address): sluice \(s.coordinatorVersion), epoch \(s.coordinatorEpoch), up \(duration(s.uptimeMs)), "
               + "memory \(bytes(s.coordinatorRssBytes)), journal \(bytes(s.journalBytes)), \(s.jobsInMemory) jobs in memory")
         var t = Table("WORKER", "HOST", "STATE", "SLOTS", "LEASED", "RUNNING", "CPU", "MEMORY", "HEARTBEAT", "CAN RUN")
@@ -26,7 +51,32 @@ struct StatusCommand: ParsableCommand {
             print("  \(j.jobID) \(j.name): \(j.tasksSucceeded)/\(j.tasksTotal) done, \(j.tasksRunning) running, \(j.tasksQueued) queued"
                   + (j.waiting.isEmpty ? "" : "; waiting: \(j.waiting)"))
         }
+        for a in s.alerts { print("ALERT \(a.rule) firing for \(a.subject) since \(time(a.sinceMs)): \(a.value)") }
+        return out
     }
+}
+
+struct AlertsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "alerts", abstract: "Alerts that fire now (the coordinator's --alerts rules).")
+    @OptionGroup var cluster: ClusterOptions
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() throws {
+        let alerts = try cluster.client().status().alerts
+        if json { return try printJSON(alerts) }
+        guard !alerts.isEmpty else { return print("no alert fires") }
+        var t = Table("RULE", "SUBJECT", "SINCE", "VALUE")
+        for a in alerts { t.add(a.rule, a.subject, time(a.sinceMs), a.value) }
+        print(t.render())
+    }
+}
+
+/// A time of day (UTC) from Unix milliseconds.
+func time(_ ms: Int64) -> String {
+    let f = DateFormatter()
+    f.dateFormat = "yyyy-MM-dd HH:mm:ss'Z'"
+    f.timeZone = TimeZone(identifier: "UTC")
+    return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
 }
 
 struct JobsCommand: ParsableCommand {

@@ -23,12 +23,16 @@ struct LocalCommand: ParsableCommand {
     @Option(help: "Directory for the cluster's secret, journal, logs and worker data.") var dataDir = LocalDefaults.dataDir
     @Option(name: .customLong("sql-root"), help: "A directory queries may read and write (repeatable; default: the current directory).")
     var sqlRoots: [String] = []
+    @Option(parsing: .unconditional, help: ArgumentHelp("Serve the status page, /metrics and health checks on 127.0.0.1:PORT (0: a free port, printed).",
+                                                        valueName: "PORT")) var http: Number?
+    @Option(help: ArgumentHelp("Alert rules (YAML) for the coordinator.", valueName: "FILE")) var alerts: String?
     @Argument(parsing: .postTerminator, help: "A sluice subcommand to run against the cluster.") var subcommand: [String] = []
 
     func validate() throws {
         _ = try workers.value("--workers", in: 1...64)
         _ = try slots?.value("--slots", in: 1...10_000)
         _ = try port.value("--port", in: 1...65535)
+        _ = try http?.value("--http", in: 0...65535)
     }
 
     func run() throws {
@@ -46,10 +50,15 @@ struct LocalCommand: ParsableCommand {
         let logDir = dataDir + "/logs"
         try FileManager.default.createDirectory(atPath: logDir, withIntermediateDirectories: true)
         let common = ["--secret-file", secretFile]
+        var httpPort = try http?.value("--http", in: 0...65535)
+        if httpPort == 0 { httpPort = try PortCheck.freePort() }
+        if let p = httpPort, let problem = PortCheck.problem(port: p) { throw ValidationError("--http: " + problem) }
+        let monitoring = (httpPort.map { ["--http", "127.0.0.1:\($0)"] } ?? [])
+            + (alerts.map { ["--alerts", URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? [])
 
         var specs: [Supervisor.Spec] = [
             .init(name: "coordinator", arguments: ["coordinator", "--listen", address, "--data-dir", dataDir + "/coordinator"] + common
-                    + (sqlRoots.isEmpty ? [FileManager.default.currentDirectoryPath] : sqlRoots).flatMap { ["--sql-root", $0] },
+                    + (sqlRoots.isEmpty ? [FileManager.default.currentDirectoryPath] : sqlRoots).flatMap { ["--sql-root", $0] } + monitoring,
                   deathSignal: SIGTERM),
         ]
         for i in 1...workerCount {
@@ -65,6 +74,7 @@ struct LocalCommand: ParsableCommand {
         defer { supervisor.stopAll() }
         try supervisor.start()
         FileHandle.standardError.write(Data("sluice local: coordinator at \(address), \(workerCount) workers × \(perWorker) slots; logs in \(logDir)\n".utf8))
+        if let httpPort { FileHandle.standardError.write(Data("sluice local: status page at http://127.0.0.1:\(httpPort)/\n".utf8)) }
 
         let client = try ClusterClient(coordinator: address, clusterID: LocalDefaults.clusterID, secret: try ClusterSecret(file: secretFile))
         let deadline = Date(timeIntervalSinceNow: 30)
@@ -133,6 +143,22 @@ enum PortCheck {
         guard rv != 0 else { return nil }
         let why = errno == EADDRINUSE ? "is in use (another sluice local, or another program; pick another with --port)" : String(cString: strerror(errno))
         return "port \(port) on 127.0.0.1 \(why)"
+    }
+
+    /// A port on 127.0.0.1 nothing listens on right now (the system's pick).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw ValidationError("cannot open a socket to find a free port: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        guard ok else { throw ValidationError("cannot find a free port: \(String(cString: strerror(errno)))") }
+        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
 

@@ -35,9 +35,16 @@ struct CoordinatorCommand: ParsableCommand {
     var warehouse: String?
     @Option(parsing: .unconditional, help: "How long files a dataset write replaced stay for the queries that listed them before (0s...1d).")
     var replacedFilesGrace = DurationArgument("60s")
+    @Option(help: ArgumentHelp("Serve /healthz, /readyz, /metrics and /api/status over HTTP here (a bare port binds 127.0.0.1; off when not given).",
+                               valueName: "ADDR")) var http: String?
+    @Option(help: ArgumentHelp("File holding a token every HTTP path but /healthz requires (Authorization: Bearer TOKEN).", valueName: "FILE"))
+    var httpTokenFile: String?
+    @Option(help: ArgumentHelp("Alert rules (YAML): when to notify a webhook or the log (see docs/operations.md).", valueName: "FILE"))
+    var alerts: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
 
     func validate() throws {
+        if httpTokenFile != nil && http == nil { throw ValidationError("--http-token-file needs --http") }
         _ = try heartbeat.value("--heartbeat", in: 10...3_600_000)
         _ = try suspectAfter.value("--suspect-after", in: 1...1000)
         _ = try deadAfter.value("--dead-after", in: 100...86_400_000)
@@ -51,6 +58,10 @@ struct CoordinatorCommand: ParsableCommand {
 
     func run() throws {
         bootstrapLogging(level: logLevel)
+        var rules: [AlertRule] = []
+        if let alerts {
+            do { rules = try AlertRules.load(alerts) } catch { throw ValidationError("\(error)") }
+        }
         let secret = try ClusterSecret.resolve(file: secretFile, defaultFile: dataDir + "/secret")
         var config = CoordinatorConfig(listen: NNGAddress.normalize(listen), dataDir: dataDir, clusterID: cluster, secret: secret)
         config.scheduler.heartbeatInterval = try heartbeat.value("--heartbeat", in: 10...3_600_000)
@@ -66,6 +77,10 @@ struct CoordinatorCommand: ParsableCommand {
         config.sqlRoots = sqlRoots.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
         if let warehouse { config.warehouse = URL(fileURLWithPath: warehouse).standardizedFileURL.path }
         config.replacedFilesGraceMs = try replacedFilesGrace.value("--replaced-files-grace", in: 0...86_400_000)
+        config.httpListen = http
+        config.httpToken = try httpTokenFile.map(readToken)
+        config.alertRules = rules
+
         let coordinator = try Coordinator(config: config, logger: Logger(label: "sluice.coordinator"))
         let signals = onTermination { _ in coordinator.stop() }
         // The signal sources must outlive the loop (an optimized build would release them early).
@@ -144,4 +159,12 @@ struct WorkerCommand: ParsableCommand {
         worker.start()
         withExtendedLifetime(signals) { worker.wait() }
     }
+}
+
+/// The first line of a token file, which must not be empty.
+func readToken(_ path: String) throws -> String {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read the token file \(path)") }
+    let token = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+    guard !token.isEmpty else { throw ValidationError("the token file \(path) is empty") }
+    return token
 }

@@ -70,6 +70,7 @@ typedef struct Sluice__CatalogReply Sluice__CatalogReply;
 typedef struct Sluice__GetClusterStatus Sluice__GetClusterStatus;
 typedef struct Sluice__WorkerStatus Sluice__WorkerStatus;
 typedef struct Sluice__ClusterStatus Sluice__ClusterStatus;
+typedef struct Sluice__FiringAlert Sluice__FiringAlert;
 typedef struct Sluice__ReadLogs Sluice__ReadLogs;
 typedef struct Sluice__Logs Sluice__Logs;
 typedef struct Sluice__InjectFault Sluice__InjectFault;
@@ -264,10 +265,14 @@ struct  Sluice__ResourceStats
    * how many processes that is
    */
   uint32_t tree_processes;
+  /*
+   * shuffle output the worker holds, in memory and in files
+   */
+  uint64_t shuffle_bytes;
 };
 #define SLUICE__RESOURCE_STATS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__resource_stats__descriptor) \
-    , 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 /*
@@ -1274,10 +1279,34 @@ struct  Sluice__ClusterStatus
    */
   uint64_t journal_bytes;
   uint32_t jobs_in_memory;
+  /*
+   * alerts of the coordinator's --alerts rules that fire now
+   */
+  size_t n_alerts;
+  Sluice__FiringAlert **alerts;
 };
 #define SLUICE__CLUSTER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__cluster_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL }
+
+
+struct  Sluice__FiringAlert
+{
+  ProtobufCMessage base;
+  char *rule;
+  /*
+   * a worker id, a job id, "queue", "retries", "coordinator"
+   */
+  char *subject;
+  int64_t since_ms;
+  /*
+   * what made it fire, in words
+   */
+  char *value;
+};
+#define SLUICE__FIRING_ALERT__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__firing_alert__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Sluice__ReadLogs
@@ -1322,7 +1351,7 @@ struct  Sluice__InjectFault
 {
   ProtobufCMessage base;
   /*
-   * "break-listener"
+   * "break-listener", "stall-loop"
    */
   char *fault;
 };
@@ -2385,6 +2414,25 @@ Sluice__ClusterStatus *
 void   sluice__cluster_status__free_unpacked
                      (Sluice__ClusterStatus *message,
                       ProtobufCAllocator *allocator);
+/* Sluice__FiringAlert methods */
+void   sluice__firing_alert__init
+                     (Sluice__FiringAlert         *message);
+size_t sluice__firing_alert__get_packed_size
+                     (const Sluice__FiringAlert   *message);
+size_t sluice__firing_alert__pack
+                     (const Sluice__FiringAlert   *message,
+                      uint8_t             *out);
+size_t sluice__firing_alert__pack_to_buffer
+                     (const Sluice__FiringAlert   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__FiringAlert *
+       sluice__firing_alert__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__firing_alert__free_unpacked
+                     (Sluice__FiringAlert *message,
+                      ProtobufCAllocator *allocator);
 /* Sluice__ReadLogs methods */
 void   sluice__read_logs__init
                      (Sluice__ReadLogs         *message);
@@ -2628,6 +2676,9 @@ typedef void (*Sluice__WorkerStatus_Closure)
 typedef void (*Sluice__ClusterStatus_Closure)
                  (const Sluice__ClusterStatus *message,
                   void *closure_data);
+typedef void (*Sluice__FiringAlert_Closure)
+                 (const Sluice__FiringAlert *message,
+                  void *closure_data);
 typedef void (*Sluice__ReadLogs_Closure)
                  (const Sluice__ReadLogs *message,
                   void *closure_data);
@@ -2706,6 +2757,7 @@ extern const ProtobufCMessageDescriptor sluice__catalog_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__get_cluster_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__worker_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__cluster_status__descriptor;
+extern const ProtobufCMessageDescriptor sluice__firing_alert__descriptor;
 extern const ProtobufCMessageDescriptor sluice__read_logs__descriptor;
 extern const ProtobufCMessageDescriptor sluice__logs__descriptor;
 extern const ProtobufCMessageDescriptor sluice__inject_fault__descriptor;

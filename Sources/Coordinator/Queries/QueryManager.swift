@@ -141,6 +141,8 @@ final class QueryManager: Sendable {
     }
 
     func isQueryJob(_ job: JobID) -> Bool { byJob.withLock { $0[job] != nil } }
+    /// Queries whose job is running.
+    var runningCount: Int { byJob.withLock { $0.count } }
 
     /// The jobs of running queries.
     var jobs: [JobID] { byJob.withLock { Array($0.keys) } }

@@ -280,6 +280,7 @@ public struct ResourceStats: WireMessage, Hashable, Codable {
     public var treeCpuPercent: Double
     public var treeRssBytes: UInt64
     public var treeProcesses: UInt32
+    public var shuffleBytes: UInt64
 
     public init(
         cpuPercent: Double = 0,
@@ -290,7 +291,8 @@ public struct ResourceStats: WireMessage, Hashable, Codable {
         cores: UInt32 = 0,
         treeCpuPercent: Double = 0,
         treeRssBytes: UInt64 = 0,
-        treeProcesses: UInt32 = 0
+        treeProcesses: UInt32 = 0,
+        shuffleBytes: UInt64 = 0
     ) {
         self.cpuPercent = cpuPercent
         self.memoryUsedBytes = memoryUsedBytes
@@ -301,6 +303,7 @@ public struct ResourceStats: WireMessage, Hashable, Codable {
         self.treeCpuPercent = treeCpuPercent
         self.treeRssBytes = treeRssBytes
         self.treeProcesses = treeProcesses
+        self.shuffleBytes = shuffleBytes
     }
 }
 
@@ -316,6 +319,7 @@ extension ResourceStats {
         self.treeCpuPercent = m.tree_cpu_percent
         self.treeRssBytes = m.tree_rss_bytes
         self.treeProcesses = m.tree_processes
+        self.shuffleBytes = m.shuffle_bytes
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__ResourceStats>, _ arena: Arena) {
@@ -329,6 +333,7 @@ extension ResourceStats {
         p.pointee.tree_cpu_percent = treeCpuPercent
         p.pointee.tree_rss_bytes = treeRssBytes
         p.pointee.tree_processes = treeProcesses
+        p.pointee.shuffle_bytes = shuffleBytes
     }
 
     public func encoded() -> [UInt8] {
@@ -3190,6 +3195,7 @@ public struct ClusterStatus: WireMessage, Hashable, Codable {
     public var coordinatorRssBytes: UInt64
     public var journalBytes: UInt64
     public var jobsInMemory: UInt32
+    public var alerts: [FiringAlert]
 
     public init(
         coordinatorID: String = "",
@@ -3203,7 +3209,8 @@ public struct ClusterStatus: WireMessage, Hashable, Codable {
         uptimeMs: Int64 = 0,
         coordinatorRssBytes: UInt64 = 0,
         journalBytes: UInt64 = 0,
-        jobsInMemory: UInt32 = 0
+        jobsInMemory: UInt32 = 0,
+        alerts: [FiringAlert] = []
     ) {
         self.coordinatorID = coordinatorID
         self.coordinatorEpoch = coordinatorEpoch
@@ -3217,6 +3224,7 @@ public struct ClusterStatus: WireMessage, Hashable, Codable {
         self.coordinatorRssBytes = coordinatorRssBytes
         self.journalBytes = journalBytes
         self.jobsInMemory = jobsInMemory
+        self.alerts = alerts
     }
 }
 
@@ -3235,6 +3243,7 @@ extension ClusterStatus {
         self.coordinatorRssBytes = m.coordinator_rss_bytes
         self.journalBytes = m.journal_bytes
         self.jobsInMemory = m.jobs_in_memory
+        self.alerts = repeatedPointers(m.alerts, m.n_alerts) { FiringAlert(c: $0) }
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__ClusterStatus>, _ arena: Arena) {
@@ -3253,6 +3262,8 @@ extension ClusterStatus {
         p.pointee.coordinator_rss_bytes = coordinatorRssBytes
         p.pointee.journal_bytes = journalBytes
         p.pointee.jobs_in_memory = jobsInMemory
+        p.pointee.n_alerts = alerts.count
+        p.pointee.alerts = arena.array(alerts) { arena.message($0, Sluice__FiringAlert.self) { $0.fill($1, $2) } }
     }
 
     public func encoded() -> [UInt8] {
@@ -3268,6 +3279,59 @@ extension ClusterStatus {
             throw WireError.malformed("ClusterStatus")
         }
         defer { sluice__cluster_status__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct FiringAlert: WireMessage, Hashable, Codable {
+    public var rule: String
+    public var subject: String
+    public var sinceMs: Int64
+    public var value: String
+
+    public init(
+        rule: String = "",
+        subject: String = "",
+        sinceMs: Int64 = 0,
+        value: String = ""
+    ) {
+        self.rule = rule
+        self.subject = subject
+        self.sinceMs = sinceMs
+        self.value = value
+    }
+}
+
+extension FiringAlert {
+    init(c p: UnsafePointer<Sluice__FiringAlert>) {
+        let m = p.pointee
+        self.rule = cString(m.rule)
+        self.subject = cString(m.subject)
+        self.sinceMs = m.since_ms
+        self.value = cString(m.value)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__FiringAlert>, _ arena: Arena) {
+        sluice__firing_alert__init(p)
+        p.pointee.rule = arena.string(rule)
+        p.pointee.subject = arena.string(subject)
+        p.pointee.since_ms = sinceMs
+        p.pointee.value = arena.string(value)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__FiringAlert.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__firing_alert__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("FiringAlert")
+        }
+        defer { sluice__firing_alert__free_unpacked(p, nil) }
         self.init(c: p)
     }
 }

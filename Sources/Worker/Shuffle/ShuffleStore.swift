@@ -160,6 +160,8 @@ final class ShuffleStore: Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Outputs held, and bytes of them in memory.
-    var usage: (outputs: Int, memoryBytes: Int) { state.withLock { ($0.outputs.count, $0.memoryUsed) } }
+    /// Outputs held, bytes of them in memory, and bytes in all (memory and files).
+    var usage: (outputs: Int, memoryBytes: Int, bytes: Int) {
+        state.withLock { s in (s.outputs.count, s.memoryUsed, s.outputs.values.reduce(0) { $0 + $1.sizes.reduce(0, +) }) }
+    }
 }

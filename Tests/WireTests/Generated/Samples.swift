@@ -50,6 +50,7 @@ extension ResourceStats {
         m.treeCpuPercent = 7.25
         m.treeRssBytes = 1008
         m.treeProcesses = 1009
+        m.shuffleBytes = 1010
         return m
     }
 }
@@ -649,6 +650,18 @@ extension ClusterStatus {
         m.coordinatorRssBytes = 1010
         m.journalBytes = 1011
         m.jobsInMemory = 1012
+        m.alerts = [FiringAlert.sample, FiringAlert.sample]
+        return m
+    }
+}
+
+extension FiringAlert {
+    static var sample: FiringAlert {
+        var m = FiringAlert()
+        m.rule = "rule-\u{e9}-1"
+        m.subject = "subject-\u{e9}-2"
+        m.sinceMs = -1003
+        m.value = "value-\u{e9}-4"
         return m
     }
 }
@@ -751,6 +764,7 @@ func roundTripFailures() throws -> [String] {
     if try GetClusterStatus(decoding: GetClusterStatus.sample.encoded()) != GetClusterStatus.sample { failed.append("GetClusterStatus") }
     if try WorkerStatus(decoding: WorkerStatus.sample.encoded()) != WorkerStatus.sample { failed.append("WorkerStatus") }
     if try ClusterStatus(decoding: ClusterStatus.sample.encoded()) != ClusterStatus.sample { failed.append("ClusterStatus") }
+    if try FiringAlert(decoding: FiringAlert.sample.encoded()) != FiringAlert.sample { failed.append("FiringAlert") }
     if try ReadLogs(decoding: ReadLogs.sample.encoded()) != ReadLogs.sample { failed.append("ReadLogs") }
     if try Logs(decoding: Logs.sample.encoded()) != Logs.sample { failed.append("Logs") }
     if try InjectFault(decoding: InjectFault.sample.encoded()) != InjectFault.sample { failed.append("InjectFault") }
@@ -758,4 +772,4 @@ func roundTripFailures() throws -> [String] {
     return failed
 }
 
-let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "InputLost", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "StageOutputs", "OutputLocation", "SyncReply", "Leave", "LeaveReply", "SqlTask", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "TableArg", "SubmitQuery", "QueryAccepted", "FetchResult", "QueryProgress", "ResultChunk", "FetchBlock", "Block", "CatalogRequest", "DatasetColumn", "DatasetPartition", "DatasetInfo", "CatalogReply", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "ReadLogs", "Logs", "InjectFault", "FaultReply"]
+let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "InputLost", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "StageOutputs", "OutputLocation", "SyncReply", "Leave", "LeaveReply", "SqlTask", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "TableArg", "SubmitQuery", "QueryAccepted", "FetchResult", "QueryProgress", "ResultChunk", "FetchBlock", "Block", "CatalogRequest", "DatasetColumn", "DatasetPartition", "DatasetInfo", "CatalogReply", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "FiringAlert", "ReadLogs", "Logs", "InjectFault", "FaultReply"]
