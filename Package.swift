@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "SluiceClient", targets: ["Client", "Wire", "Transport"]),
         .library(name: "SluiceScheduler", targets: ["Scheduler"]),
         .library(name: "SluiceEngine", targets: ["Columnar", "SQL", "Execution"]),
+        .library(name: "SluiceCoordinator", targets: ["Coordinator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

@@ -19,6 +19,10 @@ let package = Package(
         .executableTarget(name: "BlockServeBenchmark", dependencies: [
             .product(name: "SluiceClient", package: "sluice"),
         ]),
+        .executableTarget(name: "MetricsRenderBenchmark", dependencies: [
+            .product(name: "SluiceCoordinator", package: "sluice"),
+            .product(name: "SluiceClient", package: "sluice"),
+        ]),
         .executableTarget(name: "BatchCodecBenchmark", dependencies: [
             .product(name: "SluiceEngine", package: "sluice"),
         ]),

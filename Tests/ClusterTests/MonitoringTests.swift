@@ -70,6 +70,15 @@ import Wire
         #expect((s["sluice_coordinator_open_fds{}"] ?? 0) > 3)
         #expect(s["sluice_tasks_pending{}"] == 0)
 
+        // Every series deploy/'s Grafana dashboard draws is one the coordinator exports.
+        let dashboard = try String(contentsOfFile: repoRoot + "/deploy/grafana-dashboard.json", encoding: .utf8)
+        let drawn = Set(dashboard.matches(of: #/sluice_[a-z_]+/#).map { String($0.output) })
+        for name in drawn {
+            let base = name.hasSuffix("_bucket") ? String(name.dropLast(7)) : name
+            #expect(s.keys.contains { $0.hasPrefix(base + "{") || $0.hasPrefix(base + "_") }, "the dashboard draws \(name), which /metrics lacks")
+        }
+        #expect(drawn.count > 15)
+
         let status = try get(base + "/api/status", token: token)
         let decoded = try JSONDecoder().decode(ClusterStatus.self, from: Data(status.body.utf8))
         #expect(Set(decoded.workers.map(\.workerID)) == ["w1", "w2"])
@@ -133,6 +142,13 @@ import Wire
         }
         #expect(notices().allSatisfy { $0["cluster"] == "sluice" && ($0["at"] ?? "").hasSuffix("Z") })
         #expect(try c.cli(["alerts"]).out.contains("no alert fires"))
+        // status --watch, not on a terminal: frame after frame, no cursor codes.
+        let watch = try c.launchCLI(["status", "--watch", "--interval", "100ms"])
+        Thread.sleep(forTimeInterval: 1.5)
+        kill(watch.processIdentifier, SIGKILL)
+        watch.waitUntilExit()
+        let frames = c.log("cli").components(separatedBy: "queue depth").count - 1
+        #expect(frames >= 2 && !c.log("cli").contains("\u{1B}["), "\(frames) frames")
         #expect(c.log("coordinator").contains("alert firing"))
     }
 

@@ -2,8 +2,8 @@ import Foundation
 import CoreMetrics
 import Platform
 import Prometheus
-import Scheduler
-import Wire
+public import Scheduler
+public import Wire
 
 /// The coordinator's Prometheus metrics (`/metrics`), made with swift-metrics
 /// over swift-prometheus's registry (the process's own, not the global one,
@@ -11,11 +11,11 @@ import Wire
 /// Counters and histograms are fed as things happen on the loop; gauges of
 /// state (workers, slots, queue) are set from the scheduler when scraped, and
 /// workers' own figures from their latest heartbeat, labelled by worker.
-final class ClusterMetrics: @unchecked Sendable {
+public final class ClusterMetrics: @unchecked Sendable {
     let registry = PrometheusCollectorRegistry()
     private let factory: PrometheusMetricsFactory
 
-    init() {
+    public init() {
         var f = PrometheusMetricsFactory(registry: registry)
         let seconds: [Duration] = [.milliseconds(1), .milliseconds(5), .milliseconds(25), .milliseconds(100), .milliseconds(250),
                                    .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30),
@@ -24,19 +24,29 @@ final class ClusterMetrics: @unchecked Sendable {
         f.durationHistogramBuckets["sluice_journal_commit_seconds"] = [.microseconds(100), .microseconds(500), .milliseconds(1),
                                                                        .milliseconds(5), .milliseconds(25), .milliseconds(100), .seconds(1)]
         factory = f
+        // Every series exists from the start (at 0), so rates and dashboards need no "absent" special cases.
+        for kind in ["command", "builtin", "sql"] {
+            for name in ["started", "retried", "succeeded", "failed", "lost", "cancelled"] { _ = counter("sluice_tasks_\(name)_total", kind) }
+            _ = timer("sluice_task_duration_seconds", kind)
+            _ = timer("sluice_task_queue_wait_seconds", kind)
+        }
+        _ = CoreMetrics.Counter(label: "sluice_shuffle_bytes_total", factory: factory)
+        _ = CoreMetrics.Timer(label: "sluice_job_submit_to_first_task_seconds", factory: factory)
+        _ = CoreMetrics.Timer(label: "sluice_journal_commit_seconds", factory: factory)
+        for via in ["wire", "http"] { _ = CoreMetrics.Counter(label: "sluice_auth_refusals_total", dimensions: [("via", via)], factory: factory) }
     }
 
     // MARK: events, fed on the loop
 
     /// A task attempt was handed to a worker (`retry`: not its first attempt).
-    func leased(kind: String, retry: Bool, queueWaitNanos: Int64?) {
+    public func leased(kind: String, retry: Bool, queueWaitNanos: Int64?) {
         counter("sluice_tasks_started_total", kind).increment()
         if retry { counter("sluice_tasks_retried_total", kind).increment() }
         if let w = queueWaitNanos { timer("sluice_task_queue_wait_seconds", kind).recordNanoseconds(max(0, w)) }
     }
 
     /// An attempt ended: counted by outcome, timed when it ran.
-    func ended(kind: String, state: AttemptState, runNanos: Int64?) {
+    public func ended(kind: String, state: AttemptState, runNanos: Int64?) {
         switch state {
         case .succeeded: counter("sluice_tasks_succeeded_total", kind).increment()
         case .failed, .timedOut: counter("sluice_tasks_failed_total", kind).increment()
@@ -66,7 +76,7 @@ final class ClusterMetrics: @unchecked Sendable {
     private var workerGauges: [String: [CoreMetrics.Gauge]] = [:]
 
     /// Sets the state gauges from `status` (what `sluice status` shows), then renders every metric.
-    func render(_ status: ClusterStatus, queriesRunning: Int, firingAlerts: Int) -> [UInt8] {
+    public func render(_ status: ClusterStatus, queriesRunning: Int, firingAlerts: Int) -> [UInt8] {
         var byState: [String: Int] = ["alive": 0, "suspect": 0, "draining": 0, "dead": 0]
         var slots = 0, busy = 0
         var seen: Set<String> = []
