@@ -94,6 +94,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Execution", "SQL", "Columnar", "TestSupport"], exclude: ["sql", "data", "tpch-sf0.1", "duckdb_check.py"]),
         .testTarget(name: "PlatformTests", dependencies: ["Platform"]),
+        .testTarget(name: "CoordinatorTests", dependencies: ["Coordinator", "Transport"]),
         .testTarget(name: "PlanCodecTests", dependencies: ["PlanCodec", "Execution", "SQL", "Columnar"]),
         .testTarget(name: "ClusterTests", dependencies: ["Client", "Wire", "Transport", "SQLite", "Platform", "Execution", "SQL", "Columnar", "TestSupport"],
                     exclude: ["Fixtures"]),

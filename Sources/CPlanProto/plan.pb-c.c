@@ -1132,6 +1132,51 @@ void   plan__cte_scan__free_unpacked
   assert(message->base.descriptor == &plan__cte_scan__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   plan__union_all__init
+                     (Plan__UnionAll         *message)
+{
+  static const Plan__UnionAll init_value = PLAN__UNION_ALL__INIT;
+  *message = init_value;
+}
+size_t plan__union_all__get_packed_size
+                     (const Plan__UnionAll *message)
+{
+  assert(message->base.descriptor == &plan__union_all__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__union_all__pack
+                     (const Plan__UnionAll *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__union_all__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__union_all__pack_to_buffer
+                     (const Plan__UnionAll *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__union_all__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__UnionAll *
+       plan__union_all__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__UnionAll *)
+     protobuf_c_message_unpack (&plan__union_all__descriptor,
+                                allocator, len, data);
+}
+void   plan__union_all__free_unpacked
+                     (Plan__UnionAll *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__union_all__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   plan__filter__init
                      (Plan__Filter         *message)
 {
@@ -3741,6 +3786,24 @@ const ProtobufCMessageDescriptor plan__cte_scan__descriptor =
   (ProtobufCMessageInit) plan__cte_scan__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+#define plan__union_all__field_descriptors NULL
+#define plan__union_all__field_indices_by_name NULL
+#define plan__union_all__number_ranges NULL
+const ProtobufCMessageDescriptor plan__union_all__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.UnionAll",
+  "UnionAll",
+  "Plan__UnionAll",
+  "plan",
+  sizeof(Plan__UnionAll),
+  0,
+  plan__union_all__field_descriptors,
+  plan__union_all__field_indices_by_name,
+  0,  plan__union_all__number_ranges,
+  (ProtobufCMessageInit) plan__union_all__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 static const ProtobufCFieldDescriptor plan__filter__field_descriptors[1] =
 {
   {
@@ -4532,7 +4595,7 @@ const ProtobufCMessageDescriptor plan__write__descriptor =
   (ProtobufCMessageInit) plan__write__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__node__field_descriptors[17] =
+static const ProtobufCFieldDescriptor plan__node__field_descriptors[18] =
 {
   {
     "scan",
@@ -4703,6 +4766,18 @@ static const ProtobufCFieldDescriptor plan__node__field_descriptors[17] =
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "union_all",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Node, kind_case),
+    offsetof(Plan__Node, union_all),
+    &plan__union_all__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "inputs",
     20,
     PROTOBUF_C_LABEL_REPEATED,
@@ -4745,24 +4820,25 @@ static const unsigned plan__node__field_indices_by_name[] = {
   11,   /* field[11] = exchange */
   3,   /* field[3] = filter */
   6,   /* field[6] = hash_join */
-  16,   /* field[16] = id */
-  14,   /* field[14] = inputs */
+  17,   /* field[17] = id */
+  15,   /* field[15] = inputs */
   10,   /* field[10] = limit */
   7,   /* field[7] = nested_loop_join */
   4,   /* field[4] = project */
   0,   /* field[0] = scan */
-  15,   /* field[15] = schema */
+  16,   /* field[16] = schema */
   8,   /* field[8] = sort */
   12,   /* field[12] = stage_input */
   9,   /* field[9] = top_n */
+  14,   /* field[14] = union_all */
   1,   /* field[1] = values */
   13,   /* field[13] = write */
 };
 static const ProtobufCIntRange plan__node__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 20, 14 },
-  { 0, 17 }
+  { 20, 15 },
+  { 0, 18 }
 };
 const ProtobufCMessageDescriptor plan__node__descriptor =
 {
@@ -4772,7 +4848,7 @@ const ProtobufCMessageDescriptor plan__node__descriptor =
   "Plan__Node",
   "plan",
   sizeof(Plan__Node),
-  17,
+  18,
   plan__node__field_descriptors,
   plan__node__field_indices_by_name,
   2,  plan__node__number_ranges,

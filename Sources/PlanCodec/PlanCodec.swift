@@ -445,6 +445,9 @@ private struct Encoder {
             v.pointee.batches = arena.array(batches) { arena.bytes(BatchCodec.encode($0)) }
             p.pointee.kind_case = PLAN__NODE__KIND_VALUES
             p.pointee.values = v
+        case .union:
+            p.pointee.kind_case = PLAN__NODE__KIND_UNION_ALL
+            p.pointee.union_all = new(Plan__UnionAll.self) { plan__union_all__init($0) }
         case .cteScan(let id):
             p.pointee.kind_case = PLAN__NODE__KIND_CTE_SCAN
             p.pointee.cte_scan = new(Plan__CteScan.self) { c in
@@ -769,6 +772,9 @@ private struct Decoder {
                 }
             }
             kind = .values(batches)
+        case PLAN__NODE__KIND_UNION_ALL:
+            _ = try required(n.union_all, "a union")
+            kind = .union
         case PLAN__NODE__KIND_CTE_SCAN:
             kind = .cteScan(id: try int(UInt64(try required(n.cte_scan, "a CTE scan").pointee.id), "CTE"))
         case PLAN__NODE__KIND_FILTER:

@@ -178,8 +178,13 @@ final class TestCluster: @unchecked Sendable {
 
 /// Runs the sluice binary with the environment changed by `env` (nil removes a variable); returns exit status, stdout, stderr.
 func runSluice(_ args: [String], env: [String: String?] = [:]) throws -> (status: Int32, out: String, err: String) {
+    try runProcess(TestCluster.binary, args, env: env)
+}
+
+/// Runs a program to its end with the environment changed by `env`; its exit status, stdout and stderr.
+func runProcess(_ path: String, _ args: [String], env: [String: String?] = [:]) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: TestCluster.binary)
+    p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
     var e = ProcessInfo.processInfo.environment
     for (k, v) in env { e[k] = v }

@@ -49,6 +49,7 @@ final class PlanCodecTests {
             "SELECT 12345678901234567890123.5::DECIMAL(38,1) AS w, 1.5::DOUBLE AS f, TRUE AS t, NULL AS z, TIMESTAMP '2026-01-01 10:00:00' AS ts",
             "SELECT a, day FROM '\(dir)/parts/*/*.csv' WHERE day = 2",
             "SELECT a, c FROM '\(dir)/copy.sluice' WHERE a BETWEEN 2 AND 5",
+            "SELECT a, b FROM \(t) WHERE a < 5 UNION ALL SELECT a, 'j' FROM '\(dir)/j.jsonl' EXCEPT SELECT 1, 'x' ORDER BY 1, 2",
         ]
     }
 
@@ -122,7 +123,7 @@ final class PlanCodecTests {
                 "missing: \(Set(["BOOLEAN", "INTEGER", "BIGINT", "DOUBLE", "DECIMAL", "VARCHAR", "DATE", "TIMESTAMP", "INTERVAL", "NULL"]).subtracting(types))")
     }
 
-    static let allNodeKinds = ["scan csv", "scan json", "scan sluice", "values", "cteScan", "filter", "project",
+    static let allNodeKinds = ["scan csv", "scan json", "scan sluice", "values", "cteScan", "filter", "project", "union",
                                "aggregate single", "aggregate partial", "aggregate final", "hashJoin shared", "hashJoin partitioned",
                                "nestedLoopJoin", "sort", "topN", "limit", "repartition", "gather any", "gather preserve",
                                "gather merge", "broadcast", "stageInput", "write"]
@@ -183,6 +184,7 @@ final class PlanCodecTests {
                 case .exchange(.broadcast): nodes.insert("broadcast")
                 case .stageInput: nodes.insert("stageInput")
                 case .write: nodes.insert("write")
+                case .union: nodes.insert("union")
                 }
             }
         }

@@ -40,6 +40,7 @@ typedef struct Plan__DataFile Plan__DataFile;
 typedef struct Plan__Scan Plan__Scan;
 typedef struct Plan__Values Plan__Values;
 typedef struct Plan__CteScan Plan__CteScan;
+typedef struct Plan__UnionAll Plan__UnionAll;
 typedef struct Plan__Filter Plan__Filter;
 typedef struct Plan__Project Plan__Project;
 typedef struct Plan__Aggregate Plan__Aggregate;
@@ -525,6 +526,18 @@ struct  Plan__CteScan
     , 0 }
 
 
+/*
+ * UNION ALL: every row of every input (two or more, of the node's column types).
+ */
+struct  Plan__UnionAll
+{
+  ProtobufCMessage base;
+};
+#define PLAN__UNION_ALL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__union_all__descriptor) \
+     }
+
+
 struct  Plan__Filter
 {
   ProtobufCMessage base;
@@ -731,7 +744,8 @@ typedef enum {
   PLAN__NODE__KIND_LIMIT = 11,
   PLAN__NODE__KIND_EXCHANGE = 12,
   PLAN__NODE__KIND_STAGE_INPUT = 13,
-  PLAN__NODE__KIND_WRITE = 14
+  PLAN__NODE__KIND_WRITE = 14,
+  PLAN__NODE__KIND_UNION_ALL = 15
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PLAN__NODE__KIND__CASE)
 } Plan__Node__KindCase;
 
@@ -758,6 +772,7 @@ struct  Plan__Node
     Plan__Exchange *exchange;
     Plan__StageInput *stage_input;
     Plan__Write *write;
+    Plan__UnionAll *union_all;
   };
 };
 #define PLAN__NODE__INIT \
@@ -1370,6 +1385,25 @@ Plan__CteScan *
 void   plan__cte_scan__free_unpacked
                      (Plan__CteScan *message,
                       ProtobufCAllocator *allocator);
+/* Plan__UnionAll methods */
+void   plan__union_all__init
+                     (Plan__UnionAll         *message);
+size_t plan__union_all__get_packed_size
+                     (const Plan__UnionAll   *message);
+size_t plan__union_all__pack
+                     (const Plan__UnionAll   *message,
+                      uint8_t             *out);
+size_t plan__union_all__pack_to_buffer
+                     (const Plan__UnionAll   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__UnionAll *
+       plan__union_all__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__union_all__free_unpacked
+                     (Plan__UnionAll *message,
+                      ProtobufCAllocator *allocator);
 /* Plan__Filter methods */
 void   plan__filter__init
                      (Plan__Filter         *message);
@@ -1808,6 +1842,9 @@ typedef void (*Plan__Values_Closure)
 typedef void (*Plan__CteScan_Closure)
                  (const Plan__CteScan *message,
                   void *closure_data);
+typedef void (*Plan__UnionAll_Closure)
+                 (const Plan__UnionAll *message,
+                  void *closure_data);
 typedef void (*Plan__Filter_Closure)
                  (const Plan__Filter *message,
                   void *closure_data);
@@ -1898,6 +1935,7 @@ extern const ProtobufCMessageDescriptor plan__data_file__descriptor;
 extern const ProtobufCMessageDescriptor plan__scan__descriptor;
 extern const ProtobufCMessageDescriptor plan__values__descriptor;
 extern const ProtobufCMessageDescriptor plan__cte_scan__descriptor;
+extern const ProtobufCMessageDescriptor plan__union_all__descriptor;
 extern const ProtobufCMessageDescriptor plan__filter__descriptor;
 extern const ProtobufCMessageDescriptor plan__project__descriptor;
 extern const ProtobufCMessageDescriptor plan__aggregate__descriptor;

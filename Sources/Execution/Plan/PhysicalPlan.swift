@@ -58,6 +58,9 @@ public enum PhysicalNode: Sendable {
     case stageInput(stage: Int, exchange: Exchange)
     /// Writes its input into files (COPY on the cluster); a row per file out.
     case write(WriteSpec)
+    /// Every row of every input (UNION ALL), inputs of the same column types.
+    /// Partition k reads each input's partition k (an input in one partition, from partition 0).
+    case union
 }
 
 public enum BuildDistribution: String, Sendable {
@@ -188,6 +191,7 @@ extension PhysicalPlan {
         switch node {
         case .scan: return .spread
         case .values, .cteScan: return .single
+        case .union: return inputs.allSatisfy { if case .single = $0.partitioning { true } else { false } } ? .single : .spread
         case .exchange(let e): return e.partitioning
         case .stageInput(_, let e): return e.partitioning
         // A join's output starts with its probe side's columns, at the same positions.
@@ -232,7 +236,7 @@ extension PhysicalNode {
     public var expressions: [BoundExpr] {
         switch self {
         case .scan(let s): return s.filters
-        case .values, .cteScan, .limit, .write, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return []
+        case .values, .cteScan, .limit, .write, .union, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return []
         case .stageInput(_, let e): return PhysicalNode.exchange(e).expressions
         case .filter(let e): return [e]
         case .project(let es): return es
@@ -257,7 +261,7 @@ extension PhysicalNode {
             return out
         }
         switch self {
-        case .values, .cteScan, .limit, .write, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return self
+        case .values, .cteScan, .limit, .write, .union, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return self
         case .scan(var s):
             s.filters = try all(s.filters)
             return .scan(s)

@@ -88,6 +88,7 @@ struct PlanCheck {
         switch p.node {
         case .scan, .values, .cteScan, .stageInput: want = 0
         case .hashJoin, .nestedLoopJoin: want = 2
+        case .union: want = max(2, p.inputs.count)
         default: want = 1
         }
         guard p.inputs.count == want else { throw error(p, "\(p.inputs.count) inputs where \(want) are needed") }
@@ -120,6 +121,8 @@ struct PlanCheck {
         case .filter(let e):
             try expr(e, input, p)
             try same(input.fields.map(\.type))
+        case .union:
+            for i in p.inputs { try same(i.schema.fields.map(\.type)) }
         case .project(let es):
             try over(es, input)
             try same(es.map(\.type))
@@ -155,7 +158,9 @@ struct PlanCheck {
             try same(input.fields.map(\.type))
         case .exchange(let e):
             switch e {
-            case .repartition(let ks): try over(ks, input)
+            case .repartition(let ks):
+                guard !ks.isEmpty else { throw error(p, "a repartition without keys") }
+                try over(ks, input)
             case .gather(.merge(let ks)): try keys(ks)
             case .gather, .broadcast: break
             }
@@ -170,7 +175,9 @@ struct PlanCheck {
         case .stageInput(let stage, let e):
             guard stage >= 0 else { throw error(p, "stage \(stage) does not exist") }
             switch e {
-            case .repartition(let ks): try over(ks, p.schema)
+            case .repartition(let ks):
+                guard !ks.isEmpty else { throw error(p, "a repartition without keys") }
+                try over(ks, p.schema)
             case .gather(.merge(let ks)): try over(ks.map(\.expr), p.schema)
             case .gather, .broadcast: break
             }

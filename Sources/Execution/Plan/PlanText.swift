@@ -101,6 +101,8 @@ enum PlanText {
             let conditions = zip(probeKeys, buildKeys).map { "\(ExpressionText.render($0, input)) = \(ExpressionText.render($1, p.inputs[1].schema))" }
             return "HASH_JOIN \(kind.rawValue) " + conditions.joined(separator: " AND ")
                 + (residual.map { " AND \(ExpressionText.render($0, p.schema))" } ?? "") + " (build: \(build.rawValue))"
+        case .union:
+            return "UNION_ALL"
         case .nestedLoopJoin(let kind, let condition):
             return (kind == .cross || kind == .inner ? "CROSS_PRODUCT" : "NESTED_LOOP_JOIN \(kind.rawValue)")
                 + (condition.map { " " + ExpressionText.render($0, p.schema) } ?? "")

@@ -86,6 +86,21 @@ struct PhysicalPlanner {
                 collected.cteIndex[key] = id
             }
             return (PhysicalPlan(.cteScan(id: id), schema: schema(cols)), cols.map(\.id))
+        case .union(let inputs, let cols):
+            var children: [PhysicalPlan] = []
+            for input in inputs {
+                var (child, layout) = try build(input)
+                // By position: the input's columns in its logical order.
+                let want = input.columns
+                if layout != want.map(\.id) {
+                    var exprs: [BoundExpr] = []
+                    for c in want { exprs.append(try compile(.column(c.id, c.type), layout)) }
+                    child = PhysicalPlan(.project(exprs), inputs: [child], schema: schema(want))
+                }
+                // On the cluster each input is a stage of its own, gathered into the union's.
+                children.append(distributed ? gathered(child) : child)
+            }
+            return (PhysicalPlan(.union, inputs: children, schema: schema(cols)), cols.map(\.id))
         case .filter(let input, let e):
             let (child, layout) = try build(input)
             return (PhysicalPlan(.filter(try compile(e, layout)), inputs: [child], schema: child.schema), layout)

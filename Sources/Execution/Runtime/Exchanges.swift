@@ -249,6 +249,9 @@ struct HashRouter {
         var cols: [Column] = []
         for k in keys { cols.append(try Evaluator.evaluate(k, b)) }
         let hashed = Keys(cols)
+        guard hashed.hashes.count == b.rowCount else {
+            throw SQLError.execution("Invalid plan: a repartition hashes \(hashed.hashes.count) keys for \(b.rowCount) rows")
+        }
         var targets = [[Int32]](repeating: [], count: n)
         for t in 0..<n { targets[t].reserveCapacity(b.rowCount / n + 16) }
         let m = UInt64(n)

@@ -211,6 +211,11 @@ final class TreeRun {
             op = SharedRowsSource(schema: p.schema, context: context) { () throws(SQLError) in try run.cte(id, from: ctx) }
         case .filter(let e):
             op = FilterOperator(try self.operator(p.inputs[0], partition: k), e, context: context)
+        case .union:
+            // An input in one partition gives all its rows to partition 0.
+            var inputs: [Operator] = []
+            for i in p.inputs where partitions(i) > 1 || k == 0 { inputs.append(try self.operator(i, partition: partitions(i) > 1 ? k : 0)) }
+            op = UnionOperator(inputs, schema: p.schema, context: context)
         case .project(let es):
             op = ProjectOperator(try self.operator(p.inputs[0], partition: k), es, p.schema, context: context)
         case .aggregate(let groups, let aggregates, let phase):

@@ -60,6 +60,10 @@ public final class Binder {
             var plan = try bindQuery(inner, outer: outer)
             plan = try applyOrderLimit(plan, scope: Scope(columns: plan.columns, table: nil), q)
             return plan
+        case .setOperation(let op):
+            var plan = try bindSetOperation(op, outer: outer)
+            plan = try applyOrderLimit(plan, scope: Scope(columns: plan.columns, table: nil), q)
+            return plan
         }
     }
 

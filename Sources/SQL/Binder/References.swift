@@ -21,6 +21,7 @@ enum References {
             for e in [core.filter, core.having].compactMap({ $0 }) + core.groupBy { visit(e, &c) }
         case .values(let rows): for r in rows { for e in r { visit(e, &c) } }
         case .query(let q): visit(q, &c)
+        case .setOperation(let op): visit(op.left, &c); visit(op.right, &c)
         }
     }
 

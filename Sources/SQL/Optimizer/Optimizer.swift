@@ -150,6 +150,19 @@ public struct Optimizer {
             return .scan(src, fields: fields, columns: cols, filters: filters + preds)
         case .values, .materialized, .partialAggregate:
             return applyFilters(plan, preds)
+        case .union(let inputs, let cols):
+            // A predicate on the union's columns holds for each input's rows under that input's column ids.
+            let ids = Set(cols.map(\.id))
+            let movable = preds.filter { !$0.containsSubquery && $0.columnIDs.isSubset(of: ids) }
+            var out: [LogicalPlan] = []
+            for input in inputs {
+                var map: [Int: BoundExpr] = [:]
+                for (c, ic) in zip(cols, input.columns) { map[c.id] = .column(ic.id, ic.type) }
+                var below: [BoundExpr] = []
+                for pr in movable { below.append(try substitute(pr, map)) }
+                out.append(try pushDown(input, below))
+            }
+            return applyFilters(.union(out, columns: cols), preds.filter { $0.containsSubquery || !$0.columnIDs.isSubset(of: ids) })
         case .project(let p, let exprs, let cols):
             // A predicate on projected columns is rewritten in terms of the input.
             var below: [BoundExpr] = [], above: [BoundExpr] = []
@@ -325,6 +338,15 @@ public struct Optimizer {
             for (field, col) in zip(fields, cols) where need.contains(col.id) { f.append(field); c.append(col) }
             return .scan(src, fields: f, columns: c, filters: filters.map(pruneSubqueries))
         case .values, .materialized, .partialAggregate: return plan
+        case .union(let inputs, let cols):
+            // Columns nobody reads go from every input alike (positions must keep lining up).
+            var keep = cols.indices.filter { required.contains(cols[$0].id) }
+            if keep.isEmpty { keep = [0] }
+            let pruned = inputs.map { input -> LogicalPlan in
+                let kept = keep.map { input.columns[$0] }
+                return prune(.project(input, kept.map { .column($0.id, $0.type) }, columns: kept), required: Set(kept.map(\.id)))
+            }
+            return .union(pruned, columns: keep.map { cols[$0] })
         case .filter(let p, let e):
             return .filter(prune(p, required: required.union(e.columnIDs)), pruneSubqueries(e))
         case .project(let p, let exprs, let cols):
@@ -388,6 +410,7 @@ public enum Estimator {
             if k == .cross || on.isEmpty { return rows(l) * rows(r) }
             return max(rows(l), rows(r))
         case .limit(let p, let l, _): return min(rows(p), Double(l ?? Int.max))
+        case .union(let ps, _): return ps.reduce(0) { $0 + rows($1) }
         }
     }
 

@@ -32,6 +32,23 @@ public indirect enum QueryBody: Sendable {
     case select(SelectCore)
     case values([[Expr]])
     case query(Query)   // parenthesized
+    case setOperation(SetOperation)
+}
+
+/// `left UNION|INTERSECT|EXCEPT [ALL] [BY NAME] right`.
+public struct SetOperation: Sendable {
+    public enum Kind: String, Sendable { case union = "UNION", intersect = "INTERSECT", except = "EXCEPT" }
+    public var kind: Kind
+    /// ALL keeps duplicates; without it (or with DISTINCT) the result is a set.
+    public var all: Bool
+    /// BY NAME matches columns by name (DuckDB), not by position.
+    public var byName: Bool
+    public var left: QueryBody
+    public var right: QueryBody
+    public var location: SourceLocation
+    public init(kind: Kind, all: Bool, byName: Bool, left: QueryBody, right: QueryBody, location: SourceLocation) {
+        self.kind = kind; self.all = all; self.byName = byName; self.left = left; self.right = right; self.location = location
+    }
 }
 
 public struct SelectCore: Sendable {

@@ -271,11 +271,17 @@ public struct Parser {
                 try expect(")")
             } while accept(",")
         }
-        var q = Query(body: try queryBody())
-        q.ctes = ctes
-        if isKeyword("UNION") || isKeyword("EXCEPT") || isKeyword("INTERSECT") {
-            throw SQLError.unsupported("set operations (\(peek.keyword!)) come with the next engine issue", peek.location)
+        // INTERSECT binds tighter than UNION and EXCEPT, which go left to right (the standard's precedence).
+        var body = try intersectTerm()
+        while isKeyword("UNION") || isKeyword("EXCEPT") {
+            let loc = peek.location
+            let kind: SetOperation.Kind = isKeyword("UNION") ? .union : .except
+            pos += 1
+            let (all, byName) = setQuantifier()
+            body = .setOperation(SetOperation(kind: kind, all: all, byName: byName, left: body, right: try intersectTerm(), location: loc))
         }
+        var q = Query(body: body)
+        q.ctes = ctes
         if acceptKeywords("ORDER", "BY") {
             repeat {
                 var item = OrderItem(expr: try expression())
@@ -293,6 +299,24 @@ public struct Parser {
             else { break }
         }
         return q
+    }
+
+    mutating func intersectTerm() throws(SQLError) -> QueryBody {
+        var body = try queryBody()
+        while isKeyword("INTERSECT") {
+            let loc = peek.location
+            pos += 1
+            let (all, byName) = setQuantifier()
+            body = .setOperation(SetOperation(kind: .intersect, all: all, byName: byName, left: body, right: try queryBody(), location: loc))
+        }
+        return body
+    }
+
+    /// `[ALL | DISTINCT] [BY NAME]` after a set operator.
+    mutating func setQuantifier() -> (all: Bool, byName: Bool) {
+        let all = acceptKeyword("ALL")
+        if !all { _ = acceptKeyword("DISTINCT") }
+        return (all, acceptKeywords("BY", "NAME"))
     }
 
     mutating func queryBody() throws(SQLError) -> QueryBody {

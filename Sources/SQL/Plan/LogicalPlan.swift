@@ -44,10 +44,14 @@ public indirect enum LogicalPlan: Sendable {
     /// counts, minima) that an `.aggregate` above merges. The distributed engine
     /// cuts plans here: partials on each worker, a shuffle by key, finals.
     case partialAggregate(LogicalPlan, groups: [BoundExpr], aggregates: [AggregateCall], columns: [PlanColumn])
+    /// Every row of every input, duplicates kept (UNION ALL): input `i`'s
+    /// column `k` is output column `k` (the binder made the types agree).
+    case union([LogicalPlan], columns: [PlanColumn])
 
     public var columns: [PlanColumn] {
         switch self {
-        case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c), .materialized(_, let c), .partialAggregate(_, _, _, let c): return c
+        case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c), .materialized(_, let c), .partialAggregate(_, _, _, let c),
+             .union(_, let c): return c
         case .filter(let p, _), .sort(let p, _), .limit(let p, _, _): return p.columns
         case .join(let l, let r, _, _, _):
             return l.columns + r.columns
@@ -59,6 +63,7 @@ public indirect enum LogicalPlan: Sendable {
         case .scan, .values, .materialized: return []
         case .filter(let p, _), .project(let p, _, _), .aggregate(let p, _, _, _), .sort(let p, _), .limit(let p, _, _), .partialAggregate(let p, _, _, _): return [p]
         case .join(let l, let r, _, _, _): return [l, r]
+        case .union(let ps, _): return ps
         }
     }
 
@@ -86,6 +91,7 @@ extension LogicalPlan {
         case .join(_, _, let k, let on, let r): return .join(new[0], new[1], k, on: on, residual: r)
         case .sort(_, let k): return .sort(new[0], k)
         case .limit(_, let l, let o): return .limit(new[0], limit: l, offset: o)
+        case .union(_, let c): return .union(new, columns: c)
         }
     }
 
@@ -117,7 +123,7 @@ extension LogicalPlan {
             return out
         }
         switch self {
-        case .materialized: return self
+        case .materialized, .union: return self
         case .scan(let s, let fields, let c, let filters): return .scan(s, fields: fields, columns: c, filters: try all(filters))
         case .values(let rows, let c):
             var out: [[BoundExpr]] = []
