@@ -33,11 +33,13 @@ struct QueryCommand: ParsableCommand {
     @Flag(help: "No progress line on stderr (there is none when stderr is not a terminal).")
     var noProgress = false
 
-    @Option(name: [.short, .customLong("file")], help: "Read the SQL from a file.")
+    @Option(name: [.short, .customLong("file")], help: "Read the SQL from a file (-: from stdin, as with no SQL and a pipe).")
     var file: String?
 
-    @Option(help: "Output: table, csv, json or jsonl.")
-    var format: OutputFormat = .table
+    @Option(name: .customLong("format"), help: "Output: table, csv, json or jsonl.")
+    var formatOption: OutputFormat = .table
+    @Flag(help: "Another spelling of --format json, as on every other command.") var json = false
+    var format: OutputFormat { json ? .json : formatOption }
 
     @Option(name: .customLong("table"), help: "Name a file set as a table: NAME=GLOB (repeatable).")
     var tables: [String] = []
@@ -68,7 +70,11 @@ struct QueryCommand: ParsableCommand {
     enum OutputFormat: String, ExpressibleByArgument { case table, csv, json, jsonl }
 
     func validate() throws {
-        guard (sql == nil) != (file == nil) else { throw ValidationError("give the SQL as an argument or with -f FILE (one of them)") }
+        guard sql == nil || file == nil else { throw ValidationError("give the SQL as an argument or with -f FILE (one of them)") }
+        guard sql != nil || file != nil || isatty(0) == 0 else {
+            throw ValidationError("give the SQL as an argument, with -f FILE, or on stdin (a pipe, or -f -)")
+        }
+        guard !json || formatOption == .table || formatOption == .json else { throw ValidationError("--json is --format json: give one of them") }
         if !local {
             guard threads == nil, stages == nil else { throw ValidationError("--threads and --stages go with --local (workers set their own threads)") }
             guard catalog == nil else { throw ValidationError("--catalog goes with --local (on the cluster, the coordinator's own catalog is used)") }
@@ -80,10 +86,15 @@ struct QueryCommand: ParsableCommand {
 
     func run() throws {
         let text: String
-        if let file {
-            guard let t = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file)") }
+        if let sql {
+            text = sql
+        } else if file == nil || file == "-" {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        } else {
+            guard let file, let t = try? String(contentsOfFile: file, encoding: .utf8) else { fail("cannot read \(file ?? "")") }
             text = t
-        } else { text = sql! }
+        }
+        guard !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { fail("no SQL given (the input was empty)") }
         if !local { runOnCluster(text) }
         let session = Session()
         if let threads { try session.setThreads(threads.value("--threads", in: 1...Session.maxThreads)) }

@@ -36,6 +36,20 @@ struct QueryCommandTests {
         #expect(r.stdout == expected)
     }
 
+    @Test func sqlFromStdinAndJSONAsAFlag() throws {
+        let sql = "SELECT name, age FROM '\(data)/people.csv' WHERE age > 30 ORDER BY age"
+        for args in [["query", "--local", "--format", "csv"], ["query", "--local", "--format", "csv", "-f", "-"]] {
+            let r = try SluiceProcess.run(args, stdin: sql)
+            #expect(r.status == 0 && r.stdout == "name,age\nAda,36\nDan,41\n", "\(args): \(r.stdout)\(r.stderr)")
+        }
+        let j = try SluiceProcess.run(["query", "--local", "--json", sql])
+        #expect(j.stdout == "[{\"name\":\"Ada\",\"age\":36},\n {\"name\":\"Dan\",\"age\":41}]\n", "\(j.stdout)\(j.stderr)")
+        let both = try SluiceProcess.run(["query", "--local", "--json", "--format", "csv", sql])
+        #expect(both.status != 0 && both.stderr.contains("--json is --format json"))
+        let empty = try SluiceProcess.run(["query", "--local"], stdin: "  \n")
+        #expect(empty.status != 0 && empty.stderr.contains("no SQL given"))
+    }
+
     @Test func tablesFromGlobsAndScriptsFromFiles() throws {
         let dir = try scratch()
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -25,15 +25,20 @@ struct SluiceProcess {
         while p.isRunning { usleep(10_000) }
     }
 
-    static func run(_ args: [String], binary: String = debugBinary, cwd: String? = nil, interruptAfter: Double? = nil) throws -> Result {
+    static func run(_ args: [String], binary: String = debugBinary, cwd: String? = nil, interruptAfter: Double? = nil, stdin: String? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: binary)
         p.arguments = args
         if let cwd { p.currentDirectoryURL = URL(fileURLWithPath: cwd) }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe(), err = Pipe(), input = Pipe()
         p.standardOutput = out
         p.standardError = err
+        if stdin != nil { p.standardInput = input }
         try p.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
         if let delay = interruptAfter {
             Thread.sleep(forTimeInterval: delay)
             kill(p.processIdentifier, SIGINT)

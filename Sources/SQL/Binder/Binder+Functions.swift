@@ -104,6 +104,8 @@ extension Binder {
             let canonical: ScalarFunction = ["round": .round, "floor": .floor, "ceil": .ceil, "ceiling": .ceil, "trunc": .trunc][name]!
             let result: DataType
             switch t {
+            // To tens and beyond, the integer part may carry one more digit (DuckDB's widening: 999 to 1000).
+            case .decimal(let p, let s) where digits < 0 && name == "round": result = .decimal(precision: min(38, max(p, p - s + 1)), scale: 0)
             case .decimal(let p, let s): result = .decimal(precision: p, scale: max(0, min(s, digits)))
             case .null: result = .double
             default: result = t

@@ -102,6 +102,7 @@ public final class Binder {
         if !q.orderBy.isEmpty {
             var keys: [SortKey] = []
             for item in q.orderBy {
+                try refuseConstantOrder(item.expr)
                 let e: BoundExpr
                 if case .literal(.number(let n)) = item.expr.kind, let k = Int(n) {
                     guard k >= 1, k <= plan.columns.count else {
@@ -117,17 +118,42 @@ public final class Binder {
         return try applyLimit(plan, q)
     }
 
+    /// `ORDER BY 'name'` or `ORDER BY 1.5` sorts by a constant: DuckDB refuses it rather than ignore it.
+    func refuseConstantOrder(_ e: Expr) throws(SQLError) {
+        switch e.kind {
+        case .literal(.string), .literal(.typed), .literal(.bool), .literal(.interval):
+            throw SQLError.binder("ORDER BY a constant that is not a position has no effect; order by a column, an expression or a position", e.location)
+        case .literal(.number(let n)) where Int(n) == nil:
+            throw SQLError.binder("ORDER BY a constant that is not a position has no effect; order by a column, an expression or a position", e.location)
+        default: break
+        }
+    }
+
     func applyLimit(_ plan: LogicalPlan, _ q: Query) throws(SQLError) -> LogicalPlan {
         guard q.limit != nil || q.offset != nil else { return plan }
+        /// Any constant expression of a number (a fraction rounds half away from zero, as DuckDB), or text that is one.
         func constant(_ e: Expr?, _ what: String) throws(SQLError) -> Int? {
             guard let e else { return nil }
             let b = try bindExpr(e, Scope())
-            guard case .literal(let v, _) = try ConstantFolder.fold(b) else {
+            guard case .literal(let v, let t) = try ConstantFolder.fold(b) else {
                 throw SQLError.binder("\(what) must be a constant", e.location)
             }
             if v.isNull { return nil }
-            guard let i = v.integer, i >= 0 else { throw SQLError.binder("\(what) must be a non-negative integer", e.location) }
-            return Int(i)
+            let number: Double?
+            switch (v, t) {
+            case (.int(let i), .integer), (.int(let i), .bigint): number = Double(i)
+            case (.int, .decimal), (.wide, .decimal): number = Double(render(v, as: t) ?? "")
+            case (.double(let d), _): number = d
+            case (.string(let s), _): number = Double(s.trimmingCharacters(in: .whitespaces))
+            default: number = nil
+            }
+            guard let number, number.isFinite else {
+                throw SQLError.binder("\(what) must be a number, not \(t == .varchar ? "'\(render(v, as: t) ?? "")'" : "a \(t)")", e.location)
+            }
+            let rounded = number.rounded(.toNearestOrAwayFromZero)
+            guard rounded >= 0 else { throw SQLError.binder("\(what) cannot be negative", e.location) }
+            guard rounded < 9.2e18 else { throw SQLError.binder("\(what) \(number) is too large", e.location) }
+            return Int(rounded)
         }
         return .limit(plan, limit: try constant(q.limit, "LIMIT"), offset: try constant(q.offset, "OFFSET") ?? 0)
     }
@@ -205,6 +231,7 @@ public final class Binder {
         enum OrderTarget { case item(Int), expr(BoundExpr) }
         var orderTargets: [(OrderTarget, OrderItem)] = []
         for o in orderBy {
+            try refuseConstantOrder(o.expr)
             if case .literal(.number(let n)) = o.expr.kind, let k = Int(n) {
                 guard k >= 1, k <= items.count else {
                     throw SQLError.binder("ORDER BY position \(k) is not in the select list (1 to \(items.count))", o.expr.location)

@@ -185,7 +185,28 @@ enum Arithmetic {
         let out: [Int128]
         switch name {
         case .abs: out = x.map { $0 < 0 ? -$0 : $0 }
-        case .round: out = x.map { Decimal128.rescale($0, from: s, to: ts) }
+        case .round:
+            let digits = cols.count > 1 ? int64s(cols[1]).first ?? 0 : 0
+            guard digits < 0 else { out = x.map { Decimal128.rescale($0, from: s, to: ts) }; break }
+            // To tens, hundreds, ...: half away from zero, as DuckDB; a result wider than the type is an error.
+            // From the value as it is (rounding to units first would round twice: 1234.5678 to 1240).
+            let k = digits < -38 ? 38 : Int(-digits)
+            let limit: Int128? = if case .decimal(let p, _) = t { Decimal128.pow10(p) } else { nil }
+            var rounded: [Int128] = []
+            rounded.reserveCapacity(n)
+            for v in x {
+                guard s + k <= 38 else { rounded.append(0); continue }   // |v| < 10^38: nearer 0 than the unit
+                let m = Decimal128.pow10(s + k)
+                let (q, r) = v.quotientAndRemainder(dividingBy: m)
+                let away = (r < 0 ? -r : r) * 2 >= m
+                let (y, overflow) = (away ? (r < 0 ? q - 1 : q + 1) : q).multipliedReportingOverflow(by: Decimal128.pow10(k))
+                if overflow || limit.map({ y >= $0 || y <= -$0 }) == true || (t == .integer && (y > Int32.max || y < Int32.min))
+                    || (t == .bigint && (y > Int64.max || y < Int64.min)) {
+                    throw SQLError.execution("Conversion Error: round(\(digits)) of a \(a.type) is out of the range of \(t)")
+                }
+                rounded.append(y)
+            }
+            out = rounded
         case .floor, .ceil, .trunc:
             let d = Decimal128.pow10(s)
             out = x.map { v in

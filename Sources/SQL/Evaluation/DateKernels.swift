@@ -95,7 +95,8 @@ enum DateKernels {
         case "century": day = Dates.days(year: (y - 1) / 100 * 100 + 1, month: 1, day: 1)
         case "day", "dayofweek", "dayofyear": day = days
         default:
-            let unit: Int64 = part == "hour" ? 3_600_000_000 : part == "minute" ? 60_000_000 : part == "second" ? 1_000_000 : 1000
+            let unit: Int64 = part == "hour" ? 3_600_000_000 : part == "minute" ? 60_000_000 : part == "second" ? 1_000_000
+                : part == "millisecond" ? 1000 : 1
             return Int64(days) * Dates.microsPerDay + micros / unit * unit
         }
         return Int64(day) * Dates.microsPerDay

@@ -179,7 +179,8 @@ public struct Optimizer {
             var map: [Int: BoundExpr] = [:]
             for (k, g) in groups.enumerated() { map[cols[k].id] = g }
             for pr in preds {
-                if pr.columnIDs.isSubset(of: Set(map.keys)), let r = try? substitute(pr, map) { below.append(r) } else { above.append(pr) }
+                // Not below an aggregate without groups: it makes its one row even of no input.
+                if !groups.isEmpty, pr.columnIDs.isSubset(of: Set(map.keys)), let r = try? substitute(pr, map) { below.append(r) } else { above.append(pr) }
             }
             return applyFilters(.aggregate(try pushDown(p, below), groups: groups, aggregates: aggs, columns: cols), above)
         case .sort(let p, let k):
