@@ -15,6 +15,8 @@ public final class Binder {
         let query: Query
         let references: Int
         var shared: SharedPlan?
+        /// Being bound now: a reference to it from inside itself would recurse forever.
+        var binding = false
         init(query: Query, references: Int) { self.query = query; self.references = references }
     }
     /// Scopes of the queries enclosing the subquery being bound: a name found only
@@ -97,11 +99,20 @@ public final class Binder {
     }
 
     /// ORDER BY / LIMIT over a plan whose output columns are all there is to sort by.
+    /// `ORDER BY ALL` as the positions of all `count` output columns, each with its direction.
+    func expandOrderAll(_ orderBy: [OrderItem], count: Int) throws(SQLError) -> [OrderItem] {
+        guard let all = orderBy.first(where: \.all) else { return orderBy }
+        guard orderBy.count == 1 else { throw SQLError.binder("ORDER BY ALL cannot be combined with other ORDER BY items", all.expr.location) }
+        return (0..<count).map { k in
+            OrderItem(expr: Expr(.literal(.number("\(k + 1)")), all.expr.location), ascending: all.ascending, nullsFirst: all.nullsFirst)
+        }
+    }
+
     func applyOrderLimit(_ plan: LogicalPlan, scope: Scope, _ q: Query) throws(SQLError) -> LogicalPlan {
         var plan = plan
         if !q.orderBy.isEmpty {
             var keys: [SortKey] = []
-            for item in q.orderBy {
+            for item in try expandOrderAll(q.orderBy, count: plan.columns.count) {
                 try refuseConstantOrder(item.expr)
                 let e: BoundExpr
                 if case .literal(.number(let n)) = item.expr.kind, let k = Int(n) {
@@ -230,8 +241,8 @@ public final class Binder {
         // ORDER BY items: aliases and positions refer to the select list; anything else is an expression.
         enum OrderTarget { case item(Int), expr(BoundExpr) }
         var orderTargets: [(OrderTarget, OrderItem)] = []
-        for o in orderBy {
-            try refuseConstantOrder(o.expr)
+        for o in try expandOrderAll(orderBy, count: items.count) {
+            if !o.all { try refuseConstantOrder(o.expr) }
             if case .literal(.number(let n)) = o.expr.kind, let k = Int(n) {
                 guard k >= 1, k <= items.count else {
                     throw SQLError.binder("ORDER BY position \(k) is not in the select list (1 to \(items.count))", o.expr.location)
@@ -357,6 +368,11 @@ public final class Binder {
             let key = name.lowercased()
             for frame in cteStack.reversed() {
                 if let cte = frame[key] {
+                    guard !cte.binding else {
+                        throw SQLError.binder("Circular reference to CTE \"\(name)\": a CTE cannot read itself (recursive CTEs are not supported yet)", loc)
+                    }
+                    cte.binding = true
+                    defer { cte.binding = false }
                     guard cte.references > 1 else { return requalify(try bindQuery(cte.query, outer: nil), as: alias ?? name) }
                     if cte.shared == nil { cte.shared = SharedPlan(plan: try bindQuery(cte.query, outer: nil)) }
                     let shared = cte.shared!

@@ -59,8 +59,13 @@ public enum Cast {
         var b = ColumnBuilder(type: t, capacity: n)
         switch (c.type, t) {
         case (_, .varchar):
+            // A DECIMAL with no integer digits has no leading zero as text (DuckDB: '.100').
+            var bare = false
+            if case .decimal(let p, let s) = c.type, p == s { bare = true }
             for i in 0..<n {
-                if let s = render(c.value(at: i), as: c.type) { b.append(string: s) } else { b.appendNull() }
+                guard var s = render(c.value(at: i), as: c.type) else { b.appendNull(); continue }
+                if bare { s = s.hasPrefix("-0.") ? "-" + s.dropFirst(2) : s.hasPrefix("0.") ? String(s.dropFirst()) : s }
+                b.append(string: s)
             }
         case (.varchar, _):
             guard case .string(let strings) = c.data else { break }

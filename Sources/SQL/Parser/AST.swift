@@ -72,6 +72,8 @@ public struct OrderItem: Sendable {
     public var expr: Expr
     public var ascending = true
     public var nullsFirst: Bool?   // nil: the default, NULLS LAST either way (DuckDB's rule)
+    /// `ORDER BY ALL`: every output column, left to right (`expr` is not used).
+    public var all = false
 }
 
 public enum JoinKind: String, Sendable {

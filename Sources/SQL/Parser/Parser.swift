@@ -263,12 +263,27 @@ public struct Parser {
         if acceptKeyword("WITH") {
             _ = acceptKeyword("RECURSIVE")
             repeat {
+                let loc = peek.location
                 let name = try identifier("a CTE name")
+                guard !ctes.contains(where: { $0.0.lowercased() == name.lowercased() }) else {
+                    throw SQLError.syntax("Duplicate CTE name \"\(name)\"", loc)
+                }
+                // `name(a, b) AS (...)`: the query's columns renamed.
+                var columns: [String] = []
+                if accept("(") {
+                    repeat { columns.append(try identifier("a column name")) } while accept(",")
+                    try expect(")")
+                }
                 try expectKeyword("AS")
                 _ = acceptKeywords("NOT", "MATERIALIZED") || acceptKeyword("MATERIALIZED")
                 try expect("(")
-                ctes.append((name, try query()))
+                var q = try query()
                 try expect(")")
+                if !columns.isEmpty {
+                    q = Query(body: .select(SelectCore(items: [.star(qualifier: nil, loc)],
+                                                       from: .renamed(.subquery(q, alias: name), columns: columns, loc))))
+                }
+                ctes.append((name, q))
             } while accept(",")
         }
         // INTERSECT binds tighter than UNION and EXCEPT, which go left to right (the standard's precedence).
@@ -284,7 +299,14 @@ public struct Parser {
         q.ctes = ctes
         if acceptKeywords("ORDER", "BY") {
             repeat {
-                var item = OrderItem(expr: try expression())
+                let loc = peek.location
+                var item: OrderItem
+                if q.orderBy.isEmpty, isKeyword("ALL"), !isSymbol("(", at: 1) {
+                    pos += 1
+                    item = OrderItem(expr: Expr(.literal(.number("1")), loc), all: true)
+                } else {
+                    item = OrderItem(expr: try expression())
+                }
                 if acceptKeyword("DESC") { item.ascending = false } else { _ = acceptKeyword("ASC") }
                 if acceptKeyword("NULLS") {
                     if acceptKeyword("FIRST") { item.nullsFirst = true }
@@ -299,6 +321,13 @@ public struct Parser {
             else { break }
         }
         return q
+    }
+
+    /// After a comma: the select list ended with a trailing comma (DuckDB allows one).
+    var endsSelectList: Bool {
+        if peek.kind == .end || isSymbol(")") || isSymbol(";") { return true }
+        return ["FROM", "WHERE", "GROUP", "HAVING", "ORDER", "LIMIT", "OFFSET", "UNION", "EXCEPT", "INTERSECT", "QUALIFY", "WINDOW"]
+            .contains { isKeyword($0) }
     }
 
     mutating func intersectTerm() throws(SQLError) -> QueryBody {
@@ -353,7 +382,7 @@ public struct Parser {
             }
             let e = try expression()
             core.items.append(.expr(e, alias: try optionalAlias()))
-        } while accept(",")
+        } while accept(",") && !endsSelectList
         if acceptKeyword("FROM") { core.from = try fromClause() }
         if acceptKeyword("WHERE") { core.filter = try expression() }
         if acceptKeywords("GROUP", "BY") {
