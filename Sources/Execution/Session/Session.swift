@@ -80,6 +80,10 @@ public final class Session: Catalog {
         registerSource(name: name, try openFiles([pattern], format: nil, options: [:]))
     }
 
+    public func rows(name: String, schema: Schema, batches: [RecordBatch]) -> TableSource {
+        MemoryTable(name: name, schema: schema, batches: batches)
+    }
+
     public func openFiles(_ paths: [String], format: String?, options: [String: OptionValue]) throws(SQLError) -> TableSource {
         let files = try listFiles(paths)
         return try open(files, format: format ?? Session.formatFromExtension(files[0].path), options: options,

@@ -406,6 +406,7 @@ public final class Binder {
             case "read_json", "read_json_auto", "read_ndjson", "read_jsonl": format = "json"
             case "read_sluice": format = "sluice"
             case "read_parquet": throw SQLError.unsupported("Parquet comes in a later release", loc)
+            case "range", "generate_series": return try bindSeries(name, args, alias: alias, loc)
             default: throw SQLError.binder("unknown table function \"\(name)\"", loc)
             }
             var paths: [String] = []

@@ -32,4 +32,6 @@ public protocol Catalog: AnyObject {
     var names: [String] { get }
     /// A file set: `format` is "csv", "json", "sluice", or nil to go by the extension.
     func openFiles(_ paths: [String], format: String?, options: [String: OptionValue]) throws(SQLError) -> TableSource
+    /// Rows made while binding (a table function's), as a source.
+    func rows(name: String, schema: Schema, batches: [RecordBatch]) -> TableSource
 }
