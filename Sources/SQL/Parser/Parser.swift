@@ -115,14 +115,16 @@ public struct Parser {
             _ = acceptKeyword("TEMP") || acceptKeyword("TEMPORARY")
             if acceptKeyword("VIEW") {
                 let name = try qualifiedName()
+                let columns = try columnListBeforeAS()
                 try expectKeyword("AS")
-                return .createView(name: name, query: try query(), orReplace: orReplace)
+                return .createView(name: name, query: Self.renamed(try query(), columns, start), orReplace: orReplace)
             }
             try expectKeyword("TABLE")
             let ifNotExists = acceptKeywords("IF", "NOT", "EXISTS")
             let name = try qualifiedName()
+            let columns = try columnListBeforeAS()
             if acceptKeyword("AS") {
-                return .createTable(name: name, columns: [], query: try query(), orReplace: orReplace, ifNotExists: ifNotExists)
+                return .createTable(name: name, columns: [], query: Self.renamed(try query(), columns, start), orReplace: orReplace, ifNotExists: ifNotExists)
             }
             try expect("(")
             var cols: [Field] = []
@@ -277,13 +279,9 @@ public struct Parser {
                 try expectKeyword("AS")
                 _ = acceptKeywords("NOT", "MATERIALIZED") || acceptKeyword("MATERIALIZED")
                 try expect("(")
-                var q = try query()
+                let q = try query()
                 try expect(")")
-                if !columns.isEmpty {
-                    q = Query(body: .select(SelectCore(items: [.star(qualifier: nil, loc)],
-                                                       from: .renamed(.subquery(q, alias: name), columns: columns, loc))))
-                }
-                ctes.append((name, q))
+                ctes.append((name, Self.renamed(q, columns, loc)))
             } while accept(",")
         }
         // INTERSECT binds tighter than UNION and EXCEPT, which go left to right (the standard's precedence).
@@ -321,6 +319,30 @@ public struct Parser {
             else { break }
         }
         return q
+    }
+
+    /// `(a, b)` right before AS (`CREATE VIEW v(a, b) AS`, `CREATE TABLE t(a, b) AS`): names for
+    /// the query's columns. Anything else (a table's typed columns) is left to the caller.
+    mutating func columnListBeforeAS() throws(SQLError) -> [String] {
+        guard isSymbol("(") else { return [] }
+        var k = 1
+        while true {
+            guard case .identifier = peek(k).kind else { return [] }
+            if isSymbol(",", at: k + 1) { k += 2; continue }
+            guard isSymbol(")", at: k + 1), isKeyword("AS", at: k + 2) else { return [] }
+            break
+        }
+        pos += 1
+        var names: [String] = []
+        repeat { names.append(try identifier("a column name")) } while accept(",")
+        try expect(")")
+        return names
+    }
+
+    /// `query` with its columns renamed (all `columns` given; none: as it is).
+    static func renamed(_ q: Query, _ columns: [String], _ loc: SourceLocation) -> Query {
+        guard !columns.isEmpty else { return q }
+        return Query(body: .select(SelectCore(items: [.star(qualifier: nil, loc)], from: .renamed(.subquery(q, alias: nil), columns: columns, loc))))
     }
 
     /// After a comma: the select list ended with a trailing comma (DuckDB allows one).
