@@ -222,7 +222,7 @@ public final class Session: Catalog {
             }
             return .message("DROP \(kind)")
         case .describe(let ref):
-            let plan = try Binder(catalog: self).bind(Query(body: .select(SelectCore(items: [.star(qualifier: nil, .unknown)], from: ref))))
+            let plan = try Binder(catalog: self).bind(Query(body: .select(SelectCore(items: [.star(qualifier: nil, StarModifiers(), .unknown)], from: ref))))
             var names = ColumnBuilder(type: .varchar), types = ColumnBuilder(type: .varchar), nullable = ColumnBuilder(type: .varchar)
             for c in plan.columns { names.append(string: c.name); types.append(string: c.type.description); nullable.append(string: "YES") }
             // DuckDB's six columns; Sluice has no keys, defaults or extras yet.

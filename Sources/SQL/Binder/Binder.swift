@@ -201,7 +201,7 @@ public final class Binder {
         var items: [(expr: BoundExpr, name: String, source: Expr?)] = []
         for item in core.items {
             switch item {
-            case .star(let qualifier, let loc):
+            case .star(let qualifier, let modifiers, let loc):
                 let visible = scope.entries.filter { e in
                     if let q = qualifier { return e.table?.lowercased() == q.lowercased() }
                     return !e.qualifiedOnly
@@ -209,7 +209,18 @@ public final class Binder {
                 if visible.isEmpty {
                     throw SQLError.binder(qualifier.map { "table \"\($0)\" is not in the FROM clause" } ?? "SELECT * with no FROM clause", loc)
                 }
-                for e in visible { items.append((.column(e.column.id, e.column.type), e.column.name, nil)) }
+                let names = Set(visible.map { $0.column.name.lowercased() })
+                for n in modifiers.exclude + modifiers.replace.map(\.name) where !names.contains(n.lowercased()) {
+                    throw SQLError.binder("column \"\(n)\" in EXCLUDE or REPLACE is not among the columns * stands for", loc)
+                }
+                let excluded = Set(modifiers.exclude.map { $0.lowercased() })
+                for e in visible where !excluded.contains(e.column.name.lowercased()) {
+                    if let r = modifiers.replace.first(where: { $0.name.lowercased() == e.column.name.lowercased() }) {
+                        items.append((try bindExpr(r.expr, scope), e.column.name, r.expr))
+                    } else {
+                        items.append((.column(e.column.id, e.column.type), e.column.name, nil))
+                    }
+                }
             case .expr(let e, let alias):
                 items.append((try bindExpr(e, scope), alias ?? displayName(e), e))
             }

@@ -65,7 +65,14 @@ public struct SelectCore: Sendable {
 
 public enum SelectItem: Sendable {
     case expr(Expr, alias: String?)
-    case star(qualifier: String?, SourceLocation)
+    /// `*` or `t.*`, with DuckDB's `EXCLUDE (a, b)` and `REPLACE (expr AS a)`.
+    case star(qualifier: String?, StarModifiers, SourceLocation)
+}
+
+public struct StarModifiers: Sendable {
+    public var exclude: [String] = []
+    public var replace: [(expr: Expr, name: String)] = []
+    public init(exclude: [String] = [], replace: [(expr: Expr, name: String)] = []) { self.exclude = exclude; self.replace = replace }
 }
 
 public struct OrderItem: Sendable {

@@ -321,6 +321,29 @@ public struct Parser {
         return q
     }
 
+    /// `EXCLUDE (a, b)` / `EXCLUDE a`, then `REPLACE (expr AS a, ...)`, after a star (DuckDB's order).
+    mutating func starModifiers() throws(SQLError) -> StarModifiers {
+        var m = StarModifiers()
+        if acceptKeyword("EXCLUDE") {
+            if accept("(") {
+                repeat { m.exclude.append(try identifier("a column name")) } while accept(",")
+                try expect(")")
+            } else {
+                m.exclude.append(try identifier("a column name"))
+            }
+        }
+        if isKeyword("REPLACE"), isSymbol("(", at: 1) {
+            pos += 2
+            repeat {
+                let e = try expression()
+                try expectKeyword("AS")
+                m.replace.append((e, try identifier("a column name")))
+            } while accept(",")
+            try expect(")")
+        }
+        return m
+    }
+
     /// `(a, b)` right before AS (`CREATE VIEW v(a, b) AS`, `CREATE TABLE t(a, b) AS`): names for
     /// the query's columns. Anything else (a table's typed columns) is left to the caller.
     mutating func columnListBeforeAS() throws(SQLError) -> [String] {
@@ -342,7 +365,7 @@ public struct Parser {
     /// `query` with its columns renamed (all `columns` given; none: as it is).
     static func renamed(_ q: Query, _ columns: [String], _ loc: SourceLocation) -> Query {
         guard !columns.isEmpty else { return q }
-        return Query(body: .select(SelectCore(items: [.star(qualifier: nil, loc)], from: .renamed(.subquery(q, alias: nil), columns: columns, loc))))
+        return Query(body: .select(SelectCore(items: [.star(qualifier: nil, StarModifiers(), loc)], from: .renamed(.subquery(q, alias: nil), columns: columns, loc))))
     }
 
     /// After a comma: the select list ended with a trailing comma (DuckDB allows one).
@@ -392,15 +415,15 @@ public struct Parser {
         if acceptKeyword("DISTINCT") { core.distinct = true } else { _ = acceptKeyword("ALL") }
         repeat {
             let loc = peek.location
-            if accept("*") { core.items.append(.star(qualifier: nil, loc)); continue }
+            if accept("*") { core.items.append(.star(qualifier: nil, try starModifiers(), loc)); continue }
             if case .identifier = peek.kind, isSymbol(".", at: 1), isSymbol("*", at: 2) {
                 let q = try identifier()
                 pos += 2
-                core.items.append(.star(qualifier: q, loc)); continue
+                core.items.append(.star(qualifier: q, try starModifiers(), loc)); continue
             }
             if case .quotedIdentifier(let q) = peek.kind, isSymbol(".", at: 1), isSymbol("*", at: 2) {
                 pos += 3
-                core.items.append(.star(qualifier: q, loc)); continue
+                core.items.append(.star(qualifier: q, try starModifiers(), loc)); continue
             }
             let e = try expression()
             core.items.append(.expr(e, alias: try optionalAlias()))
