@@ -8,7 +8,6 @@ import json, sys, time
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
-from selenium.webdriver.common.by import By
 
 url, workers, killed = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 options = Options()
@@ -20,12 +19,10 @@ driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opti
 result = {"ready": False, "dead": False, "replaced": False, "rows": [], "errors": []}
 
 def rows():
-    out = []
-    for tr in driver.find_elements(By.CSS_SELECTOR, "#workers tr"):
-        cells = [td.text for td in tr.find_elements(By.TAG_NAME, "td")]
-        if len(cells) >= 3:
-            out.append({"worker": cells[0], "state": cells[2]})
-    return out
+    # Read in one script call: the page replaces its rows every 2 s, so element handles go stale.
+    cells = driver.execute_script(
+        "return [...document.querySelectorAll('#workers tr')].map(tr => [...tr.querySelectorAll('td')].map(td => td.textContent))")
+    return [{"worker": c[0], "state": c[2]} for c in cells if len(c) >= 3]
 
 def wait(condition, seconds):
     end = time.time() + seconds
