@@ -216,8 +216,11 @@ final class CoordinatorCore {
         }
         feed(.tick, now: now)
         noteQueryProgress()
-        recent.sample(now: now, queueDepth: scheduler.queueDepth, running: scheduler.attempts.values.filter { $0.state == .running }.count,
-                      leased: scheduler.attempts.values.filter { $0.state == .leased }.count)
+        if recent.due(now) {
+            var running = 0, leased = 0
+            for a in scheduler.attempts.values { if a.state == .running { running += 1 } else if a.state == .leased { leased += 1 } }
+            recent.sample(now: now, queueDepth: scheduler.queueDepth, running: running, leased: leased)
+        }
         notifier.send(alerts.evaluate(now: now, queueDepth: scheduler.queueDepth))
         do {
             let start = DispatchTime.now().uptimeNanoseconds

@@ -48,6 +48,8 @@ public final class HTTPServer: @unchecked Sendable {
 
     /// Listens on `address`: `PORT` (on 127.0.0.1, so exposing it is a
     /// choice), `HOST:PORT`, or `http://HOST:PORT`; port 0 picks a free one.
+    /// nng keeps one server per address in a process (port 0 counts as one
+    /// address): a second live server on it fails with "Address in use".
     public init(listening address: String, handler: @escaping Handler) throws {
         let (host, requestedPort) = try Self.parse(address)
         var url: UnsafeMutablePointer<nng_url>?

@@ -130,8 +130,27 @@ func selfExecutable() -> String {
 /// Whether a local TCP port can be listened on.
 enum PortCheck {
     static func problem(port: Int) -> String? {
+        switch bind(port) {
+        case .success: return nil
+        case .failure(let e):
+            let code = e.code.rawValue
+            let why = code == EADDRINUSE ? "is in use (another sluice local, or another program; pick another with --port)" : String(cString: strerror(code))
+            return "port \(port) on 127.0.0.1 \(why)"
+        }
+    }
+
+    /// A port on 127.0.0.1 nothing listens on right now (the system's pick).
+    static func freePort() throws -> Int {
+        switch bind(0) {
+        case .success(let port): return port
+        case .failure(let e): throw ValidationError("cannot find a free port: \(String(cString: strerror(e.code.rawValue)))")
+        }
+    }
+
+    /// Binds a TCP socket on 127.0.0.1:`port` and closes it: the port bound, or the errno.
+    private static func bind(_ port: Int) -> Result<Int, POSIXError> {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
+        guard fd >= 0 else { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EMFILE)) }
         defer { close(fd) }
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -139,26 +158,12 @@ enum PortCheck {
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        let rv = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard rv != 0 else { return nil }
-        let why = errno == EADDRINUSE ? "is in use (another sluice local, or another program; pick another with --port)" : String(cString: strerror(errno))
-        return "port \(port) on 127.0.0.1 \(why)"
-    }
-
-    /// A port on 127.0.0.1 nothing listens on right now (the system's pick).
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ValidationError("cannot open a socket to find a free port: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
         }
-        guard ok else { throw ValidationError("cannot find a free port: \(String(cString: strerror(errno)))") }
-        return Int(UInt16(bigEndian: addr.sin_port))
+        guard ok else { return .failure(POSIXError(POSIXErrorCode(rawValue: errno) ?? .EINVAL)) }
+        return .success(Int(UInt16(bigEndian: addr.sin_port)))
     }
 }
 

@@ -3,7 +3,8 @@ import Testing
 import Transport
 
 /// nng's HTTP server and client as Transport wraps them, over real sockets.
-@Suite struct HTTPTests {
+/// Serialized: nng keeps one server per address in a process, port 0 included.
+@Suite(.serialized) struct HTTPTests {
     @Test func aServerOnAFreePortAnswersTheClient() throws {
         let server = try HTTPServer(listening: "0") { req in
             HTTPServer.Response(status: req.method == "POST" ? 202 : 200, text: "\(req.method) \(req.path) \(req.query)")

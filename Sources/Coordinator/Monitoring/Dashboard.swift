@@ -1,5 +1,5 @@
 /// The coordinator's status page (`/`): one self-contained HTML file (no CDN:
-/// hosts may have no internet) that polls `/api/status` and `/api/recent`
+/// hosts may have no internet) that polls `/api/status` (firing alerts included) and `/api/recent`
 /// every 2 s and redraws. A token given as `?token=` is kept in the tab's
 /// session storage and sent as a bearer token.
 enum Dashboard {
@@ -136,7 +136,7 @@ async function refresh() {
     chart("running-chart", recent.history, "runningTasks");
     const failures = recent.failures.map(f => row([new Date(f.atMs).toLocaleTimeString(), f.subject, f.reason]));
     replace("failures", failures.length ? failures : [row([text("td", "none", "muted")])]);
-    const alerts = recent.alerts.map(a => text("div", a.rule + ": " + a.subject + " (since " + new Date(a.sinceMs).toLocaleTimeString() + ")", "alert"));
+    const alerts = (s.alerts || []).map(a => text("div", a.rule + ": " + a.subject + " (since " + new Date(a.sinceMs).toLocaleTimeString() + ")", "alert"));
     replace("alerts", alerts.length ? alerts : [text("span", "none", "muted")]);
   } catch (e) {
     document.getElementById("error").textContent = "cannot reach the coordinator: " + e.message;

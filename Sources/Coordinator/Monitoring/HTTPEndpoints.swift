@@ -24,9 +24,8 @@ extension CoordinatorCore {
             struct Body: Encodable {
                 var history: [Recent.Sample]
                 var failures: [Recent.Failure]
-                var alerts: [FiringAlert]
             }
-            return Self.json(Body(history: recent.history, failures: recent.failures, alerts: alerts.firingList))
+            return Self.json(Body(history: recent.history, failures: recent.failures))
         case "/api/alerts":
             return Self.json(alerts.firingList)
         case "/", "/index.html":

@@ -23,9 +23,10 @@ struct Recent {
     private(set) var history: [Sample] = []
     private(set) var failures: [Failure] = []
 
-    /// Takes a sample when the last one is 10 s old (the first at once).
+    /// Whether the last sample is 10 s old (or there is none): then the loop counts and samples.
+    func due(_ now: Int64) -> Bool { history.last.map { now - $0.atMs >= Self.sampleEveryMs } ?? true }
+
     mutating func sample(now: Int64, queueDepth: Int, running: Int, leased: Int) {
-        if let last = history.last, now - last.atMs < Self.sampleEveryMs { return }
         history.append(Sample(atMs: now, queueDepth: queueDepth, runningTasks: running, leasedTasks: leased))
         if history.count > Self.keepSamples { history.removeFirst(history.count - Self.keepSamples) }
     }

@@ -34,17 +34,6 @@ public enum TaskOutput: Sendable {
             return [UInt8](data)
         }
     }
-
-    /// Every bucket's rows, decoded (a task's rows read back whole: tests, a stage's result in this process).
-    public func batches() throws(SQLError) -> [[RecordBatch]] {
-        var out: [[RecordBatch]] = []
-        for b in sizes.indices {
-            do { out.append(try BatchCodec.decodeAll(try bucket(b))) } catch let e as SQLError { throw e } catch {
-                throw SQLError.execution("task output bucket \(b): \(error)")
-            }
-        }
-        return out
-    }
 }
 
 /// The shuffle's map side: takes a task's rows as they come out of its plan,
