@@ -336,7 +336,7 @@ private struct Encoder {
             c.pointee.negated = negated ? 1 : 0
             p.pointee.kind_case = PLAN__EXPR__KIND_IN_SUBQUERY_ROWS
             p.pointee.in_subquery_rows = c
-        case .inSubquery, .scalarSubquery, .aggregate:
+        case .inSubquery, .scalarSubquery, .aggregate, .exists:
             throw SQLError.execution("Invalid plan: a physical plan cannot hold \(e) (only a logical plan may)")
         }
         return p

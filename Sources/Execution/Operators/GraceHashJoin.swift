@@ -8,8 +8,8 @@ import SQL
 /// files each by bits of their key's hash (`HashSpill`), and each pair of files is joined on
 /// its own, one level deeper (other hash bits) when a pair's build side is
 /// still too large. Rows with equal keys always land in the same pair, and
-/// every row in exactly one, so INNER, LEFT, RIGHT and FULL joins and their
-/// extra conditions keep their meaning per pair.
+/// every row in exactly one, so every join kind and its extra conditions keep
+/// their meaning per pair.
 final class GraceHashJoinOperator: Operator {
     let schema: Schema
     let stats = OperatorStats()
@@ -110,9 +110,9 @@ final class GraceHashJoinOperator: Operator {
         }
         stats.spilledBytes += files.bytes + probes.bytes
         for (b, p) in zip(files.files, probes.files) {
-            // An empty build side still matters to the probe rows of LEFT and FULL joins.
-            if p.batches == 0 && (b.batches == 0 || kind == .inner || kind == .left) { continue }
-            if b.batches == 0 && (kind == .inner || kind == .right) { continue }
+            // An empty build side still matters to the probe rows of LEFT, FULL, ANTI, MARK and SINGLE joins.
+            if p.batches == 0 && (b.batches == 0 || !kind.keepsUnmatchedRight) { continue }
+            if b.batches == 0 && !kind.keepsUnmatchedLeft { continue }
             pairs.append((b.finish(), p.finish()))
         }
     }

@@ -147,7 +147,8 @@ private struct Unshared<T: AnyObject>: @unchecked Sendable {
 }
 
 /// Equi-join of one probe partition against a build table: INNER, LEFT,
-/// RIGHT and FULL; extra conditions are checked on each candidate pair. The
+/// RIGHT, FULL, and SEMI, ANTI, MARK and SINGLE (subqueries turned into
+/// joins; see `JoinKind`); extra conditions are checked on each candidate pair. The
 /// table is this partition's own (`partitioned`, both sides hashed on the
 /// keys) or one shared by all (`shared`, built once from a broadcast).
 /// Unmatched build rows (RIGHT, FULL) of a shared table are known only when
@@ -193,9 +194,9 @@ final class HashJoinOperator: Operator {
             if table == nil {
                 let t = try build()
                 table = t
-                if kind == .right || kind == .full { buildMatched = [Bool](repeating: false, count: t.rows.rowCount) }
-                // Nothing can match an empty build: an inner or right join is done.
-                if t.isEmpty, kind == .inner || kind == .right { finished = true; probe.close() }
+                if kind.keepsUnmatchedRight { buildMatched = [Bool](repeating: false, count: t.rows.rowCount) }
+                // Nothing can match an empty build: a join that keeps only matched probe rows is done.
+                if t.isEmpty, !kind.keepsUnmatchedLeft { finished = true; probe.close() }
             }
             while true {
                 if let b = pending.pop() { return b }
@@ -203,7 +204,7 @@ final class HashJoinOperator: Operator {
                 try context.check()
                 guard let p = try probe.next() else {
                     finished = true
-                    if kind == .right || kind == .full { emitUnmatchedBuild() }
+                    if kind.keepsUnmatchedRight { emitUnmatchedBuild() }
                     continue
                 }
                 if p.rowCount > 0 { try probeBatch(p) }
@@ -216,7 +217,8 @@ final class HashJoinOperator: Operator {
         var keyCols: [Column] = []
         for k in probeKeys { keyCols.append(try Evaluator.evaluate(k, p)) }
         let heads = t.heads(keyCols)
-        var probeMatched = [Bool](repeating: false, count: kind == .left || kind == .full ? p.rowCount : 0)
+        guard kind.outputsRight else { return try probeForMatches(p, t, heads) }
+        var probeMatched = [Bool](repeating: false, count: kind.keepsUnmatchedLeft ? p.rowCount : 0)
         var left: [Int32] = [], right: [Int32] = []
         left.reserveCapacity(min(p.rowCount, targetBatchRows * 4))
         right.reserveCapacity(min(p.rowCount, targetBatchRows * 4))
@@ -236,7 +238,9 @@ final class HashJoinOperator: Operator {
                     r = idx.map { right[Int($0)] }
                 }
             }
-            if !probeMatched.isEmpty { for x in l { probeMatched[Int(x)] = true } }
+            if kind == .single {
+                for x in l { if probeMatched[Int(x)] { throw moreThanOneRow }; probeMatched[Int(x)] = true }
+            } else if !probeMatched.isEmpty { for x in l { probeMatched[Int(x)] = true } }
             if !buildMatched.isEmpty { buildMatched.withUnsafeMutableBufferPointer { m in for x in r { m[Int(x)] = true } } }
             if out.rowCount > 0 { pending.append(out) }
         }
@@ -244,6 +248,30 @@ final class HashJoinOperator: Operator {
             let unmatched = (0..<p.rowCount).filter { !probeMatched[$0] }.map { Int32($0) }
             if !unmatched.isEmpty { pending.append(joined(p, unmatched, t.rows, [Int32](repeating: -1, count: unmatched.count))) }
         }
+    }
+
+    /// SEMI, ANTI, MARK: which probe rows some build row matches; without a
+    /// condition the key lookup alone says so.
+    private func probeForMatches(_ p: RecordBatch, _ t: JoinTable, _ heads: [Int32]) throws(SQLError) {
+        var matches = LeftMatches(count: p.rowCount)
+        if let residual {
+            let pairSchema = Schema(p.schema.fields + t.rows.schema.fields)
+            var left: [Int32] = [], right: [Int32] = []
+            var next = 0
+            while next < p.rowCount {
+                left.removeAll(keepingCapacity: true)
+                right.removeAll(keepingCapacity: true)
+                next = t.pairs(heads, from: next, limit: targetBatchRows * 4, left: &left, right: &right)
+                guard !left.isEmpty else { continue }
+                let pairs = RecordBatch(schema: pairSchema, columns: p.columns.map { $0.gather(left) } + t.rows.columns.map { $0.gather(right) },
+                                        rowCount: left.count)
+                matches.record(left: left, condition: try Evaluator.evaluate(residual, pairs))
+            }
+        } else {
+            matches.record(left: heads.indices.filter { heads[$0] >= 0 }.map { Int32($0) }, condition: nil)
+        }
+        let out = matches.output(p, kind: kind, schema: schema)
+        if out.rowCount > 0 { pending.append(out) }
     }
 
     private func emitUnmatchedBuild() {

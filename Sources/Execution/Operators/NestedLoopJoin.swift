@@ -55,7 +55,7 @@ final class NestedLoopJoinOperator: Operator {
                 try context.check()
                 guard let l = try outer.next() else {
                     finished = true
-                    if kind == .right || kind == .full, let matched = matches.map({ $0.finish(innerMatched) }) ?? innerMatched {
+                    if kind.keepsUnmatchedRight, let matched = matches.map({ $0.finish(innerMatched) }) ?? innerMatched {
                         let un = (0..<r.rowCount).filter { !matched[$0] }.map { Int32($0) }
                         if !un.isEmpty {
                             let nulls = outer.schema.fields.map { Column.constant(.null, type: $0.type, count: un.count) }
@@ -70,6 +70,7 @@ final class NestedLoopJoinOperator: Operator {
     }
 
     private func join(_ l: RecordBatch, _ r: RecordBatch) throws(SQLError) {
+        guard kind.outputsRight else { return try joinForMatches(l, r) }
         var outerMatched = [Bool](repeating: false, count: l.rowCount)
         let chunk = max(1, targetBatchRows * 4 / max(1, r.rowCount))
         var start = 0
@@ -81,22 +82,45 @@ final class NestedLoopJoinOperator: Operator {
             ri.reserveCapacity((end - start) * r.rowCount)
             for i in start..<end { for j in 0..<r.rowCount { li.append(Int32(i)); ri.append(Int32(j)) } }
             var out = RecordBatch(schema: schema, columns: l.columns.map { $0.gather(li) } + r.columns.map { $0.gather(ri) }, rowCount: li.count)
+            var kept: [Int32] = li.indices.map { Int32($0) }
             if let condition {
-                let idx = selectionIndices(try Evaluator.select(condition, out))
-                out = out.gather(idx)
-                for k in idx { outerMatched[Int(li[Int(k)])] = true; innerMatched[Int(ri[Int(k)])] = true }
-            } else {
-                for k in li.indices { outerMatched[Int(li[k])] = true; innerMatched[Int(ri[k])] = true }
+                kept = selectionIndices(try Evaluator.select(condition, out))
+                out = out.gather(kept)
+            }
+            for k in kept {
+                let o = Int(li[Int(k)])
+                if kind == .single, outerMatched[o] { throw moreThanOneRow }
+                outerMatched[o] = true
+                innerMatched[Int(ri[Int(k)])] = true
             }
             if out.rowCount > 0 { pending.append(out) }
             start = end
         }
-        if kind == .left || kind == .full {
+        if kind.keepsUnmatchedLeft {
             let un = (0..<l.rowCount).filter { !outerMatched[$0] }.map { Int32($0) }
             if !un.isEmpty {
                 let nulls = innerSchema.fields.map { Column.constant(.null, type: $0.type, count: un.count) }
                 pending.append(RecordBatch(schema: schema, columns: l.columns.map { $0.gather(un) } + nulls, rowCount: un.count))
             }
         }
+    }
+
+    /// SEMI, ANTI, MARK: which outer rows some inner row meets with the condition TRUE (or NULL).
+    private func joinForMatches(_ l: RecordBatch, _ r: RecordBatch) throws(SQLError) {
+        var matches = LeftMatches(count: l.rowCount)
+        let pairSchema = Schema(l.schema.fields + innerSchema.fields)
+        let chunk = max(1, targetBatchRows * 4 / max(1, r.rowCount))
+        var start = 0
+        while start < l.rowCount, r.rowCount > 0 {
+            try context.check()
+            let end = min(l.rowCount, start + chunk)
+            var li: [Int32] = [], ri: [Int32] = []
+            for i in start..<end { for j in 0..<r.rowCount { li.append(Int32(i)); ri.append(Int32(j)) } }
+            let pairs = RecordBatch(schema: pairSchema, columns: l.columns.map { $0.gather(li) } + r.columns.map { $0.gather(ri) }, rowCount: li.count)
+            matches.record(left: li, condition: try condition.map { (c) throws(SQLError) in try Evaluator.evaluate(c, pairs) })
+            start = end
+        }
+        let out = matches.output(l, kind: kind, schema: schema)
+        if out.rowCount > 0 { pending.append(out) }
     }
 }

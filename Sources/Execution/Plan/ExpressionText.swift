@@ -21,6 +21,7 @@ enum ExpressionText {
             return "\(render(x, schema)) \(neg ? "NOT IN" : "IN") (\(items))"
         case .inSubquery(let x, _, let neg): return "\(render(x, schema)) \(neg ? "NOT IN" : "IN") (subquery)"
         case .scalarSubquery: return "(subquery)"
+        case .exists(_, let neg): return "\(neg ? "NOT " : "")EXISTS (subquery)"
         case .subqueryValue(let i, _): return "$subquery\(i + 1)"
         case .inSubqueryRows(let x, let i, let neg): return "\(render(x, schema)) \(neg ? "NOT IN" : "IN") ($subquery\(i + 1))"
         case .aggregate(let a): return "\(a.kind.rawValue)(\(a.argument.map { render($0, schema) } ?? "*"))"

@@ -134,18 +134,18 @@ struct PlanCheck {
             }
             try same(groups.map(\.type) + aggregates.map(\.type))
         case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, _):
-            guard [.inner, .left, .right, .full].contains(kind) else { throw error(p, "a hash join cannot be \(kind.rawValue)") }
+            guard kind != .cross else { throw error(p, "a hash join cannot be \(kind.rawValue)") }
             guard !probeKeys.isEmpty, probeKeys.count == buildKeys.count else { throw error(p, "join keys do not pair up") }
             try over(probeKeys, input)
             try over(buildKeys, p.inputs[1].schema)
             guard zip(probeKeys, buildKeys).allSatisfy({ $0.type == $1.type }) else { throw error(p, "join keys of different types") }
             let both = Schema(input.fields + p.inputs[1].schema.fields)
             if let residual { try expr(residual, both, p) }
-            try same(both.fields.map(\.type))
-        case .nestedLoopJoin(_, let condition):
+            try same(try joinOutput(kind, input, p.inputs[1].schema, p))
+        case .nestedLoopJoin(let kind, let condition):
             let both = Schema(input.fields + p.inputs[1].schema.fields)
             if let condition { try expr(condition, both, p) }
-            try same(both.fields.map(\.type))
+            try same(try joinOutput(kind, input, p.inputs[1].schema, p))
         case .sort(let ks):
             try keys(ks)
             try same(input.fields.map(\.type))
@@ -184,6 +184,17 @@ struct PlanCheck {
         }
     }
 
+    /// The column types a join of this kind produces from its two inputs.
+    func joinOutput(_ kind: JoinKind, _ left: Schema, _ right: Schema, _ p: PhysicalPlan) throws(SQLError) -> [DataType] {
+        switch kind {
+        case .semi, .anti: return left.fields.map(\.type)
+        case .mark:
+            guard right.fields.last?.type == .boolean else { throw error(p, "a mark join's right side must end with its BOOLEAN placeholder") }
+            return left.fields.map(\.type) + [.boolean]
+        default: return (left.fields + right.fields).map(\.type)
+        }
+    }
+
     func expr(_ e: BoundExpr, _ s: Schema, _ p: PhysicalPlan) throws(SQLError) {
         switch e {
         case .column(let i, let t):
@@ -195,7 +206,7 @@ struct PlanCheck {
             guard f.arity.contains(args.count) else { throw error(p, "\(f.rawValue)() with \(args.count) arguments") }
         case .subqueryValue(let i, _), .inSubqueryRows(_, let i, _):
             guard i >= 0, i < subqueries else { throw error(p, "subquery \(i + 1) is not available here") }
-        case .inSubquery, .scalarSubquery, .aggregate:
+        case .inSubquery, .scalarSubquery, .aggregate, .exists:
             throw error(p, "an expression that only a logical plan may hold")
         case .cast, .caseWhen, .inList:
             break

@@ -229,7 +229,7 @@ private struct SplittableJoin {
     let probe: Int
     let build: Int
     /// Sides that may be split: the probe side when the join never emits
-    /// unmatched build rows (INNER, LEFT), the build side when it never emits
+    /// unmatched build rows (all but RIGHT and FULL), the build side when it never emits
     /// unmatched probe rows (INNER, RIGHT).
     let splittable: [Int]
     var sides: [Int] { [probe, build] }
@@ -245,7 +245,7 @@ private struct SplittableJoin {
                 found = (kind, p, b)
             case .hashJoin(let kind, _, _, _, .shared), .nestedLoopJoin(let kind, _):
                 // Unmatched rows of a replicated side would come out of every task.
-                guard kind == .inner || kind == .left || kind == .cross else { return nil }
+                guard kind.leftRowsIndependent else { return nil }
             case .aggregate(_, _, .partial), .filter, .project, .sort, .topN, .limit, .write, .stageInput, .values:
                 break
             default:
@@ -256,7 +256,7 @@ private struct SplittableJoin {
         probe = found.probe
         build = found.build
         var sides: [Int] = []
-        if found.kind == .inner || found.kind == .left { sides.append(found.probe) }
+        if found.kind.leftRowsIndependent { sides.append(found.probe) }
         if found.kind == .inner || found.kind == .right { sides.append(found.build) }
         splittable = sides
     }

@@ -124,10 +124,16 @@ struct PhysicalPlanner {
         case .join(let l, let r, let kind, let on, let residual):
             var (left, ll) = try build(l)
             var (right, rl) = try build(r)
-            let layout = ll + rl
-            let out = Schema(left.schema.fields + right.schema.fields)
-            let res = try residual.map { (e) throws(SQLError) in try compile(e, layout) }
-            let keepsBuild = kind == .right || kind == .full
+            // The condition sees both sides; the output is the left side alone, with a mark, or both.
+            let pairLayout = ll + rl
+            let layout: [Int], out: Schema
+            switch kind {
+            case .semi, .anti: (layout, out) = (ll, left.schema)
+            case .mark: (layout, out) = (ll + [rl.last!], Schema(left.schema.fields + [right.schema.fields.last!]))
+            default: (layout, out) = (pairLayout, Schema(left.schema.fields + right.schema.fields))
+            }
+            let res = try residual.map { (e) throws(SQLError) in try compile(e, pairLayout) }
+            let keepsBuild = kind.keepsUnmatchedRight
             if on.isEmpty {
                 // Every outer row meets every inner row: the inner side goes to every partition
                 // (unmatched inner rows of RIGHT and FULL joins are found once all partitions are done).
@@ -229,7 +235,7 @@ struct PhysicalPlanner {
     func compile(_ e: BoundExpr, _ layout: [Int]) throws(SQLError) -> BoundExpr {
         switch e {
         case .column(let id, let t):
-            guard let i = layout.firstIndex(of: id) else { throw SQLError.execution("internal error: column #\(id) is not available here") }
+            guard let i = layout.firstIndex(of: id) else { throw SQLError.execution("internal error: column #\(id) is not available here (this is a bug, please report it)") }
             return .column(i, t)
         case .scalarSubquery(let s, let t):
             return .subqueryValue(try subquery(s), t)

@@ -283,7 +283,7 @@ final class TreeRun {
         let rows = try broadcastRows(side)
         var outer = false
         switch join.node {
-        case .hashJoin(let kind, _, _, _, _), .nestedLoopJoin(let kind, _): outer = kind == .right || kind == .full
+        case .hashJoin(let kind, _, _, _, _), .nestedLoopJoin(let kind, _): outer = kind.keepsUnmatchedRight
         default: break
         }
         return ({ () throws(SQLError) in try rows().inMemory ?? [] }, {}, true, outer ? sharedMatches(join) : nil)

@@ -9,8 +9,9 @@ extension Binder {
                 let c = try scope.resolve(parts, at: loc)
                 return .column(c.id, c.type)
             } catch {
-                if outerScopes.contains(where: { (try? $0.resolve(parts, at: loc)) != nil }) {
-                    throw SQLError.unsupported("correlated subqueries (\(parts.joined(separator: ".")) belongs to the enclosing query) come with the next engine release", loc)
+                // A name of an enclosing query (the innermost that has it): the subquery is correlated.
+                for outer in outerScopes.reversed() {
+                    if let c = try? outer.resolve(parts, at: loc) { return .column(c.id, c.type) }
                 }
                 throw error
             }
@@ -91,8 +92,8 @@ extension Binder {
             let sub = try subquery(q, loc, enclosing: scope)
             guard sub.plan.columns.count == 1 else { throw SQLError.binder("scalar subquery must return one column, not \(sub.plan.columns.count)", loc) }
             return .scalarSubquery(sub, sub.plan.columns[0].type)
-        case .exists:
-            throw SQLError.unsupported("EXISTS subqueries come with correlated subqueries in the next engine release", loc)
+        case .exists(let q, let negated):
+            return .exists(try subquery(q, loc, enclosing: scope), negated: negated)
         case .between(let x, let lo, let hi, let negated):
             let b = try bindExpr(x, scope)
             let both = BoundExpr.call(.and, [

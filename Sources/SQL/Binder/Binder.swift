@@ -20,7 +20,7 @@ public final class Binder {
         init(query: Query, references: Int) { self.query = query; self.references = references }
     }
     /// Scopes of the queries enclosing the subquery being bound: a name found only
-    /// there makes the subquery correlated, which this release does not run.
+    /// there makes the subquery correlated (the optimizer turns it into a join).
     var outerScopes: [Scope] = []
     /// Views being expanded, to refuse a view that refers to itself.
     var expanding: Set<String> = []
@@ -293,10 +293,25 @@ public final class Binder {
             let aggCols = aggCalls.map { newColumn($0.kind.rawValue, $0.type) }
             plan = .aggregate(plan, groups: uniqueGroups, aggregates: aggCalls, columns: groupCols + aggCols)
             // Re-express everything above the aggregate in terms of its output.
+            let inputIDs = Set(scope.entries.map(\.column.id))
             func rewrite(_ e: BoundExpr, _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
                 if let k = uniqueGroups.firstIndex(of: e) { return .column(groupCols[k].id, groupCols[k].type) }
+                // A correlated subquery reads the grouped columns above the aggregate as the rest of the expression does.
+                for sub in e.subqueries {
+                    var map: [Int: BoundExpr] = [:]
+                    for id in sub.plan.freeColumnIDs where inputIDs.contains(id) {
+                        guard let k = uniqueGroups.firstIndex(where: { if case .column(id, _) = $0 { return true }; return false }) else {
+                            let name = scope.entries.first { $0.column.id == id }?.column.name ?? "?"
+                            throw SQLError.binder("column \"\(name)\" must appear in the GROUP BY clause or be used in an aggregate function", loc)
+                        }
+                        map[id] = .column(groupCols[k].id, groupCols[k].type)
+                    }
+                    sub.plan = sub.plan.renamingColumns(map)
+                }
                 if case .aggregate(let a) = e, let k = aggCalls.firstIndex(of: a) { return .column(aggCols[k].id, aggCols[k].type) }
                 if case .column(let id, _) = e {
+                    // A column of an enclosing query is one value per group here.
+                    guard inputIDs.contains(id) else { return e }
                     let name = scope.entries.first { $0.column.id == id }?.column.name ?? "?"
                     throw SQLError.binder("column \"\(name)\" must appear in the GROUP BY clause or be used in an aggregate function", loc)
                 }

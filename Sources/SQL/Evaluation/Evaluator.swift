@@ -20,7 +20,7 @@ public enum Evaluator {
             return try caseWhen(whens, otherwise, t, batch)
         case .inList(let x, let items, let negated):
             return try inList(x, items, negated, batch)
-        case .inSubquery, .scalarSubquery, .subqueryValue, .inSubqueryRows:
+        case .inSubquery, .scalarSubquery, .subqueryValue, .inSubqueryRows, .exists:
             throw SQLError.execution("internal error: subquery reached the evaluator unplanned")
         case .aggregate:
             throw SQLError.execution("internal error: aggregate reached the evaluator")

@@ -7,7 +7,8 @@ public struct Optimizer {
     public init() {}
 
     public func optimize(_ plan: LogicalPlan) throws(SQLError) -> LogicalPlan {
-        var p = try foldConstants(plan)
+        var p = try Decorrelator(ids: IDSource(after: plan.deepMaxColumnID)).rewrite(plan)
+        p = try foldConstants(p)
         p = try pushDown(p, [])
         p = prune(p, required: Set(p.columns.map(\.id)))
         return splitAggregates(p, ids: IDSource(after: p.allColumnIDs.max() ?? 0))
@@ -193,6 +194,8 @@ public struct Optimizer {
             switch kind {
             case .inner, .cross:
                 return try reorderJoins(plan, preds)
+            case .semi, .anti, .mark, .single:
+                return try pushDownSubqueryJoin(plan, preds)
             case .left, .right, .full:
                 let lids = Set(l.columns.map(\.id)), rids = Set(r.columns.map(\.id))
                 var toLeft: [BoundExpr] = [], toRight: [BoundExpr] = [], above: [BoundExpr] = []
@@ -222,6 +225,29 @@ public struct Optimizer {
                 return applyFilters(joined, above)
             }
         }
+    }
+
+    /// A join made from a subquery keeps every left row's meaning: predicates on
+    /// the left side alone go below it, and ON conditions on the right side
+    /// alone filter the right input (not a MARK's, which is three-valued as a whole).
+    func pushDownSubqueryJoin(_ plan: LogicalPlan, _ preds: [BoundExpr]) throws(SQLError) -> LogicalPlan {
+        guard case .join(let l, let r, let kind, let on, let residual) = plan else { return applyFilters(plan, preds) }
+        let lids = Set(l.columns.map(\.id)), rids = Set(r.columns.map(\.id))
+        let toLeft = preds.filter { $0.columnIDs.isSubset(of: lids) && !$0.containsSubquery }
+        let above = preds.filter { !($0.columnIDs.isSubset(of: lids) && !$0.containsSubquery) }
+        var toRight: [BoundExpr] = [], rest: [BoundExpr] = []
+        var keys = on
+        if kind == .mark {
+            rest = residual.map { [$0] } ?? []
+        } else {
+            for c in residual.map(Optimizer.conjuncts) ?? [] {
+                if c.columnIDs.isSubset(of: rids), !c.containsSubquery { toRight.append(c) }
+                else if let k = equiKey(c, lids, rids) { keys.append(k) }
+                else { rest.append(c) }
+            }
+        }
+        let joined = LogicalPlan.join(try pushDown(l, toLeft), try pushDown(r, toRight), kind, on: keys, residual: Optimizer.conjunction(rest))
+        return applyFilters(joined, above)
     }
 
     /// `a = b` with a from one side and b from the other, oriented (left, right).
@@ -360,6 +386,7 @@ public struct Optimizer {
             return .aggregate(prune(p, required: need), groups: groups.map(pruneSubqueries), aggregates: aggs, columns: cols)
         case .join(let l, let r, let k, let on, let res):
             var need = required
+            if k == .mark, let placeholder = r.columns.last { need.insert(placeholder.id) }
             for (a, b) in on { need.formUnion(a.columnIDs); need.formUnion(b.columnIDs) }
             if let res { need.formUnion(res.columnIDs) }
             return .join(prune(l, required: need), prune(r, required: need), k, on: on, residual: res.map(pruneSubqueries))
@@ -408,6 +435,7 @@ public enum Estimator {
         case .project(let p, _, _), .sort(let p, _): return rows(p)
         case .aggregate(let p, let g, _, _): return g.isEmpty ? 1 : max(1, rows(p) / 10)
         case .join(let l, let r, let k, let on, _):
+            if !k.outputsRight { return k == .mark ? rows(l) : max(1, rows(l) * 0.5) }
             if k == .cross || on.isEmpty { return rows(l) * rows(r) }
             return max(rows(l), rows(r))
         case .limit(let p, let l, _): return min(rows(p), Double(l ?? Int.max))

@@ -85,6 +85,27 @@ public struct OrderItem: Sendable {
 
 public enum JoinKind: String, Sendable {
     case inner = "INNER", left = "LEFT", right = "RIGHT", full = "FULL", cross = "CROSS"
+    /// Left rows with at least one match (EXISTS, IN), and left rows with none (NOT EXISTS).
+    case semi = "SEMI", anti = "ANTI"
+    /// Every left row and one BOOLEAN: TRUE when some right row matches the keys
+    /// with the condition TRUE, NULL when none does but the condition was NULL
+    /// for one, else FALSE (the three-valued answer of IN, ANY and EXISTS
+    /// wherever they stand). The right input's last column is a placeholder
+    /// that names the mark column; the join puts the mark in its place.
+    case mark = "MARK"
+    /// A LEFT join whose left rows may match one right row at most (a scalar
+    /// subquery turned into a join): a second match is an error.
+    case single = "SINGLE"
+
+    /// Right columns are part of the output (not for SEMI, ANTI, MARK).
+    public var outputsRight: Bool { self != .semi && self != .anti && self != .mark }
+    /// Left rows without a match still come out (with NULLs, a FALSE mark, or alone for ANTI).
+    public var keepsUnmatchedLeft: Bool { [.left, .full, .anti, .mark, .single].contains(self) }
+    /// Right rows without a match still come out.
+    public var keepsUnmatchedRight: Bool { self == .right || self == .full }
+    /// Each left row's output depends only on it and the right rows, so the
+    /// left side may be split across tasks or partitions against a whole right side.
+    public var leftRowsIndependent: Bool { !keepsUnmatchedRight }
 }
 
 public indirect enum TableRef: Sendable {

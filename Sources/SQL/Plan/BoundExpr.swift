@@ -20,6 +20,8 @@ public indirect enum BoundExpr: Sendable, Hashable {
     case inList(BoundExpr, [BoundExpr], negated: Bool)
     case inSubquery(BoundExpr, Subquery, negated: Bool)
     case scalarSubquery(Subquery, DataType)
+    /// `[NOT] EXISTS (subquery)`: only between binding and decorrelation, which turns it into a join or a count.
+    case exists(Subquery, negated: Bool)
     /// In a physical plan: the value of subquery `index` of the plan, filled in
     /// when the query runs (the subquery runs first, once).
     case subqueryValue(Int, DataType)
@@ -43,14 +45,14 @@ public indirect enum BoundExpr: Sendable, Hashable {
         case .column(_, let t), .literal(_, let t), .call(_, _, let t), .cast(_, let t), .caseWhen(_, _, let t), .scalarSubquery(_, let t),
              .subqueryValue(_, let t):
             return t
-        case .inList, .inSubquery, .inSubqueryRows: return .boolean
+        case .inList, .inSubquery, .inSubqueryRows, .exists: return .boolean
         case .aggregate(let a): return a.type
         }
     }
 
     public var children: [BoundExpr] {
         switch self {
-        case .column, .literal, .scalarSubquery, .aggregate, .subqueryValue: return []
+        case .column, .literal, .scalarSubquery, .aggregate, .subqueryValue, .exists: return []
         case .call(_, let a, _): return a
         case .cast(let e, _): return [e]
         case .caseWhen(let w, let o, _): return w.flatMap { [$0.condition, $0.result] } + (o.map { [$0] } ?? [])
@@ -62,7 +64,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
     /// Rebuilds this node with its children transformed (bottom-up rewrites).
     public func mapChildren(_ f: (BoundExpr) throws(SQLError) -> BoundExpr) throws(SQLError) -> BoundExpr {
         switch self {
-        case .column, .literal, .scalarSubquery, .aggregate, .subqueryValue: return self
+        case .column, .literal, .scalarSubquery, .aggregate, .subqueryValue, .exists: return self
         case .call(let n, let a, let t):
             var out: [BoundExpr] = []
             for x in a { out.append(try f(x)) }
@@ -96,25 +98,41 @@ public indirect enum BoundExpr: Sendable, Hashable {
     public var isConstant: Bool {
         switch self {
         case .literal: return true
-        case .column, .aggregate, .scalarSubquery, .inSubquery, .subqueryValue, .inSubqueryRows: return false
+        case .column, .aggregate, .scalarSubquery, .inSubquery, .subqueryValue, .inSubqueryRows, .exists: return false
         case .call(let n, _, _) where n == .currentDate || n == .currentTimestamp: return true
         default: return children.allSatisfy(\.isConstant)
         }
     }
 
+    /// The subqueries directly in this expression (not inside their plans).
+    public var subqueries: [Subquery] {
+        var out: [Subquery] = []
+        func walk(_ e: BoundExpr) {
+            switch e {
+            case .scalarSubquery(let s, _), .inSubquery(_, let s, _), .exists(let s, _): out.append(s)
+            default: break
+            }
+            e.children.forEach(walk)
+        }
+        walk(self)
+        return out
+    }
+
     public var containsSubquery: Bool {
         switch self {
-        case .scalarSubquery, .inSubquery, .subqueryValue, .inSubqueryRows: return true
+        case .scalarSubquery, .inSubquery, .subqueryValue, .inSubqueryRows, .exists: return true
         default: return children.contains { $0.containsSubquery }
         }
     }
 }
 
-/// An uncorrelated subquery: planned once, evaluated once per query.
+/// A subquery in an expression. One that reads columns of the enclosing query
+/// (correlated) is turned into a join by the optimizer (`Decorrelator`); the
+/// others are planned once and evaluated once per query.
 public final class Subquery: @unchecked Sendable, Hashable {
     public let id: Int
     public var plan: LogicalPlan
-    init(id: Int, plan: LogicalPlan) { self.id = id; self.plan = plan }
+    public init(id: Int, plan: LogicalPlan) { self.id = id; self.plan = plan }
     public static func == (a: Subquery, b: Subquery) -> Bool { a.id == b.id }
     public func hash(into h: inout Hasher) { h.combine(id) }
 }

@@ -53,8 +53,12 @@ public indirect enum LogicalPlan: Sendable {
         case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c), .materialized(_, let c), .partialAggregate(_, _, _, let c),
              .union(_, let c): return c
         case .filter(let p, _), .sort(let p, _), .limit(let p, _, _): return p.columns
-        case .join(let l, let r, _, _, _):
-            return l.columns + r.columns
+        case .join(let l, let r, let kind, _, _):
+            switch kind {
+            case .semi, .anti: return l.columns
+            case .mark: return l.columns + [r.columns.last!]
+            default: return l.columns + r.columns
+            }
         }
     }
 
