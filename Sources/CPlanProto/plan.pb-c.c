@@ -1717,6 +1717,141 @@ void   plan__write__free_unpacked
   assert(message->base.descriptor == &plan__write__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   plan__window__init
+                     (Plan__Window         *message)
+{
+  static const Plan__Window init_value = PLAN__WINDOW__INIT;
+  *message = init_value;
+}
+size_t plan__window__get_packed_size
+                     (const Plan__Window *message)
+{
+  assert(message->base.descriptor == &plan__window__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__window__pack
+                     (const Plan__Window *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__window__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__window__pack_to_buffer
+                     (const Plan__Window *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__window__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__Window *
+       plan__window__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__Window *)
+     protobuf_c_message_unpack (&plan__window__descriptor,
+                                allocator, len, data);
+}
+void   plan__window__free_unpacked
+                     (Plan__Window *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__window__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   plan__window_call__init
+                     (Plan__WindowCall         *message)
+{
+  static const Plan__WindowCall init_value = PLAN__WINDOW_CALL__INIT;
+  *message = init_value;
+}
+size_t plan__window_call__get_packed_size
+                     (const Plan__WindowCall *message)
+{
+  assert(message->base.descriptor == &plan__window_call__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__window_call__pack
+                     (const Plan__WindowCall *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__window_call__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__window_call__pack_to_buffer
+                     (const Plan__WindowCall *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__window_call__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__WindowCall *
+       plan__window_call__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__WindowCall *)
+     protobuf_c_message_unpack (&plan__window_call__descriptor,
+                                allocator, len, data);
+}
+void   plan__window_call__free_unpacked
+                     (Plan__WindowCall *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__window_call__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   plan__frame_bound__init
+                     (Plan__FrameBound         *message)
+{
+  static const Plan__FrameBound init_value = PLAN__FRAME_BOUND__INIT;
+  *message = init_value;
+}
+size_t plan__frame_bound__get_packed_size
+                     (const Plan__FrameBound *message)
+{
+  assert(message->base.descriptor == &plan__frame_bound__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__frame_bound__pack
+                     (const Plan__FrameBound *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__frame_bound__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__frame_bound__pack_to_buffer
+                     (const Plan__FrameBound *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__frame_bound__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__FrameBound *
+       plan__frame_bound__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__FrameBound *)
+     protobuf_c_message_unpack (&plan__frame_bound__descriptor,
+                                allocator, len, data);
+}
+void   plan__frame_bound__free_unpacked
+                     (Plan__FrameBound *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__frame_bound__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   plan__node__init
                      (Plan__Node         *message)
 {
@@ -4595,7 +4730,285 @@ const ProtobufCMessageDescriptor plan__write__descriptor =
   (ProtobufCMessageInit) plan__write__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__node__field_descriptors[18] =
+static const ProtobufCFieldDescriptor plan__window__field_descriptors[3] =
+{
+  {
+    "partition_by",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Window, n_partition_by),
+    offsetof(Plan__Window, partition_by),
+    &plan__expr__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "order_by",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Window, n_order_by),
+    offsetof(Plan__Window, order_by),
+    &plan__sort_key__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "calls",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Window, n_calls),
+    offsetof(Plan__Window, calls),
+    &plan__window_call__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__window__field_indices_by_name[] = {
+  2,   /* field[2] = calls */
+  1,   /* field[1] = order_by */
+  0,   /* field[0] = partition_by */
+};
+static const ProtobufCIntRange plan__window__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor plan__window__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.Window",
+  "Window",
+  "Plan__Window",
+  "plan",
+  sizeof(Plan__Window),
+  3,
+  plan__window__field_descriptors,
+  plan__window__field_indices_by_name,
+  1,  plan__window__number_ranges,
+  (ProtobufCMessageInit) plan__window__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__window_call__field_descriptors[8] =
+{
+  {
+    "function",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Plan__WindowCall, function),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "arguments",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__WindowCall, n_arguments),
+    offsetof(Plan__WindowCall, arguments),
+    &plan__expr__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "distinct",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Plan__WindowCall, distinct),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "type",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Plan__WindowCall, type),
+    &plan__data_type__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frame_mode",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Plan__WindowCall, frame_mode),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frame_start",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Plan__WindowCall, frame_start),
+    &plan__frame_bound__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frame_end",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Plan__WindowCall, frame_end),
+    &plan__frame_bound__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "frame_exclude",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Plan__WindowCall, frame_exclude),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__window_call__field_indices_by_name[] = {
+  1,   /* field[1] = arguments */
+  2,   /* field[2] = distinct */
+  6,   /* field[6] = frame_end */
+  7,   /* field[7] = frame_exclude */
+  4,   /* field[4] = frame_mode */
+  5,   /* field[5] = frame_start */
+  0,   /* field[0] = function */
+  3,   /* field[3] = type */
+};
+static const ProtobufCIntRange plan__window_call__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor plan__window_call__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.WindowCall",
+  "WindowCall",
+  "Plan__WindowCall",
+  "plan",
+  sizeof(Plan__WindowCall),
+  8,
+  plan__window_call__field_descriptors,
+  plan__window_call__field_indices_by_name,
+  1,  plan__window_call__number_ranges,
+  (ProtobufCMessageInit) plan__window_call__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCEnumValue plan__frame_bound__kind__enum_values_by_number[5] =
+{
+  { "UNBOUNDED_PRECEDING", "PLAN__FRAME_BOUND__KIND__UNBOUNDED_PRECEDING", 0 },
+  { "PRECEDING", "PLAN__FRAME_BOUND__KIND__PRECEDING", 1 },
+  { "CURRENT_ROW", "PLAN__FRAME_BOUND__KIND__CURRENT_ROW", 2 },
+  { "FOLLOWING", "PLAN__FRAME_BOUND__KIND__FOLLOWING", 3 },
+  { "UNBOUNDED_FOLLOWING", "PLAN__FRAME_BOUND__KIND__UNBOUNDED_FOLLOWING", 4 },
+};
+static const ProtobufCIntRange plan__frame_bound__kind__value_ranges[] = {
+{0, 0},{0, 5}
+};
+static const ProtobufCEnumValueIndex plan__frame_bound__kind__enum_values_by_name[5] =
+{
+  { "CURRENT_ROW", 2 },
+  { "FOLLOWING", 3 },
+  { "PRECEDING", 1 },
+  { "UNBOUNDED_FOLLOWING", 4 },
+  { "UNBOUNDED_PRECEDING", 0 },
+};
+const ProtobufCEnumDescriptor plan__frame_bound__kind__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "plan.FrameBound.Kind",
+  "Kind",
+  "Plan__FrameBound__Kind",
+  "plan",
+  5,
+  plan__frame_bound__kind__enum_values_by_number,
+  5,
+  plan__frame_bound__kind__enum_values_by_name,
+  1,
+  plan__frame_bound__kind__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCFieldDescriptor plan__frame_bound__field_descriptors[2] =
+{
+  {
+    "kind",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Plan__FrameBound, kind),
+    &plan__frame_bound__kind__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "offset",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Plan__FrameBound, offset),
+    &plan__expr__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__frame_bound__field_indices_by_name[] = {
+  0,   /* field[0] = kind */
+  1,   /* field[1] = offset */
+};
+static const ProtobufCIntRange plan__frame_bound__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor plan__frame_bound__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.FrameBound",
+  "FrameBound",
+  "Plan__FrameBound",
+  "plan",
+  sizeof(Plan__FrameBound),
+  2,
+  plan__frame_bound__field_descriptors,
+  plan__frame_bound__field_indices_by_name,
+  1,  plan__frame_bound__number_ranges,
+  (ProtobufCMessageInit) plan__frame_bound__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__node__field_descriptors[19] =
 {
   {
     "scan",
@@ -4778,6 +5191,18 @@ static const ProtobufCFieldDescriptor plan__node__field_descriptors[18] =
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "window",
+    16,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Node, kind_case),
+    offsetof(Plan__Node, window),
+    &plan__window__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "inputs",
     20,
     PROTOBUF_C_LABEL_REPEATED,
@@ -4820,25 +5245,26 @@ static const unsigned plan__node__field_indices_by_name[] = {
   11,   /* field[11] = exchange */
   3,   /* field[3] = filter */
   6,   /* field[6] = hash_join */
-  17,   /* field[17] = id */
-  15,   /* field[15] = inputs */
+  18,   /* field[18] = id */
+  16,   /* field[16] = inputs */
   10,   /* field[10] = limit */
   7,   /* field[7] = nested_loop_join */
   4,   /* field[4] = project */
   0,   /* field[0] = scan */
-  16,   /* field[16] = schema */
+  17,   /* field[17] = schema */
   8,   /* field[8] = sort */
   12,   /* field[12] = stage_input */
   9,   /* field[9] = top_n */
   14,   /* field[14] = union_all */
   1,   /* field[1] = values */
+  15,   /* field[15] = window */
   13,   /* field[13] = write */
 };
 static const ProtobufCIntRange plan__node__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 20, 15 },
-  { 0, 18 }
+  { 20, 16 },
+  { 0, 19 }
 };
 const ProtobufCMessageDescriptor plan__node__descriptor =
 {
@@ -4848,7 +5274,7 @@ const ProtobufCMessageDescriptor plan__node__descriptor =
   "Plan__Node",
   "plan",
   sizeof(Plan__Node),
-  18,
+  19,
   plan__node__field_descriptors,
   plan__node__field_indices_by_name,
   2,  plan__node__number_ranges,

@@ -336,7 +336,7 @@ private struct Encoder {
             c.pointee.negated = negated ? 1 : 0
             p.pointee.kind_case = PLAN__EXPR__KIND_IN_SUBQUERY_ROWS
             p.pointee.in_subquery_rows = c
-        case .inSubquery, .scalarSubquery, .aggregate, .exists:
+        case .inSubquery, .scalarSubquery, .aggregate, .exists, .window:
             throw SQLError.execution("Invalid plan: a physical plan cannot hold \(e) (only a logical plan may)")
         }
         return p
@@ -358,6 +358,33 @@ private struct Encoder {
         if let arg = a.argument { p.pointee.argument = try expr(arg) }
         p.pointee.distinct = a.distinct ? 1 : 0
         p.pointee.type = dataType(a.type)
+        return p
+    }
+
+    func windowCall(_ c: WindowCall) throws(SQLError) -> UnsafeMutablePointer<Plan__WindowCall> {
+        let p = arena.allocate(Plan__WindowCall.self)
+        plan__window_call__init(p)
+        p.pointee.function = arena.string(c.function.name)
+        (p.pointee.n_arguments, p.pointee.arguments) = try list(c.arguments, expr)
+        p.pointee.distinct = c.distinct ? 1 : 0
+        p.pointee.type = dataType(c.type)
+        p.pointee.frame_mode = arena.string(c.frame.mode.rawValue)
+        p.pointee.frame_start = try frameBound(c.frame.start)
+        p.pointee.frame_end = try frameBound(c.frame.end)
+        p.pointee.frame_exclude = arena.string(c.frame.exclude.rawValue)
+        return p
+    }
+
+    func frameBound(_ b: FrameBound) throws(SQLError) -> UnsafeMutablePointer<Plan__FrameBound> {
+        let p = arena.allocate(Plan__FrameBound.self)
+        plan__frame_bound__init(p)
+        switch b {
+        case .unboundedPreceding: p.pointee.kind = PLAN__FRAME_BOUND__KIND__UNBOUNDED_PRECEDING
+        case .preceding(let e): p.pointee.kind = PLAN__FRAME_BOUND__KIND__PRECEDING; p.pointee.offset = try expr(e)
+        case .currentRow: p.pointee.kind = PLAN__FRAME_BOUND__KIND__CURRENT_ROW
+        case .following(let e): p.pointee.kind = PLAN__FRAME_BOUND__KIND__FOLLOWING; p.pointee.offset = try expr(e)
+        case .unboundedFollowing: p.pointee.kind = PLAN__FRAME_BOUND__KIND__UNBOUNDED_FOLLOWING
+        }
         return p
     }
 
@@ -495,6 +522,14 @@ private struct Encoder {
             if let condition { j.pointee.condition = try expr(condition) }
             p.pointee.kind_case = PLAN__NODE__KIND_NESTED_LOOP_JOIN
             p.pointee.nested_loop_join = j
+        case .window(let partition, let order, let calls):
+            let w = arena.allocate(Plan__Window.self)
+            plan__window__init(w)
+            (w.pointee.n_partition_by, w.pointee.partition_by) = try list(partition, expr)
+            (w.pointee.n_order_by, w.pointee.order_by) = try list(order, sortKey)
+            (w.pointee.n_calls, w.pointee.calls) = try list(calls, windowCall)
+            p.pointee.kind_case = PLAN__NODE__KIND_WINDOW
+            p.pointee.window = w
         case .sort(let keys):
             let s = arena.allocate(Plan__Sort.self)
             plan__sort__init(s)
@@ -694,6 +729,30 @@ private struct Decoder {
                              type: try dataType(a.type))
     }
 
+    func windowCall(_ p: UnsafeMutablePointer<Plan__WindowCall>?) throws(SQLError) -> WindowCall {
+        let c = try required(p, "a window call").pointee
+        let name = cString(c.function)
+        guard let function = WindowFunctionKind(name: name) else { throw Self.error("unknown window function \(name)()") }
+        guard let mode = FrameMode(rawValue: cString(c.frame_mode)) else { throw Self.error("unknown frame mode \(cString(c.frame_mode))") }
+        guard let exclude = FrameExclude(rawValue: cString(c.frame_exclude)) else { throw Self.error("unknown frame exclusion \(cString(c.frame_exclude))") }
+        let frame = WindowFrame(mode: mode, start: try frameBound(c.frame_start), end: try frameBound(c.frame_end), exclude: exclude)
+        return WindowCall(function: function, arguments: try list(c.arguments, c.n_arguments, expr), distinct: c.distinct != 0, frame: frame,
+                          type: try dataType(c.type), partitionBy: [], orderBy: [])
+    }
+
+    func frameBound(_ p: UnsafeMutablePointer<Plan__FrameBound>?) throws(SQLError) -> FrameBound {
+        let b = try required(p, "a frame bound").pointee
+        func offset() throws(SQLError) -> BoundExpr { try expr(try required(b.offset, "a frame offset")) }
+        switch b.kind {
+        case PLAN__FRAME_BOUND__KIND__UNBOUNDED_PRECEDING: return .unboundedPreceding
+        case PLAN__FRAME_BOUND__KIND__PRECEDING: return .preceding(try offset())
+        case PLAN__FRAME_BOUND__KIND__CURRENT_ROW: return .currentRow
+        case PLAN__FRAME_BOUND__KIND__FOLLOWING: return .following(try offset())
+        case PLAN__FRAME_BOUND__KIND__UNBOUNDED_FOLLOWING: return .unboundedFollowing
+        default: throw Self.error("unknown frame bound \(b.kind.rawValue)")
+        }
+    }
+
     func joinKind(_ p: UnsafeMutablePointer<CChar>?) throws(SQLError) -> JoinKind {
         let name = cString(p)
         guard let k = JoinKind(rawValue: name) else { throw Self.error("unknown join kind \(name)") }
@@ -807,6 +866,10 @@ private struct Decoder {
         case PLAN__NODE__KIND_NESTED_LOOP_JOIN:
             let j = try required(n.nested_loop_join, "a nested-loop join").pointee
             kind = .nestedLoopJoin(kind: try joinKind(j.kind), condition: try j.condition.map { (c) throws(SQLError) in try expr(c) })
+        case PLAN__NODE__KIND_WINDOW:
+            let w = try required(n.window, "a window").pointee
+            kind = .window(partitionBy: try list(w.partition_by, w.n_partition_by, expr), orderBy: try list(w.order_by, w.n_order_by, sortKey),
+                           calls: try list(w.calls, w.n_calls, windowCall))
         case PLAN__NODE__KIND_SORT:
             let s = try required(n.sort, "a sort").pointee
             kind = .sort(try list(s.keys, s.n_keys, sortKey))

@@ -48,6 +48,9 @@ final class SpillTests {
             "SELECT a.id, b.id FROM (SELECT * FROM \(f) WHERE v < 300) a FULL JOIN (SELECT * FROM \(f) WHERE v > 600) b ON a.k = b.k AND a.g = b.g",
             // A CTE read twice is materialized: beyond its share of the budget its rows go to a spill file, read back by each reader.
             "WITH big AS (SELECT id, k, note FROM \(f)) SELECT a.k, count(*), max(b.note) FROM big a JOIN big b ON a.id = b.id GROUP BY a.k",
+            // Windows over a sort that spills; set operations that group every row.
+            "SELECT id, g, note, row_number() OVER (PARTITION BY g ORDER BY note, id) AS rn, sum(v) OVER (PARTITION BY g ORDER BY id ROWS BETWEEN 2 PRECEDING AND CURRENT ROW) AS s FROM \(f)",
+            "SELECT k, note FROM \(f) WHERE v < 700 EXCEPT SELECT k, note FROM \(f) WHERE v < 300 UNION SELECT k, g FROM \(f) WHERE v > 990",
         ]
     }
 
@@ -78,7 +81,7 @@ final class SpillTests {
     }
 
     @Test func explainAnalyzeShowsWhatSpilled() throws {
-        for sql in [queries[0], queries[2], queries[4], queries[5]] {
+        for sql in [queries[0], queries[2], queries[4], queries[5], queries[9]] {
             let plan = try renderedRows(session(Self.limit), "EXPLAIN ANALYZE " + sql).map { $0[0] }.joined(separator: "\n")
             let spilled = plan.split(separator: "\n").first { $0.contains("spilled=") && !$0.contains("spilled=0B") }
             #expect(spilled != nil && plan.contains("peak_memory="), "\(sql)\n\(plan)")

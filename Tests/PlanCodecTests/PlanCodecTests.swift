@@ -50,6 +50,8 @@ final class PlanCodecTests {
             "SELECT a, day FROM '\(dir)/parts/*/*.csv' WHERE day = 2",
             "SELECT a, c FROM '\(dir)/copy.sluice' WHERE a BETWEEN 2 AND 5",
             "SELECT a, b FROM \(t) WHERE a < 5 UNION ALL SELECT a, 'j' FROM '\(dir)/j.jsonl' EXCEPT SELECT 1, 'x' ORDER BY 1, 2",
+            "SELECT a, b, row_number() OVER (PARTITION BY b ORDER BY a) AS rn, sum(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE CURRENT ROW) AS s, count(*) OVER (ORDER BY a RANGE BETWEEN 3 PRECEDING AND CURRENT ROW) AS c, lag(a, 2, 0) OVER (ORDER BY a) AS l FROM \(t) ORDER BY a",
+            "SELECT a, a IN (SELECT y.a FROM '\(dir)/j.jsonl' y WHERE y.c = x.b) AS m FROM \(t) x WHERE EXISTS (SELECT 1 FROM '\(dir)/j.jsonl' y WHERE y.a = x.a) AND NOT EXISTS (SELECT 1 FROM \(t) z WHERE z.a = x.a + 1) ORDER BY a",
         ]
     }
 
@@ -126,7 +128,7 @@ final class PlanCodecTests {
     static let allNodeKinds = ["scan csv", "scan json", "scan sluice", "values", "cteScan", "filter", "project", "union",
                                "aggregate single", "aggregate partial", "aggregate final", "hashJoin shared", "hashJoin partitioned",
                                "nestedLoopJoin", "sort", "topN", "limit", "repartition", "gather any", "gather preserve",
-                               "gather merge", "broadcast", "stageInput", "write"]
+                               "gather merge", "broadcast", "stageInput", "write", "window"]
     static let allExprKinds = ["column", "literal", "call", "cast", "caseWhen", "inList", "subqueryValue", "inSubqueryRows"]
 
     /// Which kinds of node, expression, value and type a query holds.
@@ -185,6 +187,7 @@ final class PlanCodecTests {
                 case .stageInput: nodes.insert("stageInput")
                 case .write: nodes.insert("write")
                 case .union: nodes.insert("union")
+                case .window: nodes.insert("window")
                 }
             }
         }

@@ -53,6 +53,9 @@ typedef struct Plan__Exchange Plan__Exchange;
 typedef struct Plan__Repartition Plan__Repartition;
 typedef struct Plan__StageInput Plan__StageInput;
 typedef struct Plan__Write Plan__Write;
+typedef struct Plan__Window Plan__Window;
+typedef struct Plan__WindowCall Plan__WindowCall;
+typedef struct Plan__FrameBound Plan__FrameBound;
 typedef struct Plan__Node Plan__Node;
 typedef struct Plan__Query Plan__Query;
 typedef struct Plan__Stage Plan__Stage;
@@ -107,6 +110,14 @@ typedef enum _Plan__Exchange__Gather {
   PLAN__EXCHANGE__GATHER__MERGE = 2
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PLAN__EXCHANGE__GATHER)
 } Plan__Exchange__Gather;
+typedef enum _Plan__FrameBound__Kind {
+  PLAN__FRAME_BOUND__KIND__UNBOUNDED_PRECEDING = 0,
+  PLAN__FRAME_BOUND__KIND__PRECEDING = 1,
+  PLAN__FRAME_BOUND__KIND__CURRENT_ROW = 2,
+  PLAN__FRAME_BOUND__KIND__FOLLOWING = 3,
+  PLAN__FRAME_BOUND__KIND__UNBOUNDED_FOLLOWING = 4
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PLAN__FRAME_BOUND__KIND)
+} Plan__FrameBound__Kind;
 
 /* --- messages --- */
 
@@ -729,6 +740,69 @@ struct  Plan__Write
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
 
 
+/*
+ * Input: whole window partitions (hashed on `partition_by`, or gathered).
+ * Output: the input's rows, sorted by partition and order, and one column per call.
+ */
+struct  Plan__Window
+{
+  ProtobufCMessage base;
+  size_t n_partition_by;
+  Plan__Expr **partition_by;
+  size_t n_order_by;
+  Plan__SortKey **order_by;
+  size_t n_calls;
+  Plan__WindowCall **calls;
+};
+#define PLAN__WINDOW__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__window__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL }
+
+
+struct  Plan__WindowCall
+{
+  ProtobufCMessage base;
+  /*
+   * "row_number", "lag", "sum", "count_star", ...
+   */
+  char *function;
+  /*
+   * lag/lead: value, offset, default; ntile: buckets; nth_value: value, n
+   */
+  size_t n_arguments;
+  Plan__Expr **arguments;
+  protobuf_c_boolean distinct;
+  Plan__DataType *type;
+  /*
+   * "ROWS", "RANGE", "GROUPS"
+   */
+  char *frame_mode;
+  Plan__FrameBound *frame_start;
+  Plan__FrameBound *frame_end;
+  /*
+   * "NO OTHERS", "CURRENT ROW", "GROUP", "TIES"
+   */
+  char *frame_exclude;
+};
+#define PLAN__WINDOW_CALL__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__window_call__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, NULL, (char *)protobuf_c_empty_string, NULL, NULL, (char *)protobuf_c_empty_string }
+
+
+struct  Plan__FrameBound
+{
+  ProtobufCMessage base;
+  Plan__FrameBound__Kind kind;
+  /*
+   * ROWS, GROUPS: a count; RANGE: the row's boundary value
+   */
+  Plan__Expr *offset;
+};
+#define PLAN__FRAME_BOUND__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__frame_bound__descriptor) \
+    , PLAN__FRAME_BOUND__KIND__UNBOUNDED_PRECEDING, NULL }
+
+
 typedef enum {
   PLAN__NODE__KIND__NOT_SET = 0,
   PLAN__NODE__KIND_SCAN = 1,
@@ -745,7 +819,8 @@ typedef enum {
   PLAN__NODE__KIND_EXCHANGE = 12,
   PLAN__NODE__KIND_STAGE_INPUT = 13,
   PLAN__NODE__KIND_WRITE = 14,
-  PLAN__NODE__KIND_UNION_ALL = 15
+  PLAN__NODE__KIND_UNION_ALL = 15,
+  PLAN__NODE__KIND_WINDOW = 16
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PLAN__NODE__KIND__CASE)
 } Plan__Node__KindCase;
 
@@ -773,6 +848,7 @@ struct  Plan__Node
     Plan__StageInput *stage_input;
     Plan__Write *write;
     Plan__UnionAll *union_all;
+    Plan__Window *window;
   };
 };
 #define PLAN__NODE__INIT \
@@ -1632,6 +1708,63 @@ Plan__Write *
 void   plan__write__free_unpacked
                      (Plan__Write *message,
                       ProtobufCAllocator *allocator);
+/* Plan__Window methods */
+void   plan__window__init
+                     (Plan__Window         *message);
+size_t plan__window__get_packed_size
+                     (const Plan__Window   *message);
+size_t plan__window__pack
+                     (const Plan__Window   *message,
+                      uint8_t             *out);
+size_t plan__window__pack_to_buffer
+                     (const Plan__Window   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__Window *
+       plan__window__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__window__free_unpacked
+                     (Plan__Window *message,
+                      ProtobufCAllocator *allocator);
+/* Plan__WindowCall methods */
+void   plan__window_call__init
+                     (Plan__WindowCall         *message);
+size_t plan__window_call__get_packed_size
+                     (const Plan__WindowCall   *message);
+size_t plan__window_call__pack
+                     (const Plan__WindowCall   *message,
+                      uint8_t             *out);
+size_t plan__window_call__pack_to_buffer
+                     (const Plan__WindowCall   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__WindowCall *
+       plan__window_call__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__window_call__free_unpacked
+                     (Plan__WindowCall *message,
+                      ProtobufCAllocator *allocator);
+/* Plan__FrameBound methods */
+void   plan__frame_bound__init
+                     (Plan__FrameBound         *message);
+size_t plan__frame_bound__get_packed_size
+                     (const Plan__FrameBound   *message);
+size_t plan__frame_bound__pack
+                     (const Plan__FrameBound   *message,
+                      uint8_t             *out);
+size_t plan__frame_bound__pack_to_buffer
+                     (const Plan__FrameBound   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__FrameBound *
+       plan__frame_bound__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__frame_bound__free_unpacked
+                     (Plan__FrameBound *message,
+                      ProtobufCAllocator *allocator);
 /* Plan__Node methods */
 void   plan__node__init
                      (Plan__Node         *message);
@@ -1881,6 +2014,15 @@ typedef void (*Plan__StageInput_Closure)
 typedef void (*Plan__Write_Closure)
                  (const Plan__Write *message,
                   void *closure_data);
+typedef void (*Plan__Window_Closure)
+                 (const Plan__Window *message,
+                  void *closure_data);
+typedef void (*Plan__WindowCall_Closure)
+                 (const Plan__WindowCall *message,
+                  void *closure_data);
+typedef void (*Plan__FrameBound_Closure)
+                 (const Plan__FrameBound *message,
+                  void *closure_data);
 typedef void (*Plan__Node_Closure)
                  (const Plan__Node *message,
                   void *closure_data);
@@ -1951,6 +2093,10 @@ extern const ProtobufCEnumDescriptor    plan__exchange__gather__descriptor;
 extern const ProtobufCMessageDescriptor plan__repartition__descriptor;
 extern const ProtobufCMessageDescriptor plan__stage_input__descriptor;
 extern const ProtobufCMessageDescriptor plan__write__descriptor;
+extern const ProtobufCMessageDescriptor plan__window__descriptor;
+extern const ProtobufCMessageDescriptor plan__window_call__descriptor;
+extern const ProtobufCMessageDescriptor plan__frame_bound__descriptor;
+extern const ProtobufCEnumDescriptor    plan__frame_bound__kind__descriptor;
 extern const ProtobufCMessageDescriptor plan__node__descriptor;
 extern const ProtobufCMessageDescriptor plan__query__descriptor;
 extern const ProtobufCMessageDescriptor plan__stage__descriptor;

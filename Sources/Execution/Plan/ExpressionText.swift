@@ -25,6 +25,7 @@ enum ExpressionText {
         case .subqueryValue(let i, _): return "$subquery\(i + 1)"
         case .inSubqueryRows(let x, let i, let neg): return "\(render(x, schema)) \(neg ? "NOT IN" : "IN") ($subquery\(i + 1))"
         case .aggregate(let a): return "\(a.kind.rawValue)(\(a.argument.map { render($0, schema) } ?? "*"))"
+        case .window(let w): return "\(w.function.name)(\(w.arguments.map { render($0, schema) }.joined(separator: ", "))) OVER (...)"
         }
     }
 }

@@ -58,6 +58,10 @@ public enum PhysicalNode: Sendable {
     case stageInput(stage: Int, exchange: Exchange)
     /// Writes its input into files (COPY on the cluster); a row per file out.
     case write(WriteSpec)
+    /// Every input row (sorted by the keys) with one column per window call;
+    /// the input holds whole partitions (hashed on `partitionBy`, or gathered).
+    /// The calls' own partition and order lists are empty: these are theirs.
+    case window(partitionBy: [BoundExpr], orderBy: [SortKey], calls: [WindowCall])
     /// Every row of every input (UNION ALL), inputs of the same column types.
     /// Partition k reads each input's partition k (an input in one partition, from partition 0).
     case union
@@ -195,7 +199,7 @@ extension PhysicalPlan {
         case .exchange(let e): return e.partitioning
         case .stageInput(_, let e): return e.partitioning
         // A join's output starts with its probe side's columns, at the same positions.
-        case .filter, .sort, .topN, .limit, .hashJoin, .nestedLoopJoin, .write:
+        case .filter, .sort, .topN, .limit, .hashJoin, .nestedLoopJoin, .write, .window:
             return inputs[0].partitioning
         // The output's columns are others: a hash on input columns holds only where they are output, moved.
         case .project(let es):
@@ -245,6 +249,7 @@ extension PhysicalNode {
         case .nestedLoopJoin(_, let c): return c.map { [$0] } ?? []
         case .sort(let k), .topN(let k, _), .exchange(.gather(.merge(let k))): return k.map(\.expr)
         case .exchange(.repartition(let k)): return k
+        case .window(let p, let o, let calls): return p + o.map(\.expr) + calls.flatMap(\.expressions)
         }
     }
 
@@ -281,6 +286,10 @@ extension PhysicalNode {
         case .stageInput(let s, let e):
             guard case .exchange(let mapped) = try PhysicalNode.exchange(e).mapExpressions(f) else { return self }
             return .stageInput(stage: s, exchange: mapped)
+        case .window(let p, let o, let calls):
+            var out: [WindowCall] = []
+            for c in calls { out.append(try c.mapExpressions(f)) }
+            return .window(partitionBy: try all(p), orderBy: try keys(o), calls: out)
         }
     }
 }

@@ -149,6 +149,15 @@ struct PlanCheck {
         case .sort(let ks):
             try keys(ks)
             try same(input.fields.map(\.type))
+        case .window(let partition, let order, let calls):
+            try over(partition, input)
+            try keys(order)
+            for c in calls {
+                try over(c.arguments + [c.frame.start.offset, c.frame.end.offset].compactMap { $0 }, input)
+                guard c.partitionBy.isEmpty, c.orderBy.isEmpty else { throw error(p, "a window call carries its own partition or order") }
+                try WindowCheck.arguments(c, error: { (why: String) in error(p, why) })
+            }
+            try same(input.fields.map(\.type) + calls.map(\.type))
         case .topN(let ks, let limit):
             try keys(ks)
             guard limit >= 0 else { throw error(p, "negative limit") }
@@ -206,7 +215,7 @@ struct PlanCheck {
             guard f.arity.contains(args.count) else { throw error(p, "\(f.rawValue)() with \(args.count) arguments") }
         case .subqueryValue(let i, _), .inSubqueryRows(_, let i, _):
             guard i >= 0, i < subqueries else { throw error(p, "subquery \(i + 1) is not available here") }
-        case .inSubquery, .scalarSubquery, .aggregate, .exists:
+        case .inSubquery, .scalarSubquery, .aggregate, .exists, .window:
             throw error(p, "an expression that only a logical plan may hold")
         case .cast, .caseWhen, .inList:
             break

@@ -100,12 +100,17 @@ enum PlanText {
         case .hashJoin(let kind, let probeKeys, let buildKeys, let residual, let build):
             let conditions = zip(probeKeys, buildKeys).map { "\(ExpressionText.render($0, input)) = \(ExpressionText.render($1, p.inputs[1].schema))" }
             return "HASH_JOIN \(kind.rawValue) " + conditions.joined(separator: " AND ")
-                + (residual.map { " AND \(ExpressionText.render($0, p.schema))" } ?? "") + " (build: \(build.rawValue))"
+                + (residual.map { " AND \(ExpressionText.render($0, Schema(input.fields + p.inputs[1].schema.fields)))" } ?? "") + " (build: \(build.rawValue))"
         case .union:
             return "UNION_ALL"
+        case .window(let partition, let order, let calls):
+            var over: [String] = []
+            if !partition.isEmpty { over.append("PARTITION BY " + list(partition, input)) }
+            if !order.isEmpty { over.append("ORDER BY " + SortKernel.describe(order, input)) }
+            return "WINDOW " + calls.map { "\($0.function.name)(\(list($0.arguments, input)))" }.joined(separator: ", ") + " OVER (" + over.joined(separator: " ") + ")"
         case .nestedLoopJoin(let kind, let condition):
             return (kind == .cross || kind == .inner ? "CROSS_PRODUCT" : "NESTED_LOOP_JOIN \(kind.rawValue)")
-                + (condition.map { " " + ExpressionText.render($0, p.schema) } ?? "")
+                + (condition.map { " " + ExpressionText.render($0, Schema(input.fields + p.inputs[1].schema.fields)) } ?? "")
         case .sort(let keys):
             return "ORDER_BY " + SortKernel.describe(keys, input)
         case .topN(let keys, let limit):

@@ -154,6 +154,21 @@ struct PhysicalPlanner {
             }
             let node = PhysicalNode.hashJoin(kind: kind, probeKeys: pk, buildKeys: bk, residual: res, build: distribution)
             return (PhysicalPlan(node, inputs: [left, right], schema: out), layout)
+        case .window(let input, let calls, let cols):
+            var (child, layout) = try build(input)
+            var partition: [BoundExpr] = []
+            for e in calls[0].partitionBy { partition.append(try compile(e, layout)) }
+            let order = try compileKeys(calls[0].orderBy, layout)
+            var compiled: [WindowCall] = []
+            for var c in calls {
+                c.partitionBy = []
+                c.orderBy = []
+                compiled.append(try c.mapExpressions { (e) throws(SQLError) in try compile(e, layout) })
+            }
+            // Each partition's rows in one place: hashed on the keys (partitions run in parallel), or all gathered.
+            child = partition.isEmpty ? gathered(child) : hashed(child, partition)
+            let node = PhysicalNode.window(partitionBy: partition, orderBy: order, calls: compiled)
+            return (PhysicalPlan(node, inputs: [child], schema: Schema(child.schema.fields + cols.map { Field($0.name, $0.type) })), layout + cols.map(\.id))
         case .sort(let input, let keys):
             let (child, layout) = try build(input)
             let ks = try compileKeys(keys, layout)

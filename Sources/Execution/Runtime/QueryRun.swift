@@ -40,7 +40,7 @@ final class QueryRun {
         stageTask = (task, reader, reads, writeTag)
     }
 
-    /// Operators that hold rows under the memory budget: sorts, final and single
+    /// Operators that hold rows under the memory budget: sorts (windows sort too), final and single
     /// grouped aggregates, joins with a build side of their own. They share it
     /// evenly; the partial aggregates, an eighth of a share each, count as one more.
     static func holders(_ q: PhysicalQuery) -> Int {
@@ -48,7 +48,7 @@ final class QueryRun {
         for tree in [q.root] + q.subqueries + q.ctes {
             for p in tree.allNodes {
                 switch p.node {
-                case .sort: n += 1
+                case .sort, .window: n += 1
                 case .aggregate(let groups, _, .partial) where !groups.isEmpty: partials = 1
                 case .aggregate(let groups, _, _) where !groups.isEmpty: n += 1
                 case .hashJoin where !p.inputs[1].partitioning.isBroadcast: n += 1
@@ -254,6 +254,9 @@ final class TreeRun {
                                         condition: condition, schema: p.schema, context: context)
         case .sort(let keys):
             op = SortOperator(try self.operator(p.inputs[0], partition: k), keys: keys, context: context)
+        case .window(let partition, let order, let calls):
+            op = WindowOperator(try self.operator(p.inputs[0], partition: k), partitionBy: partition, orderBy: order, calls: calls,
+                                schema: p.schema, context: context)
         case .topN(let keys, let limit):
             op = TopNOperator(try self.operator(p.inputs[0], partition: k), keys: keys, limit: limit, context: context)
         case .limit(let limit, let offset):

@@ -46,6 +46,8 @@ extension Binder {
             var bound: [BoundExpr] = []
             for a in args { bound.append(try bindExpr(a, scope)) }
             return try bindFunction(name, bound, args.map(\.location), loc)
+        case .window(let name, let args, let distinct, let star, let spec):
+            return try bindWindow(name, args, distinct: distinct, star: star, spec, scope, loc)
         case .caseWhen(let operand, let whens, let otherwise):
             let op = try operand.map { (x) throws(SQLError) in try bindExpr(x, scope) }
             var conds: [BoundExpr] = [], results: [BoundExpr] = []
@@ -237,11 +239,13 @@ extension Binder {
         }
     }
 
-    func bindAggregate(_ kind: AggregateKind, name: String, args: [Expr], distinct: Bool, _ scope: Scope, _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
+    /// `overWindow`: the aggregate of a window function, whose argument may be an aggregate of the groups (`sum(sum(x)) OVER ()`).
+    func bindAggregate(_ kind: AggregateKind, name: String, args: [Expr], distinct: Bool, _ scope: Scope, _ loc: SourceLocation,
+                       overWindow: Bool = false) throws(SQLError) -> BoundExpr {
         if kind == .countStar { return .aggregate(AggregateCall(kind: .countStar, argument: nil, distinct: false, type: .bigint)) }
         guard args.count == 1 else { throw SQLError.binder("\(name) takes one argument, not \(args.count)", loc) }
         let arg = try bindExpr(args[0], scope)
-        if containsAggregate(arg) { throw SQLError.binder("aggregate function calls cannot be nested", args[0].location) }
+        if !overWindow, containsAggregate(arg) { throw SQLError.binder("aggregate function calls cannot be nested", args[0].location) }
         let t = arg.type
         let type: DataType
         var input = arg

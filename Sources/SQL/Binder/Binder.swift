@@ -22,6 +22,8 @@ public final class Binder {
     /// Scopes of the queries enclosing the subquery being bound: a name found only
     /// there makes the subquery correlated (the optimizer turns it into a join).
     var outerScopes: [Scope] = []
+    /// The named windows (`WINDOW w AS`) of the SELECTs being bound, innermost last.
+    var windowFrames: [[String: WindowSpec]] = []
     /// Views being expanded, to refuse a view that refers to itself.
     var expanding: Set<String> = []
 
@@ -170,6 +172,13 @@ public final class Binder {
     }
 
     func bindSelect(_ core: SelectCore, orderBy: [OrderItem], limit: Expr?, offset: Expr?, outer: Scope?) throws(SQLError) -> LogicalPlan {
+        var named: [String: WindowSpec] = [:]
+        for (name, spec) in core.windows {
+            guard named[name.lowercased()] == nil else { throw SQLError.binder("window \"\(name)\" is defined twice", spec.location) }
+            named[name.lowercased()] = spec
+        }
+        windowFrames.append(named)
+        defer { windowFrames.removeLast() }
         var plan: LogicalPlan
         var scope: Scope
         if let from = core.from {
@@ -194,6 +203,7 @@ public final class Binder {
             let cond = try bindExpr(w, scope)
             try requireBoolean(cond, w.location, "WHERE")
             if containsAggregate(cond) { throw SQLError.binder("aggregate functions are not allowed in WHERE", w.location) }
+            if containsWindow(cond) { throw SQLError.binder("window functions are not allowed in WHERE; filter on them with QUALIFY", w.location) }
             plan = .filter(plan, cond)
         }
 
@@ -248,6 +258,15 @@ public final class Binder {
         if let h = core.having.map(withAliases) {
             having = try bindExpr(h, scope)
             try requireBoolean(having!, h.location, "HAVING")
+            if containsWindow(having!) { throw SQLError.binder("window functions are not allowed in HAVING; filter on them with QUALIFY", h.location) }
+        }
+        var qualify: BoundExpr? = nil
+        if let q = core.qualify.map(withAliases) {
+            qualify = try bindExpr(q, scope)
+            try requireBoolean(qualify!, q.location, "QUALIFY")
+        }
+        for g in groups where containsWindow(g) {
+            throw SQLError.binder("window functions are not allowed in GROUP BY", core.groupBy.first?.location ?? .unknown)
         }
         // ORDER BY items: aliases and positions refer to the select list; anything else is an expression.
         enum OrderTarget { case item(Int), expr(BoundExpr) }
@@ -269,7 +288,7 @@ public final class Binder {
             }
         }
 
-        let aggregated = !groups.isEmpty || having != nil || items.contains { containsAggregate($0.expr) }
+        let aggregated = !groups.isEmpty || having != nil || items.contains { containsAggregate($0.expr) } || qualify.map(containsAggregate) ?? false
             || orderTargets.contains { if case .expr(let e) = $0.0 { return containsAggregate(e) }; return false }
         var hidden: [BoundExpr] = orderTargets.compactMap { if case .expr(let e) = $0.0 { return e }; return nil }
         if aggregated {
@@ -280,6 +299,7 @@ public final class Binder {
             }
             items.forEach { collect($0.expr) }
             having.map(collect)
+            qualify.map(collect)
             hidden.forEach(collect)
             var uniqueGroups: [BoundExpr] = []
             for g in groups where !uniqueGroups.contains(g) {
@@ -320,7 +340,14 @@ public final class Binder {
             for i in items.indices { items[i].expr = try rewrite(items[i].expr, items[i].source?.location ?? .unknown) }
             if let h = having { plan = .filter(plan, try rewrite(h, core.having?.location ?? .unknown)) }
             for i in hidden.indices { hidden[i] = try rewrite(hidden[i], .unknown) }
+            if let q = qualify { qualify = try rewrite(q, core.qualify?.location ?? .unknown) }
         }
+
+        // Window functions, over the rows (or groups) above; QUALIFY filters on their results.
+        let windowed = placeWindows(&plan, items.map(\.expr) + hidden + (qualify.map { [$0] } ?? []))
+        for i in items.indices { items[i].expr = windowed[i] }
+        for i in hidden.indices { hidden[i] = windowed[items.count + i] }
+        if qualify != nil { plan = .filter(plan, windowed[items.count + hidden.count]) }
 
         // Projection: the select list, then hidden ORDER BY expressions.
         let outCols = items.map { item -> PlanColumn in

@@ -42,6 +42,8 @@ enum References {
         case .binary(_, let l, let r), .isDistinctFrom(let l, let r, _): visit(l, &c); visit(r, &c)
         case .like(let l, let r, _, _): visit(l, &c); visit(r, &c)
         case .function(_, let args, _, _), .listLiteral(let args): for a in args { visit(a, &c) }
+        case .window(_, let args, _, _, let w):
+            for a in args + w.partitionBy + w.orderBy.map(\.expr) { visit(a, &c) }
         case .caseWhen(let op, let whens, let other):
             if let op { visit(op, &c) }
             for (w, t) in whens { visit(w, &c); visit(t, &c) }

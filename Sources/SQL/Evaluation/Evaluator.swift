@@ -22,8 +22,8 @@ public enum Evaluator {
             return try inList(x, items, negated, batch)
         case .inSubquery, .scalarSubquery, .subqueryValue, .inSubqueryRows, .exists:
             throw SQLError.execution("internal error: subquery reached the evaluator unplanned")
-        case .aggregate:
-            throw SQLError.execution("internal error: aggregate reached the evaluator")
+        case .aggregate, .window:
+            throw SQLError.execution("internal error: an aggregate or window function reached the evaluator")
         }
     }
 

@@ -186,6 +186,12 @@ public struct Optimizer {
             return applyFilters(.aggregate(try pushDown(p, below), groups: groups, aggregates: aggs, columns: cols), above)
         case .sort(let p, let k):
             return .sort(try pushDown(p, preds), k)
+        case .window(let p, let calls, let cols):
+            // A predicate on the partition keys alone removes whole partitions: it may go below.
+            let keys = Set(calls[0].partitionBy.compactMap { e -> Int? in if case .column(let id, _) = e { return id }; return nil })
+            let below = preds.filter { !$0.columnIDs.isEmpty && $0.columnIDs.isSubset(of: keys) && !$0.containsSubquery }
+            let above = preds.filter { !(!$0.columnIDs.isEmpty && $0.columnIDs.isSubset(of: keys) && !$0.containsSubquery) }
+            return applyFilters(.window(try pushDown(p, below), calls, columns: cols), above)
         case .limit:
             let inner: LogicalPlan
             if case .limit(let p, let l, let o) = plan { inner = .limit(try pushDown(p, []), limit: l, offset: o) } else { inner = plan }
@@ -392,6 +398,8 @@ public struct Optimizer {
             return .join(prune(l, required: need), prune(r, required: need), k, on: on, residual: res.map(pruneSubqueries))
         case .sort(let p, let keys):
             return .sort(prune(p, required: required.union(keys.flatMap { $0.expr.columnIDs })), keys)
+        case .window(let p, let calls, let cols):
+            return .window(prune(p, required: required.union(calls.flatMap { $0.expressions.flatMap(\.columnIDs) })), calls, columns: cols)
         case .limit(let p, let l, let o):
             return .limit(prune(p, required: required), limit: l, offset: o)
         }
@@ -432,7 +440,7 @@ public enum Estimator {
         case .materialized(let shared, _): return rows(shared.plan)
         case .partialAggregate(let p, let g, _, _): return g.isEmpty ? 1 : max(1, rows(p) / 10)
         case .filter(let p, let e): return max(1, rows(p) * selectivity(e))
-        case .project(let p, _, _), .sort(let p, _): return rows(p)
+        case .project(let p, _, _), .sort(let p, _), .window(let p, _, _): return rows(p)
         case .aggregate(let p, let g, _, _): return g.isEmpty ? 1 : max(1, rows(p) / 10)
         case .join(let l, let r, let k, let on, _):
             if !k.outputsRight { return k == .mark ? rows(l) : max(1, rows(l) * 0.5) }

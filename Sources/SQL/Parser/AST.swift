@@ -58,9 +58,37 @@ public struct SelectCore: Sendable {
     public var filter: Expr?
     public var groupBy: [Expr] = []
     public var having: Expr?
+    /// `WINDOW w AS (...)`: named windows, in order (a later one may build on an earlier one).
+    public var windows: [(name: String, spec: WindowSpec)] = []
+    /// `QUALIFY`: a filter on the results of window functions.
+    public var qualify: Expr?
     public init(distinct: Bool = false, items: [SelectItem] = [], from: TableRef? = nil, filter: Expr? = nil, groupBy: [Expr] = [], having: Expr? = nil) {
         self.distinct = distinct; self.items = items; self.from = from; self.filter = filter; self.groupBy = groupBy; self.having = having
     }
+}
+
+/// `OVER (...)`: which rows a window function sees.
+public struct WindowSpec: Sendable {
+    /// A named window this one builds on (`OVER (w ORDER BY x)`, or just `OVER w`).
+    public var base: String?
+    public var partitionBy: [Expr] = []
+    public var orderBy: [OrderItem] = []
+    public var frame: FrameClause?
+    public var location: SourceLocation
+    public init(location: SourceLocation) { self.location = location }
+}
+
+public struct FrameClause: Sendable {
+    public enum Mode: String, Sendable { case rows = "ROWS", range = "RANGE", groups = "GROUPS" }
+    public enum Bound: Sendable {
+        case unboundedPreceding, preceding(Expr), currentRow, following(Expr), unboundedFollowing
+    }
+    public enum Exclude: String, Sendable { case noOthers = "NO OTHERS", currentRow = "CURRENT ROW", group = "GROUP", ties = "TIES" }
+    public var mode: Mode
+    public var start: Bound
+    public var end: Bound
+    public var exclude: Exclude = .noOthers
+    public var location: SourceLocation
 }
 
 public enum SelectItem: Sendable {
@@ -144,6 +172,8 @@ public indirect enum ExprKind: Sendable {
     case unary(String, Expr)                       // "-", "+", "NOT"
     case binary(String, Expr, Expr)                // arithmetic, comparison, AND, OR, ||
     case function(String, [Expr], distinct: Bool, star: Bool)
+    /// `f(args) OVER (...)`.
+    case window(String, [Expr], distinct: Bool, star: Bool, WindowSpec)
     case caseWhen(operand: Expr?, whens: [(Expr, Expr)], otherwise: Expr?)
     case cast(Expr, DataType)
     case inList(Expr, [Expr], negated: Bool)
@@ -172,6 +202,10 @@ extension Expr {
         case .unary(let op, let x): k = .unary(op, r(x))
         case .binary(let op, let a, let b): k = .binary(op, r(a), r(b))
         case .function(let n, let args, let d, let s): k = .function(n, args.map(r), distinct: d, star: s)
+        case .window(let n, let args, let d, let s, var w):
+            w.partitionBy = w.partitionBy.map(r)
+            for i in w.orderBy.indices { w.orderBy[i].expr = r(w.orderBy[i].expr) }
+            k = .window(n, args.map(r), distinct: d, star: s, w)
         case .caseWhen(let op, let whens, let other): k = .caseWhen(operand: op.map(r), whens: whens.map { (r($0.0), r($0.1)) }, otherwise: other.map(r))
         case .cast(let x, let t): k = .cast(r(x), t)
         case .inList(let x, let items, let n): k = .inList(r(x), items.map(r), negated: n)

@@ -298,19 +298,12 @@ public struct Parser {
         if acceptKeywords("ORDER", "BY") {
             repeat {
                 let loc = peek.location
-                var item: OrderItem
                 if q.orderBy.isEmpty, isKeyword("ALL"), !isSymbol("(", at: 1) {
                     pos += 1
-                    item = OrderItem(expr: Expr(.literal(.number("1")), loc), all: true)
+                    q.orderBy.append(try orderDirection(OrderItem(expr: Expr(.literal(.number("1")), loc), all: true)))
                 } else {
-                    item = OrderItem(expr: try expression())
+                    q.orderBy.append(try orderDirection(OrderItem(expr: try expression())))
                 }
-                if acceptKeyword("DESC") { item.ascending = false } else { _ = acceptKeyword("ASC") }
-                if acceptKeyword("NULLS") {
-                    if acceptKeyword("FIRST") { item.nullsFirst = true }
-                    else { try expectKeyword("LAST"); item.nullsFirst = false }
-                }
-                q.orderBy.append(item)
             } while accept(",")
         }
         while true {
@@ -438,7 +431,84 @@ public struct Parser {
             }
         }
         if acceptKeyword("HAVING") { core.having = try expression() }
+        if acceptKeyword("WINDOW") {
+            repeat {
+                let name = try identifier("a window name")
+                try expectKeyword("AS")
+                core.windows.append((name, try windowSpec()))
+            } while accept(",")
+        }
+        if acceptKeyword("QUALIFY") { core.qualify = try expression() }
         return .select(core)
+    }
+
+    /// `ASC`/`DESC` and `NULLS FIRST`/`LAST` after an ORDER BY expression.
+    mutating func orderDirection(_ item: OrderItem) throws(SQLError) -> OrderItem {
+        var item = item
+        if acceptKeyword("DESC") { item.ascending = false } else { _ = acceptKeyword("ASC") }
+        if acceptKeyword("NULLS") {
+            if acceptKeyword("FIRST") { item.nullsFirst = true }
+            else { try expectKeyword("LAST"); item.nullsFirst = false }
+        }
+        return item
+    }
+
+    /// After OVER: a window name, or a window specification in parentheses.
+    mutating func overClause() throws(SQLError) -> WindowSpec {
+        if isSymbol("(") { return try windowSpec() }
+        var spec = WindowSpec(location: peek.location)
+        spec.base = try identifier("a window name or (")
+        return spec
+    }
+
+    /// `( [name] [PARTITION BY ...] [ORDER BY ...] [frame] )`.
+    mutating func windowSpec() throws(SQLError) -> WindowSpec {
+        var spec = WindowSpec(location: peek.location)
+        try expect("(")
+        if case .identifier = peek.kind, !isKeyword("PARTITION"), !isKeyword("ORDER"), !isKeyword("ROWS"), !isKeyword("RANGE"), !isKeyword("GROUPS") {
+            spec.base = try identifier("a window name")
+        }
+        if acceptKeywords("PARTITION", "BY") {
+            repeat { spec.partitionBy.append(try expression()) } while accept(",")
+        }
+        if acceptKeywords("ORDER", "BY") {
+            repeat { spec.orderBy.append(try orderDirection(OrderItem(expr: try expression()))) } while accept(",")
+        }
+        let loc = peek.location
+        let mode: FrameClause.Mode? = acceptKeyword("ROWS") ? .rows : acceptKeyword("RANGE") ? .range : acceptKeyword("GROUPS") ? .groups : nil
+        if let mode {
+            var frame: FrameClause
+            if acceptKeyword("BETWEEN") {
+                let start = try frameBound()
+                try expectKeyword("AND")
+                frame = FrameClause(mode: mode, start: start, end: try frameBound(), location: loc)
+            } else {
+                frame = FrameClause(mode: mode, start: try frameBound(), end: .currentRow, location: loc)
+            }
+            if acceptKeyword("EXCLUDE") {
+                if acceptKeywords("CURRENT", "ROW") { frame.exclude = .currentRow }
+                else if acceptKeyword("GROUP") { frame.exclude = .group }
+                else if acceptKeyword("TIES") { frame.exclude = .ties }
+                else if acceptKeywords("NO", "OTHERS") { frame.exclude = .noOthers }
+                else { throw unexpected("CURRENT ROW, GROUP, TIES or NO OTHERS") }
+            }
+            spec.frame = frame
+        }
+        try expect(")")
+        return spec
+    }
+
+    mutating func frameBound() throws(SQLError) -> FrameClause.Bound {
+        if acceptKeyword("UNBOUNDED") {
+            if acceptKeyword("PRECEDING") { return .unboundedPreceding }
+            try expectKeyword("FOLLOWING")
+            return .unboundedFollowing
+        }
+        if acceptKeywords("CURRENT", "ROW") { return .currentRow }
+        let e = try additive()
+        if acceptKeyword("PRECEDING") { return .preceding(e) }
+        try expectKeyword("FOLLOWING")
+        return .following(e)
     }
 
     mutating func fromClause() throws(SQLError) -> TableRef {
@@ -771,13 +841,14 @@ public struct Parser {
                 let name = word.lowercased()
                 if accept("*") {
                     try expect(")")
+                    if acceptKeyword("OVER") { return Expr(.window(name, [], distinct: false, star: true, try overClause()), loc) }
                     return Expr(.function(name, [], distinct: false, star: true), loc)
                 }
                 let distinct = acceptKeyword("DISTINCT")
                 var args: [Expr] = []
                 if !isSymbol(")") { repeat { args.append(try expression()) } while accept(",") }
                 try expect(")")
-                if isKeyword("OVER") { throw SQLError.unsupported("window functions come with the next engine issue", peek.location) }
+                if acceptKeyword("OVER") { return Expr(.window(name, args, distinct: distinct, star: false, try overClause()), loc) }
                 return Expr(.function(name, args, distinct: distinct, star: false), loc)
             }
             if Parser.reserved.contains(k) { throw unexpected("an expression") }

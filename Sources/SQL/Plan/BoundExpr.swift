@@ -29,6 +29,8 @@ public indirect enum BoundExpr: Sendable, Hashable {
     case inSubqueryRows(BoundExpr, Int, negated: Bool)
     /// Only between binding and aggregate rewriting.
     case aggregate(AggregateCall)
+    /// Only between binding and placing window nodes.
+    case window(WindowCall)
 
     public struct When: Sendable, Hashable {
         public var condition: BoundExpr
@@ -47,6 +49,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
             return t
         case .inList, .inSubquery, .inSubqueryRows, .exists: return .boolean
         case .aggregate(let a): return a.type
+        case .window(let w): return w.type
         }
     }
 
@@ -58,6 +61,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
         case .caseWhen(let w, let o, _): return w.flatMap { [$0.condition, $0.result] } + (o.map { [$0] } ?? [])
         case .inList(let e, let l, _): return [e] + l
         case .inSubquery(let e, _, _), .inSubqueryRows(let e, _, _): return [e]
+        case .window(let w): return w.expressions
         }
     }
 
@@ -80,6 +84,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
             return .inList(try f(e), out, negated: n)
         case .inSubquery(let e, let q, let n): return .inSubquery(try f(e), q, negated: n)
         case .inSubqueryRows(let e, let q, let n): return .inSubqueryRows(try f(e), q, negated: n)
+        case .window(let w): return .window(try w.mapExpressions(f))
         }
     }
 
@@ -98,7 +103,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
     public var isConstant: Bool {
         switch self {
         case .literal: return true
-        case .column, .aggregate, .scalarSubquery, .inSubquery, .subqueryValue, .inSubqueryRows, .exists: return false
+        case .column, .aggregate, .scalarSubquery, .inSubquery, .subqueryValue, .inSubqueryRows, .exists, .window: return false
         case .call(let n, _, _) where n == .currentDate || n == .currentTimestamp: return true
         default: return children.allSatisfy(\.isConstant)
         }

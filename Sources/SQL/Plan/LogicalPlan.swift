@@ -47,12 +47,16 @@ public indirect enum LogicalPlan: Sendable {
     /// Every row of every input, duplicates kept (UNION ALL): input `i`'s
     /// column `k` is output column `k` (the binder made the types agree).
     case union([LogicalPlan], columns: [PlanColumn])
+    /// Every input row with one more column per window call (`columns`, in
+    /// order); the calls share one PARTITION BY and ORDER BY.
+    case window(LogicalPlan, [WindowCall], columns: [PlanColumn])
 
     public var columns: [PlanColumn] {
         switch self {
         case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c), .materialized(_, let c), .partialAggregate(_, _, _, let c),
              .union(_, let c): return c
         case .filter(let p, _), .sort(let p, _), .limit(let p, _, _): return p.columns
+        case .window(let p, _, let c): return p.columns + c
         case .join(let l, let r, let kind, _, _):
             switch kind {
             case .semi, .anti: return l.columns
@@ -65,7 +69,8 @@ public indirect enum LogicalPlan: Sendable {
     public var inputs: [LogicalPlan] {
         switch self {
         case .scan, .values, .materialized: return []
-        case .filter(let p, _), .project(let p, _, _), .aggregate(let p, _, _, _), .sort(let p, _), .limit(let p, _, _), .partialAggregate(let p, _, _, _): return [p]
+        case .filter(let p, _), .project(let p, _, _), .aggregate(let p, _, _, _), .sort(let p, _), .limit(let p, _, _), .partialAggregate(let p, _, _, _),
+             .window(let p, _, _): return [p]
         case .join(let l, let r, _, _, _): return [l, r]
         case .union(let ps, _): return ps
         }
@@ -96,6 +101,7 @@ extension LogicalPlan {
         case .sort(_, let k): return .sort(new[0], k)
         case .limit(_, let l, let o): return .limit(new[0], limit: l, offset: o)
         case .union(_, let c): return .union(new, columns: c)
+        case .window(_, let w, let c): return .window(new[0], w, columns: c)
         }
     }
 
@@ -146,6 +152,10 @@ extension LogicalPlan {
             for var k in keys { k.expr = try f(k.expr); out.append(k) }
             return .sort(p, out)
         case .limit: return self
+        case .window(let p, let calls, let c):
+            var out: [WindowCall] = []
+            for w in calls { out.append(try w.mapExpressions(f)) }
+            return .window(p, out, columns: c)
         }
     }
 }
