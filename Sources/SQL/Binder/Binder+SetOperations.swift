@@ -11,6 +11,18 @@ import Columnar
 /// rows, group by every column and keep the groups seen on both sides (or on
 /// the left only). Grouping treats NULLs as equal, as set operations must.
 extension Binder {
+    /// `plan` (values, then flag columns) with each row's copy number among equal values after the values.
+    func numbered(_ plan: LogicalPlan, values: Int) -> LogicalPlan {
+        let cols = plan.columns
+        let key = cols.prefix(values).map { BoundExpr.column($0.id, $0.type) }
+        let rn = newColumn("_copy", .bigint)
+        let call = WindowCall(function: .rowNumber, arguments: [], distinct: false, frame: .standard(ordered: false), type: .bigint,
+                              partitionBy: key, orderBy: [])
+        let windowed = LogicalPlan.window(plan, [call], columns: [rn])
+        let order = Array(cols.prefix(values)) + [rn] + Array(cols.dropFirst(values))
+        return .project(windowed, order.map { .column($0.id, $0.type) }, columns: order.map { newColumn($0.name, $0.type) })
+    }
+
     func bindSetOperation(_ op: SetOperation, outer: Scope?) throws(SQLError) -> LogicalPlan {
         let left = try bindQuery(Query(body: op.left), outer: outer)
         let right = try bindQuery(Query(body: op.right), outer: outer)
@@ -81,23 +93,29 @@ extension Binder {
             let all = names.indices.map { newColumn(names[$0], types[$0]) }
             return .aggregate(.union([l, r], columns: all), groups: columns(all), aggregates: [],
                               columns: names.indices.map { newColumn(names[$0], types[$0]) })
-        case (.intersect, false), (.except, false):
+        case (.intersect, _), (.except, _):
             // Each row says which side it came from; a group keeps the largest of each flag.
-            let l = try side(left, fromLeft, extra: [1, 0]), r = try side(right, fromRight, extra: [0, 1])
-            let all = names.indices.map { newColumn(names[$0], types[$0]) } + [newColumn("_left", .bigint), newColumn("_right", .bigint)]
-            let values = Array(all.prefix(names.count))
-            let flags = [AggregateCall(kind: .max, argument: .column(all[names.count].id, .bigint), distinct: false, type: .bigint),
-                         AggregateCall(kind: .max, argument: .column(all[names.count + 1].id, .bigint), distinct: false, type: .bigint)]
-            let grouped = names.indices.map { newColumn(names[$0], types[$0]) }
+            var l = try side(left, fromLeft, extra: [1, 0]), r = try side(right, fromRight, extra: [0, 1])
+            var width = names.count
+            if op.all {
+                // Copies of a row numbered 1, 2, ... on each side: the k-th copy meets only the other
+                // side's k-th, so INTERSECT keeps min(left, right) copies and EXCEPT left - right.
+                l = numbered(l, values: names.count)
+                r = numbered(r, values: names.count)
+                width += 1
+            }
+            let all = l.columns.map { newColumn($0.name, $0.type) }
+            let values = Array(all.prefix(width))
+            let flags = [AggregateCall(kind: .max, argument: .column(all[width].id, .bigint), distinct: false, type: .bigint),
+                         AggregateCall(kind: .max, argument: .column(all[width + 1].id, .bigint), distinct: false, type: .bigint)]
+            let grouped = values.map { newColumn($0.name, $0.type) }
             let seen = [newColumn("_in_left", .bigint), newColumn("_in_right", .bigint)]
             let agg = LogicalPlan.aggregate(.union([l, r], columns: all), groups: columns(values), aggregates: flags, columns: grouped + seen)
             let inRight: Int64 = op.kind == .intersect ? 1 : 0
             let keep = BoundExpr.call(.and, [.call(.eq, [.column(seen[0].id, .bigint), .literal(.int(1), .bigint)], .boolean),
                                              .call(.eq, [.column(seen[1].id, .bigint), .literal(.int(inRight), .bigint)], .boolean)], .boolean)
             let out = names.indices.map { newColumn(names[$0], types[$0]) }
-            return .project(.filter(agg, keep), columns(grouped), columns: out)
-        case (.intersect, true), (.except, true):
-            throw SQLError.unsupported("\(name) is not supported yet (\(op.kind.rawValue) without ALL is)", op.location)
+            return .project(.filter(agg, keep), columns(Array(grouped.prefix(names.count))), columns: out)
         }
     }
 }

@@ -288,9 +288,25 @@ public final class Binder {
             }
         }
 
+        // DISTINCT ON items: select-list aliases and positions, or expressions (kept hidden like ORDER BY's).
+        var distinctTargets: [OrderTarget] = []
+        for e in core.distinctOn {
+            if case .literal(.number(let n)) = e.kind, let k = Int(n) {
+                guard k >= 1, k <= items.count else { throw SQLError.binder("DISTINCT ON position \(k) is not in the select list", e.location) }
+                distinctTargets.append(.item(k - 1))
+            } else if case .column(let parts) = e.kind, parts.count == 1,
+                      let k = items.firstIndex(where: { $0.name.lowercased() == parts[0].lowercased() && $0.source != nil }) {
+                distinctTargets.append(.item(k))
+            } else {
+                let b = try bindExpr(e, scope)
+                if let k = items.firstIndex(where: { $0.expr == b }) { distinctTargets.append(.item(k)) } else { distinctTargets.append(.expr(b)) }
+            }
+        }
+
         let aggregated = !groups.isEmpty || having != nil || items.contains { containsAggregate($0.expr) } || qualify.map(containsAggregate) ?? false
             || orderTargets.contains { if case .expr(let e) = $0.0 { return containsAggregate(e) }; return false }
         var hidden: [BoundExpr] = orderTargets.compactMap { if case .expr(let e) = $0.0 { return e }; return nil }
+            + distinctTargets.compactMap { if case .expr(let e) = $0 { return e }; return nil }
         if aggregated {
             var aggCalls: [AggregateCall] = []
             func collect(_ e: BoundExpr) {
@@ -366,10 +382,10 @@ public final class Binder {
             let cols = outCols.map { newColumn($0.name, $0.type, table: $0.table) }
             plan = .aggregate(plan, groups: outCols.map { .column($0.id, $0.type) }, aggregates: [], columns: cols)
         }
+        var keys: [SortKey] = []
+        var h = 0
         if !orderTargets.isEmpty {
             let visible = plan.columns
-            var h = 0
-            var keys: [SortKey] = []
             for (target, o) in orderTargets {
                 let col: PlanColumn
                 switch target {
@@ -378,8 +394,26 @@ public final class Binder {
                 }
                 keys.append(SortKey(expr: .column(col.id, col.type), ascending: o.ascending, nullsFirst: o.nullsFirst ?? false))
             }
-            plan = .sort(plan, keys)
         }
+        if !distinctTargets.isEmpty {
+            // The first row of each DISTINCT ON group in ORDER BY order.
+            let before = plan.columns
+            var on: [BoundExpr] = []
+            for target in distinctTargets {
+                let col: PlanColumn
+                switch target {
+                case .item(let k): col = outCols[k]
+                case .expr: col = hiddenCols[h]; h += 1
+                }
+                on.append(.column(col.id, col.type))
+            }
+            let rn = newColumn("_first", .bigint)
+            let call = WindowCall(function: .rowNumber, arguments: [], distinct: false, frame: .standard(ordered: !keys.isEmpty), type: .bigint,
+                                  partitionBy: on, orderBy: keys)
+            plan = .filter(.window(plan, [call], columns: [rn]), .call(.eq, [.column(rn.id, .bigint), .literal(.int(1), .bigint)], .boolean))
+            plan = .project(plan, before.map { .column($0.id, $0.type) }, columns: before)
+        }
+        if !keys.isEmpty { plan = .sort(plan, keys) }
         plan = try applyLimit(plan, Query(body: .values([]), limit: limit, offset: offset))
         if !hiddenCols.isEmpty {
             plan = .project(plan, outCols.map { .column($0.id, $0.type) }, columns: outCols)

@@ -15,7 +15,8 @@ import Columnar
 /// filters, projections, inner joins, sorts and aggregates) to become the
 /// join's keys (`outer = inner`) and condition. A shape they cannot be pulled
 /// out of (under a LIMIT, a UNION, an outer join's inner side) is refused with
-/// a clear error rather than run row by row. Uncorrelated `EXISTS` becomes a
+/// a clear error rather than run row by row. A LIMIT over correlated rows
+/// becomes a row_number() per correlation key. Uncorrelated `EXISTS` becomes a
 /// count of at most one row, run once.
 struct Decorrelator {
     let ids: Optimizer.IDSource
@@ -260,7 +261,7 @@ struct Decorrelator {
 
     func pull(_ plan: LogicalPlan, what: String) throws(SQLError) -> Pulled {
         guard let p = pullUp(plan) else {
-            throw SQLError.unsupported("this correlated \(what) subquery (its outer reference is under a LIMIT, a UNION, an outer join's inner side or a select-list expression); rewrite it as a join", .unknown)
+            throw SQLError.unsupported("this correlated \(what) subquery (its outer reference is under a UNION, an outer join's inner side, a window, a select-list expression, or a LIMIT with a correlation that is not an equality); rewrite it as a join", .unknown)
         }
         return p
     }
@@ -330,6 +331,32 @@ struct Decorrelator {
                 out.grouplessAggregate = defaults
             }
             return out
+        case .limit(let input, let limit, let offset):
+            // A LIMIT per outer row is a LIMIT per correlation key: the rows numbered
+            // within each key (in the ORDER BY's order) and those in range kept.
+            var child = input, order: [SortKey] = []
+            if case .sort(let c, let k) = input { child = c; order = k }
+            guard let below = pullUp(child), below.grouplessAggregate == nil, !below.predicates.isEmpty else { return nil }
+            let produced = Self.produced(below.plan)
+            var keys: [BoundExpr] = []
+            for p in below.predicates {
+                guard case .call(.eq, let a, _) = p else { return nil }
+                if !a[1].columnIDs.isEmpty, a[1].columnIDs.isSubset(of: produced), a[0].columnIDs.isDisjoint(with: produced) { keys.append(a[1]) }
+                else if !a[0].columnIDs.isEmpty, a[0].columnIDs.isSubset(of: produced), a[1].columnIDs.isDisjoint(with: produced) { keys.append(a[0]) }
+                else { return nil }
+            }
+            let rn = PlanColumn(id: ids.next(), name: "row_number", table: nil, type: .bigint)
+            let call = WindowCall(function: .rowNumber, arguments: [], distinct: false, frame: .standard(ordered: !order.isEmpty), type: .bigint,
+                                  partitionBy: keys, orderBy: order)
+            let number = BoundExpr.column(rn.id, .bigint)
+            var keep = BoundExpr.call(.gt, [number, .literal(.int(Int64(offset)), .bigint)], .boolean)
+            if let limit {
+                let (last, overflow) = limit.addingReportingOverflow(offset)
+                keep = .call(.and, [keep, .call(.le, [number, .literal(.int(Int64(overflow ? Int.max : last)), .bigint)], .boolean)], .boolean)
+            }
+            let numbered = LogicalPlan.filter(.window(below.plan, [call], columns: [rn]), keep)
+            return Pulled(plan: .project(numbered, below.plan.columns.map { .column($0.id, $0.type) }, columns: below.plan.columns),
+                          predicates: below.predicates)
         case .join(let l, let r, let kind, let on, let residual):
             guard let left = pullUp(l), let right = pullUp(r), left.grouplessAggregate == nil, right.grouplessAggregate == nil else { return nil }
             let produced = Self.produced(left.plan).union(Self.produced(right.plan))

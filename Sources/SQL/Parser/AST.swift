@@ -53,6 +53,8 @@ public struct SetOperation: Sendable {
 
 public struct SelectCore: Sendable {
     public var distinct = false
+    /// `DISTINCT ON (a, b)`: the first row (by ORDER BY) of each distinct (a, b).
+    public var distinctOn: [Expr] = []
     public var items: [SelectItem] = []
     public var from: TableRef?
     public var filter: Expr?

@@ -405,7 +405,15 @@ public struct Parser {
         }
         try expectKeyword("SELECT")
         var core = SelectCore()
-        if acceptKeyword("DISTINCT") { core.distinct = true } else { _ = acceptKeyword("ALL") }
+        if acceptKeyword("DISTINCT") {
+            if acceptKeyword("ON") {
+                try expect("(")
+                repeat { core.distinctOn.append(try expression()) } while accept(",")
+                try expect(")")
+            } else {
+                core.distinct = true
+            }
+        } else { _ = acceptKeyword("ALL") }
         repeat {
             let loc = peek.location
             if accept("*") { core.items.append(.star(qualifier: nil, try starModifiers(), loc)); continue }
@@ -440,6 +448,16 @@ public struct Parser {
         }
         if acceptKeyword("QUALIFY") { core.qualify = try expression() }
         return .select(core)
+    }
+
+    /// `FILTER (WHERE condition)` after an aggregate's arguments.
+    mutating func aggregateFilter() throws(SQLError) -> Expr? {
+        guard isKeyword("FILTER"), isSymbol("(", at: 1) else { return nil }
+        pos += 2
+        try expectKeyword("WHERE")
+        let condition = try expression()
+        try expect(")")
+        return condition
     }
 
     /// `ASC`/`DESC` and `NULLS FIRST`/`LAST` after an ORDER BY expression.
@@ -841,6 +859,11 @@ public struct Parser {
                 let name = word.lowercased()
                 if accept("*") {
                     try expect(")")
+                    if let f = try aggregateFilter() {
+                        // count(*) FILTER (WHERE c) counts the rows where c holds.
+                        let one = Expr(.caseWhen(operand: nil, whens: [(f, Expr(.literal(.number("1")), loc))], otherwise: nil), loc)
+                        return Expr(.function(name, [one], distinct: false, star: false), loc)
+                    }
                     if acceptKeyword("OVER") { return Expr(.window(name, [], distinct: false, star: true, try overClause()), loc) }
                     return Expr(.function(name, [], distinct: false, star: true), loc)
                 }
@@ -848,6 +871,10 @@ public struct Parser {
                 var args: [Expr] = []
                 if !isSymbol(")") { repeat { args.append(try expression()) } while accept(",") }
                 try expect(")")
+                if let f = try aggregateFilter(), !args.isEmpty {
+                    // agg(x) FILTER (WHERE c) is agg over x where c holds: aggregates skip the NULLs this leaves elsewhere.
+                    args[0] = Expr(.caseWhen(operand: nil, whens: [(f, args[0])], otherwise: nil), args[0].location)
+                }
                 if acceptKeyword("OVER") { return Expr(.window(name, args, distinct: distinct, star: false, try overClause()), loc) }
                 return Expr(.function(name, args, distinct: distinct, star: false), loc)
             }
