@@ -159,6 +159,9 @@ extension Binder {
             let t: DataType = args[1].type == .timestamp || args[2].type == .timestamp ? .timestamp : .date
             return .call(name.hasPrefix("date_sub") || name == "datesub" ? .dateSub : .dateDiff,
                          [.literal(.string(part), .varchar), try arg(1, t), try arg(2, t)], .bigint)
+        case "grouping", "grouping_id":
+            guard !args.isEmpty else { throw SQLError.binder("grouping() needs at least one GROUP BY expression", loc) }
+            return .call(.grouping, args, .bigint)
         case "typeof":
             try arity(1...1)
             // The argument stays in the tree so typeof(sum(x)) still makes an aggregate query.

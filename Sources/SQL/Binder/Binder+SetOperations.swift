@@ -62,9 +62,9 @@ extension Binder {
         var types: [DataType] = []
         for k in names.indices {
             let lt = fromLeft[k].map { left.columns[$0].type }, rt = fromRight[k].map { right.columns[$0].type }
-            guard let t = TypeRules.common(lt ?? rt ?? .null, rt ?? lt ?? .null) else {
-                throw SQLError.binder("\(name) column \(k + 1) (\"\(names[k])\") mixes \(lt ?? .null) and \(rt ?? .null); cast one side", op.location)
-            }
+            // Types with no common one meet as text, as in DuckDB (a DATE and an INTEGER union into VARCHAR).
+            let text = (lt == .varchar) != (rt == .varchar) && lt != nil && rt != nil && lt != .null && rt != .null
+            let t = text ? .varchar : TypeRules.common(lt ?? rt ?? .null, rt ?? lt ?? .null) ?? .varchar
             types.append(t == .null ? .integer : t)
         }
         /// One side's rows in the output's column order and types, with `extra` constant columns after.
@@ -73,7 +73,8 @@ extension Binder {
             for k in names.indices {
                 if let i = pick[k] {
                     let c = plan.columns[i]
-                    exprs.append(try coerce(.column(c.id, c.type), to: types[k], at: op.location))
+                    let e = BoundExpr.column(c.id, c.type)
+                    exprs.append(types[k] == .varchar && c.type != .varchar ? .cast(e, .varchar) : try coerce(e, to: types[k], at: op.location))
                 } else {
                     exprs.append(.literal(.null, types[k]))
                 }

@@ -327,10 +327,36 @@ public final class Binder {
                 return newColumn("group", g.type)
             }
             let aggCols = aggCalls.map { newColumn($0.kind.rawValue, $0.type) }
-            plan = .aggregate(plan, groups: uniqueGroups, aggregates: aggCalls, columns: groupCols + aggCols)
+            // grouping(a, ...): which of its arguments a row's grouping set leaves out, as bits.
+            var groupingCalls: [BoundExpr] = []
+            var misuse: SQLError? = nil
+            func collectGrouping(_ e: BoundExpr) {
+                if case .call(.grouping, let args, _) = e {
+                    for a in args where !uniqueGroups.contains(a) {
+                        misuse = SQLError.binder("the arguments of grouping() must be GROUP BY expressions", core.groupBy.first?.location ?? .unknown)
+                    }
+                    if !groupingCalls.contains(e) { groupingCalls.append(e) }
+                    return
+                }
+                e.children.forEach(collectGrouping)
+            }
+            (items.map(\.expr) + hidden + [having, qualify].compactMap { $0 }).forEach(collectGrouping)
+            if let e = misuse { throw e }
+            let groupingCols = groupingCalls.map { _ in newColumn("grouping", .bigint) }
+            if let sets = core.groupingSets {
+                plan = groupingSetsPlan(plan, sets: sets.map { $0.map { i in uniqueGroups.firstIndex(of: groups[i]) ?? 0 } }, groups: uniqueGroups,
+                                        aggregates: aggCalls, groupingCalls: groupingCalls, columns: groupCols + aggCols + groupingCols)
+            } else {
+                plan = .aggregate(plan, groups: uniqueGroups, aggregates: aggCalls, columns: groupCols + aggCols)
+            }
             // Re-express everything above the aggregate in terms of its output.
             let inputIDs = Set(scope.entries.map(\.column.id))
             func rewrite(_ e: BoundExpr, _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
+                if case .call(.grouping, _, _) = e {
+                    // Without GROUPING SETS every row groups by every expression.
+                    guard core.groupingSets != nil, let k = groupingCalls.firstIndex(of: e) else { return .literal(.int(0), .bigint) }
+                    return .column(groupingCols[k].id, .bigint)
+                }
                 if let k = uniqueGroups.firstIndex(of: e) { return .column(groupCols[k].id, groupCols[k].type) }
                 // A correlated subquery reads the grouped columns above the aggregate as the rest of the expression does.
                 for sub in e.subqueries {
@@ -419,6 +445,40 @@ public final class Binder {
             plan = .project(plan, outCols.map { .column($0.id, $0.type) }, columns: outCols)
         }
         return plan
+    }
+
+    /// GROUPING SETS (ROLLUP, CUBE): the input computed once and aggregated
+    /// by each set (positions in `groups`), the groups a set leaves out NULL,
+    /// the results one after another; `columns` are the groups', the
+    /// aggregates' and the grouping() calls'.
+    func groupingSetsPlan(_ input: LogicalPlan, sets: [[Int]], groups: [BoundExpr], aggregates: [AggregateCall],
+                          groupingCalls: [BoundExpr], columns: [PlanColumn]) -> LogicalPlan {
+        let shared = SharedPlan(plan: input)
+        var branches: [LogicalPlan] = []
+        for set in sets {
+            let ref = input.columns.map { newColumn($0.name, $0.type, table: $0.table) }
+            var map: [Int: BoundExpr] = [:]
+            for (c, r) in zip(input.columns, ref) { map[c.id] = .column(r.id, r.type) }
+            let members = Array(Set(set)).sorted()
+            let keyCols = members.map { newColumn("group", groups[$0].type) }
+            let aggCols = aggregates.map { newColumn($0.kind.rawValue, $0.type) }
+            let calls = aggregates.map { a -> AggregateCall in var c = a; c.argument = a.argument?.renamingColumns(map); return c }
+            let agg = LogicalPlan.aggregate(.materialized(shared, columns: ref), groups: members.map { groups[$0].renamingColumns(map) },
+                                            aggregates: calls, columns: keyCols + aggCols)
+            var exprs: [BoundExpr] = []
+            for (j, g) in groups.enumerated() {
+                if let k = members.firstIndex(of: j) { exprs.append(.column(keyCols[k].id, g.type)) } else { exprs.append(.literal(.null, g.type)) }
+            }
+            exprs += aggCols.map { .column($0.id, $0.type) }
+            for call in groupingCalls {
+                guard case .call(_, let args, _) = call else { continue }
+                var bits: Int64 = 0
+                for a in args { bits = bits << 1 | (members.contains { groups[$0] == a } ? 0 : 1) }
+                exprs.append(.literal(.int(bits), .bigint))
+            }
+            branches.append(.project(agg, exprs, columns: columns.map { newColumn($0.name, $0.type) }))
+        }
+        return branches.count == 1 ? .project(branches[0], branches[0].columns.map { .column($0.id, $0.type) }, columns: columns) : .union(branches, columns: columns)
     }
 
     func containsAggregate(_ e: BoundExpr) -> Bool {

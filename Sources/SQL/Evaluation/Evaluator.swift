@@ -104,6 +104,8 @@ public enum Evaluator {
             var cols: [Column] = []
             for a in args { cols.append(try evaluate(a, batch)) }
             return try Arithmetic.math(name, cols, t)
+        case .grouping:
+            throw SQLError.execution("grouping() is only allowed in a query with GROUP BY")
         case .typeof:
             guard case .literal(let v, _) = args[1] else { throw SQLError.execution("typeof() needs its type name as a constant") }
             return Column.constant(v, type: .varchar, count: batch.rowCount)

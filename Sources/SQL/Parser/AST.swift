@@ -59,6 +59,9 @@ public struct SelectCore: Sendable {
     public var from: TableRef?
     public var filter: Expr?
     public var groupBy: [Expr] = []
+    /// `GROUPING SETS`, `ROLLUP`, `CUBE`: the sets, as positions in `groupBy`
+    /// (nil: one set of all of `groupBy`).
+    public var groupingSets: [[Int]]?
     public var having: Expr?
     /// `WINDOW w AS (...)`: named windows, in order (a later one may build on an earlier one).
     public var windows: [(name: String, spec: WindowSpec)] = []

@@ -435,7 +435,15 @@ public struct Parser {
             if acceptKeyword("ALL") {
                 core.groupBy = [Expr(.column(["*all*"]), peek.location)]
             } else {
-                repeat { core.groupBy.append(try expression()) } while accept(",")
+                // Each item gives sets of expressions (a plain one, one set of one); the sets of the
+                // clause are every combination of one set per item.
+                var sets: [[Int]] = [[]]
+                var explicit = false
+                repeat {
+                    let itemSets = try groupingItem(&core.groupBy, explicit: &explicit)
+                    sets = sets.flatMap { s in itemSets.map { s + $0 } }
+                } while accept(",")
+                if explicit { core.groupingSets = sets }
             }
         }
         if acceptKeyword("HAVING") { core.having = try expression() }
@@ -448,6 +456,43 @@ public struct Parser {
         }
         if acceptKeyword("QUALIFY") { core.qualify = try expression() }
         return .select(core)
+    }
+
+    /// One GROUP BY item as its sets (positions of expressions appended to `exprs`).
+    mutating func groupingItem(_ exprs: inout [Expr], explicit: inout Bool) throws(SQLError) -> [[Int]] {
+        func list() throws(SQLError) -> [Int] {
+            var out: [Int] = []
+            try expect("(")
+            if !isSymbol(")") { repeat { exprs.append(try expression()); out.append(exprs.count - 1) } while accept(",") }
+            try expect(")")
+            return out
+        }
+        if isKeyword("ROLLUP"), isSymbol("(", at: 1) {
+            pos += 1
+            explicit = true
+            let all = try list()
+            return (0...all.count).reversed().map { Array(all.prefix($0)) }
+        }
+        if isKeyword("CUBE"), isSymbol("(", at: 1) {
+            pos += 1
+            explicit = true
+            let all = try list()
+            guard all.count <= 12 else { throw SQLError.syntax("CUBE of more than 12 expressions makes too many grouping sets", peek.location) }
+            return (0..<(1 << all.count)).reversed().map { mask in all.indices.filter { mask & (1 << (all.count - 1 - $0)) != 0 }.map { all[$0] } }
+        }
+        if isKeyword("GROUPING"), isKeyword("SETS", at: 1) {
+            pos += 2
+            explicit = true
+            try expect("(")
+            var sets: [[Int]] = []
+            repeat {
+                if isSymbol("(") { sets.append(try list()) } else { exprs.append(try expression()); sets.append([exprs.count - 1]) }
+            } while accept(",")
+            try expect(")")
+            return sets
+        }
+        exprs.append(try expression())
+        return [[exprs.count - 1]]
     }
 
     /// `FILTER (WHERE condition)` after an aggregate's arguments.

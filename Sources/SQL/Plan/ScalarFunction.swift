@@ -22,6 +22,8 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
     case datePart = "date_part", dateTrunc = "date_trunc", dateDiff = "date_diff", dateSub = "date_sub"
     // Types
     case typeof
+    /// `grouping(a, ...)`: only between binding and placing the aggregate, which turns it into a column.
+    case grouping
 
     /// Its operator symbol, for binary operators EXPLAIN prints infix.
     public var symbol: String? {
@@ -68,7 +70,7 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
         case .trim, .ltrim, .rtrim: 1...2
         case .substring: 2...3
         case .replace, .dateDiff, .dateSub: 3...3
-        case .coalesce, .greatest, .least: 1...Int.max
+        case .coalesce, .greatest, .least, .grouping: 1...Int.max
         case .and, .or, .eq, .ne, .lt, .le, .gt, .ge, .isDistinct, .isNotDistinct, .add, .subtract, .multiply, .divide, .intDivide,
              .modulo, .power, .nullif, .concat, .left, .right, .strpos, .startsWith, .endsWith, .contains, .like, .ilike,
              .repeatString, .typeof, .round, .floor, .ceil, .trunc, .datePart, .dateTrunc: 2...2
