@@ -3186,7 +3186,7 @@ const ProtobufCMessageDescriptor plan__in_subquery_rows__descriptor =
   (ProtobufCMessageInit) plan__in_subquery_rows__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__aggregate_call__field_descriptors[4] =
+static const ProtobufCFieldDescriptor plan__aggregate_call__field_descriptors[5] =
 {
   {
     "kind",
@@ -3236,17 +3236,30 @@ static const ProtobufCFieldDescriptor plan__aggregate_call__field_descriptors[4]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "extra",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Plan__AggregateCall, extra),
+    &plan__expr__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned plan__aggregate_call__field_indices_by_name[] = {
   1,   /* field[1] = argument */
   2,   /* field[2] = distinct */
+  4,   /* field[4] = extra */
   0,   /* field[0] = kind */
   3,   /* field[3] = type */
 };
 static const ProtobufCIntRange plan__aggregate_call__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor plan__aggregate_call__descriptor =
 {
@@ -3256,7 +3269,7 @@ const ProtobufCMessageDescriptor plan__aggregate_call__descriptor =
   "Plan__AggregateCall",
   "plan",
   sizeof(Plan__AggregateCall),
-  4,
+  5,
   plan__aggregate_call__field_descriptors,
   plan__aggregate_call__field_indices_by_name,
   1,  plan__aggregate_call__number_ranges,

@@ -356,6 +356,7 @@ private struct Encoder {
         plan__aggregate_call__init(p)
         p.pointee.kind = arena.string(a.kind.rawValue)
         if let arg = a.argument { p.pointee.argument = try expr(arg) }
+        if let extra = a.extra { p.pointee.extra = try expr(extra) }
         p.pointee.distinct = a.distinct ? 1 : 0
         p.pointee.type = dataType(a.type)
         return p
@@ -726,7 +727,7 @@ private struct Decoder {
         let name = cString(a.kind)
         guard let kind = AggregateKind(rawValue: name) else { throw Self.error("unknown aggregate \(name)()") }
         return AggregateCall(kind: kind, argument: try a.argument.map { (x) throws(SQLError) in try expr(x) }, distinct: a.distinct != 0,
-                             type: try dataType(a.type))
+                             type: try dataType(a.type), extra: try a.extra.map { (x) throws(SQLError) in try expr(x) })
     }
 
     func windowCall(_ p: UnsafeMutablePointer<Plan__WindowCall>?) throws(SQLError) -> WindowCall {

@@ -377,10 +377,14 @@ struct  Plan__AggregateCall
   Plan__Expr *argument;
   protobuf_c_boolean distinct;
   Plan__DataType *type;
+  /*
+   * string_agg's separator, arg_min/arg_max's key, a quantile's fraction
+   */
+  Plan__Expr *extra;
 };
 #define PLAN__AGGREGATE_CALL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&plan__aggregate_call__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, 0, NULL }
+    , (char *)protobuf_c_empty_string, NULL, 0, NULL, NULL }
 
 
 struct  Plan__SortKey

@@ -12,6 +12,7 @@ final class AggregateState {
     private var values: [[Value]] = []       // median
     private var seen: [Set<Value>] = []      // DISTINCT
     private var flags: [Bool] = []           // bool_and / bool_or
+    private var keys: [Value] = []           // arg_min / arg_max: the key of the value held in `extremes`
 
     init(_ call: AggregateCall) { self.call = call }
 
@@ -28,14 +29,31 @@ final class AggregateState {
         case .stddev, .stddevPop, .varianceSamp, .variancePop:
             dsums.append(contentsOf: repeatElement(0, count: grow)); m2.append(contentsOf: repeatElement(0, count: grow))
         case .min, .max, .any_value: extremes.append(contentsOf: repeatElement(.null, count: grow))
-        case .median: values.append(contentsOf: repeatElement([], count: grow))
+        case .median, .stringAgg, .mode, .quantileCont, .quantileDisc: values.append(contentsOf: repeatElement([], count: grow))
+        case .argMin, .argMax:
+            extremes.append(contentsOf: repeatElement(.null, count: grow)); keys.append(contentsOf: repeatElement(.null, count: grow))
         case .bool_and, .bool_or: flags.append(contentsOf: repeatElement(call.kind == .bool_and, count: grow))
         case .count, .countStar: break
         }
         if call.distinct { seen.append(contentsOf: repeatElement([], count: grow)) }
     }
 
-    func update(_ ids: [Int32], _ arg: Column?, rows: Int) throws(SQLError) {
+    func update(_ ids: [Int32], _ arg: Column?, extra: Column? = nil, rows: Int) throws(SQLError) {
+        if call.kind == .argMin || call.kind == .argMax, let arg, let extra {
+            // The row with the least (greatest) key wins, the first of equal ones; rows with a NULL key or value do not count (DuckDB).
+            let want = call.kind == .argMin ? -1 : 1
+            guard extra.type != .null, arg.type != .null else { return }
+            for i in 0..<rows where !extra.isNull(i) && !arg.isNull(i) {
+                let g = Int(ids[i])
+                let k = extra.value(at: i)
+                if counts[g] == 0 || ValueOrder.compare(k, keys[g]) == want {
+                    keys[g] = k
+                    extremes[g] = arg.value(at: i)
+                }
+                counts[g] += 1
+            }
+            return
+        }
         guard let arg else {
             for id in ids { counts[Int(id)] += 1 }   // count(*)
             return
@@ -113,8 +131,10 @@ final class AggregateState {
             }
         case .any_value:
             for i in 0..<n where live[i] { let g = Int(ids[i]); if extremes[g].isNull { extremes[g] = arg.value(at: i) } }
-        case .median:
+        case .median, .stringAgg, .mode, .quantileCont, .quantileDisc:
             for i in 0..<n where live[i] { values[Int(ids[i])].append(arg.value(at: i)) }
+        case .argMin, .argMax:
+            break   // above
         case .bool_and, .bool_or:
             guard case .bool(let a) = arg.data else { break }
             for i in 0..<n where live[i] {
@@ -155,11 +175,64 @@ final class AggregateState {
                 b.append(extremes[g])
             case .median:
                 b.append(median(values[g]))
+            case .stringAgg:
+                guard !values[g].isEmpty else { b.appendNull(); continue }
+                var separator = ","
+                if case .literal(.string(let s), _)? = call.extra { separator = s }
+                b.append(.string(values[g].map { if case .string(let s) = $0 { s } else { "" } }.joined(separator: separator)))
+            case .argMin, .argMax:
+                b.append(counts[g] == 0 ? .null : extremes[g])
+            case .mode:
+                b.append(mode(values[g]))
+            case .quantileCont, .quantileDisc:
+                b.append(quantile(values[g]))
             case .bool_and, .bool_or:
                 if counts[g] == 0 { b.appendNull() } else { b.append(bool: flags[g]) }
             }
         }
         return b.finish()
+    }
+
+    /// The most frequent value; among equally frequent ones, the first met.
+    private func mode(_ vs: [Value]) -> Value {
+        var counts: [Value: Int] = [:]
+        var best: Value = .null, most = 0
+        for v in vs {
+            let c = counts[v, default: 0] + 1
+            counts[v] = c
+            if c > most { most = c; best = v }
+        }
+        return best
+    }
+
+    /// quantile_disc: the value at position ceil(n q) - 1 in order; quantile_cont:
+    /// the value interpolated at (n - 1) q, as DuckDB.
+    private func quantile(_ vs: [Value]) -> Value {
+        guard !vs.isEmpty else { return .null }
+        var q = 0.5
+        if case .literal(.double(let x), _)? = call.extra { q = x }
+        let sorted = vs.sorted { ValueOrder.compare($0, $1) < 0 }
+        let n = sorted.count
+        if call.kind == .quantileDisc {
+            return sorted[min(n - 1, max(0, Int((Double(n) * q).rounded(.up)) - 1))]
+        }
+        let p = Double(n - 1) * q
+        let lo = Int(p.rounded(.down)), hi = min(n - 1, lo + 1)
+        func number(_ v: Value) -> Double {
+            switch v {
+            case .int(let x): return Double(x)
+            case .wide(let x): return Double(x)
+            case .double(let x): return x
+            default: return 0
+            }
+        }
+        let a = number(sorted[lo]), b = number(sorted[hi])
+        let x = a + (p - Double(lo)) * (b - a)
+        switch call.type {
+        // A DECIMAL's interpolation is cut to its scale (toward zero), as DuckDB's.
+        case .decimal: return call.type.physical == .int128 ? .wide(Int128(x.rounded(.towardZero))) : .int(Int64(x.rounded(.towardZero)))
+        default: return .double(x)
+        }
     }
 
     /// The middle value, or the mean of the two middle values (DuckDB's quantile_cont).

@@ -207,7 +207,11 @@ final class GroupTable {
             if let e = s.call.argument {
                 if let c = evaluated[e] { arg = c } else { let c = try Evaluator.evaluate(e, b); evaluated[e] = c; arg = c }
             }
-            try s.update(ids, arg, rows: b.rowCount)
+            var extra: Column? = nil
+            if let e = s.call.extra {
+                if let c = evaluated[e] { extra = c } else { let c = try Evaluator.evaluate(e, b); evaluated[e] = c; extra = c }
+            }
+            try s.update(ids, arg, extra: extra, rows: b.rowCount)
         }
     }
 

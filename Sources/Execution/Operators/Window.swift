@@ -189,28 +189,29 @@ struct WindowPartition {
     private func aggregate(_ call: WindowCall) throws(SQLError) -> Column {
         guard let agg = call.aggregateCall else { throw SQLError.execution("Invalid plan: not an aggregate window") }
         let argument = try call.arguments.first.map { (e) throws(SQLError) in try Evaluator.evaluate(e, rows) }
+        let extra = try agg.extra.map { (e) throws(SQLError) in try Evaluator.evaluate(e, rows) }
         let frames = try Frames(self, call.frame)
         let f = call.frame
         if case .unboundedPreceding = f.start, case .unboundedFollowing = f.end, f.exclude == .noOthers {
             let state = AggregateState(agg)
             state.resize(1)
-            try state.update([Int32](repeating: 0, count: n), argument, rows: n)
+            try state.update([Int32](repeating: 0, count: n), argument, extra: extra, rows: n)
             let v = try state.finish(1).value(at: 0)
             return Column.constant(v, type: call.type, count: n)
         }
         if f.exclude == .noOthers, case .unboundedPreceding = f.start {
-            return try running(agg, argument, order: Array(0..<n)) { i in frames.bounds(i).end }
+            return try running(agg, argument, extra, order: Array(0..<n)) { i in frames.bounds(i).end }
         }
         if f.exclude == .noOthers, case .unboundedFollowing = f.end {
             // From the last row back, the frame grows at its start.
-            return try running(agg, argument, order: Array((0..<n).reversed()), fromEnd: true) { i in frames.bounds(i).start }
+            return try running(agg, argument, extra, order: Array((0..<n).reversed()), fromEnd: true) { i in frames.bounds(i).start }
         }
         let state = AggregateState(agg)
         state.resize(n)
         var ids: [Int32] = [], picks: [Int32] = []
         func flush() throws(SQLError) {
             guard !ids.isEmpty else { return }
-            try state.update(ids, argument?.gather(picks), rows: ids.count)
+            try state.update(ids, argument?.gather(picks), extra: extra?.gather(picks), rows: ids.count)
             ids.removeAll(keepingCapacity: true)
             picks.removeAll(keepingCapacity: true)
         }
@@ -226,7 +227,7 @@ struct WindowPartition {
 
     /// Rows visited in `order`, each frame holding the rows from one end up
     /// to `edge(i)`; the aggregate grows with the frame and is read at each row.
-    private func running(_ agg: AggregateCall, _ argument: Column?, order: [Int], fromEnd: Bool = false,
+    private func running(_ agg: AggregateCall, _ argument: Column?, _ extra: Column?, order: [Int], fromEnd: Bool = false,
                          edge: (Int) -> Int) throws(SQLError) -> Column {
         let state = AggregateState(agg)
         state.resize(1)
@@ -239,7 +240,7 @@ struct WindowPartition {
             let range = fromEnd ? max(0, min(e, covered))..<covered : covered..<max(covered, min(e, n))
             if !range.isEmpty {
                 let idx = range.map { Int32($0) }
-                try state.update([Int32](repeating: 0, count: idx.count), argument?.gather(idx), rows: idx.count)
+                try state.update([Int32](repeating: 0, count: idx.count), argument?.gather(idx), extra: extra?.gather(idx), rows: idx.count)
                 covered = fromEnd ? range.lowerBound : range.upperBound
                 last = nil
             }
@@ -363,7 +364,7 @@ enum WindowCheck {
         case .lag, .lead: ok = n == 3 && literalInt(c.arguments[1]) != nil
         case .firstValue, .lastValue: ok = n == 1
         case .nthValue: ok = n == 2 && (literalInt(c.arguments[1]) ?? 0) >= 1
-        case .aggregate(let k): ok = k == .countStar ? n == 0 : n == 1
+        case .aggregate(let k): ok = k == .countStar ? n == 0 : n == (k.takesExtra ? 2 : 1)
         }
         guard ok else { throw error("\(c.function.name) has the wrong arguments") }
         for b in [c.frame.start, c.frame.end] where c.frame.mode != .range {

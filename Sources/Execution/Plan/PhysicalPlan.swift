@@ -244,7 +244,7 @@ extension PhysicalNode {
         case .stageInput(_, let e): return PhysicalNode.exchange(e).expressions
         case .filter(let e): return [e]
         case .project(let es): return es
-        case .aggregate(let g, let a, _): return g + a.compactMap(\.argument)
+        case .aggregate(let g, let a, _): return g + a.flatMap(\.expressions)
         case .hashJoin(_, let pk, let bk, let r, _): return pk + bk + (r.map { [$0] } ?? [])
         case .nestedLoopJoin(_, let c): return c.map { [$0] } ?? []
         case .sort(let k), .topN(let k, _), .exchange(.gather(.merge(let k))): return k.map(\.expr)
@@ -274,7 +274,7 @@ extension PhysicalNode {
         case .project(let es): return .project(try all(es))
         case .aggregate(let g, let a, let phase):
             var calls: [AggregateCall] = []
-            for var c in a { c.argument = try c.argument.map(f); calls.append(c) }
+            for c in a { calls.append(try c.mapExpressions(f)) }
             return .aggregate(groups: try all(g), aggregates: calls, phase: phase)
         case .hashJoin(let k, let pk, let bk, let r, let b):
             return .hashJoin(kind: k, probeKeys: try all(pk), buildKeys: try all(bk), residual: try r.map(f), build: b)

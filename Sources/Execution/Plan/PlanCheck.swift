@@ -128,7 +128,8 @@ struct PlanCheck {
             try same(es.map(\.type))
         case .aggregate(let groups, let aggregates, _):
             try over(groups, input)
-            try over(aggregates.compactMap(\.argument), input)
+            try over(aggregates.flatMap(\.expressions), input)
+            guard aggregates.allSatisfy({ ($0.extra != nil) == $0.kind.takesExtra }) else { throw error(p, "an aggregate's second argument is missing or extra") }
             guard aggregates.allSatisfy({ ($0.argument == nil) == ($0.kind == .countStar) }) else {
                 throw error(p, "an aggregate is missing its argument")
             }

@@ -236,7 +236,7 @@ struct PhysicalPlanner {
         var gs: [BoundExpr] = []
         for g in groups { gs.append(try compile(g, layout)) }
         var calls: [AggregateCall] = []
-        for var a in aggs { a.argument = try a.argument.map { (e) throws(SQLError) in try compile(e, layout) }; calls.append(a) }
+        for a in aggs { calls.append(try a.mapExpressions { (e) throws(SQLError) in try compile(e, layout) }) }
         return (gs, calls)
     }
 

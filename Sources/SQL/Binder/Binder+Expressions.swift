@@ -235,6 +235,12 @@ extension Binder {
         case "bool_and": return .bool_and
         case "bool_or": return .bool_or
         case "any_value", "first", "arbitrary": return .any_value
+        case "string_agg", "group_concat", "listagg": return .stringAgg
+        case "arg_min", "argmin", "min_by": return .argMin
+        case "arg_max", "argmax", "max_by": return .argMax
+        case "mode": return .mode
+        case "quantile_cont": return .quantileCont
+        case "quantile_disc", "quantile": return .quantileDisc
         default: return nil
         }
     }
@@ -243,6 +249,7 @@ extension Binder {
     func bindAggregate(_ kind: AggregateKind, name: String, args: [Expr], distinct: Bool, _ scope: Scope, _ loc: SourceLocation,
                        overWindow: Bool = false) throws(SQLError) -> BoundExpr {
         if kind == .countStar { return .aggregate(AggregateCall(kind: .countStar, argument: nil, distinct: false, type: .bigint)) }
+        if kind.takesExtra { return try bindTwoArgumentAggregate(kind, name: name, args: args, distinct: distinct, scope, loc, overWindow: overWindow) }
         guard args.count == 1 else { throw SQLError.binder("\(name) takes one argument, not \(args.count)", loc) }
         let arg = try bindExpr(args[0], scope)
         if !overWindow, containsAggregate(arg) { throw SQLError.binder("aggregate function calls cannot be nested", args[0].location) }
@@ -267,11 +274,56 @@ extension Binder {
             case .integer, .bigint, .double, .null: type = .double
             default: throw SQLError.binder("median() needs a number or date, not \(t)", args[0].location)
             }
-        case .min, .max, .any_value: type = t == .null ? .integer : t
+        case .min, .max, .any_value, .mode: type = t == .null ? .integer : t
+        case .stringAgg, .argMin, .argMax, .quantileCont, .quantileDisc:
+            throw SQLError.binder("\(name) takes two arguments", loc)
         case .bool_and, .bool_or:
             input = try coerce(arg, to: .boolean, at: loc); type = .boolean
         }
         return .aggregate(AggregateCall(kind: kind, argument: input, distinct: distinct, type: type))
+    }
+}
+
+extension Binder {
+    /// string_agg(x [, separator]), arg_min/arg_max(value, key), quantile_cont/quantile_disc(x, fraction).
+    func bindTwoArgumentAggregate(_ kind: AggregateKind, name: String, args: [Expr], distinct: Bool, _ scope: Scope, _ loc: SourceLocation,
+                                  overWindow: Bool) throws(SQLError) -> BoundExpr {
+        let allowed = kind == .stringAgg ? 1...2 : 2...2
+        guard allowed.contains(args.count) else { throw SQLError.binder("\(name) takes \(allowed.upperBound) arguments, not \(args.count)", loc) }
+        var bound: [BoundExpr] = []
+        for a in args {
+            let b = try bindExpr(a, scope)
+            if !overWindow, containsAggregate(b) { throw SQLError.binder("aggregate function calls cannot be nested", a.location) }
+            bound.append(b)
+        }
+        let value = bound[0]
+        switch kind {
+        case .stringAgg:
+            var separator = BoundExpr.literal(.string(","), .varchar)
+            if bound.count == 2 {
+                guard case .literal(let v, _) = try ConstantFolder.fold(try coerce(bound[1], to: .varchar, at: args[1].location)), !v.isNull else {
+                    throw SQLError.binder("string_agg's separator must be a constant string", args[1].location)
+                }
+                separator = .literal(v, .varchar)
+            }
+            return .aggregate(AggregateCall(kind: kind, argument: try coerce(value, to: .varchar, at: args[0].location), distinct: distinct, type: .varchar,
+                                            extra: separator))
+        case .argMin, .argMax:
+            return .aggregate(AggregateCall(kind: kind, argument: value, distinct: false, type: value.type == .null ? .integer : value.type, extra: bound[1]))
+        default:
+            guard case .literal(let v, _) = try ConstantFolder.fold(try coerce(bound[1], to: .double, at: args[1].location)), case .double(let q) = v,
+                  q >= 0, q <= 1 else {
+                throw SQLError.binder("\(name)'s fraction must be a constant between 0 and 1", args[1].location)
+            }
+            let type: DataType
+            switch value.type {
+            case .decimal: type = kind == .quantileCont ? value.type : value.type
+            case .integer, .bigint, .double, .null: type = kind == .quantileCont ? .double : (value.type == .null ? .integer : value.type)
+            case .varchar, .date, .timestamp, .boolean where kind == .quantileDisc: type = value.type
+            default: throw SQLError.binder("\(name)() needs a number, not \(value.type)", args[0].location)
+            }
+            return .aggregate(AggregateCall(kind: kind, argument: value, distinct: false, type: type, extra: .literal(.double(q), .double)))
+        }
     }
 }
 

@@ -41,7 +41,7 @@ extension Binder {
                 throw SQLError.binder("\(name) is not an aggregate", loc)
             }
             function = .aggregate(call.kind)
-            arguments = call.argument.map { [$0] } ?? []
+            arguments = call.expressions
             type = call.type
         } else {
             guard let f = WindowFunctionKind(name: name) else {

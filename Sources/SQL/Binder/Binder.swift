@@ -462,7 +462,7 @@ public final class Binder {
             let members = Array(Set(set)).sorted()
             let keyCols = members.map { newColumn("group", groups[$0].type) }
             let aggCols = aggregates.map { newColumn($0.kind.rawValue, $0.type) }
-            let calls = aggregates.map { a -> AggregateCall in var c = a; c.argument = a.argument?.renamingColumns(map); return c }
+            let calls = aggregates.map { a -> AggregateCall in (try? a.mapExpressions { (e) throws(SQLError) in e.renamingColumns(map) }) ?? a }
             let agg = LogicalPlan.aggregate(.materialized(shared, columns: ref), groups: members.map { groups[$0].renamingColumns(map) },
                                             aggregates: calls, columns: keyCols + aggCols)
             var exprs: [BoundExpr] = []

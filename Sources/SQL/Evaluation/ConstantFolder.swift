@@ -7,10 +7,7 @@ public enum ConstantFolder {
     /// Folds `e` bottom-up; errors in constants (1 // 0, a bad date) surface here.
     public static func fold(_ e: BoundExpr) throws(SQLError) -> BoundExpr {
         if case .literal = e { return e }
-        if case .aggregate(var a) = e {
-            a.argument = try a.argument.map(fold)
-            return .aggregate(a)
-        }
+        if case .aggregate(let a) = e { return .aggregate(try a.mapExpressions(fold)) }
         // A failing constant below the root stays unfolded: it may sit in a branch that
         // never runs (CASE WHEN true THEN 1 ELSE 1 // 0 END); the root's own error is real.
         let folded = try e.mapChildren { (c) throws(SQLError) in (try? fold(c)) ?? c }

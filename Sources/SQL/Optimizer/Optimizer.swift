@@ -388,7 +388,7 @@ public struct Optimizer {
             if es.isEmpty, let first = exprs.first { es = [first]; cs = [cols[0]] }
             return .project(prune(p, required: Set(es.flatMap { $0.columnIDs })), es, columns: cs)
         case .aggregate(let p, let groups, let aggs, let cols):
-            let need = Set(groups.flatMap { $0.columnIDs } + aggs.flatMap { $0.argument?.columnIDs ?? [] })
+            let need = Set(groups.flatMap { $0.columnIDs } + aggs.flatMap { $0.expressions.flatMap(\.columnIDs) })
             return .aggregate(prune(p, required: need), groups: groups.map(pruneSubqueries), aggregates: aggs, columns: cols)
         case .join(let l, let r, let k, let on, let res):
             var need = required

@@ -93,7 +93,7 @@ public indirect enum BoundExpr: Sendable, Hashable {
         var out = Set<Int>()
         func walk(_ e: BoundExpr) {
             if case .column(let id, _) = e { out.insert(id) }
-            if case .aggregate(let a) = e { a.argument.map(walk) }
+            if case .aggregate(let a) = e { a.expressions.forEach(walk) }
             e.children.forEach(walk)
         }
         walk(self)
@@ -160,7 +160,12 @@ public enum AggregatePhase: String, Sendable, Hashable {
 
 public enum AggregateKind: String, Sendable, Hashable, CaseIterable {
     case countStar = "count_star", count, sum, avg, min, max, stddev = "stddev_samp", stddevPop = "stddev_pop",
-         varianceSamp = "var_samp", variancePop = "var_pop", median, bool_and, bool_or, any_value = "any_value"
+         varianceSamp = "var_samp", variancePop = "var_pop", median, bool_and, bool_or, any_value = "any_value",
+         stringAgg = "string_agg", argMin = "arg_min", argMax = "arg_max", mode, quantileCont = "quantile_cont", quantileDisc = "quantile_disc"
+
+    /// Aggregates of two arguments: the second (`AggregateCall.extra`) is the
+    /// separator (string_agg), the ordering key (arg_min, arg_max) or the fraction (quantiles).
+    public var takesExtra: Bool { [.stringAgg, .argMin, .argMax, .quantileCont, .quantileDisc].contains(self) }
 }
 
 public struct AggregateCall: Sendable, Hashable {
@@ -168,11 +173,25 @@ public struct AggregateCall: Sendable, Hashable {
     public var argument: BoundExpr?
     public var distinct: Bool
     public var type: DataType
+    /// The second argument of the kinds that take one (see `AggregateKind.takesExtra`).
+    public var extra: BoundExpr?
 
-    public init(kind: AggregateKind, argument: BoundExpr?, distinct: Bool, type: DataType) {
+    public init(kind: AggregateKind, argument: BoundExpr?, distinct: Bool, type: DataType, extra: BoundExpr? = nil) {
         self.kind = kind
         self.argument = argument
         self.distinct = distinct
         self.type = type
+        self.extra = extra
+    }
+
+    /// Its argument expressions.
+    public var expressions: [BoundExpr] { [argument, extra].compactMap { $0 } }
+
+    /// This call with `f` applied to its arguments.
+    public func mapExpressions(_ f: (BoundExpr) throws(SQLError) -> BoundExpr) throws(SQLError) -> AggregateCall {
+        var c = self
+        c.argument = try argument.map(f)
+        c.extra = try extra.map(f)
+        return c
     }
 }

@@ -53,10 +53,7 @@ extension BoundExpr {
     public func renamingColumns(_ map: [Int: BoundExpr]) -> BoundExpr {
         if case .column(let id, _) = self, let r = map[id] { return r }
         for s in subqueries where !s.plan.freeColumnIDs.isDisjoint(with: map.keys) { s.plan = s.plan.renamingColumns(map) }
-        if case .aggregate(var a) = self {
-            a.argument = a.argument?.renamingColumns(map)
-            return .aggregate(a)
-        }
+        if case .aggregate(let a) = self { return .aggregate((try? a.mapExpressions { (e) throws(SQLError) in e.renamingColumns(map) }) ?? a) }
         return (try? mapChildren { (c) throws(SQLError) in c.renamingColumns(map) }) ?? self
     }
 }

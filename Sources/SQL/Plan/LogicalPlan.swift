@@ -129,7 +129,7 @@ extension LogicalPlan {
         }
         func calls(_ a: [AggregateCall]) throws(SQLError) -> [AggregateCall] {
             var out: [AggregateCall] = []
-            for var c in a { c.argument = try c.argument.map(f); out.append(c) }
+            for c in a { out.append(try c.mapExpressions(f)) }
             return out
         }
         switch self {

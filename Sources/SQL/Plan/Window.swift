@@ -94,7 +94,7 @@ public struct WindowCall: Sendable, Hashable {
     /// The aggregate an aggregate window computes over each frame.
     public var aggregateCall: AggregateCall? {
         guard case .aggregate(let k) = function else { return nil }
-        return AggregateCall(kind: k, argument: arguments.first, distinct: distinct, type: type)
+        return AggregateCall(kind: k, argument: arguments.first, distinct: distinct, type: type, extra: arguments.count > 1 ? arguments[1] : nil)
     }
 
     /// Every expression the call reads: arguments, frame offsets, partition and order keys.
