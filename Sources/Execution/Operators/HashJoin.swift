@@ -120,6 +120,20 @@ final class JoinTable: @unchecked Sendable {
         }
     }
 
+    /// Calls `body` with the (probe row, build row) pairs of `heads`, a bounded chunk at a time.
+    func forEachPairChunk(_ heads: [Int32], _ body: ([Int32], [Int32]) throws(SQLError) -> Void) throws(SQLError) {
+        var left: [Int32] = [], right: [Int32] = []
+        left.reserveCapacity(min(heads.count, targetBatchRows * 4))
+        right.reserveCapacity(min(heads.count, targetBatchRows * 4))
+        var next = 0
+        while next < heads.count {
+            left.removeAll(keepingCapacity: true)
+            right.removeAll(keepingCapacity: true)
+            next = pairs(heads, from: next, limit: targetBatchRows * 4, left: &left, right: &right)
+            if !left.isEmpty { try body(left, right) }
+        }
+    }
+
     /// Appends the (probe row, build row) pairs with equal keys, probe rows in
     /// order from `start`, stopping after the probe row that reaches `limit`
     /// pairs; returns the probe row to go on from.
@@ -219,15 +233,7 @@ final class HashJoinOperator: Operator {
         let heads = t.heads(keyCols)
         guard kind.outputsRight else { return try probeForMatches(p, t, heads) }
         var probeMatched = [Bool](repeating: false, count: kind.keepsUnmatchedLeft ? p.rowCount : 0)
-        var left: [Int32] = [], right: [Int32] = []
-        left.reserveCapacity(min(p.rowCount, targetBatchRows * 4))
-        right.reserveCapacity(min(p.rowCount, targetBatchRows * 4))
-        var next = 0
-        while next < p.rowCount {
-            left.removeAll(keepingCapacity: true)
-            right.removeAll(keepingCapacity: true)
-            next = t.pairs(heads, from: next, limit: targetBatchRows * 4, left: &left, right: &right)
-            guard !left.isEmpty else { continue }
+        try t.forEachPairChunk(heads) { (left, right) throws(SQLError) in
             var out = joined(p, left, t.rows, right)
             var l = left, r = right
             if let residual {
@@ -256,13 +262,7 @@ final class HashJoinOperator: Operator {
         var matches = LeftMatches(count: p.rowCount)
         if let residual {
             let pairSchema = Schema(p.schema.fields + t.rows.schema.fields)
-            var left: [Int32] = [], right: [Int32] = []
-            var next = 0
-            while next < p.rowCount {
-                left.removeAll(keepingCapacity: true)
-                right.removeAll(keepingCapacity: true)
-                next = t.pairs(heads, from: next, limit: targetBatchRows * 4, left: &left, right: &right)
-                guard !left.isEmpty else { continue }
+            try t.forEachPairChunk(heads) { (left, right) throws(SQLError) in
                 let pairs = RecordBatch(schema: pairSchema, columns: p.columns.map { $0.gather(left) } + t.rows.columns.map { $0.gather(right) },
                                         rowCount: left.count)
                 matches.record(left: left, condition: try Evaluator.evaluate(residual, pairs))
