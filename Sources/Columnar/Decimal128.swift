@@ -13,9 +13,13 @@ public enum Decimal128 {
     public static func maxUnscaled(precision: Int) -> Int128 { powersOfTen[precision] - 1 }
 
     /// Changes scale; rounds half away from zero when scale shrinks (DuckDB's rule).
-    public static func rescale(_ v: Int128, from: Int, to: Int) -> Int128 {
+    /// Nil when the value does not fit 128 bits at the new scale.
+    public static func rescale(_ v: Int128, from: Int, to: Int) -> Int128? {
         if to == from { return v }
-        if to > from { return v * powersOfTen[to - from] }
+        if to > from {
+            let (r, overflow) = v.multipliedReportingOverflow(by: powersOfTen[to - from])
+            return overflow ? nil : r
+        }
         let d = powersOfTen[from - to]
         let (q, r) = v.quotientAndRemainder(dividingBy: d)
         if r.magnitude * 2 >= d.magnitude { return v < 0 ? q - 1 : q + 1 }

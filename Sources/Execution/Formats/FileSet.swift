@@ -81,6 +81,8 @@ enum FileSet {
 /// percent-encoded where they hold `/`, `=` or what a path may not; `FileSet`
 /// decodes them back when it lists files).
 public enum HiveDirectory {
+    /// The directory value of a NULL key (Hive's and DuckDB's), read back as NULL.
+    public static let nullValue = "__HIVE_DEFAULT_PARTITION__"
     static let allowed = CharacterSet.urlPathAllowed.subtracting(CharacterSet(charactersIn: "/="))
 
     /// `[["date", "2026-11-01"], ["kind", "a/b"]]` -> `date=2026-11-01/kind=a%2Fb`.

@@ -60,8 +60,8 @@ final class FileTable: TableSource, @unchecked Sendable {
         partitionColumns = keys
         var fields = dataSchema.fields
         for k in keys where dataSchema.index(of: k) == nil {
-            // Partition values are typed by what they all parse as.
-            let values = files.compactMap { f in f.partitions.first { $0.key == k }?.value }
+            // Partition values are typed by what they all parse as (NULL's directory name does not vote).
+            let values = files.compactMap { f in f.partitions.first { $0.key == k }?.value }.filter { $0 != HiveDirectory.nullValue }
             fields.append(Field(k, Inference.commonType(values)))
         }
         schema = Schema(fields)

@@ -67,7 +67,7 @@ enum ResultWriter {
         var order: [[String]] = []
         let all = batches.isEmpty ? RecordBatch.empty(schema) : RecordBatch.concat(batches, schema: schema)
         for r in 0..<all.rowCount {
-            let key = keyIdx.map { render(all.columns[$0].value(at: r), as: schema.fields[$0].type) ?? "__HIVE_DEFAULT_PARTITION__" }
+            let key = keyIdx.map { render(all.columns[$0].value(at: r), as: schema.fields[$0].type) ?? HiveDirectory.nullValue }
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(Int32(r))
         }

@@ -53,7 +53,7 @@ final class MorselQueue: Sendable {
         var skipped = 0, bytesSkipped = 0, read = 0
         for (f, file) in spec.files.enumerated() {
             let parts = spec.partitionFields.map { field in
-                file.partitions.first { $0.key == field.name }.flatMap { Cast.parse($0.value, as: field.type) } ?? .null
+                file.partitions.first { $0.key == field.name && $0.value != HiveDirectory.nullValue }.flatMap { Cast.parse($0.value, as: field.type) } ?? .null
             }
             values.append(parts)
             if !pruning.isEmpty {

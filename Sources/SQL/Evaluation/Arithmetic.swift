@@ -187,7 +187,15 @@ enum Arithmetic {
         case .abs: out = x.map { $0 < 0 ? -$0 : $0 }
         case .round:
             let digits = cols.count > 1 ? int64s(cols[1]).first ?? 0 : 0
-            guard digits < 0 else { out = x.map { Decimal128.rescale($0, from: s, to: ts) }; break }
+            guard digits < 0 else {
+                var r: [Int128] = []
+                for v in x {
+                    guard let y = Decimal128.rescale(v, from: s, to: ts) else { throw SQLError.execution("Out of Range Error: round() result does not fit \(t)") }
+                    r.append(y)
+                }
+                out = r
+                break
+            }
             // To tens, hundreds, ...: half away from zero, as DuckDB; a result wider than the type is an error.
             // From the value as it is (rounding to units first would round twice: 1234.5678 to 1240).
             let k = digits < -38 ? 38 : Int(-digits)

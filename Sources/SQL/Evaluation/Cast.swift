@@ -47,8 +47,7 @@ public enum Cast {
             } else {
                 let x = Arithmetic.int128s(c), s = c.type.decimalScale
                 for i in 0..<n where valid(i) {
-                    let r = Decimal128.rescale(x[i], from: s, to: targetScale)
-                    guard r.magnitude <= limit.magnitude else {
+                    guard let r = Decimal128.rescale(x[i], from: s, to: targetScale), r.magnitude <= limit.magnitude else {
                         throw outOfRange(Decimal128.format(x[i], scale: s), c.type, t)
                     }
                     out[i] = r
