@@ -67,6 +67,8 @@ extension Binder {
             var ws: [BoundExpr.When] = []
             for i in conds.indices { ws.append(.init(condition: conds[i], result: try coerce(results[i], to: type, at: loc))) }
             return .caseWhen(ws, otherwise: try other.map { (x) throws(SQLError) in try coerce(x, to: type, at: loc) }, type)
+        case .tryCast(let x, let t):
+            return .call(.tryCast, [try bindExpr(x, scope)], t)
         case .cast(let x, let t):
             let b = try bindExpr(x, scope)
             return try ConstantFolder.castIfConstant(b, to: t, at: loc)

@@ -58,6 +58,18 @@ extension Binder {
             var a = [try arg(0, .varchar), try intArg(1)]
             if args.count == 3 { a.append(try intArg(2)) }
             return .call(.substring, a, .varchar)
+        case "lpad", "rpad":
+            try arity(3...3)
+            return .call(name == "lpad" ? .lpad : .rpad, [try arg(0, .varchar), try intArg(1), try arg(2, .varchar)], .varchar)
+        case "split_part":
+            try arity(3...3)
+            return .call(.splitPart, [try arg(0, .varchar), try arg(1, .varchar), try intArg(2)], .varchar)
+        case "make_date":
+            try arity(3...3)
+            return .call(.makeDate, [try intArg(0), try intArg(1), try intArg(2)], .date)
+        case "last_day":
+            try arity(1...1)
+            return .call(.lastDay, [try arg(0, .date)], .date)
         case "left", "right":
             try arity(2...2)
             return .call(name == "left" ? .left : .right, [try arg(0, .varchar), try intArg(1)], .varchar)

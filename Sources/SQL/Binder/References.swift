@@ -38,7 +38,7 @@ enum References {
     static func visit(_ e: Expr, _ c: inout [String: Int]) {
         switch e.kind {
         case .column, .literal: break
-        case .unary(_, let x), .cast(let x, _), .isNull(let x, _), .extract(_, let x): visit(x, &c)
+        case .unary(_, let x), .cast(let x, _), .tryCast(let x, _), .isNull(let x, _), .extract(_, let x): visit(x, &c)
         case .binary(_, let l, let r), .isDistinctFrom(let l, let r, _): visit(l, &c); visit(r, &c)
         case .like(let l, let r, _, _): visit(l, &c); visit(r, &c)
         case .function(_, let args, _, _), .listLiteral(let args): for a in args { visit(a, &c) }

@@ -106,6 +106,20 @@ public enum Evaluator {
             return try Arithmetic.math(name, cols, t)
         case .grouping:
             throw SQLError.execution("grouping() is only allowed in a query with GROUP BY")
+        case .lpad, .rpad, .splitPart, .makeDate, .lastDay:
+            var cols: [Column] = []
+            for a in args { cols.append(try evaluate(a, batch)) }
+            return try RowKernels.evaluate(name, cols, t, rows: batch.rowCount)
+        case .tryCast:
+            let c = try evaluate(args[0], batch)
+            if let all = try? Cast.column(c, to: t) { return all }
+            // Some value does not convert: each on its own, those NULL.
+            var b = ColumnBuilder(type: t, capacity: batch.rowCount)
+            for i in 0..<batch.rowCount {
+                let one = Column.constant(c.value(at: i), type: c.type, count: 1)
+                b.append((try? Cast.column(one, to: t))?.value(at: 0) ?? .null)
+            }
+            return b.finish()
         case .typeof:
             guard case .literal(let v, _) = args[1] else { throw SQLError.execution("typeof() needs its type name as a constant") }
             return Column.constant(v, type: .varchar, count: batch.rowCount)

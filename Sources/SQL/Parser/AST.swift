@@ -185,6 +185,8 @@ public indirect enum ExprKind: Sendable {
     case window(String, [Expr], distinct: Bool, star: Bool, WindowSpec)
     case caseWhen(operand: Expr?, whens: [(Expr, Expr)], otherwise: Expr?)
     case cast(Expr, DataType)
+    /// `TRY_CAST(x AS t)`: NULL where the value does not convert.
+    case tryCast(Expr, DataType)
     case inList(Expr, [Expr], negated: Bool)
     case inSubquery(Expr, Query, negated: Bool)
     case scalarSubquery(Query)
@@ -217,6 +219,7 @@ extension Expr {
             k = .window(n, args.map(r), distinct: d, star: s, w)
         case .caseWhen(let op, let whens, let other): k = .caseWhen(operand: op.map(r), whens: whens.map { (r($0.0), r($0.1)) }, otherwise: other.map(r))
         case .cast(let x, let t): k = .cast(r(x), t)
+        case .tryCast(let x, let t): k = .tryCast(r(x), t)
         case .inList(let x, let items, let n): k = .inList(r(x), items.map(r), negated: n)
         case .inSubquery(let x, let q, let n): k = .inSubquery(r(x), q, negated: n)
         case .between(let x, let lo, let hi, let n): k = .between(r(x), r(lo), r(hi), negated: n)

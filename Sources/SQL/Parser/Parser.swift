@@ -846,7 +846,7 @@ public struct Parser {
                 try expectKeyword("AS")
                 let type = try dataType()
                 try expect(")")
-                return Expr(.cast(e, type), loc)
+                return Expr(k == "TRY_CAST" ? .tryCast(e, type) : .cast(e, type), loc)
             case "EXISTS":
                 pos += 1
                 try expect("(")

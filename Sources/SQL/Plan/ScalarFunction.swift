@@ -17,11 +17,15 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
     case upper, lower, length, strlen, trim, ltrim, rtrim, concat, replace, substring, left, right, strpos
     case startsWith = "starts_with", endsWith = "ends_with", contains, like, ilike
     case repeatString = "repeat", reverse
+    case lpad, rpad, splitPart = "split_part"
     // Dates and times
     case currentDate = "current_date", currentTimestamp = "current_timestamp"
     case datePart = "date_part", dateTrunc = "date_trunc", dateDiff = "date_diff", dateSub = "date_sub"
+    case makeDate = "make_date", lastDay = "last_day"
     // Types
     case typeof
+    /// `TRY_CAST(x AS t)`: the call's type is the target; NULL where a value does not convert.
+    case tryCast = "try_cast"
     /// `grouping(a, ...)`: only between binding and placing the aggregate, which turns it into a column.
     case grouping
 
@@ -66,7 +70,8 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
     public var arity: ClosedRange<Int> {
         switch self {
         case .currentDate, .currentTimestamp: 0...0
-        case .not, .isNull, .isNotNull, .negate, .abs, .sqrt, .ln, .log10, .log2, .exp, .upper, .lower, .length, .strlen, .reverse: 1...1
+        case .not, .isNull, .isNotNull, .negate, .abs, .sqrt, .ln, .log10, .log2, .exp, .upper, .lower, .length, .strlen, .reverse, .tryCast, .lastDay: 1...1
+        case .lpad, .rpad, .splitPart, .makeDate: 3...3
         case .trim, .ltrim, .rtrim: 1...2
         case .substring: 2...3
         case .replace, .dateDiff, .dateSub: 3...3
