@@ -13,6 +13,7 @@ final class AggregateState {
     private var seen: [Set<Value>] = []      // DISTINCT
     private var flags: [Bool] = []           // bool_and / bool_or
     private var keys: [Value] = []           // arg_min / arg_max: the key of the value held in `extremes`
+    private var pairs: [PairMoments] = []    // covar_*, corr, regr_*
 
     init(_ call: AggregateCall) { self.call = call }
 
@@ -34,6 +35,7 @@ final class AggregateState {
             extremes.append(contentsOf: repeatElement(.null, count: grow)); keys.append(contentsOf: repeatElement(.null, count: grow))
         case .bool_and, .bool_or: flags.append(contentsOf: repeatElement(call.kind == .bool_and, count: grow))
         case .count, .countStar: break
+        default: pairs.append(contentsOf: repeatElement(PairMoments(), count: grow))   // the pair statistics
         }
         if call.distinct { seen.append(contentsOf: repeatElement([], count: grow)) }
     }
@@ -51,6 +53,13 @@ final class AggregateState {
                     extremes[g] = arg.value(at: i)
                 }
                 counts[g] += 1
+            }
+            return
+        }
+        if call.kind.isPairStatistic, let arg, let extra {
+            let y = arg.doubleValues(), x = extra.doubleValues()
+            for i in 0..<rows where !arg.isNull(i) && !extra.isNull(i) && arg.type != .null && extra.type != .null {
+                pairs[Int(ids[i])].add(y: y[i], x: x[i])
             }
             return
         }
@@ -133,8 +142,6 @@ final class AggregateState {
             for i in 0..<n where live[i] { let g = Int(ids[i]); if extremes[g].isNull { extremes[g] = arg.value(at: i) } }
         case .median, .stringAgg, .mode, .quantileCont, .quantileDisc:
             for i in 0..<n where live[i] { values[Int(ids[i])].append(arg.value(at: i)) }
-        case .argMin, .argMax:
-            break   // above
         case .bool_and, .bool_or:
             guard case .bool(let a) = arg.data else { break }
             for i in 0..<n where live[i] {
@@ -142,6 +149,8 @@ final class AggregateState {
                 flags[g] = call.kind == .bool_and ? flags[g] && a[i] : flags[g] || a[i]
                 counts[g] += 1
             }
+        default:
+            break   // arg_min, arg_max and the pair statistics, above
         }
     }
 
@@ -188,6 +197,8 @@ final class AggregateState {
                 b.append(quantile(values[g]))
             case .bool_and, .bool_or:
                 if counts[g] == 0 { b.appendNull() } else { b.append(bool: flags[g]) }
+            default:
+                b.append(pairs[g].statistic(call.kind))
             }
         }
         return b.finish()
@@ -258,6 +269,45 @@ final class AggregateState {
             let s = a + c
             let half = s >= 0 ? (s + 1) / 2 : (s - 1) / 2   // round half away from zero
             return call.type.physical == .int128 ? .wide(half) : .int(Int64(half))
+        }
+    }
+}
+
+/// Running moments of (Y, X) pairs (Welford's updates): counts, means, sums of
+/// squared deviations and the co-moment, from which covariance, correlation
+/// and the least-squares line come.
+struct PairMoments {
+    var n = 0.0, meanX = 0.0, meanY = 0.0, m2x = 0.0, m2y = 0.0, c = 0.0
+
+    mutating func add(y: Double, x: Double) {
+        n += 1
+        let dx = x - meanX, dy = y - meanY
+        meanX += dx / n
+        meanY += dy / n
+        c += dx * (y - meanY)
+        m2x += dx * (x - meanX)
+        m2y += dy * (y - meanY)
+    }
+
+    func statistic(_ kind: AggregateKind) -> Value {
+        if kind == .regrCount { return .int(Int64(n)) }
+        guard n > 0 else { return .null }
+        switch kind {
+        case .covarPop: return .double(c / n)
+        case .covarSamp: return n > 1 ? .double(c / (n - 1)) : .null
+        case .corr: return .double(c / (m2x * m2y).squareRoot())
+        case .regrSlope: return .double(c / m2x)   // 0 / 0 is NaN for one X value, as DuckDB
+        case .regrIntercept: return m2x == 0 ? .null : .double(meanY - c / m2x * meanX)
+        case .regrR2:
+            if m2x == 0 { return .null }
+            if m2y == 0 { return .double(1) }
+            return .double(c * c / (m2x * m2y))
+        case .regrAvgX: return .double(meanX)
+        case .regrAvgY: return .double(meanY)
+        case .regrSXX: return .double(m2x)
+        case .regrSYY: return .double(m2y)
+        case .regrSXY: return .double(c)
+        default: return .null
         }
     }
 }

@@ -243,6 +243,9 @@ extension Binder {
         case "mode": return .mode
         case "quantile_cont": return .quantileCont
         case "quantile_disc", "quantile": return .quantileDisc
+        case "covar_pop", "covar_samp", "corr", "regr_slope", "regr_intercept", "regr_count", "regr_r2", "regr_avgx", "regr_avgy",
+             "regr_sxx", "regr_syy", "regr_sxy":
+            return AggregateKind(rawValue: name)
         default: return nil
         }
     }
@@ -277,10 +280,10 @@ extension Binder {
             default: throw SQLError.binder("median() needs a number or date, not \(t)", args[0].location)
             }
         case .min, .max, .any_value, .mode: type = t == .null ? .integer : t
-        case .stringAgg, .argMin, .argMax, .quantileCont, .quantileDisc:
-            throw SQLError.binder("\(name) takes two arguments", loc)
         case .bool_and, .bool_or:
             input = try coerce(arg, to: .boolean, at: loc); type = .boolean
+        default:
+            throw SQLError.binder("\(name) takes two arguments", loc)
         }
         return .aggregate(AggregateCall(kind: kind, argument: input, distinct: distinct, type: type))
     }
@@ -312,6 +315,12 @@ extension Binder {
                                             extra: separator))
         case .argMin, .argMax:
             return .aggregate(AggregateCall(kind: kind, argument: value, distinct: false, type: value.type == .null ? .integer : value.type, extra: bound[1]))
+        case _ where kind.isPairStatistic:
+            for (k, b) in bound.enumerated() where !(b.type.isNumeric || b.type == .null) {
+                throw SQLError.binder("\(name)() needs numbers, not \(b.type)", args[k].location)
+            }
+            return .aggregate(AggregateCall(kind: kind, argument: try coerce(value, to: .double, at: args[0].location), distinct: false,
+                                            type: kind == .regrCount ? .bigint : .double, extra: try coerce(bound[1], to: .double, at: args[1].location)))
         default:
             guard case .literal(let v, _) = try ConstantFolder.fold(try coerce(bound[1], to: .double, at: args[1].location)), case .double(let q) = v,
                   q >= 0, q <= 1 else {

@@ -161,11 +161,20 @@ public enum AggregatePhase: String, Sendable, Hashable {
 public enum AggregateKind: String, Sendable, Hashable, CaseIterable {
     case countStar = "count_star", count, sum, avg, min, max, stddev = "stddev_samp", stddevPop = "stddev_pop",
          varianceSamp = "var_samp", variancePop = "var_pop", median, bool_and, bool_or, any_value = "any_value",
-         stringAgg = "string_agg", argMin = "arg_min", argMax = "arg_max", mode, quantileCont = "quantile_cont", quantileDisc = "quantile_disc"
+         stringAgg = "string_agg", argMin = "arg_min", argMax = "arg_max", mode, quantileCont = "quantile_cont", quantileDisc = "quantile_disc",
+         covarPop = "covar_pop", covarSamp = "covar_samp", corr, regrSlope = "regr_slope", regrIntercept = "regr_intercept",
+         regrCount = "regr_count", regrR2 = "regr_r2", regrAvgX = "regr_avgx", regrAvgY = "regr_avgy", regrSXX = "regr_sxx",
+         regrSYY = "regr_syy", regrSXY = "regr_sxy"
 
     /// Aggregates of two arguments: the second (`AggregateCall.extra`) is the
-    /// separator (string_agg), the ordering key (arg_min, arg_max) or the fraction (quantiles).
-    public var takesExtra: Bool { [.stringAgg, .argMin, .argMax, .quantileCont, .quantileDisc].contains(self) }
+    /// separator (string_agg), the ordering key (arg_min, arg_max), the
+    /// fraction (quantiles) or the X of (Y, X) pairs (covariance, correlation, regression).
+    public var takesExtra: Bool { [.stringAgg, .argMin, .argMax, .quantileCont, .quantileDisc].contains(self) || isPairStatistic }
+
+    /// covar_*, corr and regr_*: statistics of (Y, X) pairs where both are not NULL.
+    public var isPairStatistic: Bool {
+        [.covarPop, .covarSamp, .corr, .regrSlope, .regrIntercept, .regrCount, .regrR2, .regrAvgX, .regrAvgY, .regrSXX, .regrSYY, .regrSXY].contains(self)
+    }
 }
 
 public struct AggregateCall: Sendable, Hashable {
