@@ -14,6 +14,7 @@ final class AggregateState {
     private var flags: [Bool] = []           // bool_and / bool_or
     private var keys: [Value] = []           // arg_min / arg_max: the key of the value held in `extremes`
     private var pairs: [PairMoments] = []    // covar_*, corr, regr_*
+    private var sketches: [HyperLogLog] = [] // approx_count_distinct
 
     init(_ call: AggregateCall) { self.call = call }
 
@@ -35,6 +36,7 @@ final class AggregateState {
             extremes.append(contentsOf: repeatElement(.null, count: grow)); keys.append(contentsOf: repeatElement(.null, count: grow))
         case .bool_and, .bool_or: flags.append(contentsOf: repeatElement(call.kind == .bool_and, count: grow))
         case .count, .countStar: break
+        case .approxCountDistinct: sketches.append(contentsOf: repeatElement(HyperLogLog(), count: grow))
         default: pairs.append(contentsOf: repeatElement(PairMoments(), count: grow))   // the pair statistics
         }
         if call.distinct { seen.append(contentsOf: repeatElement([], count: grow)) }
@@ -149,6 +151,9 @@ final class AggregateState {
                 flags[g] = call.kind == .bool_and ? flags[g] && a[i] : flags[g] || a[i]
                 counts[g] += 1
             }
+        case .approxCountDistinct:
+            let hashes = Keys([arg]).hashes
+            for i in 0..<n where live[i] { sketches[Int(ids[i])].add(hashes[i]) }
         default:
             break   // arg_min, arg_max and the pair statistics, above
         }
@@ -197,6 +202,8 @@ final class AggregateState {
                 b.append(quantile(values[g]))
             case .bool_and, .bool_or:
                 if counts[g] == 0 { b.appendNull() } else { b.append(bool: flags[g]) }
+            case .approxCountDistinct:
+                b.append(int64: sketches[g].estimate)
             default:
                 b.append(pairs[g].statistic(call.kind))
             }

@@ -241,6 +241,7 @@ extension Binder {
         case "arg_min", "argmin", "min_by": return .argMin
         case "arg_max", "argmax", "max_by": return .argMax
         case "mode": return .mode
+        case "approx_count_distinct": return .approxCountDistinct
         case "quantile_cont": return .quantileCont
         case "quantile_disc", "quantile": return .quantileDisc
         case "covar_pop", "covar_samp", "corr", "regr_slope", "regr_intercept", "regr_count", "regr_r2", "regr_avgx", "regr_avgy",
@@ -262,7 +263,7 @@ extension Binder {
         let type: DataType
         var input = arg
         switch kind {
-        case .count, .countStar: type = .bigint
+        case .count, .countStar, .approxCountDistinct: type = .bigint
         case .sum:
             switch t {
             case .integer, .bigint, .null: type = .bigint; input = try coerce(arg, to: .bigint, at: loc)

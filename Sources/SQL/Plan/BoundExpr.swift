@@ -164,7 +164,7 @@ public enum AggregateKind: String, Sendable, Hashable, CaseIterable {
          stringAgg = "string_agg", argMin = "arg_min", argMax = "arg_max", mode, quantileCont = "quantile_cont", quantileDisc = "quantile_disc",
          covarPop = "covar_pop", covarSamp = "covar_samp", corr, regrSlope = "regr_slope", regrIntercept = "regr_intercept",
          regrCount = "regr_count", regrR2 = "regr_r2", regrAvgX = "regr_avgx", regrAvgY = "regr_avgy", regrSXX = "regr_sxx",
-         regrSYY = "regr_syy", regrSXY = "regr_sxy"
+         regrSYY = "regr_syy", regrSXY = "regr_sxy", approxCountDistinct = "approx_count_distinct"
 
     /// Aggregates of two arguments: the second (`AggregateCall.extra`) is the
     /// separator (string_agg), the ordering key (arg_min, arg_max), the
