@@ -329,9 +329,12 @@ extension Binder {
             }
             let type: DataType
             switch value.type {
-            case .decimal: type = kind == .quantileCont ? value.type : value.type
+            case .decimal: type = value.type
             case .integer, .bigint, .double, .null: type = kind == .quantileCont ? .double : (value.type == .null ? .integer : value.type)
-            case .varchar, .date, .timestamp, .boolean where kind == .quantileDisc: type = value.type
+            // A discrete quantile picks a value, so anything ordered will do; a continuous one interpolates numbers.
+            case .varchar, .date, .timestamp, .boolean:
+                guard kind == .quantileDisc else { throw SQLError.binder("\(name)() needs a number, not \(value.type)", args[0].location) }
+                type = value.type
             default: throw SQLError.binder("\(name)() needs a number, not \(value.type)", args[0].location)
             }
             return .aggregate(AggregateCall(kind: kind, argument: value, distinct: false, type: type, extra: .literal(.double(q), .double)))
