@@ -105,10 +105,19 @@ extension Binder {
                 try comparison("<=", b, try bindExpr(hi, scope), hi.location),
             ], .boolean)
             return negated ? .call(.not, [both], .boolean) : both
-        case .like(let x, let p, let negated, let ci):
+        case .like(let x, let p, let negated, let ci, let escape):
             let b = try coerce(try bindExpr(x, scope), to: .varchar, at: x.location)
             let pat = try coerce(try bindExpr(p, scope), to: .varchar, at: p.location)
-            let call = BoundExpr.call(ci ? .ilike : .like, [b, pat], .boolean)
+            var args = [b, pat]
+            if let escape {
+                // One constant character (or none: no escape).
+                guard case .literal(let v, _) = try ConstantFolder.fold(try coerce(try bindExpr(escape, scope), to: .varchar, at: escape.location)),
+                      case .string(let c) = v, c.utf8.count <= 1 else {
+                    throw SQLError.binder("the ESCAPE of LIKE must be one constant character", escape.location)
+                }
+                args.append(.literal(.string(c), .varchar))
+            }
+            let call = BoundExpr.call(ci ? .ilike : .like, args, .boolean)
             return negated ? .call(.not, [call], .boolean) : call
         case .isNull(let x, let negated):
             return .call(negated ? .isNotNull : .isNull, [try bindExpr(x, scope)], .boolean)

@@ -40,7 +40,7 @@ enum References {
         case .column, .literal: break
         case .unary(_, let x), .cast(let x, _), .tryCast(let x, _), .isNull(let x, _), .extract(_, let x): visit(x, &c)
         case .binary(_, let l, let r), .isDistinctFrom(let l, let r, _): visit(l, &c); visit(r, &c)
-        case .like(let l, let r, _, _): visit(l, &c); visit(r, &c)
+        case .like(let l, let r, _, _, let e): visit(l, &c); visit(r, &c); if let e { visit(e, &c) }
         case .function(_, let args, _, _), .listLiteral(let args): for a in args { visit(a, &c) }
         case .window(_, let args, _, _, let w):
             for a in args + w.partitionBy + w.orderBy.map(\.expr) { visit(a, &c) }

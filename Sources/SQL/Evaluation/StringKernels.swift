@@ -145,13 +145,22 @@ enum StringKernels {
         case .like, .ilike:
             let ci = name == .ilike
             let patterns = strings(cols[1])
-            var compiled: LikePattern? = nil
-            if case .literal(.string(let p), _) = args[1] { compiled = LikePattern(Array(p.utf8), caseInsensitive: ci) }
-            let out = s.bytes.withUnsafeBytes { raw in
-                (0..<n).map { i -> Bool in
-                    let pat = compiled ?? LikePattern(Array(patterns.bytes[patterns.range(i)]), caseInsensitive: ci)
-                    return pat.matches(UnsafeRawBufferPointer(rebasing: raw[s.range(i)]))
+            var escape: UInt8? = nil
+            if args.count > 2 {
+                guard case .literal(.string(let e), _) = args[2], e.utf8.count <= 1 else {
+                    throw SQLError.execution("the ESCAPE of LIKE must be one constant character")
                 }
+                escape = e.utf8.first
+            }
+            var compiled: LikePattern? = nil
+            if case .literal(.string(let p), _) = args[1] { compiled = try LikePattern(Array(p.utf8), caseInsensitive: ci, escape: escape) }
+            // A pattern per row when it is not a constant (compiled first: a bad one is an error).
+            var perRow: [LikePattern] = []
+            if compiled == nil {
+                for i in 0..<n { perRow.append(try LikePattern(Array(patterns.bytes[patterns.range(i)]), caseInsensitive: ci, escape: escape)) }
+            }
+            let out = s.bytes.withUnsafeBytes { raw in
+                (0..<n).map { i -> Bool in (compiled ?? perRow[i]).matches(UnsafeRawBufferPointer(rebasing: raw[s.range(i)])) }
             }
             return Column(type: .boolean, data: .bool(out), validity: valid)
         case .repeatString:
@@ -192,18 +201,31 @@ struct LikePattern {
     /// Each piece's bytes when it has no `_` (searched with memmem).
     let literals: [[UInt8]?]
 
-    init(_ p: [UInt8], caseInsensitive: Bool) {
+    /// `escape` makes the byte after it literal (`10\%` matches "10%"); a pattern may not end with it.
+    init(_ p: [UInt8], caseInsensitive: Bool, escape: UInt8? = nil) throws(SQLError) {
         var pieces: [[UInt8?]] = [[]]
         var i = 0
+        var startsWild = false, endsWild = false
         while i < p.count {
             let c = p[i]
-            if c == UInt8(ascii: "%") { pieces.append([]) }
+            endsWild = false
+            if let escape, c == escape {
+                guard i + 1 < p.count else { throw SQLError.execution("Like pattern must not end with escape character!") }
+                pieces[pieces.count - 1].append(LikePattern.fold(p[i + 1], caseInsensitive))
+                i += 2
+                continue
+            }
+            if c == UInt8(ascii: "%") {
+                pieces.append([])
+                if i == 0 { startsWild = true }
+                endsWild = true
+            }
             else if c == UInt8(ascii: "_") { pieces[pieces.count - 1].append(nil) }
             else { pieces[pieces.count - 1].append(LikePattern.fold(c, caseInsensitive)) }
             i += 1
         }
-        anchoredStart = !(p.first == UInt8(ascii: "%"))
-        anchoredEnd = !(p.last == UInt8(ascii: "%"))
+        anchoredStart = !startsWild
+        anchoredEnd = !endsWild
         self.pieces = pieces
         self.caseInsensitive = caseInsensitive
         literals = pieces.map { p in p.contains(where: { $0 == nil }) || p.isEmpty ? nil : p.map { $0! } }

@@ -192,7 +192,8 @@ public indirect enum ExprKind: Sendable {
     case scalarSubquery(Query)
     case exists(Query, negated: Bool)
     case between(Expr, Expr, Expr, negated: Bool)
-    case like(Expr, Expr, negated: Bool, caseInsensitive: Bool)
+    /// `x [NOT] [I]LIKE pattern [ESCAPE 'c']`.
+    case like(Expr, Expr, negated: Bool, caseInsensitive: Bool, escape: Expr?)
     case isNull(Expr, negated: Bool)
     case isDistinctFrom(Expr, Expr, negated: Bool)
     case extract(String, Expr)
@@ -223,7 +224,7 @@ extension Expr {
         case .inList(let x, let items, let n): k = .inList(r(x), items.map(r), negated: n)
         case .inSubquery(let x, let q, let n): k = .inSubquery(r(x), q, negated: n)
         case .between(let x, let lo, let hi, let n): k = .between(r(x), r(lo), r(hi), negated: n)
-        case .like(let x, let p, let n, let ci): k = .like(r(x), r(p), negated: n, caseInsensitive: ci)
+        case .like(let x, let p, let n, let ci, let e): k = .like(r(x), r(p), negated: n, caseInsensitive: ci, escape: e.map(r))
         case .isNull(let x, let n): k = .isNull(r(x), negated: n)
         case .isDistinctFrom(let a, let b, let n): k = .isDistinctFrom(r(a), r(b), negated: n)
         case .extract(let part, let x): k = .extract(part, r(x))

@@ -735,7 +735,8 @@ public struct Parser {
             }
             if isKeyword("LIKE") || isKeyword("ILIKE") {
                 let ci = advance().keyword == "ILIKE"
-                l = Expr(.like(l, try concatExpr(), negated: negated, caseInsensitive: ci), loc)
+                let pattern = try concatExpr()
+                l = Expr(.like(l, pattern, negated: negated, caseInsensitive: ci, escape: acceptKeyword("ESCAPE") ? try concatExpr() : nil), loc)
                 continue
             }
             if acceptKeyword("BETWEEN") {

@@ -72,12 +72,13 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
         case .currentDate, .currentTimestamp: 0...0
         case .not, .isNull, .isNotNull, .negate, .abs, .sqrt, .ln, .log10, .log2, .exp, .upper, .lower, .length, .strlen, .reverse, .tryCast, .lastDay: 1...1
         case .lpad, .rpad, .splitPart, .makeDate: 3...3
+        case .like, .ilike: 2...3
         case .trim, .ltrim, .rtrim: 1...2
         case .substring: 2...3
         case .replace, .dateDiff, .dateSub: 3...3
         case .coalesce, .greatest, .least, .grouping: 1...Int.max
         case .and, .or, .eq, .ne, .lt, .le, .gt, .ge, .isDistinct, .isNotDistinct, .add, .subtract, .multiply, .divide, .intDivide,
-             .modulo, .power, .nullif, .concat, .left, .right, .strpos, .startsWith, .endsWith, .contains, .like, .ilike,
+             .modulo, .power, .nullif, .concat, .left, .right, .strpos, .startsWith, .endsWith, .contains,
              .repeatString, .typeof, .round, .floor, .ceil, .trunc, .datePart, .dateTrunc: 2...2
         }
     }
