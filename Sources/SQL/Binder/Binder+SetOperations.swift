@@ -16,8 +16,7 @@ extension Binder {
         let cols = plan.columns
         let key = cols.prefix(values).map { BoundExpr.column($0.id, $0.type) }
         let rn = newColumn("_copy", .bigint)
-        let call = WindowCall(function: .rowNumber, arguments: [], distinct: false, frame: .standard(ordered: false), type: .bigint,
-                              partitionBy: key, orderBy: [])
+        let call = WindowCall.rowNumber(partitionBy: key, orderBy: [])
         let windowed = LogicalPlan.window(plan, [call], columns: [rn])
         let order = Array(cols.prefix(values)) + [rn] + Array(cols.dropFirst(values))
         return .project(windowed, order.map { .column($0.id, $0.type) }, columns: order.map { newColumn($0.name, $0.type) })

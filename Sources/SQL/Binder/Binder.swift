@@ -434,8 +434,7 @@ public final class Binder {
                 on.append(.column(col.id, col.type))
             }
             let rn = newColumn("_first", .bigint)
-            let call = WindowCall(function: .rowNumber, arguments: [], distinct: false, frame: .standard(ordered: !keys.isEmpty), type: .bigint,
-                                  partitionBy: on, orderBy: keys)
+            let call = WindowCall.rowNumber(partitionBy: on, orderBy: keys)
             plan = .filter(.window(plan, [call], columns: [rn]), .call(.eq, [.column(rn.id, .bigint), .literal(.int(1), .bigint)], .boolean))
             plan = .project(plan, before.map { .column($0.id, $0.type) }, columns: before)
         }

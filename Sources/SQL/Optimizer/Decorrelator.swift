@@ -247,12 +247,11 @@ struct Decorrelator {
             guard p.columnIDs.isSubset(of: outerIDs.union(innerIDs)), p.subqueries.isEmpty else {
                 throw SQLError.unsupported("a subquery correlated with a query two or more levels out, or through another subquery", .unknown)
             }
-            if case .call(.eq, let a, _) = p {
-                let l = a[0].columnIDs, r = a[1].columnIDs
-                if !l.isEmpty, !r.isEmpty, l.isSubset(of: outerIDs), r.isSubset(of: innerIDs) { keys.append((a[0], a[1])); continue }
-                if !l.isEmpty, !r.isEmpty, l.isSubset(of: innerIDs), r.isSubset(of: outerIDs) { keys.append((a[1], a[0])); continue }
+            if let (o, i) = Self.correlation(p, inner: innerIDs), !o.columnIDs.isEmpty, o.columnIDs.isSubset(of: outerIDs) {
+                keys.append((o, i))
+            } else {
+                rest.append(p)
             }
-            rest.append(p)
         }
         return (keys, rest)
     }
@@ -272,7 +271,7 @@ struct Decorrelator {
         switch plan {
         case .filter(let input, let e):
             guard let below = pullUp(input) else { return nil }
-            let produced = Self.produced(below.plan)
+            let produced = below.plan.allColumnIDs
             var local: [BoundExpr] = [], correlated: [BoundExpr] = []
             for c in Decorrelator.conjuncts(e) {
                 if c.columnIDs.isSubset(of: produced), c.subqueries.allSatisfy({ $0.plan.freeColumnIDs.isSubset(of: produced) }) { local.append(c) }
@@ -286,7 +285,7 @@ struct Decorrelator {
             return out
         case .project(let input, let exprs, let cols):
             guard var below = pullUp(input) else { return nil }
-            let produced = Self.produced(below.plan)
+            let produced = below.plan.allColumnIDs
             guard exprs.allSatisfy({ $0.columnIDs.isSubset(of: produced) && $0.subqueries.allSatisfy { $0.plan.freeColumnIDs.isEmpty } }) else { return nil }
             // The predicates' inner columns pass through the projection.
             var outExprs = exprs, outCols = cols
@@ -305,14 +304,10 @@ struct Decorrelator {
             guard let below = pullUp(input), below.grouplessAggregate == nil else { return nil }
             guard !below.predicates.isEmpty else { return Pulled(plan: .aggregate(below.plan, groups: groups, aggregates: aggs, columns: cols), predicates: []) }
             // Every correlated predicate must be outer = inner: the aggregate is grouped by the inner sides too.
-            let produced = Self.produced(below.plan)
+            let produced = below.plan.allColumnIDs
             var extraGroups: [BoundExpr] = [], extraCols: [PlanColumn] = [], predicates: [BoundExpr] = []
             for p in below.predicates {
-                guard case .call(.eq, let a, _) = p else { return nil }
-                let (outer, inner): (BoundExpr, BoundExpr)
-                if !a[1].columnIDs.isEmpty, a[1].columnIDs.isSubset(of: produced), a[0].columnIDs.isDisjoint(with: produced) { (outer, inner) = (a[0], a[1]) }
-                else if !a[0].columnIDs.isEmpty, a[0].columnIDs.isSubset(of: produced), a[1].columnIDs.isDisjoint(with: produced) { (outer, inner) = (a[1], a[0]) }
-                else { return nil }
+                guard let (outer, inner) = Self.correlation(p, inner: produced) else { return nil }
                 let col: PlanColumn
                 if let k = extraGroups.firstIndex(of: inner) { col = extraCols[k] } else {
                     col = PlanColumn(id: ids.next(), name: "key", table: nil, type: inner.type)
@@ -337,17 +332,14 @@ struct Decorrelator {
             var child = input, order: [SortKey] = []
             if case .sort(let c, let k) = input { child = c; order = k }
             guard let below = pullUp(child), below.grouplessAggregate == nil, !below.predicates.isEmpty else { return nil }
-            let produced = Self.produced(below.plan)
+            let produced = below.plan.allColumnIDs
             var keys: [BoundExpr] = []
             for p in below.predicates {
-                guard case .call(.eq, let a, _) = p else { return nil }
-                if !a[1].columnIDs.isEmpty, a[1].columnIDs.isSubset(of: produced), a[0].columnIDs.isDisjoint(with: produced) { keys.append(a[1]) }
-                else if !a[0].columnIDs.isEmpty, a[0].columnIDs.isSubset(of: produced), a[1].columnIDs.isDisjoint(with: produced) { keys.append(a[0]) }
-                else { return nil }
+                guard let (_, inner) = Self.correlation(p, inner: produced) else { return nil }
+                keys.append(inner)
             }
             let rn = PlanColumn(id: ids.next(), name: "row_number", table: nil, type: .bigint)
-            let call = WindowCall(function: .rowNumber, arguments: [], distinct: false, frame: .standard(ordered: !order.isEmpty), type: .bigint,
-                                  partitionBy: keys, orderBy: order)
+            let call = WindowCall.rowNumber(partitionBy: keys, orderBy: order)
             let number = BoundExpr.column(rn.id, .bigint)
             var keep = BoundExpr.call(.gt, [number, .literal(.int(Int64(offset)), .bigint)], .boolean)
             if let limit {
@@ -359,7 +351,7 @@ struct Decorrelator {
                           predicates: below.predicates)
         case .join(let l, let r, let kind, let on, let residual):
             guard let left = pullUp(l), let right = pullUp(r), left.grouplessAggregate == nil, right.grouplessAggregate == nil else { return nil }
-            let produced = Self.produced(left.plan).union(Self.produced(right.plan))
+            let produced = left.plan.allColumnIDs.union(right.plan.allColumnIDs)
             var localOn: [(BoundExpr, BoundExpr)] = [], correlated: [BoundExpr] = [], localRest: [BoundExpr] = []
             for (a, b) in on {
                 if a.columnIDs.union(b.columnIDs).isSubset(of: produced) { localOn.append((a, b)) }
@@ -383,6 +375,13 @@ struct Decorrelator {
         }
     }
 
-    /// Every column id produced anywhere in the plan.
-    static func produced(_ plan: LogicalPlan) -> Set<Int> { plan.allColumnIDs }
+    /// `p` as `outer = inner`: one side reads only columns in `inner` (at least one),
+    /// the other none of them (it reads the enclosing query). Nil for any other predicate.
+    static func correlation(_ p: BoundExpr, inner: Set<Int>) -> (outer: BoundExpr, inner: BoundExpr)? {
+        guard case .call(.eq, let a, _) = p else { return nil }
+        for (o, i) in [(a[0], a[1]), (a[1], a[0])] where !i.columnIDs.isEmpty && i.columnIDs.isSubset(of: inner) && o.columnIDs.isDisjoint(with: inner) {
+            return (o, i)
+        }
+        return nil
+    }
 }

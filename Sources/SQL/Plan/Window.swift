@@ -91,6 +91,13 @@ public struct WindowCall: Sendable, Hashable {
         self.partitionBy = partitionBy; self.orderBy = orderBy
     }
 
+    /// `row_number() OVER (PARTITION BY ... ORDER BY ...)`, which DISTINCT ON,
+    /// INTERSECT/EXCEPT ALL and correlated LIMITs are made of.
+    public static func rowNumber(partitionBy: [BoundExpr], orderBy: [SortKey]) -> WindowCall {
+        WindowCall(function: .rowNumber, arguments: [], distinct: false, frame: .standard(ordered: !orderBy.isEmpty), type: .bigint,
+                   partitionBy: partitionBy, orderBy: orderBy)
+    }
+
     /// The aggregate an aggregate window computes over each frame.
     public var aggregateCall: AggregateCall? {
         guard case .aggregate(let k) = function else { return nil }
