@@ -97,6 +97,8 @@ struct Decorrelator {
         return out
     }
 
+    /// The AND-ed parts as written. Not `Optimizer.conjuncts`, which also factors
+    /// ORs: an EXISTS inside an OR must stay there (a MARK join, not a SEMI one).
     static func conjuncts(_ e: BoundExpr) -> [BoundExpr] {
         if case .call(.and, let args, _) = e { return args.flatMap(conjuncts) }
         return [e]
