@@ -1177,6 +1177,96 @@ void   plan__union_all__free_unpacked
   assert(message->base.descriptor == &plan__union_all__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   plan__recursive_cte__init
+                     (Plan__RecursiveCte         *message)
+{
+  static const Plan__RecursiveCte init_value = PLAN__RECURSIVE_CTE__INIT;
+  *message = init_value;
+}
+size_t plan__recursive_cte__get_packed_size
+                     (const Plan__RecursiveCte *message)
+{
+  assert(message->base.descriptor == &plan__recursive_cte__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__recursive_cte__pack
+                     (const Plan__RecursiveCte *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__recursive_cte__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__recursive_cte__pack_to_buffer
+                     (const Plan__RecursiveCte *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__recursive_cte__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__RecursiveCte *
+       plan__recursive_cte__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__RecursiveCte *)
+     protobuf_c_message_unpack (&plan__recursive_cte__descriptor,
+                                allocator, len, data);
+}
+void   plan__recursive_cte__free_unpacked
+                     (Plan__RecursiveCte *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__recursive_cte__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   plan__working_table__init
+                     (Plan__WorkingTable         *message)
+{
+  static const Plan__WorkingTable init_value = PLAN__WORKING_TABLE__INIT;
+  *message = init_value;
+}
+size_t plan__working_table__get_packed_size
+                     (const Plan__WorkingTable *message)
+{
+  assert(message->base.descriptor == &plan__working_table__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t plan__working_table__pack
+                     (const Plan__WorkingTable *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &plan__working_table__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t plan__working_table__pack_to_buffer
+                     (const Plan__WorkingTable *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &plan__working_table__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Plan__WorkingTable *
+       plan__working_table__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Plan__WorkingTable *)
+     protobuf_c_message_unpack (&plan__working_table__descriptor,
+                                allocator, len, data);
+}
+void   plan__working_table__free_unpacked
+                     (Plan__WorkingTable *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &plan__working_table__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   plan__filter__init
                      (Plan__Filter         *message)
 {
@@ -3186,7 +3276,7 @@ const ProtobufCMessageDescriptor plan__in_subquery_rows__descriptor =
   (ProtobufCMessageInit) plan__in_subquery_rows__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__aggregate_call__field_descriptors[5] =
+static const ProtobufCFieldDescriptor plan__aggregate_call__field_descriptors[6] =
 {
   {
     "kind",
@@ -3248,18 +3338,31 @@ static const ProtobufCFieldDescriptor plan__aggregate_call__field_descriptors[5]
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "order_by",
+    6,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__AggregateCall, n_order_by),
+    offsetof(Plan__AggregateCall, order_by),
+    &plan__sort_key__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned plan__aggregate_call__field_indices_by_name[] = {
   1,   /* field[1] = argument */
   2,   /* field[2] = distinct */
   4,   /* field[4] = extra */
   0,   /* field[0] = kind */
+  5,   /* field[5] = order_by */
   3,   /* field[3] = type */
 };
 static const ProtobufCIntRange plan__aggregate_call__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor plan__aggregate_call__descriptor =
 {
@@ -3269,7 +3372,7 @@ const ProtobufCMessageDescriptor plan__aggregate_call__descriptor =
   "Plan__AggregateCall",
   "plan",
   sizeof(Plan__AggregateCall),
-  5,
+  6,
   plan__aggregate_call__field_descriptors,
   plan__aggregate_call__field_indices_by_name,
   1,  plan__aggregate_call__number_ranges,
@@ -3950,6 +4053,95 @@ const ProtobufCMessageDescriptor plan__union_all__descriptor =
   plan__union_all__field_indices_by_name,
   0,  plan__union_all__number_ranges,
   (ProtobufCMessageInit) plan__union_all__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__recursive_cte__field_descriptors[2] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__RecursiveCte, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "distinct",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Plan__RecursiveCte, distinct),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__recursive_cte__field_indices_by_name[] = {
+  1,   /* field[1] = distinct */
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange plan__recursive_cte__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor plan__recursive_cte__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.RecursiveCte",
+  "RecursiveCte",
+  "Plan__RecursiveCte",
+  "plan",
+  sizeof(Plan__RecursiveCte),
+  2,
+  plan__recursive_cte__field_descriptors,
+  plan__recursive_cte__field_indices_by_name,
+  1,  plan__recursive_cte__number_ranges,
+  (ProtobufCMessageInit) plan__recursive_cte__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor plan__working_table__field_descriptors[1] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Plan__WorkingTable, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned plan__working_table__field_indices_by_name[] = {
+  0,   /* field[0] = id */
+};
+static const ProtobufCIntRange plan__working_table__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor plan__working_table__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "plan.WorkingTable",
+  "WorkingTable",
+  "Plan__WorkingTable",
+  "plan",
+  sizeof(Plan__WorkingTable),
+  1,
+  plan__working_table__field_descriptors,
+  plan__working_table__field_indices_by_name,
+  1,  plan__working_table__number_ranges,
+  (ProtobufCMessageInit) plan__working_table__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor plan__filter__field_descriptors[1] =
@@ -5021,7 +5213,7 @@ const ProtobufCMessageDescriptor plan__frame_bound__descriptor =
   (ProtobufCMessageInit) plan__frame_bound__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor plan__node__field_descriptors[19] =
+static const ProtobufCFieldDescriptor plan__node__field_descriptors[21] =
 {
   {
     "scan",
@@ -5216,6 +5408,30 @@ static const ProtobufCFieldDescriptor plan__node__field_descriptors[19] =
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
+    "recursive_cte",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Node, kind_case),
+    offsetof(Plan__Node, recursive_cte),
+    &plan__recursive_cte__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "working_table",
+    18,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Plan__Node, kind_case),
+    offsetof(Plan__Node, working_table),
+    &plan__working_table__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
     "inputs",
     20,
     PROTOBUF_C_LABEL_REPEATED,
@@ -5258,26 +5474,28 @@ static const unsigned plan__node__field_indices_by_name[] = {
   11,   /* field[11] = exchange */
   3,   /* field[3] = filter */
   6,   /* field[6] = hash_join */
-  18,   /* field[18] = id */
-  16,   /* field[16] = inputs */
+  20,   /* field[20] = id */
+  18,   /* field[18] = inputs */
   10,   /* field[10] = limit */
   7,   /* field[7] = nested_loop_join */
   4,   /* field[4] = project */
+  16,   /* field[16] = recursive_cte */
   0,   /* field[0] = scan */
-  17,   /* field[17] = schema */
+  19,   /* field[19] = schema */
   8,   /* field[8] = sort */
   12,   /* field[12] = stage_input */
   9,   /* field[9] = top_n */
   14,   /* field[14] = union_all */
   1,   /* field[1] = values */
   15,   /* field[15] = window */
+  17,   /* field[17] = working_table */
   13,   /* field[13] = write */
 };
 static const ProtobufCIntRange plan__node__number_ranges[2 + 1] =
 {
   { 1, 0 },
-  { 20, 16 },
-  { 0, 19 }
+  { 20, 18 },
+  { 0, 21 }
 };
 const ProtobufCMessageDescriptor plan__node__descriptor =
 {
@@ -5287,7 +5505,7 @@ const ProtobufCMessageDescriptor plan__node__descriptor =
   "Plan__Node",
   "plan",
   sizeof(Plan__Node),
-  19,
+  21,
   plan__node__field_descriptors,
   plan__node__field_indices_by_name,
   2,  plan__node__number_ranges,

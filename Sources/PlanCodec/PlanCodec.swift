@@ -359,6 +359,7 @@ private struct Encoder {
         if let extra = a.extra { p.pointee.extra = try expr(extra) }
         p.pointee.distinct = a.distinct ? 1 : 0
         p.pointee.type = dataType(a.type)
+        (p.pointee.n_order_by, p.pointee.order_by) = try list(a.orderBy, sortKey)
         return p
     }
 
@@ -476,6 +477,19 @@ private struct Encoder {
         case .union:
             p.pointee.kind_case = PLAN__NODE__KIND_UNION_ALL
             p.pointee.union_all = new(Plan__UnionAll.self) { plan__union_all__init($0) }
+        case .recursiveCTE(let id, let distinct):
+            p.pointee.kind_case = PLAN__NODE__KIND_RECURSIVE_CTE
+            p.pointee.recursive_cte = new(Plan__RecursiveCte.self) { c in
+                plan__recursive_cte__init(c)
+                c.pointee.id = UInt32(clamping: id)
+                c.pointee.distinct = distinct ? 1 : 0
+            }
+        case .workingTable(let id):
+            p.pointee.kind_case = PLAN__NODE__KIND_WORKING_TABLE
+            p.pointee.working_table = new(Plan__WorkingTable.self) { c in
+                plan__working_table__init(c)
+                c.pointee.id = UInt32(clamping: id)
+            }
         case .cteScan(let id):
             p.pointee.kind_case = PLAN__NODE__KIND_CTE_SCAN
             p.pointee.cte_scan = new(Plan__CteScan.self) { c in
@@ -727,7 +741,8 @@ private struct Decoder {
         let name = cString(a.kind)
         guard let kind = AggregateKind(rawValue: name) else { throw Self.error("unknown aggregate \(name)()") }
         return AggregateCall(kind: kind, argument: try a.argument.map { (x) throws(SQLError) in try expr(x) }, distinct: a.distinct != 0,
-                             type: try dataType(a.type), extra: try a.extra.map { (x) throws(SQLError) in try expr(x) })
+                             type: try dataType(a.type), extra: try a.extra.map { (x) throws(SQLError) in try expr(x) },
+                             orderBy: try list(a.order_by, a.n_order_by, sortKey))
     }
 
     func windowCall(_ p: UnsafeMutablePointer<Plan__WindowCall>?) throws(SQLError) -> WindowCall {
@@ -835,6 +850,11 @@ private struct Decoder {
         case PLAN__NODE__KIND_UNION_ALL:
             _ = try required(n.union_all, "a union")
             kind = .union
+        case PLAN__NODE__KIND_RECURSIVE_CTE:
+            let r = try required(n.recursive_cte, "a recursive CTE").pointee
+            kind = .recursiveCTE(id: try int(UInt64(r.id), "recursive CTE"), distinct: r.distinct != 0)
+        case PLAN__NODE__KIND_WORKING_TABLE:
+            kind = .workingTable(id: try int(UInt64(try required(n.working_table, "a working table").pointee.id), "working table"))
         case PLAN__NODE__KIND_CTE_SCAN:
             kind = .cteScan(id: try int(UInt64(try required(n.cte_scan, "a CTE scan").pointee.id), "CTE"))
         case PLAN__NODE__KIND_FILTER:

@@ -37,7 +37,7 @@ final class PlanCodecTests {
         return [
             "SELECT a + 1 AS n, upper(b) AS u, CAST(price AS DOUBLE) AS d FROM \(t) WHERE a > 3 AND b IN ('x', 'y')",
             "SELECT b, sum(a) AS s, avg(price) AS p, count(*) AS n FROM \(t) GROUP BY b HAVING sum(a) > 10 ORDER BY b",
-            "SELECT b, count(DISTINCT a) AS n, median(a) AS m FROM \(t) GROUP BY b ORDER BY b",
+            "SELECT b, count(DISTINCT a) AS n, median(a) AS m, string_agg(a::VARCHAR, ',' ORDER BY a DESC) AS s FROM \(t) GROUP BY b ORDER BY b",
             "SELECT x.a, y.c FROM \(t) x JOIN '\(dir)/j.jsonl' y ON x.a = y.a ORDER BY x.a",
             "SELECT x.a, y.a AS b FROM \(t) x FULL JOIN '\(dir)/j.jsonl' y ON x.a = y.a + 30 ORDER BY 1, 2",
             "SELECT x.a, y.a AS b FROM (SELECT a FROM \(t) LIMIT 3) x JOIN (SELECT a FROM \(t) LIMIT 3) y ON x.a < y.a ORDER BY 1, 2",
@@ -52,6 +52,7 @@ final class PlanCodecTests {
             "SELECT a, b FROM \(t) WHERE a < 5 UNION ALL SELECT a, 'j' FROM '\(dir)/j.jsonl' EXCEPT SELECT 1, 'x' ORDER BY 1, 2",
             "SELECT a, b, row_number() OVER (PARTITION BY b ORDER BY a) AS rn, sum(a) OVER (ORDER BY a ROWS BETWEEN 1 PRECEDING AND 1 FOLLOWING EXCLUDE CURRENT ROW) AS s, count(*) OVER (ORDER BY a RANGE BETWEEN 3 PRECEDING AND CURRENT ROW) AS c, lag(a, 2, 0) OVER (ORDER BY a) AS l FROM \(t) ORDER BY a",
             "SELECT a, a IN (SELECT y.a FROM '\(dir)/j.jsonl' y WHERE y.c = x.b) AS m FROM \(t) x WHERE EXISTS (SELECT 1 FROM '\(dir)/j.jsonl' y WHERE y.a = x.a) AND NOT EXISTS (SELECT 1 FROM \(t) z WHERE z.a = x.a + 1) ORDER BY a",
+            "WITH RECURSIVE r(n, b) AS (SELECT a, b FROM \(t) WHERE a < 3 UNION SELECT x.a, x.b FROM r JOIN \(t) x ON x.a = r.n + 5) SELECT n, b FROM r ORDER BY n",
         ]
     }
 
@@ -128,7 +129,7 @@ final class PlanCodecTests {
     static let allNodeKinds = ["scan csv", "scan json", "scan sluice", "values", "cteScan", "filter", "project", "union",
                                "aggregate single", "aggregate partial", "aggregate final", "hashJoin shared", "hashJoin partitioned",
                                "nestedLoopJoin", "sort", "topN", "limit", "repartition", "gather any", "gather preserve",
-                               "gather merge", "broadcast", "stageInput", "write", "window"]
+                               "gather merge", "broadcast", "stageInput", "write", "window", "recursiveCTE", "workingTable"]
     static let allExprKinds = ["column", "literal", "call", "cast", "caseWhen", "inList", "subqueryValue", "inSubqueryRows"]
 
     /// Which kinds of node, expression, value and type a query holds.
@@ -188,6 +189,8 @@ final class PlanCodecTests {
                 case .write: nodes.insert("write")
                 case .union: nodes.insert("union")
                 case .window: nodes.insert("window")
+                case .recursiveCTE: nodes.insert("recursiveCTE")
+                case .workingTable: nodes.insert("workingTable")
                 }
             }
         }

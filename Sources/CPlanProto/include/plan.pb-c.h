@@ -41,6 +41,8 @@ typedef struct Plan__Scan Plan__Scan;
 typedef struct Plan__Values Plan__Values;
 typedef struct Plan__CteScan Plan__CteScan;
 typedef struct Plan__UnionAll Plan__UnionAll;
+typedef struct Plan__RecursiveCte Plan__RecursiveCte;
+typedef struct Plan__WorkingTable Plan__WorkingTable;
 typedef struct Plan__Filter Plan__Filter;
 typedef struct Plan__Project Plan__Project;
 typedef struct Plan__Aggregate Plan__Aggregate;
@@ -381,10 +383,15 @@ struct  Plan__AggregateCall
    * string_agg's separator, arg_min/arg_max's key, a quantile's fraction
    */
   Plan__Expr *extra;
+  /*
+   * string_agg(x, ',' ORDER BY y): the order the call takes its rows in
+   */
+  size_t n_order_by;
+  Plan__SortKey **order_by;
 };
 #define PLAN__AGGREGATE_CALL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&plan__aggregate_call__descriptor) \
-    , (char *)protobuf_c_empty_string, NULL, 0, NULL, NULL }
+    , (char *)protobuf_c_empty_string, NULL, 0, NULL, NULL, 0,NULL }
 
 
 struct  Plan__SortKey
@@ -551,6 +558,35 @@ struct  Plan__UnionAll
 #define PLAN__UNION_ALL__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&plan__union_all__descriptor) \
      }
+
+
+/*
+ * WITH RECURSIVE, in one partition. Inputs: anchor, step. The step runs
+ * again over the rows the last round added (its WorkingTable leaves of the
+ * same id) until a round adds none; `distinct` (UNION) drops repeated rows.
+ */
+struct  Plan__RecursiveCte
+{
+  ProtobufCMessage base;
+  uint32_t id;
+  protobuf_c_boolean distinct;
+};
+#define PLAN__RECURSIVE_CTE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__recursive_cte__descriptor) \
+    , 0, 0 }
+
+
+/*
+ * Inside a RecursiveCte's step: the rows of the round before. A leaf.
+ */
+struct  Plan__WorkingTable
+{
+  ProtobufCMessage base;
+  uint32_t id;
+};
+#define PLAN__WORKING_TABLE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&plan__working_table__descriptor) \
+    , 0 }
 
 
 struct  Plan__Filter
@@ -824,7 +860,9 @@ typedef enum {
   PLAN__NODE__KIND_STAGE_INPUT = 13,
   PLAN__NODE__KIND_WRITE = 14,
   PLAN__NODE__KIND_UNION_ALL = 15,
-  PLAN__NODE__KIND_WINDOW = 16
+  PLAN__NODE__KIND_WINDOW = 16,
+  PLAN__NODE__KIND_RECURSIVE_CTE = 17,
+  PLAN__NODE__KIND_WORKING_TABLE = 18
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(PLAN__NODE__KIND__CASE)
 } Plan__Node__KindCase;
 
@@ -853,6 +891,8 @@ struct  Plan__Node
     Plan__Write *write;
     Plan__UnionAll *union_all;
     Plan__Window *window;
+    Plan__RecursiveCte *recursive_cte;
+    Plan__WorkingTable *working_table;
   };
 };
 #define PLAN__NODE__INIT \
@@ -1484,6 +1524,44 @@ Plan__UnionAll *
 void   plan__union_all__free_unpacked
                      (Plan__UnionAll *message,
                       ProtobufCAllocator *allocator);
+/* Plan__RecursiveCte methods */
+void   plan__recursive_cte__init
+                     (Plan__RecursiveCte         *message);
+size_t plan__recursive_cte__get_packed_size
+                     (const Plan__RecursiveCte   *message);
+size_t plan__recursive_cte__pack
+                     (const Plan__RecursiveCte   *message,
+                      uint8_t             *out);
+size_t plan__recursive_cte__pack_to_buffer
+                     (const Plan__RecursiveCte   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__RecursiveCte *
+       plan__recursive_cte__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__recursive_cte__free_unpacked
+                     (Plan__RecursiveCte *message,
+                      ProtobufCAllocator *allocator);
+/* Plan__WorkingTable methods */
+void   plan__working_table__init
+                     (Plan__WorkingTable         *message);
+size_t plan__working_table__get_packed_size
+                     (const Plan__WorkingTable   *message);
+size_t plan__working_table__pack
+                     (const Plan__WorkingTable   *message,
+                      uint8_t             *out);
+size_t plan__working_table__pack_to_buffer
+                     (const Plan__WorkingTable   *message,
+                      ProtobufCBuffer     *buffer);
+Plan__WorkingTable *
+       plan__working_table__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   plan__working_table__free_unpacked
+                     (Plan__WorkingTable *message,
+                      ProtobufCAllocator *allocator);
 /* Plan__Filter methods */
 void   plan__filter__init
                      (Plan__Filter         *message);
@@ -1982,6 +2060,12 @@ typedef void (*Plan__CteScan_Closure)
 typedef void (*Plan__UnionAll_Closure)
                  (const Plan__UnionAll *message,
                   void *closure_data);
+typedef void (*Plan__RecursiveCte_Closure)
+                 (const Plan__RecursiveCte *message,
+                  void *closure_data);
+typedef void (*Plan__WorkingTable_Closure)
+                 (const Plan__WorkingTable *message,
+                  void *closure_data);
 typedef void (*Plan__Filter_Closure)
                  (const Plan__Filter *message,
                   void *closure_data);
@@ -2082,6 +2166,8 @@ extern const ProtobufCMessageDescriptor plan__scan__descriptor;
 extern const ProtobufCMessageDescriptor plan__values__descriptor;
 extern const ProtobufCMessageDescriptor plan__cte_scan__descriptor;
 extern const ProtobufCMessageDescriptor plan__union_all__descriptor;
+extern const ProtobufCMessageDescriptor plan__recursive_cte__descriptor;
+extern const ProtobufCMessageDescriptor plan__working_table__descriptor;
 extern const ProtobufCMessageDescriptor plan__filter__descriptor;
 extern const ProtobufCMessageDescriptor plan__project__descriptor;
 extern const ProtobufCMessageDescriptor plan__aggregate__descriptor;

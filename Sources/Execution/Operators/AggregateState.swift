@@ -15,6 +15,9 @@ final class AggregateState {
     private var keys: [Value] = []           // arg_min / arg_max: the key of the value held in `extremes`
     private var pairs: [PairMoments] = []    // covar_*, corr, regr_*
     private var sketches: [HyperLogLog] = [] // approx_count_distinct
+    /// With ORDER BY: each group's rows, fed in that order to a state without it when finished.
+    private var held: [[HeldRow]] = []
+    private struct HeldRow { var arg: Value; var extra: Value; var keys: [Value] }
 
     init(_ call: AggregateCall) { self.call = call }
 
@@ -25,12 +28,13 @@ final class AggregateState {
         let grow = n - counts.count
         guard grow > 0 else { return }
         counts.append(contentsOf: repeatElement(0, count: grow))
+        if !call.orderBy.isEmpty { held.append(contentsOf: repeatElement([], count: grow)); return }
         switch call.kind {
         case .sum, .avg:
             if exact { sums.append(contentsOf: repeatElement(0, count: grow)) } else { dsums.append(contentsOf: repeatElement(0, count: grow)) }
         case .stddev, .stddevPop, .varianceSamp, .variancePop:
             dsums.append(contentsOf: repeatElement(0, count: grow)); m2.append(contentsOf: repeatElement(0, count: grow))
-        case .min, .max, .any_value: extremes.append(contentsOf: repeatElement(.null, count: grow))
+        case .min, .max, .any_value, .first, .last: extremes.append(contentsOf: repeatElement(.null, count: grow))
         case .median, .stringAgg, .mode, .quantileCont, .quantileDisc: values.append(contentsOf: repeatElement([], count: grow))
         case .argMin, .argMax:
             extremes.append(contentsOf: repeatElement(.null, count: grow)); keys.append(contentsOf: repeatElement(.null, count: grow))
@@ -42,7 +46,23 @@ final class AggregateState {
         if call.distinct { seen.append(contentsOf: repeatElement([], count: grow)) }
     }
 
-    func update(_ ids: [Int32], _ arg: Column?, extra: Column? = nil, rows: Int) throws(SQLError) {
+    /// Adds `rows` rows, row `i` to group `ids[i]`; `orderKeys` are the values of the call's ORDER BY keys.
+    func update(_ ids: [Int32], _ arg: Column?, extra: Column? = nil, orderKeys: [Column] = [], rows: Int) throws(SQLError) {
+        if !call.orderBy.isEmpty {
+            for i in 0..<rows {
+                held[Int(ids[i])].append(HeldRow(arg: arg?.value(at: i) ?? .null, extra: extra?.value(at: i) ?? .null, keys: orderKeys.map { $0.value(at: i) }))
+            }
+            return
+        }
+        if call.kind == .first || call.kind == .last, let arg {
+            // NULLs count: first(x) is the first row's x, whatever it is (DuckDB).
+            for i in 0..<rows {
+                let g = Int(ids[i])
+                if call.kind == .last || counts[g] == 0 { extremes[g] = arg.value(at: i) }
+                counts[g] += 1
+            }
+            return
+        }
         if call.kind == .argMin || call.kind == .argMax, let arg, let extra {
             // The row with the least (greatest) key wins, the first of equal ones; rows with a NULL key or value do not count (DuckDB).
             let want = call.kind == .argMin ? -1 : 1
@@ -160,6 +180,7 @@ final class AggregateState {
     }
 
     func finish(_ groups: Int) throws(SQLError) -> Column {
+        if !call.orderBy.isEmpty { return try finishOrdered(groups) }
         var b = ColumnBuilder(type: call.type, capacity: groups)
         for g in 0..<groups {
             switch call.kind {
@@ -187,6 +208,8 @@ final class AggregateState {
                 b.append(double: call.kind == .stddev || call.kind == .stddevPop ? variance.squareRoot() : variance)
             case .min, .max, .any_value:
                 b.append(extremes[g])
+            case .first, .last:
+                b.append(counts[g] == 0 ? .null : extremes[g])
             case .median:
                 b.append(median(values[g]))
             case .stringAgg:
@@ -209,6 +232,35 @@ final class AggregateState {
             }
         }
         return b.finish()
+    }
+
+    /// Each group's held rows sorted by the call's keys (ties in the order they came), run through the call without them.
+    private func finishOrdered(_ groups: Int) throws(SQLError) -> Column {
+        var plain = call
+        plain.orderBy = []
+        let inner = AggregateState(plain)
+        inner.resize(groups)
+        let keys = call.orderBy
+        for g in 0..<groups where !held[g].isEmpty {
+            let rows = held[g].enumerated().sorted { x, y in
+                for (k, key) in keys.enumerated() {
+                    let a = x.element.keys[k], b = y.element.keys[k]
+                    if a.isNull || b.isNull {
+                        if a.isNull && b.isNull { continue }
+                        return a.isNull == key.nullsFirst
+                    }
+                    let c = ValueOrder.compare(a, b)
+                    if c != 0 { return key.ascending ? c < 0 : c > 0 }
+                }
+                return x.offset < y.offset
+            }.map(\.element)
+            var args = ColumnBuilder(type: argType, capacity: rows.count)
+            var extras = ColumnBuilder(type: call.extra?.type ?? .null, capacity: rows.count)
+            for r in rows { args.append(r.arg); extras.append(r.extra) }
+            try inner.update([Int32](repeating: Int32(g), count: rows.count), call.argument == nil ? nil : args.finish(),
+                             extra: call.extra == nil ? nil : extras.finish(), rows: rows.count)
+        }
+        return try inner.finish(groups)
     }
 
     /// The most frequent value; among equally frequent ones, the first met.

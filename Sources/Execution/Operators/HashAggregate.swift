@@ -211,7 +211,9 @@ final class GroupTable {
             if let e = s.call.extra {
                 if let c = evaluated[e] { extra = c } else { let c = try Evaluator.evaluate(e, b); evaluated[e] = c; extra = c }
             }
-            try s.update(ids, arg, extra: extra, rows: b.rowCount)
+            var keys: [Column] = []
+            for k in s.call.orderBy { keys.append(try Evaluator.evaluate(k.expr, b)) }
+            try s.update(ids, arg, extra: extra, orderKeys: keys, rows: b.rowCount)
         }
     }
 

@@ -65,6 +65,13 @@ public enum PhysicalNode: Sendable {
     /// Every row of every input (UNION ALL), inputs of the same column types.
     /// Partition k reads each input's partition k (an input in one partition, from partition 0).
     case union
+    /// WITH RECURSIVE, in one partition: inputs anchor and step. The anchor's
+    /// rows, then the step run again and again over the rows the last round
+    /// added (its `workingTable(id)` leaves), until a round adds none;
+    /// `distinct` (UNION) drops rows produced before.
+    case recursiveCTE(id: Int, distinct: Bool)
+    /// Inside a recursive CTE's step: the rows of the round before. A leaf.
+    case workingTable(id: Int)
 }
 
 public enum BuildDistribution: String, Sendable {
@@ -194,7 +201,7 @@ extension PhysicalPlan {
     public var partitioning: Partitioning {
         switch node {
         case .scan: return .spread
-        case .values, .cteScan: return .single
+        case .values, .cteScan, .recursiveCTE, .workingTable: return .single
         case .union: return inputs.allSatisfy { if case .single = $0.partitioning { true } else { false } } ? .single : .spread
         case .exchange(let e): return e.partitioning
         case .stageInput(_, let e): return e.partitioning
@@ -240,7 +247,8 @@ extension PhysicalNode {
     public var expressions: [BoundExpr] {
         switch self {
         case .scan(let s): return s.filters
-        case .values, .cteScan, .limit, .write, .union, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return []
+        case .values, .cteScan, .limit, .write, .union, .recursiveCTE, .workingTable, .exchange(.gather(.any)), .exchange(.gather(.preserve)),
+             .exchange(.broadcast): return []
         case .stageInput(_, let e): return PhysicalNode.exchange(e).expressions
         case .filter(let e): return [e]
         case .project(let es): return es
@@ -266,7 +274,8 @@ extension PhysicalNode {
             return out
         }
         switch self {
-        case .values, .cteScan, .limit, .write, .union, .exchange(.gather(.any)), .exchange(.gather(.preserve)), .exchange(.broadcast): return self
+        case .values, .cteScan, .limit, .write, .union, .recursiveCTE, .workingTable, .exchange(.gather(.any)), .exchange(.gather(.preserve)),
+             .exchange(.broadcast): return self
         case .scan(var s):
             s.filters = try all(s.filters)
             return .scan(s)

@@ -86,8 +86,8 @@ struct PlanCheck {
         for i in p.inputs { try node(i) }
         let want: Int
         switch p.node {
-        case .scan, .values, .cteScan, .stageInput: want = 0
-        case .hashJoin, .nestedLoopJoin: want = 2
+        case .scan, .values, .cteScan, .stageInput, .workingTable: want = 0
+        case .hashJoin, .nestedLoopJoin, .recursiveCTE: want = 2
         case .union: want = max(2, p.inputs.count)
         default: want = 1
         }
@@ -123,6 +123,13 @@ struct PlanCheck {
             try same(input.fields.map(\.type))
         case .union:
             for i in p.inputs { try same(i.schema.fields.map(\.type)) }
+        case .recursiveCTE(let id, _):
+            for i in p.inputs { try same(i.schema.fields.map(\.type)) }
+            for w in p.inputs[1].allNodes {
+                if case .workingTable(id) = w.node { try same(w.schema.fields.map(\.type)) }
+            }
+        case .workingTable:
+            break   // its recursive CTE checks it (and a working table outside one fails when it runs)
         case .project(let es):
             try over(es, input)
             try same(es.map(\.type))

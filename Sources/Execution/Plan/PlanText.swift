@@ -82,6 +82,10 @@ enum PlanText {
         case .write(let w):
             return "WRITE \(w.format) to \(w.directory)" + (w.fileName.isEmpty ? "" : "/\(w.fileName)")
                 + (w.partitionBy.isEmpty ? "" : " partitioned by (" + w.partitionBy.joined(separator: ", ") + ")")
+        case .recursiveCTE(let id, let distinct):
+            return "RECURSIVE_CTE r\(id + 1) (\(distinct ? "UNION" : "UNION ALL")) [" + p.schema.fields.map(\.name).joined(separator: ", ") + "]"
+        case .workingTable(let id):
+            return "WORKING_TABLE r\(id + 1) [" + p.schema.fields.map(\.name).joined(separator: ", ") + "]"
         case .cteScan(let id):
             return "CTE_SCAN cte\(id + 1) [" + p.schema.fields.map(\.name).joined(separator: ", ") + "]"
         case .filter(let e):

@@ -86,6 +86,21 @@ struct PhysicalPlanner {
                 collected.cteIndex[key] = id
             }
             return (PhysicalPlan(.cteScan(id: id), schema: schema(cols)), cols.map(\.id))
+        case .recursive(let anchor, let step, let id, let distinct, let cols):
+            // Each side in one partition, its columns in the CTE's order (they run again every round, in this process or task).
+            var sides: [PhysicalPlan] = []
+            for input in [anchor, step] {
+                var (child, layout) = try build(input)
+                if layout != input.columns.map(\.id) {
+                    var exprs: [BoundExpr] = []
+                    for c in input.columns { exprs.append(try compile(.column(c.id, c.type), layout)) }
+                    child = PhysicalPlan(.project(exprs), inputs: [child], schema: schema(input.columns))
+                }
+                sides.append(gathered(child))
+            }
+            return (PhysicalPlan(.recursiveCTE(id: id, distinct: distinct), inputs: sides, schema: schema(cols)), cols.map(\.id))
+        case .workingTable(let id, let cols):
+            return (PhysicalPlan(.workingTable(id: id), schema: schema(cols)), cols.map(\.id))
         case .union(let inputs, let cols):
             var children: [PhysicalPlan] = []
             for input in inputs {

@@ -48,7 +48,9 @@ public struct StageCutter: Sendable {
             let subqueries = StageCutter.subqueriesUsed(fragment)
             var tasks = 1
             var shares: [[ScanShare]]? = nil
-            if !fragment.shuffledStageInputs.isEmpty {
+            if fragment.allNodes.contains(where: { if case .recursiveCTE = $0.node { true } else { false } }) {
+                // A recursive CTE runs its rounds in one task, over all of its files.
+            } else if !fragment.shuffledStageInputs.isEmpty {
                 tasks = cutter.partitions
             } else if let scan = fragment.allNodes.lazy.compactMap({ if case .scan(let s) = $0.node { s } else { nil } }).first {
                 shares = cutter.share(scan)
@@ -96,6 +98,12 @@ public struct StageCutter: Sendable {
                 var leaf = PhysicalPlan(.stageInput(stage: s, exchange: .gather(.preserve)), schema: p.schema)
                 leaf.id = p.id
                 return leaf
+            case .recursiveCTE:
+                // Its sides run again every round, in the task, exchanges as threads: nothing below is cut.
+                guard !p.allNodes.contains(where: { if case .cteScan = $0.node { true } else { false } }) else {
+                    throw SQLError.unsupported("a recursive CTE that reads another CTE used more than once does not run on the cluster yet; run it with --local", .unknown)
+                }
+                return p
             default:
                 var new: [PhysicalPlan] = []
                 for i in p.inputs { new.append(try cut(i, &inputs)) }

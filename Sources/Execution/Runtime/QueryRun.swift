@@ -12,6 +12,8 @@ final class QueryRun {
     let context: RunContext
     private var subqueryRows: [[RecordBatch]] = []
     private let cteRows: [Once<HeldRows>]
+    /// What each running recursive CTE's step reads: the rows its last round added.
+    let workingTables = Locked<[Int: [RecordBatch]]>([:])
     /// On the cluster: this task's index, what it reads from earlier stages,
     /// and the slices of its shuffled inputs when the stage has a layout.
     let stageTask: (index: Int, reader: any StageReader, reads: [InputSlice]?, writeTag: String)?
@@ -99,7 +101,7 @@ final class QueryRun {
     }
 
     /// One tree's rows, collected.
-    private func execute(_ plan: PhysicalPlan, tree: Int, parent: RunContext) throws(SQLError) -> [RecordBatch] {
+    func execute(_ plan: PhysicalPlan, tree: Int, parent: RunContext) throws(SQLError) -> [RecordBatch] {
         var out: [RecordBatch] = []
         try execute(plan, tree: tree, parent: parent) { out.append($0) }
         return out
@@ -209,6 +211,17 @@ final class TreeRun {
         case .cteScan(let id):
             let run = query, ctx = context
             op = SharedRowsSource(schema: p.schema, context: context) { () throws(SQLError) in try run.cte(id, from: ctx) }
+        case .recursiveCTE(let id, let distinct):
+            let run = query, ctx = context, tree = self.tree
+            op = SharedRowsSource(schema: p.schema, context: context) { () throws(SQLError) in
+                try run.recursive(p, id: id, distinct: distinct, tree: tree, from: ctx)
+            }
+        case .workingTable(let id):
+            // Read when the round's operators are made, after the round before has finished.
+            guard let rows = query.workingTables.withLock({ $0[id] }) else {
+                throw SQLError.execution("Invalid plan: working table r\(id + 1) is read outside its recursive CTE")
+            }
+            op = ValuesOperator(k == 0 ? rows : [], schema: p.schema, context: context)
         case .filter(let e):
             op = FilterOperator(try self.operator(p.inputs[0], partition: k), e, context: context)
         case .union:

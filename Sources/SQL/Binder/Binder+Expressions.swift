@@ -46,6 +46,19 @@ extension Binder {
             var bound: [BoundExpr] = []
             for a in args { bound.append(try bindExpr(a, scope)) }
             return try bindFunction(name, bound, args.map(\.location), loc)
+        case .orderedAggregate(let f, let order):
+            guard case .function(let name, let args, let distinct, let star) = f.kind, let kind = aggregateKind(name, star: star) else {
+                throw SQLError.binder("ORDER BY inside a call's arguments is only for aggregate functions", loc)
+            }
+            guard case .aggregate(var call) = try bindAggregate(kind, name: name, args: args, distinct: distinct, scope, loc) else {
+                throw SQLError.binder("internal error: \(name) did not bind to an aggregate", loc)
+            }
+            for o in order {
+                let key = try bindExpr(o.expr, scope)
+                if containsAggregate(key) { throw SQLError.binder("aggregate function calls cannot be nested", o.expr.location) }
+                call.orderBy.append(SortKey(expr: key, ascending: o.ascending, nullsFirst: o.nullsFirst ?? false))
+            }
+            return .aggregate(call)
         case .window(let name, let args, let distinct, let star, let spec):
             return try bindWindow(name, args, distinct: distinct, star: star, spec, scope, loc)
         case .caseWhen(let operand, let whens, let otherwise):
@@ -245,7 +258,9 @@ extension Binder {
         case "median": return .median
         case "bool_and": return .bool_and
         case "bool_or": return .bool_or
-        case "any_value", "first", "arbitrary": return .any_value
+        case "any_value", "arbitrary": return .any_value
+        case "first": return .first
+        case "last": return .last
         case "string_agg", "group_concat", "listagg": return .stringAgg
         case "arg_min", "argmin", "min_by": return .argMin
         case "arg_max", "argmax", "max_by": return .argMax
@@ -289,7 +304,7 @@ extension Binder {
             case .integer, .bigint, .double, .null: type = .double
             default: throw SQLError.binder("median() needs a number or date, not \(t)", args[0].location)
             }
-        case .min, .max, .any_value, .mode: type = t == .null ? .integer : t
+        case .min, .max, .any_value, .mode, .first, .last: type = t == .null ? .integer : t
         case .bool_and, .bool_or:
             input = try coerce(arg, to: .boolean, at: loc); type = .boolean
         default:

@@ -14,11 +14,20 @@ public final class Binder {
     final class CTE {
         let query: Query
         let references: Int
+        /// In a WITH RECURSIVE and reads itself; `columns` names its columns (else the anchor's names do).
+        let recursive: Bool
+        let columns: [String]
         var shared: SharedPlan?
         /// Being bound now: a reference to it from inside itself would recurse forever.
         var binding = false
-        init(query: Query, references: Int) { self.query = query; self.references = references }
+        /// While its recursive part is bound: what a reference to itself reads.
+        var working: (id: Int, names: [String], types: [DataType])?
+        init(query: Query, references: Int, recursive: Bool = false, columns: [String] = []) {
+            self.query = query; self.references = references; self.recursive = recursive; self.columns = columns
+        }
     }
+    /// Recursive CTEs bound so far (each one's working table has its own id).
+    var nextRecursionID = 0
     /// Scopes of the queries enclosing the subquery being bound: a name found only
     /// there makes the subquery correlated (the optimizer turns it into a join).
     var outerScopes: [Scope] = []
@@ -46,8 +55,10 @@ public final class Binder {
             var frame: [String: CTE] = [:]
             cteStack.append(frame)
             let counts = References.count(in: q)
-            for (name, cte) in q.ctes {
-                frame[name.lowercased()] = CTE(query: cte, references: counts[name.lowercased(), default: 0])
+            for (name, cte, columns) in q.ctes {
+                let key = name.lowercased()
+                let recursive = q.recursive && References.count(in: cte)[key, default: 0] > 0
+                frame[key] = CTE(query: cte, references: counts[key, default: 0], recursive: recursive, columns: columns)
                 cteStack[cteStack.count - 1] = frame
             }
         }
@@ -497,6 +508,9 @@ public final class Binder {
         case .column(let parts): return parts.last!
         case .function(let n, let args, _, let star):
             return n + "(" + (star ? "*" : args.map(displayName).joined(separator: ", ")) + ")"
+        case .orderedAggregate(let f, let order):
+            let keys = order.map { displayName($0.expr) + ($0.ascending ? "" : " DESC") }.joined(separator: ", ")
+            return String(displayName(f).dropLast()) + " ORDER BY " + keys + ")"
         case .literal(.number(let n)): return n
         case .literal(.string(let s)): return "'\(s)'"
         case .cast(let inner, let t): return "CAST(\(displayName(inner)) AS \(t))"
@@ -514,11 +528,23 @@ public final class Binder {
             let key = name.lowercased()
             for frame in cteStack.reversed() {
                 if let cte = frame[key] {
-                    guard !cte.binding else {
-                        throw SQLError.binder("Circular reference to CTE \"\(name)\": a CTE cannot read itself (recursive CTEs are not supported yet)", loc)
+                    if cte.binding {
+                        guard let working = cte.working else {
+                            throw SQLError.binder(cte.recursive
+                                ? "recursive CTE \"\(name)\" reads itself before its UNION: the query before UNION (the anchor) must not"
+                                : "Circular reference to CTE \"\(name)\": a CTE that reads itself needs WITH RECURSIVE", loc)
+                        }
+                        let cols = zip(working.names, working.types).map { newColumn($0, $1, table: alias ?? name) }
+                        return (.workingTable(id: working.id, columns: cols), Scope(columns: cols, table: alias ?? name))
                     }
                     cte.binding = true
                     defer { cte.binding = false }
+                    if cte.recursive {
+                        // Always computed once and read by every reference (its rounds cannot be inlined).
+                        if cte.shared == nil { cte.shared = SharedPlan(plan: try bindRecursive(cte, name: name, loc)) }
+                        let cols = cte.shared!.plan.columns.map { newColumn($0.name, $0.type, table: alias ?? name) }
+                        return (.materialized(cte.shared!, columns: cols), Scope(columns: cols, table: alias ?? name))
+                    }
                     guard cte.references > 1 else { return requalify(try bindQuery(cte.query, outer: nil), as: alias ?? name) }
                     if cte.shared == nil { cte.shared = SharedPlan(plan: try bindQuery(cte.query, outer: nil)) }
                     let shared = cte.shared!

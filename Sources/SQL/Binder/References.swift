@@ -42,6 +42,7 @@ enum References {
         case .binary(_, let l, let r), .isDistinctFrom(let l, let r, _): visit(l, &c); visit(r, &c)
         case .like(let l, let r, _, _, let e): visit(l, &c); visit(r, &c); if let e { visit(e, &c) }
         case .function(_, let args, _, _), .listLiteral(let args): for a in args { visit(a, &c) }
+        case .orderedAggregate(let f, let order): visit(f, &c); for o in order { visit(o.expr, &c) }
         case .window(_, let args, _, _, let w):
             for a in args + w.partitionBy + w.orderBy.map(\.expr) { visit(a, &c) }
         case .caseWhen(let op, let whens, let other):

@@ -33,7 +33,7 @@ public struct Optimizer {
         (try? plan.transformUp { (p) throws(SQLError) -> LogicalPlan in
             guard case .aggregate(let input, let groups, let aggs, let cols) = p else { return p }
             let mergeable: Set<AggregateKind> = [.countStar, .count, .sum, .avg, .min, .max, .any_value, .bool_and, .bool_or]
-            guard !aggs.isEmpty, aggs.allSatisfy({ mergeable.contains($0.kind) && !$0.distinct }) else { return p }
+            guard !aggs.isEmpty, aggs.allSatisfy({ mergeable.contains($0.kind) && !$0.distinct && $0.orderBy.isEmpty }) else { return p }
             func fresh(_ name: String, _ t: DataType) -> PlanColumn { PlanColumn(id: ids.next(), name: name, table: nil, type: t) }
             let partialGroups = groups.enumerated().map { fresh(cols[$0.offset].name, $0.element.type) }
             var partialCalls: [AggregateCall] = [], partialCols: [PlanColumn] = []
@@ -149,8 +149,11 @@ public struct Optimizer {
             return try pushDown(p, preds + Optimizer.conjuncts(e))
         case .scan(let src, let fields, let cols, let filters):
             return .scan(src, fields: fields, columns: cols, filters: filters + preds)
-        case .values, .materialized, .partialAggregate:
+        case .values, .materialized, .partialAggregate, .workingTable:
             return applyFilters(plan, preds)
+        case .recursive(let anchor, let step, let id, let distinct, let cols):
+            // Nothing from above moves in (a filter on the result is not one on each round), but each side is pushed down in itself.
+            return applyFilters(.recursive(try pushDown(anchor, []), try pushDown(step, []), id: id, distinct: distinct, columns: cols), preds)
         case .union(let inputs, let cols):
             // A predicate on the union's columns holds for each input's rows under that input's column ids.
             let ids = Set(cols.map(\.id))
@@ -370,7 +373,11 @@ public struct Optimizer {
             var f: [Int] = [], c: [PlanColumn] = []
             for (field, col) in zip(fields, cols) where need.contains(col.id) { f.append(field); c.append(col) }
             return .scan(src, fields: f, columns: c, filters: filters.map(pruneSubqueries))
-        case .values, .materialized, .partialAggregate: return plan
+        case .values, .materialized, .partialAggregate, .workingTable: return plan
+        case .recursive(let anchor, let step, let id, let distinct, let cols):
+            // Every column feeds the next round: nothing is pruned from either side's output.
+            return .recursive(prune(anchor, required: Set(anchor.columns.map(\.id))), prune(step, required: Set(step.columns.map(\.id))),
+                              id: id, distinct: distinct, columns: cols)
         case .union(let inputs, let cols):
             // Columns nobody reads go from every input alike (positions must keep lining up).
             var keep = cols.indices.filter { required.contains(cols[$0].id) }
@@ -437,6 +444,8 @@ public enum Estimator {
         case .scan(let src, _, _, let filters):
             return max(1, filters.reduce(src.estimatedRows) { $0 * selectivity($1) })
         case .values(let r, _): return Double(r.count)
+        case .recursive(let anchor, _, _, _, _): return rows(anchor) * 10
+        case .workingTable: return 10
         case .materialized(let shared, _): return rows(shared.plan)
         case .partialAggregate(let p, let g, _, _): return g.isEmpty ? 1 : max(1, rows(p) / 10)
         case .filter(let p, let e): return max(1, rows(p) * selectivity(e))

@@ -22,12 +22,16 @@ public indirect enum Statement: Sendable {
 }
 
 public struct Query: Sendable {
-    public var ctes: [(name: String, query: Query)] = []
+    /// `WITH [RECURSIVE]`: `columns` is set only for a recursive CTE (the
+    /// others have their column list applied as a rename of their query).
+    public var ctes: [(name: String, query: Query, columns: [String])] = []
+    /// `WITH RECURSIVE`: a CTE of this list may read itself.
+    public var recursive = false
     public var body: QueryBody
     public var orderBy: [OrderItem] = []
     public var limit: Expr?
     public var offset: Expr?
-    public init(ctes: [(name: String, query: Query)] = [], body: QueryBody, orderBy: [OrderItem] = [], limit: Expr? = nil, offset: Expr? = nil) {
+    public init(ctes: [(name: String, query: Query, columns: [String])] = [], body: QueryBody, orderBy: [OrderItem] = [], limit: Expr? = nil, offset: Expr? = nil) {
         self.ctes = ctes; self.body = body; self.orderBy = orderBy; self.limit = limit; self.offset = offset
     }
 }
@@ -181,6 +185,8 @@ public indirect enum ExprKind: Sendable {
     case unary(String, Expr)                       // "-", "+", "NOT"
     case binary(String, Expr, Expr)                // arithmetic, comparison, AND, OR, ||
     case function(String, [Expr], distinct: Bool, star: Bool)
+    /// `agg(args ORDER BY ...)`: an aggregate (a `.function`) fed its rows in this order.
+    case orderedAggregate(Expr, [OrderItem])
     /// `f(args) OVER (...)`.
     case window(String, [Expr], distinct: Bool, star: Bool, WindowSpec)
     case caseWhen(operand: Expr?, whens: [(Expr, Expr)], otherwise: Expr?)
@@ -214,6 +220,9 @@ extension Expr {
         case .unary(let op, let x): k = .unary(op, r(x))
         case .binary(let op, let a, let b): k = .binary(op, r(a), r(b))
         case .function(let n, let args, let d, let s): k = .function(n, args.map(r), distinct: d, star: s)
+        case .orderedAggregate(let f, var order):
+            for i in order.indices { order[i].expr = r(order[i].expr) }
+            k = .orderedAggregate(r(f), order)
         case .window(let n, let args, let d, let s, var w):
             w.partitionBy = w.partitionBy.map(r)
             for i in w.orderBy.indices { w.orderBy[i].expr = r(w.orderBy[i].expr) }

@@ -281,9 +281,10 @@ public struct Parser {
 
     // MARK: queries
     mutating func query() throws(SQLError) -> Query {
-        var ctes: [(String, Query)] = []
+        var ctes: [(name: String, query: Query, columns: [String])] = []
+        var recursive = false
         if acceptKeyword("WITH") {
-            _ = acceptKeyword("RECURSIVE")
+            recursive = acceptKeyword("RECURSIVE")
             repeat {
                 let loc = peek.location
                 let name = try identifier("a CTE name")
@@ -301,7 +302,12 @@ public struct Parser {
                 try expect("(")
                 let q = try query()
                 try expect(")")
-                ctes.append((name, Self.renamed(q, columns, loc)))
+                // A recursive CTE keeps its column list: the binder names the anchor's columns with it.
+                if recursive && References.count(in: q)[name.lowercased(), default: 0] > 0 {
+                    ctes.append((name, q, columns))
+                } else {
+                    ctes.append((name, Self.renamed(q, columns, loc), []))
+                }
             } while accept(",")
         }
         // INTERSECT binds tighter than UNION and EXCEPT, which go left to right (the standard's precedence).
@@ -315,6 +321,7 @@ public struct Parser {
         }
         var q = Query(body: body)
         q.ctes = ctes
+        q.recursive = recursive
         if acceptKeywords("ORDER", "BY") {
             repeat {
                 let loc = peek.location
@@ -936,13 +943,22 @@ public struct Parser {
                 let distinct = acceptKeyword("DISTINCT")
                 var args: [Expr] = []
                 if !isSymbol(")") { repeat { args.append(try expression()) } while accept(",") }
+                // string_agg(x, ',' ORDER BY y): the aggregate takes its rows in this order.
+                var order: [OrderItem] = []
+                if !args.isEmpty, acceptKeywords("ORDER", "BY") {
+                    repeat { order.append(try orderDirection(OrderItem(expr: try expression()))) } while accept(",")
+                }
                 try expect(")")
                 if let f = try aggregateFilter(), !args.isEmpty {
                     // agg(x) FILTER (WHERE c) is agg over x where c holds: aggregates skip the NULLs this leaves elsewhere.
                     args[0] = Expr(.caseWhen(operand: nil, whens: [(f, args[0])], otherwise: nil), args[0].location)
                 }
-                if acceptKeyword("OVER") { return Expr(.window(name, args, distinct: distinct, star: false, try overClause()), loc) }
-                return Expr(.function(name, args, distinct: distinct, star: false), loc)
+                if acceptKeyword("OVER") {
+                    guard order.isEmpty else { throw SQLError.unsupported("ORDER BY inside a window function's arguments", loc) }
+                    return Expr(.window(name, args, distinct: distinct, star: false, try overClause()), loc)
+                }
+                let call = Expr(.function(name, args, distinct: distinct, star: false), loc)
+                return order.isEmpty ? call : Expr(.orderedAggregate(call, order), loc)
             }
             if Parser.reserved.contains(k) { throw unexpected("an expression") }
             return try columnRef()

@@ -164,7 +164,9 @@ public enum AggregateKind: String, Sendable, Hashable, CaseIterable {
          stringAgg = "string_agg", argMin = "arg_min", argMax = "arg_max", mode, quantileCont = "quantile_cont", quantileDisc = "quantile_disc",
          covarPop = "covar_pop", covarSamp = "covar_samp", corr, regrSlope = "regr_slope", regrIntercept = "regr_intercept",
          regrCount = "regr_count", regrR2 = "regr_r2", regrAvgX = "regr_avgx", regrAvgY = "regr_avgy", regrSXX = "regr_sxx",
-         regrSYY = "regr_syy", regrSXY = "regr_sxy", approxCountDistinct = "approx_count_distinct"
+         regrSYY = "regr_syy", regrSXY = "regr_sxy", approxCountDistinct = "approx_count_distinct",
+         /// The first (last) row's value, NULL or not: of the rows in the call's ORDER BY, else in the order they come.
+         first, last
 
     /// Aggregates of two arguments: the second (`AggregateCall.extra`) is the
     /// separator (string_agg), the ordering key (arg_min, arg_max), the
@@ -184,23 +186,27 @@ public struct AggregateCall: Sendable, Hashable {
     public var type: DataType
     /// The second argument of the kinds that take one (see `AggregateKind.takesExtra`).
     public var extra: BoundExpr?
+    /// `string_agg(x, ',' ORDER BY y)`: the order the call takes its rows in (empty: any).
+    public var orderBy: [SortKey]
 
-    public init(kind: AggregateKind, argument: BoundExpr?, distinct: Bool, type: DataType, extra: BoundExpr? = nil) {
+    public init(kind: AggregateKind, argument: BoundExpr?, distinct: Bool, type: DataType, extra: BoundExpr? = nil, orderBy: [SortKey] = []) {
         self.kind = kind
         self.argument = argument
         self.distinct = distinct
         self.type = type
         self.extra = extra
+        self.orderBy = orderBy
     }
 
-    /// Its argument expressions.
-    public var expressions: [BoundExpr] { [argument, extra].compactMap { $0 } }
+    /// Its argument expressions, then its ORDER BY keys'.
+    public var expressions: [BoundExpr] { [argument, extra].compactMap { $0 } + orderBy.map(\.expr) }
 
-    /// This call with `f` applied to its arguments.
+    /// This call with `f` applied to its arguments and keys.
     public func mapExpressions(_ f: (BoundExpr) throws(SQLError) -> BoundExpr) throws(SQLError) -> AggregateCall {
         var c = self
         c.argument = try argument.map(f)
         c.extra = try extra.map(f)
+        for i in c.orderBy.indices { c.orderBy[i].expr = try f(c.orderBy[i].expr) }
         return c
     }
 }

@@ -50,11 +50,19 @@ public indirect enum LogicalPlan: Sendable {
     /// Every input row with one more column per window call (`columns`, in
     /// order); the calls share one PARTITION BY and ORDER BY.
     case window(LogicalPlan, [WindowCall], columns: [PlanColumn])
+    /// WITH RECURSIVE: the anchor's rows (first input), then the step's
+    /// (second) run again over the rows the last round added, which it reads
+    /// as `workingTable(id)`, until a round adds none. `distinct` (UNION, not
+    /// UNION ALL): a row produced before is not added again. Inputs' columns
+    /// line up with `columns` by position. Only ever the plan of a shared CTE.
+    case recursive(LogicalPlan, LogicalPlan, id: Int, distinct: Bool, columns: [PlanColumn])
+    /// Inside a recursive CTE's step: the rows the last round added.
+    case workingTable(id: Int, columns: [PlanColumn])
 
     public var columns: [PlanColumn] {
         switch self {
         case .scan(_, _, let c, _), .values(_, let c), .project(_, _, let c), .aggregate(_, _, _, let c), .materialized(_, let c), .partialAggregate(_, _, _, let c),
-             .union(_, let c): return c
+             .union(_, let c), .recursive(_, _, _, _, let c), .workingTable(_, let c): return c
         case .filter(let p, _), .sort(let p, _), .limit(let p, _, _): return p.columns
         case .window(let p, _, let c): return p.columns + c
         case .join(let l, let r, let kind, _, _):
@@ -68,7 +76,8 @@ public indirect enum LogicalPlan: Sendable {
 
     public var inputs: [LogicalPlan] {
         switch self {
-        case .scan, .values, .materialized: return []
+        case .scan, .values, .materialized, .workingTable: return []
+        case .recursive(let a, let s, _, _, _): return [a, s]
         case .filter(let p, _), .project(let p, _, _), .aggregate(let p, _, _, _), .sort(let p, _), .limit(let p, _, _), .partialAggregate(let p, _, _, _),
              .window(let p, _, _): return [p]
         case .join(let l, let r, _, _, _): return [l, r]
@@ -92,7 +101,8 @@ extension LogicalPlan {
     public func withNewInputs(_ new: [LogicalPlan]) -> LogicalPlan {
         precondition(new.count == inputs.count, "Internal inconsistency: \(new.count) inputs for a node with \(inputs.count) (this is a bug, please report it)")
         switch self {
-        case .scan, .values, .materialized: return self
+        case .scan, .values, .materialized, .workingTable: return self
+        case .recursive(_, _, let id, let d, let c): return .recursive(new[0], new[1], id: id, distinct: d, columns: c)
         case .filter(_, let e): return .filter(new[0], e)
         case .project(_, let e, let c): return .project(new[0], e, columns: c)
         case .aggregate(_, let g, let a, let c): return .aggregate(new[0], groups: g, aggregates: a, columns: c)
@@ -133,7 +143,7 @@ extension LogicalPlan {
             return out
         }
         switch self {
-        case .materialized, .union: return self
+        case .materialized, .union, .recursive, .workingTable: return self
         case .scan(let s, let fields, let c, let filters): return .scan(s, fields: fields, columns: c, filters: try all(filters))
         case .values(let rows, let c):
             var out: [[BoundExpr]] = []
