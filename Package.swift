@@ -33,6 +33,7 @@ let package = Package(
         .target(name: "CSpawn", path: "Sources/CSpawn"),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4"),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CPCRE2", path: "Sources/CPCRE2"),
 
         // What the daemons need of the host: data-dir locks, joined threads,
         // guarded task processes, supervised children, /proc readings (wraps CSpawn).
@@ -72,10 +73,12 @@ let package = Package(
         // the tests run, keep them, as the standard library's own build does.
         // LZ4 blocks, gzip streams and CRC-32.
         .target(name: "Compression", dependencies: ["CLZ4", "CZlib"]),
+        // Regular expressions (PCRE2): compiled patterns, matches, replacement.
+        .target(name: "Patterns", dependencies: ["CPCRE2"]),
         // Types, column buffers, record batches, hashing, the batch encoding.
         .target(name: "Columnar", dependencies: ["Compression"], swiftSettings: engineSettings),
         // Parser, binder, logical plan, optimizer, expression evaluation.
-        .target(name: "SQL", dependencies: ["Columnar"], swiftSettings: engineSettings),
+        .target(name: "SQL", dependencies: ["Columnar", "Patterns"], swiftSettings: engineSettings),
         // Operators, file formats, the in-process session (`sluice query --local`).
         .target(name: "Execution", dependencies: ["SQL", "Columnar", "Compression"], swiftSettings: engineSettings),
         // Physical plans to and from protobuf (proto/plan.proto): what workers are sent.
@@ -90,6 +93,7 @@ let package = Package(
         .testTarget(name: "WireTests", dependencies: ["Wire", "Transport"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "Compression"]),
+        .testTarget(name: "PatternsTests", dependencies: ["Patterns"]),
         // What more than one test target checks against (DuckDB's TPC-H answers).
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "EngineTests", dependencies: ["Execution", "SQL", "Columnar", "TestSupport"], exclude: ["sql", "data", "tpch-sf0.1", "duckdb_check.py"]),

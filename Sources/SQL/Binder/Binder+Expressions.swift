@@ -5,6 +5,7 @@ extension Binder {
         let loc = e.location
         switch e.kind {
         case .column(let parts):
+            if parts.first == Expr.columnsMarker { throw SQLError.binder("COLUMNS(...) is only allowed in the select list", loc) }
             do {
                 let c = try scope.resolve(parts, at: loc)
                 return .column(c.id, c.type)

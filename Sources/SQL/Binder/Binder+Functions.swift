@@ -1,4 +1,5 @@
 import Columnar
+import Patterns
 
 extension Binder {
     /// Types a scalar function call and inserts the casts its arguments need.
@@ -64,6 +65,25 @@ extension Binder {
         case "split_part":
             try arity(3...3)
             return .call(.splitPart, [try arg(0, .varchar), try arg(1, .varchar), try intArg(2)], .varchar)
+        case "regexp_matches", "regexp_full_match":
+            try arity(2...3)
+            let options = try regexOptions(args, at: 2, locs, name)
+            return .call(name == "regexp_matches" ? .regexpMatches : .regexpFullMatch, [try arg(0, .varchar), try arg(1, .varchar), options], .boolean)
+        case "regexp_replace":
+            try arity(3...4)
+            let options = try regexOptions(args, at: 3, locs, name)
+            return .call(.regexpReplace, [try arg(0, .varchar), try arg(1, .varchar), try arg(2, .varchar), options], .varchar)
+        case "regexp_extract":
+            try arity(2...4)
+            var group = BoundExpr.literal(.int(0), .bigint)
+            if args.count > 2 {
+                guard case .literal(let v, _) = try ConstantFolder.fold(try intArg(2)), v.integer != nil else {
+                    throw SQLError.binder("regexp_extract() needs a constant group number", locs[2])
+                }
+                group = .literal(v, .bigint)
+            }
+            let options = try regexOptions(args, at: 3, locs, name)
+            return .call(.regexpExtract, [try arg(0, .varchar), try arg(1, .varchar), group, options], .varchar)
         case "make_date":
             try arity(3...3)
             return .call(.makeDate, [try intArg(0), try intArg(1), try intArg(2)], .date)
@@ -188,6 +208,20 @@ extension Binder {
     }
 }
 
+extension Binder {
+    /// A regular expression call's options argument: a constant string of known letters ('' when absent).
+    func regexOptions(_ args: [BoundExpr], at k: Int, _ locs: [SourceLocation], _ name: String) throws(SQLError) -> BoundExpr {
+        guard k < args.count else { return .literal(.string(""), .varchar) }
+        guard case .literal(let v, _) = try ConstantFolder.fold(try coerce(args[k], to: .varchar, at: locs[k])), case .string(let s) = v else {
+            throw SQLError.binder("\(name)() needs its options as a constant string such as 'i'", locs[k])
+        }
+        if let bad = s.first(where: { !RegexOptions.letters.contains($0) }) {
+            throw SQLError.binder("Unrecognized regex option \(bad) (known: c, i, l, m, n, p, s, g)", locs[k])
+        }
+        return .literal(.string(s), .varchar)
+    }
+}
+
 /// Names of date parts, with their accepted spellings.
 public enum DateParts {
     public static let all: Set<String> = ["year", "quarter", "month", "week", "day", "dayofweek", "dayofyear", "hour", "minute", "second", "millisecond", "microsecond", "epoch", "decade", "century"]
@@ -199,5 +233,32 @@ public enum DateParts {
                    "us": "microsecond", "microseconds": "microsecond"]
         let c = map[p] ?? p
         return all.contains(c) ? c : nil
+    }
+}
+
+extension Binder {
+    /// A select item with `COLUMNS('regex')` (or `COLUMNS(*)`): one item per
+    /// column of the FROM clause whose name the regex matches somewhere, with
+    /// its name (the column's own where the item is just COLUMNS(...)).
+    func expandColumns(_ e: Expr, _ scope: Scope) throws(SQLError) -> [(Expr, String)] {
+        guard let selector = e.columnsSelector else { return [(e, displayName(e))] }
+        let visible = scope.entries.filter { !$0.qualifiedOnly }
+        var picked = visible
+        if selector != "*" {
+            do throws(PatternError) {
+                let m = try Pattern(selector).matcher()
+                picked = []
+                for v in visible where try m.contains(v.column.name) { picked.append(v) }
+            } catch {
+                throw SQLError.binder("COLUMNS(): \(error.message)", e.location)
+            }
+        }
+        guard !picked.isEmpty else { throw SQLError.binder("No columns match the regex \"\(selector)\" in COLUMNS()", e.location) }
+        return picked.map { v in
+            let ref = Expr(.column(v.table.map { [$0, v.column.name] } ?? [v.column.name]), e.location)
+            let expanded = e.replacingColumns { parts in parts.first == Expr.columnsMarker ? ref : nil }
+            if case .column = e.kind { return (expanded, v.column.name) }
+            return (expanded, displayName(expanded))
+        }
     }
 }

@@ -242,6 +242,10 @@ public final class Binder {
                         items.append((.column(e.column.id, e.column.type), e.column.name, nil))
                     }
                 }
+            case .expr(let e, let alias) where e.columnsSelector != nil:
+                for (expanded, name) in try expandColumns(e, scope) {
+                    items.append((try bindExpr(expanded, scope), alias ?? name, expanded))
+                }
             case .expr(let e, let alias):
                 items.append((try bindExpr(e, scope), alias ?? displayName(e), e))
             }

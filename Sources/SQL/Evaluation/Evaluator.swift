@@ -110,6 +110,10 @@ public enum Evaluator {
             var cols: [Column] = []
             for a in args { cols.append(try evaluate(a, batch)) }
             return try RowKernels.evaluate(name, cols, t, rows: batch.rowCount)
+        case .regexpMatches, .regexpFullMatch, .regexpReplace, .regexpExtract:
+            var cols: [Column] = []
+            for a in args { cols.append(try evaluate(a, batch)) }
+            return try RegexKernels.call(name, cols, t, rows: batch.rowCount)
         case .tryCast:
             let c = try evaluate(args[0], batch)
             if let all = try? Cast.column(c, to: t) { return all }

@@ -208,6 +208,19 @@ public indirect enum ExprKind: Sendable {
 }
 
 extension Expr {
+    /// `COLUMNS('regex')` parses as a column reference `[columnsMarker, regex]` (`*` for COLUMNS(*)) until the binder expands it.
+    public static let columnsMarker = "*columns*"
+
+    /// The selector of the `COLUMNS(...)` in this expression, if it has one (outside subqueries).
+    public var columnsSelector: String? {
+        var found: String?
+        _ = replacingColumns { parts in
+            if parts.count == 2, parts[0] == Expr.columnsMarker { found = parts[1] }
+            return nil
+        }
+        return found
+    }
+
     /// This expression with column references replaced where `f` returns a
     /// replacement (the binder uses it for select-list aliases in WHERE/HAVING).
     /// Subqueries are left alone: their names are their own.

@@ -52,7 +52,29 @@ public struct Lexer {
                 continue
             }
             let start = loc(i)
-            if isIdentStart(c) {
+            if c | 0x20 == UInt8(ascii: "e"), i + 1 < b.count, b[i + 1] == 39 {
+                // E'...': a string with backslash escapes (\n, \t, \r, \\, \'), as PostgreSQL and DuckDB.
+                var j = i + 2
+                var bytes: [UInt8] = []
+                var closed = false
+                while j < b.count {
+                    if b[j] == 39 {
+                        if j + 1 < b.count, b[j + 1] == 39 { bytes.append(39); j += 2; continue }
+                        closed = true; j += 1; break
+                    }
+                    if b[j] == UInt8(ascii: "\\"), j + 1 < b.count {
+                        let escapes: [UInt8: UInt8] = [UInt8(ascii: "n"): 10, UInt8(ascii: "t"): 9, UInt8(ascii: "r"): 13, UInt8(ascii: "b"): 8, UInt8(ascii: "f"): 12]
+                        bytes.append(escapes[b[j + 1]] ?? b[j + 1])
+                        j += 2
+                        continue
+                    }
+                    if b[j] == 10 { line += 1; lineStart = j + 1 }
+                    bytes.append(b[j]); j += 1
+                }
+                guard closed else { throw SQLError.syntax("unterminated string literal", start) }
+                tokens.append(Token(kind: .string(String(decoding: bytes, as: UTF8.self)), location: start))
+                i = j
+            } else if isIdentStart(c) {
                 var j = i
                 while j < b.count, isIdentStart(b[j]) || isDigit(b[j]) || b[j] == UInt8(ascii: "$") { j += 1 }
                 tokens.append(Token(kind: .identifier(String(decoding: b[i..<j], as: UTF8.self)), location: start))
@@ -90,7 +112,8 @@ public struct Lexer {
             } else if c == UInt8(ascii: "$"), i + 1 < b.count, isDigit(b[i + 1]) {
                 var j = i + 1
                 while j < b.count, isDigit(b[j]) { j += 1 }
-                tokens.append(Token(kind: .parameter(Int(String(decoding: b[(i + 1)..<j], as: UTF8.self))!), location: start))
+                guard let n = Int(String(decoding: b[(i + 1)..<j], as: UTF8.self)) else { throw SQLError.syntax("parameter number is too large", start) }
+                tokens.append(Token(kind: .parameter(n), location: start))
                 i = j
             } else {
                 let two = i + 1 < b.count ? String(decoding: b[i...(i + 1)], as: UTF8.self) : ""

@@ -927,6 +927,14 @@ public struct Parser {
                 }
             default: break
             }
+            if word.lowercased() == "columns", isSymbol("(", at: 1) {
+                // COLUMNS('regex') or COLUMNS(*): stands for each matching column; the binder expands the select item.
+                pos += 2
+                let selector: String
+                if accept("*") { selector = "*" } else if case .string(let re) = peek.kind { selector = re; pos += 1 } else { throw unexpected("a regular expression string or *") }
+                try expect(")")
+                return Expr(.column([Expr.columnsMarker, selector]), loc)
+            }
             if isSymbol("(", at: 1) {
                 pos += 2
                 let name = word.lowercased()

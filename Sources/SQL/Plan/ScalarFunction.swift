@@ -18,6 +18,8 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
     case startsWith = "starts_with", endsWith = "ends_with", contains, like, ilike
     case repeatString = "repeat", reverse
     case lpad, rpad, splitPart = "split_part"
+    /// Regular expressions (PCRE2); the last argument is the options string ('i', 'g', ...).
+    case regexpMatches = "regexp_matches", regexpFullMatch = "regexp_full_match", regexpReplace = "regexp_replace", regexpExtract = "regexp_extract"
     // Dates and times
     case currentDate = "current_date", currentTimestamp = "current_timestamp"
     case datePart = "date_part", dateTrunc = "date_trunc", dateDiff = "date_diff", dateSub = "date_sub"
@@ -71,7 +73,8 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .currentDate, .currentTimestamp: 0...0
         case .not, .isNull, .isNotNull, .negate, .abs, .sqrt, .ln, .log10, .log2, .exp, .upper, .lower, .length, .strlen, .reverse, .tryCast, .lastDay: 1...1
-        case .lpad, .rpad, .splitPart, .makeDate: 3...3
+        case .lpad, .rpad, .splitPart, .makeDate, .regexpMatches, .regexpFullMatch: 3...3
+        case .regexpReplace, .regexpExtract: 4...4
         case .like, .ilike: 2...3
         case .trim, .ltrim, .rtrim: 1...2
         case .substring: 2...3
