@@ -78,7 +78,7 @@ let package = Package(
         // Types, column buffers, record batches, hashing, the batch encoding.
         .target(name: "Columnar", dependencies: ["Compression"], swiftSettings: engineSettings),
         // Parser, binder, logical plan, optimizer, expression evaluation.
-        .target(name: "SQL", dependencies: ["Columnar", "Patterns"], swiftSettings: engineSettings),
+        .target(name: "SQL", dependencies: ["Columnar", "Patterns", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: engineSettings),
         // Operators, file formats, the in-process session (`sluice query --local`).
         .target(name: "Execution", dependencies: ["SQL", "Columnar", "Compression"], swiftSettings: engineSettings),
         // Physical plans to and from protobuf (proto/plan.proto): what workers are sent.

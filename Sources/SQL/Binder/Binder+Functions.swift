@@ -156,12 +156,20 @@ extension Binder {
         case "current_timestamp", "now":
             try arity(0...0)
             return .call(.currentTimestamp, [], .timestamp)
-        case "date_part", "datepart", "year", "month", "day", "quarter", "dayofweek", "dayofyear", "week", "hour", "minute", "second", "epoch":
+        case "date_part", "datepart", "year", "month", "day", "quarter", "dayofweek", "dayofyear", "week", "hour", "minute", "second", "epoch",
+             "isodow", "isoyear", "yearweek", "millennium", "decade", "century", "dayofmonth", "weekday", "weekofyear", "millisecond",
+             "microsecond", "epoch_us":
             var part: String
             var value: BoundExpr
             if name == "date_part" || name == "datepart" {
                 try arity(2...2)
-                guard case .literal(.string(let p), _) = args[0] else { throw SQLError.binder("date_part() needs a constant part name", locs[0]) }
+                guard case .literal(.string(let p), _) = try ConstantFolder.fold(args[0]) else {
+                    // The part from a column: each row's own, as a DOUBLE (as DuckDB).
+                    var v = args[1]
+                    if v.type == .varchar && v.isConstant { v = try coerce(v, to: .timestamp, at: loc) }
+                    guard [.date, .timestamp].contains(v.type) || v.type == .null else { throw SQLError.binder("date_part() needs a DATE or TIMESTAMP, not \(v.type)", locs[1]) }
+                    return .call(.datePart, [try arg(0, .varchar), v], .double)
+                }
                 part = p.lowercased(); value = args[1]
             } else {
                 try arity(1...1)
@@ -174,6 +182,41 @@ extension Binder {
                 throw SQLError.binder("\(name)() needs a DATE or TIMESTAMP, not \(value.type)", loc)
             }
             return .call(.datePart, [.literal(.string(part), .varchar), value], part == "epoch" ? .double : .bigint)
+        case "epoch_ms":
+            try arity(1...1)
+            if args[0].type.isIntegral {
+                return .call(.timestampFromMillis, [try arg(0, .bigint)], .timestamp)
+            }
+            return .call(.datePart, [.literal(.string("epoch_ms"), .varchar), try arg(0, .timestamp)], .bigint)
+        case "date_add":
+            try arity(2...2)
+            return try arithmetic("+", args[0], args[1], loc)
+        case "strftime":
+            try arity(2...2)
+            // strftime(format, value) is accepted too, as DuckDB does.
+            let (value, format) = args[0].type == .varchar && args[1].type != .varchar ? (1, 0) : (0, 1)
+            let v = args[value].type == .date ? try arg(value, .timestamp) : args[value]
+            guard v.type == .timestamp || v.type == .null else { throw SQLError.binder("strftime() needs a DATE or TIMESTAMP, not \(v.type)", locs[value]) }
+            let f = try arg(format, .varchar)
+            if case .literal(.string(let text), _) = f { _ = try DateFormat(text) }
+            return .call(.strftime, [v, f], .varchar)
+        case "strptime", "try_strptime":
+            try arity(2...2)
+            let f = try arg(1, .varchar)
+            if case .literal(.string(let text), _) = f { _ = try DateFormat(text) }
+            return .call(name == "strptime" ? .strptime : .tryStrptime, [try arg(0, .varchar), f], .timestamp)
+        case "md5", "sha256":
+            try arity(1...1)
+            return .call(name == "md5" ? .md5 : .sha256, try stringArgs(), .varchar)
+        case "hash":
+            guard !args.isEmpty else { throw SQLError.binder("hash() needs arguments", loc) }
+            return .call(.hash, args, .bigint)
+        case "hex", "to_hex":
+            try arity(1...1)
+            guard args[0].type.isIntegral || args[0].type == .varchar || args[0].type == .null else {
+                throw SQLError.binder("hex() needs an integer or a string, not \(args[0].type)", locs[0])
+            }
+            return .call(.hex, [args[0].type.isIntegral ? try arg(0, .bigint) : try arg(0, .varchar)], .varchar)
         case "date_trunc", "datetrunc":
             try arity(2...2)
             guard case .literal(.string(let p), _) = args[0], let part = DateParts.canonical(p.lowercased()) else {
@@ -224,13 +267,15 @@ extension Binder {
 
 /// Names of date parts, with their accepted spellings.
 public enum DateParts {
-    public static let all: Set<String> = ["year", "quarter", "month", "week", "day", "dayofweek", "dayofyear", "hour", "minute", "second", "millisecond", "microsecond", "epoch", "decade", "century"]
+    public static let all: Set<String> = ["year", "quarter", "month", "week", "day", "dayofweek", "dayofyear", "hour", "minute", "second", "millisecond",
+                                          "microsecond", "epoch", "decade", "century", "millennium", "isodow", "isoyear", "yearweek", "epoch_ms", "epoch_us"]
     public static func canonical(_ p: String) -> String? {
         let map = ["years": "year", "yy": "year", "y": "year", "yr": "year", "months": "month", "mon": "month", "mm": "month",
                    "days": "day", "d": "day", "dd": "day", "dow": "dayofweek", "doy": "dayofyear", "weeks": "week", "w": "week",
                    "hours": "hour", "h": "hour", "minutes": "minute", "min": "minute", "seconds": "second", "s": "second",
                    "sec": "second", "quarters": "quarter", "q": "quarter", "ms": "millisecond", "milliseconds": "millisecond",
-                   "us": "microsecond", "microseconds": "microsecond"]
+                   "us": "microsecond", "microseconds": "microsecond", "dayofmonth": "day", "weekday": "dayofweek", "weekofyear": "week",
+                   "millennia": "millennium", "mil": "millennium", "decades": "decade", "centuries": "century"]
         let c = map[p] ?? p
         return all.contains(c) ? c : nil
     }

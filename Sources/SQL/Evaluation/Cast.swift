@@ -99,6 +99,12 @@ public enum Cast {
         return b.finish()
     }
 
+    /// `0x1F` (no spaces around it, as DuckDB) as an unsigned number.
+    static func hex(_ s: String) -> UInt64? {
+        guard s.count > 2, s.hasPrefix("0x") || s.hasPrefix("0X") else { return nil }
+        return UInt64(s.dropFirst(2), radix: 16)
+    }
+
     /// Parses text as a value of `t` (CSV reading and casts share this).
     public static func parse(_ text: String, as t: DataType) -> Value? {
         let s = text.trimmingCharacters(in: .whitespaces)
@@ -109,8 +115,8 @@ public enum Cast {
             case "false", "f", "0", "no", "n": return .bool(false)
             default: return nil
             }
-        case .integer: return Int32(s).map { .int(Int64($0)) }
-        case .bigint: return Int64(s).map { .int($0) }
+        case .integer: return (Int32(s) ?? hex(text).flatMap { Int32(exactly: $0) }).map { .int(Int64($0)) }
+        case .bigint: return (Int64(s) ?? hex(text).flatMap { Int64(exactly: $0) }).map { .int($0) }
         case .double:
             switch s.lowercased() {
             case "inf", "infinity", "+inf": return .double(.infinity)

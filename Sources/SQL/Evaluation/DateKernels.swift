@@ -38,6 +38,18 @@ enum DateKernels {
         }
     }
 
+    /// date_part with the part read from a column: a DOUBLE per row (the epoch with its fraction).
+    static func partsByRow(_ parts: Column, _ values: Column) throws(SQLError) -> Column {
+        var b = ColumnBuilder(type: .double, capacity: values.count)
+        let micros = timestamps(values)
+        for i in 0..<values.count {
+            guard case .string(let name) = parts.value(at: i), !values.isNull(i), values.type != .null else { b.appendNull(); continue }
+            guard let part = DateParts.canonical(name.lowercased()) else { throw SQLError.execution("unknown date part \"\(name)\"") }
+            b.append(double: part == "epoch" ? Double(micros[i]) / 1e6 : Double(extract(part, micros[i])))
+        }
+        return b.finish()
+    }
+
     static func timestamps(_ c: Column) -> [Int64] {
         switch c.data {
         case .int32(let d): return d.map { Int64($0) * Dates.microsPerDay }
@@ -61,6 +73,12 @@ enum DateKernels {
         case "month": return Int64(m)
         case "day": return Int64(d)
         case "dayofweek": return Int64(((Int(days) % 7) + 11) % 7)   // 1970-01-01 was a Thursday; Sunday = 0
+        case "isodow": return Int64(((Int(days) % 7) + 10) % 7 + 1)  // Monday = 1 ... Sunday = 7
+        case "isoyear": return Int64(isoYear(days))
+        case "yearweek": return Int64(isoYear(days) * 100 + isoWeek(days))
+        case "millennium": return Int64((y - 1) / 1000 + 1)
+        case "epoch_ms": return ts / 1000 - (ts % 1000 < 0 ? 1 : 0)
+        case "epoch_us": return ts
         case "dayofyear": return Int64(Int(days) - Int(Dates.days(year: y, month: 1, day: 1)) + 1)
         case "week": return Int64(isoWeek(days))
         case "hour": return micros / 3_600_000_000
@@ -72,6 +90,12 @@ enum DateKernels {
         case "century": return Int64((y - 1) / 100 + 1)
         default: return 0
         }
+    }
+
+    /// The year of the ISO week the day is in (the year of its week's Thursday).
+    static func isoYear(_ days: Int32) -> Int {
+        let dow = ((Int(days) % 7) + 10) % 7
+        return Dates.civil(Int32(Int(days) - dow + 3)).year
     }
 
     static func isoWeek(_ days: Int32) -> Int {
@@ -93,6 +117,7 @@ enum DateKernels {
         case "week": day = days - Int32(((Int(days) % 7) + 10) % 7)
         case "decade": day = Dates.days(year: y - ((y % 10) + 10) % 10, month: 1, day: 1)
         case "century": day = Dates.days(year: (y - 1) / 100 * 100 + 1, month: 1, day: 1)
+        case "millennium": day = Dates.days(year: y / 1000 * 1000, month: 1, day: 1)   // DuckDB: 2000-01-01 for 2000 to 2999
         case "day", "dayofweek", "dayofyear": day = days
         default:
             let unit: Int64 = part == "hour" ? 3_600_000_000 : part == "minute" ? 60_000_000 : part == "second" ? 1_000_000

@@ -106,7 +106,18 @@ public enum Evaluator {
             return try Arithmetic.math(name, cols, t)
         case .grouping:
             throw SQLError.execution("grouping() is only allowed in a query with GROUP BY")
-        case .lpad, .rpad, .splitPart, .makeDate, .lastDay:
+        case .hash:
+            // An intended difference from DuckDB: the engine's own 64-bit hash (the one joins use), as a BIGINT.
+            var hashes = [UInt64](repeating: 0, count: batch.rowCount)
+            for (k, a) in args.enumerated() {
+                let c = try evaluate(a, batch)
+                for i in 0..<batch.rowCount {
+                    let h = Hashing.hash(c.value(at: i), type: c.type)
+                    hashes[i] = k == 0 ? h : Hashing.combine(hashes[i], h)
+                }
+            }
+            return Column(type: .bigint, data: .int64(hashes.map { Int64(bitPattern: $0) }))
+        case .lpad, .rpad, .splitPart, .makeDate, .lastDay, .strftime, .strptime, .tryStrptime, .timestampFromMillis, .md5, .sha256, .hex:
             var cols: [Column] = []
             for a in args { cols.append(try evaluate(a, batch)) }
             return try RowKernels.evaluate(name, cols, t, rows: batch.rowCount)
@@ -131,6 +142,9 @@ public enum Evaluator {
             return Column.constant(.int(Int64(SessionClock.today())), type: .date, count: batch.rowCount)
         case .currentTimestamp:
             return Column.constant(.int(SessionClock.nowMicros()), type: .timestamp, count: batch.rowCount)
+        case .datePart where !args[0].isConstant:
+            // date_part(part_column, d): each row's own part, as a DOUBLE (DuckDB's type for it).
+            return try DateKernels.partsByRow(try evaluate(args[0], batch), try evaluate(args[1], batch))
         case .datePart, .dateTrunc, .dateDiff, .dateSub:
             var cols: [Column] = []
             for a in args.dropFirst() { cols.append(try evaluate(a, batch)) }

@@ -24,6 +24,11 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
     case currentDate = "current_date", currentTimestamp = "current_timestamp"
     case datePart = "date_part", dateTrunc = "date_trunc", dateDiff = "date_diff", dateSub = "date_sub"
     case makeDate = "make_date", lastDay = "last_day"
+    case strftime, strptime, tryStrptime = "try_strptime"
+    /// epoch_ms(BIGINT): the timestamp that many milliseconds after 1970-01-01.
+    case timestampFromMillis = "epoch_ms_to_timestamp"
+    // Digests and hashes
+    case md5, sha256, hash, hex
     // Types
     case typeof
     /// `TRY_CAST(x AS t)`: the call's type is the target; NULL where a value does not convert.
@@ -72,7 +77,10 @@ public enum ScalarFunction: String, Sendable, Hashable, CaseIterable {
     public var arity: ClosedRange<Int> {
         switch self {
         case .currentDate, .currentTimestamp: 0...0
-        case .not, .isNull, .isNotNull, .negate, .abs, .sqrt, .ln, .log10, .log2, .exp, .upper, .lower, .length, .strlen, .reverse, .tryCast, .lastDay: 1...1
+        case .not, .isNull, .isNotNull, .negate, .abs, .sqrt, .ln, .log10, .log2, .exp, .upper, .lower, .length, .strlen, .reverse, .tryCast, .lastDay,
+             .timestampFromMillis, .md5, .sha256, .hex: 1...1
+        case .strftime, .strptime, .tryStrptime: 2...2
+        case .hash: 1...Int.max
         case .lpad, .rpad, .splitPart, .makeDate, .regexpMatches, .regexpFullMatch: 3...3
         case .regexpReplace, .regexpExtract: 4...4
         case .like, .ilike: 2...3
