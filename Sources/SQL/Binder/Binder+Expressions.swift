@@ -143,7 +143,7 @@ extension Binder {
             let b = try bindExpr(x, scope)
             return try bindFunction("date_part", [.literal(.string(field), .varchar), b], [loc, x.location], loc)
         case .structLiteral, .listLiteral:
-            throw SQLError.binder("lists and structs are only allowed as table function options", loc)
+            throw SQLError.unsupported("LIST and STRUCT values are not supported yet (only as table function options); nested types come in a later release", loc)
         }
     }
 

@@ -241,6 +241,9 @@ extension Binder {
             try arity(1...1)
             // The argument stays in the tree so typeof(sum(x)) still makes an aggregate query.
             return .call(.typeof, [args[0], .literal(.string(args[0].type.description), .varchar)], .varchar)
+        case "unnest", "map", "list_value", "struct_pack", "array_agg", "list", "json_extract", "json_extract_string", "to_json", "json",
+             "regexp_extract_all", "regexp_split_to_array", "string_split", "str_split", "generate_subscripts", "array_length", "len":
+            throw SQLError.unsupported("\(name)() works on LIST, STRUCT, MAP or JSON values, which are not supported yet (a later release)", loc)
         default:
             let known = ["upper", "lower", "length", "trim", "concat", "replace", "substring", "position", "strpos", "coalesce", "nullif",
                          "abs", "round", "date_part", "date_trunc", "date_diff", "extract", "year", "month", "current_date", "sum", "count",

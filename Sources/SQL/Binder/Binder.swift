@@ -179,7 +179,35 @@ public final class Binder {
             guard rounded < 9.2e18 else { throw SQLError.binder("\(what) \(number) is too large", e.location) }
             return Int(rounded)
         }
+        func isSubquery(_ e: Expr?) -> Bool { if case .scalarSubquery? = e?.kind { return true }; return false }
+        if isSubquery(q.limit) || isSubquery(q.offset) { return try limitBySubquery(plan, q) }
         return .limit(plan, limit: try constant(q.limit, "LIMIT"), offset: try constant(q.offset, "OFFSET") ?? 0)
+    }
+
+    /// `LIMIT (SELECT ...)`: a count known only when the query runs, so the
+    /// rows are numbered in the query's order and those past the offset and
+    /// within the count kept (a NULL count is no limit, as DuckDB).
+    func limitBySubquery(_ plan: LogicalPlan, _ q: Query) throws(SQLError) -> LogicalPlan {
+        func count(_ e: Expr?, _ what: String) throws(SQLError) -> BoundExpr? {
+            guard let e else { return nil }
+            let b = try bindExpr(e, Scope())
+            guard b.type.isIntegral || b.type == .null || b.type.isNumeric else { throw SQLError.binder("\(what) must be a number, not \(b.type)", e.location) }
+            return try coerce(b, to: .bigint, at: e.location)
+        }
+        let limit = try count(q.limit, "LIMIT"), offset = try count(q.offset, "OFFSET")
+        var keys: [SortKey] = []
+        if case .sort(_, let k) = plan { keys = k }
+        let number = newColumn("row_number", .bigint)
+        let rn = BoundExpr.column(number.id, .bigint)
+        let skipped = offset.map { BoundExpr.call(.coalesce, [$0, .literal(.int(0), .bigint)], .bigint) } ?? .literal(.int(0), .bigint)
+        var keep: BoundExpr = .call(.gt, [rn, skipped], .boolean)
+        if let limit {
+            let within = BoundExpr.call(.le, [.call(.subtract, [rn, skipped], .bigint), limit], .boolean)
+            keep = .call(.and, [keep, .call(.or, [.call(.isNull, [limit], .boolean), within], .boolean)], .boolean)
+        }
+        let numbered = LogicalPlan.window(plan, [WindowCall.rowNumber(partitionBy: [], orderBy: keys)], columns: [number])
+        let kept = LogicalPlan.project(.filter(numbered, keep), plan.columns.map { .column($0.id, $0.type) }, columns: plan.columns)
+        return keys.isEmpty ? kept : .sort(kept, keys)
     }
 
     func bindSelect(_ core: SelectCore, orderBy: [OrderItem], limit: Expr?, offset: Expr?, outer: Scope?) throws(SQLError) -> LogicalPlan {

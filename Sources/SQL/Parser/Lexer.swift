@@ -117,6 +117,7 @@ public struct Lexer {
                 i = j
             } else {
                 let two = i + 1 < b.count ? String(decoding: b[i...(i + 1)], as: UTF8.self) : ""
+                if two == "->" { throw SQLError.unsupported("JSON path extraction (-> and ->>) is not supported yet (a later release)", start) }
                 if ["<=", ">=", "<>", "!=", "||", "::", "//", "=="].contains(two) {
                     tokens.append(Token(kind: .symbol(two == "!=" ? "<>" : two == "==" ? "=" : two), location: start))
                     i += 2

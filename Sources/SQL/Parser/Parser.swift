@@ -265,6 +265,9 @@ public struct Parser {
         var text = try identifier("a type name")
         if text.uppercased() == "DOUBLE", acceptKeyword("PRECISION") {}
         if text.uppercased() == "CHARACTER", acceptKeyword("VARYING") { text = "VARCHAR" }
+        if ["STRUCT", "MAP", "LIST", "UNION", "JSON", "ARRAY"].contains(text.uppercased()) {
+            throw SQLError.unsupported("the \(text.uppercased()) type is not supported yet (nested and JSON types come in a later release)", loc)
+        }
         if accept("(") {
             var parts: [String] = []
             repeat {
@@ -276,6 +279,7 @@ public struct Parser {
             text += "(" + parts.joined(separator: ",") + ")"
         }
         guard let t = DataType.parse(text) else { throw SQLError.syntax("unknown type \(text)", loc) }
+        if isSymbol("[") { throw SQLError.unsupported("LIST types such as \(t)[] are not supported yet (nested types come in a later release)", peek.location) }
         return t
     }
 
@@ -667,6 +671,10 @@ public struct Parser {
             pos += 1
             return .path(path, alias: try optionalAlias(), loc)
         }
+        if isKeyword("VALUES") {
+            // FROM VALUES (1, 'a'), (2, 'b') [AS] t(x, y), as DuckDB.
+            return .subquery(Query(body: try queryBody()), alias: try optionalAlias())
+        }
         let name = try qualifiedName()
         if accept("(") {
             var args: [FunctionArg] = []
@@ -728,7 +736,7 @@ public struct Parser {
             if negated { pos += 1 }
             if acceptKeyword("IN") {
                 try expect("(")
-                if isKeyword("SELECT") || isKeyword("WITH") {
+                if isKeyword("SELECT") || isKeyword("WITH") || isKeyword("VALUES") {
                     let q = try query()
                     try expect(")")
                     l = Expr(.inSubquery(l, q, negated: negated), loc)
@@ -808,7 +816,7 @@ public struct Parser {
         case .parameter: throw SQLError.unsupported("query parameters", loc)
         case .symbol("("):
             pos += 1
-            if isKeyword("SELECT") || isKeyword("WITH") {
+            if isKeyword("SELECT") || isKeyword("WITH") || isKeyword("VALUES") {
                 let q = try query()
                 try expect(")")
                 return Expr(.scalarSubquery(q), loc)
