@@ -30,6 +30,11 @@ struct SQLLogicTests {
         /// Cut into stages as the cluster runs them (3 partitions, scans in up to 3
         /// tasks), each task on one thread; then on two, with every join partitioned.
         case stages, stagesTwoThreadsPartitionedJoins
+        /// Four threads under a 4 KiB memory limit: every operator that holds
+        /// rows runs under its reservation, and spills what does not fit (the
+        /// golden tables are small, so only some do; SpillTests spills every
+        /// kind on larger data). A smaller limit leaves a sort's merge no room.
+        case fourThreadsSpilling
     }
 
     @Test(arguments: files, Mode.allCases)
@@ -117,6 +122,9 @@ struct SQLLogicFile {
         switch mode {
         case .oneThread, .stages: try session.setThreads(1)
         case .fourThreads, .fourThreadsPartitionedJoins: try session.setThreads(4)
+        case .fourThreadsSpilling:
+            try session.setThreads(4)
+            session.memoryLimit = 4 << 10
         case .stagesTwoThreadsPartitionedJoins: try session.setThreads(2)
         }
         if mode == .fourThreadsPartitionedJoins || mode == .stagesTwoThreadsPartitionedJoins { session.broadcastLimit = 0 }

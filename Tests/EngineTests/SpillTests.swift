@@ -171,3 +171,4 @@ final class SpillTests {
         #expect(FileManager.default.fileExists(atPath: mine) && FileManager.default.fileExists(atPath: other))
     }
 }
+

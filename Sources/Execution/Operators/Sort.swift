@@ -57,7 +57,7 @@ final class SortOperator: Operator {
                 let size = 2 * b.memoryBytes
                 if !memory.grow(size) {
                     if !held.isEmpty {
-                        runs.append(try writeRun(held, to: spill))
+                        runs.append(try writeRun(held, to: spill, share: memory.share))
                         held = []
                         memory.free()
                     }
@@ -71,19 +71,22 @@ final class SortOperator: Operator {
             output = BatchQueue(held.isEmpty ? [] : chunked(try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: nil)))
             return
         }
-        if !held.isEmpty { runs.append(try writeRun(held, to: spill)) }
+        if !held.isEmpty { runs.append(try writeRun(held, to: spill, share: memory.share)) }
         held = []
         memory.free()
         merger = try RunMerger.merging(runs, keys: keys, schema: schema, memory: memory, spill: spill, context: context, stats: stats)
     }
 
-    /// The rows held, sorted, as a run on disk.
-    private func writeRun(_ held: [RecordBatch], to spill: SpillSpace) throws(SQLError) -> SpillReader {
+    /// The rows held, sorted, as a run on disk, in batches small enough that
+    /// a merge of several runs holds a batch of each within the budget `share`.
+    private func writeRun(_ held: [RecordBatch], to spill: SpillSpace, share: Int) throws(SQLError) -> SpillReader {
         let sorted = try SortKernel.sorted(RecordBatch.concat(held, schema: schema), keys, keep: nil)
         let file = try spill.file("sort")
+        let rowBytes = max(1, sorted.memoryBytes / max(1, sorted.rowCount))
+        let batchRows = min(RunMerger.batchRows, max(8, share / (rowBytes * 32)))
         var start = 0
         while start < sorted.rowCount {
-            let end = min(sorted.rowCount, start + RunMerger.batchRows)
+            let end = min(sorted.rowCount, start + batchRows)
             try file.append(sorted.slice(start..<end))
             start = end
         }
