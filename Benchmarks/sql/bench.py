@@ -17,6 +17,11 @@ queries = {
     "ROLLUP": f"SELECT count(*), sum(s) FROM (SELECT l_returnflag, l_linestatus, l_shipmode, sum(l_quantity) AS s FROM {L} GROUP BY ROLLUP (l_returnflag, l_linestatus, l_shipmode)) t",
     "count(DISTINCT)": f"SELECT count(DISTINCT l_orderkey * 10 + l_linenumber) FROM {L}",
     "approx_count_distinct": f"SELECT approx_count_distinct(l_orderkey * 10 + l_linenumber) FROM {L}",
+    "regexp_matches": f"SELECT count(*) FROM {L} WHERE regexp_matches(l_comment, '(fur|quick)[a-z]* (de|pa)')",
+    "regexp_replace (global)": f"SELECT sum(length(regexp_replace(l_comment, '[aeiou]', '', 'g'))) FROM {L}",
+    "strftime": f"SELECT count(DISTINCT strftime(l_shipdate, '%Y/%m %a')) FROM {L}",
+    "ordered string_agg": f"SELECT sum(length(s)) FROM (SELECT string_agg(l_shipmode, ',' ORDER BY l_linenumber DESC) AS s FROM {L} GROUP BY l_orderkey) t",
+    "recursive CTE (10k rounds)": "WITH RECURSIVE t(n, s) AS (SELECT 1, 0::BIGINT UNION ALL SELECT n + 1, s + n FROM t WHERE n < 10000) SELECT max(n), max(s) FROM t",
 }
 
 def run_sluice(sql):
