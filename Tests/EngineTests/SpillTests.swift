@@ -128,6 +128,24 @@ final class SpillTests {
         #expect(tempIsEmpty)
     }
 
+    /// A window partition is held whole while its calls are computed: one
+    /// larger than the limit is a clear error, not memory taken unseen.
+    @Test func aWindowPartitionBeyondTheLimitIsAClearError() throws {
+        let s = session(2 << 20)
+        do {
+            _ = try s.execute("SELECT max(c) FROM (SELECT count(*) OVER (ORDER BY range) AS c, 'padding ' || range AS p FROM range(400000)) t")
+            Issue.record("a 2 MiB budget held a window partition of 400,000 rows")
+        } catch {
+            #expect(error.message.contains("Out of Memory Error") && error.message.contains("window partition") && error.message.contains("memory_limit"),
+                    "\(error.message)")
+        }
+        #expect(tempIsEmpty)
+        // Many small partitions under the same limit are fine.
+        let rows = try renderedRows(s, "SELECT count(*) FROM (SELECT row_number() OVER (PARTITION BY range % 50000 ORDER BY range) AS r FROM range(400000)) t")
+        #expect(rows == [["400000"]])
+        #expect(tempIsEmpty)
+    }
+
     @Test func aLimitTooSmallToMakeProgressIsAClearError() throws {
         let s = session(1 << 20)
         do {

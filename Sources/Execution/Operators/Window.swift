@@ -19,6 +19,8 @@ final class WindowOperator: Operator {
     private var lastKeys: [Value]?
     private var pending = BatchQueue()
     private var done = false
+    /// What the held window partition takes of the query's memory (it cannot spill: a partition too large is a clear error).
+    private lazy var memory: MemoryReservation? = context.reservation("WINDOW").map(\.0)
 
     init(_ input: Operator, partitionBy: [BoundExpr], orderBy: [SortKey], calls: [WindowCall], schema: Schema, context: RunContext) {
         let keys = partitionBy.map { SortKey(expr: $0, ascending: true, nullsFirst: false) } + orderBy
@@ -33,6 +35,7 @@ final class WindowOperator: Operator {
     func close() {
         done = true
         held = []
+        memory?.free()
         pending = BatchQueue()
         input.close()
     }
@@ -54,20 +57,29 @@ final class WindowOperator: Operator {
         }
     }
 
+    /// Holds `b` in the partition being read, under the memory limit.
+    private func hold(_ b: RecordBatch) throws(SQLError) {
+        if let memory {
+            try memory.require(b.memoryBytes, "one window partition")
+            stats.peakMemory = max(stats.peakMemory, memory.peak)
+        }
+        held.append(b)
+    }
+
     /// Adds a sorted batch to the partition being read, finishing it wherever the keys change.
     private func split(_ b: RecordBatch) throws(SQLError) {
-        guard !partitionBy.isEmpty else { held.append(b); return }
+        guard !partitionBy.isEmpty else { try hold(b); return }
         var keys: [Column] = []
         for e in partitionBy { keys.append(try Evaluator.evaluate(e, b)) }
         let comparators = keys.map { RowComparator.make($0, ascending: true, nullsFirst: false) }
         var start = 0
         if let last = lastKeys, zip(keys, last).contains(where: { $0.value(at: 0) != $1 }) { try finishPartition() }
         for i in 1..<max(1, b.rowCount) where comparators.contains(where: { $0(i - 1, i) != 0 }) {
-            held.append(b.slice(start..<i))
+            try hold(b.slice(start..<i))
             try finishPartition()
             start = i
         }
-        held.append(start == 0 ? b : b.slice(start..<b.rowCount))
+        try hold(start == 0 ? b : b.slice(start..<b.rowCount))
         lastKeys = keys.map { $0.value(at: b.rowCount - 1) }
     }
 
@@ -75,6 +87,7 @@ final class WindowOperator: Operator {
         guard !held.isEmpty else { return }
         let rows = RecordBatch.concat(held, schema: input.schema)
         held = []
+        defer { memory?.free() }
         guard rows.rowCount > 0 else { return }
         let partition = try WindowPartition(rows, orderBy: orderBy)
         var columns = rows.columns
