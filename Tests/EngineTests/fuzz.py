@@ -83,7 +83,8 @@ class Gen:
         return f"{a}.f"
 
     def pred(self, a, depth=0):
-        k = self.r.randint(0, 8)
+        k = self.r.randint(0, 9)
+        if k == 9: return f"regexp_matches({a}.s, '{self.pick(['^a', 'b$', '[ab]+', 'z|a', '^$'])}')"
         if k == 0: return f"{self.num(a, 1)} > {self.r.randint(-1, 4)}"
         if k == 1: return f"{a}.s {self.pick(['=', '<>', '<'])} '{self.pick(['a', 'ab', 'z'])}'"
         if k == 2: return f"{a}.{self.pick(NUMERIC + ['s', 'dt'])} IS {self.pick(['', 'NOT '])}NULL"
@@ -147,11 +148,20 @@ class Gen:
             aggs = [f"{self.pick(['count', 'sum', 'min', 'max', 'avg'])}({self.num(self.pick(aliases))})" for _ in range(self.r.randint(1, 3))]
             if self.chance(0.3): aggs.append(f"count(DISTINCT {a}.s)")
             if self.chance(0.2): aggs.append("count(*)")
+            ordered_aggs = []
+            if self.chance(0.2):
+                # Ordered aggregates, ordered by every joined table's id so that the order is one.
+                ids = ", ".join(f"{x}.id" for x in aliases)
+                ordered_aggs.append(self.pick([f"string_agg({a}.s, ',' ORDER BY {ids})", f"string_agg({a}.s, '|' ORDER BY {a}.s DESC, {ids})"]))
             having = f" HAVING count(*) > {self.r.randint(0, 2)}" if self.chance(0.3) else ""
+            if self.chance(0.2):
+                ids = ", ".join(f"{x}.id" for x in aliases)
+                aggs.append(f"{self.pick(['first', 'last'])}({a}.{self.pick(['i', 'b'])} ORDER BY {ids})")
             items = [g] + aggs
             if self.chance(0.2): items.append(f"rank() OVER (ORDER BY count(*))")
+            items += ordered_aggs
             sql = f"SELECT {', '.join(f'{e} AS c{k}' for k, e in enumerate(items))} FROM {frm}{w} GROUP BY {g}{having}"
-            kinds = [{"s": "str", "i": "num", "f": "bool", "dt": "date"}[g.split(".")[1]]] + ["num"] * (len(items) - 1)
+            kinds = [{"s": "str", "i": "num", "f": "bool", "dt": "date"}[g.split(".")[1]]] + ["num"] * (len(items) - 1 - len(ordered_aggs)) + ["str"] * len(ordered_aggs)
             return sql, kinds
         wanted = kinds or [self.pick(["num", "num", "num", "str", "str", "date", "bool"]) for _ in range(self.r.randint(1, 3))]
         items = [self.scalar(self.pick(aliases), k) for k in wanted]
@@ -161,8 +171,15 @@ class Gen:
         distinct = "DISTINCT " if self.chance(0.15) else ""
         return f"SELECT {distinct}{', '.join(f'{e} AS c{k}' for k, e in enumerate(items))} FROM {frm}{w}", out
 
+    def recursive(self):
+        """A recursive CTE: rows of a table, then walks along another's `i` for a few rounds."""
+        t, u = self.pick(["t0", "t1", "t2"]), self.pick(["t0", "t1", "t2"])
+        union = self.pick(["UNION", "UNION ALL"])
+        return (f"WITH RECURSIVE r(n, x) AS (SELECT a.id, a.i FROM {t} a WHERE {self.pred('a')} {union} "
+                f"SELECT r.n + 1, c.b FROM r JOIN {u} c ON c.i = r.x WHERE r.n < {self.r.randint(1, 4)}) SELECT n, x FROM r"), ["num", "num"]
+
     def query(self):
-        sql, kinds = self.select()
+        sql, kinds = self.recursive() if self.chance(0.05) else self.select()
         n = len(kinds)
         if self.chance(0.25) and "window" not in kinds:
             other, _ = self.select(kinds)

@@ -118,10 +118,10 @@ public struct Lexer {
             } else {
                 let two = i + 1 < b.count ? String(decoding: b[i...(i + 1)], as: UTF8.self) : ""
                 if two == "->" { throw SQLError.unsupported("JSON path extraction (-> and ->>) is not supported yet (a later release)", start) }
-                if ["<=", ">=", "<>", "!=", "||", "::", "//", "=="].contains(two) {
+                if ["<=", ">=", "<>", "!=", "||", "::", "//", "==", "!~"].contains(two) {
                     tokens.append(Token(kind: .symbol(two == "!=" ? "<>" : two == "==" ? "=" : two), location: start))
                     i += 2
-                } else if "+-*/%(),.;=<>[]{}:".utf8.contains(c) {
+                } else if "+-*/%(),.;=<>[]{}:~".utf8.contains(c) {
                     tokens.append(Token(kind: .symbol(String(UnicodeScalar(c))), location: start))
                     i += 1
                 } else {

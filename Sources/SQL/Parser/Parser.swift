@@ -724,6 +724,13 @@ public struct Parser {
                 l = Expr(.binary(s, l, try concatExpr()), loc)
                 continue
             }
+            if case .symbol(let s) = peek.kind, s == "~" || s == "!~" {
+                // x ~ 're': regexp_matches (PostgreSQL's and DuckDB's spelling); !~ its negation.
+                pos += 1
+                let m = Expr(.function("regexp_matches", [l, try concatExpr()], distinct: false, star: false), loc)
+                l = s == "~" ? m : Expr(.unary("NOT", m), loc)
+                continue
+            }
             if acceptKeyword("IS") {
                 let negated = acceptKeyword("NOT")
                 if acceptKeyword("NULL") { l = Expr(.isNull(l, negated: negated), loc); continue }
