@@ -49,9 +49,17 @@ struct Decorrelator {
                 var out: [BoundExpr] = []
                 for e in exprs { out.append(try replaceSubqueries(e, over: &current, replaced: &replaced)) }
                 return .project(current, out, columns: cols)
+            case .aggregate(let input, let groups, let aggs, let cols):
+                // sum((SELECT ...)): the subqueries are joined below the aggregate, which reads their values.
+                var current = input
+                var replaced: [ObjectIdentifier: BoundExpr] = [:]
+                var newGroups: [BoundExpr] = [], newAggs: [AggregateCall] = []
+                for g in groups { newGroups.append(try replaceSubqueries(g, over: &current, replaced: &replaced)) }
+                for a in aggs { newAggs.append(try a.mapExpressions { (e) throws(SQLError) in try replaceSubqueries(e, over: &current, replaced: &replaced) }) }
+                return .aggregate(current, groups: newGroups, aggregates: newAggs, columns: cols)
             default:
                 if subs.contains(where: { isCorrelated($0) || isExists($0, in: found) }) {
-                    throw SQLError.unsupported("a correlated or EXISTS subquery here (in a join condition, GROUP BY or ORDER BY); move it to WHERE or the select list", .unknown)
+                    throw SQLError.unsupported("a correlated or EXISTS subquery here (in a join condition or ORDER BY); move it to WHERE or the select list", .unknown)
                 }
                 return p
             }
@@ -198,8 +206,9 @@ struct Decorrelator {
             if case .sort(let p, _) = top { top = p; continue }
             break
         }
-        if case .aggregate(_, let groups, _, _) = top, groups.isEmpty {
-            let pulled = try pull(top, what: "scalar")
+        if case .aggregate(let below, let groups, let aggs, let cols) = top, groups.isEmpty {
+            // A correlation that is not an equality (`u.d < t.d`): computed for each distinct outer value instead.
+            guard let pulled = pullUp(top) else { return try domainAggregate(&input, s, below, aggs, cols) }
             let (keys, rest) = try split(pulled, outer: input)
             guard rest.isEmpty, let defaults = pulled.grouplessAggregate else {
                 throw SQLError.unsupported("a correlated scalar subquery over an aggregate whose correlation is not an equality", .unknown)
@@ -212,6 +221,61 @@ struct Decorrelator {
         let value = s.plan.columns[0]
         input = .join(input, pulled.plan, .single, on: keys, residual: Optimizer.conjunction(rest))
         return .column(value.id, value.type)
+    }
+
+    /// A scalar subquery over an aggregate without GROUP BY whose correlation
+    /// is any predicate (`SELECT sum(u.x) FROM u WHERE u.d < t.d`): the outer
+    /// rows are computed once and read twice. Their distinct values of the
+    /// columns the subquery reads (the domain) are joined with the
+    /// subquery's rows on its predicates, aggregated per domain value, and
+    /// LEFT joined back to the outer rows on those values, NULLs matching
+    /// NULLs (a domain value without rows gets what the aggregate gives for none).
+    func domainAggregate(_ input: inout LogicalPlan, _ s: Subquery, _ aggInput: LogicalPlan, _ aggs: [AggregateCall],
+                         _ cols: [PlanColumn]) throws(SQLError) -> BoundExpr {
+        guard let below = pullUp(aggInput), below.grouplessAggregate == nil else { _ = try pull(aggInput, what: "scalar"); throw SQLError.unsupported("this correlated scalar subquery", .unknown) }
+        let produced = below.plan.allColumnIDs
+        let read = Set(below.predicates.flatMap(\.columnIDs)).subtracting(produced)
+        guard read.isSubset(of: Set(input.columns.map(\.id))), below.predicates.allSatisfy({ $0.subqueries.isEmpty }) else {
+            throw SQLError.unsupported("a subquery correlated with a query two or more levels out, or through another subquery", .unknown)
+        }
+        let shared = SharedPlan(plan: input)
+        let again = input.columns.map { PlanColumn(id: ids.next(), name: $0.name, table: $0.table, type: $0.type) }
+        var outer: [PlanColumn] = [], domainKeys: [BoundExpr] = [], domain: [PlanColumn] = [], map: [Int: BoundExpr] = [:]
+        for (c, a) in zip(input.columns, again) where read.contains(c.id) {
+            guard Self.zero(c.type) != nil else { throw SQLError.unsupported("a correlated subquery over a \(c.type) outer column with a non-equality correlation", .unknown) }
+            let d = PlanColumn(id: ids.next(), name: c.name, table: nil, type: c.type)
+            outer.append(c); domainKeys.append(.column(a.id, a.type)); domain.append(d)
+            map[c.id] = .column(d.id, d.type)
+        }
+        let values = LogicalPlan.aggregate(.materialized(shared, columns: again), groups: domainKeys, aggregates: [], columns: domain)
+        let matched = LogicalPlan.join(values, below.plan, .inner, on: [], residual: Optimizer.conjunction(below.predicates.map { $0.renamingColumns(map) }))
+        let keys = domain.map { PlanColumn(id: ids.next(), name: $0.name, table: nil, type: $0.type) }
+        let grouped = LogicalPlan.aggregate(matched, groups: domain.map { .column($0.id, $0.type) }, aggregates: aggs, columns: keys + cols)
+        var on: [(BoundExpr, BoundExpr)] = []
+        for (o, k) in zip(outer, keys) {
+            let (a, b) = (BoundExpr.column(o.id, o.type), BoundExpr.column(k.id, k.type))
+            guard let zero = Self.zero(o.type) else { continue }
+            on.append((.call(.isNull, [a], .boolean), .call(.isNull, [b], .boolean)))
+            on.append((.call(.coalesce, [a, zero], o.type), .call(.coalesce, [b, zero], o.type)))
+        }
+        input = .join(.materialized(shared, columns: input.columns), grouped, .left, on: on, residual: nil)
+        var defaults: [Int: BoundExpr] = [:]
+        for (a, c) in zip(aggs, cols) where a.kind == .count || a.kind == .countStar {
+            defaults[c.id] = .call(.coalesce, [.column(c.id, c.type), .literal(.int(0), c.type)], c.type)
+        }
+        return try Decorrelator.valueOverNoRows(s.plan, defaults)
+    }
+
+    /// A value of `t` to stand for NULL in a join key beside an `IS NULL` key.
+    static func zero(_ t: DataType) -> BoundExpr? {
+        switch t {
+        case .integer, .bigint, .date, .timestamp: return .literal(.int(0), t)
+        case .decimal(let p, _): return .literal(p <= 18 ? .int(0) : .wide(0), t)
+        case .double: return .literal(.double(0), t)
+        case .varchar: return .literal(.string(""), t)
+        case .boolean: return .literal(.bool(false), t)
+        case .interval, .null: return nil
+        }
     }
 
     /// The scalar subquery's value over the aggregate's columns (its select
