@@ -77,7 +77,7 @@ public final class Matcher {
         let rc = pcre2_match_8(pattern.code, bytes.baseAddress ?? UnsafePointer(bitPattern: 1), bytes.count, start, options, data, nil)
         if rc == PCRE2_ERROR_NOMATCH { return nil }
         guard rc > 0 else { throw PatternError(message: "matching /\(pattern.source)/ failed: \(Pattern.message(rc))") }
-        let ovector = pcre2_get_ovector_pointer_8(data)!
+        guard let ovector = pcre2_get_ovector_pointer_8(data) else { throw PatternError(message: "matching /\(pattern.source)/ gave no match data") }
         var out: [Range<Int>?] = []
         for g in 0...pattern.groups {
             let a = ovector[2 * g], b = ovector[2 * g + 1]

@@ -573,9 +573,10 @@ public final class Binder {
                     defer { cte.binding = false }
                     if cte.recursive {
                         // Always computed once and read by every reference (its rounds cannot be inlined).
-                        if cte.shared == nil { cte.shared = SharedPlan(plan: try bindRecursive(cte, name: name, loc)) }
-                        let cols = cte.shared!.plan.columns.map { newColumn($0.name, $0.type, table: alias ?? name) }
-                        return (.materialized(cte.shared!, columns: cols), Scope(columns: cols, table: alias ?? name))
+                        let shared: SharedPlan
+                        if let known = cte.shared { shared = known } else { shared = SharedPlan(plan: try bindRecursive(cte, name: name, loc)); cte.shared = shared }
+                        let cols = shared.plan.columns.map { newColumn($0.name, $0.type, table: alias ?? name) }
+                        return (.materialized(shared, columns: cols), Scope(columns: cols, table: alias ?? name))
                     }
                     guard cte.references > 1 else { return requalify(try bindQuery(cte.query, outer: nil), as: alias ?? name) }
                     if cte.shared == nil { cte.shared = SharedPlan(plan: try bindQuery(cte.query, outer: nil)) }
