@@ -109,13 +109,7 @@ public enum Evaluator {
         case .hash:
             // An intended difference from DuckDB: the engine's own 64-bit hash (the one joins use), as a BIGINT.
             var hashes = [UInt64](repeating: 0, count: batch.rowCount)
-            for (k, a) in args.enumerated() {
-                let c = try evaluate(a, batch)
-                for i in 0..<batch.rowCount {
-                    let h = Hashing.hash(c.value(at: i), type: c.type)
-                    hashes[i] = k == 0 ? h : Hashing.combine(hashes[i], h)
-                }
-            }
+            for (k, a) in args.enumerated() { try evaluate(a, batch).hash(into: &hashes, combine: k > 0) }
             return Column(type: .bigint, data: .int64(hashes.map { Int64(bitPattern: $0) }))
         case .lpad, .rpad, .splitPart, .makeDate, .lastDay, .strftime, .strptime, .tryStrptime, .timestampFromMillis, .md5, .sha256, .hex:
             var cols: [Column] = []

@@ -232,7 +232,8 @@ struct Decorrelator {
     /// NULLs (a domain value without rows gets what the aggregate gives for none).
     func domainAggregate(_ input: inout LogicalPlan, _ s: Subquery, _ aggInput: LogicalPlan, _ aggs: [AggregateCall],
                          _ cols: [PlanColumn]) throws(SQLError) -> BoundExpr {
-        guard let below = pullUp(aggInput), below.grouplessAggregate == nil else { _ = try pull(aggInput, what: "scalar"); throw SQLError.unsupported("this correlated scalar subquery", .unknown) }
+        let below = try pull(aggInput, what: "scalar")
+        guard below.grouplessAggregate == nil else { throw SQLError.unsupported("a correlated scalar subquery over an aggregate of an aggregate", .unknown) }
         let produced = below.plan.allColumnIDs
         let read = Set(below.predicates.flatMap(\.columnIDs)).subtracting(produced)
         guard read.isSubset(of: Set(input.columns.map(\.id))), below.predicates.allSatisfy({ $0.subqueries.isEmpty }) else {
@@ -240,11 +241,11 @@ struct Decorrelator {
         }
         let shared = SharedPlan(plan: input)
         let again = input.columns.map { PlanColumn(id: ids.next(), name: $0.name, table: $0.table, type: $0.type) }
-        var outer: [PlanColumn] = [], domainKeys: [BoundExpr] = [], domain: [PlanColumn] = [], map: [Int: BoundExpr] = [:]
+        var outer: [(column: PlanColumn, zero: BoundExpr)] = [], domainKeys: [BoundExpr] = [], domain: [PlanColumn] = [], map: [Int: BoundExpr] = [:]
         for (c, a) in zip(input.columns, again) where read.contains(c.id) {
-            guard Self.zero(c.type) != nil else { throw SQLError.unsupported("a correlated subquery over a \(c.type) outer column with a non-equality correlation", .unknown) }
+            guard let zero = Self.zero(c.type) else { throw SQLError.unsupported("a correlated subquery over a \(c.type) outer column with a non-equality correlation", .unknown) }
             let d = PlanColumn(id: ids.next(), name: c.name, table: nil, type: c.type)
-            outer.append(c); domainKeys.append(.column(a.id, a.type)); domain.append(d)
+            outer.append((c, zero)); domainKeys.append(.column(a.id, a.type)); domain.append(d)
             map[c.id] = .column(d.id, d.type)
         }
         let values = LogicalPlan.aggregate(.materialized(shared, columns: again), groups: domainKeys, aggregates: [], columns: domain)
@@ -252,9 +253,8 @@ struct Decorrelator {
         let keys = domain.map { PlanColumn(id: ids.next(), name: $0.name, table: nil, type: $0.type) }
         let grouped = LogicalPlan.aggregate(matched, groups: domain.map { .column($0.id, $0.type) }, aggregates: aggs, columns: keys + cols)
         var on: [(BoundExpr, BoundExpr)] = []
-        for (o, k) in zip(outer, keys) {
+        for ((o, zero), k) in zip(outer, keys) {
             let (a, b) = (BoundExpr.column(o.id, o.type), BoundExpr.column(k.id, k.type))
-            guard let zero = Self.zero(o.type) else { continue }
             on.append((.call(.isNull, [a], .boolean), .call(.isNull, [b], .boolean)))
             on.append((.call(.coalesce, [a, zero], o.type), .call(.coalesce, [b, zero], o.type)))
         }
