@@ -2257,7 +2257,7 @@ void   plan__scan_part__free_unpacked
   assert(message->base.descriptor == &plan__scan_part__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCEnumValue plan__data_type__kind__enum_values_by_number[11] =
+static const ProtobufCEnumValue plan__data_type__kind__enum_values_by_number[18] =
 {
   { "KIND_UNSPECIFIED", "PLAN__DATA_TYPE__KIND__KIND_UNSPECIFIED", 0 },
   { "BOOLEAN", "PLAN__DATA_TYPE__KIND__BOOLEAN", 1 },
@@ -2270,22 +2270,36 @@ static const ProtobufCEnumValue plan__data_type__kind__enum_values_by_number[11]
   { "TIMESTAMP", "PLAN__DATA_TYPE__KIND__TIMESTAMP", 8 },
   { "INTERVAL", "PLAN__DATA_TYPE__KIND__INTERVAL", 9 },
   { "NULL_TYPE", "PLAN__DATA_TYPE__KIND__NULL_TYPE", 10 },
+  { "TINYINT", "PLAN__DATA_TYPE__KIND__TINYINT", 11 },
+  { "SMALLINT", "PLAN__DATA_TYPE__KIND__SMALLINT", 12 },
+  { "HUGEINT", "PLAN__DATA_TYPE__KIND__HUGEINT", 13 },
+  { "UTINYINT", "PLAN__DATA_TYPE__KIND__UTINYINT", 14 },
+  { "USMALLINT", "PLAN__DATA_TYPE__KIND__USMALLINT", 15 },
+  { "UINTEGER", "PLAN__DATA_TYPE__KIND__UINTEGER", 16 },
+  { "UBIGINT", "PLAN__DATA_TYPE__KIND__UBIGINT", 17 },
 };
 static const ProtobufCIntRange plan__data_type__kind__value_ranges[] = {
-{0, 0},{0, 11}
+{0, 0},{0, 18}
 };
-static const ProtobufCEnumValueIndex plan__data_type__kind__enum_values_by_name[11] =
+static const ProtobufCEnumValueIndex plan__data_type__kind__enum_values_by_name[18] =
 {
   { "BIGINT", 3 },
   { "BOOLEAN", 1 },
   { "DATE", 7 },
   { "DECIMAL", 5 },
   { "DOUBLE", 4 },
+  { "HUGEINT", 13 },
   { "INTEGER", 2 },
   { "INTERVAL", 9 },
   { "KIND_UNSPECIFIED", 0 },
   { "NULL_TYPE", 10 },
+  { "SMALLINT", 12 },
   { "TIMESTAMP", 8 },
+  { "TINYINT", 11 },
+  { "UBIGINT", 17 },
+  { "UINTEGER", 16 },
+  { "USMALLINT", 15 },
+  { "UTINYINT", 14 },
   { "VARCHAR", 6 },
 };
 const ProtobufCEnumDescriptor plan__data_type__kind__descriptor =
@@ -2295,9 +2309,9 @@ const ProtobufCEnumDescriptor plan__data_type__kind__descriptor =
   "Kind",
   "Plan__DataType__Kind",
   "plan",
-  11,
+  18,
   plan__data_type__kind__enum_values_by_number,
-  11,
+  18,
   plan__data_type__kind__enum_values_by_name,
   1,
   plan__data_type__kind__value_ranges,

@@ -216,8 +216,13 @@ public enum BatchCodec {
                 let bytes = try buffer(UInt8.self, count: total, what: "strings of \(name)")
                 data = .string(StringArray(offsets: offsets, bytes: bytes))
             }
+            let column = Column(type: type, data: data, validity: validity)
+            // A narrow integer type is held in a wider word: a value outside its range is damage, not data.
+            if let range = type.integerRange, let bad = column.firstIntegerOutside(range) {
+                throw .corrupt("column \(name) holds \(bad), outside the range of \(type)")
+            }
             fields.append(Field(name, type))
-            columns.append(Column(type: type, data: data, validity: validity))
+            columns.append(column)
         }
         guard layout.remaining == 0 else { throw .corrupt("\(layout.remaining) stray bytes after the last column's layout") }
         guard body == payload.count else { throw .corrupt("\(payload.count - body) stray bytes after the last buffer") }
@@ -274,8 +279,13 @@ public enum BatchCodec {
                 }
                 data = .interval(a)
             }
+            let column = Column(type: type, data: data, validity: validity)
+            // A narrow integer type is held in a wider word: a value outside its range is damage, not data.
+            if let range = type.integerRange, let bad = column.firstIntegerOutside(range) {
+                throw .corrupt("column \(name) holds \(bad), outside the range of \(type)")
+            }
             fields.append(Field(name, type))
-            columns.append(Column(type: type, data: data, validity: validity))
+            columns.append(column)
         }
         guard r.offset == payload.count else { throw .corrupt("\(payload.count - r.offset) stray bytes after the last column") }
         return RecordBatch(schema: Schema(fields), columns: columns, rowCount: rows)
@@ -293,6 +303,13 @@ public enum BatchCodec {
         case .timestamp: return (8, 0, 0)
         case .interval: return (9, 0, 0)
         case .null: return (10, 0, 0)
+        case .tinyint: return (11, 0, 0)
+        case .smallint: return (12, 0, 0)
+        case .hugeint: return (13, 0, 0)
+        case .utinyint: return (14, 0, 0)
+        case .usmallint: return (15, 0, 0)
+        case .uinteger: return (16, 0, 0)
+        case .ubigint: return (17, 0, 0)
         }
     }
 
@@ -310,6 +327,13 @@ public enum BatchCodec {
         case 8: return .timestamp
         case 9: return .interval
         case 10: return .null
+        case 11: return .tinyint
+        case 12: return .smallint
+        case 13: return .hugeint
+        case 14: return .utinyint
+        case 15: return .usmallint
+        case 16: return .uinteger
+        case 17: return .ubigint
         default: throw .corrupt("unknown type tag \(tag)")
         }
     }

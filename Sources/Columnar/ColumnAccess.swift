@@ -33,3 +33,23 @@ extension Column {
         }
     }
 }
+
+extension Column {
+    /// The first non-NULL value outside `range`, if any (checks narrow integer types held in wider words).
+    public func firstIntegerOutside(_ range: ClosedRange<Int128>) -> Int128? {
+        func scan<T: BinaryInteger>(_ a: Buffer<T>) -> Int128? {
+            let lo = range.lowerBound, hi = range.upperBound
+            for i in 0..<a.count where !isNull(i) {
+                let v = Int128(a[i])
+                if v < lo || v > hi { return v }
+            }
+            return nil
+        }
+        switch data {
+        case .int32(let a): return range.lowerBound <= Int128(Int32.min) && range.upperBound >= Int128(Int32.max) ? nil : scan(a)
+        case .int64(let a): return range.lowerBound <= Int128(Int64.min) && range.upperBound >= Int128(Int64.max) ? nil : scan(a)
+        case .int128(let a): return range == Int128.min...Int128.max ? nil : scan(a)
+        default: return nil
+        }
+    }
+}

@@ -3,8 +3,13 @@ import Foundation
 /// The SQL types Sluice stores. Every column of every type may hold NULLs.
 public enum DataType: Hashable, Sendable, CustomStringConvertible {
     case boolean
+    case tinyint, smallint          // 8- and 16-bit, held in 32 bits
     case integer                    // 32-bit
     case bigint                     // 64-bit
+    case hugeint                    // 128-bit
+    case utinyint, usmallint        // unsigned 8- and 16-bit, held in 32 bits
+    case uinteger                   // unsigned 32-bit, held in 64 bits
+    case ubigint                    // unsigned 64-bit, held in 128 bits
     case double
     case decimal(precision: Int, scale: Int)  // exact, up to 38 digits
     case varchar
@@ -18,8 +23,15 @@ public enum DataType: Hashable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .boolean: return "BOOLEAN"
+        case .tinyint: return "TINYINT"
+        case .smallint: return "SMALLINT"
         case .integer: return "INTEGER"
         case .bigint: return "BIGINT"
+        case .hugeint: return "HUGEINT"
+        case .utinyint: return "UTINYINT"
+        case .usmallint: return "USMALLINT"
+        case .uinteger: return "UINTEGER"
+        case .ubigint: return "UBIGINT"
         case .double: return "DOUBLE"
         case .decimal(let p, let s): return "DECIMAL(\(p),\(s))"
         case .varchar: return "VARCHAR"
@@ -34,8 +46,9 @@ public enum DataType: Hashable, Sendable, CustomStringConvertible {
     public var physical: PhysicalType {
         switch self {
         case .boolean, .null: return .bool
-        case .integer, .date: return .int32
-        case .bigint, .timestamp: return .int64
+        case .tinyint, .smallint, .integer, .utinyint, .usmallint, .date: return .int32
+        case .bigint, .uinteger, .timestamp: return .int64
+        case .hugeint, .ubigint: return .int128
         case .decimal(let p, _): return p <= 18 ? .int64 : .int128
         case .double: return .double
         case .varchar: return .string
@@ -45,11 +58,40 @@ public enum DataType: Hashable, Sendable, CustomStringConvertible {
 
     public var isNumeric: Bool {
         switch self {
-        case .integer, .bigint, .double, .decimal: return true
-        default: return false
+        case .double, .decimal: return true
+        default: return isIntegral
         }
     }
-    public var isIntegral: Bool { self == .integer || self == .bigint }
+    public var isIntegral: Bool { integerRange != nil }
+
+    /// The values an integer type holds; nil for every other type. Narrow types are
+    /// held in a wider physical type, so every kernel checks results against this.
+    public var integerRange: ClosedRange<Int128>? {
+        switch self {
+        case .tinyint: return Int128(Int8.min)...Int128(Int8.max)
+        case .smallint: return Int128(Int16.min)...Int128(Int16.max)
+        case .integer: return Int128(Int32.min)...Int128(Int32.max)
+        case .bigint: return Int128(Int64.min)...Int128(Int64.max)
+        case .hugeint: return Int128.min...Int128.max
+        case .utinyint: return 0...Int128(UInt8.max)
+        case .usmallint: return 0...Int128(UInt16.max)
+        case .uinteger: return 0...Int128(UInt32.max)
+        case .ubigint: return 0...Int128(UInt64.max)
+        default: return nil
+        }
+    }
+    public var isUnsigned: Bool { self == .utinyint || self == .usmallint || self == .uinteger || self == .ubigint }
+    /// Bits of an integer type (0 for others).
+    public var integerBits: Int {
+        switch self {
+        case .tinyint, .utinyint: return 8
+        case .smallint, .usmallint: return 16
+        case .integer, .uinteger: return 32
+        case .bigint, .ubigint: return 64
+        case .hugeint: return 128
+        default: return 0
+        }
+    }
     public var decimalScale: Int { if case .decimal(_, let s) = self { return s }; return 0 }
 
     /// Parses DuckDB's spelling of a type name: `DECIMAL(12,2)`, `INT`, `TEXT`, ...
@@ -66,8 +108,15 @@ public enum DataType: Hashable, Sendable, CustomStringConvertible {
         }
         switch t {
         case "BOOLEAN", "BOOL": return .boolean
-        case "INTEGER", "INT", "INT4", "SMALLINT", "TINYINT", "INT2", "INT1": return .integer
-        case "BIGINT", "INT8", "LONG", "HUGEINT": return .bigint
+        case "TINYINT", "INT1": return .tinyint
+        case "SMALLINT", "INT2", "SHORT": return .smallint
+        case "INTEGER", "INT", "INT4", "SIGNED": return .integer
+        case "BIGINT", "INT8", "LONG": return .bigint
+        case "HUGEINT", "INT128": return .hugeint
+        case "UTINYINT", "UINT8": return .utinyint
+        case "USMALLINT", "UINT16": return .usmallint
+        case "UINTEGER", "UINT32": return .uinteger
+        case "UBIGINT", "UINT64": return .ubigint
         case "DOUBLE", "FLOAT8", "FLOAT", "REAL", "FLOAT4": return .double
         case "VARCHAR", "TEXT", "STRING", "CHAR", "BPCHAR": return .varchar
         case "DATE": return .date

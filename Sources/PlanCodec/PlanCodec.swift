@@ -203,6 +203,13 @@ private struct Encoder {
             case .boolean: p.pointee.kind = PLAN__DATA_TYPE__KIND__BOOLEAN
             case .integer: p.pointee.kind = PLAN__DATA_TYPE__KIND__INTEGER
             case .bigint: p.pointee.kind = PLAN__DATA_TYPE__KIND__BIGINT
+            case .tinyint: p.pointee.kind = PLAN__DATA_TYPE__KIND__TINYINT
+            case .smallint: p.pointee.kind = PLAN__DATA_TYPE__KIND__SMALLINT
+            case .hugeint: p.pointee.kind = PLAN__DATA_TYPE__KIND__HUGEINT
+            case .utinyint: p.pointee.kind = PLAN__DATA_TYPE__KIND__UTINYINT
+            case .usmallint: p.pointee.kind = PLAN__DATA_TYPE__KIND__USMALLINT
+            case .uinteger: p.pointee.kind = PLAN__DATA_TYPE__KIND__UINTEGER
+            case .ubigint: p.pointee.kind = PLAN__DATA_TYPE__KIND__UBIGINT
             case .double: p.pointee.kind = PLAN__DATA_TYPE__KIND__DOUBLE
             case .decimal(let precision, let scale):
                 p.pointee.kind = PLAN__DATA_TYPE__KIND__DECIMAL
@@ -649,6 +656,13 @@ private struct Decoder {
         case PLAN__DATA_TYPE__KIND__BOOLEAN: return .boolean
         case PLAN__DATA_TYPE__KIND__INTEGER: return .integer
         case PLAN__DATA_TYPE__KIND__BIGINT: return .bigint
+        case PLAN__DATA_TYPE__KIND__TINYINT: return .tinyint
+        case PLAN__DATA_TYPE__KIND__SMALLINT: return .smallint
+        case PLAN__DATA_TYPE__KIND__HUGEINT: return .hugeint
+        case PLAN__DATA_TYPE__KIND__UTINYINT: return .utinyint
+        case PLAN__DATA_TYPE__KIND__USMALLINT: return .usmallint
+        case PLAN__DATA_TYPE__KIND__UINTEGER: return .uinteger
+        case PLAN__DATA_TYPE__KIND__UBIGINT: return .ubigint
         case PLAN__DATA_TYPE__KIND__DOUBLE: return .double
         case PLAN__DATA_TYPE__KIND__DECIMAL:
             guard (1...UInt32(DataType.maxDecimalPrecision)).contains(t.precision), t.scale <= t.precision else {
@@ -701,7 +715,9 @@ private struct Decoder {
             return .column(try int(UInt64(c.index), "column"), try dataType(c.type))
         case PLAN__EXPR__KIND_LITERAL:
             let c = try required(e.literal, "a literal").pointee
-            return .literal(try value(c.value), try dataType(c.type))
+            let v = try value(c.value), t = try dataType(c.type)
+            if let range = t.integerRange, let i = v.integer, !range.contains(i) { throw Self.error("literal \(i) is out of range for \(t)") }
+            return .literal(v, t)
         case PLAN__EXPR__KIND_CALL:
             let c = try required(e.call, "a call").pointee
             let name = cString(c.function)

@@ -7,7 +7,7 @@ struct BatchCodecTests {
     static func sample() -> RecordBatch {
         var b = [ColumnBuilder]()
         let types: [DataType] = [.boolean, .integer, .bigint, .double, .decimal(precision: 15, scale: 2), .decimal(precision: 38, scale: 6),
-                                 .varchar, .date, .timestamp, .interval]
+                                 .varchar, .date, .timestamp, .interval, .tinyint, .smallint, .hugeint, .utinyint, .usmallint, .uinteger, .ubigint]
         for t in types { b.append(ColumnBuilder(type: t)) }
         for i in 0..<1000 {
             let null = i % 7 == 3
@@ -23,6 +23,12 @@ struct BatchCodecTests {
                 case .date: b[k].append(.int(Int64(i)))
                 case .timestamp: b[k].append(.int(Int64(i) * 3_600_000_000))
                 case .interval: b[k].append(.interval(Interval(months: Int32(i % 12), days: Int32(i % 31), micros: Int64(i))))
+                case .hugeint: b[k].append(.wide(Int128(i - 500) * Int128(Int64.max) * 1_000_000))
+                case .ubigint: b[k].append(.wide(Int128(UInt64.max) - Int128(i)))
+                case let t where t.isIntegral:
+                    // Each narrow type's extremes, and values between.
+                    let r = t.integerRange!
+                    b[k].append(.int(Int64(i == 0 ? r.lowerBound : i == 1 ? r.upperBound : r.lowerBound + Int128(i) % (r.upperBound - r.lowerBound))))
                 default: break
                 }
             }
@@ -42,6 +48,22 @@ struct BatchCodecTests {
         #expect(d.rowCount == batch.rowCount)
         for r in 0..<batch.rowCount { #expect(d.row(r) == batch.row(r)) }
         if compress { #expect(bytes.count < BatchCodec.encode(batch, compress: false).count) }
+    }
+
+    @Test func aNarrowIntegerOutsideItsRangeIsRefused() throws {
+        // A TINYINT is held in 32 bits: a block whose TINYINT column carries 1000 is damaged, and says so.
+        let column = Column(type: .tinyint, data: .int32([1, 1000, -3]))
+        let bytes = BatchCodec.encode(RecordBatch(schema: Schema([Field("t", .tinyint)]), columns: [column]), compress: false)
+        #expect(throws: BatchCodecError.corrupt("column t holds 1000, outside the range of TINYINT")) { try BatchCodec.decodeAll(bytes) }
+        // The same value under a NULL is not read, so it does not count.
+        var v = Bitmap(count: 3, allSet: true); v[1] = false
+        let masked = Column(type: .tinyint, data: .int32([1, 1000, -3]), validity: v)
+        let ok = try BatchCodec.decodeAll(BatchCodec.encode(RecordBatch(schema: Schema([Field("t", .tinyint)]), columns: [masked]), compress: true))
+        #expect(ok[0].row(1) == [.null] && ok[0].row(2) == [.int(-3)])
+        let ubig = Column(type: .ubigint, data: .int128([-1]))
+        #expect(throws: BatchCodecError.corrupt("column u holds -1, outside the range of UBIGINT")) {
+            try BatchCodec.decodeAll(BatchCodec.encode(RecordBatch(schema: Schema([Field("u", .ubigint)]), columns: [ubig]), compress: false))
+        }
     }
 
     @Test func slicesAndDecodedColumnsShareStorage() throws {

@@ -20,8 +20,9 @@ ns = {"__file__": str(pathlib.Path(__file__).parent / "duckdb_check.py")}
 exec(open(ns["__file__"]).read().split("def records(")[0], ns)
 render = ns["render"]
 
-COLUMNS = [("i", "INTEGER"), ("b", "BIGINT"), ("d", "DOUBLE"), ("m", "DECIMAL(10,2)"), ("s", "VARCHAR"), ("dt", "DATE"), ("f", "BOOLEAN")]
-NUMERIC = ["i", "b", "d", "m"]
+COLUMNS = [("i", "INTEGER"), ("b", "BIGINT"), ("d", "DOUBLE"), ("m", "DECIMAL(10,2)"), ("s", "VARCHAR"), ("dt", "DATE"), ("f", "BOOLEAN"),
+           ("t", "TINYINT"), ("u", "UINTEGER"), ("h", "HUGEINT")]
+NUMERIC = ["i", "b", "d", "m", "t", "u", "h"]
 
 
 class Gen:
@@ -39,8 +40,10 @@ class Gen:
         if self.chance(0.15):
             return f"CAST(NULL AS {typ})"
         r = self.r
-        if typ in ("INTEGER", "BIGINT"):
+        if typ in ("INTEGER", "BIGINT", "TINYINT", "HUGEINT"):
             return f"CAST({r.randint(-3, 6)} AS {typ})"
+        if typ == "UINTEGER":
+            return f"CAST({r.randint(0, 6)} AS {typ})"
         if typ == "DOUBLE":
             return f"CAST({r.choice(['0.5', '1.25', '-2.0', '3.0', '10.75', '0.0'])} AS DOUBLE)"
         if typ.startswith("DECIMAL"):

@@ -248,6 +248,17 @@ final class CSVReader: BatchReader {
             data = .int32(fixed(0) { b in CSVReader.parseInt(b).flatMap { Int32(exactly: $0) } })
         case .bigint:
             data = .int64(fixed(0) { CSVReader.parseInt($0) })
+        case .tinyint, .smallint, .utinyint, .usmallint, .uinteger, .hugeint, .ubigint:
+            // The narrow and unsigned types, checked against their range (rare in files: no fast path).
+            let range = type.integerRange ?? 0...0
+            func parse(_ b: UnsafeRawBufferPointer) -> Int128? {
+                Int128(String(decoding: b, as: UTF8.self).trimmingCharacters(in: .whitespaces)).flatMap { range.contains($0) ? $0 : nil }
+            }
+            switch type.physical {
+            case .int32: data = .int32(fixed(0) { parse($0).map { Int32($0) } })
+            case .int64: data = .int64(fixed(0) { parse($0).map { Int64($0) } })
+            default: data = .int128(fixed(0) { parse($0) })
+            }
         case .decimal(let precision, let scale) where precision <= 18:
             let limit = Int64(Decimal128.maxUnscaled(precision: precision))
             data = .int64(fixed(0) { b in Decimal128.parse64(utf8: b, scale: scale).flatMap { abs($0) <= limit ? $0 : nil } })
@@ -320,16 +331,18 @@ final class CSVReader: BatchReader {
         var neg = false
         if b[i] == 45 { neg = true; i += 1 } else if b[i] == 43 { i += 1 }
         guard i < n else { return nil }
+        // Accumulated as a negative number, whose range reaches Int64.min.
         var v: Int64 = 0
         while i < n {
             let d = b[i] &- 48
             guard d < 10 else { return nil }
             let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(Int64(d))
+            let (a, o2) = m.subtractingReportingOverflow(Int64(d))
             if o1 || o2 { return nil }
             v = a; i += 1
         }
-        return neg ? -v : v
+        if neg { return v }
+        return v == .min ? nil : -v
     }
 
     static func parseDouble(_ b: UnsafeRawBufferPointer) -> Double? {

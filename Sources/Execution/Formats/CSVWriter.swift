@@ -40,10 +40,10 @@ public struct CSVWriter {
         let nulls = c.validity != nil || c.type == .null
         @inline(__always) func next() { offsets.append(bytes.count) }
         switch (c.data, c.type) {
-        case (.int32(let a), .integer):
+        case (.int32(let a), _) where c.type.isIntegral:
             bytes.reserveCapacity(a.count * 8)
             for i in a.indices { if !(nulls && c.isNull(i)) { Self.integer(Int64(a[i]), into: &bytes) }; next() }
-        case (.int64(let a), .bigint):
+        case (.int64(let a), _) where c.type.isIntegral:
             bytes.reserveCapacity(a.count * 10)
             for i in a.indices { if !(nulls && c.isNull(i)) { Self.integer(a[i], into: &bytes) }; next() }
         case (.int64(let a), .decimal(_, let scale)):

@@ -325,7 +325,8 @@ final class JSONReader: BatchReader {
                 case .nested(let raw): text = raw
                 }
                 guard let text else { continue }
-                guard let value = Cast.parse(text, as: t) ?? (t == .bigint || t == .integer ? Double(text).flatMap { $0 == $0.rounded() ? Cast.parse(String(Int64($0)), as: t) : nil } : nil) else {
+                // Cast.parse takes 3.0 (and rounds 2.5) for an integer column.
+                guard let value = Cast.parse(text, as: t) else {
                     throw SQLError.execution("could not convert '\(text)' to \(t) in column \"\(k)\"")
                 }
                 staged[slot] = value

@@ -23,7 +23,8 @@ public enum TextEncoding {
     public static func jsonValue(_ v: Value, _ t: DataType) -> String {
         guard let text = render(v, as: t) else { return "null" }
         switch t {
-        case .boolean, .integer, .bigint, .decimal: return text
+        case .boolean, .decimal: return text
+        case _ where t.isIntegral: return text
         case .double:
             if case .double(let d) = v, !d.isFinite { return jsonString(text) }
             return text

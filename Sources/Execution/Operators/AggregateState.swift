@@ -134,7 +134,7 @@ final class AggregateState {
                     for i in 0..<n where live[i] {
                         let g = Int(ids[i])
                         let (r, o) = sums[g].addingReportingOverflow(a[i])
-                        if o { throw SQLError.execution("Out of Range Error: sum overflowed DECIMAL(38)") }
+                        if o { throw SQLError.execution("Out of Range Error: Overflow in \(call.type) addition: \(sums[g]) + \(a[i])") }
                         sums[g] = r; counts[g] += 1
                     }
                 default: break

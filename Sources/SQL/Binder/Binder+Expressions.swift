@@ -38,7 +38,7 @@ extension Binder {
             case "||":
                 return .call(.concat, [try coerce(a, to: .varchar, at: l.location), try coerce(b, to: .varchar, at: r.location)], .varchar)
             default:
-                return try arithmetic(op, a, b, loc)
+                return try arithmetic(op, adoptingType(of: b, a, l), adoptingType(of: a, b, r), loc)
             }
         case .function(let name, let args, let distinct, let star):
             if let kind = aggregateKind(name, star: star) {
@@ -173,6 +173,7 @@ extension Binder {
             if !n.contains(".") {
                 if let v = Int32(n) { return .literal(.int(Int64(v)), .integer) }
                 if let v = Int64(n) { return .literal(.int(v), .bigint) }
+                if let v = Int128(n) { return .literal(.wide(v), .hugeint) }
             }
             let digits = n.filter(\.isNumber)
             let scale = n.firstIndex(of: ".").map { n.distance(from: $0, to: n.endIndex) - 1 } ?? 0
@@ -212,6 +213,15 @@ extension Binder {
         if t == .null { t = .integer }
         let name: ScalarFunction = ["=": .eq, "<>": .ne, "<": .lt, "<=": .le, ">": .gt, ">=": .ge][op]!
         return .call(name, [try coerce(a, to: t, at: loc), try coerce(b, to: t, at: loc)], .boolean)
+    }
+
+    /// An integer literal beside an integer of another type takes that type when
+    /// it fits (DuckDB's integer literals): `tinyint_col + 1` stays TINYINT.
+    func adoptingType(of other: BoundExpr, _ e: BoundExpr, _ source: Expr) -> BoundExpr {
+        guard case .literal(.number(let text)) = source.kind, !text.contains("."), !text.lowercased().contains("e"),
+              case .literal(let v, let t) = e, t.isIntegral, other.type.isIntegral, other.type != t,
+              let i = v.integer, let range = other.type.integerRange, range.contains(i) else { return e }
+        return .literal(other.type.physical == .int128 ? .wide(i) : .int(Int64(i)), other.type)
     }
 
     func arithmetic(_ op: String, _ a: BoundExpr, _ b: BoundExpr, _ loc: SourceLocation) throws(SQLError) -> BoundExpr {
@@ -291,7 +301,9 @@ extension Binder {
         case .count, .countStar, .approxCountDistinct: type = .bigint
         case .sum:
             switch t {
-            case .integer, .bigint, .null: type = .bigint; input = try coerce(arg, to: .bigint, at: loc)
+            case _ where t.isIntegral || t == .null:
+                // Every integer sum is a HUGEINT, as in DuckDB; it adds 64-bit inputs into 128 bits.
+                type = .hugeint; input = try coerce(arg, to: t.physical == .int128 ? .hugeint : .bigint, at: loc)
             case .double: type = .double
             case .decimal(_, let s): type = .decimal(precision: 38, scale: s)
             default: throw SQLError.binder("sum() needs a number, not \(t)", args[0].location)
@@ -302,7 +314,7 @@ extension Binder {
         case .median:
             switch t {
             case .decimal, .date, .timestamp: type = t
-            case .integer, .bigint, .double, .null: type = .double
+            case _ where t.isIntegral || t == .double || t == .null: type = .double
             default: throw SQLError.binder("median() needs a number or date, not \(t)", args[0].location)
             }
         case .min, .max, .any_value, .mode, .first, .last: type = t == .null ? .integer : t
@@ -355,7 +367,7 @@ extension Binder {
             let type: DataType
             switch value.type {
             case .decimal: type = value.type
-            case .integer, .bigint, .double, .null: type = kind == .quantileCont ? .double : (value.type == .null ? .integer : value.type)
+            case _ where value.type.isIntegral || value.type == .double || value.type == .null: type = kind == .quantileCont ? .double : (value.type == .null ? .integer : value.type)
             // A discrete quantile picks a value, so anything ordered will do; a continuous one interpolates numbers.
             case .varchar, .date, .timestamp, .boolean:
                 guard kind == .quantileDisc else { throw SQLError.binder("\(name)() needs a number, not \(value.type)", args[0].location) }

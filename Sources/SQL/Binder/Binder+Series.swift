@@ -56,7 +56,7 @@ extension Binder {
         }
         var ints: [Int64] = []
         for (i, (v, t)) in values.enumerated() {
-            guard case .int(let n) = v, t == .integer || t == .bigint else {
+            guard case .int(let n) = v, t.isIntegral else {
                 throw SQLError.binder("\(name) takes whole numbers (or dates and timestamps with an INTERVAL step), not \(t)", args[i].value.location)
             }
             ints.append(n)

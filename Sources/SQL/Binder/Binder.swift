@@ -165,8 +165,9 @@ public final class Binder {
             if v.isNull { return nil }
             let number: Double?
             switch (v, t) {
-            case (.int(let i), .integer), (.int(let i), .bigint): number = Double(i)
             case (.int, .decimal), (.wide, .decimal): number = Double(render(v, as: t) ?? "")
+            case (.int(let i), _) where t.isIntegral: number = Double(i)
+            case (.wide(let i), _) where t.isIntegral: number = Double(i)
             case (.double(let d), _): number = d
             case (.string(let s), _): number = Double(s.trimmingCharacters(in: .whitespaces))
             default: number = nil

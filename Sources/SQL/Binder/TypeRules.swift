@@ -5,11 +5,42 @@ enum TypeRules {
     /// The DECIMAL an integer type widens to in mixed arithmetic.
     static func asDecimal(_ t: DataType) -> DataType? {
         switch t {
-        case .integer: return .decimal(precision: 10, scale: 0)
+        case .tinyint, .utinyint: return .decimal(precision: 3, scale: 0)
+        case .smallint, .usmallint: return .decimal(precision: 5, scale: 0)
+        case .integer, .uinteger: return .decimal(precision: 10, scale: 0)
         case .bigint: return .decimal(precision: 19, scale: 0)
+        case .ubigint: return .decimal(precision: 20, scale: 0)
+        case .hugeint: return .decimal(precision: 38, scale: 0)
         case .decimal: return t
         default: return nil
         }
+    }
+
+    static func signedInteger(bits: Int) -> DataType {
+        switch bits {
+        case ...8: return .tinyint
+        case ...16: return .smallint
+        case ...32: return .integer
+        case ...64: return .bigint
+        default: return .hugeint
+        }
+    }
+
+    /// The integer type both integer types are cast to (CASE, UNION, comparisons):
+    /// the wider of one signedness; a signed type twice as wide as an unsigned one.
+    static func commonInteger(_ a: DataType, _ b: DataType) -> DataType {
+        if a.isUnsigned == b.isUnsigned { return a.integerBits >= b.integerBits ? a : b }
+        let (signed, unsigned) = a.isUnsigned ? (b, a) : (a, b)
+        return signedInteger(bits: max(signed.integerBits, 2 * unsigned.integerBits))
+    }
+
+    /// The type of `+ - * // %` on two integer types, as DuckDB picks its overloads:
+    /// mixed signedness keeps a strictly wider signed type, else goes to BIGINT (HUGEINT beside UBIGINT).
+    static func integerArithmetic(_ a: DataType, _ b: DataType) -> DataType {
+        if a.isUnsigned == b.isUnsigned { return a.integerBits >= b.integerBits ? a : b }
+        let (signed, unsigned) = a.isUnsigned ? (b, a) : (a, b)
+        if signed.integerBits > unsigned.integerBits { return signed }
+        return unsigned == .ubigint ? .hugeint : .bigint
     }
 
     static func decimalParts(_ t: DataType) -> (p: Int, s: Int) {
@@ -23,7 +54,7 @@ enum TypeRules {
         if a == .null { return b }
         if b == .null { return a }
         switch (a, b) {
-        case (.integer, .bigint), (.bigint, .integer): return .bigint
+        case _ where a.isIntegral && b.isIntegral: return commonInteger(a, b)
         case (.double, _) where b.isNumeric, (_, .double) where a.isNumeric: return .double
         case (.decimal, _) where b.isNumeric, (_, .decimal) where a.isNumeric:
             let (p1, s1) = decimalParts(asDecimal(a)!), (p2, s2) = decimalParts(asDecimal(b)!)
@@ -44,8 +75,8 @@ enum TypeRules {
         case ("+", .interval, .interval), ("-", .interval, .interval): return .interval
         case ("-", .date, .date): return .bigint
         case ("-", .timestamp, .timestamp): return .interval
-        case ("+", .date, .integer), ("+", .date, .bigint), ("-", .date, .integer), ("-", .date, .bigint): return .date
-        case ("+", .integer, .date), ("+", .bigint, .date): return .date
+        case ("+", .date, _) where b.isIntegral && b.integerBits <= 64, ("-", .date, _) where b.isIntegral && b.integerBits <= 64: return .date
+        case ("+", _, .date) where a.isIntegral && a.integerBits <= 64: return .date
         default: break
         }
         let l = a == .null ? b : a, r = b == .null ? a : b
@@ -54,8 +85,8 @@ enum TypeRules {
         if op == "/" { return .double }
         if l == .double || r == .double { return .double }
         if case .decimal = l {} else if case .decimal = r {} else {
-            // Integers: the wider of the two; overflow is a runtime error, as in DuckDB.
-            return (l == .bigint || r == .bigint) ? .bigint : .integer
+            // Integers: overflow is a runtime error, as in DuckDB.
+            return integerArithmetic(l, r)
         }
         let (p1, s1) = decimalParts(asDecimal(l)!), (p2, s2) = decimalParts(asDecimal(r)!)
         switch op {

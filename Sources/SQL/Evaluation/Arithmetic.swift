@@ -31,7 +31,9 @@ enum Arithmetic {
         if a.type == .null || b.type == .null { return Column.constant(.null, type: t, count: n) }
         switch (a.type, b.type) {
         case (.date, .interval), (.interval, .date), (.timestamp, .interval), (.interval, .timestamp), (.interval, .interval),
-             (.date, .date), (.timestamp, .timestamp), (.date, .integer), (.date, .bigint), (.integer, .date), (.bigint, .date):
+             (.date, .date), (.timestamp, .timestamp):
+            return try temporal(name, a, b, t, validity)
+        case (.date, _) where b.type.isIntegral, (_, .date) where a.type.isIntegral:
             return try temporal(name, a, b, t, validity)
         default: break
         }
@@ -48,32 +50,36 @@ enum Arithmetic {
             }
             return Column(type: .double, data: .double(out), validity: validity)
         }
-        let limit: Int128
-        switch t {
-        case .integer: limit = Int128(Int32.max)
-        case .bigint: limit = Int128(Int64.max)
-        case .decimal(let p, _): limit = Decimal128.maxUnscaled(precision: p)
-        default: throw SQLError.execution("internal error: arithmetic to \(t)")
-        }
+        let range: ClosedRange<Int128>
+        if let r = t.integerRange { range = r }
+        else if case .decimal(let p, _) = t { let m = Decimal128.maxUnscaled(precision: p); range = -m...m }
+        else { throw SQLError.execution("internal error: arithmetic to \(t)") }
         @inline(__always) func valid(_ i: Int) -> Bool { validity.map { $0[i] } ?? true }
+        // A decimal quotient keeps the dividend's scale.
+        let quotientScale = a.type.decimalScale > 0 ? Decimal128.pow10(t.decimalScale) : 1
         // 64-bit fast path: both inputs and the result fit in 64 bits.
         if a.type.physical != .int128, b.type.physical != .int128, t.physical != .int128 {
             let x = int64s(a), y = int64s(b)
-            let lim = Int64(limit)
+            let lo = Int64(range.lowerBound), hi = Int64(range.upperBound), m = Int64(quotientScale)
             var out = [Int64](repeating: 0, count: n)
             var failed = -1
             x.withUnsafeBufferPointer { x in y.withUnsafeBufferPointer { y in out.withUnsafeMutableBufferPointer { o in
                 switch name {
                 case .add:
-                    for i in 0..<n { let (r, f) = x[i].addingReportingOverflow(y[i]); o[i] = r; if f || r > lim || r < -lim { if valid(i) { failed = i; break } } }
+                    for i in 0..<n { let (r, f) = x[i].addingReportingOverflow(y[i]); o[i] = r; if f || r > hi || r < lo { if valid(i) { failed = i; break } } }
                 case .subtract:
-                    for i in 0..<n { let (r, f) = x[i].subtractingReportingOverflow(y[i]); o[i] = r; if f || r > lim || r < -lim { if valid(i) { failed = i; break } } }
+                    for i in 0..<n { let (r, f) = x[i].subtractingReportingOverflow(y[i]); o[i] = r; if f || r > hi || r < lo { if valid(i) { failed = i; break } } }
                 case .multiply:
-                    for i in 0..<n { let (r, f) = x[i].multipliedReportingOverflow(by: y[i]); o[i] = r; if f || r > lim || r < -lim { if valid(i) { failed = i; break } } }
+                    for i in 0..<n { let (r, f) = x[i].multipliedReportingOverflow(by: y[i]); o[i] = r; if f || r > hi || r < lo { if valid(i) { failed = i; break } } }
                 default:
                     for i in 0..<n where valid(i) {
                         if y[i] == 0 { failed = -2 - i; break }
-                        o[i] = name == .modulo ? x[i] % y[i] : (a.type.decimalScale > 0 ? (x[i] / y[i]) * Int64(Decimal128.pow10(t.decimalScale)) : x[i] / y[i])
+                        // Int64.min / -1 overflows; so can a quotient of a narrow type (TINYINT -128 // -1).
+                        // x % -1 is 0 even for the most negative x.
+                        let (q, f1) = name == .modulo ? (y[i] == -1 ? (0, false) : x[i].remainderReportingOverflow(dividingBy: y[i])) : x[i].dividedReportingOverflow(by: y[i])
+                        let (r, f2) = q.multipliedReportingOverflow(by: m)
+                        o[i] = r
+                        if f1 || f2 || r > hi || r < lo { failed = i; break }
                     }
                 }
             } } }
@@ -85,19 +91,24 @@ enum Arithmetic {
         let x = int128s(a), y = int128s(b)
         var out = [Int128](repeating: 0, count: n)
         for i in 0..<n where valid(i) {
-            let r: Int128, f: Bool
+            var r: Int128, f: Bool
             switch name {
             case .add: (r, f) = x[i].addingReportingOverflow(y[i])
             case .subtract: (r, f) = x[i].subtractingReportingOverflow(y[i])
             case .multiply: (r, f) = x[i].multipliedReportingOverflow(by: y[i])
             default:
                 guard y[i] != 0 else { throw divisionByZero(name, x[i]) }
-                r = name == .modulo ? x[i] % y[i] : (x[i] / y[i]) * Decimal128.pow10(t.decimalScale); f = false
+                (r, f) = name == .modulo ? (y[i] == -1 ? (0, false) : x[i].remainderReportingOverflow(dividingBy: y[i])) : x[i].dividedReportingOverflow(by: y[i])
+                if !f { (r, f) = r.multipliedReportingOverflow(by: quotientScale) }
             }
-            if f || r > limit || r < -limit { throw overflow(name, t, x[i], y[i]) }
+            if f || !range.contains(r) { throw overflow(name, t, x[i], y[i]) }
             out[i] = r
         }
         return column(out, t, validity)
+    }
+
+    static func outOfRange(_ x: Int128, _ what: String, _ t: DataType) -> SQLError {
+        .execution("Out of Range Error: \(what) of \(x) is out of the range of \(t)")
     }
 
     static func divisionByZero(_ name: ScalarFunction, _ x: Int128) -> SQLError {
@@ -135,12 +146,30 @@ enum Arithmetic {
         default:
             // date ± integer days
             let (dates, days) = a.type == .date ? (int64s(a), int64s(b)) : (int64s(b), int64s(a))
-            let s: Int64 = name == .subtract ? -1 : 1
-            return Column(type: .date, data: .int32((0..<n).map { Int32(truncatingIfNeeded: dates[$0] + s * days[$0]) }), validity: validity)
+            let s: Int128 = name == .subtract ? -1 : 1
+            var out = [Int32](repeating: 0, count: n)
+            for i in 0..<n where validity.map({ $0[i] }) ?? true {
+                guard let d = Int32(exactly: Int128(dates[i]) + s * Int128(days[i])) else {
+                    throw SQLError.execution("Out of Range Error: date \(name == .subtract ? "-" : "+") \(days[i]) days is out of range")
+                }
+                out[i] = d
+            }
+            return Column(type: .date, data: .int32(out), validity: validity)
         }
     }
 
     static func negate(_ a: Column) throws(SQLError) -> Column {
+        if let range = a.type.integerRange {
+            // -x leaves the range for the most negative value (and for every positive unsigned one).
+            let x = int128s(a)
+            var out = [Int128](repeating: 0, count: a.count)
+            for i in 0..<a.count where !a.isNull(i) {
+                let (y, f) = Int128(0).subtractingReportingOverflow(x[i])
+                guard !f, range.contains(y) else { throw outOfRange(x[i], "negation", a.type) }
+                out[i] = y
+            }
+            return column(out, a.type, a.validity)
+        }
         switch a.data {
         case .int32(let x): return Column(type: a.type, data: .int32(x.map { 0 &- $0 }), validity: a.validity)
         case .int64(let x): return Column(type: a.type, data: .int64(x.map { 0 &- $0 }), validity: a.validity)
@@ -184,7 +213,14 @@ enum Arithmetic {
         let s = a.type.decimalScale, ts = t.decimalScale
         let out: [Int128]
         switch name {
-        case .abs: out = x.map { $0 < 0 ? -$0 : $0 }
+        case .abs:
+            var r = x
+            for i in 0..<n where x[i] < 0 && !a.isNull(i) {
+                let (y, f) = Int128(0).subtractingReportingOverflow(x[i])
+                guard !f, t.integerRange?.contains(y) ?? true else { throw outOfRange(x[i], "abs", t) }
+                r[i] = y
+            }
+            out = r
         case .round:
             let digits = cols.count > 1 ? int64s(cols[1]).first ?? 0 : 0
             guard digits < 0 else {
@@ -208,8 +244,7 @@ enum Arithmetic {
                 let (q, r) = v.quotientAndRemainder(dividingBy: m)
                 let away = (r < 0 ? -r : r) * 2 >= m
                 let (y, overflow) = (away ? (r < 0 ? q - 1 : q + 1) : q).multipliedReportingOverflow(by: Decimal128.pow10(k))
-                if overflow || limit.map({ y >= $0 || y <= -$0 }) == true || (t == .integer && (y > Int32.max || y < Int32.min))
-                    || (t == .bigint && (y > Int64.max || y < Int64.min)) {
+                if overflow || limit.map({ y >= $0 || y <= -$0 }) == true || t.integerRange.map({ !$0.contains(y) }) == true {
                     throw SQLError.execution("Conversion Error: round(\(digits)) of a \(a.type) is out of the range of \(t)")
                 }
                 rounded.append(y)

@@ -27,19 +27,16 @@ public enum Cast {
         if c.type.isNumeric, t.isNumeric {
             if t == .double { return Column(type: .double, data: .double(Arithmetic.doubles(c)), validity: c.validity) }
             let targetScale = t.decimalScale
-            let limit: Int128
-            switch t {
-            case .integer: limit = Int128(Int32.max)
-            case .bigint: limit = Int128(Int64.max)
-            case .decimal(let p, _): limit = Decimal128.maxUnscaled(precision: p)
-            default: limit = 0
-            }
+            let range: ClosedRange<Int128>
+            if let r = t.integerRange { range = r }
+            else if case .decimal(let p, _) = t { let m = Decimal128.maxUnscaled(precision: p); range = -m...m }
+            else { range = 0...0 }
             var out = [Int128](repeating: 0, count: n)
             if case .double(let d) = c.data {
                 let m = Double(Decimal128.pow10(targetScale))
                 for i in 0..<n where valid(i) {
                     let r = (d[i] * m).rounded()
-                    guard r.isFinite, abs(r) < 1.7e38, Int128(r).magnitude <= limit.magnitude else {
+                    guard r.isFinite, abs(r) < 1.7e38, range.contains(Int128(r)) else {
                         throw outOfRange(formatDouble(d[i]), c.type, t)
                     }
                     out[i] = Int128(r)
@@ -47,7 +44,7 @@ public enum Cast {
             } else {
                 let x = Arithmetic.int128s(c), s = c.type.decimalScale
                 for i in 0..<n where valid(i) {
-                    guard let r = Decimal128.rescale(x[i], from: s, to: targetScale), r.magnitude <= limit.magnitude else {
+                    guard let r = Decimal128.rescale(x[i], from: s, to: targetScale), range.contains(r) else {
                         throw outOfRange(Decimal128.format(x[i], scale: s), c.type, t)
                     }
                     out[i] = r
@@ -115,8 +112,11 @@ public enum Cast {
             case "false", "f", "0", "no", "n": return .bool(false)
             default: return nil
             }
-        case .integer: return (Int32(s) ?? hex(text).flatMap { Int32(exactly: $0) }).map { .int(Int64($0)) }
-        case .bigint: return (Int64(s) ?? hex(text).flatMap { Int64(exactly: $0) }).map { .int($0) }
+        case .tinyint, .smallint, .integer, .bigint, .hugeint, .utinyint, .usmallint, .uinteger, .ubigint:
+            // Text like '1.5' or '1e2' rounds, half away from zero, as DuckDB.
+            let rounded = Double(s).flatMap { $0.isFinite && abs($0) < 1e38 && !s.lowercased().hasPrefix("0x") ? Int128($0.rounded()) : nil }
+            guard let v = Int128(s) ?? hex(text).map({ Int128($0) }) ?? rounded, let range = t.integerRange, range.contains(v) else { return nil }
+            return t.physical == .int128 ? .wide(v) : .int(Int64(v))
         case .double:
             switch s.lowercased() {
             case "inf", "infinity", "+inf": return .double(.infinity)

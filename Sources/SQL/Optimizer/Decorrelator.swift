@@ -269,7 +269,8 @@ struct Decorrelator {
     /// A value of `t` to stand for NULL in a join key beside an `IS NULL` key.
     static func zero(_ t: DataType) -> BoundExpr? {
         switch t {
-        case .integer, .bigint, .date, .timestamp: return .literal(.int(0), t)
+        case .tinyint, .smallint, .integer, .bigint, .utinyint, .usmallint, .uinteger, .date, .timestamp: return .literal(.int(0), t)
+        case .hugeint, .ubigint: return .literal(.wide(0), t)
         case .decimal(let p, _): return .literal(p <= 18 ? .int(0) : .wide(0), t)
         case .double: return .literal(.double(0), t)
         case .varchar: return .literal(.string(""), t)

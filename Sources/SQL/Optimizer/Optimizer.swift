@@ -45,7 +45,7 @@ public struct Optimizer {
                     if let done = merged[call] { return done }
                     let s = fresh("partial_\(call.kind.rawValue)", call.type)
                     partialCalls.append(call); partialCols.append(s)
-                    let mergedType = merge == .sum && call.type.isIntegral ? DataType.bigint : call.type
+                    let mergedType = call.type   // sums of counts stay BIGINT; sums of integers are HUGEINT already
                     let f = fresh(call.kind.rawValue, mergedType)
                     finalCalls.append(AggregateCall(kind: merge, argument: .column(s.id, s.type), distinct: false, type: mergedType))
                     finalCols.append(f)
@@ -62,7 +62,7 @@ public struct Optimizer {
                     switch arg.type {
                     case .decimal(_, let s): sumType = .decimal(precision: 38, scale: s)
                     case .double: sumType = .double
-                    default: sumType = .bigint
+                    default: sumType = .hugeint
                     }
                     let sum = state(AggregateCall(kind: .sum, argument: a.argument, distinct: false, type: sumType), merge: .sum)
                     let count = state(AggregateCall(kind: .count, argument: a.argument, distinct: false, type: .bigint), merge: .sum)

@@ -268,6 +268,9 @@ public struct Parser {
         if ["STRUCT", "MAP", "LIST", "UNION", "JSON", "ARRAY"].contains(text.uppercased()) {
             throw SQLError.unsupported("the \(text.uppercased()) type is not supported yet (nested and JSON types come in a later release)", loc)
         }
+        if ["UHUGEINT", "UINT128"].contains(text.uppercased()) {
+            throw SQLError.unsupported("the UHUGEINT type is not supported; HUGEINT holds 128-bit integers", loc)
+        }
         if accept("(") {
             var parts: [String] = []
             repeat {
