@@ -146,6 +146,26 @@ final class SpillTests {
         #expect(tempIsEmpty)
     }
 
+    /// State that cannot spill (the rows an ordered aggregate holds, the rows a
+    /// recursive UNION has seen) is held under the limit too: past it, a clear error.
+    @Test func heldAggregateRowsAndRecursiveUnionRowsCountAgainstTheLimit() throws {
+        let s = session(2 << 20)
+        for sql in ["SELECT length(string_agg(range::VARCHAR, ',' ORDER BY range DESC)) FROM range(400000)",
+                    "SELECT count(*) FROM (SELECT range % 3 AS g, string_agg(range::VARCHAR, ',' ORDER BY range) AS s FROM range(400000) GROUP BY g) t",
+                    "WITH RECURSIVE r(n) AS (SELECT 1 UNION SELECT n + 1 FROM r WHERE n < 200000) SELECT count(*) FROM r"] {
+            do {
+                _ = try s.execute(sql)
+                Issue.record("a 2 MiB budget held the rows of: \(sql)")
+            } catch {
+                #expect(error.message.contains("Out of Memory Error") && error.message.contains("memory_limit"), "\(error.message)")
+            }
+            #expect(tempIsEmpty)
+        }
+        // Within the limit they answer.
+        #expect(try renderedRows(s, "SELECT string_agg(range::VARCHAR, ',' ORDER BY range DESC) FROM range(5)") == [["4,3,2,1,0"]])
+        #expect(try renderedRows(s, "WITH RECURSIVE r(n) AS (SELECT 1 UNION SELECT n % 50 + 1 FROM r) SELECT count(*) FROM r") == [["50"]])
+    }
+
     @Test func aLimitTooSmallToMakeProgressIsAClearError() throws {
         let s = session(1 << 20)
         do {

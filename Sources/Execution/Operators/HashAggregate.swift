@@ -98,8 +98,10 @@ final class HashAggregateOperator: Operator {
     /// An empty table, with its reservation: a partial aggregate keeps a small
     /// one (its share, over 8), leaving the rest to the final one.
     private func startTable() {
-        budget = groups.isEmpty ? nil : context.reservation("GROUP BY", ways: partial ? 8 : 1)
-        table = GroupTable(groups: groups, aggregates: aggregates)
+        let t = GroupTable(groups: groups, aggregates: aggregates)
+        // Without groups only the values some calls hold (median, string_agg, ORDER BY in a call) grow.
+        budget = groups.isEmpty && t.heldValueCost == 0 ? nil : context.reservation("GROUP BY", ways: partial ? 8 : 1)
+        table = t
     }
 
     private func emitTable() throws(SQLError) {
@@ -111,7 +113,13 @@ final class HashAggregateOperator: Operator {
 
     private func add(_ b: RecordBatch) throws(SQLError) {
         guard let t = table else { return }
-        guard !groups.isEmpty else { return try t.update(ids: [Int32](repeating: 0, count: b.rowCount), b) }
+        guard !groups.isEmpty else {
+            if let (memory, _) = budget {
+                try memory.require(b.rowCount * t.heldValueCost, "the values its aggregates keep")
+                stats.peakMemory = max(stats.peakMemory, memory.peak)
+            }
+            return try t.update(ids: [Int32](repeating: 0, count: b.rowCount), b)
+        }
         var keyCols: [Column] = []
         for g in groups { keyCols.append(try Evaluator.evaluate(g, b)) }
         let keys = Keys(keyCols)
@@ -167,9 +175,12 @@ final class GroupTable {
     private var keyBuilders: [ColumnBuilder]
     private let states: [AggregateState]
     private(set) var count: Int
-    /// Bytes a group costs beyond its key (slot, states), and a row of a state that keeps values (median, DISTINCT).
+    /// Bytes a group costs beyond its key (slot, states), and a row of the states that keep values
+    /// (DISTINCT, median, string_agg, mode, quantiles; a call with ORDER BY holds the row and its keys).
     let perGroup: Int
     let keptValueCost: Int
+    /// The part of keptValueCost that every row adds (DISTINCT keeps only new values).
+    let heldValueCost: Int
 
     init(groups: [BoundExpr], aggregates: [AggregateCall]) {
         table = KeyTable(integerMode: Keys.integerMode(groups.map(\.type), packPairs: false))
@@ -178,7 +189,11 @@ final class GroupTable {
         count = groups.isEmpty ? 1 : 0
         if groups.isEmpty { for s in states { s.resize(1) } }
         perGroup = 48 + 24 * aggregates.count
-        keptValueCost = 24 * aggregates.filter { $0.distinct || $0.kind == .median }.count
+        let keeping: Set<AggregateKind> = [.median, .stringAgg, .mode, .quantileCont, .quantileDisc]
+        heldValueCost = aggregates.reduce(0) { cost, a in
+            cost + (keeping.contains(a.kind) ? 24 : 0) + (a.orderBy.isEmpty ? 0 : 64 + 24 * a.orderBy.count)
+        }
+        keptValueCost = heldValueCost + 24 * aggregates.filter { $0.distinct && !keeping.contains($0.kind) }.count
     }
 
     /// Adds a batch's rows, making groups for new keys; how many groups it made.

@@ -14,8 +14,10 @@ extension QueryRun {
     func recursive(_ p: PhysicalPlan, id: Int, distinct: Bool, tree: Int, from context: RunContext) throws(SQLError) -> HeldRows {
         let reservation = context.memory.map { MemoryReservation($0, owner: "WITH RECURSIVE", share: max(1 << 20, $0.limit / 4)) }
         let rows = HeldRows(reservation, spill: context.spill, what: "its rows")
-        // UNION: every row produced so far, so that a row comes once and a cycle ends.
+        // UNION: every row produced so far, so that a row comes once and a cycle ends. It cannot
+        // spill, so it is held under a reservation of its own and past the limit fails clearly.
         var seen = Set<[Value]>()
+        let seenMemory = distinct ? context.memory.map { MemoryReservation($0, owner: "WITH RECURSIVE ... UNION", share: 0) } : nil
         func added(_ batches: [RecordBatch]) throws(SQLError) -> [RecordBatch] {
             var out: [RecordBatch] = []
             for var b in batches where b.rowCount > 0 {
@@ -24,6 +26,7 @@ extension QueryRun {
                     var keep: [Int32] = []
                     for r in 0..<b.rowCount where seen.insert(b.columns.map { $0.value(at: r) }).inserted { keep.append(Int32(r)) }
                     if keep.count < b.rowCount { b = b.gather(keep) }
+                    try seenMemory?.require(b.memoryBytes + b.rowCount * (64 + 32 * b.columns.count), "the rows its UNION has seen")
                 }
                 if b.rowCount > 0 {
                     try rows.append(b)
