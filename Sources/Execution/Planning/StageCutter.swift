@@ -86,29 +86,40 @@ public struct StageCutter: Sendable {
                 leaf.id = p.id
                 return leaf
             case .cteScan(let id):
-                let s: Int
-                if let known = cteStages[id] {
-                    s = known
-                } else {
-                    let cte = query.ctes[id]
-                    s = try stage(cte, output: .single, combine: cte.keepsInputOrder ? .preserve : .any)
-                    cteStages[id] = s
-                }
-                inputs.append(s)
-                var leaf = PhysicalPlan(.stageInput(stage: s, exchange: .gather(.preserve)), schema: p.schema)
-                leaf.id = p.id
-                return leaf
+                return try cteInput(p, id, &inputs)
             case .recursiveCTE:
-                // Its sides run again every round, in the task, exchanges as threads: nothing below is cut.
-                guard !p.allNodes.contains(where: { if case .cteScan = $0.node { true } else { false } }) else {
-                    throw SQLError.unsupported("a recursive CTE that reads another CTE used more than once does not run on the cluster yet; run it with --local", .unknown)
-                }
-                return p
+                // Its sides run again every round, in the task, exchanges as threads: only the
+                // shared CTEs they read are cut, into stages every round reads again.
+                return try cutCTEs(p, &inputs)
             default:
                 var new: [PhysicalPlan] = []
                 for i in p.inputs { new.append(try cut(i, &inputs)) }
                 return p.withNewInputs(new)
             }
+        }
+
+        /// A shared CTE's scan as the input of the CTE's own stage (made the first time it is read).
+        mutating func cteInput(_ p: PhysicalPlan, _ id: Int, _ inputs: inout [Int]) throws(SQLError) -> PhysicalPlan {
+            let s: Int
+            if let known = cteStages[id] {
+                s = known
+            } else {
+                let cte = query.ctes[id]
+                s = try stage(cte, output: .single, combine: cte.keepsInputOrder ? .preserve : .any)
+                cteStages[id] = s
+            }
+            inputs.append(s)
+            var leaf = PhysicalPlan(.stageInput(stage: s, exchange: .gather(.preserve)), schema: p.schema)
+            leaf.id = p.id
+            return leaf
+        }
+
+        /// `p` with its shared CTEs' scans cut into stage inputs, and nothing else.
+        mutating func cutCTEs(_ p: PhysicalPlan, _ inputs: inout [Int]) throws(SQLError) -> PhysicalPlan {
+            if case .cteScan(let id) = p.node { return try cteInput(p, id, &inputs) }
+            var new: [PhysicalPlan] = []
+            for i in p.inputs { new.append(try cutCTEs(i, &inputs)) }
+            return p.withNewInputs(new)
         }
     }
 
