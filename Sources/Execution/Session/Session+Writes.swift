@@ -159,21 +159,33 @@ extension Session {
             }
         }
         let data = shape.columns.filter { c in !declared.contains(c.name.lowercased()) }
-        let plan = try physical(source)
-        try Self.checkInsert(into: name, data, writing: plan.root.schema)
+        let plan = try Self.insertPlan(into: name, data, writing: try physical(source))
         let dir = try writer.versionDirectory(for: name, partition: pairs)
         try checkAllowed(dir)
         return try writeDataset(name, plan, mode: .overwritePartition(pairs), into: writer, directory: dir,
                                 format: shape.format == "json" ? "jsonl" : shape.format)
     }
 
-    /// An INSERT's rows must have the dataset's column types, in order.
-    static func checkInsert(into name: String, _ columns: [Field], writing schema: Schema) throws(SQLError) {
+    /// An INSERT's rows in the dataset's column types, in order: a number of another
+    /// numeric type (or a DATE for a TIMESTAMP, a NULL for anything) is cast, and a value
+    /// that does not fit fails the INSERT when it runs, as DuckDB's implicit casts; any
+    /// other mismatch asks for a CAST.
+    static func insertPlan(into name: String, _ columns: [Field], writing plan: PhysicalQuery) throws(SQLError) -> PhysicalQuery {
+        let schema = plan.root.schema
         guard columns.count == schema.count else {
             throw SQLError.binder("INSERT INTO \(name): the dataset has \(columns.count) columns, the query gives \(schema.count)", .unknown)
         }
-        for (i, (c, f)) in zip(columns, schema.fields).enumerated() where c.type != f.type {
-            throw SQLError.binder("INSERT INTO \(name): column \(i + 1) (\(c.name)) is \(c.type), the query gives \(f.type) (\(f.name)); cast it", .unknown)
+        guard zip(columns, schema.fields).contains(where: { $0.type != $1.type }) else { return plan }
+        var exprs: [BoundExpr] = []
+        for (i, (c, f)) in zip(columns, schema.fields).enumerated() {
+            let implicit = c.type == f.type || f.type == .null || (c.type.isNumeric && f.type.isNumeric) || (f.type == .date && c.type == .timestamp)
+            guard implicit else {
+                throw SQLError.binder("INSERT INTO \(name): column \(i + 1) (\(c.name)) is \(c.type), the query gives \(f.type) (\(f.name)); cast it", .unknown)
+            }
+            exprs.append(c.type == f.type ? .column(i, f.type) : .cast(.column(i, f.type), c.type))
         }
+        var cast = PhysicalPlan(.project(exprs), inputs: [plan.root], schema: Schema(zip(columns, schema.fields).map { Field($1.name, $0.type) }))
+        cast.id = (plan.root.allNodes.map(\.id).max() ?? 0) + 1
+        return PhysicalQuery(root: cast, subqueries: plan.subqueries, ctes: plan.ctes)
     }
 }

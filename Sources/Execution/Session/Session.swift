@@ -197,8 +197,7 @@ public final class Session: Catalog {
         case .insert(let name, let columns, let source, let loc):
             if entries[name.lowercased()] == nil, let writer = datasetWriter, let existing = try writer.shape(of: name)?.columns {
                 guard columns == nil else { throw SQLError.unsupported("INSERT INTO a dataset with a column list; give every column in order", loc) }
-                let plan = try physical(source)   // planned once: planning may sample files
-                try Self.checkInsert(into: name, existing, writing: plan.root.schema)
+                let plan = try Self.insertPlan(into: name, existing, writing: try physical(source))   // planned once: planning may sample files
                 return .message("INSERT \(try writeDataset(name, plan, mode: .append, into: writer))")
             }
             guard case .table(let t as MemoryTable)? = entries[name.lowercased()]?.entry else {
