@@ -111,6 +111,14 @@ class Gen:
         if k == 2: return f"{a}.i IN (SELECT u.i FROM {u} u WHERE {corr}{extra})"
         if k == 3: return f"{a}.i NOT IN (SELECT u.i FROM {u} u WHERE {corr}{extra})"
         if k == 4: return f"{a}.b > (SELECT {self.pick(['min', 'max', 'sum', 'count'])}(u.b) FROM {u} u WHERE {corr})"
+        if k == 5 and self.chance(0.5):
+            # Quantified comparisons, and correlations under a UNION or a LIMIT (computed per distinct outer value).
+            w = self.pick(["t0", "t1", "t2"])
+            j = self.r.randint(0, 3)
+            if j == 0: return f"{a}.i {self.pick(['<', '<=', '>', '>=', '=', '<>'])} {self.pick(['ANY', 'ALL', 'SOME'])} (SELECT u.i FROM {u} u WHERE {corr}{extra})"
+            if j == 1: return f"EXISTS (SELECT u.i FROM {u} u WHERE {corr} UNION ALL SELECT w.i FROM {w} w WHERE w.b > {a}.b)"
+            if j == 2: return f"{a}.i IN (SELECT u.i FROM {u} u WHERE u.b <= {a}.b ORDER BY u.i, u.id LIMIT 2)"
+            return f"{a}.b > (SELECT count(*) FROM (SELECT u.b FROM {u} u WHERE {corr} UNION SELECT w.b FROM {w} w WHERE w.i < {a}.i) x)"
         return f"{a}.i IN (SELECT u.i FROM {u} u WHERE {self.pred('u')})"
 
     def window(self, a, aliases):

@@ -639,6 +639,9 @@ public final class Binder {
                 throw SQLError.binder("\(names.count) column aliases given for \(cols.count) columns", loc)
             }
             let table = scope.entries.first?.table
+            if table == Parser.quantifiedAlias, cols.count != 1 {
+                throw SQLError.binder("the subquery of ANY or ALL must return one column, not \(cols.count)", loc)
+            }
             let renamed = cols.enumerated().map { k, c in newColumn(k < names.count ? names[k] : c.name, c.type, table: table) }
             let projected = LogicalPlan.project(plan, cols.map { .column($0.id, $0.type) }, columns: renamed)
             return (projected, Scope(columns: renamed, table: table))

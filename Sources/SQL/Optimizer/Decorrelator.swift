@@ -14,8 +14,9 @@ import Columnar
 /// The correlated predicates are pulled up out of the subquery (through
 /// filters, projections, inner joins, sorts and aggregates) to become the
 /// join's keys (`outer = inner`) and condition. A shape they cannot be pulled
-/// out of (under a LIMIT, a UNION, an outer join's inner side) is refused with
-/// a clear error rather than run row by row. A LIMIT over correlated rows
+/// out of (under a UNION, an outer join's inner side, a window) is computed
+/// once per distinct outer value instead (Decorrelator+Domain.swift), never
+/// once per row; what even that cannot handle is refused with a clear error. A LIMIT over correlated rows
 /// becomes a row_number() per correlation key. Uncorrelated `EXISTS` becomes a
 /// count of at most one row, run once.
 struct Decorrelator {
@@ -68,6 +69,12 @@ struct Decorrelator {
 
     func isCorrelated(_ s: Subquery) -> Bool { !s.plan.freeColumnIDs.isEmpty }
 
+    /// Whether `s` reads columns of a query further out than `input`'s: left as it is, so that
+    /// the enclosing subquery is flattened over those columns' domain, which makes it one level deep.
+    func reachesFurther(_ s: Subquery, _ input: LogicalPlan) -> Bool {
+        !s.plan.freeColumnIDs.isSubset(of: Set(input.columns.map(\.id)))
+    }
+
     func isExists(_ s: Subquery, in exprs: [BoundExpr]) -> Bool {
         func walk(_ e: BoundExpr) -> Bool {
             if case .exists(let x, _) = e, x == s { return true }
@@ -85,6 +92,8 @@ struct Decorrelator {
         var replaced: [ObjectIdentifier: BoundExpr] = [:]
         for c in Decorrelator.conjuncts(e) {
             switch c {
+            case .exists(let s, _) where reachesFurther(s, current), .inSubquery(_, let s, _) where reachesFurther(s, current):
+                kept.append(c); continue   // the enclosing level's rewrite takes it
             case .exists(let s, let negated) where isCorrelated(s):
                 if let joined = try semiJoin(current, s, in: nil, kind: negated ? .anti : .semi) { current = joined; continue }
             case .call(.not, let args, _):
@@ -117,6 +126,9 @@ struct Decorrelator {
     /// operand) is joined once.
     func replaceSubqueries(_ e: BoundExpr, over input: inout LogicalPlan, replaced: inout [ObjectIdentifier: BoundExpr]) throws(SQLError) -> BoundExpr {
         switch e {
+        case .exists(let s, _) where reachesFurther(s, input), .inSubquery(_, let s, _) where reachesFurther(s, input),
+             .scalarSubquery(let s, _) where reachesFurther(s, input):
+            return e
         case .exists(let s, let negated):
             if let r = replaced[ObjectIdentifier(s)] { return negated ? .call(.not, [r], .boolean) : r }
             let r: BoundExpr
@@ -159,7 +171,8 @@ struct Decorrelator {
     /// `input` SEMI or ANTI joined with a correlated subquery (of `x IN`, when `x` is given); nil when it does not fit.
     func semiJoin(_ input: LogicalPlan, _ s: Subquery, in x: BoundExpr?, kind: JoinKind) throws(SQLError) -> LogicalPlan? {
         let core = x == nil ? Decorrelator.existenceCore(s.plan) : s.plan
-        let pulled = try pull(core, what: x == nil ? "EXISTS" : "IN")
+        var input = input
+        let pulled = try pullOrFlatten(core, what: x == nil ? "EXISTS" : "IN", outer: &input)
         guard pulled.grouplessAggregate == nil else { return nil }   // one row always: not a plain semi join
         var (keys, rest) = try split(pulled, outer: input)
         if let x {
@@ -173,7 +186,7 @@ struct Decorrelator {
     func markJoin(_ input: inout LogicalPlan, _ s: Subquery, in x: BoundExpr?) throws(SQLError) -> BoundExpr {
         let core = x == nil ? Decorrelator.existenceCore(s.plan) : s.plan
         let what = x == nil ? "EXISTS" : "IN"
-        let pulled = try pull(core, what: what)
+        let pulled = try pullOrFlatten(core, what: what, outer: &input)
         guard pulled.grouplessAggregate == nil else {
             throw SQLError.unsupported("a correlated \(what) over an aggregate without GROUP BY", .unknown)
         }
@@ -216,7 +229,7 @@ struct Decorrelator {
             input = .join(input, pulled.plan, .left, on: keys, residual: nil)
             return try Decorrelator.valueOverNoRows(s.plan, defaults)
         }
-        let pulled = try pull(s.plan, what: "scalar")
+        let pulled = try pullOrFlatten(s.plan, what: "scalar", outer: &input)
         let (keys, rest) = try split(pulled, outer: input)
         let value = s.plan.columns[0]
         input = .join(input, pulled.plan, .single, on: keys, residual: Optimizer.conjunction(rest))
@@ -232,7 +245,9 @@ struct Decorrelator {
     /// NULLs (a domain value without rows gets what the aggregate gives for none).
     func domainAggregate(_ input: inout LogicalPlan, _ s: Subquery, _ aggInput: LogicalPlan, _ aggs: [AggregateCall],
                          _ cols: [PlanColumn]) throws(SQLError) -> BoundExpr {
-        let below = try pull(aggInput, what: "scalar")
+        guard let below = pullUp(aggInput), below.predicates.allSatisfy({ $0.subqueries.isEmpty }) else {
+            return try flattenedAggregate(&input, s, aggInput, aggs, cols)
+        }
         guard below.grouplessAggregate == nil else { throw SQLError.unsupported("a correlated scalar subquery over an aggregate of an aggregate", .unknown) }
         let produced = below.plan.allColumnIDs
         let read = Set(below.predicates.flatMap(\.columnIDs)).subtracting(produced)
@@ -259,6 +274,25 @@ struct Decorrelator {
             on.append((.call(.coalesce, [a, zero], o.type), .call(.coalesce, [b, zero], o.type)))
         }
         input = .join(.materialized(shared, columns: input.columns), grouped, .left, on: on, residual: nil)
+        var defaults: [Int: BoundExpr] = [:]
+        for (a, c) in zip(aggs, cols) where a.kind == .count || a.kind == .countStar {
+            defaults[c.id] = .call(.coalesce, [.column(c.id, c.type), .literal(.int(0), c.type)], c.type)
+        }
+        return try Decorrelator.valueOverNoRows(s.plan, defaults)
+    }
+
+    /// A scalar subquery over an aggregate without GROUP BY whose input cannot have its
+    /// correlation pulled up: the input flattened over the outer rows' domain, aggregated per
+    /// domain value, LEFT joined back (a domain value without rows gets what the aggregate gives for none).
+    func flattenedAggregate(_ input: inout LogicalPlan, _ s: Subquery, _ aggInput: LogicalPlan, _ aggs: [AggregateCall],
+                            _ cols: [PlanColumn]) throws(SQLError) -> BoundExpr {
+        let f = try flatten(aggInput, what: "scalar", outer: &input)
+        let keys = f.outer.map { PlanColumn(id: ids.next(), name: $0.domain.name, table: nil, type: $0.domain.type) }
+        let grouped = LogicalPlan.aggregate(f.plan, groups: f.outer.map { .column($0.domain.id, $0.domain.type) }, aggregates: aggs, columns: keys + cols)
+        var back = f
+        for k in back.outer.indices { back.outer[k].domain = keys[k] }
+        let (on, _) = try split(Pulled(plan: grouped, predicates: back.predicates), outer: input)
+        input = .join(input, grouped, .left, on: on, residual: nil)
         var defaults: [Int: BoundExpr] = [:]
         for (a, c) in zip(aggs, cols) where a.kind == .count || a.kind == .countStar {
             defaults[c.id] = .call(.coalesce, [.column(c.id, c.type), .literal(.int(0), c.type)], c.type)
@@ -324,13 +358,6 @@ struct Decorrelator {
     }
 
     // MARK: pulling correlated predicates up
-
-    func pull(_ plan: LogicalPlan, what: String) throws(SQLError) -> Pulled {
-        guard let p = pullUp(plan) else {
-            throw SQLError.unsupported("this correlated \(what) subquery (its outer reference is under a UNION, an outer join's inner side, a window, a select-list expression, or a LIMIT with a correlation that is not an equality); rewrite it as a join", .unknown)
-        }
-        return p
-    }
 
     func pullUp(_ plan: LogicalPlan) -> Pulled? {
         let free = plan.freeColumnIDs

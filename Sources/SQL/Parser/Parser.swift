@@ -724,6 +724,14 @@ public struct Parser {
             let loc = peek.location
             if case .symbol(let s) = peek.kind, ["=", "<>", "<", "<=", ">", ">="].contains(s) {
                 pos += 1
+                if let quantifier = ["ANY", "SOME", "ALL"].first(where: { isKeyword($0) }), isSymbol("(", at: 1),
+                   isKeyword("SELECT", at: 2) || isKeyword("WITH", at: 2) || isKeyword("VALUES", at: 2) {
+                    pos += 2
+                    let q = try query()
+                    try expect(")")
+                    l = Self.quantified(s, l, all: quantifier == "ALL", q, loc)
+                    continue
+                }
                 l = Expr(.binary(s, l, try concatExpr()), loc)
                 continue
             }
@@ -773,6 +781,45 @@ public struct Parser {
             if negated { pos -= 1 }
             return l
         }
+    }
+
+    /// `x op ANY (q)` and `x op ALL (q)`, written with what the binder knows: `= ANY` is IN,
+    /// `<> ALL` NOT IN, `op ALL` is NOT (x negated-op ANY), and the others compare x with the
+    /// subquery's least or greatest value, keeping SQL's answers: FALSE for no rows, NULL
+    /// where no row compares TRUE but x or some row is NULL.
+    /// The alias of a quantified comparison's subquery (the binder checks it has one column).
+    public static let quantifiedAlias = "_quantified"
+
+    static func quantified(_ op: String, _ x: Expr, all: Bool, _ q: Query, _ loc: SourceLocation) -> Expr {
+        let negation = ["=": "<>", "<>": "=", "<": ">=", "<=": ">", ">": "<=", ">=": "<"]
+        if all { return Expr(.unary("NOT", quantified(negation[op]!, x, all: false, q, loc)), loc) }
+        if op == "=" { return Expr(.inSubquery(x, q, negated: false), loc) }
+        // A one-row aggregate of the subquery's only column.
+        func over(_ f: String) -> Expr {
+            var core = SelectCore()
+            let v = Expr(.column([quantifiedAlias, "_v"]), loc)
+            let star = f == "count(*)"
+            core.items = [.expr(Expr(.function(star ? "count" : f, star ? [] : [v], distinct: false, star: star), loc), alias: nil)]
+            core.from = .renamed(.subquery(q, alias: quantifiedAlias), columns: ["_v"], loc)
+            return Expr(.scalarSubquery(Query(body: .select(core))), loc)
+        }
+        func call(_ a: Expr, _ o: String, _ b: Expr) -> Expr { Expr(.binary(o, a, b), loc) }
+        func isNull(_ e: Expr) -> Expr { Expr(.isNull(e, negated: false), loc) }
+        let rows = over("count(*)"), values = over("count"), zero = Expr(.literal(.number("0")), loc)
+        let hit: Expr, extreme: Expr
+        if op == "<>" {
+            // Some value differs from x: the least or the greatest does.
+            let (lo, hi) = (over("min"), over("max"))
+            hit = call(call(x, "<>", lo), "OR", call(x, "<>", hi)); extreme = lo
+        } else {
+            extreme = over(op.hasPrefix(">") ? "min" : "max")
+            hit = call(x, op, extreme)
+        }
+        let unknown = call(call(isNull(x), "OR", isNull(extreme)), "OR", call(rows, ">", values))
+        return Expr(.caseWhen(operand: nil, whens: [(call(rows, "=", zero), Expr(.literal(.bool(false)), loc)),
+                                                    (hit, Expr(.literal(.bool(true)), loc)),
+                                                    (unknown, Expr(.literal(.null), loc))],
+                              otherwise: Expr(.literal(.bool(false)), loc)), loc)
     }
 
     mutating func concatExpr() throws(SQLError) -> Expr {
