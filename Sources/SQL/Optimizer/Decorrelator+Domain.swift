@@ -39,6 +39,13 @@ extension Decorrelator {
         return Pulled(plan: f.plan, predicates: f.predicates)
     }
 
+    /// The outer rows computed once for two readers, which read its columns by
+    /// position: a projection fixes their order (optimizing the plan below may
+    /// reorder a join's sides).
+    static func shared(_ input: LogicalPlan) -> SharedPlan {
+        SharedPlan(plan: .project(input, input.columns.map { .column($0.id, $0.type) }, columns: input.columns))
+    }
+
     func flatten(_ plan: LogicalPlan, what: String, outer input: inout LogicalPlan) throws(SQLError) -> Flattened {
         let read = plan.freeColumnIDs
         guard read.isSubset(of: Set(input.columns.map(\.id))) else {
@@ -50,7 +57,7 @@ extension Decorrelator {
             guard let zero = Self.zero(c.type) else { throw SQLError.unsupported("a correlated subquery over a \(c.type) outer column of this shape", .unknown) }
             zeros.append(zero)
         }
-        let shared = SharedPlan(plan: input)
+        let shared = Self.shared(input)
         let dj = DependentJoin(ids: ids, shared: shared, inputColumns: input.columns, outer: outer)
         guard let (flat, domain) = try dj.join(plan) else {
             throw SQLError.unsupported("this correlated \(what) subquery (its outer reference is under a FULL or RIGHT join, in a VALUES list or a scan, or under an aggregate without GROUP BY below its top); rewrite it as a join", .unknown)

@@ -254,7 +254,7 @@ struct Decorrelator {
         guard read.isSubset(of: Set(input.columns.map(\.id))), below.predicates.allSatisfy({ $0.subqueries.isEmpty }) else {
             throw SQLError.unsupported("a subquery correlated with a query two or more levels out, or through another subquery", .unknown)
         }
-        let shared = SharedPlan(plan: input)
+        let shared = Self.shared(input)
         let again = input.columns.map { PlanColumn(id: ids.next(), name: $0.name, table: $0.table, type: $0.type) }
         var outer: [(column: PlanColumn, zero: BoundExpr)] = [], domainKeys: [BoundExpr] = [], domain: [PlanColumn] = [], map: [Int: BoundExpr] = [:]
         for (c, a) in zip(input.columns, again) where read.contains(c.id) {
