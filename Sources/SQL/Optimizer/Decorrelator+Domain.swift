@@ -60,7 +60,7 @@ extension Decorrelator {
         let shared = Self.shared(input)
         let dj = DependentJoin(ids: ids, shared: shared, inputColumns: input.columns, outer: outer)
         guard let (flat, domain) = try dj.join(plan) else {
-            throw SQLError.unsupported("this correlated \(what) subquery (its outer reference is under a FULL or RIGHT join, in a VALUES list or a scan, or under an aggregate without GROUP BY below its top); rewrite it as a join", .unknown)
+            throw SQLError.unsupported("this correlated \(what) subquery (its outer reference is under a FULL join, in a VALUES list or a scan, or in a recursive CTE); rewrite it as a join", .unknown)
         }
         input = .materialized(shared, columns: input.columns)
         // Subqueries inside that read the outer columns now read the domain's, produced below them.
@@ -142,9 +142,29 @@ struct DependentJoin {
             return (.project(i, es + carriedExprs(m), columns: cols + out), carried)
         case .sort(let input, _):
             return try join(input)   // order inside a subquery matters only under a LIMIT, which keeps it
+        case .aggregate(let input, let groups, let aggs, let cols) where groups.isEmpty:
+            // Without GROUP BY it has a row even for no input: grouped per domain value, then
+            // every domain value LEFT joined to its row (a count of none is 0).
+            guard let (i, m) = try join(input) else { return nil }
+            var as2: [AggregateCall] = []
+            for a in aggs { as2.append(try a.mapExpressions { (e) throws(SQLError) -> BoundExpr in rename(e, m) ?? e }) }
+            let keys = outer.map { fresh(m[$0.id]!) }, values = cols.map(fresh)
+            var grouped: Carried = [:]
+            for (c, k) in zip(outer, keys) { grouped[c.id] = k }
+            let perValue = LogicalPlan.aggregate(i, groups: carriedExprs(m), aggregates: as2, columns: keys + values)
+            let (d, carried) = domain()
+            let joined = LogicalPlan.join(d, perValue, .left, on: sameDomain(carried, grouped), residual: nil)
+            var exprs: [BoundExpr] = []
+            for (a, v) in zip(aggs, values) {
+                let x = BoundExpr.column(v.id, v.type)
+                exprs.append(a.kind == .count || a.kind == .countStar ? .call(.coalesce, [x, .literal(.int(0), v.type)], v.type) : x)
+            }
+            let out = outer.map { fresh(carried[$0.id]!) }
+            var result: Carried = [:]
+            for (c, o) in zip(outer, out) { result[c.id] = o }
+            return (.project(joined, exprs + carriedExprs(carried), columns: cols + out), result)
         case .aggregate(let input, let groups, let aggs, let cols):
-            // Without GROUP BY it has a row even for no input, which a per-value grouping would lose.
-            guard !groups.isEmpty, let (i, m) = try join(input), let gs = rename(groups, m) else { return nil }
+            guard let (i, m) = try join(input), let gs = rename(groups, m) else { return nil }
             var as2: [AggregateCall] = []
             for a in aggs {
                 var failed = false
@@ -233,7 +253,12 @@ struct DependentJoin {
             guard let cond = rename(conditions, lm) else { return nil }
             let k: JoinKind = kind == .cross && (!keys.isEmpty || !cond.isEmpty) ? .inner : kind
             return (.join(lj, right, k, on: keys, residual: Optimizer.conjunction(cond)), lm)
-        case .right, .full:
+        case .right:
+            // The mirror of a LEFT join, its columns put back in order.
+            guard let (j, m) = try joinNode(r, l, .left, on.map { ($1, $0) }, residual) else { return nil }
+            let order = l.columns + r.columns + outer.map { m[$0.id]! }
+            return (.project(j, order.map { .column($0.id, $0.type) }, columns: order), m)
+        case .full:
             return nil
         }
     }
