@@ -221,7 +221,7 @@ struct Decorrelator {
         }
         if case .aggregate(let below, let groups, let aggs, let cols) = top, groups.isEmpty {
             // A correlation that is not an equality (`u.d < t.d`): computed for each distinct outer value instead.
-            guard let pulled = pullUp(top) else { return try domainAggregate(&input, s, below, aggs, cols) }
+            guard let pulled = pullUp(top) else { return try flattenedAggregate(&input, s, below, aggs, cols) }
             let (keys, rest) = try split(pulled, outer: input)
             guard rest.isEmpty, let defaults = pulled.grouplessAggregate else {
                 throw SQLError.unsupported("a correlated scalar subquery over an aggregate whose correlation is not an equality", .unknown)
@@ -236,54 +236,11 @@ struct Decorrelator {
         return .column(value.id, value.type)
     }
 
-    /// A scalar subquery over an aggregate without GROUP BY whose correlation
-    /// is any predicate (`SELECT sum(u.x) FROM u WHERE u.d < t.d`): the outer
-    /// rows are computed once and read twice. Their distinct values of the
-    /// columns the subquery reads (the domain) are joined with the
-    /// subquery's rows on its predicates, aggregated per domain value, and
-    /// LEFT joined back to the outer rows on those values, NULLs matching
-    /// NULLs (a domain value without rows gets what the aggregate gives for none).
-    func domainAggregate(_ input: inout LogicalPlan, _ s: Subquery, _ aggInput: LogicalPlan, _ aggs: [AggregateCall],
-                         _ cols: [PlanColumn]) throws(SQLError) -> BoundExpr {
-        guard let below = pullUp(aggInput), below.predicates.allSatisfy({ $0.subqueries.isEmpty }) else {
-            return try flattenedAggregate(&input, s, aggInput, aggs, cols)
-        }
-        guard below.grouplessAggregate == nil else { throw SQLError.unsupported("a correlated scalar subquery over an aggregate of an aggregate", .unknown) }
-        let produced = below.plan.allColumnIDs
-        let read = Set(below.predicates.flatMap(\.columnIDs)).subtracting(produced)
-        guard read.isSubset(of: Set(input.columns.map(\.id))), below.predicates.allSatisfy({ $0.subqueries.isEmpty }) else {
-            throw SQLError.unsupported("a subquery correlated with a query two or more levels out, or through another subquery", .unknown)
-        }
-        let shared = Self.shared(input)
-        let again = input.columns.map { PlanColumn(id: ids.next(), name: $0.name, table: $0.table, type: $0.type) }
-        var outer: [(column: PlanColumn, zero: BoundExpr)] = [], domainKeys: [BoundExpr] = [], domain: [PlanColumn] = [], map: [Int: BoundExpr] = [:]
-        for (c, a) in zip(input.columns, again) where read.contains(c.id) {
-            guard let zero = Self.zero(c.type) else { throw SQLError.unsupported("a correlated subquery over a \(c.type) outer column with a non-equality correlation", .unknown) }
-            let d = PlanColumn(id: ids.next(), name: c.name, table: nil, type: c.type)
-            outer.append((c, zero)); domainKeys.append(.column(a.id, a.type)); domain.append(d)
-            map[c.id] = .column(d.id, d.type)
-        }
-        let values = LogicalPlan.aggregate(.materialized(shared, columns: again), groups: domainKeys, aggregates: [], columns: domain)
-        let matched = LogicalPlan.join(values, below.plan, .inner, on: [], residual: Optimizer.conjunction(below.predicates.map { $0.renamingColumns(map) }))
-        let keys = domain.map { PlanColumn(id: ids.next(), name: $0.name, table: nil, type: $0.type) }
-        let grouped = LogicalPlan.aggregate(matched, groups: domain.map { .column($0.id, $0.type) }, aggregates: aggs, columns: keys + cols)
-        var on: [(BoundExpr, BoundExpr)] = []
-        for ((o, zero), k) in zip(outer, keys) {
-            let (a, b) = (BoundExpr.column(o.id, o.type), BoundExpr.column(k.id, k.type))
-            on.append((.call(.isNull, [a], .boolean), .call(.isNull, [b], .boolean)))
-            on.append((.call(.coalesce, [a, zero], o.type), .call(.coalesce, [b, zero], o.type)))
-        }
-        input = .join(.materialized(shared, columns: input.columns), grouped, .left, on: on, residual: nil)
-        var defaults: [Int: BoundExpr] = [:]
-        for (a, c) in zip(aggs, cols) where a.kind == .count || a.kind == .countStar {
-            defaults[c.id] = .call(.coalesce, [.column(c.id, c.type), .literal(.int(0), c.type)], c.type)
-        }
-        return try Decorrelator.valueOverNoRows(s.plan, defaults)
-    }
-
-    /// A scalar subquery over an aggregate without GROUP BY whose input cannot have its
-    /// correlation pulled up: the input flattened over the outer rows' domain, aggregated per
-    /// domain value, LEFT joined back (a domain value without rows gets what the aggregate gives for none).
+    /// A scalar subquery over an aggregate without GROUP BY whose correlation is not
+    /// an equality (`SELECT sum(u.x) FROM u WHERE u.d <= t.d`, running totals) or cannot
+    /// be pulled up: its input flattened over the outer rows' domain, aggregated per
+    /// domain value, LEFT joined back on those values, NULL matching NULL (a domain
+    /// value without rows gets what the aggregate gives for none).
     func flattenedAggregate(_ input: inout LogicalPlan, _ s: Subquery, _ aggInput: LogicalPlan, _ aggs: [AggregateCall],
                             _ cols: [PlanColumn]) throws(SQLError) -> BoundExpr {
         let f = try flatten(aggInput, what: "scalar", outer: &input)
