@@ -114,7 +114,9 @@ class Gen:
         if k == 5 and self.chance(0.5):
             # Quantified comparisons, and correlations under a UNION or a LIMIT (computed per distinct outer value).
             w = self.pick(["t0", "t1", "t2"])
-            j = self.r.randint(0, 3)
+            j = self.r.randint(0, 5)
+            if j == 4: return f"{a}.b >= (SELECT max(x) FROM (VALUES ({a}.i), ({a}.t), ({self.r.randint(-1, 4)})) v(x))"
+            if j == 5: return f"{a}.i < (SELECT count(x.id) FROM (SELECT * FROM {u} u WHERE u.b > {a}.b) x FULL JOIN {w} y ON x.i = y.i)"
             if j == 0: return f"{a}.i {self.pick(['<', '<=', '>', '>=', '=', '<>'])} {self.pick(['ANY', 'ALL', 'SOME'])} (SELECT u.i FROM {u} u WHERE {corr}{extra})"
             if j == 1: return f"EXISTS (SELECT u.i FROM {u} u WHERE {corr} UNION ALL SELECT w.i FROM {w} w WHERE w.b > {a}.b)"
             if j == 2: return f"{a}.i IN (SELECT u.i FROM {u} u WHERE u.b <= {a}.b ORDER BY u.i, u.id LIMIT 2)"

@@ -60,7 +60,7 @@ extension Decorrelator {
         let shared = Self.shared(input)
         let dj = DependentJoin(ids: ids, shared: shared, inputColumns: input.columns, outer: outer)
         guard let (flat, domain) = try dj.join(plan) else {
-            throw SQLError.unsupported("this correlated \(what) subquery (its outer reference is under a FULL join, in a VALUES list or a scan, or in a recursive CTE); rewrite it as a join", .unknown)
+            throw SQLError.unsupported("this correlated \(what) subquery (its outer reference is inside a recursive CTE); rewrite it as a join", .unknown)
         }
         input = .materialized(shared, columns: input.columns)
         // Subqueries inside that read the outer columns now read the domain's, produced below them.
@@ -218,8 +218,20 @@ struct DependentJoin {
             return (.union(branches, columns: cols + out), carried)
         case .join(let l, let r, let kind, let on, let residual):
             return try joinNode(l, r, kind, on, residual)
+        case .values(let rows, let cols):
+            // `(VALUES (t.a), (t.b))`: each row computed from every domain value, the rows' union.
+            let out = outer.map(fresh)
+            var branches: [LogicalPlan] = []
+            for row in rows {
+                let (d, m) = domain()
+                guard let exprs = rename(row, m) else { return nil }
+                branches.append(.project(d, exprs + carriedExprs(m), columns: (cols + out).map(fresh)))
+            }
+            var carried: Carried = [:]
+            for (c, o) in zip(outer, out) { carried[c.id] = o }
+            return (.union(branches, columns: cols + out), carried)
         default:
-            return nil   // a scan or VALUES reading outer columns, a recursive CTE
+            return nil   // a recursive CTE reading outer columns
         }
     }
 
@@ -259,7 +271,22 @@ struct DependentJoin {
             let order = l.columns + r.columns + outer.map { m[$0.id]! }
             return (.project(j, order.map { .column($0.id, $0.type) }, columns: order), m)
         case .full:
-            return nil
+            // Both sides carry the domain, so that an unmatched row of either keeps its value;
+            // a marker on the left tells whose domain column a row's value is in.
+            guard let (lj, lm) = try join(l), let (rj, rm) = try join(r), let cond = rename(conditions, lm) else { return nil }
+            let marker = PlanColumn(id: ids.next(), name: "matched", table: nil, type: .boolean)
+            let marked = LogicalPlan.project(lj, lj.columns.map { .column($0.id, $0.type) } + [.literal(.bool(true), .boolean)], columns: lj.columns + [marker])
+            let joined = LogicalPlan.join(marked, rj, .full, on: keys + sameDomain(lm, rm), residual: Optimizer.conjunction(cond))
+            let out = outer.map { fresh(lm[$0.id]!) }
+            var carried: Carried = [:]
+            var exprs = (l.columns + r.columns).map { BoundExpr.column($0.id, $0.type) }
+            for (c, o) in zip(outer, out) {
+                let (a, b) = (lm[c.id]!, rm[c.id]!)
+                exprs.append(.caseWhen([.init(condition: .call(.isNotNull, [.column(marker.id, .boolean)], .boolean), result: .column(a.id, a.type))],
+                                       otherwise: .column(b.id, b.type), c.type))
+                carried[c.id] = o
+            }
+            return (.project(joined, exprs, columns: l.columns + r.columns + out), carried)
         }
     }
 }
