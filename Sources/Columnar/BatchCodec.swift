@@ -216,13 +216,8 @@ public enum BatchCodec {
                 let bytes = try buffer(UInt8.self, count: total, what: "strings of \(name)")
                 data = .string(StringArray(offsets: offsets, bytes: bytes))
             }
-            let column = Column(type: type, data: data, validity: validity)
-            // A narrow integer type is held in a wider word: a value outside its range is damage, not data.
-            if let range = type.integerRange, let bad = column.firstIntegerOutside(range) {
-                throw .corrupt("column \(name) holds \(bad), outside the range of \(type)")
-            }
             fields.append(Field(name, type))
-            columns.append(column)
+            columns.append(try checked(Column(type: type, data: data, validity: validity), name))
         }
         guard layout.remaining == 0 else { throw .corrupt("\(layout.remaining) stray bytes after the last column's layout") }
         guard body == payload.count else { throw .corrupt("\(payload.count - body) stray bytes after the last buffer") }
@@ -279,16 +274,19 @@ public enum BatchCodec {
                 }
                 data = .interval(a)
             }
-            let column = Column(type: type, data: data, validity: validity)
-            // A narrow integer type is held in a wider word: a value outside its range is damage, not data.
-            if let range = type.integerRange, let bad = column.firstIntegerOutside(range) {
-                throw .corrupt("column \(name) holds \(bad), outside the range of \(type)")
-            }
             fields.append(Field(name, type))
-            columns.append(column)
+            columns.append(try checked(Column(type: type, data: data, validity: validity), name))
         }
         guard r.offset == payload.count else { throw .corrupt("\(payload.count - r.offset) stray bytes after the last column") }
         return RecordBatch(schema: Schema(fields), columns: columns, rowCount: rows)
+    }
+
+    /// A narrow integer type is held in a wider word: a value outside its range is damage, not data.
+    private static func checked(_ column: Column, _ name: String) throws(BatchCodecError) -> Column {
+        if let range = column.type.integerRange, let bad = column.firstIntegerOutside(range) {
+            throw .corrupt("column \(name) holds \(bad), outside the range of \(column.type)")
+        }
+        return column
     }
 
     static func typeTag(_ t: DataType) -> (UInt8, UInt8, UInt8) {

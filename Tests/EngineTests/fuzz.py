@@ -112,15 +112,15 @@ class Gen:
         if k == 3: return f"{a}.i NOT IN (SELECT u.i FROM {u} u WHERE {corr}{extra})"
         if k == 4: return f"{a}.b > (SELECT {self.pick(['min', 'max', 'sum', 'count'])}(u.b) FROM {u} u WHERE {corr})"
         if k == 5 and self.chance(0.5):
-            # Quantified comparisons, and correlations under a UNION or a LIMIT (computed per distinct outer value).
+            # Quantified comparisons, and correlations under a UNION, a LIMIT, VALUES or a FULL join (computed per distinct outer value).
             w = self.pick(["t0", "t1", "t2"])
             j = self.r.randint(0, 5)
-            if j == 4: return f"{a}.b >= (SELECT max(x) FROM (VALUES ({a}.i), ({a}.t), ({self.r.randint(-1, 4)})) v(x))"
-            if j == 5: return f"{a}.i < (SELECT count(x.id) FROM (SELECT * FROM {u} u WHERE u.b > {a}.b) x FULL JOIN {w} y ON x.i = y.i)"
             if j == 0: return f"{a}.i {self.pick(['<', '<=', '>', '>=', '=', '<>'])} {self.pick(['ANY', 'ALL', 'SOME'])} (SELECT u.i FROM {u} u WHERE {corr}{extra})"
             if j == 1: return f"EXISTS (SELECT u.i FROM {u} u WHERE {corr} UNION ALL SELECT w.i FROM {w} w WHERE w.b > {a}.b)"
             if j == 2: return f"{a}.i IN (SELECT u.i FROM {u} u WHERE u.b <= {a}.b ORDER BY u.i, u.id LIMIT 2)"
-            return f"{a}.b > (SELECT count(*) FROM (SELECT u.b FROM {u} u WHERE {corr} UNION SELECT w.b FROM {w} w WHERE w.i < {a}.i) x)"
+            if j == 3: return f"{a}.b > (SELECT count(*) FROM (SELECT u.b FROM {u} u WHERE {corr} UNION SELECT w.b FROM {w} w WHERE w.i < {a}.i) x)"
+            if j == 4: return f"{a}.b >= (SELECT max(x) FROM (VALUES ({a}.i), ({a}.t), ({self.r.randint(-1, 4)})) v(x))"
+            return f"{a}.i < (SELECT count(x.id) FROM (SELECT * FROM {u} u WHERE u.b > {a}.b) x FULL JOIN {w} y ON x.i = y.i)"
         return f"{a}.i IN (SELECT u.i FROM {u} u WHERE {self.pred('u')})"
 
     def window(self, a, aliases):

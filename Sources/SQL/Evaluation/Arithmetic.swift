@@ -18,6 +18,13 @@ enum Arithmetic {
     static let opNames: [ScalarFunction: (String, String)] = [.add: ("addition", "+"), .subtract: ("subtraction", "-"), .multiply: ("multiplication", "*"),
                           .intDivide: ("division", "//"), .modulo: ("modulo", "%"), .divide: ("division", "/")]
 
+    /// The values an exact type holds, as integers (a DECIMAL's unscaled ones); nil for others.
+    static func exactRange(_ t: DataType) -> ClosedRange<Int128>? {
+        if let r = t.integerRange { return r }
+        if case .decimal(let p, _) = t { let m = Decimal128.maxUnscaled(precision: p); return -m...m }
+        return nil
+    }
+
     static func overflow(_ name: ScalarFunction, _ t: DataType, _ x: Int128, _ y: Int128) -> SQLError {
         let (word, sym) = opNames[name] ?? (name.rawValue, name.symbol ?? name.rawValue)
         var hint = ""
@@ -50,10 +57,7 @@ enum Arithmetic {
             }
             return Column(type: .double, data: .double(out), validity: validity)
         }
-        let range: ClosedRange<Int128>
-        if let r = t.integerRange { range = r }
-        else if case .decimal(let p, _) = t { let m = Decimal128.maxUnscaled(precision: p); range = -m...m }
-        else { throw SQLError.execution("internal error: arithmetic to \(t)") }
+        guard let range = exactRange(t) else { throw SQLError.execution("internal error: arithmetic to \(t)") }
         @inline(__always) func valid(_ i: Int) -> Bool { validity.map { $0[i] } ?? true }
         // A decimal quotient keeps the dividend's scale.
         let quotientScale = a.type.decimalScale > 0 ? Decimal128.pow10(t.decimalScale) : 1

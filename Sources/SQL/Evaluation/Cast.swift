@@ -27,10 +27,7 @@ public enum Cast {
         if c.type.isNumeric, t.isNumeric {
             if t == .double { return Column(type: .double, data: .double(Arithmetic.doubles(c)), validity: c.validity) }
             let targetScale = t.decimalScale
-            let range: ClosedRange<Int128>
-            if let r = t.integerRange { range = r }
-            else if case .decimal(let p, _) = t { let m = Decimal128.maxUnscaled(precision: p); range = -m...m }
-            else { range = 0...0 }
+            let range = Arithmetic.exactRange(t) ?? 0...0
             var out = [Int128](repeating: 0, count: n)
             if case .double(let d) = c.data {
                 let m = Double(Decimal128.pow10(targetScale))

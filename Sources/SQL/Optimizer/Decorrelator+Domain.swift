@@ -20,14 +20,14 @@ extension Decorrelator {
         /// The outer columns the subquery reads, each with its domain column in `plan` and its NULL stand-in.
         var outer: [(column: PlanColumn, domain: PlanColumn, zero: BoundExpr)]
 
-        /// `outer = domain`, NULL matching NULL, as equality predicates the join turns into keys.
-        var predicates: [BoundExpr] {
-            outer.flatMap { o -> [BoundExpr] in
-                let a = BoundExpr.column(o.column.id, o.column.type), b = BoundExpr.column(o.domain.id, o.domain.type)
-                return [.call(.eq, [.call(.isNull, [a], .boolean), .call(.isNull, [b], .boolean)], .boolean),
-                        .call(.eq, [.call(.coalesce, [a, o.zero], o.column.type), .call(.coalesce, [b, o.zero], o.column.type)], .boolean)]
+        /// `outer = domain`, NULL matching NULL, as join keys (outer side first).
+        var keys: [(BoundExpr, BoundExpr)] {
+            outer.flatMap { o in
+                Decorrelator.nullSafeKeys(.column(o.column.id, o.column.type), .column(o.domain.id, o.domain.type), zero: o.zero, o.column.type)
             }
         }
+        /// The same as equality predicates, which the joins of pulled-up subqueries turn into keys.
+        var predicates: [BoundExpr] { keys.map { .call(.eq, [$0, $1], .boolean) } }
     }
 
     /// The correlated predicates pulled up, or else the subquery flattened over
@@ -115,14 +115,10 @@ struct DependentJoin {
 
     /// `a` and `b`'s carried columns equal, NULL matching NULL, as join keys.
     func sameDomain(_ a: Carried, _ b: Carried) -> [(BoundExpr, BoundExpr)] {
-        var out: [(BoundExpr, BoundExpr)] = []
-        for c in outer {
-            guard let x = a[c.id], let y = b[c.id], let zero = Decorrelator.zero(c.type) else { continue }
-            let (l, r) = (BoundExpr.column(x.id, x.type), BoundExpr.column(y.id, y.type))
-            out.append((.call(.isNull, [l], .boolean), .call(.isNull, [r], .boolean)))
-            out.append((.call(.coalesce, [l, zero], c.type), .call(.coalesce, [r, zero], c.type)))
+        outer.flatMap { c -> [(BoundExpr, BoundExpr)] in
+            guard let x = a[c.id], let y = b[c.id], let zero = Decorrelator.zero(c.type) else { return [] }
+            return Decorrelator.nullSafeKeys(.column(x.id, x.type), .column(y.id, y.type), zero: zero, c.type)
         }
-        return out
     }
 
     func join(_ plan: LogicalPlan) throws(SQLError) -> (LogicalPlan, Carried)? {

@@ -248,13 +248,23 @@ struct Decorrelator {
         let grouped = LogicalPlan.aggregate(f.plan, groups: f.outer.map { .column($0.domain.id, $0.domain.type) }, aggregates: aggs, columns: keys + cols)
         var back = f
         for k in back.outer.indices { back.outer[k].domain = keys[k] }
-        let (on, _) = try split(Pulled(plan: grouped, predicates: back.predicates), outer: input)
-        input = .join(input, grouped, .left, on: on, residual: nil)
+        input = .join(input, grouped, .left, on: back.keys, residual: nil)
+        return try Decorrelator.valueOverNoRows(s.plan, Self.countsOfNoRows(aggs, cols))
+    }
+
+    /// Where a LEFT join found no row for an aggregate without GROUP BY: its counts read as 0 (the others stay NULL).
+    static func countsOfNoRows(_ aggs: [AggregateCall], _ cols: [PlanColumn]) -> [Int: BoundExpr] {
         var defaults: [Int: BoundExpr] = [:]
         for (a, c) in zip(aggs, cols) where a.kind == .count || a.kind == .countStar {
             defaults[c.id] = .call(.coalesce, [.column(c.id, c.type), .literal(.int(0), c.type)], c.type)
         }
-        return try Decorrelator.valueOverNoRows(s.plan, defaults)
+        return defaults
+    }
+
+    /// `a` and `b` equal with NULL matching NULL, as two equality join keys:
+    /// `(a IS NULL, b IS NULL)` and `(coalesce(a, zero), coalesce(b, zero))`.
+    static func nullSafeKeys(_ a: BoundExpr, _ b: BoundExpr, zero: BoundExpr, _ t: DataType) -> [(BoundExpr, BoundExpr)] {
+        [(.call(.isNull, [a], .boolean), .call(.isNull, [b], .boolean)), (.call(.coalesce, [a, zero], t), .call(.coalesce, [b, zero], t))]
     }
 
     /// A value of `t` to stand for NULL in a join key beside an `IS NULL` key.
@@ -370,11 +380,7 @@ struct Decorrelator {
             let grouped = LogicalPlan.aggregate(below.plan, groups: groups + extraGroups, aggregates: aggs, columns: groupCols + extraCols + aggCols)
             var out = Pulled(plan: grouped, predicates: predicates)
             if groups.isEmpty {
-                var defaults: [Int: BoundExpr] = [:]
-                for (a, c) in zip(aggs, aggCols) where a.kind == .count || a.kind == .countStar {
-                    defaults[c.id] = .call(.coalesce, [.column(c.id, c.type), .literal(.int(0), c.type)], c.type)
-                }
-                out.grouplessAggregate = defaults
+                out.grouplessAggregate = Self.countsOfNoRows(aggs, aggCols)
             }
             return out
         case .limit(let input, let limit, let offset):
