@@ -234,6 +234,9 @@ final class PlanCodecTests {
         refused(tiny([.column(5, .bigint)]), "column #5 of 1")
         refused(tiny([.column(0, .varchar)], schema: Schema([Field("n", .varchar)])), "column #0 is BIGINT, not VARCHAR")
         refused(tiny([.column(0, .bigint), .column(0, .bigint)]), "declares columns")
+        // A narrow integer held in a wider word: a literal outside its type's range is damage.
+        refused(tiny([.literal(.int(300), .tinyint)], schema: Schema([Field("n", .tinyint)])), "literal 300 is out of range for TINYINT")
+        refused(tiny([.literal(.wide(-1), .ubigint)], schema: Schema([Field("n", .ubigint)])), "literal -1 is out of range for UBIGINT")
         refused(tiny([.call(.add, [.column(0, .bigint)], .bigint)]), "add() with 1 arguments")
         refused(tiny([.subqueryValue(0, .bigint)]), "subquery 1 is not available")
         refused(tiny([.literal(.string("x"), .bigint)]), "constant holds")
