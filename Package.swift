@@ -54,6 +54,9 @@ let package = Package(
         .target(name: "Datasets", dependencies: ["SQLite", "Execution", "SQL", "Columnar"]),
         // The pure scheduling state machine: events in, actions out, no I/O.
         .target(name: "Scheduler"),
+        // Pipelines: their YAML files, validation and DAG, and the pure state
+        // machine of runs, backfills and schedules that feeds the scheduler jobs.
+        .target(name: "Pipelines", dependencies: ["SQL", "Columnar", .product(name: "Yams", package: "Yams")]),
         .target(name: "Coordinator", dependencies: [
             "Scheduler", "Wire", "Transport", "SQLite", "Platform", "Execution", "PlanCodec", "SQL", "Columnar", "Datasets",
             .product(name: "Logging", package: "swift-log"),
@@ -90,6 +93,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler"]),
+        .testTarget(name: "PipelinesTests", dependencies: ["Pipelines"]),
         .testTarget(name: "WireTests", dependencies: ["Wire", "Transport"]),
         .testTarget(name: "SQLiteTests", dependencies: ["SQLite"]),
         .testTarget(name: "ColumnarTests", dependencies: ["Columnar", "Compression"]),

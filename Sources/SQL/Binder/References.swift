@@ -1,19 +1,41 @@
 /// Counts how often each table name is referenced in a query, subqueries
 /// included (the binder shares the result of a CTE referenced more than once).
-enum References {
+public enum References {
     static func count(in q: Query) -> [String: Int] {
-        var counts: [String: Int] = [:]
-        visit(q, &counts)
-        return counts
+        var found = Found()
+        visit(q, &found)
+        return found.counts
     }
 
-    static func visit(_ q: Query, _ c: inout [String: Int]) {
-        for cte in q.ctes { visit(cte.query, &c) }
+    /// The tables a query reads by name that it does not define itself (its
+    /// CTEs, at any depth), lowercased, each with where it first appears:
+    /// what a pipeline model depends on.
+    public static func external(in q: Query) -> [(name: String, at: SourceLocation)] {
+        var found = Found()
+        visit(q, &found)
+        return found.order.filter { !found.ctes.contains($0) }.map { ($0, found.firstAt[$0] ?? .unknown) }
+    }
+
+    struct Found {
+        var counts: [String: Int] = [:]
+        var order: [String] = []
+        var firstAt: [String: SourceLocation] = [:]
+        var ctes: Set<String> = []
+
+        mutating func add(_ name: String, _ at: SourceLocation) {
+            let key = name.lowercased()
+            if counts[key] == nil { order.append(key); firstAt[key] = at }
+            counts[key, default: 0] += 1
+        }
+    }
+
+    static func visit(_ q: Query, _ c: inout Found) {
+        for cte in q.ctes { c.ctes.insert(cte.name.lowercased()); visit(cte.query, &c) }
         visit(q.body, &c)
         for o in q.orderBy { visit(o.expr, &c) }
     }
 
-    static func visit(_ b: QueryBody, _ c: inout [String: Int]) {
+    static func visit(_ b: QueryBody, _ c: inout Found) {
         switch b {
         case .select(let core):
             if let f = core.from { visit(f, &c) }
@@ -25,9 +47,9 @@ enum References {
         }
     }
 
-    static func visit(_ t: TableRef, _ c: inout [String: Int]) {
+    static func visit(_ t: TableRef, _ c: inout Found) {
         switch t {
-        case .named(let n, _, _): c[n.lowercased(), default: 0] += 1
+        case .named(let n, _, let at): c.add(n, at)
         case .path, .function: break
         case .subquery(let q, _): visit(q, &c)
         case .join(let l, let r, _, let on, _): visit(l, &c); visit(r, &c); if let on { visit(on, &c) }
@@ -35,7 +57,7 @@ enum References {
         }
     }
 
-    static func visit(_ e: Expr, _ c: inout [String: Int]) {
+    static func visit(_ e: Expr, _ c: inout Found) {
         switch e.kind {
         case .column, .literal: break
         case .unary(_, let x), .cast(let x, _), .tryCast(let x, _), .isNull(let x, _), .extract(_, let x): visit(x, &c)
