@@ -58,7 +58,8 @@ let package = Package(
         // machine of runs, backfills and schedules that feeds the scheduler jobs.
         .target(name: "Pipelines", dependencies: ["SQL", "Columnar", .product(name: "Yams", package: "Yams")]),
         .target(name: "Coordinator", dependencies: [
-            "Scheduler", "Wire", "Transport", "SQLite", "Platform", "Execution", "PlanCodec", "SQL", "Columnar", "Datasets",
+            "Scheduler", "Wire", "Transport", "SQLite", "Platform", "Execution", "PlanCodec", "SQL", "Columnar", "Datasets", "Pipelines",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -87,7 +88,7 @@ let package = Package(
         // Physical plans to and from protobuf (proto/plan.proto): what workers are sent.
         .target(name: "PlanCodec", dependencies: ["Execution", "SQL", "Columnar", "CPlanProto", "CProtobufC", "ProtobufSupport"]),
         .executableTarget(name: "sluice", dependencies: [
-            "Coordinator", "Worker", "Client", "Wire", "Platform", "Execution", "SQL", "Columnar", "Datasets",
+            "Coordinator", "Worker", "Client", "Wire", "Platform", "Execution", "SQL", "Columnar", "Datasets", "Pipelines",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -2347,6 +2347,276 @@ void   sluice__catalog_reply__free_unpacked
   assert(message->base.descriptor == &sluice__catalog_reply__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sluice__pipeline_request__init
+                     (Sluice__PipelineRequest         *message)
+{
+  static const Sluice__PipelineRequest init_value = SLUICE__PIPELINE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t sluice__pipeline_request__get_packed_size
+                     (const Sluice__PipelineRequest *message)
+{
+  assert(message->base.descriptor == &sluice__pipeline_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__pipeline_request__pack
+                     (const Sluice__PipelineRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__pipeline_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__pipeline_request__pack_to_buffer
+                     (const Sluice__PipelineRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__pipeline_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__PipelineRequest *
+       sluice__pipeline_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__PipelineRequest *)
+     protobuf_c_message_unpack (&sluice__pipeline_request__descriptor,
+                                allocator, len, data);
+}
+void   sluice__pipeline_request__free_unpacked
+                     (Sluice__PipelineRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__pipeline_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__model_run_info__init
+                     (Sluice__ModelRunInfo         *message)
+{
+  static const Sluice__ModelRunInfo init_value = SLUICE__MODEL_RUN_INFO__INIT;
+  *message = init_value;
+}
+size_t sluice__model_run_info__get_packed_size
+                     (const Sluice__ModelRunInfo *message)
+{
+  assert(message->base.descriptor == &sluice__model_run_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__model_run_info__pack
+                     (const Sluice__ModelRunInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__model_run_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__model_run_info__pack_to_buffer
+                     (const Sluice__ModelRunInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__model_run_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__ModelRunInfo *
+       sluice__model_run_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__ModelRunInfo *)
+     protobuf_c_message_unpack (&sluice__model_run_info__descriptor,
+                                allocator, len, data);
+}
+void   sluice__model_run_info__free_unpacked
+                     (Sluice__ModelRunInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__model_run_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__run_info__init
+                     (Sluice__RunInfo         *message)
+{
+  static const Sluice__RunInfo init_value = SLUICE__RUN_INFO__INIT;
+  *message = init_value;
+}
+size_t sluice__run_info__get_packed_size
+                     (const Sluice__RunInfo *message)
+{
+  assert(message->base.descriptor == &sluice__run_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__run_info__pack
+                     (const Sluice__RunInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__run_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__run_info__pack_to_buffer
+                     (const Sluice__RunInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__run_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__RunInfo *
+       sluice__run_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__RunInfo *)
+     protobuf_c_message_unpack (&sluice__run_info__descriptor,
+                                allocator, len, data);
+}
+void   sluice__run_info__free_unpacked
+                     (Sluice__RunInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__run_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__backfill_info__init
+                     (Sluice__BackfillInfo         *message)
+{
+  static const Sluice__BackfillInfo init_value = SLUICE__BACKFILL_INFO__INIT;
+  *message = init_value;
+}
+size_t sluice__backfill_info__get_packed_size
+                     (const Sluice__BackfillInfo *message)
+{
+  assert(message->base.descriptor == &sluice__backfill_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__backfill_info__pack
+                     (const Sluice__BackfillInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__backfill_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__backfill_info__pack_to_buffer
+                     (const Sluice__BackfillInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__backfill_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__BackfillInfo *
+       sluice__backfill_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__BackfillInfo *)
+     protobuf_c_message_unpack (&sluice__backfill_info__descriptor,
+                                allocator, len, data);
+}
+void   sluice__backfill_info__free_unpacked
+                     (Sluice__BackfillInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__backfill_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__deployed_pipeline__init
+                     (Sluice__DeployedPipeline         *message)
+{
+  static const Sluice__DeployedPipeline init_value = SLUICE__DEPLOYED_PIPELINE__INIT;
+  *message = init_value;
+}
+size_t sluice__deployed_pipeline__get_packed_size
+                     (const Sluice__DeployedPipeline *message)
+{
+  assert(message->base.descriptor == &sluice__deployed_pipeline__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__deployed_pipeline__pack
+                     (const Sluice__DeployedPipeline *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__deployed_pipeline__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__deployed_pipeline__pack_to_buffer
+                     (const Sluice__DeployedPipeline *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__deployed_pipeline__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__DeployedPipeline *
+       sluice__deployed_pipeline__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__DeployedPipeline *)
+     protobuf_c_message_unpack (&sluice__deployed_pipeline__descriptor,
+                                allocator, len, data);
+}
+void   sluice__deployed_pipeline__free_unpacked
+                     (Sluice__DeployedPipeline *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__deployed_pipeline__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__pipeline_reply__init
+                     (Sluice__PipelineReply         *message)
+{
+  static const Sluice__PipelineReply init_value = SLUICE__PIPELINE_REPLY__INIT;
+  *message = init_value;
+}
+size_t sluice__pipeline_reply__get_packed_size
+                     (const Sluice__PipelineReply *message)
+{
+  assert(message->base.descriptor == &sluice__pipeline_reply__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__pipeline_reply__pack
+                     (const Sluice__PipelineReply *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__pipeline_reply__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__pipeline_reply__pack_to_buffer
+                     (const Sluice__PipelineReply *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__pipeline_reply__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__PipelineReply *
+       sluice__pipeline_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__PipelineReply *)
+     protobuf_c_message_unpack (&sluice__pipeline_reply__descriptor,
+                                allocator, len, data);
+}
+void   sluice__pipeline_reply__free_unpacked
+                     (Sluice__PipelineReply *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__pipeline_reply__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sluice__get_cluster_status__init
                      (Sluice__GetClusterStatus         *message)
 {
@@ -4910,7 +5180,7 @@ const ProtobufCMessageDescriptor sluice__stage_spec__descriptor =
   (ProtobufCMessageInit) sluice__stage_spec__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__job_spec__field_descriptors[5] =
+static const ProtobufCFieldDescriptor sluice__job_spec__field_descriptors[6] =
 {
   {
     "name",
@@ -4972,8 +5242,21 @@ static const ProtobufCFieldDescriptor sluice__job_spec__field_descriptors[5] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "low_priority",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__JobSpec, low_priority),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__job_spec__field_indices_by_name[] = {
+  5,   /* field[5] = low_priority */
   0,   /* field[0] = name */
   2,   /* field[2] = retries */
   4,   /* field[4] = retries_set */
@@ -4983,7 +5266,7 @@ static const unsigned sluice__job_spec__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__job_spec__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor sluice__job_spec__descriptor =
 {
@@ -4993,7 +5276,7 @@ const ProtobufCMessageDescriptor sluice__job_spec__descriptor =
   "Sluice__JobSpec",
   "sluice",
   sizeof(Sluice__JobSpec),
-  5,
+  6,
   sluice__job_spec__field_descriptors,
   sluice__job_spec__field_indices_by_name,
   1,  sluice__job_spec__number_ranges,
@@ -7094,6 +7377,923 @@ const ProtobufCMessageDescriptor sluice__catalog_reply__descriptor =
   (ProtobufCMessageInit) sluice__catalog_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
+static const ProtobufCFieldDescriptor sluice__pipeline_request__field_descriptors[13] =
+{
+  {
+    "action",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, action),
+    &sluice__pipeline_action__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, file_name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "file_text",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, file_text),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "params",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__PipelineRequest, n_params),
+    offsetof(Sluice__PipelineRequest, params),
+    &sluice__label__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, from),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, to),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "step",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, step),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max_active_runs",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, max_active_runs),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reprocess",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, reprocess),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "backwards",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, backwards),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "limit",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__pipeline_request__field_indices_by_name[] = {
+  0,   /* field[0] = action */
+  11,   /* field[11] = backwards */
+  1,   /* field[1] = file_name */
+  2,   /* field[2] = file_text */
+  6,   /* field[6] = from */
+  5,   /* field[5] = id */
+  12,   /* field[12] = limit */
+  9,   /* field[9] = max_active_runs */
+  4,   /* field[4] = name */
+  3,   /* field[3] = params */
+  10,   /* field[10] = reprocess */
+  8,   /* field[8] = step */
+  7,   /* field[7] = to */
+};
+static const ProtobufCIntRange sluice__pipeline_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 13 }
+};
+const ProtobufCMessageDescriptor sluice__pipeline_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.PipelineRequest",
+  "PipelineRequest",
+  "Sluice__PipelineRequest",
+  "sluice",
+  sizeof(Sluice__PipelineRequest),
+  13,
+  sluice__pipeline_request__field_descriptors,
+  sluice__pipeline_request__field_indices_by_name,
+  1,  sluice__pipeline_request__number_ranges,
+  (ProtobufCMessageInit) sluice__pipeline_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__model_run_info__field_descriptors[9] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ModelRunInfo, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ModelRunInfo, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempts",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ModelRunInfo, attempts),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ModelRunInfo, started_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ModelRunInfo, ended_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ModelRunInfo, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "quarantined",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ModelRunInfo, quarantined),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ModelRunInfo, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "output",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ModelRunInfo, output),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__model_run_info__field_indices_by_name[] = {
+  2,   /* field[2] = attempts */
+  4,   /* field[4] = ended_ms */
+  7,   /* field[7] = error */
+  0,   /* field[0] = name */
+  8,   /* field[8] = output */
+  6,   /* field[6] = quarantined */
+  5,   /* field[5] = rows */
+  3,   /* field[3] = started_ms */
+  1,   /* field[1] = state */
+};
+static const ProtobufCIntRange sluice__model_run_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor sluice__model_run_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.ModelRunInfo",
+  "ModelRunInfo",
+  "Sluice__ModelRunInfo",
+  "sluice",
+  sizeof(Sluice__ModelRunInfo),
+  9,
+  sluice__model_run_info__field_descriptors,
+  sluice__model_run_info__field_indices_by_name,
+  1,  sluice__model_run_info__number_ranges,
+  (ProtobufCMessageInit) sluice__model_run_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__run_info__field_descriptors[12] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pipeline",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, pipeline),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "params",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__RunInfo, n_params),
+    offsetof(Sluice__RunInfo, params),
+    &sluice__label__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "lane",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, lane),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_ms",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, started_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, ended_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "sla_missed",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, sla_missed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "backfill_id",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__RunInfo, backfill_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "models",
+    12,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__RunInfo, n_models),
+    offsetof(Sluice__RunInfo, models),
+    &sluice__model_run_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__run_info__field_indices_by_name[] = {
+  10,   /* field[10] = backfill_id */
+  7,   /* field[7] = ended_ms */
+  8,   /* field[8] = error */
+  0,   /* field[0] = id */
+  4,   /* field[4] = lane */
+  11,   /* field[11] = models */
+  3,   /* field[3] = params */
+  1,   /* field[1] = pipeline */
+  9,   /* field[9] = sla_missed */
+  6,   /* field[6] = started_ms */
+  5,   /* field[5] = state */
+  2,   /* field[2] = version */
+};
+static const ProtobufCIntRange sluice__run_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 12 }
+};
+const ProtobufCMessageDescriptor sluice__run_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.RunInfo",
+  "RunInfo",
+  "Sluice__RunInfo",
+  "sluice",
+  sizeof(Sluice__RunInfo),
+  12,
+  sluice__run_info__field_descriptors,
+  sluice__run_info__field_indices_by_name,
+  1,  sluice__run_info__number_ranges,
+  (ProtobufCMessageInit) sluice__run_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__backfill_info__field_descriptors[16] =
+{
+  {
+    "id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pipeline",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, pipeline),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partitions",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, partitions),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "done",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "running",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, running),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failed",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, failed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pending",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, pending),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "skipped",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, skipped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "rows",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, rows),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "started_ms",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, started_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ended_ms",
+    13,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, ended_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "eta_ms",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, eta_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    15,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__BackfillInfo, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failed_values",
+    16,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sluice__BackfillInfo, n_failed_values),
+    offsetof(Sluice__BackfillInfo, failed_values),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__backfill_info__field_indices_by_name[] = {
+  5,   /* field[5] = done */
+  12,   /* field[12] = ended_ms */
+  13,   /* field[13] = eta_ms */
+  7,   /* field[7] = failed */
+  15,   /* field[15] = failed_values */
+  0,   /* field[0] = id */
+  4,   /* field[4] = partitions */
+  8,   /* field[8] = pending */
+  1,   /* field[1] = pipeline */
+  14,   /* field[14] = reason */
+  10,   /* field[10] = rows */
+  6,   /* field[6] = running */
+  9,   /* field[9] = skipped */
+  11,   /* field[11] = started_ms */
+  3,   /* field[3] = state */
+  2,   /* field[2] = version */
+};
+static const ProtobufCIntRange sluice__backfill_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 16 }
+};
+const ProtobufCMessageDescriptor sluice__backfill_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.BackfillInfo",
+  "BackfillInfo",
+  "Sluice__BackfillInfo",
+  "sluice",
+  sizeof(Sluice__BackfillInfo),
+  16,
+  sluice__backfill_info__field_descriptors,
+  sluice__backfill_info__field_indices_by_name,
+  1,  sluice__backfill_info__number_ranges,
+  (ProtobufCMessageInit) sluice__backfill_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__deployed_pipeline__field_descriptors[5] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DeployedPipeline, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DeployedPipeline, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "schedule",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DeployedPipeline, schedule),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_run_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DeployedPipeline, next_run_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "deployed_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__DeployedPipeline, deployed_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__deployed_pipeline__field_indices_by_name[] = {
+  4,   /* field[4] = deployed_ms */
+  0,   /* field[0] = name */
+  3,   /* field[3] = next_run_ms */
+  2,   /* field[2] = schedule */
+  1,   /* field[1] = version */
+};
+static const ProtobufCIntRange sluice__deployed_pipeline__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor sluice__deployed_pipeline__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.DeployedPipeline",
+  "DeployedPipeline",
+  "Sluice__DeployedPipeline",
+  "sluice",
+  sizeof(Sluice__DeployedPipeline),
+  5,
+  sluice__deployed_pipeline__field_descriptors,
+  sluice__deployed_pipeline__field_indices_by_name,
+  1,  sluice__deployed_pipeline__number_ranges,
+  (ProtobufCMessageInit) sluice__deployed_pipeline__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__pipeline_reply__field_descriptors[4] =
+{
+  {
+    "runs",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__PipelineReply, n_runs),
+    offsetof(Sluice__PipelineReply, runs),
+    &sluice__run_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "backfills",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__PipelineReply, n_backfills),
+    offsetof(Sluice__PipelineReply, backfills),
+    &sluice__backfill_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "pipelines",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__PipelineReply, n_pipelines),
+    offsetof(Sluice__PipelineReply, pipelines),
+    &sluice__deployed_pipeline__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "message",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__PipelineReply, message),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__pipeline_reply__field_indices_by_name[] = {
+  1,   /* field[1] = backfills */
+  3,   /* field[3] = message */
+  2,   /* field[2] = pipelines */
+  0,   /* field[0] = runs */
+};
+static const ProtobufCIntRange sluice__pipeline_reply__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor sluice__pipeline_reply__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.PipelineReply",
+  "PipelineReply",
+  "Sluice__PipelineReply",
+  "sluice",
+  sizeof(Sluice__PipelineReply),
+  4,
+  sluice__pipeline_reply__field_descriptors,
+  sluice__pipeline_reply__field_indices_by_name,
+  1,  sluice__pipeline_reply__number_ranges,
+  (ProtobufCMessageInit) sluice__pipeline_reply__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
 #define sluice__get_cluster_status__field_descriptors NULL
 #define sluice__get_cluster_status__field_indices_by_name NULL
 #define sluice__get_cluster_status__number_ranges NULL
@@ -7865,7 +9065,7 @@ const ProtobufCMessageDescriptor sluice__fault_reply__descriptor =
   (ProtobufCMessageInit) sluice__fault_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[32] =
+static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[34] =
 {
   { "MESSAGE_KIND_UNSPECIFIED", "SLUICE__MESSAGE_KIND__MESSAGE_KIND_UNSPECIFIED", 0 },
   { "ERROR", "SLUICE__MESSAGE_KIND__ERROR", 1 },
@@ -7897,13 +9097,15 @@ static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[32] 
   { "BLOCK", "SLUICE__MESSAGE_KIND__BLOCK", 53 },
   { "CATALOG_REQUEST", "SLUICE__MESSAGE_KIND__CATALOG_REQUEST", 60 },
   { "CATALOG_REPLY", "SLUICE__MESSAGE_KIND__CATALOG_REPLY", 61 },
+  { "PIPELINE_REQUEST", "SLUICE__MESSAGE_KIND__PIPELINE_REQUEST", 70 },
+  { "PIPELINE_REPLY", "SLUICE__MESSAGE_KIND__PIPELINE_REPLY", 71 },
   { "INJECT_FAULT", "SLUICE__MESSAGE_KIND__INJECT_FAULT", 90 },
   { "FAULT_REPLY", "SLUICE__MESSAGE_KIND__FAULT_REPLY", 91 },
 };
 static const ProtobufCIntRange sluice__message_kind__value_ranges[] = {
-{0, 0},{10, 2},{30, 10},{50, 24},{60, 28},{90, 30},{0, 32}
+{0, 0},{10, 2},{30, 10},{50, 24},{60, 28},{70, 30},{90, 32},{0, 34}
 };
-static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[32] =
+static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[34] =
 {
   { "BLOCK", 27 },
   { "CANCEL_JOB", 14 },
@@ -7912,14 +9114,14 @@ static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[3
   { "CATALOG_REQUEST", 28 },
   { "CLUSTER_STATUS", 19 },
   { "ERROR", 1 },
-  { "FAULT_REPLY", 31 },
+  { "FAULT_REPLY", 33 },
   { "FETCH_BLOCK", 26 },
   { "FETCH_RESULT", 22 },
   { "GET_CLUSTER_STATUS", 18 },
   { "GET_JOB", 12 },
   { "HEARTBEAT", 4 },
   { "HEARTBEAT_REPLY", 5 },
-  { "INJECT_FAULT", 30 },
+  { "INJECT_FAULT", 32 },
   { "JOB_DETAIL", 13 },
   { "JOB_LIST", 17 },
   { "LEAVE", 8 },
@@ -7927,6 +9129,8 @@ static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[3
   { "LIST_JOBS", 16 },
   { "LOGS", 25 },
   { "MESSAGE_KIND_UNSPECIFIED", 0 },
+  { "PIPELINE_REPLY", 31 },
+  { "PIPELINE_REQUEST", 30 },
   { "QUERY_ACCEPTED", 21 },
   { "READ_LOGS", 24 },
   { "REGISTER_REPLY", 3 },
@@ -7945,11 +9149,11 @@ const ProtobufCEnumDescriptor sluice__message_kind__descriptor =
   "MessageKind",
   "Sluice__MessageKind",
   "sluice",
-  32,
+  34,
   sluice__message_kind__enum_values_by_number,
-  32,
+  34,
   sluice__message_kind__enum_values_by_name,
-  6,
+  7,
   sluice__message_kind__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
@@ -8095,5 +9299,49 @@ const ProtobufCEnumDescriptor sluice__catalog_action__descriptor =
   sluice__catalog_action__enum_values_by_name,
   1,
   sluice__catalog_action__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue sluice__pipeline_action__enum_values_by_number[10] =
+{
+  { "PIPELINE_ACTION_UNSPECIFIED", "SLUICE__PIPELINE_ACTION__PIPELINE_ACTION_UNSPECIFIED", 0 },
+  { "RUN_PIPELINE", "SLUICE__PIPELINE_ACTION__RUN_PIPELINE", 1 },
+  { "DEPLOY_PIPELINE", "SLUICE__PIPELINE_ACTION__DEPLOY_PIPELINE", 2 },
+  { "LIST_RUNS", "SLUICE__PIPELINE_ACTION__LIST_RUNS", 3 },
+  { "SHOW_RUN", "SLUICE__PIPELINE_ACTION__SHOW_RUN", 4 },
+  { "CANCEL_RUN", "SLUICE__PIPELINE_ACTION__CANCEL_RUN", 5 },
+  { "START_BACKFILL", "SLUICE__PIPELINE_ACTION__START_BACKFILL", 6 },
+  { "SHOW_BACKFILL", "SLUICE__PIPELINE_ACTION__SHOW_BACKFILL", 7 },
+  { "CANCEL_BACKFILL", "SLUICE__PIPELINE_ACTION__CANCEL_BACKFILL", 8 },
+  { "LIST_PIPELINES", "SLUICE__PIPELINE_ACTION__LIST_PIPELINES", 9 },
+};
+static const ProtobufCIntRange sluice__pipeline_action__value_ranges[] = {
+{0, 0},{0, 10}
+};
+static const ProtobufCEnumValueIndex sluice__pipeline_action__enum_values_by_name[10] =
+{
+  { "CANCEL_BACKFILL", 8 },
+  { "CANCEL_RUN", 5 },
+  { "DEPLOY_PIPELINE", 2 },
+  { "LIST_PIPELINES", 9 },
+  { "LIST_RUNS", 3 },
+  { "PIPELINE_ACTION_UNSPECIFIED", 0 },
+  { "RUN_PIPELINE", 1 },
+  { "SHOW_BACKFILL", 7 },
+  { "SHOW_RUN", 4 },
+  { "START_BACKFILL", 6 },
+};
+const ProtobufCEnumDescriptor sluice__pipeline_action__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sluice.PipelineAction",
+  "PipelineAction",
+  "Sluice__PipelineAction",
+  "sluice",
+  10,
+  sluice__pipeline_action__enum_values_by_number,
+  10,
+  sluice__pipeline_action__enum_values_by_name,
+  1,
+  sluice__pipeline_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

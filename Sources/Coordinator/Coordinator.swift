@@ -57,6 +57,7 @@ public final class Coordinator: Sendable {
             let batch = mailbox.takeAll(timeout: 0.05)
             core.turn(batch)
         }
+        core.pipelines.stop()
         core.queries.stopAll()
         core.reader.stop()
         core.releaseParked()

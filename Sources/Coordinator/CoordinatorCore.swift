@@ -19,6 +19,10 @@ enum CoordinatorInput: Sendable {
     case queryAnswer(ResultChunk, IncomingRequest, Envelope)
     /// The answer to a catalog command, to seal and send.
     case catalogAnswer(CatalogService.Answer, IncomingRequest, Envelope)
+    /// The answer to a pipeline or backfill command, to seal and send.
+    case pipelineAnswer(Result<PipelineReply, PipelineService.Failure>, IncomingRequest, Envelope)
+    /// A pipeline run failed or missed its SLA: the alert rules hear of it (subject, what happened).
+    case pipelineAlert(AlertRule.Trigger, String, String)
     /// An HTTP request that needs the loop's state (`/metrics`, `/api/status`, `/readyz`).
     case http(HTTPServer.Request, @Sendable (HTTPServer.Response) -> Void)
 }
@@ -61,6 +65,7 @@ final class CoordinatorCore {
     var pruning = Pruning()
     let queries: QueryManager
     let catalog: CatalogService
+    let pipelines: PipelineService
     let metrics: ClusterMetrics
     /// The status page's history and failures; alerts by the `--alerts` rules, and who hears of them.
     var recent = Recent()
@@ -150,6 +155,8 @@ final class CoordinatorCore {
         queries = QueryManager(services: QueryServices(fileRoots: roots, datasets: catalog.tables, staging: { catalog.staging($0, open: $1) },
                                                        sealer: sealer, logger: logger, post: post),
                                epoch: epoch)
+        pipelines = try PipelineService(dataDir: config.dataDir, warehouse: warehouse, queries: queries, tables: catalog.tables, logger: logger,
+                                        alert: { post(.pipelineAlert($0, $1, $2)) })
         try restore()
         notifier.send(alerts.restarted(epoch: epoch, now: Date().unixMilliseconds))
     }
@@ -211,9 +218,13 @@ final class CoordinatorCore {
             case .queryAnswer(let chunk, let request, let envelope): respond(chunk, to: envelope, request)
             case .catalogAnswer(.success(let reply), let request, let envelope): respond(reply, to: envelope, request)
             case .catalogAnswer(.failure(let f), let request, let envelope): respondError(f.code, f.message, to: envelope, request)
+            case .pipelineAnswer(.success(let reply), let request, let envelope): respond(reply, to: envelope, request)
+            case .pipelineAnswer(.failure(let f), let request, let envelope): respondError(f.code, f.message, to: envelope, request)
+            case .pipelineAlert(let trigger, let subject, let value): notifier.send(alerts.pipelineEvent(trigger, run: subject, value: value, now: now))
             case .http(let request, let reply): reply(answer(request, now: now))
             }
         }
+        queries.sqlSlots.store(sqlSlots, ordering: .relaxed)
         feed(.tick, now: now)
         noteQueryProgress()
         if recent.due(now) {
@@ -367,9 +378,19 @@ final class CoordinatorCore {
             let m = try CatalogRequest(decoding: env.body)
             let post = self.post
             catalog.handle(m, from: env.sender) { answer in post(.catalogAnswer(answer, request, env)) }
+        case .pipelineRequest:
+            let m = try PipelineRequest(decoding: env.body)
+            let post = self.post
+            pipelines.handle(m, from: env.sender) { answer in post(.pipelineAnswer(answer, request, env)) }
         case .injectFault:
             let m = try InjectFault(decoding: env.body)
             guard config.faultHooks else { return respondError(.refused, "fault hooks are off (start the coordinator with --enable-fault-hooks)", to: env, request) }
+            if m.fault.hasPrefix("advance-clock "), let ms = Int64(m.fault.dropFirst("advance-clock ".count)) {
+                // The pipeline machine's clock moves on: a test makes a schedule come due.
+                pipelines.clockOffsetMs.add(ms, ordering: .relaxed)
+                logger.warning("fault hook: pipeline clock advanced", metadata: ["ms": "\(ms)"])
+                return respond(FaultReply(), to: env, request)
+            }
             if m.fault == "stall-loop" {
                 // The loop sleeps after this turn's replies: a stuck coordinator, for /readyz.
                 logger.warning("fault hook: stalling the loop for 3 s")

@@ -36,7 +36,8 @@ extension JobSpec {
                 retries: retriesSet ? Int(retries) : 3,
                 weight: Int(weight),
                 // A query's last stage is its result, read by the coordinator once the stages are done.
-                deliversResult: stages.last?.spec.kind == .sql)
+                deliversResult: stages.last?.spec.kind == .sql,
+                lane: lowPriority ? .low : .normal)
     }
 
     var totalTasks: Int { stages.reduce(0) { $0 + Int($1.tasks) } }

@@ -12,6 +12,10 @@ public final class CatalogTables: DatasetLookup {
     public let warehouse: String
     /// How long files a write replaced stay on disk: queries that listed them before the switch may still be reading.
     public let replacedFilesGraceMs: Int64
+    /// Publishing reads a dataset's file list and writes it back: two writes
+    /// of one dataset at once (a backfill's partitions) must not interleave,
+    /// or one's files would be lost.
+    let publishing = NSLock()
     public init(_ catalog: DatasetCatalog, warehouse: String = "", replacedFilesGraceMs: Int64 = 60_000) {
         self.catalog = catalog
         self.warehouse = warehouse
@@ -98,10 +102,36 @@ extension CatalogTables: DatasetWriter {
         return gone
     }
 
+    /// A new, empty dataset in the warehouse, partitioned by `partitionColumns`
+    /// (the last of `columns`), for `INSERT OVERWRITE ... PARTITION` to fill: a
+    /// pipeline's first run of an output creates it. False when one by that name exists.
+    public func createPartitioned(_ name: String, columns: [Field], partitionColumns: [String], format: String, by query: String) throws(SQLError) -> Bool {
+        guard DatasetRegistration.isName(name) else {
+            throw SQLError.binder("a dataset name is letters, digits and underscores, starting with a letter or underscore; \"\(name)\" is not", .unknown)
+        }
+        guard !warehouse.isEmpty else { throw SQLError.execution("this session writes no datasets (no warehouse)") }
+        publishing.lock()
+        defer { publishing.unlock() }
+        do {
+            guard try catalog.get(name) == nil else { return false }
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            try catalog.put(Dataset(name: name, location: warehouseLocation(name), format: format, partitionColumns: partitionColumns,
+                                    columns: columns.map { Dataset.Column(name: $0.name, type: $0.type.description) }, files: [],
+                                    rowCount: 0, createdMs: now, updatedMs: now, lastQuery: query))
+            return true
+        } catch let e as SQLError {
+            throw e
+        } catch {
+            throw SQLError.execution("the catalog cannot create \(name): \(error)")
+        }
+    }
+
     public func publish(_ name: String, columns: [Field], files: [(path: String, rows: Int, bytes: Int)], mode: DatasetWriteMode, by query: String) throws(SQLError) {
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let rows = Int64(files.reduce(0) { $0 + $1.rows })
         var written = files.map { Dataset.File(path: $0.path, size: Int64($0.bytes), partition: []) }
+        publishing.lock()
+        defer { publishing.unlock() }
         do {
             let old = try catalog.get(name)
             var d: Dataset

@@ -90,12 +90,19 @@ public struct JobPlan: Sendable, Equatable {
     /// done (a query's rows): the job runs until the shell says it was
     /// delivered (`resultDelivered`), and a loss before that runs it again.
     public var deliversResult: Bool
+    /// Which lane of the fair share the job is in.
+    public var lane: Lane
 
-    public init(stages: [Stage], retries: Int = 3, weight: Int = 1, deliversResult: Bool = false) {
+    /// `normal` jobs share the slots round-robin and may be leased ahead;
+    /// `low` jobs (backfills) get only slots no normal job wants, and are never leased ahead.
+    public enum Lane: String, Sendable, Codable { case normal, low }
+
+    public init(stages: [Stage], retries: Int = 3, weight: Int = 1, deliversResult: Bool = false, lane: Lane = .normal) {
         self.stages = stages
         self.retries = retries
         self.weight = max(1, weight)
         self.deliversResult = deliversResult
+        self.lane = lane
     }
 
     /// The most tasks one stage may have: task indices travel as 32-bit fields.

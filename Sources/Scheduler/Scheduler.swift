@@ -31,6 +31,7 @@ public struct Scheduler: Sendable {
     /// Running jobs in submission order; the round-robin cursor walks this.
     var runningJobs: [JobID] = []
     private var roundRobin = 0
+    private var roundRobinLow = 0
     private var backoffs: [(until: Millis, task: TaskKey)] = []
     /// Finished jobs in the order they finished, to forget them in that order.
     private var finishedJobs = Queue<FinishedJob>()
@@ -718,30 +719,68 @@ public struct Scheduler: Sendable {
     /// alive workers out round-robin across jobs (`weight` tasks per job per
     /// pass), so a small job behind a huge one gets a task in the first round.
     /// A task goes only to a worker that offers every capability its stage requires.
+    /// Jobs of the low lane (backfills) come second and take only free slots,
+    /// never a lease ahead: their queue stays here, so a normal job's task
+    /// takes the next slot that frees, however many low tasks wait.
     private mutating func schedule(now: Millis, _ out: inout [Action]) {
         guard openSyncs > 0, pendingTasks > 0, !runningJobs.isEmpty else { return }
         // Lease-ahead beyond free slots is capped at a fair share of the ready
         // tasks, so the first worker to ask does not queue a small job's tasks
         // while the others idle.
         var alive = 0
-        var demand: [(key: WorkerKey, left: Int, capabilities: Set<String>)] = []
+        var open: [Demand] = []
         for w in workers.values where w.state == .alive {
             alive += 1
-            if let open = w.openSync { demand.append((w.key, open.want, w.capabilities)) }
+            if let o = w.openSync { open.append((w.key, o.want, w.capabilities)) }
         }
-        let fairShare = (pendingTasks + alive - 1) / max(1, alive)
-        demand = demand.map { d in
-            let w = workers[d.key]!
-            return (d.key, min(d.left, max(0, w.slots - w.active.count) + min(config.leaseAhead, fairShare)), d.capabilities)
-        }.filter { $0.left > 0 }.sorted { $0.key < $1.key }
-        guard !demand.isEmpty else { return }
+        guard !open.isEmpty else { return }
+        open.sort { $0.key < $1.key }
+        var normal: [JobID] = [], low: [JobID] = []
+        for id in runningJobs { if jobs[id]!.plan.lane == .low { low.append(id) } else { normal.append(id) } }
         var given: [WorkerKey: [Assignment]] = [:]
+        let normalPending = normal.reduce(0) { $0 + jobs[$1]!.pendingTasks }
+        let fairShare = (normalPending + alive - 1) / max(1, alive)
+        if normalPending > 0 {
+            var demand: [Demand] = open.map { d in
+                let w = workers[d.key]!
+                return (d.key, min(d.left, max(0, w.slots - w.active.count) + min(config.leaseAhead, fairShare)), d.capabilities)
+            }.filter { $0.left > 0 }
+            var cursor = roundRobin
+            handOut(normal, &demand, &given, cursor: &cursor)
+            roundRobin = cursor
+        }
+        if !low.isEmpty {
+            var demand: [Demand] = open.map { d in
+                let w = workers[d.key]!
+                let handed = given[d.key]?.count ?? 0
+                return (d.key, min(d.left - handed, max(0, w.slots - w.active.count)), d.capabilities)   // `active` holds what was just given
+            }.filter { $0.left > 0 }
+            var cursor = roundRobinLow
+            handOut(low, &demand, &given, cursor: &cursor)
+            roundRobinLow = cursor
+        }
+        for key in given.keys.sorted() {
+            let open = workers[key]!.openSync!
+            workers[key]!.openSync = nil
+            openSyncs -= 1
+            out.append(.answerSync(key, token: open.token, given[key]!))
+        }
+    }
+
+    /// A worker with an open sync: how many tasks it may still take, and what it can run.
+    typealias Demand = (key: WorkerKey, left: Int, capabilities: Set<String>)
+
+    /// Hands `demand` (what each worker may still take) out round-robin over
+    /// `lane`'s jobs, starting at `cursor`.
+    private mutating func handOut(_ lane: [JobID], _ demand: inout [Demand],
+                                  _ given: inout [WorkerKey: [Assignment]], cursor: inout Int) {
+        guard !demand.isEmpty, !lane.isEmpty else { return }
         var w = 0
         var idle = 0
-        if roundRobin >= runningJobs.count { roundRobin = 0 }
-        var j = roundRobin
-        while !demand.isEmpty, idle < runningJobs.count {
-            let id = runningJobs[j]
+        if cursor >= lane.count { cursor = 0 }
+        var j = cursor
+        while !demand.isEmpty, idle < lane.count {
+            let id = lane[j]
             var gaveThisJob = 0
             let weight = jobs[id]!.plan.weight
             job: while gaveThisJob < weight, !demand.isEmpty, jobs[id]!.pendingTasks > 0 {
@@ -765,15 +804,9 @@ public struct Scheduler: Sendable {
                 break
             }
             idle = gaveThisJob == 0 ? idle + 1 : 0
-            j = (j + 1) % runningJobs.count
+            j = (j + 1) % lane.count
         }
-        roundRobin = j
-        for key in given.keys.sorted() {
-            let open = workers[key]!.openSync!
-            workers[key]!.openSync = nil
-            openSyncs -= 1
-            out.append(.answerSync(key, token: open.token, given[key]!))
-        }
+        cursor = j
     }
 
     /// The next pending task of a job that a worker with these capabilities

@@ -46,6 +46,8 @@ extension ReadLogs: RequestMessage { public typealias Reply = Logs; public stati
 extension Logs: KindedMessage { public static var kind: MessageKind { .logs } }
 extension CatalogRequest: RequestMessage { public typealias Reply = CatalogReply; public static var kind: MessageKind { .catalogRequest } }
 extension CatalogReply: KindedMessage { public static var kind: MessageKind { .catalogReply } }
+extension PipelineRequest: RequestMessage { public typealias Reply = PipelineReply; public static var kind: MessageKind { .pipelineRequest } }
+extension PipelineReply: KindedMessage { public static var kind: MessageKind { .pipelineReply } }
 extension InjectFault: RequestMessage { public typealias Reply = FaultReply; public static var kind: MessageKind { .injectFault } }
 extension FaultReply: KindedMessage { public static var kind: MessageKind { .faultReply } }
 

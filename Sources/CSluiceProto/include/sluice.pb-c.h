@@ -67,6 +67,12 @@ typedef struct Sluice__DatasetColumn Sluice__DatasetColumn;
 typedef struct Sluice__DatasetPartition Sluice__DatasetPartition;
 typedef struct Sluice__DatasetInfo Sluice__DatasetInfo;
 typedef struct Sluice__CatalogReply Sluice__CatalogReply;
+typedef struct Sluice__PipelineRequest Sluice__PipelineRequest;
+typedef struct Sluice__ModelRunInfo Sluice__ModelRunInfo;
+typedef struct Sluice__RunInfo Sluice__RunInfo;
+typedef struct Sluice__BackfillInfo Sluice__BackfillInfo;
+typedef struct Sluice__DeployedPipeline Sluice__DeployedPipeline;
+typedef struct Sluice__PipelineReply Sluice__PipelineReply;
 typedef struct Sluice__GetClusterStatus Sluice__GetClusterStatus;
 typedef struct Sluice__WorkerStatus Sluice__WorkerStatus;
 typedef struct Sluice__ClusterStatus Sluice__ClusterStatus;
@@ -110,6 +116,8 @@ typedef enum _Sluice__MessageKind {
   SLUICE__MESSAGE_KIND__BLOCK = 53,
   SLUICE__MESSAGE_KIND__CATALOG_REQUEST = 60,
   SLUICE__MESSAGE_KIND__CATALOG_REPLY = 61,
+  SLUICE__MESSAGE_KIND__PIPELINE_REQUEST = 70,
+  SLUICE__MESSAGE_KIND__PIPELINE_REPLY = 71,
   SLUICE__MESSAGE_KIND__INJECT_FAULT = 90,
   SLUICE__MESSAGE_KIND__FAULT_REPLY = 91
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__MESSAGE_KIND)
@@ -169,6 +177,51 @@ typedef enum _Sluice__CatalogAction {
   SLUICE__CATALOG_ACTION__DROP_DATASET = 4
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__CATALOG_ACTION)
 } Sluice__CatalogAction;
+/*
+ * One `sluice pipeline ...` or `sluice backfill ...` command. A pipeline
+ * travels as its file's text; the coordinator validates it again, stores it
+ * by content hash, and every run records the hash it ran.
+ */
+typedef enum _Sluice__PipelineAction {
+  SLUICE__PIPELINE_ACTION__PIPELINE_ACTION_UNSPECIFIED = 0,
+  /*
+   * file, params: one run now
+   */
+  SLUICE__PIPELINE_ACTION__RUN_PIPELINE = 1,
+  /*
+   * file: register it; its schedule, if any, starts
+   */
+  SLUICE__PIPELINE_ACTION__DEPLOY_PIPELINE = 2,
+  /*
+   * name: one pipeline's runs (empty: every pipeline's); limit
+   */
+  SLUICE__PIPELINE_ACTION__LIST_RUNS = 3,
+  /*
+   * id
+   */
+  SLUICE__PIPELINE_ACTION__SHOW_RUN = 4,
+  /*
+   * id
+   */
+  SLUICE__PIPELINE_ACTION__CANCEL_RUN = 5,
+  /*
+   * file, params, from, to, step, max_active_runs, reprocess, backwards
+   */
+  SLUICE__PIPELINE_ACTION__START_BACKFILL = 6,
+  /*
+   * id
+   */
+  SLUICE__PIPELINE_ACTION__SHOW_BACKFILL = 7,
+  /*
+   * id
+   */
+  SLUICE__PIPELINE_ACTION__CANCEL_BACKFILL = 8,
+  /*
+   * deployed pipelines and their backfills
+   */
+  SLUICE__PIPELINE_ACTION__LIST_PIPELINES = 9
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__PIPELINE_ACTION)
+} Sluice__PipelineAction;
 
 /* --- messages --- */
 
@@ -725,10 +778,14 @@ struct  Sluice__JobSpec
    * false: the coordinator's default
    */
   protobuf_c_boolean retries_set;
+  /*
+   * the low lane: only slots no other job wants, never leased ahead (backfills)
+   */
+  protobuf_c_boolean low_priority;
 };
 #define SLUICE__JOB_SPEC__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__job_spec__descriptor) \
-    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0 }
 
 
 struct  Sluice__SubmitJob
@@ -1203,6 +1260,186 @@ struct  Sluice__CatalogReply
 #define SLUICE__CATALOG_REPLY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__catalog_reply__descriptor) \
     , 0,NULL }
+
+
+struct  Sluice__PipelineRequest
+{
+  ProtobufCMessage base;
+  Sluice__PipelineAction action;
+  /*
+   * how errors name the file
+   */
+  char *file_name;
+  char *file_text;
+  /*
+   * NAME=VALUE, checked against each parameter's type
+   */
+  size_t n_params;
+  Sluice__Label **params;
+  char *name;
+  int64_t id;
+  char *from;
+  char *to;
+  /*
+   * 1d, 7d, 2w, 1mo; empty: 1d
+   */
+  char *step;
+  /*
+   * 0: 4
+   */
+  uint32_t max_active_runs;
+  /*
+   * none, failed, all; empty: none
+   */
+  char *reprocess;
+  protobuf_c_boolean backwards;
+  /*
+   * LIST_RUNS: at most this many, newest first; 0: 50
+   */
+  uint32_t limit;
+};
+#define SLUICE__PIPELINE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__pipeline_request__descriptor) \
+    , SLUICE__PIPELINE_ACTION__PIPELINE_ACTION_UNSPECIFIED, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Sluice__ModelRunInfo
+{
+  ProtobufCMessage base;
+  char *name;
+  /*
+   * waiting, running, succeeded, failed, skipped, cancelled
+   */
+  char *state;
+  uint32_t attempts;
+  int64_t started_ms;
+  int64_t ended_ms;
+  /*
+   * rows it wrote (its output's, or its staging table's)
+   */
+  int64_t rows;
+  /*
+   * malformed input rows set aside by its sources' on_error policy
+   */
+  int64_t quarantined;
+  char *error;
+  /*
+   * the dataset it commits to; empty: staging, dropped after the run
+   */
+  char *output;
+};
+#define SLUICE__MODEL_RUN_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__model_run_info__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Sluice__RunInfo
+{
+  ProtobufCMessage base;
+  int64_t id;
+  char *pipeline;
+  /*
+   * content hash of the file it ran
+   */
+  char *version;
+  size_t n_params;
+  Sluice__Label **params;
+  /*
+   * interactive, scheduled, backfill
+   */
+  char *lane;
+  /*
+   * running, succeeded, failed, cancelled
+   */
+  char *state;
+  int64_t started_ms;
+  int64_t ended_ms;
+  char *error;
+  protobuf_c_boolean sla_missed;
+  /*
+   * 0: none
+   */
+  int64_t backfill_id;
+  size_t n_models;
+  Sluice__ModelRunInfo **models;
+};
+#define SLUICE__RUN_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__run_info__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, 0, 0,NULL }
+
+
+struct  Sluice__BackfillInfo
+{
+  ProtobufCMessage base;
+  int64_t id;
+  char *pipeline;
+  char *version;
+  /*
+   * running, succeeded, failed, cancelled
+   */
+  char *state;
+  uint32_t partitions;
+  uint32_t done;
+  uint32_t running;
+  uint32_t failed;
+  uint32_t pending;
+  /*
+   * already written (--reprocess)
+   */
+  uint32_t skipped;
+  int64_t rows;
+  int64_t started_ms;
+  int64_t ended_ms;
+  /*
+   * estimated time left; -1: unknown
+   */
+  int64_t eta_ms;
+  /*
+   * why it was cancelled
+   */
+  char *reason;
+  size_t n_failed_values;
+  char **failed_values;
+};
+#define SLUICE__BACKFILL_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__backfill_info__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0,NULL }
+
+
+struct  Sluice__DeployedPipeline
+{
+  ProtobufCMessage base;
+  char *name;
+  char *version;
+  /*
+   * cron and time zone; empty: none
+   */
+  char *schedule;
+  /*
+   * 0: not scheduled
+   */
+  int64_t next_run_ms;
+  int64_t deployed_ms;
+};
+#define SLUICE__DEPLOYED_PIPELINE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__deployed_pipeline__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Sluice__PipelineReply
+{
+  ProtobufCMessage base;
+  size_t n_runs;
+  Sluice__RunInfo **runs;
+  size_t n_backfills;
+  Sluice__BackfillInfo **backfills;
+  size_t n_pipelines;
+  Sluice__DeployedPipeline **pipelines;
+  char *message;
+};
+#define SLUICE__PIPELINE_REPLY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__pipeline_reply__descriptor) \
+    , 0,NULL, 0,NULL, 0,NULL, (char *)protobuf_c_empty_string }
 
 
 struct  Sluice__GetClusterStatus
@@ -2357,6 +2594,120 @@ Sluice__CatalogReply *
 void   sluice__catalog_reply__free_unpacked
                      (Sluice__CatalogReply *message,
                       ProtobufCAllocator *allocator);
+/* Sluice__PipelineRequest methods */
+void   sluice__pipeline_request__init
+                     (Sluice__PipelineRequest         *message);
+size_t sluice__pipeline_request__get_packed_size
+                     (const Sluice__PipelineRequest   *message);
+size_t sluice__pipeline_request__pack
+                     (const Sluice__PipelineRequest   *message,
+                      uint8_t             *out);
+size_t sluice__pipeline_request__pack_to_buffer
+                     (const Sluice__PipelineRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__PipelineRequest *
+       sluice__pipeline_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__pipeline_request__free_unpacked
+                     (Sluice__PipelineRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__ModelRunInfo methods */
+void   sluice__model_run_info__init
+                     (Sluice__ModelRunInfo         *message);
+size_t sluice__model_run_info__get_packed_size
+                     (const Sluice__ModelRunInfo   *message);
+size_t sluice__model_run_info__pack
+                     (const Sluice__ModelRunInfo   *message,
+                      uint8_t             *out);
+size_t sluice__model_run_info__pack_to_buffer
+                     (const Sluice__ModelRunInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__ModelRunInfo *
+       sluice__model_run_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__model_run_info__free_unpacked
+                     (Sluice__ModelRunInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__RunInfo methods */
+void   sluice__run_info__init
+                     (Sluice__RunInfo         *message);
+size_t sluice__run_info__get_packed_size
+                     (const Sluice__RunInfo   *message);
+size_t sluice__run_info__pack
+                     (const Sluice__RunInfo   *message,
+                      uint8_t             *out);
+size_t sluice__run_info__pack_to_buffer
+                     (const Sluice__RunInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__RunInfo *
+       sluice__run_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__run_info__free_unpacked
+                     (Sluice__RunInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__BackfillInfo methods */
+void   sluice__backfill_info__init
+                     (Sluice__BackfillInfo         *message);
+size_t sluice__backfill_info__get_packed_size
+                     (const Sluice__BackfillInfo   *message);
+size_t sluice__backfill_info__pack
+                     (const Sluice__BackfillInfo   *message,
+                      uint8_t             *out);
+size_t sluice__backfill_info__pack_to_buffer
+                     (const Sluice__BackfillInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__BackfillInfo *
+       sluice__backfill_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__backfill_info__free_unpacked
+                     (Sluice__BackfillInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__DeployedPipeline methods */
+void   sluice__deployed_pipeline__init
+                     (Sluice__DeployedPipeline         *message);
+size_t sluice__deployed_pipeline__get_packed_size
+                     (const Sluice__DeployedPipeline   *message);
+size_t sluice__deployed_pipeline__pack
+                     (const Sluice__DeployedPipeline   *message,
+                      uint8_t             *out);
+size_t sluice__deployed_pipeline__pack_to_buffer
+                     (const Sluice__DeployedPipeline   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__DeployedPipeline *
+       sluice__deployed_pipeline__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__deployed_pipeline__free_unpacked
+                     (Sluice__DeployedPipeline *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__PipelineReply methods */
+void   sluice__pipeline_reply__init
+                     (Sluice__PipelineReply         *message);
+size_t sluice__pipeline_reply__get_packed_size
+                     (const Sluice__PipelineReply   *message);
+size_t sluice__pipeline_reply__pack
+                     (const Sluice__PipelineReply   *message,
+                      uint8_t             *out);
+size_t sluice__pipeline_reply__pack_to_buffer
+                     (const Sluice__PipelineReply   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__PipelineReply *
+       sluice__pipeline_reply__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__pipeline_reply__free_unpacked
+                     (Sluice__PipelineReply *message,
+                      ProtobufCAllocator *allocator);
 /* Sluice__GetClusterStatus methods */
 void   sluice__get_cluster_status__init
                      (Sluice__GetClusterStatus         *message);
@@ -2667,6 +3018,24 @@ typedef void (*Sluice__DatasetInfo_Closure)
 typedef void (*Sluice__CatalogReply_Closure)
                  (const Sluice__CatalogReply *message,
                   void *closure_data);
+typedef void (*Sluice__PipelineRequest_Closure)
+                 (const Sluice__PipelineRequest *message,
+                  void *closure_data);
+typedef void (*Sluice__ModelRunInfo_Closure)
+                 (const Sluice__ModelRunInfo *message,
+                  void *closure_data);
+typedef void (*Sluice__RunInfo_Closure)
+                 (const Sluice__RunInfo *message,
+                  void *closure_data);
+typedef void (*Sluice__BackfillInfo_Closure)
+                 (const Sluice__BackfillInfo *message,
+                  void *closure_data);
+typedef void (*Sluice__DeployedPipeline_Closure)
+                 (const Sluice__DeployedPipeline *message,
+                  void *closure_data);
+typedef void (*Sluice__PipelineReply_Closure)
+                 (const Sluice__PipelineReply *message,
+                  void *closure_data);
 typedef void (*Sluice__GetClusterStatus_Closure)
                  (const Sluice__GetClusterStatus *message,
                   void *closure_data);
@@ -2702,6 +3071,7 @@ extern const ProtobufCEnumDescriptor    sluice__error_code__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__attempt_outcome__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__task_kind__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__catalog_action__descriptor;
+extern const ProtobufCEnumDescriptor    sluice__pipeline_action__descriptor;
 extern const ProtobufCMessageDescriptor sluice__envelope__descriptor;
 extern const ProtobufCMessageDescriptor sluice__error_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__label__descriptor;
@@ -2754,6 +3124,12 @@ extern const ProtobufCMessageDescriptor sluice__dataset_column__descriptor;
 extern const ProtobufCMessageDescriptor sluice__dataset_partition__descriptor;
 extern const ProtobufCMessageDescriptor sluice__dataset_info__descriptor;
 extern const ProtobufCMessageDescriptor sluice__catalog_reply__descriptor;
+extern const ProtobufCMessageDescriptor sluice__pipeline_request__descriptor;
+extern const ProtobufCMessageDescriptor sluice__model_run_info__descriptor;
+extern const ProtobufCMessageDescriptor sluice__run_info__descriptor;
+extern const ProtobufCMessageDescriptor sluice__backfill_info__descriptor;
+extern const ProtobufCMessageDescriptor sluice__deployed_pipeline__descriptor;
+extern const ProtobufCMessageDescriptor sluice__pipeline_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__get_cluster_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__worker_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__cluster_status__descriptor;

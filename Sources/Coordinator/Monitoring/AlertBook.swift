@@ -51,6 +51,11 @@ struct AlertBook {
         rules.filter { $0.trigger == .jobFailed }.flatMap { begin($0, subject: job, value: reason, now: now) }
     }
 
+    /// A pipeline run failed (`pipeline_failed`) or missed its SLA (`sla_missed`); the subject is the run.
+    mutating func pipelineEvent(_ trigger: AlertRule.Trigger, run: String, value: String, now: Int64) -> [Notice] {
+        rules.filter { $0.trigger == trigger }.flatMap { begin($0, subject: run, value: value, now: now) }
+    }
+
     mutating func restarted(epoch: UInt64, now: Int64) -> [Notice] {
         guard epoch > 1 else { return [] }
         return rules.filter { $0.trigger == .coordinatorRestarted }.flatMap { begin($0, subject: "coordinator", value: "epoch \(epoch)", now: now) }
@@ -77,7 +82,7 @@ struct AlertBook {
                 let rate = leases.isEmpty ? 0 : Double(retries) / Double(leases.count)
                 let value = "\(retries) of \(leases.count) attempts in 5 min were retries"
                 out += rate > r ? begin(rule, subject: "retries", value: value, now: now) : end(rule, subject: "retries", value: value, now: now)
-            case .jobFailed, .coordinatorRestarted:
+            case .jobFailed, .coordinatorRestarted, .pipelineFailed, .slaMissed:
                 // Events: they resolve on their own after a while.
                 for (k, f) in firing where k.rule == rule.name && now - f.sinceMs >= rule.forMs + Self.eventHoldMs {
                     out += end(rule, subject: k.subject, value: f.value, now: now)

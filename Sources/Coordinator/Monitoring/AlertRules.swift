@@ -13,6 +13,10 @@ public struct AlertRule: Sendable, Equatable {
         case retryRateAbove(Double)
         /// This coordinator started over a journal an earlier one wrote; resolved `eventHoldMs` later.
         case coordinatorRestarted
+        /// A pipeline run failed; resolved `eventHoldMs` later.
+        case pipelineFailed
+        /// A pipeline run missed its SLA; resolved `eventHoldMs` later.
+        case slaMissed
     }
 
     public var name: String
@@ -96,12 +100,14 @@ public enum AlertRules {
     }
 
     private static func trigger(_ when: Node, _ fail: (Node?, String) -> FileError) throws -> AlertRule.Trigger {
-        let known = "worker_lost, job_failed, queue_depth_above: N, retry_rate_above: R, coordinator_restarted"
+        let known = "worker_lost, job_failed, pipeline_failed, sla_missed, queue_depth_above: N, retry_rate_above: R, coordinator_restarted"
         if let s = when.string {
             switch s {
             case "worker_lost": return .workerLost
             case "job_failed": return .jobFailed
             case "coordinator_restarted": return .coordinatorRestarted
+            case "pipeline_failed": return .pipelineFailed
+            case "sla_missed": return .slaMissed
             default: throw fail(when, "unknown trigger '\(s)' (\(known))")
             }
         }

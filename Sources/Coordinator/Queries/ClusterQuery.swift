@@ -51,31 +51,37 @@ final class ClusterQuery: @unchecked Sendable {
     /// and no file is cut finer than the slots can use.
     let scanTasks: Int
 
-    init(id: String, request: SubmitQuery, partitions: Int, scanTasks: Int, services: QueryServices) {
+    /// Work that runs in a cluster session for the coordinator itself (a
+    /// pipeline's model), not for a client: its jobs go in `lowPriority`'s lane,
+    /// nothing is sent anywhere, and `done` hears what `body` answered.
+    struct Detached: Sendable {
+        var lowPriority: Bool
+        var body: @Sendable (Session) throws(SQLError) -> String
+        var done: @Sendable (Result<String, SQLError>) -> Void
+    }
+    let detached: Detached?
+
+    init(id: String, request: SubmitQuery, partitions: Int, scanTasks: Int, services: QueryServices, detached: Detached? = nil) {
         self.id = id
         self.request = request
         self.partitions = partitions
         self.scanTasks = scanTasks
         self.services = services
+        self.detached = detached
     }
 
     // MARK: the script
 
     func run() {
-        let session = Session()
-        session.stages = StageCutter(partitions: partitions, scanTasks: scanTasks)
-        session.broadcastLimit = Session.clusterBroadcastLimit
-        session.adaptive.parallelism = scanTasks
-        session.fileRoots = services.fileRoots
-        session.datasets = services.datasets
-        session.datasetWriter = services.datasets
-        session.label = id
-        session.stagingJournal = services.staging
-        // Fault tests stop here (`hold-commit`) to kill the coordinator with a complete write not yet published.
-        session.beforePublish = { _ in FaultHold.pause(marker: "commit-started", holds: ["hold-commit"]) }
-        // And here (`hold-catalog`), with a dataset's new files in place and the catalog not yet told.
-        session.beforeCatalog = { _ in FaultHold.pause(marker: "catalog-started", holds: ["hold-catalog"]) }
-        session.stageExecutor = { (plan, discard) throws(SQLError) in try self.runJob(plan, sink: discard ? .discard : .collect) }
+        let session = makeSession()
+        if let detached {
+            let outcome: Result<String, SQLError>
+            do { outcome = .success(try detached.body(session)) } catch { outcome = .failure(error) }
+            finish(ResultChunk(done: true, error: (try? outcome.get()) == nil ? "failed" : ""))
+            cancelRunningJob()
+            detached.done(outcome)
+            return
+        }
         do {
             for t in request.tables {
                 try session.registerFiles(name: t.name, pattern: t.pattern)
@@ -103,10 +109,33 @@ final class ClusterQuery: @unchecked Sendable {
             let message = error.render(in: request.sql)
             finish(ResultChunk(done: true, error: message))
         }
-        // A job still running (a cancel or an error mid-query) is cancelled with the query.
+        cancelRunningJob()
+    }
+
+    /// A job still running (a cancel or an error mid-query) is cancelled with the query.
+    private func cancelRunningJob() {
         if let job = condition.withLock({ self.job }), condition.withLock({ self.jobEnd == nil }) {
             services.cancelJob(job, "query \(id) ended: \(condition.withLock { stopReason ?? "failed" })")
         }
+    }
+
+    /// A session whose queries run on the cluster as jobs of this query.
+    private func makeSession() -> Session {
+        let session = Session()
+        session.stages = StageCutter(partitions: partitions, scanTasks: scanTasks)
+        session.broadcastLimit = Session.clusterBroadcastLimit
+        session.adaptive.parallelism = scanTasks
+        session.fileRoots = services.fileRoots
+        session.datasets = services.datasets
+        session.datasetWriter = services.datasets
+        session.label = id
+        session.stagingJournal = services.staging
+        // Fault tests stop here (`hold-commit`) to kill the coordinator with a complete write not yet published.
+        session.beforePublish = { _ in FaultHold.pause(marker: "commit-started", holds: ["hold-commit"]) }
+        // And here (`hold-catalog`), with a dataset's new files in place and the catalog not yet told.
+        session.beforeCatalog = { _ in FaultHold.pause(marker: "catalog-started", holds: ["hold-catalog"]) }
+        session.stageExecutor = { (plan, discard) throws(SQLError) in try self.runJob(plan, sink: discard ? .discard : .collect) }
+        return session
     }
 
     private func checkStopped() throws(SQLError) {
@@ -131,7 +160,8 @@ final class ClusterQuery: @unchecked Sendable {
             stages.append(StageSpec(id: UInt32(s.id), name: "stage \(s.id)", tasks: UInt32(s.tasks), dependsOn: s.dependsOn.map { UInt32($0) },
                                     spec: TaskSpec(kind: .sql, payload: payload, timeoutMs: 0)))
         }
-        let spec = JobSpec(name: "query \(id)", stages: stages)
+        var spec = JobSpec(name: "query \(id)", stages: stages)
+        spec.lowPriority = detached?.lowPriority ?? false
         // The loop makes it this query's job (`begin`) before the job can make progress.
         let job = services.submit(spec, query: id, adapter: Self.adapter(plan))
         var delivered = 0   // rows passed on, so a rerun of the result stage resumes after them
@@ -338,6 +368,7 @@ final class ClusterQuery: @unchecked Sendable {
                 w.answer(withProgress(ResultChunk(sequence: w.sequence, pending: true)))
                 return true
             }
+            if detached != nil { return finished }
             // Kept a little after the last chunk left, for a client that resends its request.
             return finished && waiters.isEmpty && doneServedAt.map { now.timeIntervalSince($0) > 10 } ?? false
         }

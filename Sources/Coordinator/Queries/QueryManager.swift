@@ -113,6 +113,25 @@ final class QueryManager: Sendable {
         return .success(id)
     }
 
+    /// Runs `detached` in a cluster session of its own (a pipeline's model),
+    /// sized by the slots the loop last saw; its id. Not bounded by `maxQueries`:
+    /// the pipeline machine bounds its runs.
+    func startDetached(_ detached: ClusterQuery.Detached) -> String {
+        let slots = max(1, sqlSlots.load(ordering: .relaxed))
+        let id = "query-\(epoch)-\(next.wrappingAdd(1, ordering: .relaxed).oldValue)"
+        let q = ClusterQuery(id: id, request: SubmitQuery(), partitions: max(1, min(2 * slots, 256)), scanTasks: slots, services: services,
+                             detached: detached)
+        queries.withLock { $0[id] = q }
+        let t = Thread { q.run() }
+        t.name = "sluice-\(id)"
+        t.stackSize = 8 << 20
+        t.start()
+        return id
+    }
+
+    /// Slots of the live workers that run `sql` tasks, as the loop last counted them.
+    let sqlSlots = Atomic<Int>(0)
+
     func query(_ id: String) -> ClusterQuery? { queries.withLock { $0[id] } }
 
     /// Why a query id is not known here.
@@ -160,7 +179,7 @@ final class QueryManager: Sendable {
             for (id, q) in queries.withLock({ $0 }) {
                 if q.expire(now: now) {
                     queries.withLock { $0[id] = nil }
-                } else if now.timeIntervalSince(q.lastHeard) > Self.abandonedAfter {
+                } else if q.detached == nil, now.timeIntervalSince(q.lastHeard) > Self.abandonedAfter {
                     q.stop("the client stopped reading the result of \(id) for \(Int(Self.abandonedAfter)) s")
                     queries.withLock { $0[id] = nil }
                 } else if q.request.timeoutMs > 0, now.timeIntervalSince(q.startedAt) * 1000 > Double(q.request.timeoutMs) {

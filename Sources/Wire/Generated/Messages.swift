@@ -36,6 +36,8 @@ public enum MessageKind: Int32, Sendable, CaseIterable, Codable {
     case block = 53
     case catalogRequest = 60
     case catalogReply = 61
+    case pipelineRequest = 70
+    case pipelineReply = 71
     case injectFault = 90
     case faultReply = 91
 }
@@ -99,6 +101,24 @@ public enum CatalogAction: Int32, Sendable, CaseIterable, Codable {
 extension CatalogAction {
     init(c value: Sluice__CatalogAction) { self = CatalogAction(rawValue: Int32(bitPattern: UInt32(value.rawValue))) ?? .unspecified }
     var c: Sluice__CatalogAction { Sluice__CatalogAction(rawValue: UInt32(bitPattern: rawValue)) }
+}
+
+public enum PipelineAction: Int32, Sendable, CaseIterable, Codable {
+    case unspecified = 0
+    case runPipeline = 1
+    case deployPipeline = 2
+    case listRuns = 3
+    case showRun = 4
+    case cancelRun = 5
+    case startBackfill = 6
+    case showBackfill = 7
+    case cancelBackfill = 8
+    case listPipelines = 9
+}
+
+extension PipelineAction {
+    init(c value: Sluice__PipelineAction) { self = PipelineAction(rawValue: Int32(bitPattern: UInt32(value.rawValue))) ?? .unspecified }
+    var c: Sluice__PipelineAction { Sluice__PipelineAction(rawValue: UInt32(bitPattern: rawValue)) }
 }
 
 public struct Envelope: WireMessage, Hashable, Codable {
@@ -1583,19 +1603,22 @@ public struct JobSpec: WireMessage, Hashable, Codable {
     public var retries: UInt32
     public var weight: UInt32
     public var retriesSet: Bool
+    public var lowPriority: Bool
 
     public init(
         name: String = "",
         stages: [StageSpec] = [],
         retries: UInt32 = 0,
         weight: UInt32 = 0,
-        retriesSet: Bool = false
+        retriesSet: Bool = false,
+        lowPriority: Bool = false
     ) {
         self.name = name
         self.stages = stages
         self.retries = retries
         self.weight = weight
         self.retriesSet = retriesSet
+        self.lowPriority = lowPriority
     }
 }
 
@@ -1607,6 +1630,7 @@ extension JobSpec {
         self.retries = m.retries
         self.weight = m.weight
         self.retriesSet = (m.retries_set != 0)
+        self.lowPriority = (m.low_priority != 0)
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__JobSpec>, _ arena: Arena) {
@@ -1617,6 +1641,7 @@ extension JobSpec {
         p.pointee.retries = retries
         p.pointee.weight = weight
         p.pointee.retries_set = (retriesSet ? 1 : 0)
+        p.pointee.low_priority = (lowPriority ? 1 : 0)
     }
 
     public func encoded() -> [UInt8] {
@@ -3033,6 +3058,506 @@ extension CatalogReply {
             throw WireError.malformed("CatalogReply")
         }
         defer { sluice__catalog_reply__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct PipelineRequest: WireMessage, Hashable, Codable {
+    public var action: PipelineAction
+    public var fileName: String
+    public var fileText: String
+    public var params: [Label]
+    public var name: String
+    public var id: Int64
+    public var from: String
+    public var to: String
+    public var step: String
+    public var maxActiveRuns: UInt32
+    public var reprocess: String
+    public var backwards: Bool
+    public var limit: UInt32
+
+    public init(
+        action: PipelineAction = .unspecified,
+        fileName: String = "",
+        fileText: String = "",
+        params: [Label] = [],
+        name: String = "",
+        id: Int64 = 0,
+        from: String = "",
+        to: String = "",
+        step: String = "",
+        maxActiveRuns: UInt32 = 0,
+        reprocess: String = "",
+        backwards: Bool = false,
+        limit: UInt32 = 0
+    ) {
+        self.action = action
+        self.fileName = fileName
+        self.fileText = fileText
+        self.params = params
+        self.name = name
+        self.id = id
+        self.from = from
+        self.to = to
+        self.step = step
+        self.maxActiveRuns = maxActiveRuns
+        self.reprocess = reprocess
+        self.backwards = backwards
+        self.limit = limit
+    }
+}
+
+extension PipelineRequest {
+    init(c p: UnsafePointer<Sluice__PipelineRequest>) {
+        let m = p.pointee
+        self.action = PipelineAction(c: m.action)
+        self.fileName = cString(m.file_name)
+        self.fileText = cString(m.file_text)
+        self.params = repeatedPointers(m.params, m.n_params) { Label(c: $0) }
+        self.name = cString(m.name)
+        self.id = m.id
+        self.from = cString(m.from)
+        self.to = cString(m.to)
+        self.step = cString(m.step)
+        self.maxActiveRuns = m.max_active_runs
+        self.reprocess = cString(m.reprocess)
+        self.backwards = (m.backwards != 0)
+        self.limit = m.limit
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__PipelineRequest>, _ arena: Arena) {
+        sluice__pipeline_request__init(p)
+        p.pointee.action = action.c
+        p.pointee.file_name = arena.string(fileName)
+        p.pointee.file_text = arena.string(fileText)
+        p.pointee.n_params = params.count
+        p.pointee.params = arena.array(params) { arena.message($0, Sluice__Label.self) { $0.fill($1, $2) } }
+        p.pointee.name = arena.string(name)
+        p.pointee.id = id
+        p.pointee.from = arena.string(from)
+        p.pointee.to = arena.string(to)
+        p.pointee.step = arena.string(step)
+        p.pointee.max_active_runs = maxActiveRuns
+        p.pointee.reprocess = arena.string(reprocess)
+        p.pointee.backwards = (backwards ? 1 : 0)
+        p.pointee.limit = limit
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__PipelineRequest.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__pipeline_request__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("PipelineRequest")
+        }
+        defer { sluice__pipeline_request__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct ModelRunInfo: WireMessage, Hashable, Codable {
+    public var name: String
+    public var state: String
+    public var attempts: UInt32
+    public var startedMs: Int64
+    public var endedMs: Int64
+    public var rows: Int64
+    public var quarantined: Int64
+    public var error: String
+    public var output: String
+
+    public init(
+        name: String = "",
+        state: String = "",
+        attempts: UInt32 = 0,
+        startedMs: Int64 = 0,
+        endedMs: Int64 = 0,
+        rows: Int64 = 0,
+        quarantined: Int64 = 0,
+        error: String = "",
+        output: String = ""
+    ) {
+        self.name = name
+        self.state = state
+        self.attempts = attempts
+        self.startedMs = startedMs
+        self.endedMs = endedMs
+        self.rows = rows
+        self.quarantined = quarantined
+        self.error = error
+        self.output = output
+    }
+}
+
+extension ModelRunInfo {
+    init(c p: UnsafePointer<Sluice__ModelRunInfo>) {
+        let m = p.pointee
+        self.name = cString(m.name)
+        self.state = cString(m.state)
+        self.attempts = m.attempts
+        self.startedMs = m.started_ms
+        self.endedMs = m.ended_ms
+        self.rows = m.rows
+        self.quarantined = m.quarantined
+        self.error = cString(m.error)
+        self.output = cString(m.output)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__ModelRunInfo>, _ arena: Arena) {
+        sluice__model_run_info__init(p)
+        p.pointee.name = arena.string(name)
+        p.pointee.state = arena.string(state)
+        p.pointee.attempts = attempts
+        p.pointee.started_ms = startedMs
+        p.pointee.ended_ms = endedMs
+        p.pointee.rows = rows
+        p.pointee.quarantined = quarantined
+        p.pointee.error = arena.string(error)
+        p.pointee.output = arena.string(output)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__ModelRunInfo.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__model_run_info__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("ModelRunInfo")
+        }
+        defer { sluice__model_run_info__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct RunInfo: WireMessage, Hashable, Codable {
+    public var id: Int64
+    public var pipeline: String
+    public var version: String
+    public var params: [Label]
+    public var lane: String
+    public var state: String
+    public var startedMs: Int64
+    public var endedMs: Int64
+    public var error: String
+    public var slaMissed: Bool
+    public var backfillID: Int64
+    public var models: [ModelRunInfo]
+
+    public init(
+        id: Int64 = 0,
+        pipeline: String = "",
+        version: String = "",
+        params: [Label] = [],
+        lane: String = "",
+        state: String = "",
+        startedMs: Int64 = 0,
+        endedMs: Int64 = 0,
+        error: String = "",
+        slaMissed: Bool = false,
+        backfillID: Int64 = 0,
+        models: [ModelRunInfo] = []
+    ) {
+        self.id = id
+        self.pipeline = pipeline
+        self.version = version
+        self.params = params
+        self.lane = lane
+        self.state = state
+        self.startedMs = startedMs
+        self.endedMs = endedMs
+        self.error = error
+        self.slaMissed = slaMissed
+        self.backfillID = backfillID
+        self.models = models
+    }
+}
+
+extension RunInfo {
+    init(c p: UnsafePointer<Sluice__RunInfo>) {
+        let m = p.pointee
+        self.id = m.id
+        self.pipeline = cString(m.pipeline)
+        self.version = cString(m.version)
+        self.params = repeatedPointers(m.params, m.n_params) { Label(c: $0) }
+        self.lane = cString(m.lane)
+        self.state = cString(m.state)
+        self.startedMs = m.started_ms
+        self.endedMs = m.ended_ms
+        self.error = cString(m.error)
+        self.slaMissed = (m.sla_missed != 0)
+        self.backfillID = m.backfill_id
+        self.models = repeatedPointers(m.models, m.n_models) { ModelRunInfo(c: $0) }
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__RunInfo>, _ arena: Arena) {
+        sluice__run_info__init(p)
+        p.pointee.id = id
+        p.pointee.pipeline = arena.string(pipeline)
+        p.pointee.version = arena.string(version)
+        p.pointee.n_params = params.count
+        p.pointee.params = arena.array(params) { arena.message($0, Sluice__Label.self) { $0.fill($1, $2) } }
+        p.pointee.lane = arena.string(lane)
+        p.pointee.state = arena.string(state)
+        p.pointee.started_ms = startedMs
+        p.pointee.ended_ms = endedMs
+        p.pointee.error = arena.string(error)
+        p.pointee.sla_missed = (slaMissed ? 1 : 0)
+        p.pointee.backfill_id = backfillID
+        p.pointee.n_models = models.count
+        p.pointee.models = arena.array(models) { arena.message($0, Sluice__ModelRunInfo.self) { $0.fill($1, $2) } }
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__RunInfo.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__run_info__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("RunInfo")
+        }
+        defer { sluice__run_info__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct BackfillInfo: WireMessage, Hashable, Codable {
+    public var id: Int64
+    public var pipeline: String
+    public var version: String
+    public var state: String
+    public var partitions: UInt32
+    public var done: UInt32
+    public var running: UInt32
+    public var failed: UInt32
+    public var pending: UInt32
+    public var skipped: UInt32
+    public var rows: Int64
+    public var startedMs: Int64
+    public var endedMs: Int64
+    public var etaMs: Int64
+    public var reason: String
+    public var failedValues: [String]
+
+    public init(
+        id: Int64 = 0,
+        pipeline: String = "",
+        version: String = "",
+        state: String = "",
+        partitions: UInt32 = 0,
+        done: UInt32 = 0,
+        running: UInt32 = 0,
+        failed: UInt32 = 0,
+        pending: UInt32 = 0,
+        skipped: UInt32 = 0,
+        rows: Int64 = 0,
+        startedMs: Int64 = 0,
+        endedMs: Int64 = 0,
+        etaMs: Int64 = 0,
+        reason: String = "",
+        failedValues: [String] = []
+    ) {
+        self.id = id
+        self.pipeline = pipeline
+        self.version = version
+        self.state = state
+        self.partitions = partitions
+        self.done = done
+        self.running = running
+        self.failed = failed
+        self.pending = pending
+        self.skipped = skipped
+        self.rows = rows
+        self.startedMs = startedMs
+        self.endedMs = endedMs
+        self.etaMs = etaMs
+        self.reason = reason
+        self.failedValues = failedValues
+    }
+}
+
+extension BackfillInfo {
+    init(c p: UnsafePointer<Sluice__BackfillInfo>) {
+        let m = p.pointee
+        self.id = m.id
+        self.pipeline = cString(m.pipeline)
+        self.version = cString(m.version)
+        self.state = cString(m.state)
+        self.partitions = m.partitions
+        self.done = m.done
+        self.running = m.running
+        self.failed = m.failed
+        self.pending = m.pending
+        self.skipped = m.skipped
+        self.rows = m.rows
+        self.startedMs = m.started_ms
+        self.endedMs = m.ended_ms
+        self.etaMs = m.eta_ms
+        self.reason = cString(m.reason)
+        self.failedValues = repeatedPointers(m.failed_values, m.n_failed_values) { cString($0) }
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__BackfillInfo>, _ arena: Arena) {
+        sluice__backfill_info__init(p)
+        p.pointee.id = id
+        p.pointee.pipeline = arena.string(pipeline)
+        p.pointee.version = arena.string(version)
+        p.pointee.state = arena.string(state)
+        p.pointee.partitions = partitions
+        p.pointee.done = done
+        p.pointee.running = running
+        p.pointee.failed = failed
+        p.pointee.pending = pending
+        p.pointee.skipped = skipped
+        p.pointee.rows = rows
+        p.pointee.started_ms = startedMs
+        p.pointee.ended_ms = endedMs
+        p.pointee.eta_ms = etaMs
+        p.pointee.reason = arena.string(reason)
+        p.pointee.n_failed_values = failedValues.count
+        p.pointee.failed_values = arena.array(failedValues) { arena.string($0) }
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__BackfillInfo.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__backfill_info__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("BackfillInfo")
+        }
+        defer { sluice__backfill_info__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct DeployedPipeline: WireMessage, Hashable, Codable {
+    public var name: String
+    public var version: String
+    public var schedule: String
+    public var nextRunMs: Int64
+    public var deployedMs: Int64
+
+    public init(
+        name: String = "",
+        version: String = "",
+        schedule: String = "",
+        nextRunMs: Int64 = 0,
+        deployedMs: Int64 = 0
+    ) {
+        self.name = name
+        self.version = version
+        self.schedule = schedule
+        self.nextRunMs = nextRunMs
+        self.deployedMs = deployedMs
+    }
+}
+
+extension DeployedPipeline {
+    init(c p: UnsafePointer<Sluice__DeployedPipeline>) {
+        let m = p.pointee
+        self.name = cString(m.name)
+        self.version = cString(m.version)
+        self.schedule = cString(m.schedule)
+        self.nextRunMs = m.next_run_ms
+        self.deployedMs = m.deployed_ms
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__DeployedPipeline>, _ arena: Arena) {
+        sluice__deployed_pipeline__init(p)
+        p.pointee.name = arena.string(name)
+        p.pointee.version = arena.string(version)
+        p.pointee.schedule = arena.string(schedule)
+        p.pointee.next_run_ms = nextRunMs
+        p.pointee.deployed_ms = deployedMs
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__DeployedPipeline.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__deployed_pipeline__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("DeployedPipeline")
+        }
+        defer { sluice__deployed_pipeline__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct PipelineReply: WireMessage, Hashable, Codable {
+    public var runs: [RunInfo]
+    public var backfills: [BackfillInfo]
+    public var pipelines: [DeployedPipeline]
+    public var message: String
+
+    public init(
+        runs: [RunInfo] = [],
+        backfills: [BackfillInfo] = [],
+        pipelines: [DeployedPipeline] = [],
+        message: String = ""
+    ) {
+        self.runs = runs
+        self.backfills = backfills
+        self.pipelines = pipelines
+        self.message = message
+    }
+}
+
+extension PipelineReply {
+    init(c p: UnsafePointer<Sluice__PipelineReply>) {
+        let m = p.pointee
+        self.runs = repeatedPointers(m.runs, m.n_runs) { RunInfo(c: $0) }
+        self.backfills = repeatedPointers(m.backfills, m.n_backfills) { BackfillInfo(c: $0) }
+        self.pipelines = repeatedPointers(m.pipelines, m.n_pipelines) { DeployedPipeline(c: $0) }
+        self.message = cString(m.message)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__PipelineReply>, _ arena: Arena) {
+        sluice__pipeline_reply__init(p)
+        p.pointee.n_runs = runs.count
+        p.pointee.runs = arena.array(runs) { arena.message($0, Sluice__RunInfo.self) { $0.fill($1, $2) } }
+        p.pointee.n_backfills = backfills.count
+        p.pointee.backfills = arena.array(backfills) { arena.message($0, Sluice__BackfillInfo.self) { $0.fill($1, $2) } }
+        p.pointee.n_pipelines = pipelines.count
+        p.pointee.pipelines = arena.array(pipelines) { arena.message($0, Sluice__DeployedPipeline.self) { $0.fill($1, $2) } }
+        p.pointee.message = arena.string(message)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__PipelineReply.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__pipeline_reply__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("PipelineReply")
+        }
+        defer { sluice__pipeline_reply__free_unpacked(p, nil) }
         self.init(c: p)
     }
 }

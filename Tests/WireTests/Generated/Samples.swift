@@ -313,6 +313,7 @@ extension JobSpec {
         m.retries = 1003
         m.weight = 1004
         m.retriesSet = true
+        m.lowPriority = true
         return m
     }
 }
@@ -605,6 +606,107 @@ extension CatalogReply {
     }
 }
 
+extension PipelineRequest {
+    static var sample: PipelineRequest {
+        var m = PipelineRequest()
+        m.action = .listPipelines
+        m.fileName = "file_name-\u{e9}-2"
+        m.fileText = "file_text-\u{e9}-3"
+        m.params = [Label.sample, Label.sample]
+        m.name = "name-\u{e9}-5"
+        m.id = -1006
+        m.from = "from-\u{e9}-7"
+        m.to = "to-\u{e9}-8"
+        m.step = "step-\u{e9}-9"
+        m.maxActiveRuns = 1010
+        m.reprocess = "reprocess-\u{e9}-11"
+        m.backwards = true
+        m.limit = 1013
+        return m
+    }
+}
+
+extension ModelRunInfo {
+    static var sample: ModelRunInfo {
+        var m = ModelRunInfo()
+        m.name = "name-\u{e9}-1"
+        m.state = "state-\u{e9}-2"
+        m.attempts = 1003
+        m.startedMs = -1004
+        m.endedMs = -1005
+        m.rows = -1006
+        m.quarantined = -1007
+        m.error = "error-\u{e9}-8"
+        m.output = "output-\u{e9}-9"
+        return m
+    }
+}
+
+extension RunInfo {
+    static var sample: RunInfo {
+        var m = RunInfo()
+        m.id = -1001
+        m.pipeline = "pipeline-\u{e9}-2"
+        m.version = "version-\u{e9}-3"
+        m.params = [Label.sample, Label.sample]
+        m.lane = "lane-\u{e9}-5"
+        m.state = "state-\u{e9}-6"
+        m.startedMs = -1007
+        m.endedMs = -1008
+        m.error = "error-\u{e9}-9"
+        m.slaMissed = true
+        m.backfillID = -1011
+        m.models = [ModelRunInfo.sample, ModelRunInfo.sample]
+        return m
+    }
+}
+
+extension BackfillInfo {
+    static var sample: BackfillInfo {
+        var m = BackfillInfo()
+        m.id = -1001
+        m.pipeline = "pipeline-\u{e9}-2"
+        m.version = "version-\u{e9}-3"
+        m.state = "state-\u{e9}-4"
+        m.partitions = 1005
+        m.done = 1006
+        m.running = 1007
+        m.failed = 1008
+        m.pending = 1009
+        m.skipped = 1010
+        m.rows = -1011
+        m.startedMs = -1012
+        m.endedMs = -1013
+        m.etaMs = -1014
+        m.reason = "reason-\u{e9}-15"
+        m.failedValues = ["failed_values-\u{e9}-16", "failed_values-\u{e9}-16"]
+        return m
+    }
+}
+
+extension DeployedPipeline {
+    static var sample: DeployedPipeline {
+        var m = DeployedPipeline()
+        m.name = "name-\u{e9}-1"
+        m.version = "version-\u{e9}-2"
+        m.schedule = "schedule-\u{e9}-3"
+        m.nextRunMs = -1004
+        m.deployedMs = -1005
+        return m
+    }
+}
+
+extension PipelineReply {
+    static var sample: PipelineReply {
+        var m = PipelineReply()
+        m.runs = [RunInfo.sample, RunInfo.sample]
+        m.backfills = [BackfillInfo.sample, BackfillInfo.sample]
+        m.pipelines = [DeployedPipeline.sample, DeployedPipeline.sample]
+        m.message = "message-\u{e9}-4"
+        return m
+    }
+}
+
 extension GetClusterStatus {
     static var sample: GetClusterStatus {
         let m = GetClusterStatus()
@@ -761,6 +863,12 @@ func roundTripFailures() throws -> [String] {
     if try DatasetPartition(decoding: DatasetPartition.sample.encoded()) != DatasetPartition.sample { failed.append("DatasetPartition") }
     if try DatasetInfo(decoding: DatasetInfo.sample.encoded()) != DatasetInfo.sample { failed.append("DatasetInfo") }
     if try CatalogReply(decoding: CatalogReply.sample.encoded()) != CatalogReply.sample { failed.append("CatalogReply") }
+    if try PipelineRequest(decoding: PipelineRequest.sample.encoded()) != PipelineRequest.sample { failed.append("PipelineRequest") }
+    if try ModelRunInfo(decoding: ModelRunInfo.sample.encoded()) != ModelRunInfo.sample { failed.append("ModelRunInfo") }
+    if try RunInfo(decoding: RunInfo.sample.encoded()) != RunInfo.sample { failed.append("RunInfo") }
+    if try BackfillInfo(decoding: BackfillInfo.sample.encoded()) != BackfillInfo.sample { failed.append("BackfillInfo") }
+    if try DeployedPipeline(decoding: DeployedPipeline.sample.encoded()) != DeployedPipeline.sample { failed.append("DeployedPipeline") }
+    if try PipelineReply(decoding: PipelineReply.sample.encoded()) != PipelineReply.sample { failed.append("PipelineReply") }
     if try GetClusterStatus(decoding: GetClusterStatus.sample.encoded()) != GetClusterStatus.sample { failed.append("GetClusterStatus") }
     if try WorkerStatus(decoding: WorkerStatus.sample.encoded()) != WorkerStatus.sample { failed.append("WorkerStatus") }
     if try ClusterStatus(decoding: ClusterStatus.sample.encoded()) != ClusterStatus.sample { failed.append("ClusterStatus") }
@@ -772,4 +880,4 @@ func roundTripFailures() throws -> [String] {
     return failed
 }
 
-let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "InputLost", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "StageOutputs", "OutputLocation", "SyncReply", "Leave", "LeaveReply", "SqlTask", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "TableArg", "SubmitQuery", "QueryAccepted", "FetchResult", "QueryProgress", "ResultChunk", "FetchBlock", "Block", "CatalogRequest", "DatasetColumn", "DatasetPartition", "DatasetInfo", "CatalogReply", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "FiringAlert", "ReadLogs", "Logs", "InjectFault", "FaultReply"]
+let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "InputLost", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "StageOutputs", "OutputLocation", "SyncReply", "Leave", "LeaveReply", "SqlTask", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "TableArg", "SubmitQuery", "QueryAccepted", "FetchResult", "QueryProgress", "ResultChunk", "FetchBlock", "Block", "CatalogRequest", "DatasetColumn", "DatasetPartition", "DatasetInfo", "CatalogReply", "PipelineRequest", "ModelRunInfo", "RunInfo", "BackfillInfo", "DeployedPipeline", "PipelineReply", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "FiringAlert", "ReadLogs", "Logs", "InjectFault", "FaultReply"]
