@@ -88,7 +88,7 @@ let package = Package(
         // Physical plans to and from protobuf (proto/plan.proto): what workers are sent.
         .target(name: "PlanCodec", dependencies: ["Execution", "SQL", "Columnar", "CPlanProto", "CProtobufC", "ProtobufSupport"]),
         .executableTarget(name: "sluice", dependencies: [
-            "Coordinator", "Worker", "Client", "Wire", "Platform", "Execution", "SQL", "Columnar", "Datasets", "Pipelines",
+            "Coordinator", "Worker", "Client", "Wire", "Transport", "Platform", "Execution", "SQL", "Columnar", "Datasets", "Pipelines",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

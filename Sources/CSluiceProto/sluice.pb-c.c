@@ -9301,7 +9301,7 @@ const ProtobufCEnumDescriptor sluice__catalog_action__descriptor =
   sluice__catalog_action__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue sluice__pipeline_action__enum_values_by_number[10] =
+static const ProtobufCEnumValue sluice__pipeline_action__enum_values_by_number[11] =
 {
   { "PIPELINE_ACTION_UNSPECIFIED", "SLUICE__PIPELINE_ACTION__PIPELINE_ACTION_UNSPECIFIED", 0 },
   { "RUN_PIPELINE", "SLUICE__PIPELINE_ACTION__RUN_PIPELINE", 1 },
@@ -9313,11 +9313,12 @@ static const ProtobufCEnumValue sluice__pipeline_action__enum_values_by_number[1
   { "SHOW_BACKFILL", "SLUICE__PIPELINE_ACTION__SHOW_BACKFILL", 7 },
   { "CANCEL_BACKFILL", "SLUICE__PIPELINE_ACTION__CANCEL_BACKFILL", 8 },
   { "LIST_PIPELINES", "SLUICE__PIPELINE_ACTION__LIST_PIPELINES", 9 },
+  { "VALIDATE_PIPELINE", "SLUICE__PIPELINE_ACTION__VALIDATE_PIPELINE", 10 },
 };
 static const ProtobufCIntRange sluice__pipeline_action__value_ranges[] = {
-{0, 0},{0, 10}
+{0, 0},{0, 11}
 };
-static const ProtobufCEnumValueIndex sluice__pipeline_action__enum_values_by_name[10] =
+static const ProtobufCEnumValueIndex sluice__pipeline_action__enum_values_by_name[11] =
 {
   { "CANCEL_BACKFILL", 8 },
   { "CANCEL_RUN", 5 },
@@ -9329,6 +9330,7 @@ static const ProtobufCEnumValueIndex sluice__pipeline_action__enum_values_by_nam
   { "SHOW_BACKFILL", 7 },
   { "SHOW_RUN", 4 },
   { "START_BACKFILL", 6 },
+  { "VALIDATE_PIPELINE", 10 },
 };
 const ProtobufCEnumDescriptor sluice__pipeline_action__descriptor =
 {
@@ -9337,9 +9339,9 @@ const ProtobufCEnumDescriptor sluice__pipeline_action__descriptor =
   "PipelineAction",
   "Sluice__PipelineAction",
   "sluice",
-  10,
+  11,
   sluice__pipeline_action__enum_values_by_number,
-  10,
+  11,
   sluice__pipeline_action__enum_values_by_name,
   1,
   sluice__pipeline_action__value_ranges,

@@ -155,7 +155,7 @@ final class CoordinatorCore {
         queries = QueryManager(services: QueryServices(fileRoots: roots, datasets: catalog.tables, staging: { catalog.staging($0, open: $1) },
                                                        sealer: sealer, logger: logger, post: post),
                                epoch: epoch)
-        pipelines = try PipelineService(dataDir: config.dataDir, warehouse: warehouse, queries: queries, tables: catalog.tables, logger: logger,
+        pipelines = try PipelineService(dataDir: config.dataDir, warehouse: warehouse, fileRoots: roots, queries: queries, tables: catalog.tables, logger: logger,
                                         alert: { post(.pipelineAlert($0, $1, $2)) })
         try restore()
         notifier.send(alerts.restarted(epoch: epoch, now: Date().unixMilliseconds))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Client
 import Foundation
 import Pipelines
+import Transport
 import Wire
 
 /// `sluice pipeline ...`: pipelines of SQL models, defined in YAML files.
@@ -12,8 +13,12 @@ struct PipelineCommand: ParsableCommand {
 
     struct Validate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check a pipeline file without running it: YAML, each model's SQL, references, cycles, parameters.",
-            discussion: "Every problem is printed as FILE:LINE:COLUMN: message; the exit status is 1 if there is any.")
+            abstract: "Check a pipeline file without running it: YAML, each model's SQL, references, cycles, parameters, outputs' schemas.",
+            discussion: """
+                Every problem is printed as FILE:LINE:COLUMN: message; the exit status is 1 if there is any. When a coordinator answers \
+                (--coordinator, $SLUICE_COORDINATOR, else the local cluster's), the outputs are also checked against the datasets of its catalog.
+                """)
+        @OptionGroup var cluster: ClusterOptions
         @Argument(help: "The pipeline file (YAML).") var file: String
         @Option(name: .customLong("param"), help: "A parameter's value, NAME=VALUE (repeatable); checked against its type.")
         var params: [String] = []
@@ -30,6 +35,17 @@ struct PipelineCommand: ParsableCommand {
                 throw PipelineCommand.report([e])
             }
             let p = valid.pipeline
+            // The outputs against the catalog, when there is a coordinator to ask.
+            var catalogNote = "no coordinator answers at \(cluster.address): outputs not checked against a catalog"
+            if Reachability.probe(cluster.address) == .answers {
+                let request = try PipelineCommand.request(.validatePipeline, file: file, params: params)
+                do {
+                    catalogNote = try cluster.client().call(request, timeout: .seconds(60)).message + " at \(cluster.address)"
+                } catch {
+                    FileHandle.standardError.write(Data("\(error)\n".utf8))
+                    throw ExitCode(1)
+                }
+            }
             if json {
                 let out: [String: Any] = [
                     "pipeline": p.name, "valid": true, "order": valid.graph.order,
@@ -39,6 +55,7 @@ struct PipelineCommand: ParsableCommand {
                     },
                     "params": p.params.map { ["name": $0.name, "type": $0.kind.rawValue, "default": $0.defaultValue?.description ?? NSNull()] as [String: Any] },
                     "schedule": p.schedule.map { "\($0.cron) \($0.timezone)" } ?? NSNull(),
+                    "catalog": catalogNote,
                 ]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: out, options: [.sortedKeys]), as: UTF8.self))
                 return
@@ -52,6 +69,7 @@ struct PipelineCommand: ParsableCommand {
                 print("  \(m)" + (reads.isEmpty ? "" : " ← \(reads.joined(separator: ", "))") + output)
             }
             if let s = p.schedule { print("  schedule: \(s.cron) \(s.timezone)" + (p.catchup ? ", catchup" : "")) }
+            print("  \(catalogNote)")
         }
     }
 

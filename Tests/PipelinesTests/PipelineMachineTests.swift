@@ -244,6 +244,7 @@ struct PipelineMachineTests {
         for e in encoded { _ = replayed.handle(try JSONDecoder().decode(PipelineEvent.self, from: e)) }
         #expect(replayed.runs == h.machine.runs && replayed.backfills == h.machine.backfills)
         let resumed = replayed.handle(.recovered(nowMs: 100))
+        #expect(replayed.runs[RunID(2)]?.models[0].retries == 1, "an interrupted attempt costs no retry")
         var r = Harness(machine: replayed)
         #expect(r.submits(resumed) == ["1:a#2", "1:b#2", "2:raw#2"])
         let finished = Self.drain(&r, resumed)

@@ -219,7 +219,11 @@ typedef enum _Sluice__PipelineAction {
   /*
    * deployed pipelines and their backfills
    */
-  SLUICE__PIPELINE_ACTION__LIST_PIPELINES = 9
+  SLUICE__PIPELINE_ACTION__LIST_PIPELINES = 9,
+  /*
+   * file, params: check it against the catalog (outputs' schemas), run nothing
+   */
+  SLUICE__PIPELINE_ACTION__VALIDATE_PIPELINE = 10
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__PIPELINE_ACTION)
 } Sluice__PipelineAction;
 

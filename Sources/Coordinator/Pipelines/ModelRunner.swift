@@ -27,6 +27,8 @@ struct ModelRunner: Sendable {
     /// `<warehouse>/.pipelines/run-N`: on the file system every worker sees.
     let staging: String
     let datasets: CatalogTables
+    /// Relative source paths are read from here: the coordinator's first `--sql-root`.
+    let root: String
 
     struct Outcome: Sendable {
         var rows: Int64
@@ -52,7 +54,8 @@ struct ModelRunner: Sendable {
                 if d.lowercased() == name.lowercased() { continue }
                 select = "SELECT * FROM \(Self.identifier(d))"
             case .files(let path, let format, let schema, let onError):
-                select = "SELECT * FROM " + (try Self.reader(path: path, format: format, schema: schema, onError: onError, quarantine: q))
+                let absolute = path.hasPrefix("/") ? path : root + "/" + path
+                select = "SELECT * FROM " + (try Self.reader(path: absolute, format: format, schema: schema, onError: onError, quarantine: q))
                 if onError == "quarantine" { quarantines.append(q) }
             }
             try run(session, "CREATE OR REPLACE VIEW \(Self.identifier(name)) AS \(select)")

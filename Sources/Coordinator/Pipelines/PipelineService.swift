@@ -22,6 +22,8 @@ final class PipelineService: @unchecked Sendable {
     private let queries: QueryManager
     private let tables: CatalogTables
     private let stagingRoot: String
+    private let sqlRoot: String
+    private let fileRoots: [String]
     private let logger: Logger
     private let alert: @Sendable (AlertRule.Trigger, String, String) -> Void
     /// Milliseconds added to the wall clock: a test's way to make a schedule come due (`advance-clock` fault hook).
@@ -33,18 +35,20 @@ final class PipelineService: @unchecked Sendable {
     /// Seconds between ticks: schedules, timeouts and SLAs are checked this often.
     static let tickInterval = 1.0
 
-    init(dataDir: String, warehouse: String, queries: QueryManager, tables: CatalogTables, logger: Logger,
+    init(dataDir: String, warehouse: String, fileRoots: [String], queries: QueryManager, tables: CatalogTables, logger: Logger,
          alert: @escaping @Sendable (AlertRule.Trigger, String, String) -> Void) throws {
         store = try PipelineStore(dir: dataDir)
         self.queries = queries
         self.tables = tables
         stagingRoot = warehouse + "/.pipelines"
+        sqlRoot = URL(fileURLWithPath: fileRoots[0]).standardizedFileURL.path
+        self.fileRoots = fileRoots
         self.logger = logger
         self.alert = alert
         let events = try store.events()
         for e in events { _ = machine.handle(e) }
         let running = machine.runs.values.filter { $0.state == .running }.count
-        logger.info("pipeline journal replayed", metadata: ["events": "\(events.count)", "running.runs": "\(running)",
+        logger.info("pipelines restored", metadata: ["events": "\(events.count)", "running.runs": "\(running)",
                                                             "deployed": "\(machine.deployments.count)"])
         queue.async { self.feed(.recovered(nowMs: self.now)) }
         let ticker = Thread { [self] in
@@ -114,7 +118,7 @@ final class PipelineService: @unchecked Sendable {
             queue.async { self.feed(.modelFailed(t.run, model: t.model, attempt: t.attempt, error: "\(error)", nowMs: self.now)) }
             return
         }
-        let runner = ModelRunner(valid: valid, task: t, values: values, staging: "\(stagingRoot)/\(t.run)", datasets: tables)
+        let runner = ModelRunner(valid: valid, task: t, values: values, staging: "\(stagingRoot)/\(t.run)", datasets: tables, root: sqlRoot)
         let outcome = Mutex<ModelRunner.Outcome?>(nil)
         let id = queries.startDetached(ClusterQuery.Detached(
             lowPriority: t.lane == .backfill,
@@ -169,11 +173,19 @@ final class PipelineService: @unchecked Sendable {
     private func answer(_ m: PipelineRequest, from sender: String) throws -> PipelineReply {
         let now = self.now
         switch m.action {
+        case .validatePipeline:
+            let file = m.fileName.isEmpty ? "pipeline" : m.fileName
+            let valid = try mapError { try PipelineValidator.validate(try PipelineFile.parse(m.fileText, file: file), file: file) }
+            var given: [String: String] = [:]
+            for l in m.params { given[l.key] = l.value }
+            try checkOutputs(valid, given, file: file)
+            return PipelineReply(message: "outputs fit the catalog's datasets")
         case .runPipeline, .deployPipeline, .startBackfill:
             let (valid, hash) = try accept(m, nowMs: now)
             let spec = PipelineSpec(valid, version: hash)
             var given: [String: String] = [:]
             for l in m.params { given[l.key] = l.value }
+            try checkOutputs(valid, given, file: m.fileName)
             if m.action == .deployPipeline {
                 _ = feed(.deploy(spec, nowMs: now))
                 logger.info("pipeline deployed", metadata: ["pipeline": "\(spec.name)", "version": "\(hash)", "by": "\(sender)"])
@@ -235,6 +247,19 @@ final class PipelineService: @unchecked Sendable {
         let hash = try store.putVersion(name: valid.pipeline.name, fileName: file, text: m.fileText, nowMs: nowMs)
         pipelines[hash] = valid
         return (valid, hash)
+    }
+
+    /// Refuses a pipeline whose outputs would not fit their existing datasets.
+    private func checkOutputs(_ valid: ValidPipeline, _ given: [String: String], file: String) throws {
+        // Missing values take a sample of their type: the shapes do not depend on them.
+        var values: [String: ParamValue] = [:]
+        for p in valid.pipeline.params {
+            values[p.name] = given[p.name].flatMap { ParamValue.parse($0, as: p.kind) } ?? p.defaultValue ?? PipelineValidator.sample(p.kind)
+        }
+        let problems = OutputSchemaCheck.problems(valid, values: values, tables: tables, root: sqlRoot, fileRoots: fileRoots)
+        guard problems.isEmpty else {
+            throw Failure(code: .badRequest, message: problems.map { "\(file): \($0)" }.joined(separator: "\n"))
+        }
     }
 
     private func mapError<T>(_ body: () throws -> T) throws -> T {

@@ -410,4 +410,7 @@ final class ClusterQuery: @unchecked Sendable {
     }
 
     var currentJob: JobID? { condition.withLock { job } }
+
+    /// The script ended (its last chunk may not have been read yet).
+    var isFinished: Bool { condition.withLock { finished } }
 }

@@ -99,7 +99,8 @@ final class QueryManager: Sendable {
 
     /// Starts a query; its id, or why not.
     func start(_ request: SubmitQuery, partitions: Int, scanTasks: Int) -> Result<String, CoordinatorError> {
-        let running = queries.withLock { $0.count }
+        // Finished queries wait a little for a client's last read, and the pipelines' own are bounded elsewhere: neither counts.
+        let running = queries.withLock { $0.values.filter { $0.detached == nil && !$0.isFinished }.count }
         guard running < Self.maxQueries else {
             return .failure(CoordinatorError("\(running) queries are running, the most this coordinator runs at once; try again"))
         }

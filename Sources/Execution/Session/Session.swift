@@ -310,6 +310,9 @@ public final class Session: Catalog {
         return (plan.root.schema, try cut(plan))
     }
 
+    /// The columns a query gives: bound and planned, nothing run.
+    public func schema(of q: Query) throws(SQLError) -> Schema { try physical(q).root.schema }
+
     func physical(_ q: Query) throws(SQLError) -> PhysicalQuery {
         let logical = try Binder(catalog: self).bind(q)
         let optimized = try Optimizer().optimize(logical)

@@ -118,7 +118,7 @@ public enum PipelineValidator {
     }
 
     /// A value of each type to parse a model with when its parameter has no default.
-    static func sample(_ kind: Param.Kind) -> ParamValue {
+    public static func sample(_ kind: Param.Kind) -> ParamValue {
         switch kind {
         case .date: return .date(0)
         case .int: return .int(0)

@@ -69,7 +69,9 @@ public struct PipelineMachine: Sendable {
         case .recovered(let now):
             for id in runs.keys.sorted() where runs[id]!.state == .running {
                 for i in runs[id]!.models.indices where runs[id]!.models[i].state == .running {
+                    // An attempt a restart interrupted did not fail: it costs no retry.
                     runs[id]!.models[i].attempt += 1
+                    runs[id]!.models[i].retries += 1
                     runs[id]!.models[i].startedMs = now
                     out.append(.submit(task(id, i)))
                 }

@@ -114,6 +114,7 @@ public enum PipelineAction: Int32, Sendable, CaseIterable, Codable {
     case showBackfill = 7
     case cancelBackfill = 8
     case listPipelines = 9
+    case validatePipeline = 10
 }
 
 extension PipelineAction {

@@ -609,7 +609,7 @@ extension CatalogReply {
 extension PipelineRequest {
     static var sample: PipelineRequest {
         var m = PipelineRequest()
-        m.action = .listPipelines
+        m.action = .validatePipeline
         m.fileName = "file_name-\u{e9}-2"
         m.fileText = "file_text-\u{e9}-3"
         m.params = [Label.sample, Label.sample]
