@@ -162,6 +162,18 @@ struct PipelineTests {
         #expect(run.models.map(\.name) == ["bronze_sales", "silver_sales", "customers", "gold_revenue", "gold_top"])
         #expect(run.models.allSatisfy { $0.state == "succeeded" && $0.attempts == 1 })
         #expect(run.models.first { $0.name == "customers" }?.rows == 400)
+        // Quarantined: every garbled row of the landing days the model read (the date and the next three), counted in the files themselves.
+        var garbled = 0
+        for i in 5...8 {
+            let dir = lake.root + "/lake/raw/sales/date=\(Self.day(i))"
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                let text = try String(contentsOfFile: dir + "/" + f, encoding: .utf8)
+                garbled += text.split(separator: "\n").filter { $0.contains(",n/a,") || $0.hasSuffix("\"12,50\"") }.count
+            }
+        }
+        #expect(garbled > 0, "the generated days hold a garbled row")
+        #expect(run.models.first { $0.name == "bronze_sales" }?.quarantined == Int64(garbled))
+        #expect(run.models.filter { $0.name != "bronze_sales" }.allSatisfy { $0.quarantined == 0 })
         let runs = try lake.cli(["pipeline", "runs", "lake"])
         #expect(runs.out.split(separator: "\n").count == 4, "\(runs.out)")   // header and three runs
         // An output that no longer fits its dataset is refused before anything runs, by validate and by run.

@@ -95,6 +95,8 @@ struct PipelineFileTests {
         #expect(errors("name: shop\nmodels:\n  a:\n    sql: SELECT 1\nschedule: \"61 * * * *\"\n").first?.contains("is not a cron expression") == true)
         #expect(errors("name: shop\nmodels:\n  a:\n    sql: SELECT 1\nschedule: { cron: \"@daily\", timezone: Mars/Base }\n").first?.contains("unknown time zone 'Mars/Base'") == true)
         #expect(errors("name: shop\n").first == "p.yaml:1:1: the pipeline needs `models`: a map of name to { sql: … }")
+        #expect(errors("name: shop\nmodels:\n  a:\n    sql: SELECT 1\n    output: { dataset: d, format: csv }\n")
+            == ["p.yaml:5:35: modes append and replace write Sluice's format; csv and json are for overwrite_partition outputs"])
     }
 
     @Test func sqlErrorsPointIntoTheFile() {

@@ -82,7 +82,11 @@ final class QuarantineSet: @unchecked Sendable {
 }
 
 /// Appends rejected rows, with the reason, to a quarantine CSV file. Shared by all
-/// readers of a query, so writes are serialized.
+/// readers of a query, so writes are serialized. On the cluster the tasks of
+/// several workers append to one file: it is opened with O_APPEND and each
+/// record goes in one write, so records never overwrite or split each other,
+/// and it comes into being with its header already in it (a linked temporary
+/// file), so no record lands before the header.
 final class Quarantine: @unchecked Sendable {
     let path: String
     private let lock = NSLock()
@@ -93,16 +97,23 @@ final class Quarantine: @unchecked Sendable {
 
     func write(file: String, line: Int, reason: String, text: String) throws(SQLError) {
         lock.lock(); defer { lock.unlock() }
-        if handle == nil {
-            let fresh = !FileManager.default.fileExists(atPath: path)
-            if fresh { _ = FileManager.default.createFile(atPath: path, contents: Data("file,line,reason,row\n".utf8)) }
-            guard let h = FileHandle(forWritingAtPath: path) else { throw SQLError.execution("IO Error: cannot write quarantine file \"\(path)\"") }
-            h.seekToEndOfFile()
-            handle = h
-        }
+        if handle == nil { handle = try open() }
         func q(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
         handle!.write(Data((q(file) + ",\(line)," + q(reason) + "," + q(text) + "\n").utf8))
         rows += 1
+    }
+
+    private func open() throws(SQLError) -> FileHandle {
+        if !FileManager.default.fileExists(atPath: path) {
+            let temp = path + ".header-\(UUID().uuidString.prefix(8))"
+            if FileManager.default.createFile(atPath: temp, contents: Data("file,line,reason,row\n".utf8)) {
+                _ = link(temp, path)   // fails harmlessly when another reader made it first
+                unlink(temp)
+            }
+        }
+        let fd = Foundation.open(path, O_WRONLY | O_APPEND)
+        guard fd >= 0 else { throw SQLError.execution("IO Error: cannot write quarantine file \"\(path)\": \(String(cString: strerror(errno)))") }
+        return FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 
     deinit { try? handle?.close() }

@@ -232,6 +232,9 @@ private struct Reader {
         }
         if o.mode == .overwritePartition && o.partition.isEmpty { throw fail(m["mode"], "mode overwrite_partition needs a `partition`") }
         if o.mode != .overwritePartition && !o.partition.isEmpty { throw fail(m["partition"], "a `partition` is written with mode overwrite_partition") }
+        if o.mode != .overwritePartition && o.format != "sluice" {
+            throw fail(m["format"], "modes append and replace write Sluice's format; csv and json are for overwrite_partition outputs")
+        }
         return o
     }
 
