@@ -32,15 +32,15 @@ public struct AutoscalePolicy: Sendable, Equatable, Codable {
 public struct AutoscaleObservation: Sendable, Equatable {
     public struct Worker: Sendable, Equatable {
         public var id: String
-        /// When its last task ended, if it has none now; nil while it runs or holds a lease.
-        public var idleSinceMs: Int64?
+        /// It runs or holds a lease of a task now.
+        public var busy: Bool
         /// It holds shuffle output a running job still needs: releasing it would lose that work.
         public var holdsNeededOutputs: Bool
         /// Being drained already: no new tasks, not counted.
         public var draining: Bool
-        public init(id: String, idleSinceMs: Int64?, holdsNeededOutputs: Bool = false, draining: Bool = false) {
+        public init(id: String, busy: Bool, holdsNeededOutputs: Bool = false, draining: Bool = false) {
             self.id = id
-            self.idleSinceMs = idleSinceMs
+            self.busy = busy
             self.holdsNeededOutputs = holdsNeededOutputs
             self.draining = draining
         }
@@ -91,6 +91,8 @@ public struct Autoscaler: Sendable {
     public private(set) var desired = 0
     private var upSince: Int64?
     private var streak: (key: String, count: Int)?
+    /// Since when each worker has been seen without a task (from the observations; a restart starts them again).
+    private var idleSince: [String: Int64] = [:]
 
     public init(policy: AutoscalePolicy, lastChangeMs: Int64? = nil) {
         self.policy = policy
@@ -101,6 +103,9 @@ public struct Autoscaler: Sendable {
         let p = policy
         let demand = o.pending + o.leased + o.running
         desired = min(max((demand + p.slotsPerWorker - 1) / p.slotsPerWorker, p.minWorkers), p.maxWorkers)
+        var idle: [String: Int64] = [:]
+        for w in o.workers where !w.busy { idle[w.id] = idleSince[w.id] ?? o.nowMs }
+        idleSince = idle
         let counted = o.workers.filter { !$0.draining }
         let current = counted.count + o.starting
         if current < p.minWorkers {
@@ -120,11 +125,11 @@ public struct Autoscaler: Sendable {
         } else {
             upSince = nil
             if current > desired, current > p.minWorkers, since(p.downCooldownMs) {
-                let idle = counted.filter { w in w.idleSinceMs.map { o.nowMs - $0 >= p.idleTimeoutMs } ?? false }
-                    .sorted { ($0.idleSinceMs!, $0.id) < ($1.idleSinceMs!, $1.id) }
-                if let w = idle.first(where: { !$0.holdsNeededOutputs }) {
+                let candidates = counted.filter { w in idle[w.id].map { o.nowMs - $0 >= p.idleTimeoutMs } ?? false }
+                    .sorted { (idle[$0.id]!, $0.id) < (idle[$1.id]!, $1.id) }
+                if let w = candidates.first(where: { !$0.holdsNeededOutputs }) {
                     recommendation = .scaleDown(worker: w.id, reason: "demand \(demand) tasks wants \(desired) workers, \(current) now; "
-                        + "\(w.id) idle for \((o.nowMs - w.idleSinceMs!) / 1000) s")
+                        + "\(w.id) idle for \((o.nowMs - idle[w.id]!) / 1000) s")
                 }
             }
         }

@@ -19,7 +19,7 @@ struct AutoscalerTests {
         return out
     }
 
-    static func busy(_ ids: [String]) -> [AutoscaleObservation.Worker] { ids.map { .init(id: $0, idleSinceMs: nil) } }
+    static func busy(_ ids: [String]) -> [AutoscaleObservation.Worker] { ids.map { .init(id: $0, busy: true) } }
 
     @Test func aSteadyQueueThatFitsChangesNothing() {
         var a = Autoscaler(policy: Self.policy())
@@ -55,16 +55,16 @@ struct AutoscalerTests {
         let d = Self.run(&a, seconds: 120) { now in
             let high = (now / 1000) % 2 == 0
             return AutoscaleObservation(nowMs: now, pending: high ? 4 : 0, leased: 0, running: 2,
-                                        workers: [.init(id: "w1", idleSinceMs: nil), .init(id: "w2", idleSinceMs: high ? nil : now - 1)])
+                                        workers: [.init(id: "w1", busy: true), .init(id: "w2", busy: high)])
         }
         #expect(d.isEmpty, "\(d)")
     }
 
     @Test func anIdleWorkerIsReleasedOneAtATimeButNotWhileItHoldsNeededShuffleOutput() {
         var a = Autoscaler(policy: Self.policy())
-        // Queue drained at 0; w2 and w3 idle since then; w3 still holds output a running query reads.
+        // The queue drained at 0; w2 and w3 idle since then; w3 holds output a running query reads, w2 too for the first 70 s.
         let workers: (Bool) -> [AutoscaleObservation.Worker] = { holds in
-            [.init(id: "w1", idleSinceMs: nil), .init(id: "w2", idleSinceMs: 0, holdsNeededOutputs: holds), .init(id: "w3", idleSinceMs: 0, holdsNeededOutputs: true)]
+            [.init(id: "w1", busy: true), .init(id: "w2", busy: false, holdsNeededOutputs: holds), .init(id: "w3", busy: false, holdsNeededOutputs: true)]
         }
         var d = Self.run(&a, seconds: 70) { now in AutoscaleObservation(nowMs: now, pending: 0, leased: 0, running: 1, workers: workers(true)) }
         #expect(d.isEmpty, "both idle workers hold needed output")
@@ -74,9 +74,16 @@ struct AutoscalerTests {
         #expect(reason.contains("w2 idle for 72 s"), "\(reason)")
         // The next release waits out the down cooldown, and w3 still holds output.
         let later = Self.run(&a, from: 75_000, seconds: 120) { now in
-            AutoscaleObservation(nowMs: now, pending: 0, leased: 0, running: 1, workers: [.init(id: "w1", idleSinceMs: nil), .init(id: "w3", idleSinceMs: 0, holdsNeededOutputs: true)])
+            AutoscaleObservation(nowMs: now, pending: 0, leased: 0, running: 1, workers: [.init(id: "w1", busy: true), .init(id: "w3", busy: false, holdsNeededOutputs: true)])
         }
         #expect(later.isEmpty)
+        // A task on a worker starts its idle time again.
+        var b = Autoscaler(policy: Self.policy { $0.downCooldownMs = 0 })
+        let flicker = Self.run(&b, seconds: 200) { now in
+            let w2Busy = (now / 1000) % 50 == 0
+            return AutoscaleObservation(nowMs: now, pending: 0, leased: 0, running: 1, workers: [.init(id: "w1", busy: true), .init(id: "w2", busy: w2Busy)])
+        }
+        #expect(flicker.isEmpty, "w2 never idles 60 s in a row")
     }
 
     @Test func minAndMaxBoundTheCount() {
@@ -101,7 +108,7 @@ struct AutoscalerTests {
         // An idle pool never goes below min.
         var idle = Autoscaler(policy: Self.policy { $0.minWorkers = 2 })
         let none = Self.run(&idle, seconds: 300) { now in
-            AutoscaleObservation(nowMs: now, pending: 0, leased: 0, running: 0, workers: [.init(id: "w1", idleSinceMs: 0), .init(id: "w2", idleSinceMs: 0)])
+            AutoscaleObservation(nowMs: now, pending: 0, leased: 0, running: 0, workers: [.init(id: "w1", busy: false), .init(id: "w2", busy: false)])
         }
         #expect(none.isEmpty)
     }
@@ -126,5 +133,26 @@ struct AutoscalerTests {
         #expect(Self.policy { $0.slotsPerWorker = 0 }.problem != nil)
         #expect(Self.policy { $0.consecutive = 0 }.problem != nil)
         #expect(Self.policy().problem == nil)
+    }
+}
+
+/// What the scheduler tells the autoscaler.
+struct AutoscaleObservationTests {
+    @Test func theQueueAndWhoHoldsNeededOutputs() throws {
+        var h = Harness { $0.leaseAhead = 0 }
+        let a = h.join("a", slots: 1), b = h.join("b", slots: 1)
+        // A two-stage job: stage 0's outputs are kept for stage 1.
+        h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 3, keepsOutputs: true), .init(tasks: 1, dependsOn: [0])])))
+        let ga = try need(h.sync(a, want: 1))
+        _ = try need(h.sync(b, want: 1))
+        var o = h.s.autoscaleObservation(now: h.now, starting: 1)
+        #expect(o.pending == 1 && o.leased == 2 && o.running == 0 && o.starting == 1)
+        #expect(o.workers.map(\.busy) == [true, true] && o.workers.allSatisfy { !$0.holdsNeededOutputs })
+        // a's task commits: a holds an output the job still needs, and is idle.
+        _ = h.sync(a, want: 0, started: [ga[0].attempt], finished: [ok(ga[0].attempt)])
+        o = h.s.autoscaleObservation(now: h.now, starting: 0)
+        #expect(o.workers.first { $0.id == "a" } == .init(id: "a", busy: false, holdsNeededOutputs: true))
+        // Only the provider's workers.
+        #expect(h.s.autoscaleObservation(now: h.now, starting: 0, workers: ["b"]).workers.map(\.id) == ["b"])
     }
 }
