@@ -38,11 +38,14 @@ public struct AutoscaleObservation: Sendable, Equatable {
         public var holdsNeededOutputs: Bool
         /// Being drained already: no new tasks, not counted.
         public var draining: Bool
-        public init(id: String, busy: Bool, holdsNeededOutputs: Bool = false, draining: Bool = false) {
+        /// Started by the provider, so the autoscaler may release it (other workers count, and stay).
+        public var managed: Bool
+        public init(id: String, busy: Bool, holdsNeededOutputs: Bool = false, draining: Bool = false, managed: Bool = true) {
             self.id = id
             self.busy = busy
             self.holdsNeededOutputs = holdsNeededOutputs
             self.draining = draining
+            self.managed = managed
         }
     }
     public var nowMs: Int64
@@ -127,7 +130,7 @@ public struct Autoscaler: Sendable {
             if current > desired, current > p.minWorkers, since(p.downCooldownMs) {
                 let candidates = counted.filter { w in idle[w.id].map { o.nowMs - $0 >= p.idleTimeoutMs } ?? false }
                     .sorted { (idle[$0.id]!, $0.id) < (idle[$1.id]!, $1.id) }
-                if let w = candidates.first(where: { !$0.holdsNeededOutputs }) {
+                if let w = candidates.first(where: { $0.managed && !$0.holdsNeededOutputs }) {
                     recommendation = .scaleDown(worker: w.id, reason: "demand \(demand) tasks wants \(desired) workers, \(current) now; "
                         + "\(w.id) idle for \((o.nowMs - idle[w.id]!) / 1000) s")
                 }

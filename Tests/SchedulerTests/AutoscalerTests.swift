@@ -86,6 +86,16 @@ struct AutoscalerTests {
         #expect(flicker.isEmpty, "w2 never idles 60 s in a row")
     }
 
+    @Test func onlyTheProvidersWorkersAreReleased() {
+        var a = Autoscaler(policy: Self.policy { $0.idleTimeoutMs = 1000; $0.consecutive = 1 })
+        let d = Self.run(&a, seconds: 5) { now in
+            AutoscaleObservation(nowMs: now, pending: 0, leased: 0, running: 0,
+                                 workers: [.init(id: "static-1", busy: false, managed: false), .init(id: "auto-1", busy: false), .init(id: "static-2", busy: false, managed: false)])
+        }
+        #expect(d.count == 1)
+        if case .scaleDown(let w, _)? = d.first?.1 { #expect(w == "auto-1") } else { Issue.record("\(d)") }
+    }
+
     @Test func minAndMaxBoundTheCount() {
         var a = Autoscaler(policy: Self.policy { $0.minWorkers = 2; $0.maxWorkers = 3; $0.upWindowMs = 0; $0.upCooldownMs = 0 })
         // Below the minimum: at once, without a window.
@@ -152,7 +162,7 @@ struct AutoscaleObservationTests {
         _ = h.sync(a, want: 0, started: [ga[0].attempt], finished: [ok(ga[0].attempt)])
         o = h.s.autoscaleObservation(now: h.now, starting: 0)
         #expect(o.workers.first { $0.id == "a" } == .init(id: "a", busy: false, holdsNeededOutputs: true))
-        // Only the provider's workers.
-        #expect(h.s.autoscaleObservation(now: h.now, starting: 0, workers: ["b"]).workers.map(\.id) == ["b"])
+        // Every member counts; only the provider's may be released.
+        #expect(h.s.autoscaleObservation(now: h.now, starting: 0, managed: { $0 == "b" }).workers.map(\.managed) == [false, true])
     }
 }
