@@ -2752,6 +2752,186 @@ void   sluice__cluster_status__free_unpacked
   assert(message->base.descriptor == &sluice__cluster_status__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   sluice__autoscaler_status__init
+                     (Sluice__AutoscalerStatus         *message)
+{
+  static const Sluice__AutoscalerStatus init_value = SLUICE__AUTOSCALER_STATUS__INIT;
+  *message = init_value;
+}
+size_t sluice__autoscaler_status__get_packed_size
+                     (const Sluice__AutoscalerStatus *message)
+{
+  assert(message->base.descriptor == &sluice__autoscaler_status__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__autoscaler_status__pack
+                     (const Sluice__AutoscalerStatus *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__autoscaler_status__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__autoscaler_status__pack_to_buffer
+                     (const Sluice__AutoscalerStatus *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__autoscaler_status__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__AutoscalerStatus *
+       sluice__autoscaler_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__AutoscalerStatus *)
+     protobuf_c_message_unpack (&sluice__autoscaler_status__descriptor,
+                                allocator, len, data);
+}
+void   sluice__autoscaler_status__free_unpacked
+                     (Sluice__AutoscalerStatus *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__autoscaler_status__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__autoscaler_history__init
+                     (Sluice__AutoscalerHistory         *message)
+{
+  static const Sluice__AutoscalerHistory init_value = SLUICE__AUTOSCALER_HISTORY__INIT;
+  *message = init_value;
+}
+size_t sluice__autoscaler_history__get_packed_size
+                     (const Sluice__AutoscalerHistory *message)
+{
+  assert(message->base.descriptor == &sluice__autoscaler_history__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__autoscaler_history__pack
+                     (const Sluice__AutoscalerHistory *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__autoscaler_history__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__autoscaler_history__pack_to_buffer
+                     (const Sluice__AutoscalerHistory *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__autoscaler_history__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__AutoscalerHistory *
+       sluice__autoscaler_history__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__AutoscalerHistory *)
+     protobuf_c_message_unpack (&sluice__autoscaler_history__descriptor,
+                                allocator, len, data);
+}
+void   sluice__autoscaler_history__free_unpacked
+                     (Sluice__AutoscalerHistory *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__autoscaler_history__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__autoscale_decision_info__init
+                     (Sluice__AutoscaleDecisionInfo         *message)
+{
+  static const Sluice__AutoscaleDecisionInfo init_value = SLUICE__AUTOSCALE_DECISION_INFO__INIT;
+  *message = init_value;
+}
+size_t sluice__autoscale_decision_info__get_packed_size
+                     (const Sluice__AutoscaleDecisionInfo *message)
+{
+  assert(message->base.descriptor == &sluice__autoscale_decision_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__autoscale_decision_info__pack
+                     (const Sluice__AutoscaleDecisionInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__autoscale_decision_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__autoscale_decision_info__pack_to_buffer
+                     (const Sluice__AutoscaleDecisionInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__autoscale_decision_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__AutoscaleDecisionInfo *
+       sluice__autoscale_decision_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__AutoscaleDecisionInfo *)
+     protobuf_c_message_unpack (&sluice__autoscale_decision_info__descriptor,
+                                allocator, len, data);
+}
+void   sluice__autoscale_decision_info__free_unpacked
+                     (Sluice__AutoscaleDecisionInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__autoscale_decision_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   sluice__autoscaler_decisions__init
+                     (Sluice__AutoscalerDecisions         *message)
+{
+  static const Sluice__AutoscalerDecisions init_value = SLUICE__AUTOSCALER_DECISIONS__INIT;
+  *message = init_value;
+}
+size_t sluice__autoscaler_decisions__get_packed_size
+                     (const Sluice__AutoscalerDecisions *message)
+{
+  assert(message->base.descriptor == &sluice__autoscaler_decisions__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t sluice__autoscaler_decisions__pack
+                     (const Sluice__AutoscalerDecisions *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &sluice__autoscaler_decisions__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t sluice__autoscaler_decisions__pack_to_buffer
+                     (const Sluice__AutoscalerDecisions *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &sluice__autoscaler_decisions__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Sluice__AutoscalerDecisions *
+       sluice__autoscaler_decisions__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Sluice__AutoscalerDecisions *)
+     protobuf_c_message_unpack (&sluice__autoscaler_decisions__descriptor,
+                                allocator, len, data);
+}
+void   sluice__autoscaler_decisions__free_unpacked
+                     (Sluice__AutoscalerDecisions *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &sluice__autoscaler_decisions__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   sluice__firing_alert__init
                      (Sluice__FiringAlert         *message)
 {
@@ -8545,7 +8725,7 @@ const ProtobufCMessageDescriptor sluice__worker_status__descriptor =
   (ProtobufCMessageInit) sluice__worker_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__cluster_status__field_descriptors[13] =
+static const ProtobufCFieldDescriptor sluice__cluster_status__field_descriptors[14] =
 {
   {
     "coordinator_id",
@@ -8703,9 +8883,22 @@ static const ProtobufCFieldDescriptor sluice__cluster_status__field_descriptors[
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "autoscaler",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__ClusterStatus, autoscaler),
+    &sluice__autoscaler_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__cluster_status__field_indices_by_name[] = {
   12,   /* field[12] = alerts */
+  13,   /* field[13] = autoscaler */
   1,   /* field[1] = coordinator_epoch */
   0,   /* field[0] = coordinator_id */
   9,   /* field[9] = coordinator_rss_bytes */
@@ -8722,7 +8915,7 @@ static const unsigned sluice__cluster_status__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__cluster_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor sluice__cluster_status__descriptor =
 {
@@ -8732,11 +8925,371 @@ const ProtobufCMessageDescriptor sluice__cluster_status__descriptor =
   "Sluice__ClusterStatus",
   "sluice",
   sizeof(Sluice__ClusterStatus),
-  13,
+  14,
   sluice__cluster_status__field_descriptors,
   sluice__cluster_status__field_indices_by_name,
   1,  sluice__cluster_status__number_ranges,
   (ProtobufCMessageInit) sluice__cluster_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__autoscaler_status__field_descriptors[9] =
+{
+  {
+    "enabled",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerStatus, enabled),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "provider",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerStatus, provider),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "min",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerStatus, min),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "max",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerStatus, max),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "desired",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerStatus, desired),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "workers",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerStatus, workers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "starting",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerStatus, starting),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "dry_run",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerStatus, dry_run),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_decision",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerStatus, last_decision),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__autoscaler_status__field_indices_by_name[] = {
+  4,   /* field[4] = desired */
+  7,   /* field[7] = dry_run */
+  0,   /* field[0] = enabled */
+  8,   /* field[8] = last_decision */
+  3,   /* field[3] = max */
+  2,   /* field[2] = min */
+  1,   /* field[1] = provider */
+  6,   /* field[6] = starting */
+  5,   /* field[5] = workers */
+};
+static const ProtobufCIntRange sluice__autoscaler_status__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor sluice__autoscaler_status__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.AutoscalerStatus",
+  "AutoscalerStatus",
+  "Sluice__AutoscalerStatus",
+  "sluice",
+  sizeof(Sluice__AutoscalerStatus),
+  9,
+  sluice__autoscaler_status__field_descriptors,
+  sluice__autoscaler_status__field_indices_by_name,
+  1,  sluice__autoscaler_status__number_ranges,
+  (ProtobufCMessageInit) sluice__autoscaler_status__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__autoscaler_history__field_descriptors[1] =
+{
+  {
+    "limit",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscalerHistory, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__autoscaler_history__field_indices_by_name[] = {
+  0,   /* field[0] = limit */
+};
+static const ProtobufCIntRange sluice__autoscaler_history__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sluice__autoscaler_history__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.AutoscalerHistory",
+  "AutoscalerHistory",
+  "Sluice__AutoscalerHistory",
+  "sluice",
+  sizeof(Sluice__AutoscalerHistory),
+  1,
+  sluice__autoscaler_history__field_descriptors,
+  sluice__autoscaler_history__field_indices_by_name,
+  1,  sluice__autoscaler_history__number_ranges,
+  (ProtobufCMessageInit) sluice__autoscaler_history__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__autoscale_decision_info__field_descriptors[9] =
+{
+  {
+    "at_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscaleDecisionInfo, at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "direction",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscaleDecisionInfo, direction),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "count",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscaleDecisionInfo, count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "workers",
+    4,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Sluice__AutoscaleDecisionInfo, n_workers),
+    offsetof(Sluice__AutoscaleDecisionInfo, workers),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "desired",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscaleDecisionInfo, desired),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "actual",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscaleDecisionInfo, actual),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "reason",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscaleDecisionInfo, reason),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "acted",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscaleDecisionInfo, acted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "error",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__AutoscaleDecisionInfo, error),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__autoscale_decision_info__field_indices_by_name[] = {
+  7,   /* field[7] = acted */
+  5,   /* field[5] = actual */
+  0,   /* field[0] = at_ms */
+  2,   /* field[2] = count */
+  4,   /* field[4] = desired */
+  1,   /* field[1] = direction */
+  8,   /* field[8] = error */
+  6,   /* field[6] = reason */
+  3,   /* field[3] = workers */
+};
+static const ProtobufCIntRange sluice__autoscale_decision_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor sluice__autoscale_decision_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.AutoscaleDecisionInfo",
+  "AutoscaleDecisionInfo",
+  "Sluice__AutoscaleDecisionInfo",
+  "sluice",
+  sizeof(Sluice__AutoscaleDecisionInfo),
+  9,
+  sluice__autoscale_decision_info__field_descriptors,
+  sluice__autoscale_decision_info__field_indices_by_name,
+  1,  sluice__autoscale_decision_info__number_ranges,
+  (ProtobufCMessageInit) sluice__autoscale_decision_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor sluice__autoscaler_decisions__field_descriptors[1] =
+{
+  {
+    "decisions",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Sluice__AutoscalerDecisions, n_decisions),
+    offsetof(Sluice__AutoscalerDecisions, decisions),
+    &sluice__autoscale_decision_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned sluice__autoscaler_decisions__field_indices_by_name[] = {
+  0,   /* field[0] = decisions */
+};
+static const ProtobufCIntRange sluice__autoscaler_decisions__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor sluice__autoscaler_decisions__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "sluice.AutoscalerDecisions",
+  "AutoscalerDecisions",
+  "Sluice__AutoscalerDecisions",
+  "sluice",
+  sizeof(Sluice__AutoscalerDecisions),
+  1,
+  sluice__autoscaler_decisions__field_descriptors,
+  sluice__autoscaler_decisions__field_indices_by_name,
+  1,  sluice__autoscaler_decisions__number_ranges,
+  (ProtobufCMessageInit) sluice__autoscaler_decisions__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor sluice__firing_alert__field_descriptors[4] =
@@ -9065,7 +9618,7 @@ const ProtobufCMessageDescriptor sluice__fault_reply__descriptor =
   (ProtobufCMessageInit) sluice__fault_reply__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[34] =
+static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[36] =
 {
   { "MESSAGE_KIND_UNSPECIFIED", "SLUICE__MESSAGE_KIND__MESSAGE_KIND_UNSPECIFIED", 0 },
   { "ERROR", "SLUICE__MESSAGE_KIND__ERROR", 1 },
@@ -9099,14 +9652,18 @@ static const ProtobufCEnumValue sluice__message_kind__enum_values_by_number[34] 
   { "CATALOG_REPLY", "SLUICE__MESSAGE_KIND__CATALOG_REPLY", 61 },
   { "PIPELINE_REQUEST", "SLUICE__MESSAGE_KIND__PIPELINE_REQUEST", 70 },
   { "PIPELINE_REPLY", "SLUICE__MESSAGE_KIND__PIPELINE_REPLY", 71 },
+  { "AUTOSCALER_HISTORY", "SLUICE__MESSAGE_KIND__AUTOSCALER_HISTORY", 72 },
+  { "AUTOSCALER_DECISIONS", "SLUICE__MESSAGE_KIND__AUTOSCALER_DECISIONS", 73 },
   { "INJECT_FAULT", "SLUICE__MESSAGE_KIND__INJECT_FAULT", 90 },
   { "FAULT_REPLY", "SLUICE__MESSAGE_KIND__FAULT_REPLY", 91 },
 };
 static const ProtobufCIntRange sluice__message_kind__value_ranges[] = {
-{0, 0},{10, 2},{30, 10},{50, 24},{60, 28},{70, 30},{90, 32},{0, 34}
+{0, 0},{10, 2},{30, 10},{50, 24},{60, 28},{70, 30},{90, 34},{0, 36}
 };
-static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[34] =
+static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[36] =
 {
+  { "AUTOSCALER_DECISIONS", 33 },
+  { "AUTOSCALER_HISTORY", 32 },
   { "BLOCK", 27 },
   { "CANCEL_JOB", 14 },
   { "CANCEL_REPLY", 15 },
@@ -9114,14 +9671,14 @@ static const ProtobufCEnumValueIndex sluice__message_kind__enum_values_by_name[3
   { "CATALOG_REQUEST", 28 },
   { "CLUSTER_STATUS", 19 },
   { "ERROR", 1 },
-  { "FAULT_REPLY", 33 },
+  { "FAULT_REPLY", 35 },
   { "FETCH_BLOCK", 26 },
   { "FETCH_RESULT", 22 },
   { "GET_CLUSTER_STATUS", 18 },
   { "GET_JOB", 12 },
   { "HEARTBEAT", 4 },
   { "HEARTBEAT_REPLY", 5 },
-  { "INJECT_FAULT", 32 },
+  { "INJECT_FAULT", 34 },
   { "JOB_DETAIL", 13 },
   { "JOB_LIST", 17 },
   { "LEAVE", 8 },
@@ -9149,9 +9706,9 @@ const ProtobufCEnumDescriptor sluice__message_kind__descriptor =
   "MessageKind",
   "Sluice__MessageKind",
   "sluice",
-  34,
+  36,
   sluice__message_kind__enum_values_by_number,
-  34,
+  36,
   sluice__message_kind__enum_values_by_name,
   7,
   sluice__message_kind__value_ranges,

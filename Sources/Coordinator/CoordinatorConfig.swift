@@ -35,6 +35,14 @@ public struct CoordinatorConfig: Sendable {
     public var httpToken: String?
     /// Alert rules (`--alerts FILE`).
     public var alertRules: [AlertRule] = []
+    /// `--autoscale FILE`: the policy and the provider; nil: a fixed pool.
+    public var autoscale: AutoscaleConfig?
+    /// The secret's file, when it came from one: what workers a provider starts are given.
+    public var secretFile: String?
+    /// Where workers a provider starts reach this coordinator (default: `listen`, a wildcard host as 127.0.0.1).
+    public var workerAddress: String {
+        listen.replacingOccurrences(of: "://0.0.0.0:", with: "://127.0.0.1:").replacingOccurrences(of: "://*:", with: "://127.0.0.1:")
+    }
 
     public init(listen: String, dataDir: String, clusterID: String, secret: ClusterSecret) {
         self.listen = listen

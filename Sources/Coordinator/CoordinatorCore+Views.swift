@@ -80,6 +80,6 @@ extension CoordinatorCore {
                              runningJobs: running, leasedTasks: UInt32(clamping: leasedTotal), coordinatorVersion: SluiceVersion.string,
                              uptimeMs: Int64(Date().timeIntervalSince(startedAt) * 1000), coordinatorRssBytes: ProcFS.residentBytes(),
                              journalBytes: journal.bytesOnDisk, jobsInMemory: UInt32(clamping: scheduler.jobs.count),
-                             alerts: alerts.firingList)
+                             alerts: alerts.firingList, autoscaler: autoscale?.status() ?? AutoscalerStatus())
     }
 }

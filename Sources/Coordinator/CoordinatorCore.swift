@@ -66,6 +66,8 @@ final class CoordinatorCore {
     let queries: QueryManager
     let catalog: CatalogService
     let pipelines: PipelineService
+    /// Adds and releases workers by queue depth (`--autoscale`); nil: a fixed pool.
+    let autoscale: AutoscaleService?
     let metrics: ClusterMetrics
     /// The status page's history and failures; alerts by the `--alerts` rules, and who hears of them.
     var recent = Recent()
@@ -157,6 +159,12 @@ final class CoordinatorCore {
                                epoch: epoch)
         pipelines = try PipelineService(dataDir: config.dataDir, warehouse: warehouse, fileRoots: roots, queries: queries, tables: catalog.tables, logger: logger,
                                         alert: { post(.pipelineAlert($0, $1, $2)) })
+        autoscale = try config.autoscale.map {
+            try AutoscaleService(config: $0, dataDir: config.dataDir, coordinator: config.workerAddress, clusterID: config.clusterID,
+                                 secretFile: config.secretFile, logger: logger)
+        }
+        let metrics = self.metrics
+        autoscale?.onDecision = { metrics.autoscaleDecision($0) }
         try restore()
         notifier.send(alerts.restarted(epoch: epoch, now: Date().unixMilliseconds))
     }
@@ -225,6 +233,7 @@ final class CoordinatorCore {
             }
         }
         queries.sqlSlots.store(sqlSlots, ordering: .relaxed)
+        autoscale?.tick(scheduler, now: now)
         feed(.tick, now: now)
         noteQueryProgress()
         if recent.due(now) {
@@ -378,6 +387,14 @@ final class CoordinatorCore {
             let m = try CatalogRequest(decoding: env.body)
             let post = self.post
             catalog.handle(m, from: env.sender) { answer in post(.catalogAnswer(answer, request, env)) }
+        case .autoscalerHistory:
+            let m = try AutoscalerHistory(decoding: env.body)
+            guard let autoscale else { return respondError(.notFound, "this coordinator does not autoscale (start it with --autoscale FILE)", to: env, request) }
+            do {
+                respond(AutoscalerDecisions(decisions: try autoscale.history(limit: m.limit == 0 ? 50 : min(Int(m.limit), 1000))), to: env, request)
+            } catch {
+                respondError(.internal, "cannot read the autoscale journal: \(error)", to: env, request)
+            }
         case .pipelineRequest:
             let m = try PipelineRequest(decoding: env.body)
             let post = self.post

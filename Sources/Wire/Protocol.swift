@@ -48,6 +48,8 @@ extension CatalogRequest: RequestMessage { public typealias Reply = CatalogReply
 extension CatalogReply: KindedMessage { public static var kind: MessageKind { .catalogReply } }
 extension PipelineRequest: RequestMessage { public typealias Reply = PipelineReply; public static var kind: MessageKind { .pipelineRequest } }
 extension PipelineReply: KindedMessage { public static var kind: MessageKind { .pipelineReply } }
+extension AutoscalerHistory: RequestMessage { public typealias Reply = AutoscalerDecisions; public static var kind: MessageKind { .autoscalerHistory } }
+extension AutoscalerDecisions: KindedMessage { public static var kind: MessageKind { .autoscalerDecisions } }
 extension InjectFault: RequestMessage { public typealias Reply = FaultReply; public static var kind: MessageKind { .injectFault } }
 extension FaultReply: KindedMessage { public static var kind: MessageKind { .faultReply } }
 

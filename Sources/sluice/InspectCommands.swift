@@ -47,6 +47,11 @@ struct StatusCommand: ParsableCommand {
         }
         print(t.render())
         print("queue depth \(s.queueDepth), leased \(s.leasedTasks), running \(s.runningTasks), running jobs \(s.runningJobs.count)")
+        if s.autoscaler.enabled {
+            let a = s.autoscaler
+            print("autoscaler (\(a.provider)\(a.dryRun ? ", dry run" : "")): \(a.workers) workers, \(a.starting) starting, desired \(a.desired), "
+                  + "min \(a.min), max \(a.max)" + (a.lastDecision.isEmpty ? "" : "; last: \(a.lastDecision)"))
+        }
         for j in s.runningJobs {
             print("  \(j.jobID) \(j.name): \(j.tasksSucceeded)/\(j.tasksTotal) done, \(j.tasksRunning) running, \(j.tasksQueued) queued"
                   + (j.waiting.isEmpty ? "" : "; waiting: \(j.waiting)"))

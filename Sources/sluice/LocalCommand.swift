@@ -1,5 +1,6 @@
 import ArgumentParser
 import Client
+import Coordinator
 import Foundation
 import Platform
 import Synchronization
@@ -26,6 +27,8 @@ struct LocalCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: ArgumentHelp("Serve the status page, /metrics and health checks on 127.0.0.1:PORT (0: a free port, printed).",
                                                         valueName: "PORT")) var http: Number?
     @Option(help: ArgumentHelp("Alert rules (YAML) for the coordinator.", valueName: "FILE")) var alerts: String?
+    @Option(help: ArgumentHelp("Hand the workers to the coordinator's autoscaler (YAML, see docs/runtime.md) instead of a fixed --workers.",
+                               valueName: "FILE")) var autoscale: String?
     @Argument(parsing: .postTerminator, help: "A sluice subcommand to run against the cluster.") var subcommand: [String] = []
 
     func validate() throws {
@@ -55,13 +58,21 @@ struct LocalCommand: ParsableCommand {
         if let p = httpPort, let problem = PortCheck.problem(port: p) { throw ValidationError("--http: " + problem) }
         let monitoring = (httpPort.map { ["--http", "127.0.0.1:\($0)"] } ?? [])
             + (alerts.map { ["--alerts", URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? [])
+        // With --autoscale the coordinator's provider owns the workers: no fixed ones, so the two never fight.
+        var autoscaled: AutoscaleConfig?
+        if let autoscale {
+            do { autoscaled = try AutoscaleConfig.load(autoscale) } catch { throw ValidationError("\(error)") }
+            guard case .local = autoscaled!.provider else { throw ValidationError("sluice local --autoscale takes the local provider (provider: local)") }
+        }
+        let scaling = autoscale.map { ["--autoscale", URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
+        let fixedWorkers = autoscaled == nil ? workerCount : 0
 
         var specs: [Supervisor.Spec] = [
             .init(name: "coordinator", arguments: ["coordinator", "--listen", address, "--data-dir", dataDir + "/coordinator"] + common
-                    + (sqlRoots.isEmpty ? [FileManager.default.currentDirectoryPath] : sqlRoots).flatMap { ["--sql-root", $0] } + monitoring,
+                    + (sqlRoots.isEmpty ? [FileManager.default.currentDirectoryPath] : sqlRoots).flatMap { ["--sql-root", $0] } + monitoring + scaling,
                   deathSignal: SIGTERM),
         ]
-        for i in 1...workerCount {
+        for i in stride(from: 1, through: fixedWorkers, by: 1) {
             // A worker whose supervisor is gone is killed outright: its guards take its tasks with it.
             specs.append(.init(name: "worker-\(i)", arguments: [
                 "worker", "--coordinator", address, "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1",
@@ -71,9 +82,19 @@ struct LocalCommand: ParsableCommand {
         let stop = Atomic<Bool>(false)
         let signals = onTermination { _ in stop.store(true, ordering: .relaxed) }
         let supervisor = Supervisor(executable: selfExecutable(), logDir: logDir, specs: specs)
-        defer { supervisor.stopAll() }
+        defer {
+            // The autoscaler's workers are not the supervisor's children: they go with the cluster too,
+            // first, while the coordinator is there to see them leave.
+            if autoscaled != nil { AutoscaledWorkers.stop(dataDir: dataDir + "/coordinator") }
+            supervisor.stopAll()
+        }
         try supervisor.start()
-        FileHandle.standardError.write(Data("sluice local: coordinator at \(address), \(workerCount) workers × \(perWorker) slots; logs in \(logDir)\n".utf8))
+        if let a = autoscaled {
+            FileHandle.standardError.write(Data("sluice local: coordinator at \(address), autoscaling \(a.policy.minWorkers)...\(a.policy.maxWorkers) workers; logs in \(logDir)\n".utf8))
+        } else {
+            FileHandle.standardError.write(Data("sluice local: coordinator at \(address), \(workerCount) workers × \(perWorker) slots; logs in \(logDir)\n".utf8))
+        }
+        let readyWorkers = autoscaled.map { $0.policy.minWorkers } ?? workerCount
         if let httpPort { FileHandle.standardError.write(Data("sluice local: status page at http://127.0.0.1:\(httpPort)/\n".utf8)) }
 
         let client = try ClusterClient(coordinator: address, clusterID: LocalDefaults.clusterID, secret: try ClusterSecret(file: secretFile))
@@ -86,7 +107,7 @@ struct LocalCommand: ParsableCommand {
             if Date().timeIntervalSince(lastPoll) > 0.2 {
                 lastPoll = Date()
                 if let s = try? client.channel.call(GetClusterStatus(), timeout: .milliseconds(500)),
-                   s.workers.filter({ $0.state == "alive" }).count >= workerCount {
+                   s.workers.filter({ $0.state == "alive" }).count >= readyWorkers {
                     ready = true
                 }
             }
@@ -120,6 +141,24 @@ struct LocalCommand: ParsableCommand {
         }
         withExtendedLifetime(signals) {}
         if status != 0 { throw ExitCode(status) }
+    }
+}
+
+/// The workers a local autoscale provider started, by their pid files under the coordinator's data dir.
+enum AutoscaledWorkers {
+    static func stop(dataDir: String) {
+        let root = dataDir + "/autoscale"
+        var pids: [Int32] = []
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where id.hasPrefix("auto-") {
+            guard let text = try? String(contentsOfFile: root + "/\(id)/pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
+                  String(decoding: cmdline, as: UTF8.self).contains(id) else { continue }
+            kill(pid, SIGTERM)
+            pids.append(pid)
+        }
+        let deadline = Date(timeIntervalSinceNow: 10)
+        while Date() < deadline, pids.contains(where: { kill($0, 0) == 0 }) { Thread.sleep(forTimeInterval: 0.05) }
+        for pid in pids where kill(pid, 0) == 0 { kill(pid, SIGKILL) }
     }
 }
 

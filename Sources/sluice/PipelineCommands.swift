@@ -106,7 +106,7 @@ struct PipelineCommand: ParsableCommand {
             let reply = try cluster.client().call(try PipelineCommand.request(.deployPipeline, file: file, params: []), timeout: .seconds(30))
             if json { return try printJSON(reply.pipelines) }
             for p in reply.pipelines {
-                print("deployed \(p.name) version \(p.version)" + (p.schedule.isEmpty ? " (no schedule)" : "; schedule \(p.schedule), next run \(PipelineCommand.time(p.nextRunMs))"))
+                print("deployed \(p.name) version \(p.version)" + (p.schedule.isEmpty ? " (no schedule)" : "; schedule \(p.schedule), next run \(time(p.nextRunMs))"))
             }
         }
     }
@@ -120,7 +120,7 @@ struct PipelineCommand: ParsableCommand {
             let reply = try cluster.client().call(PipelineRequest(action: .listPipelines))
             if json { return try printJSON(reply) }
             var t = Table("PIPELINE", "VERSION", "SCHEDULE", "NEXT RUN")
-            for p in reply.pipelines { t.add(p.name, p.version, p.schedule.isEmpty ? "-" : p.schedule, p.nextRunMs == 0 ? "-" : PipelineCommand.time(p.nextRunMs)) }
+            for p in reply.pipelines { t.add(p.name, p.version, p.schedule.isEmpty ? "-" : p.schedule, p.nextRunMs == 0 ? "-" : time(p.nextRunMs)) }
             print(t.render())
             if !reply.backfills.isEmpty { print(""); print(BackfillCommand.table(reply.backfills)) }
         }
@@ -139,7 +139,7 @@ struct PipelineCommand: ParsableCommand {
             var t = Table("RUN", "PIPELINE", "PARAMS", "LANE", "STATE", "STARTED", "DURATION", "ROWS", "QUARANTINED", "VERSION")
             for r in reply.runs {
                 t.add("\(r.id)", r.pipeline, PipelineCommand.params(r.params), r.lane, r.state + (r.slaMissed ? " (SLA missed)" : ""),
-                      PipelineCommand.time(r.startedMs), PipelineCommand.took(r.startedMs, r.endedMs), "\(r.models.reduce(0) { $0 + $1.rows })",
+                      time(r.startedMs), PipelineCommand.took(r.startedMs, r.endedMs), "\(r.models.reduce(0) { $0 + $1.rows })",
                       "\(r.models.reduce(0) { $0 + $1.quarantined })", r.version)
             }
             print(t.render())
@@ -209,13 +209,6 @@ struct PipelineCommand: ParsableCommand {
     }
 
     static func params(_ p: [Label]) -> String { p.isEmpty ? "-" : p.map { "\($0.key)=\($0.value)" }.joined(separator: " ") }
-
-    static func time(_ ms: Int64) -> String {
-        let f = DateFormatter()
-        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
-        f.timeZone = TimeZone(identifier: "UTC")
-        return f.string(from: Date(timeIntervalSince1970: Double(ms) / 1000)) + "Z"
-    }
 
     static func took(_ start: Int64, _ end: Int64) -> String {
         let ms = (end == 0 ? Date().unixMilliseconds : end) - start

@@ -41,6 +41,8 @@ struct CoordinatorCommand: ParsableCommand {
     var httpTokenFile: String?
     @Option(help: ArgumentHelp("Alert rules (YAML): when to notify a webhook or the log (see docs/operations.md).", valueName: "FILE"))
     var alerts: String?
+    @Option(help: ArgumentHelp("Add and release workers by queue depth (YAML: min, max, windows, a provider; see docs/runtime.md).", valueName: "FILE"))
+    var autoscale: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
 
     func validate() throws {
@@ -80,6 +82,10 @@ struct CoordinatorCommand: ParsableCommand {
         config.httpListen = http
         config.httpToken = try httpTokenFile.map(readToken)
         config.alertRules = rules
+        if let autoscale {
+            do { config.autoscale = try AutoscaleConfig.load(autoscale) } catch { throw ValidationError("\(error)") }
+        }
+        config.secretFile = secretFile ?? env("SLUICE_SECRET_FILE") ?? (env("SLUICE_SECRET") == nil ? dataDir + "/secret" : nil)
 
         let coordinator = try Coordinator(config: config, logger: Logger(label: "sluice.coordinator"))
         let signals = onTermination { _ in coordinator.stop() }

@@ -10,7 +10,7 @@ struct Sluice: ParsableCommand {
         subcommands: [
             CoordinatorCommand.self, WorkerCommand.self, LocalCommand.self,
             SubmitCommand.self, StatusCommand.self, JobsCommand.self, JobCommand.self,
-            CancelCommand.self, LogsCommand.self, QueryCommand.self, CatalogCommand.self, AlertsCommand.self, PipelineCommand.self, BackfillCommand.self,
+            CancelCommand.self, LogsCommand.self, QueryCommand.self, CatalogCommand.self, AlertsCommand.self, PipelineCommand.self, BackfillCommand.self, AutoscalerCommand.self,
         ])
 
     /// Every failure is one line on stderr and exit status 1 (help and

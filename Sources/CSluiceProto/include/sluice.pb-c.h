@@ -76,6 +76,10 @@ typedef struct Sluice__PipelineReply Sluice__PipelineReply;
 typedef struct Sluice__GetClusterStatus Sluice__GetClusterStatus;
 typedef struct Sluice__WorkerStatus Sluice__WorkerStatus;
 typedef struct Sluice__ClusterStatus Sluice__ClusterStatus;
+typedef struct Sluice__AutoscalerStatus Sluice__AutoscalerStatus;
+typedef struct Sluice__AutoscalerHistory Sluice__AutoscalerHistory;
+typedef struct Sluice__AutoscaleDecisionInfo Sluice__AutoscaleDecisionInfo;
+typedef struct Sluice__AutoscalerDecisions Sluice__AutoscalerDecisions;
 typedef struct Sluice__FiringAlert Sluice__FiringAlert;
 typedef struct Sluice__ReadLogs Sluice__ReadLogs;
 typedef struct Sluice__Logs Sluice__Logs;
@@ -118,6 +122,8 @@ typedef enum _Sluice__MessageKind {
   SLUICE__MESSAGE_KIND__CATALOG_REPLY = 61,
   SLUICE__MESSAGE_KIND__PIPELINE_REQUEST = 70,
   SLUICE__MESSAGE_KIND__PIPELINE_REPLY = 71,
+  SLUICE__MESSAGE_KIND__AUTOSCALER_HISTORY = 72,
+  SLUICE__MESSAGE_KIND__AUTOSCALER_DECISIONS = 73,
   SLUICE__MESSAGE_KIND__INJECT_FAULT = 90,
   SLUICE__MESSAGE_KIND__FAULT_REPLY = 91
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__MESSAGE_KIND)
@@ -1525,10 +1531,96 @@ struct  Sluice__ClusterStatus
    */
   size_t n_alerts;
   Sluice__FiringAlert **alerts;
+  /*
+   * enabled only with --autoscale
+   */
+  Sluice__AutoscalerStatus *autoscaler;
 };
 #define SLUICE__CLUSTER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__cluster_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL }
+    , (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0,NULL, NULL }
+
+
+struct  Sluice__AutoscalerStatus
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean enabled;
+  /*
+   * local, ssh, command
+   */
+  char *provider;
+  uint32_t min;
+  uint32_t max;
+  uint32_t desired;
+  /*
+   * members counted (alive and suspect, not draining)
+   */
+  uint32_t workers;
+  /*
+   * asked of the provider, not registered yet
+   */
+  uint32_t starting;
+  protobuf_c_boolean dry_run;
+  /*
+   * the newest decision, with its reason
+   */
+  char *last_decision;
+};
+#define SLUICE__AUTOSCALER_STATUS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__autoscaler_status__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+/*
+ * `sluice autoscaler history`: the newest decisions first.
+ */
+struct  Sluice__AutoscalerHistory
+{
+  ProtobufCMessage base;
+  /*
+   * 0: 50
+   */
+  uint32_t limit;
+};
+#define SLUICE__AUTOSCALER_HISTORY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__autoscaler_history__descriptor) \
+    , 0 }
+
+
+struct  Sluice__AutoscaleDecisionInfo
+{
+  ProtobufCMessage base;
+  int64_t at_ms;
+  /*
+   * up, down
+   */
+  char *direction;
+  uint32_t count;
+  size_t n_workers;
+  char **workers;
+  uint32_t desired;
+  uint32_t actual;
+  char *reason;
+  /*
+   * false under --dry-run or when the provider failed
+   */
+  protobuf_c_boolean acted;
+  char *error;
+};
+#define SLUICE__AUTOSCALE_DECISION_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__autoscale_decision_info__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Sluice__AutoscalerDecisions
+{
+  ProtobufCMessage base;
+  size_t n_decisions;
+  Sluice__AutoscaleDecisionInfo **decisions;
+};
+#define SLUICE__AUTOSCALER_DECISIONS__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&sluice__autoscaler_decisions__descriptor) \
+    , 0,NULL }
 
 
 struct  Sluice__FiringAlert
@@ -2769,6 +2861,82 @@ Sluice__ClusterStatus *
 void   sluice__cluster_status__free_unpacked
                      (Sluice__ClusterStatus *message,
                       ProtobufCAllocator *allocator);
+/* Sluice__AutoscalerStatus methods */
+void   sluice__autoscaler_status__init
+                     (Sluice__AutoscalerStatus         *message);
+size_t sluice__autoscaler_status__get_packed_size
+                     (const Sluice__AutoscalerStatus   *message);
+size_t sluice__autoscaler_status__pack
+                     (const Sluice__AutoscalerStatus   *message,
+                      uint8_t             *out);
+size_t sluice__autoscaler_status__pack_to_buffer
+                     (const Sluice__AutoscalerStatus   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__AutoscalerStatus *
+       sluice__autoscaler_status__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__autoscaler_status__free_unpacked
+                     (Sluice__AutoscalerStatus *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__AutoscalerHistory methods */
+void   sluice__autoscaler_history__init
+                     (Sluice__AutoscalerHistory         *message);
+size_t sluice__autoscaler_history__get_packed_size
+                     (const Sluice__AutoscalerHistory   *message);
+size_t sluice__autoscaler_history__pack
+                     (const Sluice__AutoscalerHistory   *message,
+                      uint8_t             *out);
+size_t sluice__autoscaler_history__pack_to_buffer
+                     (const Sluice__AutoscalerHistory   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__AutoscalerHistory *
+       sluice__autoscaler_history__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__autoscaler_history__free_unpacked
+                     (Sluice__AutoscalerHistory *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__AutoscaleDecisionInfo methods */
+void   sluice__autoscale_decision_info__init
+                     (Sluice__AutoscaleDecisionInfo         *message);
+size_t sluice__autoscale_decision_info__get_packed_size
+                     (const Sluice__AutoscaleDecisionInfo   *message);
+size_t sluice__autoscale_decision_info__pack
+                     (const Sluice__AutoscaleDecisionInfo   *message,
+                      uint8_t             *out);
+size_t sluice__autoscale_decision_info__pack_to_buffer
+                     (const Sluice__AutoscaleDecisionInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__AutoscaleDecisionInfo *
+       sluice__autoscale_decision_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__autoscale_decision_info__free_unpacked
+                     (Sluice__AutoscaleDecisionInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Sluice__AutoscalerDecisions methods */
+void   sluice__autoscaler_decisions__init
+                     (Sluice__AutoscalerDecisions         *message);
+size_t sluice__autoscaler_decisions__get_packed_size
+                     (const Sluice__AutoscalerDecisions   *message);
+size_t sluice__autoscaler_decisions__pack
+                     (const Sluice__AutoscalerDecisions   *message,
+                      uint8_t             *out);
+size_t sluice__autoscaler_decisions__pack_to_buffer
+                     (const Sluice__AutoscalerDecisions   *message,
+                      ProtobufCBuffer     *buffer);
+Sluice__AutoscalerDecisions *
+       sluice__autoscaler_decisions__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   sluice__autoscaler_decisions__free_unpacked
+                     (Sluice__AutoscalerDecisions *message,
+                      ProtobufCAllocator *allocator);
 /* Sluice__FiringAlert methods */
 void   sluice__firing_alert__init
                      (Sluice__FiringAlert         *message);
@@ -3049,6 +3217,18 @@ typedef void (*Sluice__WorkerStatus_Closure)
 typedef void (*Sluice__ClusterStatus_Closure)
                  (const Sluice__ClusterStatus *message,
                   void *closure_data);
+typedef void (*Sluice__AutoscalerStatus_Closure)
+                 (const Sluice__AutoscalerStatus *message,
+                  void *closure_data);
+typedef void (*Sluice__AutoscalerHistory_Closure)
+                 (const Sluice__AutoscalerHistory *message,
+                  void *closure_data);
+typedef void (*Sluice__AutoscaleDecisionInfo_Closure)
+                 (const Sluice__AutoscaleDecisionInfo *message,
+                  void *closure_data);
+typedef void (*Sluice__AutoscalerDecisions_Closure)
+                 (const Sluice__AutoscalerDecisions *message,
+                  void *closure_data);
 typedef void (*Sluice__FiringAlert_Closure)
                  (const Sluice__FiringAlert *message,
                   void *closure_data);
@@ -3137,6 +3317,10 @@ extern const ProtobufCMessageDescriptor sluice__pipeline_reply__descriptor;
 extern const ProtobufCMessageDescriptor sluice__get_cluster_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__worker_status__descriptor;
 extern const ProtobufCMessageDescriptor sluice__cluster_status__descriptor;
+extern const ProtobufCMessageDescriptor sluice__autoscaler_status__descriptor;
+extern const ProtobufCMessageDescriptor sluice__autoscaler_history__descriptor;
+extern const ProtobufCMessageDescriptor sluice__autoscale_decision_info__descriptor;
+extern const ProtobufCMessageDescriptor sluice__autoscaler_decisions__descriptor;
 extern const ProtobufCMessageDescriptor sluice__firing_alert__descriptor;
 extern const ProtobufCMessageDescriptor sluice__read_logs__descriptor;
 extern const ProtobufCMessageDescriptor sluice__logs__descriptor;

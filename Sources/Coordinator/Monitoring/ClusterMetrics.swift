@@ -67,6 +67,11 @@ public final class ClusterMetrics: @unchecked Sendable {
         CoreMetrics.Counter(label: "sluice_shuffle_bytes_total", factory: factory).increment(by: Int64(clamping: bytes))
     }
 
+    /// An autoscaling decision ("up" or "down").
+    public func autoscaleDecision(_ direction: String) {
+        CoreMetrics.Counter(label: "sluice_autoscaler_decisions_total", dimensions: [("direction", direction)], factory: factory).increment()
+    }
+
     private func counter(_ name: String, _ kind: String) -> CoreMetrics.Counter { CoreMetrics.Counter(label: name, dimensions: [("kind", kind)], factory: factory) }
     private func timer(_ name: String, _ kind: String) -> CoreMetrics.Timer { CoreMetrics.Timer(label: name, dimensions: [("kind", kind)], factory: factory) }
 
@@ -119,6 +124,11 @@ public final class ClusterMetrics: @unchecked Sendable {
         gauge("sluice_coordinator_open_fds").record(ProcFS.openDescriptors())
         gauge("sluice_coordinator_uptime_seconds").record(Double(status.uptimeMs) / 1000)
         gauge("sluice_journal_bytes").record(Int64(clamping: status.journalBytes))
+        if status.autoscaler.enabled {
+            gauge("sluice_autoscaler_desired_workers").record(Int(status.autoscaler.desired))
+            gauge("sluice_autoscaler_workers").record(Int(status.autoscaler.workers))
+            gauge("sluice_autoscaler_starting_workers").record(Int(status.autoscaler.starting))
+        }
         return registry.emitToBuffer()
     }
 

@@ -38,6 +38,8 @@ public enum MessageKind: Int32, Sendable, CaseIterable, Codable {
     case catalogReply = 61
     case pipelineRequest = 70
     case pipelineReply = 71
+    case autoscalerHistory = 72
+    case autoscalerDecisions = 73
     case injectFault = 90
     case faultReply = 91
 }
@@ -3722,6 +3724,7 @@ public struct ClusterStatus: WireMessage, Hashable, Codable {
     public var journalBytes: UInt64
     public var jobsInMemory: UInt32
     public var alerts: [FiringAlert]
+    public var autoscaler: AutoscalerStatus
 
     public init(
         coordinatorID: String = "",
@@ -3736,7 +3739,8 @@ public struct ClusterStatus: WireMessage, Hashable, Codable {
         coordinatorRssBytes: UInt64 = 0,
         journalBytes: UInt64 = 0,
         jobsInMemory: UInt32 = 0,
-        alerts: [FiringAlert] = []
+        alerts: [FiringAlert] = [],
+        autoscaler: AutoscalerStatus = AutoscalerStatus()
     ) {
         self.coordinatorID = coordinatorID
         self.coordinatorEpoch = coordinatorEpoch
@@ -3751,6 +3755,7 @@ public struct ClusterStatus: WireMessage, Hashable, Codable {
         self.journalBytes = journalBytes
         self.jobsInMemory = jobsInMemory
         self.alerts = alerts
+        self.autoscaler = autoscaler
     }
 }
 
@@ -3770,6 +3775,7 @@ extension ClusterStatus {
         self.journalBytes = m.journal_bytes
         self.jobsInMemory = m.jobs_in_memory
         self.alerts = repeatedPointers(m.alerts, m.n_alerts) { FiringAlert(c: $0) }
+        self.autoscaler = m.autoscaler.map { AutoscalerStatus(c: $0) } ?? AutoscalerStatus()
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__ClusterStatus>, _ arena: Arena) {
@@ -3790,6 +3796,7 @@ extension ClusterStatus {
         p.pointee.jobs_in_memory = jobsInMemory
         p.pointee.n_alerts = alerts.count
         p.pointee.alerts = arena.array(alerts) { arena.message($0, Sluice__FiringAlert.self) { $0.fill($1, $2) } }
+        p.pointee.autoscaler = arena.message(autoscaler, Sluice__AutoscalerStatus.self) { $0.fill($1, $2) }
     }
 
     public func encoded() -> [UInt8] {
@@ -3805,6 +3812,240 @@ extension ClusterStatus {
             throw WireError.malformed("ClusterStatus")
         }
         defer { sluice__cluster_status__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct AutoscalerStatus: WireMessage, Hashable, Codable {
+    public var enabled: Bool
+    public var provider: String
+    public var min: UInt32
+    public var max: UInt32
+    public var desired: UInt32
+    public var workers: UInt32
+    public var starting: UInt32
+    public var dryRun: Bool
+    public var lastDecision: String
+
+    public init(
+        enabled: Bool = false,
+        provider: String = "",
+        min: UInt32 = 0,
+        max: UInt32 = 0,
+        desired: UInt32 = 0,
+        workers: UInt32 = 0,
+        starting: UInt32 = 0,
+        dryRun: Bool = false,
+        lastDecision: String = ""
+    ) {
+        self.enabled = enabled
+        self.provider = provider
+        self.min = min
+        self.max = max
+        self.desired = desired
+        self.workers = workers
+        self.starting = starting
+        self.dryRun = dryRun
+        self.lastDecision = lastDecision
+    }
+}
+
+extension AutoscalerStatus {
+    init(c p: UnsafePointer<Sluice__AutoscalerStatus>) {
+        let m = p.pointee
+        self.enabled = (m.enabled != 0)
+        self.provider = cString(m.provider)
+        self.min = m.min
+        self.max = m.max
+        self.desired = m.desired
+        self.workers = m.workers
+        self.starting = m.starting
+        self.dryRun = (m.dry_run != 0)
+        self.lastDecision = cString(m.last_decision)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__AutoscalerStatus>, _ arena: Arena) {
+        sluice__autoscaler_status__init(p)
+        p.pointee.enabled = (enabled ? 1 : 0)
+        p.pointee.provider = arena.string(provider)
+        p.pointee.min = min
+        p.pointee.max = max
+        p.pointee.desired = desired
+        p.pointee.workers = workers
+        p.pointee.starting = starting
+        p.pointee.dry_run = (dryRun ? 1 : 0)
+        p.pointee.last_decision = arena.string(lastDecision)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__AutoscalerStatus.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__autoscaler_status__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("AutoscalerStatus")
+        }
+        defer { sluice__autoscaler_status__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct AutoscalerHistory: WireMessage, Hashable, Codable {
+    public var limit: UInt32
+
+    public init(
+        limit: UInt32 = 0
+    ) {
+        self.limit = limit
+    }
+}
+
+extension AutoscalerHistory {
+    init(c p: UnsafePointer<Sluice__AutoscalerHistory>) {
+        let m = p.pointee
+        self.limit = m.limit
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__AutoscalerHistory>, _ arena: Arena) {
+        sluice__autoscaler_history__init(p)
+        p.pointee.limit = limit
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__AutoscalerHistory.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__autoscaler_history__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("AutoscalerHistory")
+        }
+        defer { sluice__autoscaler_history__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct AutoscaleDecisionInfo: WireMessage, Hashable, Codable {
+    public var atMs: Int64
+    public var direction: String
+    public var count: UInt32
+    public var workers: [String]
+    public var desired: UInt32
+    public var actual: UInt32
+    public var reason: String
+    public var acted: Bool
+    public var error: String
+
+    public init(
+        atMs: Int64 = 0,
+        direction: String = "",
+        count: UInt32 = 0,
+        workers: [String] = [],
+        desired: UInt32 = 0,
+        actual: UInt32 = 0,
+        reason: String = "",
+        acted: Bool = false,
+        error: String = ""
+    ) {
+        self.atMs = atMs
+        self.direction = direction
+        self.count = count
+        self.workers = workers
+        self.desired = desired
+        self.actual = actual
+        self.reason = reason
+        self.acted = acted
+        self.error = error
+    }
+}
+
+extension AutoscaleDecisionInfo {
+    init(c p: UnsafePointer<Sluice__AutoscaleDecisionInfo>) {
+        let m = p.pointee
+        self.atMs = m.at_ms
+        self.direction = cString(m.direction)
+        self.count = m.count
+        self.workers = repeatedPointers(m.workers, m.n_workers) { cString($0) }
+        self.desired = m.desired
+        self.actual = m.actual
+        self.reason = cString(m.reason)
+        self.acted = (m.acted != 0)
+        self.error = cString(m.error)
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__AutoscaleDecisionInfo>, _ arena: Arena) {
+        sluice__autoscale_decision_info__init(p)
+        p.pointee.at_ms = atMs
+        p.pointee.direction = arena.string(direction)
+        p.pointee.count = count
+        p.pointee.n_workers = workers.count
+        p.pointee.workers = arena.array(workers) { arena.string($0) }
+        p.pointee.desired = desired
+        p.pointee.actual = actual
+        p.pointee.reason = arena.string(reason)
+        p.pointee.acted = (acted ? 1 : 0)
+        p.pointee.error = arena.string(error)
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__AutoscaleDecisionInfo.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__autoscale_decision_info__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("AutoscaleDecisionInfo")
+        }
+        defer { sluice__autoscale_decision_info__free_unpacked(p, nil) }
+        self.init(c: p)
+    }
+}
+
+public struct AutoscalerDecisions: WireMessage, Hashable, Codable {
+    public var decisions: [AutoscaleDecisionInfo]
+
+    public init(
+        decisions: [AutoscaleDecisionInfo] = []
+    ) {
+        self.decisions = decisions
+    }
+}
+
+extension AutoscalerDecisions {
+    init(c p: UnsafePointer<Sluice__AutoscalerDecisions>) {
+        let m = p.pointee
+        self.decisions = repeatedPointers(m.decisions, m.n_decisions) { AutoscaleDecisionInfo(c: $0) }
+    }
+
+    func fill(_ p: UnsafeMutablePointer<Sluice__AutoscalerDecisions>, _ arena: Arena) {
+        sluice__autoscaler_decisions__init(p)
+        p.pointee.n_decisions = decisions.count
+        p.pointee.decisions = arena.array(decisions) { arena.message($0, Sluice__AutoscaleDecisionInfo.self) { $0.fill($1, $2) } }
+    }
+
+    public func encoded() -> [UInt8] {
+        Arena.with { arena in
+            let p = arena.allocate(Sluice__AutoscalerDecisions.self)
+            fill(p, arena)
+            return packed(p)
+        }
+    }
+
+    public init(decoding bytes: [UInt8]) throws {
+        guard let p = bytes.withUnsafeBufferPointer({ sluice__autoscaler_decisions__unpack(nil, $0.count, $0.baseAddress) }) else {
+            throw WireError.malformed("AutoscalerDecisions")
+        }
+        defer { sluice__autoscaler_decisions__free_unpacked(p, nil) }
         self.init(c: p)
     }
 }

@@ -753,6 +753,55 @@ extension ClusterStatus {
         m.journalBytes = 1011
         m.jobsInMemory = 1012
         m.alerts = [FiringAlert.sample, FiringAlert.sample]
+        m.autoscaler = AutoscalerStatus.sample
+        return m
+    }
+}
+
+extension AutoscalerStatus {
+    static var sample: AutoscalerStatus {
+        var m = AutoscalerStatus()
+        m.enabled = true
+        m.provider = "provider-\u{e9}-2"
+        m.min = 1003
+        m.max = 1004
+        m.desired = 1005
+        m.workers = 1006
+        m.starting = 1007
+        m.dryRun = true
+        m.lastDecision = "last_decision-\u{e9}-9"
+        return m
+    }
+}
+
+extension AutoscalerHistory {
+    static var sample: AutoscalerHistory {
+        var m = AutoscalerHistory()
+        m.limit = 1001
+        return m
+    }
+}
+
+extension AutoscaleDecisionInfo {
+    static var sample: AutoscaleDecisionInfo {
+        var m = AutoscaleDecisionInfo()
+        m.atMs = -1001
+        m.direction = "direction-\u{e9}-2"
+        m.count = 1003
+        m.workers = ["workers-\u{e9}-4", "workers-\u{e9}-4"]
+        m.desired = 1005
+        m.actual = 1006
+        m.reason = "reason-\u{e9}-7"
+        m.acted = true
+        m.error = "error-\u{e9}-9"
+        return m
+    }
+}
+
+extension AutoscalerDecisions {
+    static var sample: AutoscalerDecisions {
+        var m = AutoscalerDecisions()
+        m.decisions = [AutoscaleDecisionInfo.sample, AutoscaleDecisionInfo.sample]
         return m
     }
 }
@@ -872,6 +921,10 @@ func roundTripFailures() throws -> [String] {
     if try GetClusterStatus(decoding: GetClusterStatus.sample.encoded()) != GetClusterStatus.sample { failed.append("GetClusterStatus") }
     if try WorkerStatus(decoding: WorkerStatus.sample.encoded()) != WorkerStatus.sample { failed.append("WorkerStatus") }
     if try ClusterStatus(decoding: ClusterStatus.sample.encoded()) != ClusterStatus.sample { failed.append("ClusterStatus") }
+    if try AutoscalerStatus(decoding: AutoscalerStatus.sample.encoded()) != AutoscalerStatus.sample { failed.append("AutoscalerStatus") }
+    if try AutoscalerHistory(decoding: AutoscalerHistory.sample.encoded()) != AutoscalerHistory.sample { failed.append("AutoscalerHistory") }
+    if try AutoscaleDecisionInfo(decoding: AutoscaleDecisionInfo.sample.encoded()) != AutoscaleDecisionInfo.sample { failed.append("AutoscaleDecisionInfo") }
+    if try AutoscalerDecisions(decoding: AutoscalerDecisions.sample.encoded()) != AutoscalerDecisions.sample { failed.append("AutoscalerDecisions") }
     if try FiringAlert(decoding: FiringAlert.sample.encoded()) != FiringAlert.sample { failed.append("FiringAlert") }
     if try ReadLogs(decoding: ReadLogs.sample.encoded()) != ReadLogs.sample { failed.append("ReadLogs") }
     if try Logs(decoding: Logs.sample.encoded()) != Logs.sample { failed.append("Logs") }
@@ -880,4 +933,4 @@ func roundTripFailures() throws -> [String] {
     return failed
 }
 
-let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "InputLost", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "StageOutputs", "OutputLocation", "SyncReply", "Leave", "LeaveReply", "SqlTask", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "TableArg", "SubmitQuery", "QueryAccepted", "FetchResult", "QueryProgress", "ResultChunk", "FetchBlock", "Block", "CatalogRequest", "DatasetColumn", "DatasetPartition", "DatasetInfo", "CatalogReply", "PipelineRequest", "ModelRunInfo", "RunInfo", "BackfillInfo", "DeployedPipeline", "PipelineReply", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "FiringAlert", "ReadLogs", "Logs", "InjectFault", "FaultReply"]
+let allMessageNames = ["Envelope", "ErrorReply", "Label", "ResourceStats", "AttemptRef", "TaskResult", "InputLost", "TaskStart", "RegisterWorker", "RegisterReply", "Heartbeat", "HeartbeatReply", "Sync", "TaskSpec", "TaskAssignment", "Lease", "StageOutputs", "OutputLocation", "SyncReply", "Leave", "LeaveReply", "SqlTask", "EnvVar", "CommandSpec", "BuiltinSpec", "StageSpec", "JobSpec", "SubmitJob", "SubmitReply", "GetJob", "AttemptDetail", "TaskDetail", "StageDetail", "JobSummary", "JobDetail", "CancelJob", "CancelReply", "ListJobs", "JobList", "TableArg", "SubmitQuery", "QueryAccepted", "FetchResult", "QueryProgress", "ResultChunk", "FetchBlock", "Block", "CatalogRequest", "DatasetColumn", "DatasetPartition", "DatasetInfo", "CatalogReply", "PipelineRequest", "ModelRunInfo", "RunInfo", "BackfillInfo", "DeployedPipeline", "PipelineReply", "GetClusterStatus", "WorkerStatus", "ClusterStatus", "AutoscalerStatus", "AutoscalerHistory", "AutoscaleDecisionInfo", "AutoscalerDecisions", "FiringAlert", "ReadLogs", "Logs", "InjectFault", "FaultReply"]

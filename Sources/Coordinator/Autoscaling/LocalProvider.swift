@@ -1,0 +1,79 @@
+import Foundation
+
+/// `provider: local`: worker processes on the coordinator's host, each
+/// `sluice worker --id auto-N` with its data dir and log under
+/// `DATA_DIR/autoscale/auto-N/`. They are not the coordinator's children
+/// for life: a killed coordinator leaves them running, they re-register
+/// with its successor, and their pid files let it stop them later, so a
+/// restart starts no duplicates and loses no worker.
+final class LocalProvider: WorkerProvider, @unchecked Sendable {
+    let root: String
+    let binary: String
+    let slots: Int?
+    let secretFile: String?
+    private let lock = NSLock()
+    private var children: [String: Process] = [:]
+
+    init(dataDir: String, binary: String, slots: Int?, secretFile: String?) {
+        root = dataDir + "/autoscale"
+        self.binary = binary
+        self.slots = slots
+        self.secretFile = secretFile
+    }
+
+    /// Ids of the workers this provider started that still run (by their pid files).
+    var running: [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return names.filter { $0.hasPrefix("auto-") && pid(of: $0) != nil }.sorted()
+    }
+
+    func add(_ count: Int, _ context: ProviderContext) throws -> [String] {
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let used = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap { Int($0.dropFirst("auto-".count)) }
+        var next = (used.max() ?? 0) + 1
+        var started: [String] = []
+        for _ in 0..<count {
+            let id = "auto-\(next)"
+            next += 1
+            let dir = root + "/" + id
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            FileManager.default.createFile(atPath: dir + "/worker.log", contents: nil)
+            guard let log = FileHandle(forWritingAtPath: dir + "/worker.log") else { throw ProviderError("cannot write \(dir)/worker.log") }
+            log.seekToEndOfFile()
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: binary)
+            p.arguments = ["worker", "--coordinator", context.coordinator, "--cluster", context.cluster, "--id", id, "--data-dir", dir + "/data",
+                           "--slots", "\(slots ?? context.slots)", "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1"]
+                + (secretFile.map { ["--secret-file", $0] } ?? [])
+            p.standardOutput = log
+            p.standardError = log
+            p.standardInput = FileHandle.nullDevice
+            do { try p.run() } catch { throw ProviderError("cannot start a local worker (\(binary)): \(error.localizedDescription)") }
+            try "\(p.processIdentifier)\n".write(toFile: dir + "/pid", atomically: true, encoding: .utf8)
+            lock.withLock { children[id] = p }
+            started.append(id)
+        }
+        return started
+    }
+
+    func remove(_ ids: [String], _ context: ProviderContext) throws {
+        for id in ids {
+            guard let pid = pid(of: id) else { throw ProviderError("local worker \(id) is not running here") }
+            // SIGTERM: the worker drains (no new tasks, finishes its running ones) and leaves.
+            kill(pid, SIGTERM)
+        }
+    }
+
+    /// The pid of a worker this provider started, if that process still runs and is that worker.
+    func pid(of id: String) -> Int32? {
+        guard let text = try? String(contentsOfFile: root + "/\(id)/pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+              pid > 0, kill(pid, 0) == 0 else { return nil }
+        // A recycled pid is not ours: its command line must name this worker.
+        guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        guard let i = args.firstIndex(of: "--id"), i + 1 < args.count, args[i + 1] == id else { return nil }
+        // A zombie child (exited, not reaped yet) is gone.
+        if let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), status.contains(") Z ") { return nil }
+        return pid
+    }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+import Wire
+
+/// The autoscaler on a real cluster: a coordinator with `--autoscale` and no
+/// fixed workers, its local provider starting and releasing `sluice worker`
+/// processes as a backfill's queue grows and drains.
+@Suite(.serialized)
+struct AutoscaleTests {
+    static let policy = """
+        min: 1
+        max: 4
+        slots_per_worker: 1
+        up_window: 1s
+        idle_timeout: 3s
+        up_cooldown: 1s
+        down_cooldown: 2s
+        consecutive: 2
+        provider: local
+        """
+
+    func start(_ c: TestCluster, extra: [String] = []) throws {
+        try Self.policy.write(toFile: c.dir + "/scale.yaml", atomically: true, encoding: .utf8)
+        try c.startCoordinator(["--sql-root", c.dir, "--autoscale", c.dir + "/scale.yaml"] + extra)
+    }
+
+    /// Processes the local provider started, by their pid files.
+    func providerWorkers(_ c: TestCluster) -> [String: Int32] {
+        let root = c.dir + "/coordinator/autoscale"
+        var out: [String: Int32] = [:]
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
+            if let t = try? String(contentsOfFile: root + "/\(id)/pid", encoding: .utf8), let pid = Int32(t.trimmingCharacters(in: .whitespacesAndNewlines)),
+               kill(pid, 0) == 0 { out[id] = pid }
+        }
+        return out
+    }
+
+    func stopProviderWorkers(_ c: TestCluster) {
+        for (_, pid) in providerWorkers(c) { kill(pid, SIGKILL) }
+    }
+
+    @Test func theLocalProviderFollowsABackfillUpAndDownThroughKills() throws {
+        let c = try TestCluster()
+        defer { stopProviderWorkers(c); c.shutdown() }
+        let gen = try runProcess(repoRoot + "/examples/lake/generate", [c.dir + "/lake", "--days", "62", "--per-day", "6"], env: ["SLUICE": TestCluster.binary])
+        try #require(gen.status == 0, "\(gen.err)")
+        try FileManager.default.copyItem(atPath: repoRoot + "/examples/lake/pipeline.yaml", toPath: c.dir + "/pipeline.yaml")
+        try start(c)
+        // The minimum comes at once.
+        try c.waitForWorkers(1)
+        let started = try c.cli(["backfill", "start", c.dir + "/pipeline.yaml", "--from", "2026-09-01", "--to", "2026-10-30", "--max-active-runs", "8", "--json"])
+        try #require(started.status == 0, "\(started.err)")
+        let id = try JSONDecoder().decode(BackfillInfo.self, from: Data(started.out.utf8)).id
+        func backfill() throws -> BackfillInfo { try #require(try c.client().call(PipelineRequest(action: .showBackfill, id: id)).backfills.first) }
+        // The queue is deep: the count rises above one.
+        var peak = 0
+        try c.eventually("more workers", timeout: 60) {
+            peak = max(peak, try c.aliveWorkers().count)
+            return peak >= 2
+        }
+        // kill -9 of a worker the autoscaler started, then of the coordinator, mid-backfill.
+        let victim = try #require(providerWorkers(c).sorted { $0.key < $1.key }.last)
+        kill(victim.value, SIGKILL)
+        try c.eventually("10 runs done", timeout: 120) { try backfill().done >= 10 }
+        c.kill9(c.coordinator!)
+        let before = Set(providerWorkers(c).keys)
+        try start(c)
+        try c.eventually("the backfill to end", timeout: 240) {
+            peak = max(peak, try c.aliveWorkers().count)
+            return try backfill().state != "running"
+        }
+        let end = try backfill()
+        let countAtEnd = try c.aliveWorkers().count
+        #expect(end.state == "succeeded" && end.done == 60 && end.failed == 0, "\(end)")
+        // The provider's workers came back to the new coordinator: none started twice under one id, none started for nothing.
+        let status = try c.client().status()
+        #expect(status.autoscaler.enabled && status.autoscaler.provider == "local")
+        #expect(Set(providerWorkers(c).keys).isSuperset(of: before.subtracting([victim.key])))
+        let parts = try c.cli(["catalog", "show", "gold_revenue", "--json"])
+        let json = try JSONSerialization.jsonObject(with: Data(parts.out.utf8)) as? [String: Any]
+        let partitions = (json?["partitions"] as? [[String: Any]]) ?? []
+        #expect(partitions.count == 60 && partitions.allSatisfy { ($0["files"] as? Int) == 1 }, "\(partitions.count)")
+        // The queue drained: the count falls back to the minimum.
+        try c.eventually("the pool back to one worker", timeout: 60) { try c.aliveWorkers().filter { $0.state == "alive" }.count == 1 }
+        #expect(peak >= 2)
+        let history = try c.client().call(AutoscalerHistory(limit: 100)).decisions
+        #expect(history.contains { $0.direction == "up" && $0.acted && $0.reason.contains("demand") }, "\(history)")
+        if countAtEnd > 1 {
+            // More than the minimum when the queue drained: the autoscaler released the rest, one idle worker at a time.
+            #expect(history.contains { $0.direction == "down" && $0.acted && $0.reason.contains("idle for") },
+                    "\(history.map { "\($0.direction) \($0.count) \($0.workers) \($0.acted) \($0.error) \($0.reason)" })")
+        }
+        let shown = try c.cli(["autoscaler", "history"])
+        #expect(shown.status == 0 && shown.out.contains("DIRECTION"))
+        #expect(try c.cli(["status"]).out.contains("autoscaler (local): "))
+    }
+
+    @Test func aDryRunDecidesButStartsNothing() throws {
+        let c = try TestCluster()
+        defer { stopProviderWorkers(c); c.shutdown() }
+        try (Self.policy + "\ndry_run: true\n").write(toFile: c.dir + "/scale.yaml", atomically: true, encoding: .utf8)
+        try c.startCoordinator(["--autoscale", c.dir + "/scale.yaml"])
+        try c.eventually("the minimum decided") { try c.client().call(AutoscalerHistory(limit: 10)).decisions.count >= 1 }
+        let d = try c.client().call(AutoscalerHistory(limit: 10)).decisions
+        #expect(d.first?.direction == "up" && d.first?.acted == false && d.first?.error == "")
+        Thread.sleep(forTimeInterval: 2)
+        #expect(try c.client().status().workers.isEmpty && providerWorkers(c).isEmpty)
+        let bad = try runSluice(["coordinator", "--listen", "tcp://127.0.0.1:\(freePort())", "--data-dir", c.dir + "/other", "--secret-file", c.secretFile,
+                                 "--autoscale", c.dir + "/missing.yaml"])
+        #expect(bad.status != 0 && bad.err.contains("cannot read the autoscale file"), "\(bad.err)")
+    }
+}
