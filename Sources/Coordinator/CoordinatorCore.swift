@@ -233,7 +233,11 @@ final class CoordinatorCore {
             }
         }
         queries.sqlSlots.store(sqlSlots, ordering: .relaxed)
-        autoscale?.tick(scheduler, now: now)
+        if let autoscale {
+            autoscale.tick(scheduler, now: now)
+            // New workers get the backlog at once: nobody leases ahead while they are awaited.
+            if autoscale.awaitingWorkers != scheduler.scaleUpPending { feed(.scaleUpPending(autoscale.awaitingWorkers), now: now) }
+        }
         feed(.tick, now: now)
         noteQueryProgress()
         if recent.due(now) {

@@ -24,6 +24,10 @@ public enum Event: Sendable {
     case stageLaidOut(JobID, stage: Int, tasks: Int)
     /// Time passes: heartbeats go missing, backoffs end, parked polls expire.
     case tick
+    /// Workers are being added (an autoscaling step): until they register, no
+    /// worker is leased tasks beyond its free slots, so the backlog stays here
+    /// for the new ones instead of queueing on the old.
+    case scaleUpPending(Bool)
 }
 
 /// An attempt's end as reported by a worker.

@@ -31,6 +31,10 @@ public struct Scheduler: Sendable {
     /// Running jobs in submission order; the round-robin cursor walks this.
     var runningJobs: [JobID] = []
     private var roundRobin = 0
+    /// `scaleUpPending`: lease-ahead is off while workers are being added.
+    public private(set) var scaleUpPending = false
+    /// Tasks a worker may hold beyond its slots now.
+    var leaseAhead: Int { scaleUpPending ? 0 : config.leaseAhead }
     private var roundRobinLow = 0
     private var backoffs: [(until: Millis, task: TaskKey)] = []
     /// Finished jobs in the order they finished, to forget them in that order.
@@ -189,6 +193,8 @@ public struct Scheduler: Sendable {
             }
         case .tick:
             tick(now: now, &out)
+        case .scaleUpPending(let pending):
+            scaleUpPending = pending
         }
         schedule(now: now, &out)
         expireSyncs(now: now, &out)
@@ -544,7 +550,7 @@ public struct Scheduler: Sendable {
             returnToQueue(a, reason: "handed back unstarted by \(key)", &out)
         }
         guard let w = workers[key] else { return }
-        let room = max(0, min(want, w.slots + config.leaseAhead - w.active.count))
+        let room = max(0, min(want, w.slots + leaseAhead - w.active.count))
         if w.state == .alive, room > 0 {
             workers[key]!.openSync = (token, room, deadline)
             openSyncs += 1
@@ -743,7 +749,7 @@ public struct Scheduler: Sendable {
         if normalPending > 0 {
             var demand: [Demand] = open.map { d in
                 let w = workers[d.key]!
-                return (d.key, min(d.left, max(0, w.slots - w.active.count) + min(config.leaseAhead, fairShare)), d.capabilities)
+                return (d.key, min(d.left, max(0, w.slots - w.active.count) + min(leaseAhead, fairShare)), d.capabilities)
             }.filter { $0.left > 0 }
             var cursor = roundRobin
             handOut(normal, &demand, &given, cursor: &cursor)

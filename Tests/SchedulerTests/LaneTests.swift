@@ -39,3 +39,18 @@ struct LaneTests {
         #expect(g.filter { $0.task.job == JobID("b1") }.count == 2 && g.filter { $0.task.job == JobID("b2") }.count == 2)
     }
 }
+
+/// While workers are being added, nobody is leased tasks ahead: the backlog waits for the new workers.
+struct ScaleUpLeaseTests {
+    @Test func leaseAheadIsCappedWhileAScaleUpIsPending() throws {
+        var h = Harness { $0.leaseAhead = 64 }
+        let a = h.join("a", slots: 2)
+        h.on(.submitted(JobID("j"), JobPlan(stages: [.init(tasks: 100)])))
+        h.on(.scaleUpPending(true))
+        #expect(try need(h.sync(a, want: 66)).count == 2, "only the free slots")
+        // The new worker registers: it gets its share at once.
+        let b = h.join("b", slots: 2)
+        h.on(.scaleUpPending(false))
+        #expect(try need(h.sync(b, want: 66)).count > 2, "lease-ahead again once no worker is awaited")
+    }
+}

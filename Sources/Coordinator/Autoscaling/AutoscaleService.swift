@@ -62,6 +62,9 @@ final class AutoscaleService: @unchecked Sendable {
         }
     }
 
+    /// Whether workers asked for have not registered yet: the loop then caps lease-ahead (`scaleUpPending`).
+    var awaitingWorkers: Bool { lock.withLock { !startingNamed.isEmpty || !startingAnonymous.isEmpty } }
+
     /// Called on the loop every turn; observes once a second.
     func tick(_ scheduler: Scheduler, now: Int64) {
         guard now - lastObservedMs >= 1000 else { return }
