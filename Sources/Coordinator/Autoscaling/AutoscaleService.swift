@@ -43,6 +43,9 @@ final class AutoscaleService: @unchecked Sendable {
             let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
             let local = LocalProvider(dataDir: dataDir, binary: binary, slots: slots, secretFile: secretFile)
             managedIDs = Set(local.running)
+            // Workers a predecessor started and that still run will re-register: they count until then, so none is started twice.
+            let now = Date().unixMilliseconds
+            for id in managedIDs { startingNamed[id] = now }
             provider = local
         case .command(let run, let timeoutMs):
             provider = CommandProvider(run: run, timeoutMs: timeoutMs)
