@@ -1,4 +1,5 @@
 import Foundation
+import Pipelines
 import Scheduler
 import Yams
 
@@ -71,7 +72,7 @@ public struct AutoscaleConfig: Sendable, Equatable {
         }
         func duration(_ key: String) throws -> Int64? {
             guard let n = m[key] else { return nil }
-            guard let s = n.string, let ms = AlertRules.duration(s), ms <= 86_400_000 else { throw fail(n, "`\(key)` is a duration such as 10s, 5m or 1h (at most 1d)") }
+            guard let s = n.string, let ms = Durations.milliseconds(s), ms <= 86_400_000 else { throw fail(n, "`\(key)` is a duration such as 10s, 5m or 1h (at most 1d)") }
             return ms
         }
         var p = AutoscalePolicy()
@@ -142,7 +143,7 @@ public struct AutoscaleConfig: Sendable, Equatable {
             guard let run = settings?["run"]?.string, !run.isEmpty else { throw fail(v, "the command provider needs `run`: an executable") }
             var timeout: Int64 = 120_000
             if let t = settings?["timeout"] {
-                guard let s = t.string, let ms = AlertRules.duration(s), ms > 0 else { throw fail(t, "`timeout` is a duration such as 60s") }
+                guard let s = t.string, let ms = Durations.milliseconds(s), ms > 0 else { throw fail(t, "`timeout` is a duration such as 60s") }
                 timeout = ms
             }
             return .command(run: run, timeoutMs: timeout)

@@ -1,4 +1,5 @@
 import Foundation
+import Pipelines
 import Yams
 
 /// One rule of `sluice coordinator --alerts FILE`.
@@ -73,7 +74,7 @@ public enum AlertRules {
             guard let when = m["when"] else { throw fail(item, "rule '\(name)' needs `when`") }
             var rule = AlertRule(name: name, trigger: try trigger(when, fail))
             if let f = m["for"] {
-                guard let text = f.string, let ms = duration(text), ms >= 0, ms <= 7 * 86_400_000 else {
+                guard let text = f.string, let ms = Durations.milliseconds(text), ms >= 0, ms <= 7 * 86_400_000 else {
                     throw fail(f, "`for` takes a duration such as 30s, 5m or 1h (at most 7d)")
                 }
                 rule.forMs = ms
@@ -124,15 +125,5 @@ public enum AlertRules {
         default:
             throw fail(k, "unknown trigger '\(key)' (\(known))")
         }
-    }
-
-    /// `500ms`, `30s`, `5m`, `2h`, `1d` in milliseconds.
-    static func duration(_ text: String) -> Int64? {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            let number = text.dropLast(suffix.count)
-            if let n = Int64(number), n >= 0, n <= Int64.max / scale { return n * scale }
-        }
-        return nil
     }
 }

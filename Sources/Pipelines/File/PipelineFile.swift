@@ -179,7 +179,7 @@ private struct Reader {
             out.retries = i
         }
         if let t = m["timeout"] {
-            guard let s = t.string, let ms = duration(s), ms > 0 else { throw fail(t, "`timeout` is a duration such as 90s, 10m or 2h") }
+            guard let s = t.string, let ms = Durations.milliseconds(s), ms > 0 else { throw fail(t, "`timeout` is a duration such as 90s, 10m or 2h") }
             out.timeoutMs = ms
         }
         return out
@@ -265,7 +265,7 @@ private struct Reader {
             }
             return .finishBy(minuteOfDay: h * 60 + mi)
         case "max_duration":
-            guard let s = value.string, let ms = duration(s), ms > 0 else { throw fail(value, "`max_duration` is a duration such as 45m or 2h") }
+            guard let s = value.string, let ms = Durations.milliseconds(s), ms > 0 else { throw fail(value, "`max_duration` is a duration such as 45m or 2h") }
             return .maxDurationMs(ms)
         default:
             throw fail(k, "unknown sla key '\(key)' (finish_by, max_duration)")
@@ -273,11 +273,14 @@ private struct Reader {
     }
 }
 
-/// `500ms`, `30s`, `5m`, `2h`, `1d` in milliseconds.
-func duration(_ text: String) -> Int64? {
-    let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-    for (suffix, scale) in units where text.hasSuffix(suffix) {
-        if let n = Int64(text.dropLast(suffix.count)), n >= 0, n <= Int64.max / scale { return n * scale }
+/// Durations as the project's files write them (pipelines, alert rules, autoscaling).
+public enum Durations {
+    /// `500ms`, `30s`, `5m`, `2h`, `1d` in milliseconds; nil for anything else or an overflow.
+    public static func milliseconds(_ text: String) -> Int64? {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        for (suffix, scale) in units where text.hasSuffix(suffix) {
+            if let n = Int64(text.dropLast(suffix.count)), n >= 0, n <= Int64.max / scale { return n * scale }
+        }
+        return nil
     }
-    return nil
 }
