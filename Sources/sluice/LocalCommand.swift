@@ -144,18 +144,11 @@ struct LocalCommand: ParsableCommand {
     }
 }
 
-/// The workers a local autoscale provider started, by their pid files under the coordinator's data dir.
+/// The workers a local autoscale provider started go with the cluster: SIGTERM, then SIGKILL after 10 s.
 enum AutoscaledWorkers {
     static func stop(dataDir: String) {
-        let root = dataDir + "/autoscale"
-        var pids: [Int32] = []
-        for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where id.hasPrefix("auto-") {
-            guard let text = try? String(contentsOfFile: root + "/\(id)/pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-                  let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-                  String(decoding: cmdline, as: UTF8.self).contains(id) else { continue }
-            kill(pid, SIGTERM)
-            pids.append(pid)
-        }
+        let pids = Array(LocalProvider.running(dataDir: dataDir).values)
+        for pid in pids { kill(pid, SIGTERM) }
         let deadline = Date(timeIntervalSinceNow: 10)
         while Date() < deadline, pids.contains(where: { kill($0, 0) == 0 }) { Thread.sleep(forTimeInterval: 0.05) }
         for pid in pids where kill(pid, 0) == 0 { kill(pid, SIGKILL) }

@@ -6,7 +6,7 @@ import Foundation
 /// for life: a killed coordinator leaves them running, they re-register
 /// with its successor, and their pid files let it stop them later, so a
 /// restart starts no duplicates and loses no worker.
-final class LocalProvider: WorkerProvider, @unchecked Sendable {
+public final class LocalProvider: WorkerProvider, @unchecked Sendable {
     let root: String
     let binary: String
     let slots: Int?
@@ -22,9 +22,16 @@ final class LocalProvider: WorkerProvider, @unchecked Sendable {
     }
 
     /// Ids of the workers this provider started that still run (by their pid files).
-    var running: [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        return names.filter { $0.hasPrefix("auto-") && pid(of: $0) != nil }.sorted()
+    var running: [String] { Self.running(dataDir: (root as NSString).deletingLastPathComponent).keys.sorted() }
+
+    /// The workers a local provider with this data dir started that still run, with their pids.
+    public static func running(dataDir: String) -> [String: Int32] {
+        let root = dataDir + "/autoscale"
+        var out: [String: Int32] = [:]
+        for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where id.hasPrefix("auto-") {
+            if let pid = pid(of: id, root: root) { out[id] = pid }
+        }
+        return out
     }
 
     func add(_ count: Int, _ context: ProviderContext) throws -> [String] {
@@ -65,7 +72,9 @@ final class LocalProvider: WorkerProvider, @unchecked Sendable {
     }
 
     /// The pid of a worker this provider started, if that process still runs and is that worker.
-    func pid(of id: String) -> Int32? {
+    func pid(of id: String) -> Int32? { Self.pid(of: id, root: root) }
+
+    static func pid(of id: String, root: String) -> Int32? {
         guard let text = try? String(contentsOfFile: root + "/\(id)/pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
               pid > 0, kill(pid, 0) == 0 else { return nil }
         // A recycled pid is not ours: its command line must name this worker.
