@@ -8492,7 +8492,7 @@ const ProtobufCMessageDescriptor sluice__get_cluster_status__descriptor =
   (ProtobufCMessageInit) sluice__get_cluster_status__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__worker_status__field_descriptors[16] =
+static const ProtobufCFieldDescriptor sluice__worker_status__field_descriptors[17] =
 {
   {
     "worker_id",
@@ -8686,6 +8686,18 @@ static const ProtobufCFieldDescriptor sluice__worker_status__field_descriptors[1
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "tasks_done",
+    17,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__WorkerStatus, tasks_done),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__worker_status__field_indices_by_name[] = {
   13,   /* field[13] = capabilities */
@@ -8701,6 +8713,7 @@ static const unsigned sluice__worker_status__field_indices_by_name[] = {
   3,   /* field[3] = state */
   12,   /* field[12] = state_age_ms */
   6,   /* field[6] = stats */
+  16,   /* field[16] = tasks_done */
   10,   /* field[10] = tasks_leased */
   11,   /* field[11] = tasks_running */
   0,   /* field[0] = worker_id */
@@ -8708,7 +8721,7 @@ static const unsigned sluice__worker_status__field_indices_by_name[] = {
 static const ProtobufCIntRange sluice__worker_status__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 16 }
+  { 0, 17 }
 };
 const ProtobufCMessageDescriptor sluice__worker_status__descriptor =
 {
@@ -8718,7 +8731,7 @@ const ProtobufCMessageDescriptor sluice__worker_status__descriptor =
   "Sluice__WorkerStatus",
   "sluice",
   sizeof(Sluice__WorkerStatus),
-  16,
+  17,
   sluice__worker_status__field_descriptors,
   sluice__worker_status__field_indices_by_name,
   1,  sluice__worker_status__number_ranges,

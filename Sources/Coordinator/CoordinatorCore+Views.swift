@@ -69,7 +69,7 @@ extension CoordinatorCore {
                     lastHeartbeatAgeMs: meta.map { now - $0.lastHeartbeatMs } ?? -1, serviceAddress: meta?.serviceAddress ?? "",
                     labels: meta?.labels ?? [], tasksLeased: UInt32(clamping: leased), tasksRunning: UInt32(clamping: running),
                     stateAgeMs: now - w.since, capabilities: w.capabilities.sorted(), softwareVersion: meta?.softwareVersion ?? "",
-                    dataAddress: meta?.dataAddress ?? "")
+                    dataAddress: meta?.dataAddress ?? "", tasksDone: UInt64(w.tasksDone))
             }
         let running = scheduler.jobs.values
             .filter { $0.state == .running }

@@ -154,6 +154,8 @@ public struct Scheduler: Sendable {
         public internal(set) var active: Set<AttemptID> = []
         /// The open sync request, if any: its token, how many tasks it wants, until when it may wait.
         public internal(set) var openSync: (token: UInt64, want: Int, deadline: Millis)?
+        /// Its attempts that were committed (what `sluice status` shows as done).
+        public internal(set) var tasksDone = 0
         public var running: Int { active.count }
     }
 
@@ -585,6 +587,7 @@ public struct Scheduler: Sendable {
                 }
                 for (w, list) in cancels.sorted(by: { $0.key < $1.key }) { out.append(.cancel(w, list)) }
                 if task.phase == .backoff { backoffs.removeAll { $0.task == t } }
+                workers[key]?.tasksDone += 1
                 move(t, to: .succeeded)
                 if jobs[t.job]!.stages[t.stage].keepsOutputs {
                     jobs[t.job]!.stages[t.stage].outputs[Int32(t.task)] = Output(worker: key, epoch: task.epoch, attempts: task.earlierAttempts + task.attempts.count,

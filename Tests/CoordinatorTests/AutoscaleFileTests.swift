@@ -30,8 +30,9 @@ import Testing
         #expect(try parse("provider: local").provider == .local(slots: nil))
         #expect(try parse("provider: { local: { slots: 3 } }").provider == .local(slots: 3))
         let ssh = try parse("provider:\n  ssh:\n    hosts:\n      - 10.0.0.5\n      - { address: 10.0.0.6, user: sluice, identity_file: /k, data_dir: /d, port: 2222 }\n")
-        #expect(ssh.provider == .ssh(hosts: [.init(address: "10.0.0.5"), .init(address: "10.0.0.6", user: "sluice", identityFile: "/k", dataDir: "/d", port: 2222)],
-                                     run: "/usr/local/lib/sluice/sluice-run", port: nil))
+        #expect(ssh.provider == .ssh(.init(hosts: [.init(address: "10.0.0.5"), .init(address: "10.0.0.6", user: "sluice", identityFile: "/k", dataDir: "/d", port: 2222)])))
+        let full = try parse("provider:\n  ssh: { hosts: [h1], run: /opt/sluice-run, env_file: /e, known_hosts: /kh, port: 2200 }\n")
+        #expect(full.provider == .ssh(.init(hosts: [.init(address: "h1")], run: "/opt/sluice-run", envFile: "/e", knownHosts: "/kh", port: 2200)))
         #expect(try parse("provider: local").policy == AutoscalePolicy())
     }
 
@@ -42,6 +43,8 @@ import Testing
         #expect(error("max: 3\n") == "a.yaml:1: the autoscale file needs a `provider`: local, ssh or command")
         #expect(error("provider: { cloud: {} }\n") == "a.yaml:1: unknown provider 'cloud' (local, ssh, command)")
         #expect(error("provider: { ssh: { hosts: [] } }\n").contains("the ssh provider needs `hosts`"))
+        #expect(error("provider: { ssh: { hosts: [-oProxyCommand=x] } }\n") == "a.yaml:1: '-oProxyCommand=x' is not a host address")
+        #expect(error("provider: { ssh: { hosts: [h], port: 70000 } }\n") == "a.yaml:1: `port` is 1 to 65535")
         #expect(error("provider: { command: { timeout: 5s } }\n").contains("the command provider needs `run`"))
         #expect(error("maximum: 3\nprovider: local\n").hasPrefix("a.yaml:1: unknown key 'maximum'"))
         #expect(error("provider: [local\n").contains("not valid YAML"))

@@ -23,7 +23,7 @@ import Testing
             """)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let provider = CommandProvider(run: path, timeoutMs: 10_000)
-        #expect(try provider.add(2, context) == ["cloud-new-1", "cloud-new-2"])
+        #expect(try provider.add(2, context).ids == ["cloud-new-1", "cloud-new-2"])
         try provider.remove(["cloud-1", "cloud-new-2"], context)
         #expect(try String(contentsOfFile: dir + "/calls", encoding: .utf8) == "add 2\nremove cloud-1 cloud-new-2\n")
         let stdin = try String(contentsOfFile: dir + "/stdin", encoding: .utf8).split(separator: "\n").map { Data($0.utf8) }

@@ -1494,10 +1494,14 @@ struct  Sluice__WorkerStatus
    * where it serves shuffle blocks
    */
   char *data_address;
+  /*
+   * its attempts that were committed, since this coordinator started
+   */
+  uint64_t tasks_done;
 };
 #define SLUICE__WORKER_STATUS__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__worker_status__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, NULL, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0, 0, 0,NULL, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Sluice__ClusterStatus

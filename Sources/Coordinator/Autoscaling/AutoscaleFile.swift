@@ -18,7 +18,8 @@ import Yams
 ///     dry_run: false
 ///     provider:
 ///       local: { slots: 2 }
-///       # or ssh: { hosts: [{ address: 10.0.0.5, user: sluice, identity_file: ~/.ssh/id_ed25519, data_dir: /var/lib/sluice }] }
+///       # or ssh: { hosts: [{ address: 10.0.0.5, user: sluice, identity_file: ~/.ssh/id_ed25519, data_dir: /var/lib/sluice }],
+///       #           known_hosts: /etc/sluice/known_hosts, env_file: /etc/sluice/sluice.env, run: /usr/local/bin/sluice-run }
 ///       # or command: { run: /usr/local/bin/my-cloud-scaler, timeout: 120s }
 public struct AutoscaleConfig: Sendable, Equatable {
     public var policy = AutoscalePolicy()
@@ -30,9 +31,21 @@ public struct AutoscaleConfig: Sendable, Equatable {
         /// Worker processes on the coordinator's host.
         case local(slots: Int?)
         /// `sluice worker` started on these hosts over ssh, through `deploy/sluice-run`.
-        case ssh(hosts: [SSHHost], run: String, port: Int?)
+        case ssh(SSHSettings)
         /// A user's executable: `CMD add N`, `CMD remove ID...`, a JSON description on stdin.
         case command(run: String, timeoutMs: Int64)
+    }
+
+    public struct SSHSettings: Sendable, Equatable {
+        public var hosts: [SSHHost]
+        /// The `deploy/sluice-run` wrapper on the hosts.
+        public var run = "/usr/local/bin/sluice-run"
+        /// The environment file on the hosts that names the binary and the secret file.
+        public var envFile = "/etc/sluice/sluice.env"
+        /// The hosts' keys; without it ssh's own known_hosts files, and an unknown key is refused.
+        public var knownHosts: String?
+        /// The default ssh port of the hosts.
+        public var port: Int?
     }
 
     public struct SSHHost: Sendable, Equatable {
@@ -115,29 +128,37 @@ public struct AutoscaleConfig: Sendable, Equatable {
             }
             return .local(slots: slots)
         case "ssh":
-            try allowed(["hosts", "run", "port"])
+            try allowed(["hosts", "run", "env_file", "known_hosts", "port"])
             guard let list = settings?["hosts"]?.sequence, !list.isEmpty else { throw fail(v, "the ssh provider needs `hosts`: a list of { address, user, identity_file, data_dir }") }
-            var hosts: [SSHHost] = []
+            func port(_ node: Node?) throws -> Int? {
+                guard let node else { return nil }
+                guard let n = node.int, (1...65_535).contains(n) else { throw fail(node, "`port` is 1 to 65535") }
+                return n
+            }
+            func path(_ node: Node?, _ key: String) throws -> String? {
+                guard let node else { return nil }
+                guard let s = node.string, !s.isEmpty, !s.contains("\n") else { throw fail(node, "`\(key)` is a path") }
+                return s
+            }
+            var ssh = SSHSettings(hosts: [])
             for h in list {
-                if let address = h.string { hosts.append(SSHHost(address: address)); continue }
+                if let address = h.string { ssh.hosts.append(SSHHost(address: address)); continue }
                 guard let hm = h.mapping else { throw fail(h, "a host is an address or { address, user, identity_file, data_dir, port }") }
                 for key in hm.keys where !["address", "user", "identity_file", "data_dir", "port"].contains(key.string ?? "") {
                     throw fail(key, "unknown host key '\(key.string ?? "?")' (address, user, identity_file, data_dir, port)")
                 }
                 guard let address = hm["address"]?.string, !address.isEmpty else { throw fail(h, "a host needs an `address`") }
-                var host = SSHHost(address: address, user: hm["user"]?.string, identityFile: hm["identity_file"]?.string, dataDir: hm["data_dir"]?.string)
-                if let port = hm["port"] {
-                    guard let n = port.int, (1...65_535).contains(n) else { throw fail(port, "`port` is 1 to 65535") }
-                    host.port = n
-                }
-                hosts.append(host)
+                ssh.hosts.append(SSHHost(address: address, user: hm["user"]?.string, identityFile: try path(hm["identity_file"], "identity_file"),
+                                         dataDir: try path(hm["data_dir"], "data_dir"), port: try port(hm["port"])))
             }
-            var port: Int?
-            if let pn = settings?["port"] {
-                guard let n = pn.int, (1...65_535).contains(n) else { throw fail(pn, "`port` is 1 to 65535") }
-                port = n
+            for host in ssh.hosts where host.address.hasPrefix("-") || host.address.contains(where: \.isWhitespace) || (host.user ?? "").hasPrefix("-") {
+                throw fail(v, "'\(host.address)' is not a host address")
             }
-            return .ssh(hosts: hosts, run: settings?["run"]?.string ?? "/usr/local/lib/sluice/sluice-run", port: port)
+            ssh.port = try port(settings?["port"])
+            if let r = try path(settings?["run"], "run") { ssh.run = r }
+            if let e = try path(settings?["env_file"], "env_file") { ssh.envFile = e }
+            ssh.knownHosts = try path(settings?["known_hosts"], "known_hosts")
+            return .ssh(ssh)
         case "command":
             try allowed(["run", "timeout"])
             guard let run = settings?["run"]?.string, !run.isEmpty else { throw fail(v, "the command provider needs `run`: an executable") }

@@ -41,17 +41,16 @@ final class AutoscaleService: @unchecked Sendable {
         switch config.provider {
         case .local(let slots):
             let binary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-            let local = LocalProvider(dataDir: dataDir, binary: binary, slots: slots, secretFile: secretFile)
-            managedIDs = Set(local.running)
-            // Workers a predecessor started and that still run will re-register: they count until then, so none is started twice.
-            let now = Date().unixMilliseconds
-            for id in managedIDs { startingNamed[id] = now }
-            provider = local
+            provider = LocalProvider(dataDir: dataDir, binary: binary, slots: slots, secretFile: secretFile)
         case .command(let run, let timeoutMs):
             provider = CommandProvider(run: run, timeoutMs: timeoutMs)
-        case .ssh:
-            throw CoordinatorError("the ssh autoscale provider is not available in this build yet; use local or command")
+        case .ssh(let settings):
+            provider = try SSHProvider(settings: settings)
         }
+        // Workers a predecessor started and that still run will re-register: they count until then, so none is started twice.
+        managedIDs = Set(provider.running())
+        let now = Date().unixMilliseconds
+        for id in managedIDs { startingNamed[id] = now }
         context = ProviderContext(cluster: clusterID, coordinator: coordinator, slots: config.policy.slotsPerWorker, workers: [])
         logger.info("autoscaler on", metadata: ["provider": "\(providerName)", "min": "\(config.policy.minWorkers)", "max": "\(config.policy.maxWorkers)",
                                                 "dry.run": "\(config.dryRun)", "known.workers": "\(managedIDs.count)"])
@@ -114,7 +113,12 @@ final class AutoscaleService: @unchecked Sendable {
             do {
                 switch decision {
                 case .scaleUp(let n, _):
-                    let ids = try provider.add(n, ctx)
+                    let started = try provider.add(n, ctx)
+                    let ids = started.ids
+                    if !started.problems.isEmpty {
+                        record.error = started.problems.joined(separator: "; ")
+                        logger.warning("the autoscale provider skipped hosts", metadata: ["provider": "\(providerName)", "problems": "\(record.error)"])
+                    }
                     lock.withLock {
                         // Named starts replace the anonymous ones they account for.
                         for id in ids { startingNamed[id] = now; managedIDs.insert(id) }

@@ -22,7 +22,7 @@ public final class LocalProvider: WorkerProvider, @unchecked Sendable {
     }
 
     /// Ids of the workers this provider started that still run (by their pid files).
-    var running: [String] { Self.running(dataDir: (root as NSString).deletingLastPathComponent).keys.sorted() }
+    func running() -> [String] { Self.running(dataDir: (root as NSString).deletingLastPathComponent).keys.sorted() }
 
     /// The workers a local provider with this data dir started that still run, with their pids.
     public static func running(dataDir: String) -> [String: Int32] {
@@ -34,7 +34,7 @@ public final class LocalProvider: WorkerProvider, @unchecked Sendable {
         return out
     }
 
-    func add(_ count: Int, _ context: ProviderContext) throws -> [String] {
+    func add(_ count: Int, _ context: ProviderContext) throws -> ProviderStarted {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         let used = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap { Int($0.dropFirst("auto-".count)) }
         var next = (used.max() ?? 0) + 1
@@ -60,7 +60,7 @@ public final class LocalProvider: WorkerProvider, @unchecked Sendable {
             lock.withLock { children[id] = p }
             started.append(id)
         }
-        return started
+        return ProviderStarted(ids: started)
     }
 
     func remove(_ ids: [String], _ context: ProviderContext) throws {

@@ -4,10 +4,19 @@ import Foundation
 /// register with this coordinator, and stop (drain) some. Calls may be slow
 /// (a cloud API, ssh): the shell makes them off the loop, one at a time.
 protocol WorkerProvider: Sendable {
-    /// Starts `count` workers; the ids they will register under, when the provider names them (else empty).
-    func add(_ count: Int, _ context: ProviderContext) throws -> [String]
+    /// Starts `count` workers: the ids they will register under (when the
+    /// provider names them), and what went wrong on the way if only some started.
+    func add(_ count: Int, _ context: ProviderContext) throws -> ProviderStarted
     /// Stops these workers with SIGTERM, so each finishes its running tasks first.
     func remove(_ ids: [String], _ context: ProviderContext) throws
+    /// Workers a predecessor of this coordinator started that still run: they
+    /// will re-register, so a restart counts them instead of starting more.
+    func running() -> [String]
+}
+
+extension WorkerProvider {
+    /// A provider that does not name its workers cannot tell (the command provider).
+    func running() -> [String] { [] }
 }
 
 /// What a provider is told with every call (as JSON on a command provider's stdin).
@@ -24,6 +33,12 @@ struct ProviderContext: Codable, Sendable, Equatable {
     var remove: [String]?
 }
 
+struct ProviderStarted: Equatable {
+    var ids: [String]
+    /// Hosts that failed and were skipped while the others took their share.
+    var problems: [String] = []
+}
+
 struct ProviderError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
@@ -38,11 +53,11 @@ struct CommandProvider: WorkerProvider {
     let run: String
     let timeoutMs: Int64
 
-    func add(_ count: Int, _ context: ProviderContext) throws -> [String] {
+    func add(_ count: Int, _ context: ProviderContext) throws -> ProviderStarted {
         var c = context
         c.count = count
         let out = try call(["add", "\(count)"], c)
-        return out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        return ProviderStarted(ids: out.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
     }
 
     func remove(_ ids: [String], _ context: ProviderContext) throws {
@@ -52,41 +67,18 @@ struct CommandProvider: WorkerProvider {
     }
 
     private func call(_ args: [String], _ context: ProviderContext) throws -> String {
-        // Stdin, stdout and stderr are files, so nothing blocks on a pipe that a
-        // command's own children keep open. Foundation starts it as the leader
-        // of a process group of its own, so a timeout kills everything it started.
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-autoscale-\(UUID().uuidString.prefix(8))").path
-        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        FileManager.default.createFile(atPath: dir + "/stdin", contents: (try? encoder.encode(context)) ?? Data())
-        FileManager.default.createFile(atPath: dir + "/stdout", contents: nil)
-        FileManager.default.createFile(atPath: dir + "/stderr", contents: nil)
-        guard let input = FileHandle(forReadingAtPath: dir + "/stdin"), let out = FileHandle(forWritingAtPath: dir + "/stdout"),
-              let err = FileHandle(forWritingAtPath: dir + "/stderr") else { throw ProviderError("cannot make the scratch files of an autoscale command in \(dir)") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: run)
-        p.arguments = args
-        p.standardInput = input
-        p.standardOutput = out
-        p.standardError = err
+        let what = "\(run) \(args.joined(separator: " "))"
         guard FileManager.default.isExecutableFile(atPath: run) else { throw ProviderError("cannot run the autoscale command \(run): not an executable file") }
-        do { try p.run() } catch { throw ProviderError("cannot run the autoscale command \(run): \(error.localizedDescription)") }
-        let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
-        while p.isRunning && Date() < deadline { usleep(10_000) }
-        if p.isRunning {
-            kill(-p.processIdentifier, SIGKILL)
-            kill(p.processIdentifier, SIGKILL)
-            while p.isRunning { usleep(10_000) }
-            throw ProviderError("\(run) \(args.joined(separator: " ")) did not finish within \(timeoutMs / 1000) s; killed")
+        let r: BoundedProcess.Result
+        do { r = try BoundedProcess.run(run, args, stdin: (try? encoder.encode(context)) ?? Data(), timeoutMs: timeoutMs) } catch let e as BoundedProcess.Failure {
+            switch e {
+            case .cannotStart(let why): throw ProviderError("cannot run the autoscale command \(run): \(why)")
+            case .timedOut: throw ProviderError("\(what) did not finish within \(timeoutMs / 1000) s; killed")
+            }
         }
-        let stdout = (try? String(contentsOfFile: dir + "/stdout", encoding: .utf8)) ?? ""
-        guard p.terminationStatus == 0 else {
-            let stderr = (try? String(contentsOfFile: dir + "/stderr", encoding: .utf8)) ?? ""
-            let last = stderr.split(separator: "\n").last.map(String.init) ?? ""
-            throw ProviderError("\(run) \(args.joined(separator: " ")) failed with exit code \(p.terminationStatus)" + (last.isEmpty ? "" : ": \(last)"))
-        }
-        return stdout
+        guard r.status == 0 else { throw ProviderError("\(what) failed with exit code \(r.status)" + (r.lastErrorLine.isEmpty ? "" : ": \(r.lastErrorLine)")) }
+        return r.stdout
     }
 }

@@ -3612,6 +3612,7 @@ public struct WorkerStatus: WireMessage, Hashable, Codable {
     public var capabilities: [String]
     public var softwareVersion: String
     public var dataAddress: String
+    public var tasksDone: UInt64
 
     public init(
         workerID: String = "",
@@ -3629,7 +3630,8 @@ public struct WorkerStatus: WireMessage, Hashable, Codable {
         stateAgeMs: Int64 = 0,
         capabilities: [String] = [],
         softwareVersion: String = "",
-        dataAddress: String = ""
+        dataAddress: String = "",
+        tasksDone: UInt64 = 0
     ) {
         self.workerID = workerID
         self.incarnation = incarnation
@@ -3647,6 +3649,7 @@ public struct WorkerStatus: WireMessage, Hashable, Codable {
         self.capabilities = capabilities
         self.softwareVersion = softwareVersion
         self.dataAddress = dataAddress
+        self.tasksDone = tasksDone
     }
 }
 
@@ -3669,6 +3672,7 @@ extension WorkerStatus {
         self.capabilities = repeatedPointers(m.capabilities, m.n_capabilities) { cString($0) }
         self.softwareVersion = cString(m.software_version)
         self.dataAddress = cString(m.data_address)
+        self.tasksDone = m.tasks_done
     }
 
     func fill(_ p: UnsafeMutablePointer<Sluice__WorkerStatus>, _ arena: Arena) {
@@ -3691,6 +3695,7 @@ extension WorkerStatus {
         p.pointee.capabilities = arena.array(capabilities) { arena.string($0) }
         p.pointee.software_version = arena.string(softwareVersion)
         p.pointee.data_address = arena.string(dataAddress)
+        p.pointee.tasks_done = tasksDone
     }
 
     public func encoded() -> [UInt8] {

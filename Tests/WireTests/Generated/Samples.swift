@@ -733,6 +733,7 @@ extension WorkerStatus {
         m.capabilities = ["capabilities-\u{e9}-14", "capabilities-\u{e9}-14"]
         m.softwareVersion = "software_version-\u{e9}-15"
         m.dataAddress = "data_address-\u{e9}-16"
+        m.tasksDone = 1017
         return m
     }
 }
