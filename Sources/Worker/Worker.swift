@@ -264,13 +264,19 @@ public final class Worker: Sendable {
     private func heartbeatLoop() {
         var probe = ResourceProbe()
         register()
+        var answered = ContinuousClock.now
         while !board.locked({ board.stopping }) {
+            if let limit = config.orphanTimeout, ContinuousClock.now - answered > limit, !board.locked({ board.draining }) {
+                logger.error("the coordinator has not answered for \(limit); leaving (--orphan-timeout)", metadata: ["coordinator": "\(config.coordinator)"])
+                drain()
+            }
             let (running, draining) = board.locked { (board.running.count, board.draining) }
             var stats = probe.read()
             stats.shuffleBytes = UInt64(shuffle.usage.bytes)
             let beat = Heartbeat(workerID: workerID, incarnation: incarnation, stats: stats, running: UInt32(running), draining: draining)
             do {
                 let reply = try channel.call(beat, timeout: .seconds(5))
+                answered = .now
                 board.update(.room) { applyCancels(reply.cancel) }
                 shuffle.drop(jobs: reply.dropOutputs)
             } catch {

@@ -24,6 +24,10 @@ public struct WorkerConfig: Sendable {
     public var leaseAhead = 1024
     /// How long SIGTERM waits for running tasks before stopping them.
     public var drainTimeout: Duration = .seconds(30)
+    /// Leave (drain and exit) when the coordinator has not answered a heartbeat
+    /// for this long; nil: never. Workers an autoscaler started set it, so a
+    /// cluster whose coordinator is gone for good does not keep them forever.
+    public var orphanTimeout: Duration?
     /// Stable id across restarts; by default kept in the data dir.
     public var workerID: String?
     /// Bytes of stdout sent back with a result (the whole log stays on the worker).

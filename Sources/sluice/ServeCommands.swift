@@ -119,6 +119,8 @@ struct WorkerCommand: ParsableCommand {
     @Option(parsing: .unconditional, help: "Heartbeat interval (10ms...1h).") var heartbeat = DurationArgument("1s")
     @Option(parsing: .unconditional, help: "Most tasks held beyond the free slots (0...10000); how many follows the tasks' durations (100 ms of work).") var leaseAhead = Number(1024)
     @Option(parsing: .unconditional, help: "How long SIGTERM waits for running tasks (0s...7d).") var drainTimeout = DurationArgument("30s")
+    @Option(parsing: .unconditional, help: "Drain and exit when the coordinator has not answered for this long (1s...7d; default: never). Autoscaled local workers use 2m.")
+    var orphanTimeout: DurationArgument?
     @Option(help: "Worker id (default: kept in the data dir).") var id: String?
     @Option(help: "Log level.") var logLevel: String?
 
@@ -127,6 +129,7 @@ struct WorkerCommand: ParsableCommand {
         _ = try heartbeat.value("--heartbeat", in: 10...3_600_000)
         _ = try leaseAhead.value("--lease-ahead", in: 0...10_000)
         _ = try drainTimeout.value("--drain-timeout", in: 0...DurationArgument.sevenDays)
+        _ = try orphanTimeout?.value("--orphan-timeout", in: 1000...DurationArgument.sevenDays)
         _ = try shuffleMemory?.value("--shuffle-memory", in: 0...(1 << 50))
         _ = try threadsPerTask.value("--threads-per-task", in: 1...256)
         _ = try memoryLimit?.value("--memory-limit", in: (1 << 20)...Int.max)
@@ -146,6 +149,7 @@ struct WorkerCommand: ParsableCommand {
         config.heartbeatInterval = .milliseconds(try heartbeat.value("--heartbeat", in: 10...3_600_000))
         config.leaseAhead = try leaseAhead.value("--lease-ahead", in: 0...10_000)
         config.drainTimeout = .milliseconds(try drainTimeout.value("--drain-timeout", in: 0...DurationArgument.sevenDays))
+        if let orphanTimeout { config.orphanTimeout = .milliseconds(try orphanTimeout.value("--orphan-timeout", in: 1000...DurationArgument.sevenDays)) }
         config.workerID = id
         config.dataListen = dataListen.map(NNGAddress.normalize)
         config.shuffleMemory = try shuffleMemory?.value("--shuffle-memory", in: 0...(1 << 50))

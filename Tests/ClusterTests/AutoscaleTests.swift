@@ -99,16 +99,39 @@ struct AutoscaleTests {
         #expect(try c.cli(["status"]).out.contains("autoscaler (local): "))
     }
 
+    /// What the local provider's workers do when `sluice local` is killed with -9: they do not wait for it forever.
+    @Test func aWorkerWithAnOrphanTimeoutLeavesWhenItsCoordinatorIsGone() throws {
+        let c = try TestCluster()
+        defer { c.shutdown() }
+        try c.startCoordinator()
+        let w = try c.startWorker("w1", extraArgs: ["--orphan-timeout", "2s"])
+        try c.waitForWorkers(1)
+        c.kill9(c.coordinator!)
+        try c.eventually("the worker gone", timeout: 30) { !w.isRunning }
+        #expect(w.terminationStatus == 0 && c.log("w1").contains("has not answered for"), "\(c.log("w1").suffix(1500))")
+        let bad = try runSluice(["worker", "--coordinator", c.address, "--data-dir", c.dir + "/w2", "--orphan-timeout", "0s"])
+        #expect(bad.status != 0 && bad.err.contains("--orphan-timeout"), "\(bad.err)")
+    }
+
     @Test func aDryRunDecidesButStartsNothing() throws {
         let c = try TestCluster()
         defer { stopProviderWorkers(c); c.shutdown() }
         try (Self.policy + "\ndry_run: true\n").write(toFile: c.dir + "/scale.yaml", atomically: true, encoding: .utf8)
-        try c.startCoordinator(["--autoscale", c.dir + "/scale.yaml"])
+        let http = freePort()
+        try c.startCoordinator(["--autoscale", c.dir + "/scale.yaml", "--http", "\(http)"])
         try c.eventually("the minimum decided") { try c.client().call(AutoscalerHistory(limit: 10)).decisions.count >= 1 }
         let d = try c.client().call(AutoscalerHistory(limit: 10)).decisions
         #expect(d.first?.direction == "up" && d.first?.acted == false && d.first?.error == "")
         Thread.sleep(forTimeInterval: 2)
         #expect(try c.client().status().workers.isEmpty && providerWorkers(c).isEmpty)
+        // /metrics has every autoscaler series the Grafana dashboard draws, and the status page shows the autoscaler.
+        let s = try MonitoringTests().get("http://127.0.0.1:\(http)/metrics").samples
+        #expect(s["sluice_autoscaler_desired_workers{}"] == 1 && s["sluice_autoscaler_workers{}"] == 0, "\(s.filter { $0.key.contains("autoscaler") })")
+        #expect((s["sluice_autoscaler_decisions_total{direction=up}"] ?? 0) >= 1)
+        for name in try MonitoringTests.dashboardSeries() where name.hasPrefix("sluice_autoscaler_") {
+            #expect(s.keys.contains { $0.hasPrefix(name + "{") }, "the dashboard draws \(name), which /metrics lacks")
+        }
+        #expect(try MonitoringTests().get("http://127.0.0.1:\(http)/").body.contains("id=\"autoscaler-section\""))
         let bad = try runSluice(["coordinator", "--listen", "tcp://127.0.0.1:\(freePort())", "--data-dir", c.dir + "/other", "--secret-file", c.secretFile,
                                  "--autoscale", c.dir + "/missing.yaml"])
         #expect(bad.status != 0 && bad.err.contains("cannot read the autoscale file"), "\(bad.err)")

@@ -19,6 +19,12 @@ import Wire
         return (r?.out.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") + "/bin/python"
     }()
 
+    /// The series deploy/'s Grafana dashboard draws.
+    static func dashboardSeries() throws -> Set<String> {
+        let dashboard = try String(contentsOfFile: repoRoot + "/deploy/grafana-dashboard.json", encoding: .utf8)
+        return Set(dashboard.matches(of: #/sluice_[a-z_]+/#).map { String($0.output) })
+    }
+
     func get(_ url: String, token: String? = nil) throws -> Scrape {
         let r = try runProcess(Self.venvPython, [repoRoot + "/Tests/ClusterTests/Fixtures/scrape.py", url, token ?? ""])
         try #require(r.status == 0, "scrape.py: \(r.err)")
@@ -70,10 +76,10 @@ import Wire
         #expect((s["sluice_coordinator_open_fds{}"] ?? 0) > 3)
         #expect(s["sluice_tasks_pending{}"] == 0)
 
-        // Every series deploy/'s Grafana dashboard draws is one the coordinator exports.
-        let dashboard = try String(contentsOfFile: repoRoot + "/deploy/grafana-dashboard.json", encoding: .utf8)
-        let drawn = Set(dashboard.matches(of: #/sluice_[a-z_]+/#).map { String($0.output) })
-        for name in drawn {
+        // Every series deploy/'s Grafana dashboard draws is one the coordinator exports
+        // (the autoscaler's only with --autoscale: AutoscaleTests checks those).
+        let drawn = try Self.dashboardSeries()
+        for name in drawn where !name.hasPrefix("sluice_autoscaler_") {
             let base = name.hasSuffix("_bucket") ? String(name.dropLast(7)) : name
             #expect(s.keys.contains { $0.hasPrefix(base + "{") || $0.hasPrefix(base + "_") }, "the dashboard draws \(name), which /metrics lacks")
         }

@@ -50,7 +50,9 @@ public final class LocalProvider: WorkerProvider, @unchecked Sendable {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: binary)
             p.arguments = ["worker", "--coordinator", context.coordinator, "--cluster", context.cluster, "--id", id, "--data-dir", dir + "/data",
-                           "--slots", "\(slots ?? context.slots)", "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1"]
+                           "--slots", "\(slots ?? context.slots)", "--listen", "tcp://127.0.0.1:0", "--advertise", "127.0.0.1",
+                           // Not the coordinator's children: if it is gone for good (kill -9 of `sluice local`), they leave by themselves.
+                           "--orphan-timeout", "2m"]
                 + (secretFile.map { ["--secret-file", $0] } ?? [])
             p.standardOutput = log
             p.standardError = log

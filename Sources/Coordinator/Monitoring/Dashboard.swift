@@ -35,6 +35,7 @@ enum Dashboard {
 <header><h1>Sluice</h1><span id="coordinator" class="muted"></span><span id="updated" class="muted"></span><span id="error"></span></header>
 <main>
   <section id="alerts-section"><h2>Firing alerts</h2><div id="alerts"><span class="muted">none</span></div></section>
+  <section id="autoscaler-section" hidden><h2>Autoscaler</h2><div id="autoscaler"></div></section>
   <section><h2>Workers</h2>
     <table><thead><tr><th>Worker</th><th>Host</th><th>State</th><th>Slots</th><th>Running</th><th>CPU</th><th>Memory</th><th>Shuffle</th><th>Heartbeat</th></tr></thead>
     <tbody id="workers"></tbody></table></section>
@@ -136,6 +137,13 @@ async function refresh() {
     chart("running-chart", recent.history, "runningTasks");
     const failures = recent.failures.map(f => row([new Date(f.atMs).toLocaleTimeString(), f.subject, f.reason]));
     replace("failures", failures.length ? failures : [row([text("td", "none", "muted")])]);
+    const a = s.autoscaler || {};
+    document.getElementById("autoscaler-section").hidden = !a.enabled;
+    if (a.enabled) {
+      document.getElementById("autoscaler").textContent = a.provider + (a.dryRun ? " (dry run)" : "") + " · " + (a.min || 0) + " to " + (a.max || 0) +
+        " workers · desired " + (a.desired || 0) + " · there " + (a.workers || 0) + " · starting " + (a.starting || 0) +
+        (a.lastDecision ? " · last decision: " + a.lastDecision : "");
+    }
     const alerts = (s.alerts || []).map(a => text("div", a.rule + ": " + a.subject + " (since " + new Date(a.sinceMs).toLocaleTimeString() + ")", "alert"));
     replace("alerts", alerts.length ? alerts : [text("span", "none", "muted")]);
   } catch (e) {
