@@ -42,16 +42,12 @@ struct AutoscaleTests {
     @Test func theLocalProviderFollowsABackfillUpAndDownThroughKills() throws {
         let c = try TestCluster()
         defer { stopProviderWorkers(c); c.shutdown() }
-        let gen = try runProcess(repoRoot + "/examples/lake/generate", [c.dir + "/lake", "--days", "62", "--per-day", "6"], env: ["SLUICE": TestCluster.binary])
-        try #require(gen.status == 0, "\(gen.err)")
-        try FileManager.default.copyItem(atPath: repoRoot + "/examples/lake/pipeline.yaml", toPath: c.dir + "/pipeline.yaml")
+        try c.exampleLake(days: 62, perDay: 6)
         try start(c)
         // The minimum comes at once.
         try c.waitForWorkers(1)
-        let started = try c.cli(["backfill", "start", c.dir + "/pipeline.yaml", "--from", "2026-09-01", "--to", "2026-10-30", "--max-active-runs", "8", "--json"])
-        try #require(started.status == 0, "\(started.err)")
-        let id = try JSONDecoder().decode(BackfillInfo.self, from: Data(started.out.utf8)).id
-        func backfill() throws -> BackfillInfo { try #require(try c.client().call(PipelineRequest(action: .showBackfill, id: id)).backfills.first) }
+        let id = try c.startBackfill(from: "2026-09-01", to: "2026-10-30", maxActiveRuns: 8)
+        func backfill() throws -> BackfillInfo { try c.backfill(id) }
         // The queue is deep: the count rises above one.
         var peak = 0
         try c.eventually("more workers", timeout: 60) {

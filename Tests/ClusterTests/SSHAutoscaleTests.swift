@@ -17,7 +17,7 @@ struct SSHAutoscaleTests {
         idle_timeout: 3s
         up_cooldown: 1s
         down_cooldown: 2s
-        consecutive: 2
+        consecutive: 1
         provider:
           ssh:
             run: \(repoRoot)/deploy/sluice-run
@@ -71,9 +71,7 @@ struct SSHAutoscaleTests {
         defer { killLeftovers(c.dir); c.shutdown() }
         let server = try SSHServer(dir: c.dir + "/sshd")
         defer { server.stop() }
-        let gen = try runProcess(repoRoot + "/examples/lake/generate", [c.dir + "/lake", "--days", "24", "--per-day", "6"], env: ["SLUICE": TestCluster.binary])
-        try #require(gen.status == 0, "\(gen.err)")
-        try FileManager.default.copyItem(atPath: repoRoot + "/examples/lake/pipeline.yaml", toPath: c.dir + "/pipeline.yaml")
+        try c.exampleLake(days: 42, perDay: 6)
         // The first host refuses connections (nothing listens there): it is skipped and the second takes its share.
         let closed = freePort()
         try policy(hosts: host(server, port: closed, dataDir: c.dir + "/host-b") + "\n" + host(server, dataDir: hostDir),
@@ -89,17 +87,15 @@ struct SSHAutoscaleTests {
         let first = try #require(try c.client().call(AutoscalerHistory(limit: 10)).decisions.last)
         #expect(first.acted && first.workers == [prefix + "1"] && first.error.contains("127.0.0.1") && first.error.contains("Connection refused"), "\(first)")
 
-        let started = try c.cli(["backfill", "start", c.dir + "/pipeline.yaml", "--from", "2026-09-01", "--to", "2026-09-20", "--max-active-runs", "6", "--json"])
-        try #require(started.status == 0, "\(started.err)")
-        let id = try JSONDecoder().decode(BackfillInfo.self, from: Data(started.out.utf8)).id
-        func backfill() throws -> BackfillInfo { try #require(try c.client().call(PipelineRequest(action: .showBackfill, id: id)).backfills.first) }
+        let id = try c.startBackfill(from: "2026-09-01", to: "2026-10-10", maxActiveRuns: 8)
+        func backfill() throws -> BackfillInfo { try c.backfill(id) }
         var peak = 0
         try c.eventually("the backfill to end with more workers", timeout: 240) {
             peak = max(peak, try c.aliveWorkers().count)
             return try backfill().state != "running"
         }
         let end = try backfill()
-        #expect(end.state == "succeeded" && end.done == 20 && end.failed == 0, "\(end)")
+        #expect(end.state == "succeeded" && end.done == 40 && end.failed == 0, "\(end)")
         let decided = try c.client().call(AutoscalerHistory(limit: 100)).decisions.map { "\($0.direction) \($0.count) \($0.acted) \($0.error) \($0.reason)" }
         #expect(peak >= 2, "the pool never grew: \(decided)")
         // Drained back to one: the released workers' processes on the host have exited (SIGTERM, drain, leave).

@@ -1,20 +1,21 @@
 import Foundation
+import Platform
 
 /// A real OpenSSH server for a test, not the system's service: `sshd -D -f
 /// CONFIG` on a loopback port, with a host key and a user key generated
 /// into the test's directory, admitting only that key for the current user.
 ///
-/// It is started through `setsid -f`, not as this process's child:
-/// Foundation's Process waits for a child that calls setsid (as sshd does)
-/// with a blocking wait4 on its monitoring thread, and every other child's
-/// exit then goes unnoticed until sshd ends. It is stopped by its pid file.
+/// It is started with Platform's spawn, not Foundation's Process: Process
+/// waits for sshd with a blocking wait4 on its monitoring thread, and every
+/// other child's exit then goes unnoticed until sshd ends. Stopping it
+/// reaps it.
 final class SSHServer: @unchecked Sendable {
     let dir: String
     let port: Int
     let user: String
     var identityFile: String { dir + "/user_key" }
     var knownHosts: String { dir + "/known_hosts" }
-    private var pid: Int32?
+    private var sshd: ChildProcess?
     /// /run/sshd (privilege separation, needed when sshd runs as root) if this server made it.
     private var madeRunDir = false
 
@@ -53,14 +54,16 @@ final class SSHServer: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             madeRunDir = true
         }
-        let started = try runProcess("/bin/sh", ["-c", "setsid -f /usr/sbin/sshd -D -e -f \"$1/sshd_config\" > \"$1/sshd.log\" 2>&1 < /dev/null", "sh", dir])
-        guard started.status == 0 else { throw SSHServerError("cannot start sshd: \(started.err)") }
+        let log = open(dir + "/sshd.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard log >= 0 else { throw SSHServerError("cannot write \(dir)/sshd.log") }
+        defer { close(log) }
+        sshd = try ChildProcess.spawn(path: "/usr/sbin/sshd", arguments: ["-D", "-e", "-f", dir + "/sshd_config"], environment: environment(with: [:]),
+                                      stdout: log, stderr: log, deathSignal: 0)
         // Ready when a login runs a command.
         let deadline = Date().addingTimeInterval(20)
         while true {
-            if pid == nil, let t = try? String(contentsOfFile: dir + "/sshd.pid", encoding: .utf8) { pid = Int32(t.trimmingCharacters(in: .whitespacesAndNewlines)) }
             let r = try ssh("true")
-            if r.status == 0, pid != nil { break }
+            if r.status == 0 { break }
             guard Date() < deadline else {
                 stop()
                 throw SSHServerError("sshd did not take a login: \(r.err) \((try? String(contentsOfFile: dir + "/sshd.log", encoding: .utf8)) ?? "")")
@@ -76,12 +79,11 @@ final class SSHServer: @unchecked Sendable {
     }
 
     func stop() {
-        if let pid, pid > 0 {
-            kill(pid, SIGTERM)
-            // Gone, or a zombie that init reaps.
-            for _ in 0..<100 where kill(pid, 0) == 0 && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? true) { usleep(20_000) }
+        if let sshd {
+            sshd.signal(SIGTERM)
+            _ = waitForExit(sshd.pid)
         }
-        pid = nil
+        sshd = nil
         if madeRunDir { try? FileManager.default.removeItem(atPath: "/run/sshd"); madeRunDir = false }
     }
 

@@ -235,3 +235,24 @@ func readRecords(_ path: String) -> [RecordLine] {
         return RecordLine(job: f[0], task: f[1], attempt: a, worker: f[3])
     }
 }
+
+/// The example lake and backfills of its pipeline, as the autoscaling tests drive them.
+extension TestCluster {
+    /// Generates examples/lake's raw feed under DIR/lake and copies its pipeline to DIR/pipeline.yaml.
+    func exampleLake(days: Int, perDay: Int) throws {
+        let gen = try runProcess(repoRoot + "/examples/lake/generate", [dir + "/lake", "--days", "\(days)", "--per-day", "\(perDay)"], env: ["SLUICE": Self.binary])
+        try #require(gen.status == 0, "\(gen.err)")
+        try FileManager.default.copyItem(atPath: repoRoot + "/examples/lake/pipeline.yaml", toPath: dir + "/pipeline.yaml")
+    }
+
+    /// Starts a backfill of DIR/pipeline.yaml with `sluice backfill start`; its id.
+    func startBackfill(from: String, to: String, maxActiveRuns: Int) throws -> Int64 {
+        let started = try cli(["backfill", "start", dir + "/pipeline.yaml", "--from", from, "--to", to, "--max-active-runs", "\(maxActiveRuns)", "--json"])
+        try #require(started.status == 0, "\(started.err)")
+        return try JSONDecoder().decode(BackfillInfo.self, from: Data(started.out.utf8)).id
+    }
+
+    func backfill(_ id: Int64) throws -> BackfillInfo {
+        try #require(try client().call(PipelineRequest(action: .showBackfill, id: id)).backfills.first)
+    }
+}

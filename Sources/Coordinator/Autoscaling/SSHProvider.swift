@@ -100,9 +100,7 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
             let dd = dataDir(host)
             var script = ""
             for id in list {
-                // Only the process that is that worker: a pid file may outlive its process, and pids are reused.
-                script += "f=\(q(dd + "/worker-" + id + ".pid")); pid=$(cat \"$f\" 2>/dev/null || true)\n"
-                script += "if [ -n \"$pid\" ] && tr '\\000' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -q -- \(q("--id " + id + " ")); then kill -TERM \"$pid\"; fi\n"
+                script += "if alive \(q(dd + "/worker-" + id + ".pid")) \(q(id)); then kill -TERM \"$pid\"; fi\n"
             }
             let r = try call(h, script)
             guard r.status == 0 else { throw ProviderError("cannot stop \(list.joined(separator: ", ")) on \(host.address): \(describe(r))") }
@@ -118,8 +116,8 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
             let script = """
                 for f in \(q(dd))/worker-\(q(prefix))*.pid; do
                   [ -f "$f" ] || continue
-                  id=${f##*/worker-}; id=${id%.pid}; pid=$(cat "$f" 2>/dev/null || true)
-                  if [ -n "$pid" ] && tr '\\000' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -q -- "--id $id "; then echo "$id"; fi
+                  id=${f##*/worker-}; id=${id%.pid}
+                  if alive "$f" "$id"; then echo "$id"; fi
                 done
                 """
             guard let r = try? call(h, script), r.status == 0 else { continue }
@@ -144,9 +142,7 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
             n=0; made=0
             while [ $made -lt \(count) ]; do
               n=$((n+1)); id=\(q(prefix))$n; f="$dd/worker-$id.pid"
-              if [ -f "$f" ]; then pid=$(cat "$f" 2>/dev/null || true)
-                if [ -n "$pid" ] && tr '\\000' ' ' < /proc/$pid/cmdline 2>/dev/null | grep -q -- "--id $id "; then continue; fi
-              fi
+              if alive "$f" "$id"; then continue; fi
               env SLUICE_COORDINATOR=\(q(context.coordinator)) SLUICE_CLUSTER=\(q(context.cluster)) SLUICE_SLOTS=\(context.slots) \\
                 SLUICE_WORKER_ID="$id" SLUICE_INSTANCE="$id" SLUICE_DATA_DIR="$dd" SLUICE_ADVERTISE=\(q(host.address)) \\
                 nohup setsid "$run" worker "$envf" < /dev/null > "$dd/worker-$id.log" 2>&1 &
@@ -154,8 +150,7 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
             done
             sleep 0.5
             for id in $started; do
-              pid=$(cat "$dd/worker-$id.pid")
-              if ! kill -0 "$pid" 2>/dev/null; then echo "worker $id exited at once: $(tail -n 1 "$dd/worker-$id.log")" >&2; exit 6; fi
+              if ! alive "$dd/worker-$id.pid" "$id"; then echo "worker $id exited at once: $(tail -n 1 "$dd/worker-$id.log")" >&2; exit 6; fi
               echo "$id"
             done
             """
@@ -163,6 +158,14 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
         guard r.status == 0 else { throw ProviderError("\(host.address): \(describe(r))") }
         return r.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
     }
+
+    /// `alive PIDFILE ID`: whether the pid in the file is a live process that is
+    /// worker ID (sets `pid`). A pid file may outlive its process, pids are
+    /// reused, and an exited, unreaped process has an empty command line.
+    static let prelude = """
+        alive() { pid=$(cat "$1" 2>/dev/null || true); [ -n "$pid" ] && tr '\\000' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--id $2 "; }
+
+        """
 
     private func describe(_ r: BoundedProcess.Result) -> String {
         // ssh itself exits 255 when it cannot connect or log in; the script's own errors are its last line.
@@ -177,7 +180,7 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
         if let key = host.identityFile { args += ["-i", expand(key), "-o", "IdentitiesOnly=yes"] }
         if let port = host.port ?? settings.port { args += ["-p", "\(port)"] }
         if let user = host.user { args += ["-l", user] }
-        args += ["--", host.address, "sh -c " + q(script)]
+        args += ["--", host.address, "sh -c " + q(Self.prelude + script)]
         do { return try BoundedProcess.run(ssh, args, timeoutMs: timeoutMs) } catch let e as BoundedProcess.Failure {
             switch e {
             case .cannotStart(let why): throw ProviderError("cannot run \(ssh): \(why)")
