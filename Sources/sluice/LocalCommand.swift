@@ -29,6 +29,7 @@ struct LocalCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Alert rules (YAML) for the coordinator.", valueName: "FILE")) var alerts: String?
     @Option(help: ArgumentHelp("Hand the workers to the coordinator's autoscaler (YAML, see docs/runtime.md) instead of a fixed --workers.",
                                valueName: "FILE")) var autoscale: String?
+    @Flag(help: "With --autoscale: journal and show every decision, start and stop nothing.") var autoscaleDryRun = false
     @Argument(parsing: .postTerminator, help: "A sluice subcommand to run against the cluster.") var subcommand: [String] = []
 
     func validate() throws {
@@ -61,10 +62,14 @@ struct LocalCommand: ParsableCommand {
         // With --autoscale the coordinator's provider owns the workers: no fixed ones, so the two never fight.
         var autoscaled: AutoscaleConfig?
         if let autoscale {
-            do { autoscaled = try AutoscaleConfig.load(autoscale) } catch { throw ValidationError("\(error)") }
-            guard case .local = autoscaled!.provider else { throw ValidationError("sluice local --autoscale takes the local provider (provider: local)") }
+            let loaded: AutoscaleConfig
+            do { loaded = try AutoscaleConfig.load(autoscale) } catch { throw ValidationError("\(error)") }
+            guard case .local = loaded.provider else { throw ValidationError("sluice local --autoscale takes the local provider (provider: local)") }
+            autoscaled = loaded
+        } else if autoscaleDryRun {
+            throw ValidationError("--autoscale-dry-run goes with --autoscale FILE")
         }
-        let scaling = autoscale.map { ["--autoscale", URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []
+        let scaling = (autoscale.map { ["--autoscale", URL(fileURLWithPath: $0).standardizedFileURL.path] } ?? []) + (autoscaleDryRun ? ["--autoscale-dry-run"] : [])
         let fixedWorkers = autoscaled == nil ? workerCount : 0
 
         var specs: [Supervisor.Spec] = [

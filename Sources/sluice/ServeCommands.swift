@@ -43,6 +43,8 @@ struct CoordinatorCommand: ParsableCommand {
     var alerts: String?
     @Option(help: ArgumentHelp("Add and release workers by queue depth (YAML: min, max, windows, a provider; see docs/runtime.md).", valueName: "FILE"))
     var autoscale: String?
+    @Flag(help: "With --autoscale: journal and show every decision, start and stop nothing (as `dry_run: true` in the file).")
+    var autoscaleDryRun = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
 
     func validate() throws {
@@ -84,6 +86,9 @@ struct CoordinatorCommand: ParsableCommand {
         config.alertRules = rules
         if let autoscale {
             do { config.autoscale = try AutoscaleConfig.load(autoscale) } catch { throw ValidationError("\(error)") }
+            if autoscaleDryRun { config.autoscale?.dryRun = true }
+        } else if autoscaleDryRun {
+            throw ValidationError("--autoscale-dry-run goes with --autoscale FILE")
         }
         config.secretFile = secretFile ?? env("SLUICE_SECRET_FILE") ?? (env("SLUICE_SECRET") == nil ? dataDir + "/secret" : nil)
 

@@ -112,9 +112,9 @@ struct AutoscaleTests {
     @Test func aDryRunDecidesButStartsNothing() throws {
         let c = try TestCluster()
         defer { stopProviderWorkers(c); c.shutdown() }
-        try (Self.policy + "\ndry_run: true\n").write(toFile: c.dir + "/scale.yaml", atomically: true, encoding: .utf8)
+        try Self.policy.write(toFile: c.dir + "/scale.yaml", atomically: true, encoding: .utf8)
         let http = freePort()
-        try c.startCoordinator(["--autoscale", c.dir + "/scale.yaml", "--http", "\(http)"])
+        try c.startCoordinator(["--autoscale", c.dir + "/scale.yaml", "--autoscale-dry-run", "--http", "\(http)"])
         try c.eventually("the minimum decided") { try c.client().call(AutoscalerHistory(limit: 10)).decisions.count >= 1 }
         let d = try c.client().call(AutoscalerHistory(limit: 10)).decisions
         #expect(d.first?.direction == "up" && d.first?.acted == false && d.first?.error == "")
@@ -131,5 +131,8 @@ struct AutoscaleTests {
         let bad = try runSluice(["coordinator", "--listen", "tcp://127.0.0.1:\(freePort())", "--data-dir", c.dir + "/other", "--secret-file", c.secretFile,
                                  "--autoscale", c.dir + "/missing.yaml"])
         #expect(bad.status != 0 && bad.err.contains("cannot read the autoscale file"), "\(bad.err)")
+        let alone = try runSluice(["coordinator", "--listen", "tcp://127.0.0.1:\(freePort())", "--data-dir", c.dir + "/other", "--secret-file", c.secretFile,
+                                   "--autoscale-dry-run"])
+        #expect(alone.status != 0 && alone.err.contains("--autoscale-dry-run goes with --autoscale FILE"), "\(alone.err)")
     }
 }
