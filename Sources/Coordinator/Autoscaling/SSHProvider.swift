@@ -66,9 +66,11 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
             for h in hosts {
                 guard let n = share[h] else { continue }
                 do {
-                    let ids = try start(n, on: h, context)
+                    let (ids, problem) = try start(n, on: h, context)
                     lock.withLock { for id in ids { placed[id] = h } }
                     started += ids
+                    // Some started, some exited at once: the host is not skipped, but the shortfall is said.
+                    if let problem { problems.append(problem) }
                 } catch {
                     lock.withLock { skipped[h] = (now + skipMs, "\(error)") }
                     problems.append("\(error)")
@@ -129,7 +131,8 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
     }
 
     /// Starts `count` workers on one host: checks the release, picks free ids, starts each detached, and sees it still runs.
-    private func start(_ count: Int, on h: Int, _ context: ProviderContext) throws -> [String] {
+    /// The ids that run, and what went wrong if some did not.
+    private func start(_ count: Int, on h: Int, _ context: ProviderContext) throws -> (ids: [String], problem: String?) {
         let host = settings.hosts[h]
         let dd = dataDir(host), prefix = Self.prefix(host)
         let script = """
@@ -149,14 +152,17 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
               echo $! > "$f"; made=$((made+1)); started="$started $id"
             done
             sleep 0.5
+            bad=0
             for id in $started; do
-              if ! alive "$dd/worker-$id.pid" "$id"; then echo "worker $id exited at once: $(tail -n 1 "$dd/worker-$id.log")" >&2; exit 6; fi
-              echo "$id"
+              if alive "$dd/worker-$id.pid" "$id"; then echo "$id"; else bad=1; echo "worker $id exited at once: $(tail -n 1 "$dd/worker-$id.log")" >&2; fi
             done
+            exit $((bad * 6))
             """
         let r = try call(h, script)
-        guard r.status == 0 else { throw ProviderError("\(host.address): \(describe(r))") }
-        return r.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+        // The ones that run are returned even when another exited at once: they register, and must stay the provider's to release.
+        let ids = r.stdout.split(separator: "\n").map(String.init).filter { $0.hasPrefix(prefix) }
+        guard r.status == 0 || !ids.isEmpty else { throw ProviderError("\(host.address): \(describe(r))") }
+        return (ids, r.status == 0 ? nil : "\(host.address): \(describe(r))")
     }
 
     /// `alive PIDFILE ID`: whether the pid in the file is a live process that is
