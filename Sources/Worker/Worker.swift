@@ -266,11 +266,11 @@ public final class Worker: Sendable {
         register()
         var answered = ContinuousClock.now
         while !board.locked({ board.stopping }) {
-            if let limit = config.orphanTimeout, ContinuousClock.now - answered > limit, !board.locked({ board.draining }) {
+            let (running, draining) = board.locked { (board.running.count, board.draining) }
+            if let limit = config.orphanTimeout, !draining, ContinuousClock.now - answered > limit {
                 logger.error("the coordinator has not answered for \(limit); leaving (--orphan-timeout)", metadata: ["coordinator": "\(config.coordinator)"])
                 drain()
             }
-            let (running, draining) = board.locked { (board.running.count, board.draining) }
             var stats = probe.read()
             stats.shuffleBytes = UInt64(shuffle.usage.bytes)
             let beat = Heartbeat(workerID: workerID, incarnation: incarnation, stats: stats, running: UInt32(running), draining: draining)

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Testing
 import Wire
 
@@ -30,7 +31,7 @@ struct AutoscaleTests {
         var out: [String: Int32] = [:]
         for id in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] {
             if let t = try? String(contentsOfFile: root + "/\(id)/pid", encoding: .utf8), let pid = Int32(t.trimmingCharacters(in: .whitespacesAndNewlines)),
-               kill(pid, 0) == 0 { out[id] = pid }
+               ProcFS.isRunning(pid) { out[id] = pid }
         }
         return out
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 import Testing
 import Wire
 
@@ -44,7 +45,7 @@ struct SSHAutoscaleTests {
         var out: [String: Int32] = [:]
         for f in (try? FileManager.default.contentsOfDirectory(atPath: dataDir)) ?? [] where f.hasPrefix("worker-") && f.hasSuffix(".pid") {
             guard let t = try? String(contentsOfFile: dataDir + "/" + f, encoding: .utf8), let pid = Int32(t.trimmingCharacters(in: .whitespacesAndNewlines)),
-                  running(pid) else { continue }
+                  ProcFS.isRunning(pid) else { continue }
             out[String(f.dropFirst("worker-".count).dropLast(".pid".count))] = pid
         }
         return out
@@ -52,17 +53,7 @@ struct SSHAutoscaleTests {
 
     /// Kills whatever still runs from this test's directory (workers sshd started are not this process's children).
     func killLeftovers(_ dir: String) {
-        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            guard let pid = Int32(entry), let cmd = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"),
-                  String(decoding: cmd, as: UTF8.self).contains(dir) else { continue }
-            kill(pid, SIGKILL)
-        }
-    }
-
-    /// Whether a process runs (a zombie whose parent has not reaped it does not).
-    func running(_ pid: Int32) -> Bool {
-        guard kill(pid, 0) == 0, let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
-        return !stat.contains(") Z ")
+        for p in ProcFS.all() where ProcFS.commandLine(p.pid).contains(where: { $0.contains(dir) }) { kill(p.pid, SIGKILL) }
     }
 
     @Test func sshWorkersFollowABackfillUpAndDownAndSurviveACoordinatorRestart() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Platform
 
 /// `provider: local`: worker processes on the coordinator's host, each
 /// `sluice worker --id auto-N` with its data dir and log under
@@ -78,13 +79,10 @@ public final class LocalProvider: WorkerProvider, @unchecked Sendable {
 
     static func pid(of id: String, root: String) -> Int32? {
         guard let text = try? String(contentsOfFile: root + "/\(id)/pid", encoding: .utf8), let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)),
-              pid > 0, kill(pid, 0) == 0 else { return nil }
+              ProcFS.isRunning(pid) else { return nil }
         // A recycled pid is not ours: its command line must name this worker.
-        guard let cmdline = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
-        let args = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+        let args = ProcFS.commandLine(pid)
         guard let i = args.firstIndex(of: "--id"), i + 1 < args.count, args[i + 1] == id else { return nil }
-        // A zombie child (exited, not reaped yet) is gone.
-        if let status = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), status.contains(") Z ") { return nil }
         return pid
     }
 }

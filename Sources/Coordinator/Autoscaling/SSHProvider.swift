@@ -91,8 +91,8 @@ final class SSHProvider: WorkerProvider, @unchecked Sendable {
         var byHost: [Int: [String]] = [:]
         for id in ids {
             // The host that started it, else the one whose prefix it has (the longest: `ssh-h-p22-` over `ssh-h-`).
-            let byPrefix = settings.hosts.indices.filter { id.hasPrefix(Self.prefix(settings.hosts[$0])) }.max { Self.prefix(settings.hosts[$0]).count < Self.prefix(settings.hosts[$1]).count }
-            guard let h = lock.withLock({ placed[id] }) ?? byPrefix else {
+            guard let h = lock.withLock({ placed[id] })
+                    ?? settings.hosts.indices.filter({ id.hasPrefix(Self.prefix(settings.hosts[$0])) }).max(by: { Self.prefix(settings.hosts[$0]).count < Self.prefix(settings.hosts[$1]).count }) else {
                 throw ProviderError("\(id) was not started by the ssh provider (no host of the autoscale file has its prefix)")
             }
             byHost[h, default: []].append(id)
